@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+const Email = z.email();
+
+/**
+ * Every setting the functions read, from one env object, parsed once. Defaults suit the
+ * local stack; production sets GOOGLE_CLOUD_PROJECT, RUNS_BUCKET and the rest explicitly.
+ */
+const ConfigSchema = z.object({
+  GOOGLE_CLOUD_PROJECT: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id such as my-lab-prod')
+    .default('arc-reactor-local'),
+  GCP_REGION: z.string().min(1).default('us-central1'),
+  RUNS_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, 'must be a bucket name (no gs:// prefix)')
+    .default('arc-nf-pipeline-runs'),
+  FIRESTORE_DATABASE: z.string().min(1).default('(default)'),
+  FIRESTORE_EMULATOR_HOST: z.string().min(1).optional(),
+  STORAGE_EMULATOR_HOST: z.url().optional(),
+  DEV_USER_EMAIL: Email.optional(),
+  DEV_USER_NAME: z.string().min(1).optional(),
+  ADMIN_EMAILS: z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((e) => e.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(z.array(Email)),
+  USER_TOUCH_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
+});
+
+export interface Config {
+  project: string;
+  region: string;
+  runsBucket: string;
+  firestore: { databaseId: string; emulatorHost: string | undefined };
+  storageEmulatorHost: string | undefined;
+  devUser: { email: string; name: string } | undefined;
+  adminEmails: string[];
+  userTouchIntervalMs: number;
+}
+
+export class ConfigError extends Error {}
+
+const FIXES: Record<string, string> = {
+  GOOGLE_CLOUD_PROJECT: 'set it to the project that runs Arc Reactor',
+  RUNS_BUCKET: 'set it to the bucket that holds run inputs, logs and results',
+  STORAGE_EMULATOR_HOST: 'set it to the local GCS server URL, e.g. http://127.0.0.1:4443, or unset it',
+  DEV_USER_EMAIL: 'set it to an email address, or unset it',
+};
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      const fix = FIXES[name] ? ` (${FIXES[name]})` : '';
+      return `${name} ${issue.message}${fix}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const c = parsed.data;
+  return {
+    project: c.GOOGLE_CLOUD_PROJECT,
+    region: c.GCP_REGION,
+    runsBucket: c.RUNS_BUCKET,
+    firestore: { databaseId: c.FIRESTORE_DATABASE, emulatorHost: c.FIRESTORE_EMULATOR_HOST },
+    storageEmulatorHost: c.STORAGE_EMULATOR_HOST,
+    devUser: c.DEV_USER_EMAIL
+      ? { email: c.DEV_USER_EMAIL.toLowerCase(), name: c.DEV_USER_NAME ?? c.DEV_USER_EMAIL.split('@')[0]! }
+      : undefined,
+    adminEmails: c.ADMIN_EMAILS,
+    userTouchIntervalMs: c.USER_TOUCH_INTERVAL_SECONDS * 1000,
+  };
+}

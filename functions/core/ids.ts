@@ -1,0 +1,52 @@
+const RUN_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const RUN_ID_LENGTH = 12;
+// 252 = 7 × 36: bytes at or above it are dropped so every character is equally likely.
+const UNBIASED_LIMIT = 252;
+
+export type RandomBytes = (size: number) => Uint8Array;
+
+/** `run-` + 12 characters of [a-z0-9], drawn without modulo bias from a CSPRNG. */
+export function newRunId(randomBytes: RandomBytes): string {
+  let id = '';
+  while (id.length < RUN_ID_LENGTH) {
+    for (const byte of randomBytes(RUN_ID_LENGTH * 2)) {
+      if (byte >= UNBIASED_LIMIT) continue;
+      id += RUN_ID_ALPHABET[byte % RUN_ID_ALPHABET.length];
+      if (id.length === RUN_ID_LENGTH) break;
+    }
+  }
+  return `run-${id}`;
+}
+
+/** Batch job ids must match ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ — run ids already do. */
+export const BATCH_JOB_ID_PATTERN = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function batchJobId(runId: string): string {
+  const id = `nf-${runId}`;
+  if (!BATCH_JOB_ID_PATTERN.test(id)) throw new Error(`"${id}" is not a valid Batch job id`);
+  return id;
+}
+
+export function runIdFromBatchJobId(jobId: string): string | null {
+  const match = /^nf-(run-[a-z0-9]{12})$/.exec(jobId);
+  return match?.[1] ?? null;
+}
+
+const LABEL_MAX = 63;
+
+/**
+ * GCP label values: lowercase letters, digits, `_` and `-`, at most 63 characters.
+ * Anything else becomes `_` so distinct inputs stay readable (alice@example.com → alice_example_com).
+ */
+export function sanitizeLabelValue(value: string): string {
+  return value
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '_')
+    .slice(0, LABEL_MAX);
+}
+
+/** Label keys follow the value rules and must also start with a lowercase letter. */
+export function sanitizeLabelKey(key: string): string {
+  const value = sanitizeLabelValue(key);
+  return /^[a-z]/.test(value) ? value : `k${value}`.slice(0, LABEL_MAX);
+}

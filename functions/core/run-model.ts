@@ -1,0 +1,133 @@
+import { z } from 'zod';
+
+export const RunStatus = ['pending', 'submitted', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RunStatus)[number];
+
+export const TerminalStatus = ['completed', 'failed', 'cancelled'] as const;
+export type TerminalStatus = (typeof TerminalStatus)[number];
+
+export function isTerminal(status: RunStatus): status is TerminalStatus {
+  return (TerminalStatus as readonly string[]).includes(status);
+}
+
+export const Executor = ['google-batch', 'local', 'replay'] as const;
+export type Executor = (typeof Executor)[number];
+
+export const RUN_ID_PATTERN = /^run-[a-z0-9]{12}$/;
+export const RunId = z
+  .string()
+  .regex(RUN_ID_PATTERN, 'must look like run-xxxxxxxxxxxx (12 lowercase letters or digits)');
+
+const IsoTime = z.iso.datetime({ offset: false });
+const NullableIsoTime = IsoTime.nullable();
+
+export const SAMPLESHEET_MAX_BYTES = 10 * 1024 * 1024;
+export const CONFIG_MAX_BYTES = 100 * 1024;
+/** Params are stored on the run document (Firestore caps documents at 1 MiB). */
+export const PARAMS_MAX_BYTES = 100 * 1024;
+
+export const ProcessProgress = z.object({
+  submitted: z.number().int().nonnegative(),
+  running: z.number().int().nonnegative(),
+  completed: z.number().int().nonnegative(),
+  cached: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+});
+export type ProcessProgress = z.infer<typeof ProcessProgress>;
+
+export const Progress = ProcessProgress.extend({
+  total_known: z.number().int().nonnegative(),
+  processes: z.record(z.string(), ProcessProgress),
+});
+export type Progress = z.infer<typeof Progress>;
+
+export function emptyProgress(): Progress {
+  return { submitted: 0, running: 0, completed: 0, cached: 0, failed: 0, total_known: 0, processes: {} };
+}
+
+/** The run record of the product spec plus the execution bookkeeping of ARCHITECTURE §3. */
+export const Run = z.object({
+  run_id: RunId,
+  pipeline: z.string(),
+  pipeline_version: z.string(),
+  status: z.enum(RunStatus),
+  user_email: z.string(),
+  user_name: z.string(),
+  created_at: IsoTime,
+  updated_at: IsoTime,
+  submitted_at: NullableIsoTime,
+  started_at: NullableIsoTime,
+  completed_at: NullableIsoTime,
+  failed_at: NullableIsoTime,
+  cancelled_at: NullableIsoTime,
+  gcs_path: z.string().describe('gs:// prefix that holds the run inputs, logs and results'),
+  batch_job_name: z.string().nullable(),
+  params: z.record(z.string(), z.unknown()),
+  param_warnings: z.array(z.string()),
+  config_content: z.string(),
+  sample_count: z.number().int().nonnegative(),
+  samples: z.array(z.string()).describe('distinct sample names of the samplesheet (first 500)'),
+  source_ngs_runs: z.array(z.string()),
+  source_project: z.string().nullable(),
+  parent_run_id: RunId.nullable(),
+  root_run_id: RunId.describe('the first run of a recovery chain; owns the work dir and cache'),
+  is_recovery: z.boolean(),
+  recovery_notes: z.string().nullable(),
+  reused_work_dir: z.boolean(),
+  exit_code: z.number().int().nullable(),
+  error_message: z.string().nullable(),
+  error_task: z.string().nullable(),
+  metrics: z.record(z.string(), z.unknown()).nullable(),
+  progress: Progress,
+  executor: z.enum(Executor).nullable(),
+  session_id: z.uuid(),
+  run_name: z.string(),
+  attempt: z.number().int().positive(),
+  workflow_execution: z.string().nullable(),
+  ingest: z.record(z.string(), z.unknown()),
+});
+export type Run = z.infer<typeof Run>;
+
+const ParamsObject = z.record(z.string(), z.unknown());
+
+export const CreateRunRequest = z.strictObject({
+  pipeline: z.string().min(1).max(200).describe('pipeline name, e.g. nf-core/scrnaseq'),
+  pipeline_version: z.string().min(1).max(50).optional().describe('defaults to the pipeline default version'),
+  samplesheet_csv: z.string().min(1, 'the samplesheet is empty').describe('CSV with a header row (≤ 10 MB)'),
+  config_content: z
+    .string()
+    .optional()
+    .describe('extra Nextflow config appended to the platform config (≤ 100 KB)'),
+  params: ParamsObject.default({}).describe('pipeline parameters, validated against nextflow_schema.json'),
+  source_ngs_runs: z.array(z.string().min(1).max(200)).max(100).optional(),
+  source_project: z.string().min(1).max(200).optional(),
+});
+export type CreateRunRequest = z.infer<typeof CreateRunRequest>;
+
+export const RecoverRunRequest = z.strictObject({
+  reuse_work_dir: z.boolean().default(true),
+  notes: z.string().max(2000).optional(),
+  override_params: ParamsObject.optional(),
+  override_config: z.string().optional(),
+});
+export type RecoverRunRequest = z.infer<typeof RecoverRunRequest>;
+
+export const MAX_PAGE_SIZE = 100;
+
+export const ListRunsQuery = z.strictObject({
+  status: z.enum(RunStatus).optional(),
+  pipeline: z.string().min(1).max(200).optional(),
+  page: z.coerce.number().int().min(1).max(10_000).default(1),
+  page_size: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
+  page_token: z.string().max(500).optional().describe('opaque cursor from next_page_token; overrides page'),
+});
+export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
+
+export const ListRunsResponse = z.object({
+  runs: z.array(Run),
+  page: z.number().int(),
+  page_size: z.number().int(),
+  total: z.number().int(),
+  next_page_token: z.string().nullable(),
+});
+export type ListRunsResponse = z.infer<typeof ListRunsResponse>;

@@ -1,0 +1,298 @@
+import type { z } from 'zod';
+import {
+  ConflictError,
+  type FieldProblem,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from './errors';
+import { newRunId } from './ids';
+import { validateParams } from './params';
+import { getPipeline, getPipelineVersion } from './pipelines/registry';
+import type { Clock, ObjectStore, Randomness, RunHistoryEntry, RunPage, RunStore, User } from './ports';
+import {
+  CONFIG_MAX_BYTES,
+  CreateRunRequest,
+  emptyProgress,
+  isTerminal,
+  type ListRunsQuery,
+  PARAMS_MAX_BYTES,
+  type Run,
+  SAMPLESHEET_MAX_BYTES,
+} from './run-model';
+import { validateSamplesheet } from './samplesheet';
+
+export interface Caller extends User {
+  is_admin: boolean;
+}
+
+export interface RunServiceDeps {
+  runs: RunStore;
+  objects: ObjectStore;
+  clock: Clock;
+  random: Randomness;
+}
+
+/** How many sample names a run keeps for search and display. */
+const MAX_STORED_SAMPLES = 500;
+
+export function runPaths(bucket: string, runId: string, rootRunId = runId) {
+  const prefix = `runs/${runId}`;
+  return {
+    prefix,
+    gcsPath: `gs://${bucket}/${prefix}`,
+    samplesheet: `${prefix}/inputs/samplesheet.csv`,
+    params: `${prefix}/inputs/params.yaml`,
+    config: `${prefix}/inputs/nextflow.config`,
+    logs: `${prefix}/logs/`,
+    results: `${prefix}/results/`,
+    workDir: `work/${rootRunId}/`,
+    cacheDir: `cache/${rootRunId}/`,
+  };
+}
+
+export function zodProblems(error: z.ZodError): FieldProblem[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.length > 0 ? issue.path.join('.') : undefined,
+    rule: issue.code,
+    message: `${issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue.message}`,
+  }));
+}
+
+export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const problems = zodProblems(parsed.error);
+    throw new ValidationError(`Invalid ${what}: ${problems.map((p) => p.message).join('; ')}`, problems);
+  }
+  return parsed.data;
+}
+
+function byteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+function checkSize(what: string, bytes: number, max: number, hint: string): void {
+  if (bytes > max) {
+    const mb = (n: number) =>
+      n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`;
+    throw new PayloadTooLargeError(`${what} is ${mb(bytes)}; the limit is ${mb(max)}. ${hint}`, {
+      field: what,
+      size_bytes: bytes,
+      limit_bytes: max,
+    });
+  }
+}
+
+export function canAccess(caller: Caller, run: Pick<Run, 'user_email'>): boolean {
+  return caller.is_admin || run.user_email === caller.email;
+}
+
+/** Reads a run the caller may see; another user's run is reported as missing, not forbidden. */
+export async function getAccessibleRun(
+  deps: Pick<RunServiceDeps, 'runs'>,
+  caller: Caller,
+  runId: string,
+): Promise<Run> {
+  const run = /^run-[a-z0-9]{12}$/.test(runId) ? await deps.runs.get(runId) : null;
+  if (!run || !canAccess(caller, run)) throw new NotFoundError(`Run ${runId} was not found.`);
+  return run;
+}
+
+interface ValidatedInputs {
+  request: CreateRunRequest;
+  pipeline: string;
+  version: string;
+  params: Record<string, unknown>;
+  warnings: string[];
+  samples: string[];
+  sampleCount: number;
+}
+
+/** Everything that can be checked without writing anything; throws with every problem found. */
+export function validateCreateRequest(body: unknown, bucket: string, runId: string): ValidatedInputs {
+  if (body && typeof body === 'object') {
+    const raw = body as Record<string, unknown>;
+    if (typeof raw.samplesheet_csv === 'string') {
+      checkSize(
+        'samplesheet_csv',
+        byteLength(raw.samplesheet_csv),
+        SAMPLESHEET_MAX_BYTES,
+        'Split the samples over several runs.',
+      );
+    }
+    if (typeof raw.config_content === 'string') {
+      checkSize(
+        'config_content',
+        byteLength(raw.config_content),
+        CONFIG_MAX_BYTES,
+        'Keep only the settings you need.',
+      );
+    }
+    if (raw.params && typeof raw.params === 'object') {
+      checkSize(
+        'params',
+        byteLength(JSON.stringify(raw.params)),
+        PARAMS_MAX_BYTES,
+        'Put large settings in config_content.',
+      );
+    }
+  }
+  const request = parseOrThrow(CreateRunRequest, body, 'run request');
+
+  const asInvalid = <T>(field: string, lookup: () => T): T => {
+    try {
+      return lookup();
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      throw new ValidationError(error.message, [{ field, rule: 'known', message: error.message }]);
+    }
+  };
+  asInvalid('pipeline', () => getPipeline(request.pipeline));
+  const found = asInvalid('pipeline_version', () =>
+    getPipelineVersion(request.pipeline, request.pipeline_version),
+  );
+  const { pipeline, release } = found;
+  const paths = runPaths(bucket, runId);
+  const params = validateParams(release.nextflowSchema, request.params, {
+    input: `gs://${bucket}/${paths.samplesheet}`,
+    outdir: `gs://${bucket}/${paths.results.replace(/\/$/, '')}`,
+  });
+  const sheet = validateSamplesheet(request.samplesheet_csv, release.inputSchema);
+  const problems: FieldProblem[] = [
+    ...params.errors,
+    ...sheet.errors.map((p) => ({ ...p, field: 'samplesheet_csv' })),
+  ];
+  if (problems.length > 0) {
+    const extra = sheet.error_count - sheet.errors.length;
+    throw new ValidationError(
+      `The run request has ${params.errors.length + sheet.error_count} problem(s): ${problems
+        .slice(0, 3)
+        .map((p) => p.message)
+        .join('; ')}${problems.length > 3 ? '; …' : ''}`,
+      extra > 0
+        ? [
+            ...problems,
+            {
+              field: 'samplesheet_csv',
+              rule: 'truncated',
+              message: `${extra} more samplesheet errors not listed`,
+            },
+          ]
+        : problems,
+    );
+  }
+  return {
+    request,
+    pipeline: pipeline.name,
+    version: release.version,
+    params: params.params,
+    warnings: [...params.warnings, ...sheet.warnings],
+    samples: sheet.samples,
+    sampleCount: sheet.sample_count,
+  };
+}
+
+/** Validates, stores the samplesheet and a `pending` run. Nothing is written if anything is invalid. */
+export async function createRun(deps: RunServiceDeps, caller: Caller, body: unknown): Promise<Run> {
+  const runId = newRunId(deps.random.bytes);
+  const inputs = validateCreateRequest(body, deps.objects.bucket, runId);
+  const paths = runPaths(deps.objects.bucket, runId);
+  const now = deps.clock.now().toISOString();
+
+  await deps.objects.write(paths.samplesheet, inputs.request.samplesheet_csv, 'text/csv');
+  const run: Run = {
+    run_id: runId,
+    pipeline: inputs.pipeline,
+    pipeline_version: inputs.version,
+    status: 'pending',
+    user_email: caller.email,
+    user_name: caller.name,
+    created_at: now,
+    updated_at: now,
+    submitted_at: null,
+    started_at: null,
+    completed_at: null,
+    failed_at: null,
+    cancelled_at: null,
+    gcs_path: paths.gcsPath,
+    batch_job_name: null,
+    params: inputs.params,
+    param_warnings: inputs.warnings,
+    config_content: inputs.request.config_content ?? '',
+    sample_count: inputs.sampleCount,
+    samples: inputs.samples.slice(0, MAX_STORED_SAMPLES),
+    source_ngs_runs: inputs.request.source_ngs_runs ?? [],
+    source_project: inputs.request.source_project ?? null,
+    parent_run_id: null,
+    root_run_id: runId,
+    is_recovery: false,
+    recovery_notes: null,
+    reused_work_dir: false,
+    exit_code: null,
+    error_message: null,
+    error_task: null,
+    metrics: null,
+    progress: emptyProgress(),
+    executor: null,
+    session_id: deps.random.uuid(),
+    run_name: runId,
+    attempt: 1,
+    workflow_execution: null,
+    ingest: {},
+  };
+  await deps.runs.create(run);
+  return run;
+}
+
+export async function listRuns(
+  deps: Pick<RunServiceDeps, 'runs'>,
+  caller: Caller,
+  query: ListRunsQuery,
+): Promise<RunPage> {
+  return deps.runs.list(
+    { user_email: caller.email, status: query.status, pipeline: query.pipeline },
+    { page: query.page, page_size: query.page_size, page_token: query.page_token },
+  );
+}
+
+export async function getRunWithHistory(
+  deps: Pick<RunServiceDeps, 'runs'>,
+  caller: Caller,
+  runId: string,
+  includeEvents: boolean,
+): Promise<Run & { events?: RunHistoryEntry[] }> {
+  const run = await getAccessibleRun(deps, caller, runId);
+  if (!includeEvents) return run;
+  return { ...run, events: await deps.runs.history(runId) };
+}
+
+/**
+ * Cancels a run that has not finished. Cancelling a cancelled run returns it unchanged
+ * (DELETE is idempotent); a completed or failed run cannot be cancelled.
+ */
+export async function cancelRun(
+  deps: Pick<RunServiceDeps, 'runs' | 'clock'>,
+  caller: Caller,
+  runId: string,
+): Promise<Run> {
+  const run = await getAccessibleRun(deps, caller, runId);
+  if (run.status === 'cancelled') return run;
+  const conflict = (status: string) =>
+    new ConflictError(
+      `Run ${runId} is already ${status}; only pending, submitted or running runs can be cancelled.`,
+      {
+        status,
+      },
+    );
+  if (isTerminal(run.status)) throw conflict(run.status);
+  const result = await deps.runs.apply(runId, {
+    to: 'cancelled',
+    at: deps.clock.now().toISOString(),
+    source: 'api',
+    detail: `Cancelled by ${caller.email}`,
+  });
+  if (!result) throw new NotFoundError(`Run ${runId} was not found.`);
+  if (result.run.status !== 'cancelled') throw conflict(result.run.status);
+  return result.run;
+}

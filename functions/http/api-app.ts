@@ -1,0 +1,427 @@
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import {
+  NotFoundError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../core/errors';
+import { getPipeline, getPipelineVersion, listPipelines, type Pipeline } from '../core/pipelines/registry';
+import type { UserStore } from '../core/ports';
+import { CreateRunRequest, ListRunsQuery, ListRunsResponse, Run, RunId } from '../core/run-model';
+import {
+  type Caller,
+  cancelRun,
+  createRun,
+  getRunWithHistory,
+  listRuns,
+  parseOrThrow,
+  type RunServiceDeps,
+} from '../core/run-service';
+import type { Logger } from '../logging';
+import { toHttp } from './http-errors';
+import { type IdentityConfig, resolveCaller } from './identity';
+import { openApiDocument } from './openapi';
+import {
+  type CompiledRoute,
+  checkBodyShape,
+  compileRoute,
+  matchRoute,
+  type Route,
+  type RouteContext,
+} from './router';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface ApiDeps extends RunServiceDeps {
+  users: UserStore;
+  identity: IdentityConfig;
+  logger: Logger;
+  readiness: ReadinessCheck[];
+  version: string;
+}
+
+/** The whole body is bounded before any field is looked at: a 10 MB samplesheet, JSON-escaped, fits. */
+export const MAX_BODY_BYTES = 24 * 1024 * 1024;
+
+const PipelineSummary = z.object({
+  name: z.string(),
+  title: z.string(),
+  description: z.string(),
+  repository: z.string(),
+  default_version: z.string(),
+  versions: z.array(z.string()),
+});
+
+const PipelineRelease = z.object({
+  version: z.string(),
+  json_schema_dialect: z.string(),
+  parameter_groups: z.array(
+    z.object({ id: z.string(), title: z.string(), description: z.string(), parameters: z.array(z.string()) }),
+  ),
+  samplesheet: z.object({ columns: z.array(z.string()), required: z.array(z.string()) }),
+});
+
+const PipelineDetail = PipelineSummary.extend({ releases: z.array(PipelineRelease) });
+
+const PipelineSchemaResponse = z.object({
+  pipeline: z.string(),
+  version: z.string(),
+  nextflow_schema: z
+    .record(z.string(), z.unknown())
+    .describe("the pipeline's nextflow_schema.json, verbatim"),
+  samplesheet_schema: z.record(z.string(), z.unknown()).describe('assets/schema_input.json, verbatim'),
+  protocols: z.record(z.string(), z.unknown()).describe('assets/protocols.json'),
+});
+
+const RunHistoryEntrySchema = z.object({
+  source: z.string(),
+  from: z.string().nullable(),
+  to: z.string(),
+  at: z.string(),
+  detail: z.string().nullable(),
+  applied: z.boolean(),
+});
+const RunWithEvents = Run.extend({ events: z.array(RunHistoryEntrySchema).optional() });
+
+const GetRunQuery = z.strictObject({
+  include: z.enum(['events']).optional().describe('events: add the status history'),
+});
+const SchemaQuery = z.strictObject({
+  version: z.string().max(50).optional().describe('defaults to the default version'),
+});
+const NoQuery = z.strictObject({});
+
+function summary(pipeline: Pipeline): z.infer<typeof PipelineSummary> {
+  return {
+    name: pipeline.name,
+    title: pipeline.title,
+    description: pipeline.description,
+    repository: pipeline.repository,
+    default_version: pipeline.defaultVersion,
+    versions: pipeline.versions.map((v) => v.version),
+  };
+}
+
+function detail(pipeline: Pipeline): z.infer<typeof PipelineDetail> {
+  return {
+    ...summary(pipeline),
+    releases: pipeline.versions.map((release) => {
+      const schema = release.nextflowSchema;
+      const groups = (schema.$defs ?? schema.definitions ?? {}) as Record<string, Record<string, unknown>>;
+      const items = (release.inputSchema.items ?? {}) as {
+        properties?: Record<string, unknown>;
+        required?: string[];
+      };
+      return {
+        version: release.version,
+        json_schema_dialect: String(schema.$schema),
+        parameter_groups: Object.entries(groups).map(([id, group]) => ({
+          id,
+          title: String(group.title ?? id),
+          description: String(group.description ?? ''),
+          parameters: Object.keys((group.properties ?? {}) as Record<string, unknown>),
+        })),
+        samplesheet: { columns: Object.keys(items.properties ?? {}), required: items.required ?? [] },
+      };
+    }),
+  };
+}
+
+function routes(deps: ApiDeps): Route[] {
+  const requireCaller = (ctx: RouteContext): Caller => ctx.caller!;
+  const table: Route[] = [
+    {
+      method: 'get',
+      path: '/api/health',
+      summary: 'Liveness: the function is up (checks nothing else)',
+      tags: ['health'],
+      auth: false,
+      query: NoQuery,
+      responses: [
+        {
+          status: 200,
+          description: 'up',
+          schema: z.object({ status: z.literal('ok'), version: z.string() }),
+        },
+      ],
+      handler: async () => ({ body: { status: 'ok', version: deps.version } }),
+    },
+    {
+      method: 'get',
+      path: '/api/ready',
+      summary: 'Readiness: every dependency answers (503 names the ones that do not)',
+      tags: ['health'],
+      auth: false,
+      query: NoQuery,
+      responses: [
+        {
+          status: 200,
+          description: 'ready',
+          schema: z.object({
+            status: z.enum(['ready', 'unavailable']),
+            checks: z.record(z.string(), z.object({ ok: z.boolean(), error: z.string().optional() })),
+          }),
+        },
+        { status: 503, description: 'a dependency is unavailable' },
+      ],
+      handler: async () => {
+        const results = await Promise.all(
+          deps.readiness.map(async ({ name, check }) => {
+            try {
+              await check();
+              return [name, { ok: true }] as const;
+            } catch (error) {
+              deps.logger.log('WARNING', 'readiness_check_failed', { check: name, error: String(error) });
+              const message = error instanceof Error ? error.message : String(error);
+              return [name, { ok: false, error: message.split('\n')[0]!.slice(0, 200) }] as const;
+            }
+          }),
+        );
+        const ok = results.every(([, r]) => r.ok);
+        return {
+          status: ok ? 200 : 503,
+          body: { status: ok ? 'ready' : 'unavailable', checks: Object.fromEntries(results) },
+        };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/openapi.json',
+      summary: 'This API, described as OpenAPI 3.1',
+      tags: ['meta'],
+      auth: false,
+      query: NoQuery,
+      responses: [{ status: 200, description: 'the OpenAPI document' }],
+      handler: async () => ({ body: openApiDocument(table, deps.version) }),
+    },
+    {
+      method: 'get',
+      path: '/api/pipelines',
+      summary: 'Pipelines that can be launched, with their versions',
+      tags: ['pipelines'],
+      auth: true,
+      query: NoQuery,
+      responses: [
+        { status: 200, description: 'pipelines', schema: z.object({ pipelines: z.array(PipelineSummary) }) },
+      ],
+      handler: async () => ({ body: { pipelines: listPipelines().map(summary) } }),
+    },
+    {
+      method: 'get',
+      path: '/api/pipelines/{name+}/schema',
+      summary: "A pipeline version's nextflow_schema.json and samplesheet schema",
+      tags: ['pipelines'],
+      auth: true,
+      query: SchemaQuery,
+      responses: [{ status: 200, description: 'the schemas', schema: PipelineSchemaResponse }],
+      handler: async (ctx) => {
+        const query = ctx.query as z.infer<typeof SchemaQuery>;
+        const { pipeline, release } = getPipelineVersion(ctx.params.name!, query.version);
+        return {
+          body: {
+            pipeline: pipeline.name,
+            version: release.version,
+            nextflow_schema: release.nextflowSchema,
+            samplesheet_schema: release.inputSchema,
+            protocols: release.protocols,
+          },
+        };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/pipelines/{name+}',
+      summary: 'One pipeline (name may be nf-core/scrnaseq, URL-encoded or not)',
+      tags: ['pipelines'],
+      auth: true,
+      query: NoQuery,
+      responses: [{ status: 200, description: 'the pipeline and its releases', schema: PipelineDetail }],
+      handler: async (ctx) => ({ body: detail(getPipeline(ctx.params.name!)) }),
+    },
+    {
+      method: 'get',
+      path: '/api/runs',
+      summary: "The caller's runs, newest first",
+      tags: ['runs'],
+      auth: true,
+      query: ListRunsQuery,
+      responses: [{ status: 200, description: 'a page of runs', schema: ListRunsResponse }],
+      handler: async (ctx) => {
+        const query = ctx.query as ListRunsQuery;
+        const page = await listRuns(deps, requireCaller(ctx), query);
+        return {
+          body: {
+            runs: page.runs,
+            page: query.page_token ? 0 : query.page,
+            page_size: query.page_size,
+            total: page.total,
+            next_page_token: page.next_page_token,
+          },
+        };
+      },
+    },
+    {
+      method: 'post',
+      path: '/api/runs',
+      summary: 'Launch a run (stored as pending; validated against the pipeline schemas first)',
+      tags: ['runs'],
+      auth: true,
+      query: NoQuery,
+      body: CreateRunRequest,
+      responses: [
+        { status: 201, description: 'the new run', schema: Run },
+        { status: 400, description: 'invalid request: details name the field, row and column' },
+        { status: 413, description: 'samplesheet over 10 MB, config over 100 KB or params over 100 KB' },
+      ],
+      handler: async (ctx) => {
+        const run = await createRun(deps, requireCaller(ctx), ctx.body);
+        deps.logger.log('NOTICE', 'run_created', {
+          run_id: run.run_id,
+          user: run.user_email,
+          request_id: ctx.requestId,
+        });
+        return { status: 201, body: run, headers: { location: `/api/runs/${run.run_id}` } };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/runs/{id}',
+      summary: 'One run (404 if it is not yours)',
+      tags: ['runs'],
+      auth: true,
+      query: GetRunQuery,
+      responses: [{ status: 200, description: 'the run', schema: RunWithEvents }],
+      handler: async (ctx) => {
+        const query = ctx.query as z.infer<typeof GetRunQuery>;
+        return {
+          body: await getRunWithHistory(deps, requireCaller(ctx), ctx.params.id!, query.include === 'events'),
+        };
+      },
+    },
+    {
+      method: 'delete',
+      path: '/api/runs/{id}',
+      summary: 'Cancel a run (idempotent; 409 if it already completed or failed)',
+      tags: ['runs'],
+      auth: true,
+      query: NoQuery,
+      responses: [
+        { status: 200, description: 'the cancelled run', schema: Run },
+        { status: 409, description: 'the run already completed or failed' },
+      ],
+      handler: async (ctx) => {
+        const run = await cancelRun(deps, requireCaller(ctx), ctx.params.id!);
+        deps.logger.log('NOTICE', 'run_cancelled', {
+          run_id: run.run_id,
+          user: ctx.caller?.email,
+          request_id: ctx.requestId,
+        });
+        return { body: run };
+      },
+    },
+  ];
+  return table;
+}
+
+function requestIdOf(req: Request): string {
+  const given = req.get('x-request-id');
+  if (given && /^[A-Za-z0-9._-]{1,100}$/.test(given)) return given;
+  const trace = req.get('x-cloud-trace-context')?.split('/')[0];
+  if (trace && /^[0-9a-f]{32}$/.test(trace)) return trace;
+  return randomUUID();
+}
+
+function readBody(req: Request): unknown {
+  const raw = (req as Request & { rawBody?: Buffer }).rawBody;
+  const length = raw?.length ?? Number(req.get('content-length') ?? 0);
+  if (length > MAX_BODY_BYTES) {
+    throw new PayloadTooLargeError(
+      `The request body is ${(length / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_BODY_BYTES / 1024 / 1024} MB.`,
+      { size_bytes: length, limit_bytes: MAX_BODY_BYTES },
+    );
+  }
+  if (length === 0)
+    throw new ValidationError('The request body is empty; send a JSON object.', [
+      { field: 'body', rule: 'required', message: 'empty body' },
+    ]);
+  if (!req.is('application/json')) {
+    throw new UnsupportedMediaTypeError(
+      `Send the body as JSON with Content-Type: application/json (got ${req.get('content-type') ?? 'no content type'}).`,
+    );
+  }
+  const problem = checkBodyShape(req.body);
+  if (problem) throw problem;
+  return req.body;
+}
+
+/** The `api` HTTP function: routing, identity, validation and the one error mapping. */
+export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) => Promise<void> {
+  const compiled: CompiledRoute[] = routes(deps).map(compileRoute);
+
+  return async (req, res) => {
+    const requestId = requestIdOf(req);
+    res.set('x-request-id', requestId);
+    try {
+      const match = matchRoute(compiled, req.method, req.path);
+      if (match.kind === 'none') {
+        throw new NotFoundError(`No route for ${req.method} ${req.path}; see /api/openapi.json.`);
+      }
+      if (match.kind === 'method') {
+        res.set('allow', match.allowed.map((m) => m.toUpperCase()).join(', '));
+        res.status(405).json({
+          error: {
+            code: 'method_not_allowed',
+            message: `${req.method} is not allowed on ${req.path}; use ${match.allowed.join(' or ').toUpperCase()}.`,
+          },
+        });
+        return;
+      }
+      const { route, params } = match;
+      let caller: Caller | null = null;
+      if (route.auth) {
+        caller = resolveCaller(req.headers, deps.identity);
+        await deps.users.touch(caller, deps.clock.now()).catch((error: unknown) => {
+          deps.logger.log('WARNING', 'user_touch_failed', {
+            user: caller?.email,
+            error: String(error),
+            request_id: requestId,
+          });
+        });
+      }
+      if (
+        typeof params.id === 'string' &&
+        route.path.includes('/runs/{id}') &&
+        !RunId.safeParse(params.id).success
+      ) {
+        throw new NotFoundError(`Run ${params.id} was not found.`);
+      }
+      const query = route.query ? parseOrThrow(route.query, { ...req.query }, 'query') : {};
+      const body = route.body ? readBody(req) : undefined;
+      const result = await route.handler({ req, res, params, query, body, caller, requestId });
+      if (result === null) return;
+      res.status(result.status ?? 200);
+      for (const [name, value] of Object.entries(result.headers ?? {})) res.set(name, value);
+      res.json(result.body);
+    } catch (error) {
+      const http = toHttp(error, requestId);
+      if (http.status >= 500) {
+        deps.logger.log('ERROR', 'request_failed', {
+          request_id: requestId,
+          method: req.method,
+          path: req.path,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        });
+      }
+      if (res.headersSent) {
+        res.end();
+        return;
+      }
+      res.status(http.status).set(http.headers).json(http.body);
+    }
+  };
+}

@@ -1,0 +1,49 @@
+import { DomainError, RateLimitedError } from '../core/errors';
+
+export interface HttpError {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: { code: string; message: string; details?: unknown } };
+}
+
+const STATUS: Record<string, number> = {
+  ValidationError: 400,
+  UnauthenticatedError: 401,
+  ForbiddenError: 403,
+  NotFoundError: 404,
+  ConflictError: 409,
+  PayloadTooLargeError: 413,
+  UnsupportedMediaTypeError: 415,
+  RateLimitedError: 429,
+  UpstreamError: 503,
+};
+
+/** The one mapping from errors to HTTP. Unknown errors become an opaque 500 with a reference. */
+export function toHttp(error: unknown, requestId: string): HttpError {
+  if (error instanceof DomainError) {
+    const headers: Record<string, string> = {};
+    if (error instanceof RateLimitedError) headers['retry-after'] = String(error.retryAfterSeconds);
+    return {
+      status: STATUS[error.name] ?? 400,
+      headers,
+      body: {
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error.details === undefined ? {} : { details: error.details }),
+        },
+      },
+    };
+  }
+  return {
+    status: 500,
+    headers: {},
+    body: {
+      error: {
+        code: 'internal',
+        message: `Something went wrong on our side. Retry shortly; if it persists, report reference ${requestId}.`,
+        details: { request_id: requestId },
+      },
+    },
+  };
+}

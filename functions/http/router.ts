@@ -1,0 +1,121 @@
+import type { Request, Response } from 'express';
+import type { z } from 'zod';
+import { type DomainError, ValidationError } from '../core/errors';
+import type { Caller } from '../core/run-service';
+
+export type HttpMethod = 'get' | 'post' | 'delete';
+
+export interface RouteContext {
+  req: Request;
+  res: Response;
+  params: Record<string, string>;
+  /** Parsed with the route's query schema. */
+  query: unknown;
+  /** The parsed JSON body (only for routes that declare one). Validated by the handler's service. */
+  body: unknown;
+  /** Null only on routes with `auth: false`. */
+  caller: Caller | null;
+  requestId: string;
+}
+
+export interface RouteResult {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A route handler returns its result, or null when it has written a streamed response itself. */
+export type RouteHandler = (ctx: RouteContext) => Promise<RouteResult | null>;
+
+export interface ResponseSpec {
+  status: number;
+  description: string;
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
+export interface Route {
+  method: HttpMethod;
+  /** OpenAPI-style template: `/api/runs/{id}`; `{name+}` may span several segments. */
+  path: string;
+  summary: string;
+  tags: string[];
+  auth: boolean;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  responses: ResponseSpec[];
+  handler: RouteHandler;
+}
+
+export interface CompiledRoute extends Route {
+  pattern: RegExp;
+  paramNames: string[];
+}
+
+export function compileRoute(route: Route): CompiledRoute {
+  const paramNames: string[] = [];
+  const source = route.path
+    .split('/')
+    .map((segment) => {
+      const match = /^\{(\w+)(\+?)\}$/.exec(segment);
+      if (!match) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      paramNames.push(match[1]!);
+      return match[2] ? '(.+?)' : '([^/]+)';
+    })
+    .join('/');
+  return { ...route, pattern: new RegExp(`^${source}/?$`), paramNames };
+}
+
+export type Match =
+  | { kind: 'found'; route: CompiledRoute; params: Record<string, string> }
+  | { kind: 'method'; allowed: HttpMethod[] }
+  | { kind: 'none' };
+
+export function matchRoute(routes: CompiledRoute[], method: string, path: string): Match {
+  const allowed: HttpMethod[] = [];
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    if (route.method !== method.toLowerCase()) {
+      allowed.push(route.method);
+      continue;
+    }
+    const params: Record<string, string> = {};
+    route.paramNames.forEach((name, index) => {
+      const raw = match[index + 1] ?? '';
+      try {
+        params[name] = decodeURIComponent(raw);
+      } catch {
+        throw new ValidationError(`The path parameter ${name} is not valid URL encoding.`, [
+          { field: name, rule: 'encoding', message: `${name} is not valid URL encoding` },
+        ]);
+      }
+    });
+    return { kind: 'found', route, params };
+  }
+  return allowed.length > 0 ? { kind: 'method', allowed } : { kind: 'none' };
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const MAX_DEPTH = 32;
+
+/** Rejects bodies that could reach an object's prototype or nest without end. */
+export function checkBodyShape(value: unknown, path = '', depth = 0): DomainError | null {
+  if (depth > MAX_DEPTH) {
+    return new ValidationError(`The body nests deeper than ${MAX_DEPTH} levels.`, [
+      { field: path || 'body', rule: 'depth', message: `nesting deeper than ${MAX_DEPTH} levels` },
+    ]);
+  }
+  if (value === null || typeof value !== 'object') return null;
+  for (const key of Object.keys(value)) {
+    const here = path ? `${path}.${key}` : key;
+    if (FORBIDDEN_KEYS.has(key)) {
+      return new ValidationError(`The key "${key}" is not allowed (at ${here}).`, [
+        { field: here, rule: 'forbidden_key', message: `"${key}" is not an allowed key` },
+      ]);
+    }
+    const nested = checkBodyShape((value as Record<string, unknown>)[key], here, depth + 1);
+    if (nested) return nested;
+  }
+  return null;
+}

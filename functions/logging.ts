@@ -1,0 +1,29 @@
+/** Structured JSON log lines, as Cloud Logging parses them from stdout. */
+export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR';
+
+export interface Logger {
+  log(severity: Severity, message: string, fields?: Record<string, unknown>): void;
+}
+
+export function jsonLogger(
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Logger {
+  return {
+    log(severity, message, fields = {}) {
+      write(JSON.stringify({ severity, message, time: new Date().toISOString(), ...fields }));
+    },
+  };
+}
+
+/** Collects log entries in memory; the local stack and tests read them back. */
+export function memoryLogger(): Logger & {
+  entries: { severity: Severity; message: string; fields: Record<string, unknown> }[];
+} {
+  const entries: { severity: Severity; message: string; fields: Record<string, unknown> }[] = [];
+  return {
+    entries,
+    log(severity, message, fields = {}) {
+      entries.push({ severity, message, fields });
+    },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * Finds and runs Google's official Firestore emulator (from the Google Cloud SDK) as a
+ * child process. Used by `npm start` and by the test suite's global setup.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitFor } from './net';
+
+const JAR = 'platform/cloud-firestore-emulator/cloud-firestore-emulator.jar';
+const MAIN_CLASS = 'com.google.cloud.datastore.emulator.firestore.CloudFirestore';
+
+export const INSTALL_HELP = [
+  'The Firestore emulator was not found. Install it with one of:',
+  '  sudo apt-get install google-cloud-cli-firestore-emulator openjdk-17-jre-headless   (Debian/Ubuntu, Google Cloud apt repo)',
+  '  gcloud components install cloud-firestore-emulator                                 (SDK installed with the installer)',
+  'It needs Java 17+ on PATH (java -version). Or point FIRESTORE_EMULATOR_HOST at an emulator that is already running.',
+].join('\n');
+
+function sdkRoots(): string[] {
+  const roots = [
+    process.env.CLOUDSDK_ROOT_DIR,
+    '/usr/lib/google-cloud-sdk',
+    '/usr/share/google-cloud-sdk',
+    '/opt/google-cloud-sdk',
+    join(homedir(), 'google-cloud-sdk'),
+  ];
+  try {
+    const fromGcloud = execFileSync('gcloud', ['info', '--format=value(installation.sdk_root)'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 20_000,
+    }).trim();
+    if (fromGcloud) roots.unshift(fromGcloud);
+  } catch {
+    // gcloud is optional: the well-known install locations are checked below.
+  }
+  return roots.filter((r): r is string => Boolean(r));
+}
+
+export function findEmulatorJar(): string | null {
+  for (const root of sdkRoots()) {
+    const jar = join(root, JAR);
+    if (existsSync(jar)) return jar;
+  }
+  return null;
+}
+
+function javaAvailable(): boolean {
+  try {
+    execFileSync('java', ['-version'], { stdio: 'ignore', timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RunningEmulator {
+  host: string;
+  /** Exports the project's data to `dir` (replacing older exports there). */
+  exportTo(project: string, dir: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The newest export's metadata file under `dir`, if any. */
+export async function latestExport(dir: string): Promise<string | null> {
+  if (!existsSync(dir)) return null;
+  const exports = (await readdir(dir)).filter((d) => d.startsWith('firestore_export_')).sort();
+  const newest = exports.at(-1);
+  if (!newest) return null;
+  const metadata = join(dir, newest, `${newest}.overall_export_metadata`);
+  return existsSync(metadata) ? metadata : null;
+}
+
+export interface StartOptions {
+  importFrom?: string | null;
+  onOutput?: (line: string) => void;
+}
+
+export async function startFirestoreEmulator(options: StartOptions = {}): Promise<RunningEmulator> {
+  const jar = findEmulatorJar();
+  if (!jar) throw new Error(INSTALL_HELP);
+  if (!javaAvailable()) throw new Error(`Java was not found on PATH.\n${INSTALL_HELP}`);
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const args = ['-Duser.language=en', '-cp', jar, MAIN_CLASS, 'start', '--host=127.0.0.1', `--port=${port}`];
+  if (options.importFrom) args.push(`--import-data=${options.importFrom}`);
+  // Run java itself (not the SDK's bash wrapper) so that stopping the child stops the JVM.
+  const child: ChildProcess = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const collect = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line.trim()) continue;
+      output.push(line);
+      if (output.length > 200) output.shift();
+      options.onOutput?.(line);
+    }
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+
+  try {
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`The Firestore emulator exited during start:\n${output.join('\n')}`);
+        const response = await fetch(`http://${host}/`).catch(() => null);
+        return response?.ok === true;
+      },
+      { timeoutMs: 60_000, what: 'the Firestore emulator to answer' },
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+
+  return {
+    host,
+    async exportTo(project, dir) {
+      await mkdir(dir, { recursive: true });
+      const before = new Set(await readdir(dir));
+      const response = await fetch(`http://${host}/emulator/v1/projects/${project}:export`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ database: `projects/${project}/databases/(default)`, export_directory: dir }),
+      });
+      if (!response.ok)
+        throw new Error(`Firestore emulator export failed: ${response.status} ${await response.text()}`);
+      const newest = await latestExport(dir);
+      for (const entry of before) {
+        if (newest && !newest.includes(entry)) await rm(join(dir, entry), { recursive: true, force: true });
+      }
+    },
+    async stop() {
+      if (exited) return;
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { createServer } from 'node:net';
+
+/** A port that was free a moment ago, for child processes that need a number up front. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  /** Finishes the sentence "Timed out waiting for …". */
+  what: string;
+}
+
+/** Polls `condition` until it returns true; throws after the deadline. Errors from it propagate. */
+export async function waitFor(
+  condition: () => Promise<boolean> | boolean,
+  options: WaitOptions,
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${options.timeoutMs} ms waiting for ${options.what}.`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
+  }
+}

@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateRunRequest } from '../../functions/core/run-model';
+import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
+
+let api: TestApi;
+const ALICE = asUser('alice@example.com');
+
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+describe('pipelines', () => {
+  it('lists nf-core/scrnaseq with its versions and default', async () => {
+    const response = await request<{
+      pipelines: { name: string; versions: string[]; default_version: string }[];
+    }>(`${api.url}/api/pipelines`, { headers: ALICE });
+    expect(response.status).toBe(200);
+    expect(response.body.pipelines).toEqual([
+      expect.objectContaining({
+        name: 'nf-core/scrnaseq',
+        versions: ['2.7.1', '3.0.0', '4.0.0'],
+        default_version: '4.0.0',
+      }),
+    ]);
+  });
+
+  it.each(['nf-core/scrnaseq', 'nf-core%2Fscrnaseq', 'NF-CORE%2FSCRNASEQ'])(
+    'finds the pipeline by %s',
+    async (name) => {
+      const response = await request<{
+        name: string;
+        releases: { version: string; json_schema_dialect: string; samplesheet: { required: string[] } }[];
+      }>(`${api.url}/api/pipelines/${name}`, { headers: ALICE });
+      expect(response.status).toBe(200);
+      expect(response.body.name).toBe('nf-core/scrnaseq');
+      expect(response.body.releases.map((r) => r.json_schema_dialect)).toEqual([
+        'http://json-schema.org/draft-07/schema',
+        'https://json-schema.org/draft/2020-12/schema',
+        'https://json-schema.org/draft/2020-12/schema',
+      ]);
+      expect(response.body.releases[2]!.samplesheet.required).toEqual(['sample', 'fastq_1', 'fastq_2']);
+    },
+  );
+
+  it('serves the shipped nextflow_schema.json of a version, default 4.0.0', async () => {
+    const latest = await request<{ version: string; nextflow_schema: { $defs: object } }>(
+      `${api.url}/api/pipelines/nf-core/scrnaseq/schema`,
+      { headers: ALICE },
+    );
+    expect(latest.status).toBe(200);
+    expect(latest.body.version).toBe('4.0.0');
+    expect(Object.keys(latest.body.nextflow_schema.$defs)).toContain('simpleaf_options');
+    const old = await request<{ version: string; nextflow_schema: { definitions: object } }>(
+      `${api.url}/api/pipelines/nf-core%2Fscrnaseq/schema?version=2.7.1`,
+      { headers: ALICE },
+    );
+    expect(old.body.version).toBe('2.7.1');
+    expect(Object.keys(old.body.nextflow_schema.definitions)).toContain('alevin_options');
+  });
+
+  it('answers 404 listing what exists for an unknown pipeline or version', async () => {
+    const pipeline = await request<{ error: { message: string } }>(`${api.url}/api/pipelines/nf-core/sarek`, {
+      headers: ALICE,
+    });
+    expect(pipeline.status).toBe(404);
+    expect(pipeline.body.error.message).toContain('Known pipelines: nf-core/scrnaseq');
+    const version = await request<{ error: { message: string } }>(
+      `${api.url}/api/pipelines/nf-core/scrnaseq/schema?version=1.0.0`,
+      { headers: ALICE },
+    );
+    expect(version.status).toBe(404);
+    expect(version.body.error.message).toContain('Known versions: 2.7.1, 3.0.0, 4.0.0');
+  });
+});
+
+describe('health and readiness', () => {
+  it('health answers without identity', async () => {
+    const response = await request(`${api.url}/api/health`);
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ status: 'ok', version: expect.any(String) });
+  });
+
+  it('ready checks Firestore and storage', async () => {
+    const response = await request(`${api.url}/api/ready`);
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      status: 'ready',
+      checks: { firestore: { ok: true }, storage: { ok: true } },
+    });
+  });
+
+  it('ready answers 503 naming the check that failed', async () => {
+    const broken = await startTestApi({
+      env: { RUNS_BUCKET: 'bucket-that-was-never-created' },
+      createBucket: false,
+    });
+    try {
+      const response = await request<{
+        status: string;
+        checks: Record<string, { ok: boolean; error?: string }>;
+      }>(`${broken.url}/api/ready`);
+      expect(response.status).toBe(503);
+      expect(response.body.status).toBe('unavailable');
+      expect(response.body.checks.firestore).toEqual({ ok: true });
+      expect(response.body.checks.storage).toEqual({
+        ok: false,
+        error: 'bucket bucket-that-was-never-created does not exist',
+      });
+    } finally {
+      await broken.close();
+    }
+  });
+});
+
+describe('OpenAPI', () => {
+  it('describes every route, with request schemas generated from the validating zod schemas', async () => {
+    const response = await request<{
+      openapi: string;
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: unknown }> } }>
+      >;
+    }>(`${api.url}/api/openapi.json`);
+    expect(response.status).toBe(200);
+    expect(response.body.openapi).toBe('3.1.0');
+    expect(Object.keys(response.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/runs',
+        '/api/runs/{id}',
+        '/api/pipelines/{name}',
+        '/api/pipelines/{name}/schema',
+        '/api/health',
+        '/api/ready',
+      ]),
+    );
+    expect(Object.keys(response.body.paths['/api/runs']!)).toEqual(['get', 'post']);
+    const { $schema: _dialect, ...expected } = (await import('zod')).z.toJSONSchema(CreateRunRequest, {
+      io: 'input',
+      unrepresentable: 'any',
+    });
+    expect(response.body.paths['/api/runs']!.post!.requestBody!.content['application/json']!.schema).toEqual(
+      expected,
+    );
+  });
+});

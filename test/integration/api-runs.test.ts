@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Run } from '../../functions/core/run-model';
+import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
+import { runBody, samplesheet } from '../helpers/samplesheets';
+
+let api: TestApi;
+const ALICE = asUser('alice@example.com');
+const BOB = asUser('bob@example.com');
+
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+async function create(headers = ALICE, overrides: Record<string, unknown> = {}): Promise<Run> {
+  const response = await request<Run>(`${api.url}/api/runs`, {
+    method: 'POST',
+    headers,
+    json: runBody(overrides),
+  });
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body;
+}
+
+describe('POST /api/runs', () => {
+  it('stores a pending run with defaults applied and the samplesheet in the bucket', async () => {
+    const sheet = samplesheet(3, 2);
+    const response = await request<Run>(`${api.url}/api/runs`, {
+      method: 'POST',
+      headers: ALICE,
+      json: runBody({ samplesheet_csv: sheet, source_ngs_runs: ['NGS-2026-0142'], source_project: 'Atlas' }),
+    });
+    expect(response.status).toBe(201);
+    const run = response.body;
+    expect(response.headers.get('location')).toBe(`/api/runs/${run.run_id}`);
+    expect(run).toMatchObject({
+      status: 'pending',
+      pipeline: 'nf-core/scrnaseq',
+      pipeline_version: '4.0.0',
+      user_email: 'alice@example.com',
+      sample_count: 3,
+      samples: ['SAMPLE_1', 'SAMPLE_2', 'SAMPLE_3'],
+      source_ngs_runs: ['NGS-2026-0142'],
+      source_project: 'Atlas',
+      gcs_path: `gs://arc-test-runs/runs/${run.run_id}`,
+      attempt: 1,
+      is_recovery: false,
+      parent_run_id: null,
+      root_run_id: run.run_id,
+      submitted_at: null,
+    });
+    expect(run.run_id).toMatch(/^run-[a-z0-9]{12}$/);
+    expect(run.params).toMatchObject({
+      aligner: 'star',
+      publish_dir_mode: 'copy',
+      input: `gs://arc-test-runs/runs/${run.run_id}/inputs/samplesheet.csv`,
+      outdir: `gs://arc-test-runs/runs/${run.run_id}/results`,
+    });
+    const stored = await api.deps.objects.read(`runs/${run.run_id}/inputs/samplesheet.csv`);
+    expect(stored.toString()).toBe(sheet);
+    const doc = await api.firestore.collection('runs').doc(run.run_id).get();
+    expect(doc.data()).toEqual(run);
+  });
+
+  it('defaults to the pipeline default version', async () => {
+    const run = await create(ALICE, { pipeline_version: undefined });
+    expect(run.pipeline_version).toBe('4.0.0');
+  });
+
+  it('returns param warnings for unknown params', async () => {
+    const run = await create(ALICE, { params: { aligner: 'star', my_flag: true } });
+    expect(run.param_warnings).toEqual([expect.stringContaining('Unrecognised param "my_flag"')]);
+    expect(run.params.my_flag).toBe(true);
+  });
+
+  it('creates the user on first sight and refreshes last_login_at', async () => {
+    await request(`${api.url}/api/runs`, { headers: asUser('carol@example.com') });
+    const first = (await api.firestore.collection('users').doc('carol@example.com').get()).data();
+    expect(first).toMatchObject({
+      email: 'carol@example.com',
+      display_name: 'carol',
+      stats: { total_runs: 0 },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await request(`${api.url}/api/runs`, { headers: asUser('carol@example.com') });
+    const second = (await api.firestore.collection('users').doc('carol@example.com').get()).data();
+    expect(second?.created_at).toBe(first?.created_at);
+    expect(second?.last_login_at > first?.last_login_at).toBe(true);
+  });
+});
+
+describe('GET /api/runs/{id}', () => {
+  it('returns the run, with its status history on request', async () => {
+    const run = await create();
+    const plain = await request<Run>(`${api.url}/api/runs/${run.run_id}`, { headers: ALICE });
+    expect(plain.status).toBe(200);
+    expect(plain.body).toEqual(run);
+    const withEvents = await request<Run & { events: unknown[] }>(
+      `${api.url}/api/runs/${run.run_id}?include=events`,
+      { headers: ALICE },
+    );
+    expect(withEvents.body.events).toEqual([
+      {
+        source: 'api',
+        from: null,
+        to: 'pending',
+        at: run.created_at,
+        detail: 'Created by alice@example.com',
+        applied: true,
+      },
+    ]);
+  });
+
+  it('answers 404 for an unknown or malformed id', async () => {
+    expect((await request(`${api.url}/api/runs/run-zzzzzzzzzzzz`, { headers: ALICE })).status).toBe(404);
+    const malformed = await request<{ error: { code: string } }>(`${api.url}/api/runs/..%2F..%2Fetc`, {
+      headers: ALICE,
+    });
+    expect(malformed.status).toBe(404);
+    expect(malformed.body.error.code).toBe('not_found');
+  });
+});
+
+describe('DELETE /api/runs/{id}', () => {
+  it('cancels a pending run, and a second cancel returns it unchanged', async () => {
+    const run = await create();
+    const first = await request<Run>(`${api.url}/api/runs/${run.run_id}`, {
+      method: 'DELETE',
+      headers: ALICE,
+    });
+    expect(first.status).toBe(200);
+    expect(first.body.status).toBe('cancelled');
+    expect(first.body.cancelled_at).toEqual(expect.any(String));
+    const second = await request<Run>(`${api.url}/api/runs/${run.run_id}`, {
+      method: 'DELETE',
+      headers: ALICE,
+    });
+    expect(second.status).toBe(200);
+    expect(second.body).toEqual(first.body);
+    const history = await api.deps.runs.history(run.run_id);
+    expect(history.map((h) => [h.source, h.from, h.to])).toEqual([
+      ['api', null, 'pending'],
+      ['api', 'pending', 'cancelled'],
+    ]);
+  });
+
+  it('refuses to cancel a completed run with 409 naming its status', async () => {
+    const run = await create();
+    await api.deps.runs.apply(run.run_id, {
+      to: 'completed',
+      at: new Date().toISOString(),
+      source: 'workflow',
+      exit_code: 0,
+    });
+    const response = await request<{ error: { code: string; message: string } }>(
+      `${api.url}/api/runs/${run.run_id}`,
+      {
+        method: 'DELETE',
+        headers: ALICE,
+      },
+    );
+    expect(response.status).toBe(409);
+    expect(response.body.error).toMatchObject({
+      code: 'conflict',
+      message: expect.stringContaining('already completed'),
+    });
+  });
+});
+
+describe('cross-user isolation', () => {
+  it("hides alice's run from bob: get, cancel and list", async () => {
+    const run = await create(ALICE);
+    const get = await request(`${api.url}/api/runs/${run.run_id}`, { headers: BOB });
+    expect(get.status).toBe(404);
+    const cancel = await request(`${api.url}/api/runs/${run.run_id}`, { method: 'DELETE', headers: BOB });
+    expect(cancel.status).toBe(404);
+    expect((await api.deps.runs.get(run.run_id))?.status).toBe('pending');
+    const list = await request<{ runs: Run[] }>(`${api.url}/api/runs?page_size=100`, { headers: BOB });
+    expect(list.body.runs.map((r) => r.run_id)).not.toContain(run.run_id);
+  });
+
+  it('answers the same 404 for a run that does not exist and for a run of another user', async () => {
+    const run = await create(ALICE);
+    const foreign = await request<{ error: unknown }>(`${api.url}/api/runs/${run.run_id}`, { headers: BOB });
+    const missing = await request<{ error: { message: string } }>(`${api.url}/api/runs/run-000000000000`, {
+      headers: BOB,
+    });
+    expect(foreign.status).toBe(missing.status);
+    expect(foreign.body).toEqual({
+      error: { code: 'not_found', message: `Run ${run.run_id} was not found.` },
+    });
+  });
+});

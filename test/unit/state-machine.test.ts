@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { RunStatus } from '../../functions/core/run-model';
+import { applyRunEvent, type RunEvent, type RunStateFields } from '../../functions/core/state-machine';
+
+const T0 = '2026-11-01T10:00:00.000Z';
+const T1 = '2026-11-01T10:05:00.000Z';
+
+function run(status: RunStatus, extra: Partial<RunStateFields> = {}): RunStateFields {
+  return { status, updated_at: T0, exit_code: null, error_message: null, error_task: null, ...extra };
+}
+
+function event(to: RunStatus, extra: Partial<RunEvent> = {}): RunEvent {
+  return { to, at: T1, source: 'batch-event', ...extra };
+}
+
+const TIMESTAMP: Record<RunStatus, string | null> = {
+  pending: null,
+  submitted: 'submitted_at',
+  running: 'started_at',
+  completed: 'completed_at',
+  failed: 'failed_at',
+  cancelled: 'cancelled_at',
+};
+
+const RANK: Record<RunStatus, number> = {
+  pending: 0,
+  submitted: 1,
+  running: 2,
+  completed: 3,
+  failed: 3,
+  cancelled: 3,
+};
+
+const pairs = RunStatus.flatMap((from) =>
+  RunStatus.map((to) => ({ from, to, moves: RANK[to] > RANK[from] })),
+);
+
+describe('applyRunEvent', () => {
+  it.each(pairs)('$from → $to: moves forward only ($moves)', ({ from, to, moves }) => {
+    const patch = applyRunEvent(run(from), event(to));
+    if (!moves) {
+      expect(patch).toBeNull();
+      return;
+    }
+    const expected: Record<string, unknown> = { status: to, updated_at: T1 };
+    const field = TIMESTAMP[to];
+    if (field) expected[field] = T1;
+    expect(patch).toEqual(expected);
+  });
+
+  it('allows skipping: submitted → failed when the job dies before Nextflow starts', () => {
+    expect(applyRunEvent(run('submitted'), event('failed', { error_message: 'VM preempted' }))).toEqual({
+      status: 'failed',
+      failed_at: T1,
+      updated_at: T1,
+      error_message: 'VM preempted',
+    });
+  });
+
+  it('records exit code, message and failed task on a failure', () => {
+    const patch = applyRunEvent(
+      run('running'),
+      event('failed', { exit_code: 1, error_message: 'Process exited', error_task: 'STAR_ALIGN (S1)' }),
+    );
+    expect(patch).toMatchObject({
+      status: 'failed',
+      exit_code: 1,
+      error_message: 'Process exited',
+      error_task: 'STAR_ALIGN (S1)',
+    });
+  });
+
+  it('ignores a duplicate non-terminal event', () => {
+    expect(applyRunEvent(run('running'), event('running'))).toBeNull();
+  });
+
+  it('ignores a RUNNING event after SUCCEEDED', () => {
+    expect(applyRunEvent(run('completed'), event('running'))).toBeNull();
+  });
+
+  it('keeps a cancelled run cancelled when Batch later reports FAILED', () => {
+    expect(applyRunEvent(run('cancelled'), event('failed', { exit_code: 143 }))).toBeNull();
+  });
+
+  it('fills in error details a later duplicate failure knows, without moving timestamps', () => {
+    const failed = run('failed', { error_message: 'Batch job failed' });
+    expect(
+      applyRunEvent(
+        failed,
+        event('failed', { exit_code: 1, error_task: 'FASTQC (S1)', error_message: 'other' }),
+      ),
+    ).toEqual({
+      exit_code: 1,
+      error_task: 'FASTQC (S1)',
+      updated_at: T1,
+    });
+  });
+
+  it('ignores a duplicate terminal event that adds nothing', () => {
+    expect(
+      applyRunEvent(
+        run('failed', { exit_code: 1, error_message: 'x', error_task: 'y' }),
+        event('failed', { exit_code: 2 }),
+      ),
+    ).toBeNull();
+  });
+
+  it('never moves updated_at backward for a late-arriving event', () => {
+    const patch = applyRunEvent(run('submitted', { updated_at: T1 }), event('running', { at: T0 }));
+    expect(patch).toEqual({ status: 'running', started_at: T0, updated_at: T1 });
+  });
+
+  it('reaches the same final state whatever order events arrive in', () => {
+    const events = [
+      event('submitted'),
+      event('running'),
+      event('completed', { exit_code: 0 }),
+      event('running'),
+      event('submitted'),
+    ];
+    const orders = [
+      events,
+      [...events].reverse(),
+      [events[2]!, events[0]!, events[1]!, events[4]!, events[3]!],
+    ];
+    const finals = orders.map((order) => {
+      let state = run('pending');
+      for (const e of order) {
+        const patch = applyRunEvent(state, e);
+        if (patch) state = { ...state, ...patch };
+      }
+      return state;
+    });
+    for (const final of finals) expect(final).toMatchObject({ status: 'completed', exit_code: 0 });
+  });
+});
