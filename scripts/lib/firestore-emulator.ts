@@ -87,8 +87,12 @@ export async function startFirestoreEmulator(options: StartOptions = {}): Promis
   const host = `127.0.0.1:${port}`;
   const args = ['-Duser.language=en', '-cp', jar, MAIN_CLASS, 'start', '--host=127.0.0.1', `--port=${port}`];
   if (options.importFrom) args.push(`--import-data=${options.importFrom}`);
-  // Run java itself (not the SDK's bash wrapper) so that stopping the child stops the JVM.
-  const child: ChildProcess = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Run java itself (not the SDK's bash wrapper) so that stopping the child stops the JVM,
+  // in its own process group so that a terminal's Ctrl-C reaches us first and we can save
+  // the data before stopping it.
+  const child: ChildProcess = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const output: string[] = [];
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {
@@ -137,6 +141,7 @@ export async function startFirestoreEmulator(options: StartOptions = {}): Promis
       }
     },
     async stop() {
+      process.removeListener('exit', killOnExit);
       if (exited) return;
       const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');

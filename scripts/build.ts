@@ -1,0 +1,128 @@
+/**
+ * Bundles each deployed function into dist/functions/<name>/ (index.js + package.json),
+ * tree-shaken, and prints each bundle's size. `--quiet` prints nothing but errors.
+ */
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Deployed functions: name → entry file. The name is the Functions Framework target. */
+export const FUNCTIONS: Record<string, string> = {
+  api: 'functions/api.ts',
+};
+
+/**
+ * Left out of the bundle and installed beside it at deploy time: the Functions Framework
+ * must be the copy that loads the function (it owns the function registry); express must
+ * be the copy the framework uses (functions/http/framework-errors.ts patches it); Google's
+ * SDKs load their proto files from disk at run time and cannot be bundled.
+ */
+function externals(): string[] {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
+  return Object.keys(manifest.dependencies).filter(
+    (dep) => dep.startsWith('@google-cloud/') || dep === 'express',
+  );
+}
+
+/** The exact version the lockfile pins, so a deploy installs what the tests ran against. */
+function lockedVersion(name: string): string {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version?: string }>;
+  };
+  const version = lock.packages[`node_modules/${name}`]?.version;
+  if (!version) throw new Error(`${name} is not in package-lock.json; run npm install.`);
+  return version;
+}
+
+export interface BuiltFunction {
+  name: string;
+  dir: string;
+  bytes: number;
+}
+
+export async function buildFunctions(outRoot = join(root, 'dist', 'functions')): Promise<BuiltFunction[]> {
+  const external = externals();
+  const built: BuiltFunction[] = [];
+  for (const [name, entry] of Object.entries(FUNCTIONS)) {
+    const dir = join(outRoot, name);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    await build({
+      entryPoints: [join(root, entry)],
+      outfile: join(dir, 'index.js'),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      treeShaking: true,
+      minify: true,
+      sourcemap: 'linked',
+      legalComments: 'linked',
+      external,
+      // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins.
+      banner: {
+        js: "import { createRequire as __arcCreateRequire } from 'node:module'; const require = __arcCreateRequire(import.meta.url);",
+      },
+      logLevel: 'warning',
+    });
+    const manifest = {
+      name: `arc-reactor-${name}`,
+      private: true,
+      type: 'module',
+      main: 'index.js',
+      engines: { node: '>=20' },
+      scripts: { start: `functions-framework --target=${name}` },
+      dependencies: Object.fromEntries(external.map((dep) => [dep, lockedVersion(dep)])),
+    };
+    await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    built.push({ name, dir, bytes: (await stat(join(dir, 'index.js'))).size });
+  }
+  return built;
+}
+
+/** Bundles the page (web/src) into dist/web with its index.html. */
+export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<{ dir: string; bytes: number }> {
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  await build({
+    entryPoints: { app: join(root, 'web', 'src', 'main.ts') },
+    outdir: outDir,
+    bundle: true,
+    platform: 'browser',
+    target: ['chrome120', 'firefox120', 'safari17'],
+    format: 'esm',
+    minify: true,
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  await build({
+    entryPoints: { app: join(root, 'web', 'src', 'app.css') },
+    outdir: outDir,
+    bundle: true,
+    minify: true,
+    logLevel: 'warning',
+  });
+  await copyFile(join(root, 'web', 'index.html'), join(outDir, 'index.html'));
+  return { dir: outDir, bytes: (await stat(join(outDir, 'app.js'))).size };
+}
+
+export function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MB` : `${(bytes / 1024).toFixed(1)} KB`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const quiet = process.argv.includes('--quiet');
+  const built = await buildFunctions();
+  const web = await buildWeb();
+  if (!quiet) {
+    for (const fn of built)
+      console.log(`  ${fn.name.padEnd(20)} ${formatBytes(fn.bytes).padStart(10)}  ${fn.dir}`);
+    console.log(`  ${'web page'.padEnd(20)} ${formatBytes(web.bytes).padStart(10)}  ${web.dir}`);
+  }
+}

@@ -1,0 +1,115 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../scripts/lib/net';
+import { request } from '../helpers/api-server';
+import { tempDir } from '../helpers/env';
+import { runBody } from '../helpers/samplesheets';
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  firestoreHost: string;
+  output: string[];
+}
+
+let dataDir: Awaited<ReturnType<typeof tempDir>>;
+
+beforeAll(async () => {
+  dataDir = await tempDir('arc-start-');
+});
+afterAll(async () => {
+  await dataDir?.remove();
+});
+
+/** `npm start` as a user runs it: its own process group, its own emulator, PORT=0. */
+async function npmStart(...args: string[]): Promise<Started> {
+  const env: Record<string, string | undefined> = { ...process.env, PORT: '0', ARC_DATA_DIR: dataDir.path };
+  delete env.FIRESTORE_EMULATOR_HOST;
+  const child = spawn('node_modules/.bin/tsx', ['scripts/start.ts', ...args], {
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n')));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n')));
+  const found = (pattern: RegExp) => output.map((line) => pattern.exec(line)?.[1]).find(Boolean);
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output.join('\n')}`);
+      return Boolean(found(/Page:\s+(http:\/\/\S+?)\/$/));
+    },
+    { timeoutMs: 90_000, what: 'npm start to print its URL' },
+  );
+  return {
+    child,
+    url: found(/Page:\s+(http:\/\/\S+?)\/$/)!,
+    firestoreHost: found(/Firestore emulator: (\S+)/)!,
+    output,
+  };
+}
+
+/** Ctrl-C in a terminal signals the whole foreground process group. */
+async function ctrlC(started: Started): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => started.child.once('exit', (code) => resolve(code)));
+  process.kill(-started.child.pid!, 'SIGINT');
+  return exited;
+}
+
+describe('npm start', () => {
+  it('serves the API and the page, stops cleanly on Ctrl-C, keeps data across restarts, and --fresh starts empty', async () => {
+    const first = await npmStart();
+    expect((await request(`${first.url}/api/health`)).status).toBe(200);
+    const page = await fetch(`${first.url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>Arc Reactor</title>');
+    const created = await request<{ run_id: string }>(`${first.url}/api/runs`, {
+      method: 'POST',
+      json: runBody(),
+    });
+    expect(created.status).toBe(201);
+
+    expect(await ctrlC(first)).toBe(0);
+    expect(first.output.join('\n')).toContain('Stopped.');
+    const emulatorGone = await fetch(`http://${first.firestoreHost}/`).then(
+      () => false,
+      () => true,
+    );
+    expect(emulatorGone).toBe(true);
+
+    const second = await npmStart();
+    const listed = await request<{ runs: { run_id: string }[] }>(`${second.url}/api/runs`);
+    expect(listed.body.runs.map((r) => r.run_id)).toEqual([created.body.run_id]);
+    expect(await ctrlC(second)).toBe(0);
+
+    const fresh = await npmStart('--fresh');
+    const empty = await request<{ total: number }>(`${fresh.url}/api/runs`);
+    expect(empty.body.total).toBe(0);
+    expect(await ctrlC(fresh)).toBe(0);
+  }, 240_000);
+
+  it('exits with install instructions when the emulator cannot run (no Java on PATH)', async () => {
+    const bin = await tempDir('arc-bin-');
+    await symlink(process.execPath, join(bin.path, 'node'));
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      PORT: '0',
+      ARC_DATA_DIR: dataDir.path,
+      PATH: bin.path,
+    };
+    delete env.FIRESTORE_EMULATOR_HOST;
+    const result = spawnSync(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/start.ts'], {
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    await bin.remove();
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('Java was not found on PATH');
+    expect(result.stderr).toContain(
+      'sudo apt-get install google-cloud-cli-firestore-emulator openjdk-17-jre-headless',
+    );
+  });
+});
