@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { Executor } from './core/run-model';
 
 const Email = z.email();
+const HostPort = z.string().regex(/^[\w.-]+:\d{1,5}$/, 'must be host:port');
 
 /**
  * Every setting the functions read, from one env object, parsed once. Defaults suit the
@@ -32,6 +34,23 @@ const ConfigSchema = z.object({
     )
     .pipe(z.array(Email)),
   USER_TOUCH_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
+  EXECUTOR: z.enum(Executor).default('google-batch'),
+  ORCHESTRATOR_IMAGE: z.string().min(1).optional(),
+  ORCHESTRATOR_SERVICE_ACCOUNT: z.email().optional(),
+  TASKS_SERVICE_ACCOUNT: z.email().optional(),
+  RUN_EVENTS_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z][\w.~+%-]{2,254}$/, 'must be a Pub/Sub topic id')
+    .default('arc-run-events'),
+  WORKFLOW_NAME: z
+    .string()
+    .regex(/^[A-Za-z][\w-]{0,63}$/, 'must be a workflow id')
+    .default('run-pipeline'),
+  FUNCTIONS_BASE_URL: z.url().optional(),
+  WORKFLOW_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
+  CHUNK_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(300).default(5),
+  BATCH_EMULATOR_HOST: HostPort.optional(),
+  WORKFLOWS_EMULATOR_HOST: HostPort.optional(),
 });
 
 export interface Config {
@@ -43,6 +62,13 @@ export interface Config {
   devUser: { email: string; name: string } | undefined;
   adminEmails: string[];
   userTouchIntervalMs: number;
+  executor: Executor;
+  orchestrator: { image: string; serviceAccount: string; chunkIntervalSeconds: number };
+  tasksServiceAccount: string;
+  runEventsTopic: string;
+  workflow: { name: string; parent: string; pollSeconds: number };
+  functionsBaseUrl: string;
+  emulators: { batch: string | undefined; workflows: string | undefined };
 }
 
 export class ConfigError extends Error {}
@@ -52,6 +78,9 @@ const FIXES: Record<string, string> = {
   RUNS_BUCKET: 'set it to the bucket that holds run inputs, logs and results',
   STORAGE_EMULATOR_HOST: 'set it to the local GCS server URL, e.g. http://127.0.0.1:4443, or unset it',
   DEV_USER_EMAIL: 'set it to an email address, or unset it',
+  EXECUTOR: 'google-batch in production; the local stack sets local or replay',
+  BATCH_EMULATOR_HOST: 'set it to the local Batch twin, e.g. 127.0.0.1:8790, or unset it',
+  WORKFLOWS_EMULATOR_HOST: 'set it to the local Workflows twin, e.g. 127.0.0.1:8791, or unset it',
 };
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -76,5 +105,27 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       : undefined,
     adminEmails: c.ADMIN_EMAILS,
     userTouchIntervalMs: c.USER_TOUCH_INTERVAL_SECONDS * 1000,
+    executor: c.EXECUTOR,
+    orchestrator: {
+      image:
+        c.ORCHESTRATOR_IMAGE ??
+        `${c.GCP_REGION}-docker.pkg.dev/${c.GOOGLE_CLOUD_PROJECT}/arc-reactor/orchestrator:latest`,
+      serviceAccount:
+        c.ORCHESTRATOR_SERVICE_ACCOUNT ??
+        `arc-orchestrator@${c.GOOGLE_CLOUD_PROJECT}.iam.gserviceaccount.com`,
+      chunkIntervalSeconds: c.CHUNK_INTERVAL_SECONDS,
+    },
+    tasksServiceAccount:
+      c.TASKS_SERVICE_ACCOUNT ?? `arc-tasks@${c.GOOGLE_CLOUD_PROJECT}.iam.gserviceaccount.com`,
+    runEventsTopic: c.RUN_EVENTS_TOPIC,
+    workflow: {
+      name: c.WORKFLOW_NAME,
+      parent: `projects/${c.GOOGLE_CLOUD_PROJECT}/locations/${c.GCP_REGION}/workflows/${c.WORKFLOW_NAME}`,
+      pollSeconds: c.WORKFLOW_POLL_SECONDS,
+    },
+    functionsBaseUrl: (
+      c.FUNCTIONS_BASE_URL ?? `https://${c.GCP_REGION}-${c.GOOGLE_CLOUD_PROJECT}.cloudfunctions.net`
+    ).replace(/\/$/, ''),
+    emulators: { batch: c.BATCH_EMULATOR_HOST, workflows: c.WORKFLOWS_EMULATOR_HOST },
   };
 }

@@ -1,27 +1,45 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { BatchServiceClient } from '@google-cloud/batch';
 import { Firestore } from '@google-cloud/firestore';
 import { Storage } from '@google-cloud/storage';
+import { ExecutionsClient } from '@google-cloud/workflows';
+import { grpc } from 'google-gax';
+import { BatchJobRunner } from './adapters/batch-job-runner';
 import { FirestoreRunStore } from './adapters/firestore-run-store';
 import { FirestoreUserStore } from './adapters/firestore-user-store';
 import { GcsObjectStore } from './adapters/gcs-object-store';
+import { CloudWorkflowsStarter } from './adapters/workflows-starter';
 import type { Config } from './config';
-import type { Clock, Randomness } from './core/ports';
+import type { ExecutionDeps } from './core/execution-service';
+import type { Clock, Randomness, WorkflowArgument } from './core/ports';
 import type { ApiDeps } from './http/api-app';
-import { jsonLogger } from './logging';
+import { jsonLogger, type Logger } from './logging';
 
 export const VERSION = '0.1.0';
 
 export const systemClock: Clock = { now: () => new Date() };
 export const systemRandomness: Randomness = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
 
-const EMULATOR_CREDENTIALS = { client_email: 'emulator@localhost', private_key: 'not-used-by-the-emulator' };
+/**
+ * Placeholder credentials for emulators and local twins: they stop the Google clients from
+ * probing for Application Default Credentials; the insecure channel never sends them.
+ */
+const EMULATOR_CREDENTIALS = { client_email: 'emulator@localhost', private_key: 'not-used-by-emulators' };
+
+function emulatorEndpoint(hostPort: string) {
+  const [host, port] = hostPort.split(':');
+  return {
+    apiEndpoint: host!,
+    port: Number(port),
+    sslCreds: grpc.credentials.createInsecure(),
+    credentials: EMULATOR_CREDENTIALS,
+  };
+}
 
 export function createFirestore(config: Config): Firestore {
   return new Firestore({
     projectId: config.project,
     databaseId: config.firestore.databaseId,
-    // Placeholder credentials stop the client from probing for Application Default Credentials;
-    // the emulator accepts any caller on its insecure channel.
     ...(config.firestore.emulatorHost
       ? { host: config.firestore.emulatorHost, ssl: false, credentials: EMULATOR_CREDENTIALS }
       : {}),
@@ -36,6 +54,37 @@ export function createStorage(config: Config): Storage {
   });
 }
 
+export function createBatchRunner(config: Config): BatchJobRunner {
+  return new BatchJobRunner(
+    new BatchServiceClient({
+      projectId: config.project,
+      ...(config.emulators.batch ? emulatorEndpoint(config.emulators.batch) : {}),
+    }),
+  );
+}
+
+export function createWorkflowStarter(config: Config): CloudWorkflowsStarter {
+  return new CloudWorkflowsStarter(
+    new ExecutionsClient({
+      projectId: config.project,
+      ...(config.emulators.workflows ? emulatorEndpoint(config.emulators.workflows) : {}),
+    }),
+    config.workflow.parent,
+  );
+}
+
+/** The run-pipeline argument for a run: where the workflow finds the step functions. */
+export function workflowArgument(config: Config): (runId: string) => WorkflowArgument {
+  return (runId) => ({
+    run_id: runId,
+    project: config.project,
+    region: config.region,
+    prepare_url: `${config.functionsBaseUrl}/prepareRun`,
+    reconcile_url: `${config.functionsBaseUrl}/reconcileRun`,
+    poll_seconds: config.workflow.pollSeconds,
+  });
+}
+
 /** Builds everything the api function needs, once per instance. Tests pass overrides. */
 export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}): ApiDeps {
   const db = createFirestore(config);
@@ -44,6 +93,9 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     runs: new FirestoreRunStore(db),
     users: new FirestoreUserStore(db, config.userTouchIntervalMs),
     objects,
+    jobs: createBatchRunner(config),
+    workflows: createWorkflowStarter(config),
+    workflowArgument: workflowArgument(config),
     clock: systemClock,
     random: systemRandomness,
     identity: { devUser: config.devUser, adminEmails: config.adminEmails },
@@ -53,6 +105,36 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
       { name: 'storage', check: () => objects.ping() },
     ],
     version: VERSION,
+    ...overrides,
+  };
+}
+
+export interface FunctionDeps extends ExecutionDeps {
+  logger: Logger;
+}
+
+/** What prepareRun, reconcileRun, onBatchJobEvent and onRunArtifact need. */
+export function createExecutionDeps(config: Config, overrides: Partial<FunctionDeps> = {}): FunctionDeps {
+  return {
+    runs: new FirestoreRunStore(createFirestore(config)),
+    objects: new GcsObjectStore(createStorage(config), config.runsBucket),
+    jobs: createBatchRunner(config),
+    clock: systemClock,
+    logger: jsonLogger(),
+    settings: {
+      project: config.project,
+      region: config.region,
+      executor: config.executor,
+      tasksServiceAccount: config.tasksServiceAccount,
+      orchestrator: {
+        project: config.project,
+        region: config.region,
+        image: config.orchestrator.image,
+        serviceAccount: config.orchestrator.serviceAccount,
+        eventsTopic: config.runEventsTopic,
+        chunkIntervalSeconds: config.orchestrator.chunkIntervalSeconds,
+      },
+    },
     ...overrides,
   };
 }

@@ -3,7 +3,7 @@
  * tree-shaken, and prints each bundle's size. `--quiet` prints nothing but errors.
  */
 import { readFileSync } from 'node:fs';
-import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -13,6 +13,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Deployed functions: name → entry file. The name is the Functions Framework target. */
 export const FUNCTIONS: Record<string, string> = {
   api: 'functions/api.ts',
+  prepareRun: 'functions/prepare-run.ts',
+  reconcileRun: 'functions/reconcile-run.ts',
+  onBatchJobEvent: 'functions/on-batch-job-event.ts',
+  onRunArtifact: 'functions/on-run-artifact.ts',
 };
 
 /**
@@ -26,7 +30,7 @@ function externals(): string[] {
     dependencies: Record<string, string>;
   };
   return Object.keys(manifest.dependencies).filter(
-    (dep) => dep.startsWith('@google-cloud/') || dep === 'express',
+    (dep) => dep.startsWith('@google-cloud/') || dep === 'google-gax' || dep === 'express',
   );
 }
 
@@ -86,6 +90,45 @@ export async function buildFunctions(outRoot = join(root, 'dist', 'functions')):
   return built;
 }
 
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __arcCreateRequire } from 'node:module'; const require = __arcCreateRequire(import.meta.url);";
+
+/**
+ * The orchestrator agent (dist/orchestrator/main.js) and the replay executor that stands in
+ * for `nextflow` (dist/orchestrator/nextflow-replay.js, executable). The Docker image and
+ * the local Batch twin run these files.
+ */
+export async function buildOrchestrator(
+  outDir = join(root, 'dist', 'orchestrator'),
+): Promise<{ dir: string; bytes: number }> {
+  await mkdir(outDir, { recursive: true });
+  const entries: [string, string][] = [
+    ['main', 'orchestrator/src/main.ts'],
+    ['nextflow-replay', 'orchestrator/src/replay/main.ts'],
+  ];
+  for (const [name, entry] of entries) {
+    await build({
+      entryPoints: [join(root, entry)],
+      outfile: join(outDir, `${name}.js`),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      minify: false,
+      sourcemap: 'linked',
+      external: ['@google-cloud/storage', 'google-gax'],
+      banner: { js: ESM_REQUIRE_BANNER },
+      logLevel: 'warning',
+    });
+  }
+  await chmod(join(outDir, 'nextflow-replay.js'), 0o755);
+  await writeFile(
+    join(outDir, 'package.json'),
+    `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`,
+  );
+  return { dir: outDir, bytes: (await stat(join(outDir, 'main.js'))).size };
+}
+
 /** Bundles the page (web/src) into dist/web with its index.html. */
 export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<{ dir: string; bytes: number }> {
   await rm(outDir, { recursive: true, force: true });
@@ -120,7 +163,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quiet = process.argv.includes('--quiet');
   const built = await buildFunctions();
   const web = await buildWeb();
+  const orchestrator = await buildOrchestrator();
   if (!quiet) {
+    console.log(
+      `  ${'orchestrator'.padEnd(20)} ${formatBytes(orchestrator.bytes).padStart(10)}  ${orchestrator.dir}`,
+    );
     for (const fn of built)
       console.log(`  ${fn.name.padEnd(20)} ${formatBytes(fn.bytes).padStart(10)}  ${fn.dir}`);
     console.log(`  ${'web page'.padEnd(20)} ${formatBytes(web.bytes).padStart(10)}  ${web.dir}`);

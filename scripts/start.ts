@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../functions/config';
-import { buildFunctions, buildWeb } from './build';
+import { buildFunctions, buildOrchestrator, buildWeb } from './build';
 import { startLocalStack } from './local/stack';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   say('Building the functions and the page…');
   await buildFunctions();
   await buildWeb();
+  await buildOrchestrator();
   const stack = await startLocalStack({
     dataDir: process.env.ARC_DATA_DIR ?? join(root, '.data'),
     port,

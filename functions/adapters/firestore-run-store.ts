@@ -1,10 +1,19 @@
 import { FieldPath, type Firestore, type Query } from '@google-cloud/firestore';
 import { ConflictError, ValidationError } from '../core/errors';
-import type { ApplyResult, PageRequest, RunFilter, RunHistoryEntry, RunPage, RunStore } from '../core/ports';
+import type {
+  ApplyResult,
+  PageRequest,
+  RunFields,
+  RunFilter,
+  RunHistoryEntry,
+  RunPage,
+  RunStore,
+} from '../core/ports';
 import { Run } from '../core/run-model';
-import { applyRunEvent, ignoredReason, type RunEvent } from '../core/state-machine';
+import { appliedDetail, applyRunEvent, ignoredReason, type RunEvent } from '../core/state-machine';
 
 const ALREADY_EXISTS = 6;
+const NOT_FOUND = 5;
 
 interface Cursor {
   /** The filter the token was issued for: a token only continues the query it came from. */
@@ -127,7 +136,7 @@ export class FirestoreRunStore implements RunStore {
         to: event.to,
         at: event.at,
         detail: patch
-          ? (event.detail ?? null)
+          ? appliedDetail(run, event, patch)
           : `ignored: ${ignoredReason(run, event)}${event.detail ? ` (${event.detail})` : ''}`,
         applied: patch !== null,
       };
@@ -141,5 +150,15 @@ export class FirestoreRunStore implements RunStore {
   async history(runId: string): Promise<RunHistoryEntry[]> {
     const snapshot = await this.runs().doc(runId).collection('events').orderBy('at').get();
     return snapshot.docs.map((doc) => doc.data() as RunHistoryEntry);
+  }
+
+  async setFields(runId: string, fields: RunFields): Promise<boolean> {
+    try {
+      await this.runs().doc(runId).update(fields);
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === NOT_FOUND) return false;
+      throw error;
+    }
   }
 }

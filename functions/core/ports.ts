@@ -1,3 +1,4 @@
+import type { BatchJob, BatchJobSpec } from './batch-job';
 import type { RandomBytes } from './ids';
 import type { Run, RunStatus } from './run-model';
 import type { RunEvent, RunEventSource } from './state-machine';
@@ -37,6 +38,11 @@ export interface ApplyResult {
   applied: boolean;
 }
 
+/** Fields of a run that no status transition owns; written directly. */
+export type RunFields = Partial<
+  Pick<Run, 'batch_job_name' | 'executor' | 'workflow_execution' | 'metrics' | 'progress' | 'ingest'>
+>;
+
 export interface RunStore {
   /** Stores a new run and its first history entry; fails if the id is taken. */
   create(run: Run): Promise<void>;
@@ -45,6 +51,8 @@ export interface RunStore {
   /** Runs applyRunEvent in a transaction and records the event; null when the run does not exist. */
   apply(runId: string, event: RunEvent): Promise<ApplyResult | null>;
   history(runId: string): Promise<RunHistoryEntry[]>;
+  /** Sets fields outside the state machine; false when the run does not exist. */
+  setFields(runId: string, fields: RunFields): Promise<boolean>;
 }
 
 export interface User {
@@ -80,4 +88,57 @@ export interface Clock {
 export interface Randomness {
   bytes: RandomBytes;
   uuid(): string;
+}
+
+/** Batch refused to create a job because one with that id exists (ALREADY_EXISTS). */
+export class JobExistsError extends Error {
+  constructor(readonly jobName: string) {
+    super(`Batch job ${jobName} already exists`);
+    this.name = 'JobExistsError';
+  }
+}
+
+/** Batch rejected or failed a call; `status` is the HTTP-style code (400, 403, 429, 500, 503, …). */
+export class JobRunnerError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'JobRunnerError';
+  }
+}
+
+export interface CreateJobInput {
+  parent: string;
+  jobId: string;
+  /** A UUID: Batch ignores a repeated create with the same requestId for 60 minutes. */
+  requestId: string;
+  job: BatchJobSpec;
+}
+
+/** GCP Batch, or its local twin. */
+export interface JobRunner {
+  /** Throws JobExistsError when the id is taken, JobRunnerError when Batch refuses. */
+  createJob(input: CreateJobInput): Promise<BatchJob>;
+  /** Null when the job does not exist (never created, or deleted). */
+  getJob(name: string): Promise<BatchJob | null>;
+  /** Asks Batch to stop the job; a job that is gone or finished is left alone. */
+  cancelJob(name: string): Promise<void>;
+}
+
+/** The argument of the run-pipeline workflow. */
+export interface WorkflowArgument {
+  run_id: string;
+  project: string;
+  region: string;
+  prepare_url: string;
+  reconcile_url: string;
+  poll_seconds: number;
+}
+
+/** Cloud Workflows executions of run-pipeline, or the local interpreter. */
+export interface WorkflowStarter {
+  /** Starts an execution and returns its resource name. */
+  start(argument: WorkflowArgument): Promise<string>;
 }

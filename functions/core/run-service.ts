@@ -4,12 +4,24 @@ import {
   type FieldProblem,
   NotFoundError,
   PayloadTooLargeError,
+  UpstreamError,
   ValidationError,
 } from './errors';
 import { newRunId } from './ids';
 import { validateParams } from './params';
 import { getPipeline, getPipelineVersion } from './pipelines/registry';
-import type { Clock, ObjectStore, Randomness, RunHistoryEntry, RunPage, RunStore, User } from './ports';
+import type {
+  Clock,
+  JobRunner,
+  ObjectStore,
+  Randomness,
+  RunHistoryEntry,
+  RunPage,
+  RunStore,
+  User,
+  WorkflowArgument,
+  WorkflowStarter,
+} from './ports';
 import {
   CONFIG_MAX_BYTES,
   CreateRunRequest,
@@ -41,6 +53,8 @@ export function runPaths(bucket: string, runId: string, rootRunId = runId) {
   return {
     prefix,
     gcsPath: `gs://${bucket}/${prefix}`,
+    /** The samplesheet as the user sent it; prepare renders inputs/samplesheet.csv from it. */
+    requestSamplesheet: `${prefix}/request/samplesheet.csv`,
     samplesheet: `${prefix}/inputs/samplesheet.csv`,
     params: `${prefix}/inputs/params.yaml`,
     config: `${prefix}/inputs/nextflow.config`,
@@ -200,7 +214,7 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
   const paths = runPaths(deps.objects.bucket, runId);
   const now = deps.clock.now().toISOString();
 
-  await deps.objects.write(paths.samplesheet, inputs.request.samplesheet_csv, 'text/csv');
+  await deps.objects.write(paths.requestSamplesheet, inputs.request.samplesheet_csv, 'text/csv');
   const run: Run = {
     run_id: runId,
     pipeline: inputs.pipeline,
@@ -217,6 +231,7 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     cancelled_at: null,
     gcs_path: paths.gcsPath,
     batch_job_name: null,
+    batch_request_id: deps.random.uuid(),
     params: inputs.params,
     param_warnings: inputs.warnings,
     config_content: inputs.request.config_content ?? '',
@@ -232,6 +247,7 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     exit_code: null,
     error_message: null,
     error_task: null,
+    error_detail: null,
     metrics: null,
     progress: emptyProgress(),
     executor: null,
@@ -267,17 +283,68 @@ export async function getRunWithHistory(
   return { ...run, events: await deps.runs.history(runId) };
 }
 
+export interface LaunchDeps extends RunServiceDeps {
+  workflows: WorkflowStarter;
+  workflowArgument: (runId: string) => WorkflowArgument;
+}
+
 /**
- * Cancels a run that has not finished. Cancelling a cancelled run returns it unchanged
- * (DELETE is idempotent); a completed or failed run cannot be cancelled.
+ * Creates the run, then starts its run-pipeline execution. If the execution cannot be
+ * started the run is marked failed with the reason (it is kept: nothing the user sent is lost).
  */
-export async function cancelRun(
-  deps: Pick<RunServiceDeps, 'runs' | 'clock'>,
+export async function launchRun(
+  deps: LaunchDeps,
   caller: Caller,
-  runId: string,
-): Promise<Run> {
+  body: unknown,
+): Promise<{ run: Run; startError: string | null }> {
+  const run = await createRun(deps, caller, body);
+  return startRunWorkflow(deps, run);
+}
+
+export async function startRunWorkflow(
+  deps: LaunchDeps,
+  run: Run,
+): Promise<{ run: Run; startError: string | null }> {
+  try {
+    const execution = await deps.workflows.start(deps.workflowArgument(run.run_id));
+    await deps.runs.setFields(run.run_id, { workflow_execution: execution });
+    return { run: { ...run, workflow_execution: execution }, startError: null };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const applied = await deps.runs.apply(run.run_id, {
+      to: 'failed',
+      at: deps.clock.now().toISOString(),
+      source: 'api',
+      error_message: `The run could not be started: the run-pipeline workflow did not accept it (${reason}). Launch it again; if this keeps happening, the Workflows service is unavailable.`,
+    });
+    return { run: applied?.run ?? run, startError: reason };
+  }
+}
+
+export interface CancelDeps {
+  runs: RunStore;
+  clock: Clock;
+  jobs: JobRunner;
+}
+
+async function stopJob(deps: CancelDeps, run: Run): Promise<void> {
+  if (!run.batch_job_name) return;
+  try {
+    await deps.jobs.cancelJob(run.batch_job_name);
+  } catch (error) {
+    throw new UpstreamError(
+      `Run ${run.run_id} is cancelled, but Batch did not confirm stopping job ${run.batch_job_name} (${error instanceof Error ? error.message : String(error)}). Send DELETE again to retry.`,
+    );
+  }
+}
+
+/**
+ * Cancels a run that has not finished and stops its Batch job. Cancelling a cancelled run
+ * returns it (and asks Batch again to stop the job: DELETE is idempotent and retryable);
+ * a completed or failed run cannot be cancelled.
+ */
+export async function cancelRun(deps: CancelDeps, caller: Caller, runId: string): Promise<Run> {
   const run = await getAccessibleRun(deps, caller, runId);
-  if (run.status === 'cancelled') return run;
   const conflict = (status: string) =>
     new ConflictError(
       `Run ${runId} is already ${status}; only pending, submitted or running runs can be cancelled.`,
@@ -285,14 +352,19 @@ export async function cancelRun(
         status,
       },
     );
-  if (isTerminal(run.status)) throw conflict(run.status);
-  const result = await deps.runs.apply(runId, {
-    to: 'cancelled',
-    at: deps.clock.now().toISOString(),
-    source: 'api',
-    detail: `Cancelled by ${caller.email}`,
-  });
-  if (!result) throw new NotFoundError(`Run ${runId} was not found.`);
-  if (result.run.status !== 'cancelled') throw conflict(result.run.status);
-  return result.run;
+  if (run.status !== 'cancelled' && isTerminal(run.status)) throw conflict(run.status);
+  let current = run;
+  if (run.status !== 'cancelled') {
+    const result = await deps.runs.apply(runId, {
+      to: 'cancelled',
+      at: deps.clock.now().toISOString(),
+      source: 'api',
+      detail: `Cancelled by ${caller.email}`,
+    });
+    if (!result) throw new NotFoundError(`Run ${runId} was not found.`);
+    if (result.run.status !== 'cancelled') throw conflict(result.run.status);
+    current = result.run;
+  }
+  await stopJob(deps, current);
+  return current;
 }

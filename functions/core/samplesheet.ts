@@ -1,4 +1,5 @@
 import { CsvError, parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import type { FieldProblem } from './errors';
 import { compileSchema, type JsonSchema, schemaProblems } from './json-schema';
 
@@ -38,6 +39,8 @@ function columnsOf(inputSchema: JsonSchema): {
 }
 
 const INTEGER = /^[+-]?\d+$/;
+/** Cells a spreadsheet would execute (CSV injection): =, +, -, @, tab or carriage return first. */
+export const FORMULA_START = /^[=+\-@\t\r]/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Casts a cell the way nf-schema does before validating: by the column's declared type. */
@@ -122,6 +125,14 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
     return result;
   }
   const seen = new Set<string>();
+  for (const cell of header.filter((c) => FORMULA_START.test(c))) {
+    report({
+      row: 0,
+      column: cell,
+      rule: 'formula',
+      message: `Header column "${cell}" starts with a character spreadsheets run as a formula; rename it.`,
+    });
+  }
   for (const cell of header) {
     if (seen.has(cell))
       report({
@@ -172,6 +183,18 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
       if (cell !== '' && Object.hasOwn(properties, column))
         values[column] = castCell(cell, properties[column]);
     });
+    const formulas = header.filter(
+      (column) => typeof values[column] === 'string' && FORMULA_START.test(values[column]),
+    );
+    for (const column of formulas) {
+      report({
+        row,
+        column,
+        rule: 'formula',
+        message: `Row ${row}, column ${column}: starts with "${String(values[column]).charAt(0)}", which spreadsheets run as a formula; rename it.`,
+      });
+    }
+    if (formulas.length > 0) return;
     if (!validateRow(values)) {
       for (const problem of schemaProblems(validateRow.errors)) {
         const column = problem.property ?? undefined;
@@ -194,4 +217,18 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
   result.samples = [...samples];
   result.sample_count = samples.size;
   return result;
+}
+
+/**
+ * The samplesheet the pipeline reads: parsed and written back by a CSV library, so quoting
+ * is uniform, blank lines and stray spaces are gone, and every cell is kept.
+ */
+export function renderSamplesheet(csv: string): string {
+  const records = parse(csv, {
+    bom: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    trim: true,
+  }) as string[][];
+  return stringify(records, { record_delimiter: 'unix' });
 }

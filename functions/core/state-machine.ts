@@ -13,11 +13,19 @@ export interface RunEvent {
   exit_code?: number | null;
   error_message?: string | null;
   error_task?: string | null;
+  error_detail?: string | null;
 }
 
 export type RunStateFields = Pick<
   Run,
-  'status' | 'updated_at' | 'exit_code' | 'error_message' | 'error_task'
+  | 'status'
+  | 'updated_at'
+  | 'submitted_at'
+  | 'started_at'
+  | 'exit_code'
+  | 'error_message'
+  | 'error_task'
+  | 'error_detail'
 >;
 
 export type RunPatch = Partial<
@@ -33,6 +41,7 @@ export type RunPatch = Partial<
     | 'exit_code'
     | 'error_message'
     | 'error_task'
+    | 'error_detail'
   >
 >;
 
@@ -74,6 +83,8 @@ function copyErrorFields(patch: RunPatch, event: RunEvent, run?: RunStateFields)
     patch.error_message = event.error_message;
   }
   if (event.error_task != null && (!run || run.error_task === null)) patch.error_task = event.error_task;
+  if (event.error_detail != null && (!run || run.error_detail === null))
+    patch.error_detail = event.error_detail;
 }
 
 function later(a: string, b: string): string {
@@ -82,7 +93,8 @@ function later(a: string, b: string): string {
 
 /**
  * The one state machine. Statuses move forward only (skipping is allowed), terminal
- * statuses are sticky, and an event that would move backward returns null. A repeated
+ * statuses are sticky, and an event that would move backward returns null — except that
+ * a late `submitted`/`running` event fills in that step's time when it is still unknown. A repeated
  * terminal event may still fill in error fields that are not known yet (Batch says
  * FAILED before the orchestrator's exit.json tells which task failed and why).
  */
@@ -97,6 +109,14 @@ export function applyRunEvent(run: RunStateFields, event: RunEvent): RunPatch | 
     return patch;
   }
 
+  if ((to === 'submitted' || to === 'running') && RANK[to] < RANK[from]) {
+    // A late event for a step the run has already passed: the status stays, but the
+    // step's time is recorded if nobody recorded it (events arrive out of order).
+    const field = to === 'submitted' ? 'submitted_at' : 'started_at';
+    if (run[field] !== null) return null;
+    return { [field]: event.at, updated_at: later(run.updated_at, event.at) };
+  }
+
   if (to === from && isTerminal(to)) {
     const patch: RunPatch = {};
     copyErrorFields(patch, event, run);
@@ -106,6 +126,13 @@ export function applyRunEvent(run: RunStateFields, event: RunEvent): RunPatch | 
   }
 
   return null;
+}
+
+/** How an applied patch reads in the status history. */
+export function appliedDetail(run: RunStateFields, event: RunEvent, patch: RunPatch): string | null {
+  if (patch.status === undefined && event.to !== run.status)
+    return `late ${event.to}: time recorded, status stays ${run.status}`;
+  return event.detail ?? null;
 }
 
 /** Why applyRunEvent ignored an event, for the status history. */

@@ -8,16 +8,16 @@ import {
   ValidationError,
 } from '../core/errors';
 import { getPipeline, getPipelineVersion, listPipelines, type Pipeline } from '../core/pipelines/registry';
-import type { UserStore } from '../core/ports';
+import type { JobRunner, UserStore } from '../core/ports';
 import { CreateRunRequest, ListRunsQuery, ListRunsResponse, Run, RunId } from '../core/run-model';
 import {
   type Caller,
   cancelRun,
-  createRun,
   getRunWithHistory,
+  type LaunchDeps,
+  launchRun,
   listRuns,
   parseOrThrow,
-  type RunServiceDeps,
 } from '../core/run-service';
 import type { Logger } from '../logging';
 import { toHttp } from './http-errors';
@@ -37,7 +37,8 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
-export interface ApiDeps extends RunServiceDeps {
+export interface ApiDeps extends LaunchDeps {
+  jobs: JobRunner;
   users: UserStore;
   identity: IdentityConfig;
   logger: Logger;
@@ -279,12 +280,19 @@ function routes(deps: ApiDeps): Route[] {
         { status: 413, description: 'samplesheet over 10 MB, config over 100 KB or params over 100 KB' },
       ],
       handler: async (ctx) => {
-        const run = await createRun(deps, requireCaller(ctx), ctx.body);
+        const { run, startError } = await launchRun(deps, requireCaller(ctx), ctx.body);
         deps.logger.log('NOTICE', 'run_created', {
           run_id: run.run_id,
           user: run.user_email,
           request_id: ctx.requestId,
         });
+        if (startError) {
+          deps.logger.log('ERROR', 'workflow_start_failed', {
+            run_id: run.run_id,
+            error: startError,
+            request_id: ctx.requestId,
+          });
+        }
         return { status: 201, body: run, headers: { location: `/api/runs/${run.run_id}` } };
       },
     },

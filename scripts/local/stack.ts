@@ -1,26 +1,38 @@
 /**
- * The whole system on one machine: the official Firestore emulator, the local GCS server,
- * the `api` function behind the real Functions Framework server, and the web page, all on
- * loopback. `npm start` runs it; tests and benchmarks start it in-process.
+ * The whole system on one machine (ARCHITECTURE §9): the official Firestore emulator, the
+ * local GCS server, the Batch and Workflows twins (real gRPC peers for the real client
+ * libraries), the event bridge (Eventarc's twin), every function behind the real Functions
+ * Framework, and the web page — all on loopback. `npm start` runs it; tests and benchmarks
+ * start it in-process.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import express from 'express';
 import { type Config, loadConfig } from '../../functions/config';
-import { createApiDeps } from '../../functions/deps';
+import { createApiDeps, createBatchRunner, createExecutionDeps } from '../../functions/deps';
+import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
 import { answerFrameworkErrorsAsJson } from '../../functions/http/framework-errors';
+import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
 import { jsonLogger, type Logger } from '../../functions/logging';
 import { latestExport, type RunningEmulator, startFirestoreEmulator } from '../lib/firestore-emulator';
+import { EventBridge, PUBSUB_PUBLISHED, STORAGE_FINALIZED } from './event-bridge';
 import { LocalGcsServer } from './gcs-server';
+import { serveBatch } from './grpc/batch-service';
+import { serveWorkflows } from './grpc/workflows-service';
+import { LocalBatch } from './local-batch';
+import { LocalWorkflows } from './local-workflows';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
 export interface LocalStackOptions {
-  /** Where emulator exports and GCS objects live between restarts. */
+  /** Where emulator exports, GCS objects and Batch task logs live between restarts. */
   dataDir: string;
   /** 0 picks a free port. */
   port: number;
@@ -31,22 +43,30 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Directory of the built web page; a placeholder is served when missing. */
   webDir?: string;
+  /** Directory of the built orchestrator (main.js, nextflow-replay.js). */
+  orchestratorDir?: string;
   logger?: Logger;
   /** Export Firestore this often (ms) so data survives a crash; 0 disables. */
   exportIntervalMs?: number;
+  /** Recorded seconds the replay executor plays per real second. */
+  replaySpeed?: number;
   apiOverrides?: Partial<ApiDeps>;
   onLog?: (line: string) => void;
 }
 
 export interface RunningStack {
   url: string;
+  functionsUrl: string;
   config: Config;
   gcs: LocalGcsServer;
+  batch: LocalBatch;
+  workflows: LocalWorkflows;
+  bridge: EventBridge;
   firestoreHost: string;
   stop(): Promise<void>;
 }
 
-let registeredStacks = 0;
+let registered = 0;
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -55,23 +75,59 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
+function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Registers a function with the Functions Framework and returns the framework's own request listener. */
+function frameworkListener(register: (name: string) => void): Listener {
+  const name = `arc-local-${++registered}`;
+  register(name);
+  return getTestServer(name).listeners('request')[0] as Listener;
+}
+
+function nextflowOnPath(): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    try {
+      accessSync(join(dir, 'nextflow'), constants.X_OK);
+      return join(dir, 'nextflow');
+    } catch {
+      // keep looking
+    }
+  }
+  return null;
+}
+
 export async function startLocalStack(options: LocalStackOptions): Promise<RunningStack> {
   const say = options.onLog ?? (() => {});
   const host = options.host ?? '127.0.0.1';
   if (options.fresh) await rm(options.dataDir, { recursive: true, force: true });
   await mkdir(options.dataDir, { recursive: true });
   const exportDir = join(options.dataDir, 'firestore');
+  const orchestratorDir = options.orchestratorDir ?? join(root, 'dist', 'orchestrator');
+  if (!existsSync(join(orchestratorDir, 'main.js'))) {
+    throw new Error(
+      `The orchestrator is not built (${join(orchestratorDir, 'main.js')} is missing): run npm run build.`,
+    );
+  }
+  const logger = options.logger ?? jsonLogger();
+  const stoppers: (() => Promise<unknown>)[] = [];
 
-  const env: Record<string, string | undefined> = {
+  const baseEnv: Record<string, string | undefined> = {
     GOOGLE_CLOUD_PROJECT: 'arc-reactor-local',
     DEV_USER_EMAIL: 'dev@example.com',
     DEV_USER_NAME: 'Dev User',
+    WORKFLOW_POLL_SECONDS: '1',
+    CHUNK_INTERVAL_SECONDS: '1',
     ...process.env,
     ...options.env,
   };
 
   let emulator: RunningEmulator | null = null;
-  let firestoreHost = env.FIRESTORE_EMULATOR_HOST;
+  let firestoreHost = baseEnv.FIRESTORE_EMULATOR_HOST;
   if (firestoreHost) {
     say(`Using the Firestore emulator at ${firestoreHost} (FIRESTORE_EMULATOR_HOST).`);
   } else {
@@ -85,73 +141,168 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     firestoreHost = emulator.host;
   }
 
-  const gcs = new LocalGcsServer({ dataDir: join(options.dataDir, 'gcs'), host });
-  const gcsUrl = await gcs.start();
-  const config = loadConfig({
-    ...env,
-    FIRESTORE_EMULATOR_HOST: firestoreHost,
-    STORAGE_EMULATOR_HOST: gcsUrl,
-  });
-  await gcs.createBucket(config.runsBucket);
+  try {
+    const gcs = new LocalGcsServer({ dataDir: join(options.dataDir, 'gcs'), host });
+    const gcsUrl = await gcs.start();
+    stoppers.push(() => gcs.stop());
 
-  const logger = options.logger ?? jsonLogger();
-  answerFrameworkErrorsAsJson(logger);
-  const name = `api-local-${++registeredStacks}`;
-  functions.http(name, createApiHandler(createApiDeps(config, { logger, ...options.apiOverrides })));
-  const apiListener = getTestServer(name).listeners('request')[0] as (
-    req: IncomingMessage,
-    res: ServerResponse,
-  ) => void;
-
-  const page = express();
-  page.disable('x-powered-by');
-  const webDir = options.webDir;
-  if (webDir && existsSync(join(webDir, 'index.html'))) {
-    page.use(express.static(webDir, { index: 'index.html', fallthrough: true }));
-    page.use((_req, res) => res.sendFile(join(webDir, 'index.html')));
-  } else {
-    page.use((_req, res) => {
-      res
-        .type('text/plain')
-        .send(
-          'Arc Reactor is running. The web page is not built: run `npm run build`. The API is at /api.\n',
-        );
+    // The functions host answers before the functions exist: their dependencies need the URLs.
+    const routes = new Map<string, Listener>();
+    const functionsHost = createServer((req, res) => {
+      const name = (req.url ?? '/').split('?')[0]!.split('/')[1] ?? '';
+      const listener = routes.get(name);
+      if (listener) listener(req, res);
+      else
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { code: 'not_found', message: `No function ${name}` } }));
     });
+    const functionsPort = await listen(functionsHost, 0, host);
+    const functionsUrl = `http://${host}:${functionsPort}`;
+    stoppers.push(() => close(functionsHost));
+
+    const nextflow = baseEnv.NXF_BIN ?? nextflowOnPath();
+    const executor = nextflow ? 'local' : 'replay';
+    const project = baseEnv.GOOGLE_CLOUD_PROJECT!;
+    const bridge = new EventBridge({ project, log: (message) => logger.log('WARNING', message) });
+    const batch = new LocalBatch({
+      command: [process.execPath, join(orchestratorDir, 'main.js')],
+      env: {
+        STORAGE_EMULATOR_HOST: gcsUrl,
+        REPLAY_SPEED: String(options.replaySpeed ?? 500),
+        ...(nextflow ? { NXF_BIN: nextflow } : { NXF_BIN: join(orchestratorDir, 'nextflow-replay.js') }),
+      },
+      publish: (message) => bridge.publish(message),
+      logDir: join(options.dataDir, 'batch-logs'),
+    });
+    stoppers.push(() => batch.shutdown());
+    const batchService = await serveBatch(batch);
+    stoppers.push(() => batchService.stop());
+
+    const preliminary = loadConfig({
+      ...baseEnv,
+      FIRESTORE_EMULATOR_HOST: firestoreHost,
+      STORAGE_EMULATOR_HOST: gcsUrl,
+      BATCH_EMULATOR_HOST: batchService.host,
+    });
+    const workflows = new LocalWorkflows({
+      definitionPath: join(root, 'workflows', 'run-pipeline.workflows.yaml'),
+      jobs: createBatchRunner(preliminary),
+      env: { GOOGLE_CLOUD_PROJECT_ID: project, GOOGLE_CLOUD_LOCATION: preliminary.region },
+      log: (severity, message) => logger.log(severity === 'ERROR' ? 'ERROR' : 'INFO', `workflow: ${message}`),
+    });
+    stoppers.push(async () => {
+      for (const execution of workflows.list()) workflows.cancel(execution.name);
+    });
+    const workflowsService = await serveWorkflows(workflows);
+    stoppers.push(() => workflowsService.stop());
+
+    const config = loadConfig({
+      ...baseEnv,
+      FIRESTORE_EMULATOR_HOST: firestoreHost,
+      STORAGE_EMULATOR_HOST: gcsUrl,
+      BATCH_EMULATOR_HOST: batchService.host,
+      WORKFLOWS_EMULATOR_HOST: workflowsService.host,
+      FUNCTIONS_BASE_URL: functionsUrl,
+      EXECUTOR: executor,
+    });
+    await gcs.createBucket(config.runsBucket);
+
+    answerFrameworkErrorsAsJson(logger);
+    const executionDeps = createExecutionDeps(config, { logger });
+    routes.set(
+      'prepareRun',
+      frameworkListener((name) => functions.http(name, createPrepareRunHandler(executionDeps))),
+    );
+    routes.set(
+      'reconcileRun',
+      frameworkListener((name) => functions.http(name, createReconcileRunHandler(executionDeps))),
+    );
+    routes.set(
+      'onBatchJobEvent',
+      frameworkListener((name) => functions.cloudEvent(name, createBatchJobEventHandler(executionDeps))),
+    );
+    routes.set(
+      'onRunArtifact',
+      frameworkListener((name) => functions.cloudEvent(name, createRunArtifactHandler(executionDeps))),
+    );
+
+    bridge.subscribe({
+      type: PUBSUB_PUBLISHED,
+      topic: `projects/${config.project}/topics/${config.runEventsTopic}`,
+      url: `${functionsUrl}/onBatchJobEvent`,
+    });
+    bridge.subscribe({
+      type: STORAGE_FINALIZED,
+      bucket: config.runsBucket,
+      url: `${functionsUrl}/onRunArtifact`,
+    });
+    gcs.onFinalize((object) => bridge.storageFinalized(object));
+
+    const apiListener = frameworkListener((name) =>
+      functions.http(name, createApiHandler(createApiDeps(config, { logger, ...options.apiOverrides }))),
+    );
+
+    const page = express();
+    page.disable('x-powered-by');
+    const webDir = options.webDir;
+    if (webDir && existsSync(join(webDir, 'index.html'))) {
+      page.use(express.static(webDir, { index: 'index.html', fallthrough: true }));
+      page.use((_req, res) => res.sendFile(join(webDir, 'index.html')));
+    } else {
+      page.use((_req, res) => {
+        res
+          .type('text/plain')
+          .send(
+            'Arc Reactor is running. The web page is not built: run `npm run build`. The API is at /api.\n',
+          );
+      });
+    }
+    const server = createServer((req, res) => {
+      if (req.url === '/api' || req.url?.startsWith('/api/')) apiListener(req, res);
+      else page(req, res);
+    });
+    const port = await listen(server, options.port, host);
+    stoppers.push(() => close(server));
+    say(
+      `Executor: ${executor}${nextflow ? ` (${nextflow})` : ' (no nextflow on PATH: runs replay a recorded nf-core/scrnaseq execution)'}`,
+    );
+
+    const saveData = async () => {
+      if (emulator) await emulator.exportTo(config.project, exportDir);
+    };
+    const timer =
+      emulator && (options.exportIntervalMs ?? 0) > 0
+        ? setInterval(() => {
+            saveData().catch((error: unknown) => say(`Could not save Firestore data: ${String(error)}`));
+          }, options.exportIntervalMs)
+        : null;
+    timer?.unref();
+
+    return {
+      url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+      functionsUrl,
+      config,
+      gcs,
+      batch,
+      workflows,
+      bridge,
+      firestoreHost,
+      async stop() {
+        if (timer) clearInterval(timer);
+        for (const stop of stoppers.reverse())
+          await stop().catch((error: unknown) => say(`stop: ${String(error)}`));
+        try {
+          await saveData();
+        } catch (error) {
+          say(`Could not save Firestore data: ${String(error)}`);
+        }
+        await emulator?.stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stoppers.reverse()) await stop().catch(() => {});
+    await emulator?.stop();
+    throw error;
   }
-
-  const server = createServer((req, res) => {
-    if (req.url === '/api' || req.url?.startsWith('/api/')) apiListener(req, res);
-    else page(req, res);
-  });
-  const port = await listen(server, options.port, host);
-
-  const saveData = async () => {
-    if (emulator) await emulator.exportTo(config.project, exportDir);
-  };
-  const timer =
-    emulator && (options.exportIntervalMs ?? 0) > 0
-      ? setInterval(() => {
-          saveData().catch((error: unknown) => say(`Could not save Firestore data: ${String(error)}`));
-        }, options.exportIntervalMs)
-      : null;
-  timer?.unref();
-
-  return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
-    config,
-    gcs,
-    firestoreHost,
-    async stop() {
-      if (timer) clearInterval(timer);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      try {
-        await saveData();
-      } catch (error) {
-        say(`Could not save Firestore data: ${String(error)}`);
-      }
-      await gcs.stop();
-      await emulator?.stop();
-    },
-  };
 }

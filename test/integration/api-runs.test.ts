@@ -58,7 +58,7 @@ describe('POST /api/runs', () => {
       input: `gs://arc-test-runs/runs/${run.run_id}/inputs/samplesheet.csv`,
       outdir: `gs://arc-test-runs/runs/${run.run_id}/results`,
     });
-    const stored = await api.deps.objects.read(`runs/${run.run_id}/inputs/samplesheet.csv`);
+    const stored = await api.deps.objects.read(`runs/${run.run_id}/request/samplesheet.csv`);
     expect(stored.toString()).toBe(sheet);
     const doc = await api.firestore.collection('runs').doc(run.run_id).get();
     expect(doc.data()).toEqual(run);

@@ -158,3 +158,36 @@ describe('validateSamplesheet', () => {
     expect(result.error_count).toBe(MAX_REPORTED_ERRORS + 50);
   });
 });
+
+describe('CSV injection', () => {
+  it.each(['=HYPERLINK("http://x")', '+1+1', '-2+3', '@SUM(A1)'])(
+    'rejects a sample named %s, naming row and column',
+    (name) => {
+      const result = validateSamplesheet(
+        `${HEADER}\n${row('S1')}\n"${name.replace(/"/g, '""')}",gs://b/a.fastq.gz,gs://b/b.fastq.gz,1\n`,
+        inputSchema(),
+      );
+      expect(result.errors).toEqual([expect.objectContaining({ row: 2, column: 'sample', rule: 'formula' })]);
+    },
+  );
+
+  it('accepts a negative integer where the column is numeric', () => {
+    const result = validateSamplesheet(`${HEADER}\n${row('S1', '-1')}\n`, inputSchema());
+    expect(result.errors.filter((e) => e.rule === 'formula')).toEqual([]);
+  });
+
+  it('rejects a formula in a header column', () => {
+    const result = validateSamplesheet(`${HEADER},=cmd\n${row('S1')},x\n`, inputSchema());
+    expect(result.errors).toEqual([expect.objectContaining({ row: 0, column: '=cmd', rule: 'formula' })]);
+  });
+});
+
+describe('renderSamplesheet', () => {
+  it('writes every cell back with uniform quoting and no blank lines', async () => {
+    const { renderSamplesheet } = await import('../../functions/core/samplesheet');
+    const csv = `\uFEFF${HEADER},seq_center\r\n ${row('S1')} ,"Broad, Cambridge"\r\n\r\n${row('S2')},x\r\n`;
+    expect(renderSamplesheet(csv)).toBe(
+      `${HEADER},seq_center\n${row('S1')},"Broad, Cambridge"\n${row('S2')},x\n`,
+    );
+  });
+});

@@ -6,7 +6,17 @@ const T0 = '2026-11-01T10:00:00.000Z';
 const T1 = '2026-11-01T10:05:00.000Z';
 
 function run(status: RunStatus, extra: Partial<RunStateFields> = {}): RunStateFields {
-  return { status, updated_at: T0, exit_code: null, error_message: null, error_task: null, ...extra };
+  return {
+    status,
+    updated_at: T0,
+    submitted_at: null,
+    started_at: null,
+    exit_code: null,
+    error_message: null,
+    error_task: null,
+    error_detail: null,
+    ...extra,
+  };
 }
 
 function event(to: RunStatus, extra: Partial<RunEvent> = {}): RunEvent {
@@ -34,10 +44,12 @@ const RANK: Record<RunStatus, number> = {
 const pairs = RunStatus.flatMap((from) =>
   RunStatus.map((to) => ({ from, to, moves: RANK[to] > RANK[from] })),
 );
+const STARTED = { submitted_at: T0, started_at: T0 };
 
 describe('applyRunEvent', () => {
   it.each(pairs)('$from → $to: moves forward only ($moves)', ({ from, to, moves }) => {
-    const patch = applyRunEvent(run(from), event(to));
+    // Step times already known: a backward event has nothing to add.
+    const patch = applyRunEvent(run(from, STARTED), event(to));
     if (!moves) {
       expect(patch).toBeNull();
       return;
@@ -75,7 +87,26 @@ describe('applyRunEvent', () => {
   });
 
   it('ignores a RUNNING event after SUCCEEDED', () => {
-    expect(applyRunEvent(run('completed'), event('running'))).toBeNull();
+    expect(applyRunEvent(run('completed', STARTED), event('running'))).toBeNull();
+  });
+
+  it('records the time of a late QUEUED event without moving a running run back', () => {
+    expect(
+      applyRunEvent(run('running', { started_at: T1, updated_at: T1 }), event('submitted', { at: T0 })),
+    ).toEqual({
+      submitted_at: T0,
+      updated_at: T1,
+    });
+  });
+
+  it('records a late RUNNING time on a completed run that skipped it, keeping it completed', () => {
+    const patch = applyRunEvent(run('completed', { submitted_at: T0 }), event('running', { at: T0 }));
+    expect(patch).toEqual({ started_at: T0, updated_at: T0 });
+    expect(patch).not.toHaveProperty('status');
+  });
+
+  it('never fills a terminal time from a late event', () => {
+    expect(applyRunEvent(run('cancelled', STARTED), event('failed'))).toBeNull();
   });
 
   it('keeps a cancelled run cancelled when Batch later reports FAILED', () => {

@@ -1,0 +1,114 @@
+import type { BatchServiceClient, protos } from '@google-cloud/batch';
+import { BatchJob, type BatchJobSpec } from '../core/batch-job';
+import { type CreateJobInput, JobExistsError, type JobRunner, JobRunnerError } from '../core/ports';
+import { grpcCodeOf, httpStatusForGrpc } from './grpc-status';
+
+type ProtoJob = protos.google.cloud.batch.v1.IJob;
+
+interface ProtoTimestamp {
+  seconds?: string | number | null;
+  nanos?: number | null;
+}
+
+function timestampToIso(value: unknown): string | undefined {
+  const ts = value as ProtoTimestamp | null | undefined;
+  if (!ts || ts.seconds === undefined || ts.seconds === null) return undefined;
+  return new Date(Number(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
+}
+
+function durationToProto(value: string): { seconds: number; nanos: number } {
+  const match = /^(\d+)(?:\.(\d{1,9}))?s$/.exec(value);
+  if (!match) throw new Error(`"${value}" is not a protobuf duration such as 604800s`);
+  return { seconds: Number(match[1]), nanos: Number((match[2] ?? '').padEnd(9, '0')) };
+}
+
+/** The REST-shaped job spec, as the gRPC client wants it (durations as {seconds, nanos}). */
+export function jobSpecToProto(spec: BatchJobSpec): Record<string, unknown> {
+  return {
+    ...spec,
+    taskGroups: spec.taskGroups.map((group) => ({
+      ...group,
+      taskSpec: { ...group.taskSpec, maxRunDuration: durationToProto(group.taskSpec.maxRunDuration) },
+    })),
+  };
+}
+
+/** A job from the gRPC client in the REST shape the rest of the code (and Workflows) uses. */
+export function jobFromProto(job: ProtoJob): BatchJob {
+  const status = job.status ?? {};
+  return BatchJob.parse({
+    name: job.name,
+    uid: job.uid || undefined,
+    status: {
+      state: status.state || 'STATE_UNSPECIFIED',
+      statusEvents: (status.statusEvents ?? []).map((event) => ({
+        type: event.type || undefined,
+        description: event.description || undefined,
+        eventTime: timestampToIso(event.eventTime),
+        taskState: event.taskState || undefined,
+        ...(event.taskExecution
+          ? { taskExecution: { exitCode: event.taskExecution.exitCode ?? undefined } }
+          : {}),
+      })),
+      ...(status.runDuration ? { runDuration: `${Number(status.runDuration.seconds ?? 0)}s` } : {}),
+    },
+    labels: job.labels ?? {},
+    createTime: timestampToIso(job.createTime),
+    updateTime: timestampToIso(job.updateTime),
+  });
+}
+
+const ALREADY_EXISTS = 6;
+const NOT_FOUND = 5;
+const FAILED_PRECONDITION = 9;
+
+function runnerError(error: unknown, action: string): JobRunnerError {
+  const code = grpcCodeOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return new JobRunnerError(
+    `Batch ${action} failed: ${message}`,
+    code === null ? 500 : httpStatusForGrpc(code),
+  );
+}
+
+/** GCP Batch through @google-cloud/batch (gRPC). */
+export class BatchJobRunner implements JobRunner {
+  constructor(private readonly client: BatchServiceClient) {}
+
+  async createJob(input: CreateJobInput): Promise<BatchJob> {
+    try {
+      const [job] = await this.client.createJob({
+        parent: input.parent,
+        jobId: input.jobId,
+        requestId: input.requestId,
+        job: jobSpecToProto(input.job),
+      });
+      return jobFromProto(job);
+    } catch (error) {
+      if (grpcCodeOf(error) === ALREADY_EXISTS)
+        throw new JobExistsError(`${input.parent}/jobs/${input.jobId}`);
+      throw runnerError(error, 'jobs.create');
+    }
+  }
+
+  async getJob(name: string): Promise<BatchJob | null> {
+    try {
+      const [job] = await this.client.getJob({ name });
+      return jobFromProto(job);
+    } catch (error) {
+      if (grpcCodeOf(error) === NOT_FOUND) return null;
+      throw runnerError(error, 'jobs.get');
+    }
+  }
+
+  async cancelJob(name: string): Promise<void> {
+    try {
+      // The long-running operation is not awaited: the job's state says when it is done.
+      await this.client.cancelJob({ name });
+    } catch (error) {
+      const code = grpcCodeOf(error);
+      if (code === NOT_FOUND || code === FAILED_PRECONDITION) return;
+      throw runnerError(error, 'jobs.cancel');
+    }
+  }
+}

@@ -1,0 +1,289 @@
+import { z } from 'zod';
+import {
+  BatchJob,
+  type BatchJobSpec,
+  batchJobName,
+  batchParent,
+  buildBatchJob,
+  jobFailure,
+  type OrchestratorSettings,
+  runStatusForJobState,
+  TERMINAL_JOB_STATES,
+} from './batch-job';
+import { ConflictError, NotFoundError } from './errors';
+import { batchJobId, runIdFromBatchJobId } from './ids';
+import { renderNextflowConfig, renderParamsYaml } from './nextflow-config';
+import { ExitReport } from './nextflow-log';
+import type { ApplyResult, Clock, JobRunner, ObjectStore, RunStore } from './ports';
+import { type Executor, isTerminal, type Run } from './run-model';
+import { runPaths } from './run-service';
+import { renderSamplesheet } from './samplesheet';
+import type { RunEvent } from './state-machine';
+
+export interface ExecutionSettings {
+  project: string;
+  region: string;
+  executor: Executor;
+  tasksServiceAccount: string;
+  orchestrator: OrchestratorSettings;
+}
+
+export interface ExecutionDeps {
+  runs: RunStore;
+  objects: ObjectStore;
+  jobs: JobRunner;
+  clock: Clock;
+  settings: ExecutionSettings;
+}
+
+export interface PreparedRun {
+  run_id: string;
+  parent: string;
+  job_id: string;
+  job_name: string;
+  request_id: string;
+  job: BatchJobSpec;
+}
+
+function locations(bucket: string, run: Run) {
+  const paths = runPaths(bucket, run.run_id, run.root_run_id);
+  return {
+    bucket,
+    config: paths.config,
+    params: paths.params,
+    samplesheet: paths.samplesheet,
+    logsPrefix: paths.logs,
+    workDir: paths.workDir,
+    cacheDir: paths.cacheDir,
+  };
+}
+
+/**
+ * Workflow step 1: renders the run's inputs into `runs/{id}/inputs/` and returns the Batch
+ * job to create. Refuses (409) a run that is no longer pending, e.g. cancelled before submission.
+ */
+export async function prepareRun(deps: ExecutionDeps, runId: string): Promise<PreparedRun> {
+  const run = await deps.runs.get(runId);
+  if (!run) throw new NotFoundError(`Run ${runId} was not found.`);
+  if (run.status !== 'pending') {
+    throw new ConflictError(`Run ${runId} is ${run.status}; only a pending run is submitted.`, {
+      status: run.status,
+    });
+  }
+  const { settings } = deps;
+  const paths = runPaths(deps.objects.bucket, run.run_id, run.root_run_id);
+  const uploaded = await deps.objects.read(paths.requestSamplesheet);
+  await Promise.all([
+    deps.objects.write(paths.samplesheet, renderSamplesheet(uploaded.toString('utf8')), 'text/csv'),
+    deps.objects.write(paths.params, renderParamsYaml(run.params), 'application/yaml'),
+    deps.objects.write(
+      paths.config,
+      renderNextflowConfig(
+        {
+          runId: run.run_id,
+          project: settings.project,
+          region: settings.region,
+          tasksServiceAccount: settings.tasksServiceAccount,
+        },
+        run.config_content,
+      ),
+      'text/plain',
+    ),
+  ]);
+  const jobName = batchJobName(settings.project, settings.region, run.run_id);
+  await deps.runs.setFields(run.run_id, { batch_job_name: jobName, executor: settings.executor });
+  return {
+    run_id: run.run_id,
+    parent: batchParent(settings.project, settings.region),
+    job_id: batchJobId(run.run_id),
+    job_name: jobName,
+    request_id: run.batch_request_id,
+    job: buildBatchJob(run, locations(deps.objects.bucket, run), settings.orchestrator),
+  };
+}
+
+export const ReconcileRequest = z.strictObject({
+  run_id: z.string(),
+  phase: z.enum(['submitted', 'final', 'error']),
+  job: z.unknown().optional(),
+  error: z.unknown().optional(),
+});
+export type ReconcileRequest = z.infer<typeof ReconcileRequest>;
+
+export interface ReconcileResult {
+  run_id: string;
+  status: Run['status'];
+  /** `stop`: the workflow has nothing more to do for this run. */
+  action: 'continue' | 'stop';
+}
+
+function describeWorkflowError(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const e = error as { message?: unknown; code?: unknown; tags?: unknown };
+    const tags = Array.isArray(e.tags) ? ` [${e.tags.join(', ')}]` : '';
+    const code = typeof e.code === 'number' ? ` (HTTP ${e.code})` : '';
+    if (typeof e.message === 'string') return `${e.message}${code}${tags}`;
+  }
+  return typeof error === 'string' ? error : JSON.stringify(error);
+}
+
+/** The run event a Batch job's state stands for, or null when it says nothing new. */
+export function eventFromJob(job: BatchJob, source: RunEvent['source'], at: string): RunEvent | null {
+  const to = runStatusForJobState(job.status.state);
+  if (!to) return null;
+  const event: RunEvent = { to, at, source, detail: `Batch job ${job.status.state}` };
+  if (to === 'failed') {
+    const failure = jobFailure(job);
+    event.error_message = failure.message;
+    event.exit_code = failure.exitCode;
+  }
+  if (to === 'completed') event.exit_code = 0;
+  return event;
+}
+
+async function cancelIfActive(deps: ExecutionDeps, job: BatchJob | null): Promise<void> {
+  if (job && !TERMINAL_JOB_STATES.includes(job.status.state)) await deps.jobs.cancelJob(job.name);
+}
+
+/**
+ * Workflow steps 2 and 4: after the job is created (`submitted`), when polling ends
+ * (`final`), or when a step failed for good (`error`). Applies what the job says through
+ * the state machine, so missed or late events cannot leave the run behind.
+ */
+export async function reconcileRun(deps: ExecutionDeps, request: ReconcileRequest): Promise<ReconcileResult> {
+  const run = await deps.runs.get(request.run_id);
+  if (!run) throw new NotFoundError(`Run ${request.run_id} was not found.`);
+  const now = deps.clock.now().toISOString();
+  const job = request.job === undefined || request.job === null ? null : BatchJob.parse(request.job);
+  const done = (result: ApplyResult | null | Run, action: ReconcileResult['action']): ReconcileResult => {
+    const current = result && 'run' in result ? result.run : (result as Run);
+    return { run_id: run.run_id, status: current.status, action };
+  };
+
+  if (request.phase === 'error') {
+    const existing = job ?? (run.batch_job_name ? await deps.jobs.getJob(run.batch_job_name) : null);
+    await cancelIfActive(deps, existing);
+    const applied = await deps.runs.apply(run.run_id, {
+      to: 'failed',
+      at: now,
+      source: 'workflow',
+      error_message: `The run-pipeline workflow stopped: ${describeWorkflowError(request.error)}`,
+    });
+    return done(applied ?? run, 'stop');
+  }
+
+  if (request.phase === 'submitted') {
+    if (job && run.batch_job_name !== job.name)
+      await deps.runs.setFields(run.run_id, { batch_job_name: job.name });
+    if (run.status === 'cancelled') {
+      // Cancelled between prepare and create: the job must not run.
+      await cancelIfActive(deps, job);
+      return done(run, 'stop');
+    }
+    const event = job ? eventFromJob(job, 'workflow', now) : null;
+    const applied = event ? await deps.runs.apply(run.run_id, event) : null;
+    const current = applied?.run ?? run;
+    return done(current, isTerminal(current.status) ? 'stop' : 'continue');
+  }
+
+  if (!job) {
+    const applied = await deps.runs.apply(run.run_id, {
+      to: 'failed',
+      at: now,
+      source: 'workflow',
+      error_message: 'The Batch job disappeared before it finished (it was deleted outside Arc Reactor).',
+    });
+    return done(applied ?? run, 'stop');
+  }
+  const event = eventFromJob(job, 'workflow', now);
+  const applied = event ? await deps.runs.apply(run.run_id, event) : null;
+  return done(applied ?? run, 'stop');
+}
+
+export const BatchEventAttributes = z.object({
+  JobName: z.string().min(1),
+  JobUID: z.string().optional(),
+  NewJobState: z.string().optional(),
+  Region: z.string().optional(),
+});
+export type BatchEventAttributes = z.infer<typeof BatchEventAttributes>;
+
+export type EventOutcome =
+  | { outcome: 'applied'; run_id: string; status: Run['status'] }
+  | { outcome: 'ignored'; run_id?: string; reason: string };
+
+/**
+ * onBatchJobEvent: the notification is only a trigger. The job itself, read from Batch, is
+ * the authority; its state goes through the state machine. Transient errors propagate.
+ */
+export async function handleBatchJobEvent(
+  deps: ExecutionDeps,
+  attributes: BatchEventAttributes,
+): Promise<EventOutcome> {
+  const jobId = attributes.JobName.split('/').at(-1)!;
+  const runId = runIdFromBatchJobId(jobId);
+  if (!runId) return { outcome: 'ignored', reason: `job ${attributes.JobName} is not an Arc Reactor run` };
+  const run = await deps.runs.get(runId);
+  if (!run) return { outcome: 'ignored', run_id: runId, reason: 'no such run' };
+  const name = attributes.JobName.startsWith('projects/')
+    ? attributes.JobName
+    : batchJobName(deps.settings.project, attributes.Region ?? deps.settings.region, runId);
+  const job = await deps.jobs.getJob(name);
+  if (!job) return { outcome: 'ignored', run_id: runId, reason: `job ${name} no longer exists` };
+  const event = eventFromJob(job, 'batch-event', deps.clock.now().toISOString());
+  if (!event)
+    return { outcome: 'ignored', run_id: runId, reason: `job state ${job.status.state} changes nothing` };
+  const applied = await deps.runs.apply(runId, event);
+  if (!applied) return { outcome: 'ignored', run_id: runId, reason: 'no such run' };
+  return applied.applied
+    ? { outcome: 'applied', run_id: runId, status: applied.run.status }
+    : { outcome: 'ignored', run_id: runId, reason: `run is ${applied.run.status}` };
+}
+
+/** The storage.object.v1.finalized payload fields we use (generation and size arrive as strings). */
+export const StorageObject = z.object({
+  bucket: z.string(),
+  name: z.string(),
+  generation: z.string().regex(/^\d+$/),
+  size: z.string().regex(/^\d+$/).optional(),
+  contentType: z.string().optional(),
+});
+export type StorageObject = z.infer<typeof StorageObject>;
+
+const EXIT_REPORT = /^runs\/(run-[a-z0-9]{12})\/logs\/exit\.json$/;
+
+/** onRunArtifact for logs/exit.json: the orchestrator's verdict, with the error details. */
+export async function handleRunArtifact(deps: ExecutionDeps, object: StorageObject): Promise<EventOutcome> {
+  if (object.bucket !== deps.objects.bucket)
+    return { outcome: 'ignored', reason: `bucket ${object.bucket} is not the runs bucket` };
+  const exit = EXIT_REPORT.exec(object.name);
+  if (!exit) return { outcome: 'ignored', reason: `${object.name} is not an artifact this function reads` };
+  const runId = exit[1]!;
+  if (!(await deps.runs.get(runId))) return { outcome: 'ignored', run_id: runId, reason: 'no such run' };
+  const content = await deps.objects.read(object.name);
+  let report: ExitReport;
+  try {
+    report = ExitReport.parse(JSON.parse(content.toString('utf8')));
+  } catch (error) {
+    return {
+      outcome: 'ignored',
+      run_id: runId,
+      reason: `malformed exit.json: ${String(error).slice(0, 200)}`,
+    };
+  }
+  const event: RunEvent = {
+    to: report.exit_code === 0 ? 'completed' : 'failed',
+    at: report.finished_at,
+    source: 'artifact',
+    detail: `exit.json: Nextflow exited with ${report.exit_code}`,
+    exit_code: report.exit_code,
+    error_message: report.error_message,
+    error_task: report.error_task,
+    error_detail: report.error_detail,
+  };
+  const applied = await deps.runs.apply(runId, event);
+  if (!applied) return { outcome: 'ignored', run_id: runId, reason: 'no such run' };
+  return applied.applied
+    ? { outcome: 'applied', run_id: runId, status: applied.run.status }
+    : { outcome: 'ignored', run_id: runId, reason: `run is ${applied.run.status}` };
+}

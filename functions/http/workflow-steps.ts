@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { prepareRun, ReconcileRequest, reconcileRun } from '../core/execution-service';
+import { RunId } from '../core/run-model';
+import type { FunctionDeps } from '../deps';
+import { jsonEndpoint } from './json-endpoint';
+
+const PrepareRequest = z.strictObject({ run_id: RunId });
+
+/** prepareRun: renders a pending run's inputs and returns the Batch job to create (409 if no longer pending). */
+export function createPrepareRunHandler(deps: FunctionDeps) {
+  return jsonEndpoint('prepareRun', deps.logger, PrepareRequest, async ({ run_id }) => {
+    const prepared = await prepareRun(deps, run_id);
+    deps.logger.log('INFO', 'run_prepared', { run_id, job_name: prepared.job_name });
+    return prepared;
+  });
+}
+
+/** reconcileRun: applies what the Batch job says (or the workflow's failure) to the run. */
+export function createReconcileRunHandler(deps: FunctionDeps) {
+  return jsonEndpoint('reconcileRun', deps.logger, ReconcileRequest, async (request) => {
+    const result = await reconcileRun(deps, request);
+    deps.logger.log('INFO', 'run_reconciled', {
+      run_id: request.run_id,
+      phase: request.phase,
+      status: result.status,
+      action: result.action,
+    });
+    return result;
+  });
+}

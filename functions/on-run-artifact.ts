@@ -1,0 +1,11 @@
+import * as functions from '@google-cloud/functions-framework';
+import { loadConfig } from './config';
+import { createExecutionDeps } from './deps';
+import { createRunArtifactHandler, type IncomingCloudEvent } from './events/event-handlers';
+
+let handler: ((event: IncomingCloudEvent) => Promise<void>) | undefined;
+
+functions.cloudEvent('onRunArtifact', (event: Parameters<functions.CloudEventFunction>[0]) => {
+  handler ??= createRunArtifactHandler(createExecutionDeps(loadConfig(process.env)));
+  return handler(event);
+});

@@ -1,0 +1,571 @@
+#!/usr/bin/env node
+/**
+ * The replay executor: a stand-in for the `nextflow` binary where Nextflow is not
+ * installed (ARCHITECTURE §8). It takes the same command line as `nextflow run`, reads the
+ * run's params and samplesheet, and replays the recorded nf-core/scrnaseq execution for
+ * those samples: trace rows (in the fields the config asks for), nextflow.log lines, task
+ * work dirs (.command.sh/.out/.err/.exitcode) and published results, with time compressed.
+ * `-resume <session>` reports tasks finished in an earlier attempt of the session as
+ * CACHED (state kept under NXF_CLOUDCACHE_PATH). The param `replay_fail_process` makes a
+ * process fail (exit `replay_fail_exit_code`, default 1) after its retries.
+ *
+ * Trace timestamps and durations are the recorded ones (a virtual clock running
+ * REPLAY_SPEED times faster than the wall clock); log lines carry the real time.
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { Storage } from '@google-cloud/storage';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { parse as parseYaml } from 'yaml';
+import { parseGcsUrl } from '../env';
+import { formatDuration, formatLogTime, formatMemory, formatPercent, formatTimestamp } from './format';
+import { NEXTFLOW_VERSION, PIPELINE, PROCESSES, type ProcessModel, REVISION } from './recording';
+
+const DEFAULT_TRACE_FIELDS = [
+  'task_id',
+  'hash',
+  'native_id',
+  'name',
+  'status',
+  'exit',
+  'submit',
+  'duration',
+  'realtime',
+  '%cpu',
+  'peak_rss',
+  'peak_vmem',
+  'rchar',
+  'wchar',
+];
+const MB = 1024 * 1024;
+
+interface Args {
+  pipeline: string;
+  revision: string;
+  config: string;
+  paramsFile: string;
+  workDir: string;
+  name: string;
+  resume: string | null;
+  trace: string;
+  timeline: string | null;
+  report: string | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  if (argv[0] !== 'run' || !argv[1])
+    throw new Error('usage: nextflow run <pipeline> [options] (the replay executor only runs pipelines)');
+  const option = (flag: string) => {
+    const at = argv.indexOf(flag);
+    return at === -1 ? null : (argv[at + 1] ?? null);
+  };
+  return {
+    pipeline: argv[1],
+    revision: option('-r') ?? 'main',
+    config: option('-c') ?? 'nextflow.config',
+    paramsFile: option('-params-file') ?? 'params.yaml',
+    workDir: (option('-w') ?? 'work').replace(/\/?$/, '/'),
+    name: option('-name') ?? 'replay_run',
+    resume: option('-resume'),
+    trace: option('-with-trace') ?? `trace-${Date.now()}.txt`,
+    timeline: option('-with-timeline'),
+    report: option('-with-report'),
+  };
+}
+
+interface TaskPlan {
+  key: string;
+  model: ProcessModel;
+  tag: string | null;
+  sample: string | null;
+  deps: string[];
+  fail: boolean;
+}
+
+interface TaskRecord {
+  taskId: number;
+  hash: string;
+  process: string;
+  tag: string | null;
+  name: string;
+  status: 'COMPLETED' | 'FAILED' | 'CACHED' | 'ABORTED';
+  exit: number | null;
+  cpus: number;
+  memory: number;
+  attempt: number;
+  submit: number;
+  start: number | null;
+  complete: number | null;
+  realtime: number | null;
+  cpuPercent: number | null;
+  peakRss: number | null;
+  peakVmem: number | null;
+  rchar: number | null;
+  wchar: number | null;
+  workdir: string;
+  errorAction: string | null;
+}
+
+interface ReplayState {
+  session: string;
+  completed: Record<string, TaskRecord>;
+}
+
+/** A PRNG seeded by the task, so a task's recorded figures are the same every time it is replayed. */
+function seeded(seed: string): () => number {
+  let state = createHash('md5').update(seed).digest().readUInt32LE(0);
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const between = (random: () => number, [min, max]: [number, number]) => min + (max - min) * random();
+
+function traceValue(field: string, r: TaskRecord): string {
+  const dash = (value: number | null, format: (n: number) => string) =>
+    value === null ? '-' : format(value);
+  switch (field) {
+    case 'task_id':
+      return String(r.taskId);
+    case 'hash':
+      return `${r.hash.slice(0, 2)}/${r.hash.slice(2, 8)}`;
+    case 'native_id':
+      return `nf-${r.hash.slice(0, 8)}-${r.submit}`;
+    case 'process':
+      return r.process;
+    case 'tag':
+      return r.tag ?? '-';
+    case 'name':
+      return r.name;
+    case 'status':
+      return r.status;
+    case 'exit':
+      return r.exit === null ? '-' : String(r.exit);
+    case 'cpus':
+      return String(r.cpus);
+    case 'memory':
+      return formatMemory(r.memory);
+    case 'attempt':
+      return String(r.attempt);
+    case 'submit':
+      return formatTimestamp(r.submit);
+    case 'start':
+      return dash(r.start, formatTimestamp);
+    case 'complete':
+      return dash(r.complete, formatTimestamp);
+    case 'duration':
+      return r.complete === null ? '-' : formatDuration(r.complete - r.submit);
+    case 'realtime':
+      return dash(r.realtime, formatDuration);
+    case '%cpu':
+      return dash(r.cpuPercent, formatPercent);
+    case '%mem':
+      return r.peakRss === null ? '-' : formatPercent((r.peakRss / (64 * 1024 * MB)) * 100);
+    case 'peak_rss':
+    case 'rss':
+      return dash(r.peakRss, formatMemory);
+    case 'peak_vmem':
+    case 'vmem':
+      return dash(r.peakVmem, formatMemory);
+    case 'rchar':
+    case 'read_bytes':
+      return dash(r.rchar, formatMemory);
+    case 'wchar':
+    case 'write_bytes':
+      return dash(r.wchar, formatMemory);
+    case 'workdir':
+      return r.workdir;
+    case 'error_action':
+      return r.errorAction ?? '-';
+    default:
+      return '-';
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const speed = Number(process.env.REPLAY_SPEED ?? 500);
+  const storage = new Storage();
+  const started = Date.now();
+  const virtualStart = started;
+  const virtualNow = () => virtualStart + (Date.now() - started) * speed;
+  const sleepVirtual = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms / speed));
+
+  const config = readFileSync(args.config, 'utf8');
+  const maxRetries = Number(/maxRetries\s*=\s*(\d+)/.exec(config)?.[1] ?? 0);
+  const traceFields =
+    /fields\s*=\s*'([^']+)'/
+      .exec(config)?.[1]
+      ?.split(',')
+      .map((f) => f.trim()) ?? DEFAULT_TRACE_FIELDS;
+  const params = (parseYaml(readFileSync(args.paramsFile, 'utf8')) ?? {}) as Record<string, unknown>;
+  const session =
+    args.resume && /^[0-9a-f-]{36}$/i.test(args.resume)
+      ? args.resume
+      : createHash('md5')
+          .update(args.name)
+          .digest('hex')
+          .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, '$1-$2-$3-$4-$5');
+  const cacheDir = (process.env.NXF_CLOUDCACHE_PATH ?? '').replace(/\/?$/, '/');
+  const failProcess = typeof params.replay_fail_process === 'string' ? params.replay_fail_process : null;
+  const failExit = Number(params.replay_fail_exit_code ?? 1);
+
+  const logPath = '.nextflow.log';
+  writeFileSync(logPath, '');
+  const logLine = (thread: string, level: string, logger: string, message: string) =>
+    appendFileSync(
+      logPath,
+      `${formatLogTime(Date.now())} [${thread}] ${level.padEnd(5)} ${logger} - ${message}\n`,
+    );
+  const say = (message: string) => process.stdout.write(`${message}\n`);
+
+  logLine('main', 'DEBUG', 'nextflow.cli.Launcher', `$> nextflow ${process.argv.slice(2).join(' ')}`);
+  logLine('main', 'DEBUG', 'nextflow.cli.CmdRun', `N E X T F L O W  ~  version ${NEXTFLOW_VERSION}`);
+  logLine(
+    'main',
+    'DEBUG',
+    'nextflow.cli.CmdRun',
+    `Launching \`https://github.com/${PIPELINE}\` [${args.name}] DSL2 - revision: ${REVISION} [${args.revision}]`,
+  );
+  logLine('main', 'DEBUG', 'nextflow.Session', `Session UUID: ${session}`);
+  logLine('main', 'DEBUG', 'nextflow.Session', `Run name: ${args.name}`);
+  logLine(
+    'main',
+    'INFO ',
+    'nextflow.Session',
+    `Replay executor: replaying a recorded ${PIPELINE} ${args.revision} execution (STARsolo), ${speed}x faster than recorded`,
+  );
+  say(`N E X T F L O W  ~  version ${NEXTFLOW_VERSION} (replay executor)`);
+  say(
+    `Launching \`https://github.com/${PIPELINE}\` [${args.name}] DSL2 - revision: ${REVISION} [${args.revision}]`,
+  );
+
+  // The samples come from the run's own samplesheet (params.input).
+  let samples: string[];
+  try {
+    const input = String(params.input ?? '');
+    const { bucket, name } = parseGcsUrl(input);
+    const [csv] = await storage.bucket(bucket).file(name).download();
+    const rows = parseCsv(csv, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<
+      string,
+      string
+    >[];
+    samples = [...new Set(rows.map((row) => row.sample).filter((s): s is string => Boolean(s)))];
+  } catch (error) {
+    const message = `Cannot read the samplesheet ${String(params.input)}: ${(error as Error).message}`;
+    logLine('main', 'ERROR', 'nextflow.cli.Launcher', message);
+    say(`ERROR ~ ${message}`);
+    return 1;
+  }
+
+  const statePath = cacheDir && args.resume ? `${cacheDir}replay/${session}.json` : null;
+  let state: ReplayState = { session, completed: {} };
+  if (statePath) {
+    try {
+      const { bucket, name } = parseGcsUrl(statePath);
+      const [content] = await storage.bucket(bucket).file(name).download();
+      state = JSON.parse(content.toString('utf8')) as ReplayState;
+    } catch {
+      // No earlier attempt of this session: nothing is cached.
+    }
+  }
+  let saving: Promise<unknown> = Promise.resolve();
+  const saveState = () => {
+    if (!statePath) return;
+    const { bucket, name } = parseGcsUrl(statePath);
+    const snapshot = JSON.stringify(state);
+    saving = saving
+      .then(() =>
+        storage
+          .bucket(bucket)
+          .file(name)
+          .save(snapshot, { resumable: false, contentType: 'application/json' }),
+      )
+      .catch(() => {});
+  };
+
+  // The plan: tasks and what each waits for.
+  const plan: TaskPlan[] = [];
+  for (const model of PROCESSES) {
+    const instances =
+      model.scope === 'sample'
+        ? samples.map((sample) => ({ sample, tag: sample }))
+        : [{ sample: null, tag: model.tag ?? null }];
+    instances.forEach(({ sample, tag }, index) => {
+      const deps = model.after.flatMap((short) => {
+        const dependency = PROCESSES.find((p) => p.short === short)!;
+        if (dependency.scope === 'sample' && model.scope === 'sample') return [`${short}/${sample}`];
+        if (dependency.scope === 'sample') return samples.map((s) => `${short}/${s}`);
+        return [`${short}/${dependency.tag ?? ''}`];
+      });
+      const fail =
+        failProcess !== null && (failProcess === model.short || failProcess === model.name) && index === 0;
+      plan.push({ key: `${model.short}/${tag ?? ''}`, model, tag, sample, deps, fail });
+    });
+  }
+
+  const traceHeader = traceFields.join('\t');
+  writeFileSync(args.trace, `${traceHeader}\n`);
+  const records: TaskRecord[] = [];
+  const writeRow = (record: TaskRecord) => {
+    records.push(record);
+    appendFileSync(args.trace, `${traceFields.map((f) => traceValue(f, record)).join('\t')}\n`);
+  };
+  const uploads: Promise<unknown>[] = [];
+  const put = (url: string, content: string) => {
+    const { bucket, name } = parseGcsUrl(url);
+    uploads.push(
+      storage
+        .bucket(bucket)
+        .file(name)
+        .save(content, { resumable: false })
+        .catch(() => {}),
+    );
+  };
+  const fill = (text: string, sample: string | null) =>
+    text.replaceAll('{sample}', sample ?? 'all').replaceAll('{samples}', String(samples.length));
+
+  let nextTaskId = Math.max(0, ...Object.values(state.completed).map((r) => r.taskId)) + 1;
+  const done = new Set<string>();
+  const started_ = new Set<string>();
+  const running = new Map<string, { record: TaskRecord; timer: NodeJS.Timeout }>();
+  let failure: { plan: TaskPlan; record: TaskRecord } | null = null;
+  let cachedCount = 0;
+
+  return new Promise<number>((resolve) => {
+    const finish = async (code: number) => {
+      await saving;
+      await Promise.all(uploads);
+      if (args.timeline) writeFileSync(args.timeline, timelineHtml(args.name, records));
+      if (args.report) writeFileSync(args.report, reportHtml(args.name, records, code));
+      logLine('main', 'DEBUG', 'nextflow.trace.TraceFileObserver', 'Workflow completed -- saving trace file');
+      logLine('main', 'DEBUG', 'nextflow.script.ScriptRunner', '> Execution complete -- Goodbye');
+      resolve(code);
+    };
+
+    const launch = (task: TaskPlan, attempt: number) => {
+      const random = seeded(`${session}/${task.key}/${attempt}`);
+      const hash = createHash('md5').update(`${session}/${task.key}/${attempt}`).digest('hex');
+      const name = task.tag ? `${task.model.name} (${task.tag})` : task.model.name;
+      const workdir = `${args.workDir}${hash.slice(0, 2)}/${hash.slice(2)}`;
+      const failing = task.fail;
+      const realtime = Math.round(
+        between(
+          random,
+          failing ? [task.model.realtime[0] * 0.2, task.model.realtime[0] * 0.4] : task.model.realtime,
+        ) * 1000,
+      );
+      const queue = Math.round(between(random, [8_000, 45_000]));
+      const submit = virtualNow();
+      const record: TaskRecord = {
+        taskId: nextTaskId++,
+        hash,
+        process: task.model.name,
+        tag: task.tag,
+        name,
+        status: 'COMPLETED',
+        exit: 0,
+        cpus: task.model.cpus,
+        memory: task.model.memoryGb * 1024 * MB,
+        attempt,
+        submit,
+        start: submit + queue,
+        complete: submit + queue + realtime,
+        realtime,
+        cpuPercent: between(random, task.model.cpuPercent),
+        peakRss: Math.round(between(random, task.model.peakRssMb) * MB),
+        peakVmem: Math.round(between(random, task.model.peakRssMb) * 1.35 * MB),
+        rchar: Math.round(between(random, task.model.readMb) * MB),
+        wchar: Math.round(between(random, task.model.writeMb) * MB),
+        workdir,
+        errorAction: null,
+      };
+      logLine(
+        'Task submitter',
+        'INFO ',
+        'nextflow.Session',
+        `[${hash.slice(0, 2)}/${hash.slice(2, 8)}] Submitted process > ${name}`,
+      );
+      say(`[${hash.slice(0, 2)}/${hash.slice(2, 8)}] Submitted process > ${name}`);
+      const timer = setTimeout(() => complete(task, record), (queue + realtime) / speed);
+      running.set(task.key, { record, timer });
+    };
+
+    const complete = (task: TaskPlan, record: TaskRecord) => {
+      running.delete(task.key);
+      const exitCode = task.fail ? failExit : 0;
+      const files: [string, string][] = [
+        ['.command.sh', `#!/bin/bash -euo pipefail\n${fill(task.model.command, task.sample)}\n`],
+        [
+          '.command.out',
+          `${(task.fail ? [] : task.model.stdout).map((l) => fill(l, task.sample)).join('\n')}\n`,
+        ],
+        [
+          '.command.err',
+          `${(task.fail ? task.model.failure : task.model.stderr).map((l) => fill(l, task.sample)).join('\n')}\n`,
+        ],
+        ['.exitcode', String(exitCode)],
+      ];
+      for (const [file, content] of files) put(`${record.workdir}/${file}`, content);
+      if (!task.fail) {
+        done.add(task.key);
+        writeRow(record);
+        logLine(
+          'Task monitor',
+          'DEBUG',
+          'n.processor.TaskPollingMonitor',
+          `Task completed > TaskHandler[id: ${record.taskId}; name: ${record.name}; status: COMPLETED; exit: 0; error: -; workDir: ${record.workdir}]`,
+        );
+        state.completed[task.key] = record;
+        saveState();
+        const outdir = String(params.outdir ?? '').replace(/\/?$/, '/');
+        if (outdir.startsWith('gs://')) {
+          for (const file of task.model.publishes)
+            put(
+              `${outdir}${fill(file, task.sample)}`,
+              `${task.model.short} result for ${task.sample ?? 'all samples'} (replayed)\n`,
+            );
+        }
+        schedule();
+        return;
+      }
+      record.status = 'FAILED';
+      record.exit = exitCode;
+      const retry = record.attempt <= maxRetries;
+      record.errorAction = retry ? 'RETRY' : 'TERMINATE';
+      writeRow(record);
+      logLine(
+        'Task monitor',
+        'DEBUG',
+        'n.processor.TaskPollingMonitor',
+        `Task completed > TaskHandler[id: ${record.taskId}; name: ${record.name}; status: COMPLETED; exit: ${exitCode}; error: -; workDir: ${record.workdir}]`,
+      );
+      if (retry) {
+        logLine(
+          'Task monitor',
+          'INFO ',
+          'nextflow.processor.TaskProcessor',
+          `[${record.hash.slice(0, 2)}/${record.hash.slice(2, 8)}] NOTE: Process \`${record.name}\` terminated with an error exit status (${exitCode}) -- Execution is retried (${record.attempt})`,
+        );
+        launch(task, record.attempt + 1);
+        return;
+      }
+      failure = { plan: task, record };
+      terminate(exitCode);
+    };
+
+    const terminate = (exitCode: number) => {
+      const { plan: task, record } = failure!;
+      const stderr = task.model.failure.map((l) => `  ${fill(l, task.sample)}`).join('\n');
+      appendFileSync(
+        logPath,
+        `${formatLogTime(Date.now())} [Task monitor] ERROR nextflow.processor.TaskProcessor - Error executing process > '${record.name}'\n\n` +
+          `Caused by:\n  Process \`${record.name}\` terminated with an error exit status (${exitCode})\n\n\n` +
+          `Command executed:\n\n  ${fill(task.model.command, task.sample)}\n\n` +
+          `Command exit status:\n  ${exitCode}\n\nCommand output:\n  (empty)\n\nCommand error:\n${stderr}\n\n` +
+          `Work dir:\n  ${record.workdir}\n\n` +
+          'Tip: view the complete command output by changing to the process work dir and entering the command `cat .command.out`\n',
+      );
+      logLine(
+        'Task monitor',
+        'INFO ',
+        'nextflow.Session',
+        'Execution cancelled -- Finishing pending tasks before exit',
+      );
+      for (const [, { record: inFlight, timer }] of running) {
+        clearTimeout(timer);
+        writeRow({
+          ...inFlight,
+          status: 'ABORTED',
+          exit: null,
+          complete: null,
+          realtime: null,
+          cpuPercent: null,
+          peakRss: null,
+          peakVmem: null,
+          rchar: null,
+          wchar: null,
+        });
+      }
+      running.clear();
+      logLine(
+        'Task monitor',
+        'ERROR',
+        'nextflow.Nextflow',
+        'Pipeline failed. Please refer to troubleshooting docs: https://nf-co.re/docs/usage/troubleshooting',
+      );
+      say(`ERROR ~ Error executing process > '${record.name}'`);
+      void finish(1);
+    };
+
+    const schedule = () => {
+      if (failure) return;
+      for (const task of plan) {
+        if (started_.has(task.key) || !task.deps.every((d) => done.has(d))) continue;
+        started_.add(task.key);
+        const cached = state.completed[task.key];
+        if (cached) {
+          cachedCount++;
+          const record: TaskRecord = { ...cached, status: 'CACHED' };
+          logLine(
+            `Actor Thread ${1 + (cachedCount % 12)}`,
+            'INFO ',
+            'nextflow.processor.TaskProcessor',
+            `[${cached.hash.slice(0, 2)}/${cached.hash.slice(2, 8)}] Cached process > ${cached.name}`,
+          );
+          say(`[${cached.hash.slice(0, 2)}/${cached.hash.slice(2, 8)}] Cached process > ${cached.name}`);
+          writeRow(record);
+          done.add(task.key);
+          queueMicrotask(schedule);
+          continue;
+        }
+        launch(task, 1);
+      }
+      if (done.size === plan.length) {
+        logLine('main', 'INFO ', 'nextflow.Nextflow', `-[${PIPELINE}] Pipeline completed successfully-`);
+        logLine(
+          'main',
+          'DEBUG',
+          'n.trace.WorkflowStatsObserver',
+          `Workflow completed > WorkflowStats[succeededCount=${records.filter((r) => r.status === 'COMPLETED').length}; failedCount=0; cachedCount=${cachedCount}]`,
+        );
+        say(`-[${PIPELINE}] Pipeline completed successfully-`);
+        void finish(0);
+      }
+    };
+
+    process.once('SIGTERM', () => {
+      logLine('main', 'INFO ', 'nextflow.Session', 'Execution aborted -- received SIGTERM');
+      for (const [, { timer }] of running) clearTimeout(timer);
+      void saving.then(() => resolve(143));
+    });
+
+    void sleepVirtual(0).then(schedule);
+  });
+}
+
+function timelineHtml(runName: string, records: TaskRecord[]): string {
+  const rows = records
+    .map(
+      (r) =>
+        `<tr><td>${r.name}</td><td>${r.status}</td><td>${formatTimestamp(r.submit)}</td><td>${r.realtime === null ? '-' : formatDuration(r.realtime)}</td></tr>`,
+    )
+    .join('\n');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Timeline: ${runName}</title></head><body><h1>Timeline: ${runName}</h1><p>Replay executor.</p><table><tr><th>Task</th><th>Status</th><th>Submitted</th><th>Realtime</th></tr>\n${rows}\n</table></body></html>\n`;
+}
+
+function reportHtml(runName: string, records: TaskRecord[], exitCode: number): string {
+  const count = (status: string) => records.filter((r) => r.status === status).length;
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Report: ${runName}</title></head><body><h1>Execution report: ${runName}</h1><p>Replay executor. Exit status ${exitCode}.</p><ul><li>Completed: ${count('COMPLETED')}</li><li>Cached: ${count('CACHED')}</li><li>Failed: ${count('FAILED')}</li><li>Aborted: ${count('ABORTED')}</li></ul></body></html>\n`;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`ERROR ~ ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

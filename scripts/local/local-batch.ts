@@ -1,0 +1,328 @@
+/**
+ * The local twin of GCP Batch: keeps jobs, runs each job's one task as a child process
+ * (the orchestrator program, with the job's environment), moves it through
+ * QUEUED → SCHEDULED → RUNNING → SUCCEEDED/FAILED/CANCELLED, and publishes every state
+ * change as a Batch Pub/Sub notification. It behaves like the service where it matters
+ * here: job id rules, ALREADY_EXISTS, requestId idempotency, NOT_FOUND, lifecycle
+ * policies on exit codes, cancellation killing the whole process tree.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { BatchJob, BatchJobSpec, BatchJobState } from '../../functions/core/batch-job';
+import { BATCH_JOB_ID_PATTERN } from '../../functions/core/ids';
+import {
+  type CreateJobInput,
+  JobExistsError,
+  type JobRunner,
+  JobRunnerError,
+} from '../../functions/core/ports';
+
+export interface PubSubMessage {
+  topic: string;
+  attributes: Record<string, string>;
+  data: string;
+}
+
+export interface LocalBatchOptions {
+  /** The program a task runs, e.g. [node, dist/orchestrator/main.js]. */
+  command: string[];
+  /** Extra environment for every task (emulator hosts, NXF_BIN, …), over the job's own. */
+  env: Record<string, string>;
+  publish(message: PubSubMessage): void;
+  /** Where each job's task output goes (Cloud Logging's twin). */
+  logDir: string;
+  queuedMs?: number;
+  scheduledMs?: number;
+  /** Grace period between SIGTERM and SIGKILL on cancel. */
+  killGraceMs?: number;
+}
+
+interface LocalJob {
+  job: BatchJob;
+  spec: BatchJobSpec;
+  requestId: string;
+  createdAt: number;
+  child: ChildProcess | null;
+  attempts: number;
+  timers: NodeJS.Timeout[];
+  log: WriteStream | null;
+}
+
+type Fault = { kind: 'fail'; status: number; message: string } | { kind: 'lose-reply' };
+
+const REQUEST_ID_WINDOW_MS = 60 * 60 * 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class LocalBatch implements JobRunner {
+  private readonly jobs = new Map<string, LocalJob>();
+  private readonly faults: Fault[] = [];
+  /** Every createJob call that reached the service, for tests that count them. */
+  readonly createCalls: { name: string; requestId: string; outcome: string }[] = [];
+
+  constructor(private readonly options: LocalBatchOptions) {
+    mkdirSync(options.logDir, { recursive: true });
+  }
+
+  /** The next createJob fails with this status and message, as Batch would answer it. */
+  failNextCreate(status: number, message: string): void {
+    this.faults.push({ kind: 'fail', status, message });
+  }
+
+  /** The next createJob succeeds but its reply is lost (the caller sees an error and retries). */
+  loseNextCreateReply(): void {
+    this.faults.push({ kind: 'lose-reply' });
+  }
+
+  list(): BatchJob[] {
+    return [...this.jobs.values()].map((j) => structuredClone(j.job));
+  }
+
+  /** The task process of a job, if one is running. */
+  processOf(name: string): ChildProcess | null {
+    return this.jobs.get(name)?.child ?? null;
+  }
+
+  async createJob(input: CreateJobInput): Promise<BatchJob> {
+    const name = `${input.parent}/jobs/${input.jobId}`;
+    if (!/^projects\/[^/]+\/locations\/[^/]+$/.test(input.parent)) {
+      throw new JobRunnerError(
+        `parent must look like projects/{project}/locations/{location}, got ${input.parent}`,
+        400,
+      );
+    }
+    if (!BATCH_JOB_ID_PATTERN.test(input.jobId)) {
+      throw new JobRunnerError(
+        `Job id ${input.jobId} is invalid: it must match ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ (lowercase letters, digits and hyphens).`,
+        400,
+      );
+    }
+    if (!UUID.test(input.requestId) || /^0{8}-/.test(input.requestId)) {
+      throw new JobRunnerError(`requestId must be a valid non-zero UUID, got ${input.requestId}`, 400);
+    }
+    const fault = this.faults.shift();
+    if (fault?.kind === 'fail') {
+      this.createCalls.push({ name, requestId: input.requestId, outcome: `failed ${fault.status}` });
+      throw new JobRunnerError(fault.message, fault.status);
+    }
+    const existing = this.jobs.get(name);
+    if (existing) {
+      const sameRequest =
+        existing.requestId === input.requestId && Date.now() - existing.createdAt < REQUEST_ID_WINDOW_MS;
+      this.createCalls.push({
+        name,
+        requestId: input.requestId,
+        outcome: sameRequest ? 'same request' : 'already exists',
+      });
+      if (sameRequest) return structuredClone(existing.job);
+      throw new JobExistsError(name);
+    }
+    const now = new Date().toISOString();
+    const job: BatchJob = {
+      name,
+      uid: `${input.jobId}-${randomUUID().slice(0, 8)}`,
+      status: { state: 'QUEUED', statusEvents: [] },
+      labels: { ...input.job.labels },
+      createTime: now,
+      updateTime: now,
+    };
+    const local: LocalJob = {
+      job,
+      spec: input.job,
+      requestId: input.requestId,
+      createdAt: Date.now(),
+      child: null,
+      attempts: 0,
+      timers: [],
+      log: null,
+    };
+    this.jobs.set(name, local);
+    this.createCalls.push({
+      name,
+      requestId: input.requestId,
+      outcome: fault?.kind === 'lose-reply' ? 'created, reply lost' : 'created',
+    });
+    this.transition(local, 'QUEUED', `Job state is set to QUEUED for job ${name}.`);
+    local.timers.push(
+      setTimeout(() => {
+        if (local.job.status.state !== 'QUEUED') return;
+        this.transition(local, 'SCHEDULED', `Job state is set from QUEUED to SCHEDULED for job ${name}.`);
+        local.timers.push(setTimeout(() => this.startTask(local), this.options.scheduledMs ?? 150));
+      }, this.options.queuedMs ?? 100),
+    );
+    if (fault?.kind === 'lose-reply')
+      throw new JobRunnerError('The connection was reset before the reply arrived.', 503);
+    return structuredClone(job);
+  }
+
+  async getJob(name: string): Promise<BatchJob | null> {
+    const local = this.jobs.get(name);
+    return local ? structuredClone(local.job) : null;
+  }
+
+  async cancelJob(name: string): Promise<void> {
+    const local = this.jobs.get(name);
+    if (!local) return;
+    const state = local.job.status.state;
+    if (
+      state === 'SUCCEEDED' ||
+      state === 'FAILED' ||
+      state === 'CANCELLED' ||
+      state === 'CANCELLATION_IN_PROGRESS'
+    )
+      return;
+    for (const timer of local.timers) clearTimeout(timer);
+    this.transition(
+      local,
+      'CANCELLATION_IN_PROGRESS',
+      `Job state is set from ${state} to CANCELLATION_IN_PROGRESS for job ${name}.`,
+    );
+    const child = local.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.transition(
+        local,
+        'CANCELLED',
+        `Job state is set from CANCELLATION_IN_PROGRESS to CANCELLED for job ${name}.`,
+      );
+      return;
+    }
+    killTree(child, 'SIGTERM');
+    const hardKill = setTimeout(() => killTree(child, 'SIGKILL'), this.options.killGraceMs ?? 5_000);
+    child.once('exit', () => clearTimeout(hardKill));
+  }
+
+  /** Deletes a job outright: its task is killed and the job is gone (getJob answers null). */
+  async deleteJob(name: string): Promise<void> {
+    const local = this.jobs.get(name);
+    if (!local) return;
+    for (const timer of local.timers) clearTimeout(timer);
+    this.jobs.delete(name);
+    if (local.child && local.child.exitCode === null) killTree(local.child, 'SIGKILL');
+    local.log?.end();
+  }
+
+  /** Stops every running task (local stack shutdown). */
+  async shutdown(): Promise<void> {
+    const exits: Promise<unknown>[] = [];
+    for (const local of this.jobs.values()) {
+      for (const timer of local.timers) clearTimeout(timer);
+      const child = local.child;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        exits.push(new Promise((resolve) => child.once('exit', resolve)));
+        killTree(child, 'SIGKILL');
+      }
+    }
+    await Promise.all(exits);
+  }
+
+  private transition(local: LocalJob, state: BatchJobState, description: string, exitCode?: number): void {
+    const now = new Date().toISOString();
+    local.job.status.state = state;
+    local.job.status.statusEvents.push({
+      type: state === 'FAILED' && exitCode !== undefined ? 'TASK_STATE_CHANGED' : 'STATUS_CHANGED',
+      description,
+      eventTime: now,
+      ...(exitCode === undefined ? {} : { taskState: 'FAILED', taskExecution: { exitCode } }),
+    });
+    local.job.updateTime = now;
+    if (state === 'CANCELLATION_IN_PROGRESS') return;
+    const topic = local.spec.notifications[0]?.pubsubTopic;
+    if (!topic) return;
+    const region = local.job.name.split('/')[3] ?? '';
+    this.options.publish({
+      topic,
+      attributes: {
+        Type: 'JOB_STATE_CHANGED',
+        JobName: local.job.name,
+        JobUID: local.job.uid ?? '',
+        NewJobState: state,
+        Region: region,
+      },
+      data: `Job state was updated to ${state}.`,
+    });
+  }
+
+  private startTask(local: LocalJob): void {
+    const state = local.job.status.state;
+    if (state !== 'SCHEDULED' && state !== 'RUNNING') return;
+    local.attempts += 1;
+    if (state === 'SCHEDULED')
+      this.transition(
+        local,
+        'RUNNING',
+        `Job state is set from SCHEDULED to RUNNING for job ${local.job.name}.`,
+      );
+    const task = local.spec.taskGroups[0]!.taskSpec;
+    const [command, ...args] = this.options.command;
+    local.log ??= createWriteStream(join(this.options.logDir, `${local.job.name.split('/').at(-1)}.log`), {
+      flags: 'a',
+    });
+    const child = spawn(command!, args, {
+      env: {
+        ...process.env,
+        ...task.environment.variables,
+        ...this.options.env,
+        BATCH_TASK_INDEX: '0',
+        BATCH_JOB_UID: local.job.uid ?? '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    local.child = child;
+    child.stdout?.pipe(local.log, { end: false });
+    child.stderr?.pipe(local.log, { end: false });
+    child.once('exit', (code, signal) => this.taskExited(local, code, signal));
+  }
+
+  private taskExited(local: LocalJob, code: number | null, signal: NodeJS.Signals | null): void {
+    local.child = null;
+    const name = local.job.name;
+    if (local.job.status.state === 'CANCELLATION_IN_PROGRESS') {
+      this.transition(
+        local,
+        'CANCELLED',
+        `Job state is set from CANCELLATION_IN_PROGRESS to CANCELLED for job ${name}.`,
+      );
+      local.log?.end();
+      return;
+    }
+    const exitCode = code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1);
+    if (exitCode === 0) {
+      this.transition(local, 'SUCCEEDED', `Job state is set from RUNNING to SUCCEEDED for job ${name}.`);
+      local.log?.end();
+      return;
+    }
+    const task = local.spec.taskGroups[0]!.taskSpec;
+    const policy = task.lifecyclePolicies.find((p) => p.actionCondition.exitCodes.includes(exitCode));
+    const retriesLeft = local.attempts <= task.maxRetryCount;
+    if (policy?.action !== 'FAIL_TASK' && retriesLeft) {
+      local.job.status.statusEvents.push({
+        type: 'TASK_STATE_CHANGED',
+        description: `Task state is updated from RUNNING to FAILED on zones/local/instances/${name.split('/').at(-1)} with exit code ${exitCode}; retrying (attempt ${local.attempts + 1}).`,
+        eventTime: new Date().toISOString(),
+        taskState: 'FAILED',
+        taskExecution: { exitCode },
+      });
+      local.timers.push(setTimeout(() => this.startTask(local), 200));
+      return;
+    }
+    this.transition(
+      local,
+      'FAILED',
+      `Job state is set from RUNNING to FAILED for job ${name}. Task 0 failed with exit code ${exitCode}.`,
+      exitCode,
+    );
+    local.log?.end();
+  }
+}
+
+/** Signals the task's whole process group (it was started detached, as its own group leader). */
+function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
