@@ -8,10 +8,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { buildFunctions, formatBytes } from './build';
+import { memoryLogger } from '../functions/logging';
+import { buildFunctions, buildOrchestrator, formatBytes } from './build';
 import { type RunningEmulator, startFirestoreEmulator } from './lib/firestore-emulator';
 import { freePort, waitFor } from './lib/net';
 import { LocalGcsServer } from './local/gcs-server';
+import { startLocalStack } from './local/stack';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
@@ -160,8 +162,128 @@ async function benchApi(backends: Backends): Promise<void> {
   };
 }
 
+/** nextflow.log line times (real time): the replayed pipeline's own span. */
+function logSpanMs(log: string): number {
+  const times = [...log.matchAll(/^([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3})/gm)].map((m) =>
+    Date.UTC(2000, 0, 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])),
+  );
+  return times.length > 1 ? times.at(-1)! - times[0]! : 0;
+}
+
+async function benchExecution(backends: Backends): Promise<void> {
+  console.log('\n== execution (local stack, replay executor)');
+  const orchestrator = await buildOrchestrator(join(root, '.bench', 'orchestrator'));
+  const stack = await startLocalStack({
+    dataDir: join(root, '.bench', 'stack'),
+    fresh: true,
+    port: 0,
+    orchestratorDir: orchestrator.dir,
+    logger: memoryLogger(),
+    env: {
+      FIRESTORE_EMULATOR_HOST: backends.emulator.host,
+      GOOGLE_CLOUD_PROJECT: 'arc-bench-exec',
+      WORKFLOW_POLL_SECONDS: '1',
+      CHUNK_INTERVAL_SECONDS: '1',
+    },
+  });
+  try {
+    const body = JSON.stringify({
+      pipeline: 'nf-core/scrnaseq',
+      samplesheet_csv:
+        'sample,fastq_1,fastq_2\nS1,gs://b/S1_R1.fastq.gz,gs://b/S1_R2.fastq.gz\nS2,gs://b/S2_R1.fastq.gz,gs://b/S2_R2.fastq.gz\n',
+      params: { aligner: 'star', protocol: '10XV3' },
+    });
+    const rounds = 3;
+    const totals: number[] = [];
+    const pipelines: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const started = performance.now();
+      const created = (await (
+        await fetch(`${stack.url}/api/runs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        })
+      ).json()) as { run_id: string };
+      let status = 'pending';
+      while (!['completed', 'failed', 'cancelled'].includes(status)) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        status = (
+          (await (await fetch(`${stack.url}/api/runs/${created.run_id}`)).json()) as { status: string }
+        ).status;
+      }
+      totals.push(performance.now() - started);
+      if (status !== 'completed') throw new Error(`bench run ended ${status}`);
+      const [log] = await (await import('../functions/deps'))
+        .createStorage(stack.config)
+        .bucket(stack.config.runsBucket)
+        .file(`runs/${created.run_id}/logs/nextflow.log`)
+        .download();
+      pipelines.push(logSpanMs(log.toString('utf8')));
+    }
+    const total = median(totals);
+    const pipeline = median(pipelines);
+    console.log(
+      `submit → completed, median of ${rounds}: ${ms(total)}; replayed pipeline ${ms(pipeline)}; platform ${ms(total - pipeline)} = ${(((total - pipeline) / total) * 100).toFixed(1)}% (workflow steps, job start, event handling, uploads)`,
+    );
+
+    // onBatchJobEvent throughput: notifications for the finished runs, sequentially and
+    // 8 at a time (the latter contends on the same few run documents, as a burst would).
+    const runs = (
+      (await (await fetch(`${stack.url}/api/runs?page_size=100`)).json()) as {
+        runs: { batch_job_name: string }[];
+      }
+    ).runs;
+    const deliver = async (events: number, concurrency: number): Promise<number> => {
+      let next = 0;
+      const startedEvents = performance.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < events) {
+            const i = next++;
+            const response = await fetch(`${stack.functionsUrl}/onBatchJobEvent`, {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/json',
+                'ce-specversion': '1.0',
+                'ce-id': `bench-${concurrency}-${i}`,
+                'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished',
+                'ce-source': '//bench',
+              },
+              body: JSON.stringify({
+                message: {
+                  attributes: { JobName: runs[i % runs.length]!.batch_job_name, NewJobState: 'SUCCEEDED' },
+                  data: '',
+                },
+              }),
+            });
+            if (response.status !== 204) throw new Error(`onBatchJobEvent answered ${response.status}`);
+          }
+        }),
+      );
+      return events / ((performance.now() - startedEvents) / 1000);
+    };
+    const sequential = await deliver(200, 1);
+    const concurrent = await deliver(400, 8);
+    console.log(
+      `onBatchJobEvent (reads the job from the Batch twin, one Firestore transaction): ${sequential.toFixed(0)} events/s one at a time; ` +
+        `${concurrent.toFixed(0)} events/s 8 at a time over ${runs.length} runs`,
+    );
+    results.execution = {
+      submit_to_completed_ms: total,
+      replayed_pipeline_ms: pipeline,
+      platform_share: (total - pipeline) / total,
+      rounds,
+      batch_events_per_second: { sequential, concurrent_8: concurrent, runs: runs.length },
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
 const SECTIONS: Record<string, (backends: Backends) => Promise<void>> = {
   api: benchApi,
+  execution: benchExecution,
 };
 
 async function main(): Promise<void> {

@@ -1,16 +1,27 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { buildOrchestrator } from '../scripts/build';
 import { type RunningEmulator, startFirestoreEmulator } from '../scripts/lib/firestore-emulator';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     firestoreEmulatorHost: string;
+    /** The orchestrator built for this test run (not dist/, which `npm start` tests rebuild). */
+    orchestratorDir: string;
   }
 }
 
 let emulator: RunningEmulator | null = null;
+let buildDir: string | null = null;
 
 /** One Firestore emulator for the whole run; every test file uses its own project id in it. */
 export async function setup(project: TestProject): Promise<void> {
+  // Inside the project, so the bundle resolves node_modules like dist/ does.
+  await mkdir(join(process.cwd(), '.build'), { recursive: true });
+  buildDir = await mkdtemp(join(process.cwd(), '.build', 'test-'));
+  const orchestrator = await buildOrchestrator(join(buildDir, 'orchestrator'));
+  project.provide('orchestratorDir', orchestrator.dir);
   const existing = process.env.FIRESTORE_EMULATOR_HOST;
   if (existing) {
     project.provide('firestoreEmulatorHost', existing);
@@ -22,4 +33,5 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await emulator?.stop();
+  if (buildDir) await rm(buildDir, { recursive: true, force: true });
 }

@@ -10,7 +10,13 @@ import type {
   RunStore,
 } from '../core/ports';
 import { Run } from '../core/run-model';
-import { appliedDetail, applyRunEvent, ignoredReason, type RunEvent } from '../core/state-machine';
+import {
+  appliedDetail,
+  applyRunEvent,
+  ignoredReason,
+  type RunEvent,
+  type RunPatch,
+} from '../core/state-machine';
 
 const ALREADY_EXISTS = 6;
 const NOT_FOUND = 5;
@@ -123,27 +129,38 @@ export class FirestoreRunStore implements RunStore {
     };
   }
 
-  async apply(runId: string, event: RunEvent): Promise<ApplyResult | null> {
+  async apply(runId: string, events: RunEvent | RunEvent[]): Promise<ApplyResult | null> {
+    const list = Array.isArray(events) ? events : [events];
     const ref = this.runs().doc(runId);
     return this.db.runTransaction(async (tx) => {
       const snapshot = await tx.get(ref);
       if (!snapshot.exists) return null;
-      const run = Run.parse(snapshot.data());
-      const patch = applyRunEvent(run, event);
-      const entry: RunHistoryEntry = {
-        source: event.source,
-        from: run.status,
-        to: event.to,
-        at: event.at,
-        detail: patch
-          ? appliedDetail(run, event, patch)
-          : `ignored: ${ignoredReason(run, event)}${event.detail ? ` (${event.detail})` : ''}`,
-        applied: patch !== null,
-      };
-      tx.create(ref.collection('events').doc(), entry);
-      if (!patch) return { run, applied: false };
-      tx.update(ref, patch);
-      return { run: { ...run, ...patch }, applied: true };
+      const original = Run.parse(snapshot.data());
+      let run = original;
+      let changes: RunPatch = {};
+      list.forEach((event, index) => {
+        const patch = applyRunEvent(run, event);
+        if (patch || index === list.length - 1) {
+          const entry: RunHistoryEntry = {
+            source: event.source,
+            from: run.status,
+            to: event.to,
+            at: event.at,
+            detail: patch
+              ? appliedDetail(run, event, patch)
+              : `ignored: ${ignoredReason(run, event)}${event.detail ? ` (${event.detail})` : ''}`,
+            applied: patch !== null,
+          };
+          tx.create(ref.collection('events').doc(), entry);
+        }
+        if (patch) {
+          run = { ...run, ...patch };
+          changes = { ...changes, ...patch };
+        }
+      });
+      if (Object.keys(changes).length === 0) return { run: original, applied: false };
+      tx.update(ref, changes);
+      return { run, applied: true };
     });
   }
 

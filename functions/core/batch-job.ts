@@ -189,3 +189,23 @@ export function jobFailure(job: BatchJob): { message: string; exitCode: number |
       : '';
   return { message: `Batch job failed: ${description}${hint}`, exitCode };
 }
+
+const TRANSITION = /\bto (QUEUED|SCHEDULED|RUNNING|SUCCEEDED|FAILED|CANCELLED)\b/;
+
+/** The state changes a job's status events record ("… from SCHEDULED to RUNNING …"), oldest first. */
+export function jobTransitions(job: BatchJob): { state: BatchJobState; at: string }[] {
+  const transitions: { state: BatchJobState; at: string }[] = [];
+  for (const event of job.status.statusEvents) {
+    const match = event.description ? TRANSITION.exec(event.description) : null;
+    if (match && event.eventTime) transitions.push({ state: match[1] as BatchJobState, at: event.eventTime });
+  }
+  return transitions;
+}
+
+/** When the job entered its current state; the job's update time, or `fallback`, when no event says so. */
+export function jobStateTime(job: BatchJob, fallback: string): string {
+  const entered = jobTransitions(job)
+    .filter((t) => t.state === job.status.state)
+    .at(-1);
+  return entered?.at ?? job.updateTime ?? fallback;
+}

@@ -6,6 +6,8 @@ import {
   batchParent,
   buildBatchJob,
   jobFailure,
+  jobStateTime,
+  jobTransitions,
   type OrchestratorSettings,
   runStatusForJobState,
   TERMINAL_JOB_STATES,
@@ -127,18 +129,39 @@ function describeWorkflowError(error: unknown): string {
   return typeof error === 'string' ? error : JSON.stringify(error);
 }
 
-/** The run event a Batch job's state stands for, or null when it says nothing new. */
-export function eventFromJob(job: BatchJob, source: RunEvent['source'], at: string): RunEvent | null {
+/**
+ * What a Batch job says about its run: one event per state change its status events record
+ * (so a lost notification is made good by any later read of the job), ending with its
+ * current state (with the failure, for FAILED). Each is timed when the job entered that state.
+ */
+export function eventsFromJob(job: BatchJob, source: RunEvent['source'], now: string): RunEvent[] {
+  const events: RunEvent[] = [];
+  for (const transition of jobTransitions(job)) {
+    const to = runStatusForJobState(transition.state);
+    if (to && to !== runStatusForJobState(job.status.state)) {
+      events.push({
+        to,
+        at: transition.at,
+        source,
+        detail: `Batch job ${transition.state} (from the job's history)`,
+      });
+    }
+  }
   const to = runStatusForJobState(job.status.state);
-  if (!to) return null;
-  const event: RunEvent = { to, at, source, detail: `Batch job ${job.status.state}` };
+  if (!to) return events;
+  const current: RunEvent = {
+    to,
+    at: jobStateTime(job, now),
+    source,
+    detail: `Batch job ${job.status.state}`,
+  };
   if (to === 'failed') {
     const failure = jobFailure(job);
-    event.error_message = failure.message;
-    event.exit_code = failure.exitCode;
+    current.error_message = failure.message;
+    current.exit_code = failure.exitCode;
   }
-  if (to === 'completed') event.exit_code = 0;
-  return event;
+  if (to === 'completed') current.exit_code = 0;
+  return [...events, current];
 }
 
 async function cancelIfActive(deps: ExecutionDeps, job: BatchJob | null): Promise<void> {
@@ -180,8 +203,8 @@ export async function reconcileRun(deps: ExecutionDeps, request: ReconcileReques
       await cancelIfActive(deps, job);
       return done(run, 'stop');
     }
-    const event = job ? eventFromJob(job, 'workflow', now) : null;
-    const applied = event ? await deps.runs.apply(run.run_id, event) : null;
+    const events = job ? eventsFromJob(job, 'workflow', now) : [];
+    const applied = events.length > 0 ? await deps.runs.apply(run.run_id, events) : null;
     const current = applied?.run ?? run;
     return done(current, isTerminal(current.status) ? 'stop' : 'continue');
   }
@@ -195,8 +218,8 @@ export async function reconcileRun(deps: ExecutionDeps, request: ReconcileReques
     });
     return done(applied ?? run, 'stop');
   }
-  const event = eventFromJob(job, 'workflow', now);
-  const applied = event ? await deps.runs.apply(run.run_id, event) : null;
+  const events = eventsFromJob(job, 'workflow', now);
+  const applied = events.length > 0 ? await deps.runs.apply(run.run_id, events) : null;
   return done(applied ?? run, 'stop');
 }
 
@@ -230,10 +253,11 @@ export async function handleBatchJobEvent(
     : batchJobName(deps.settings.project, attributes.Region ?? deps.settings.region, runId);
   const job = await deps.jobs.getJob(name);
   if (!job) return { outcome: 'ignored', run_id: runId, reason: `job ${name} no longer exists` };
-  const event = eventFromJob(job, 'batch-event', deps.clock.now().toISOString());
-  if (!event)
+  const events = eventsFromJob(job, 'batch-event', deps.clock.now().toISOString());
+  if (events.length === 0) {
     return { outcome: 'ignored', run_id: runId, reason: `job state ${job.status.state} changes nothing` };
-  const applied = await deps.runs.apply(runId, event);
+  }
+  const applied = await deps.runs.apply(runId, events);
   if (!applied) return { outcome: 'ignored', run_id: runId, reason: 'no such run' };
   return applied.applied
     ? { outcome: 'applied', run_id: runId, status: applied.run.status }

@@ -38,7 +38,7 @@ export function findNextflowFailure(log: string): NextflowFailure | null {
   let lastError = -1;
   for (let i = 0; i < lines.length; i++) {
     const match = LOG_LINE.exec(lines[i]!);
-    if (!match || match[3] !== 'ERROR') continue;
+    if (match?.[3] !== 'ERROR') continue;
     lastError = i;
     if (PROCESS_ERROR.test(match[5]!)) blockStart = i;
   }

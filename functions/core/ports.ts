@@ -48,8 +48,12 @@ export interface RunStore {
   create(run: Run): Promise<void>;
   get(runId: string): Promise<Run | null>;
   list(filter: RunFilter, page: PageRequest): Promise<RunPage>;
-  /** Runs applyRunEvent in a transaction and records the event; null when the run does not exist. */
-  apply(runId: string, event: RunEvent): Promise<ApplyResult | null>;
+  /**
+   * Runs applyRunEvent for each event, in order, in one transaction, and records in the
+   * status history every event that changed the run, plus the last one (the event being
+   * reported) even if it changed nothing. Null when the run does not exist.
+   */
+  apply(runId: string, events: RunEvent | RunEvent[]): Promise<ApplyResult | null>;
   history(runId: string): Promise<RunHistoryEntry[]>;
   /** Sets fields outside the state machine; false when the run does not exist. */
   setFields(runId: string, fields: RunFields): Promise<boolean>;

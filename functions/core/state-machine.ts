@@ -6,7 +6,7 @@ export type RunEventSource = (typeof RunEventSource)[number];
 /** Something that happened to a run, as reported by one of its writers. */
 export interface RunEvent {
   to: RunStatus;
-  /** When it happened (ISO 8601, UTC). */
+  /** When it happened (ISO 8601, UTC), as the reporter knows it. */
   at: string;
   source: RunEventSource;
   detail?: string | null;
@@ -22,28 +22,19 @@ export type RunStateFields = Pick<
   | 'updated_at'
   | 'submitted_at'
   | 'started_at'
+  | 'completed_at'
+  | 'failed_at'
+  | 'cancelled_at'
   | 'exit_code'
   | 'error_message'
   | 'error_task'
   | 'error_detail'
 >;
 
-export type RunPatch = Partial<
-  Pick<
-    Run,
-    | 'status'
-    | 'updated_at'
-    | 'submitted_at'
-    | 'started_at'
-    | 'completed_at'
-    | 'failed_at'
-    | 'cancelled_at'
-    | 'exit_code'
-    | 'error_message'
-    | 'error_task'
-    | 'error_detail'
-  >
->;
+type TimestampField = 'submitted_at' | 'started_at' | 'completed_at' | 'failed_at' | 'cancelled_at';
+type ErrorField = 'exit_code' | 'error_message' | 'error_task' | 'error_detail';
+
+export type RunPatch = Partial<Pick<Run, 'status' | 'updated_at' | TimestampField | ErrorField>>;
 
 const RANK: Record<RunStatus, number> = {
   pending: 0,
@@ -54,37 +45,35 @@ const RANK: Record<RunStatus, number> = {
   cancelled: 3,
 };
 
-function setTimestamp(patch: RunPatch, to: RunStatus, at: string): void {
-  switch (to) {
-    case 'pending':
-      return;
-    case 'submitted':
-      patch.submitted_at = at;
-      return;
-    case 'running':
-      patch.started_at = at;
-      return;
-    case 'completed':
-      patch.completed_at = at;
-      return;
-    case 'failed':
-      patch.failed_at = at;
-      return;
-    case 'cancelled':
-      patch.cancelled_at = at;
-      return;
-  }
-}
+const TIMESTAMP: Record<RunStatus, TimestampField | null> = {
+  pending: null,
+  submitted: 'submitted_at',
+  running: 'started_at',
+  completed: 'completed_at',
+  failed: 'failed_at',
+  cancelled: 'cancelled_at',
+};
 
-/** Copies the error fields the event knows; with `run`, only those the run does not know yet. */
-function copyErrorFields(patch: RunPatch, event: RunEvent, run?: RunStateFields): void {
-  if (event.exit_code != null && (!run || run.exit_code === null)) patch.exit_code = event.exit_code;
-  if (event.error_message != null && (!run || run.error_message === null)) {
-    patch.error_message = event.error_message;
+const ERROR_FIELDS: ErrorField[] = ['exit_code', 'error_message', 'error_task', 'error_detail'];
+
+/**
+ * all: a run entering a final status takes every error field the event knows;
+ * missing: a repeated report only fills fields nobody filled;
+ * override: the orchestrator's exit.json is the authority on why Nextflow failed.
+ */
+function copyErrorFields(
+  patch: RunPatch,
+  event: RunEvent,
+  run: RunStateFields,
+  mode: 'all' | 'missing' | 'override',
+): void {
+  for (const field of ERROR_FIELDS) {
+    const value = event[field];
+    if (value === undefined || value === null) continue;
+    if (mode === 'missing' && run[field] !== null) continue;
+    if (mode === 'override' && run[field] === value) continue;
+    Object.assign(patch, { [field]: value });
   }
-  if (event.error_task != null && (!run || run.error_task === null)) patch.error_task = event.error_task;
-  if (event.error_detail != null && (!run || run.error_detail === null))
-    patch.error_detail = event.error_detail;
 }
 
 function later(a: string, b: string): string {
@@ -92,46 +81,45 @@ function later(a: string, b: string): string {
 }
 
 /**
- * The one state machine. Statuses move forward only (skipping is allowed), terminal
- * statuses are sticky, and an event that would move backward returns null — except that
- * a late `submitted`/`running` event fills in that step's time when it is still unknown. A repeated
- * terminal event may still fill in error fields that are not known yet (Batch says
- * FAILED before the orchestrator's exit.json tells which task failed and why).
+ * The one state machine. Statuses move forward only (skipping is allowed) and terminal
+ * statuses are sticky: an event that would move a run backward, or from one final status
+ * to another, changes nothing. Repeated and late reports only refine what is known:
+ * a status's time is the earliest report of it, missing error details are filled in, and
+ * exit.json (source `artifact`) has the last word on the error. So every order of the same
+ * events ends in the same run document.
  */
 export function applyRunEvent(run: RunStateFields, event: RunEvent): RunPatch | null {
   const from = run.status;
   const to = event.to;
+  const patch: RunPatch = {};
+  const field = TIMESTAMP[to];
 
   if (RANK[to] > RANK[from]) {
-    const patch: RunPatch = { status: to, updated_at: later(run.updated_at, event.at) };
-    setTimestamp(patch, to, event.at);
-    if (isTerminal(to)) copyErrorFields(patch, event);
-    return patch;
+    patch.status = to;
+    if (field) patch[field] = event.at;
+    if (isTerminal(to)) copyErrorFields(patch, event, run, 'all');
+  } else if (to === from || (RANK[to] < RANK[from] && (to === 'submitted' || to === 'running'))) {
+    // A report of the status the run is in, or of a step it has passed.
+    if (field && (run[field] === null || event.at < run[field])) patch[field] = event.at;
+    if (to === from && isTerminal(to))
+      copyErrorFields(patch, event, run, event.source === 'artifact' ? 'override' : 'missing');
+  } else {
+    return null;
   }
 
-  if ((to === 'submitted' || to === 'running') && RANK[to] < RANK[from]) {
-    // A late event for a step the run has already passed: the status stays, but the
-    // step's time is recorded if nobody recorded it (events arrive out of order).
-    const field = to === 'submitted' ? 'submitted_at' : 'started_at';
-    if (run[field] !== null) return null;
-    return { [field]: event.at, updated_at: later(run.updated_at, event.at) };
-  }
-
-  if (to === from && isTerminal(to)) {
-    const patch: RunPatch = {};
-    copyErrorFields(patch, event, run);
-    if (Object.keys(patch).length === 0) return null;
-    patch.updated_at = later(run.updated_at, event.at);
-    return patch;
-  }
-
-  return null;
+  // A newer report of a known state still moves updated_at, so that updated_at is the
+  // newest report whatever the order; a redelivery (same time) changes nothing.
+  if (Object.keys(patch).length === 0 && event.at <= run.updated_at) return null;
+  patch.updated_at = later(run.updated_at, event.at);
+  return patch;
 }
 
 /** How an applied patch reads in the status history. */
 export function appliedDetail(run: RunStateFields, event: RunEvent, patch: RunPatch): string | null {
-  if (patch.status === undefined && event.to !== run.status)
-    return `late ${event.to}: time recorded, status stays ${run.status}`;
+  if (patch.status === undefined) {
+    const changed = Object.keys(patch).filter((key) => key !== 'updated_at');
+    return `${event.to === run.status ? 'repeated' : 'late'} ${event.to}: recorded ${changed.join(', ')}; status stays ${run.status}`;
+  }
   return event.detail ?? null;
 }
 

@@ -51,6 +51,7 @@ interface LocalJob {
 }
 
 type Fault = { kind: 'fail'; status: number; message: string } | { kind: 'lose-reply' };
+type GetFault = { status: number; message: string };
 
 const REQUEST_ID_WINDOW_MS = 60 * 60 * 1000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -58,6 +59,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class LocalBatch implements JobRunner {
   private readonly jobs = new Map<string, LocalJob>();
   private readonly faults: Fault[] = [];
+  private readonly getFaults: GetFault[] = [];
   /** Every createJob call that reached the service, for tests that count them. */
   readonly createCalls: { name: string; requestId: string; outcome: string }[] = [];
 
@@ -68,6 +70,11 @@ export class LocalBatch implements JobRunner {
   /** The next createJob fails with this status and message, as Batch would answer it. */
   failNextCreate(status: number, message: string): void {
     this.faults.push({ kind: 'fail', status, message });
+  }
+
+  /** The next getJob calls fail, as Batch does when it is briefly unavailable. */
+  failNextGets(count: number, status = 503, message = 'The service is currently unavailable.'): void {
+    for (let i = 0; i < count; i++) this.getFaults.push({ status, message });
   }
 
   /** The next createJob succeeds but its reply is lost (the caller sees an error and retries). */
@@ -157,6 +164,8 @@ export class LocalBatch implements JobRunner {
   }
 
   async getJob(name: string): Promise<BatchJob | null> {
+    const fault = this.getFaults.shift();
+    if (fault) throw new JobRunnerError(fault.message, fault.status);
     const local = this.jobs.get(name);
     return local ? structuredClone(local.job) : null;
   }

@@ -36,6 +36,8 @@ export interface LocalWorkflowsOptions {
   /** sys.sleep and retry backoff seconds are multiplied by this (1 = real time). */
   timeScale?: number;
   log?: (severity: string, message: string) => void;
+  /** Every execution waits before its first step until released (API tests that only need runs started). */
+  holdAll?: boolean;
 }
 
 const CONNECTOR_DEFAULT_TIMEOUT_SECONDS = 1800;

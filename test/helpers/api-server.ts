@@ -8,6 +8,10 @@ import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
 import { answerFrameworkErrorsAsJson } from '../../functions/http/framework-errors';
 import { memoryLogger } from '../../functions/logging';
 import { LocalGcsServer } from '../../scripts/local/gcs-server';
+import { serveBatch } from '../../scripts/local/grpc/batch-service';
+import { serveWorkflows } from '../../scripts/local/grpc/workflows-service';
+import { LocalBatch } from '../../scripts/local/local-batch';
+import { LocalWorkflows } from '../../scripts/local/local-workflows';
 import { firestoreEmulatorHost, tempDir, uniqueProjectId } from './env';
 
 let registered = 0;
@@ -17,6 +21,8 @@ export interface TestApi {
   config: Config;
   deps: ApiDeps;
   gcs: LocalGcsServer;
+  batch: LocalBatch;
+  workflows: LocalWorkflows;
   logs: ReturnType<typeof memoryLogger>;
   firestore: ReturnType<typeof createFirestore>;
   close(): Promise<void>;
@@ -24,7 +30,9 @@ export interface TestApi {
 
 /**
  * The real `api` function behind the real Functions Framework server, against the
- * Firestore emulator (a project of its own) and a local GCS server in a temp dir.
+ * Firestore emulator (a project of its own), a local GCS server in a temp dir, and the
+ * Batch and Workflows twins over gRPC. Workflow executions are held at their first step,
+ * so runs stay pending unless a test releases them.
  */
 export interface TestApiOptions {
   env?: Record<string, string>;
@@ -38,12 +46,27 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const dir = await tempDir('arc-gcs-');
   const gcs = new LocalGcsServer({ dataDir: dir.path });
   const gcsUrl = await gcs.start();
+  const batch = new LocalBatch({
+    command: [process.execPath, '-e', 'process.exit(0)'],
+    env: {},
+    publish: () => {},
+    logDir: `${dir.path}/batch-logs`,
+  });
+  const batchService = await serveBatch(batch);
+  const workflows = new LocalWorkflows({
+    definitionPath: 'workflows/run-pipeline.workflows.yaml',
+    jobs: batch,
+    holdAll: true,
+  });
+  const workflowsService = await serveWorkflows(workflows);
   const config = loadConfig({
     GOOGLE_CLOUD_PROJECT: uniqueProjectId(),
     FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
     STORAGE_EMULATOR_HOST: gcsUrl,
     RUNS_BUCKET: 'arc-test-runs',
     USER_TOUCH_INTERVAL_SECONDS: '0',
+    BATCH_EMULATOR_HOST: batchService.host,
+    WORKFLOWS_EMULATOR_HOST: workflowsService.host,
     ...env,
   });
   if (createBucket) await gcs.createBucket(config.runsBucket);
@@ -60,11 +83,17 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     config,
     deps,
     gcs,
+    batch,
+    workflows,
     logs,
     firestore: createFirestore(config),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const execution of workflows.list()) workflows.cancel(execution.name);
+      await batch.shutdown();
+      await batchService.stop();
+      await workflowsService.stop();
       await gcs.stop();
       await dir.remove();
     },

@@ -97,7 +97,7 @@ export async function serveBatch(batch: LocalBatch): Promise<{ host: string; sto
       },
     ),
     GetJob: unary(async (request: { name: string }) => {
-      const job = await batch.getJob(request.name);
+      const job = await batch.getJob(request.name).catch(toStatus);
       if (!job) throw new GrpcStatusError(grpc.status.NOT_FOUND, `Job ${request.name} not found`);
       return jobToProto(job);
     }),

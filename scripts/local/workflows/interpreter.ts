@@ -195,6 +195,7 @@ function retryable(policy: Value, error: WorkflowError): boolean {
     );
   }
   throw new UnsupportedError(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Workflows expression syntax, not a template.
     'only ${http.default_retry} and ${http.default_retry_non_idempotent} retry policies are supported',
   );
 }

@@ -1,0 +1,331 @@
+# Every cloud resource of Arc Reactor (ARCHITECTURE §1–§7). Apply after `npm run build`:
+#   terraform init && terraform apply -var project=... -var runs_bucket=... -var orchestrator_image=...
+
+locals {
+  services = [
+    "artifactregistry.googleapis.com",
+    "batch.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "eventarc.googleapis.com",
+    "firestore.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "logging.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+    "workflows.googleapis.com",
+  ]
+  functions_base_url = "https://${var.region}-${var.project}.cloudfunctions.net"
+  common_env = {
+    GOOGLE_CLOUD_PROJECT         = var.project
+    GCP_REGION                   = var.region
+    RUNS_BUCKET                  = var.runs_bucket
+    EXECUTOR                     = "google-batch"
+    ORCHESTRATOR_IMAGE           = var.orchestrator_image
+    ORCHESTRATOR_SERVICE_ACCOUNT = google_service_account.sa["orchestrator"].email
+    TASKS_SERVICE_ACCOUNT        = google_service_account.sa["tasks"].email
+    RUN_EVENTS_TOPIC             = google_pubsub_topic.run_events.name
+    WORKFLOW_NAME                = "run-pipeline"
+    FUNCTIONS_BASE_URL           = local.functions_base_url
+    ADMIN_EMAILS                 = join(",", var.admin_emails)
+  }
+  http_functions = {
+    api          = { entry = "api", public = true }
+    prepareRun   = { entry = "prepareRun", public = false }
+    reconcileRun = { entry = "reconcileRun", public = false }
+  }
+  event_functions = {
+    onBatchJobEvent = {
+      event_type = "google.cloud.pubsub.topic.v1.messagePublished"
+      topic      = google_pubsub_topic.run_events.id
+      filters    = {}
+    }
+    onRunArtifact = {
+      event_type = "google.cloud.storage.object.v1.finalized"
+      topic      = null
+      filters    = { bucket = var.runs_bucket }
+    }
+  }
+}
+
+data "google_project" "this" {}
+
+resource "google_project_service" "services" {
+  for_each           = toset(local.services)
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# ---- storage ------------------------------------------------------------------------
+
+resource "google_storage_bucket" "runs" {
+  name                        = var.runs_bucket
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  # matchesPrefix takes literal prefixes: that is why work dirs live under work/ and not
+  # under runs/*/work/ (ARCHITECTURE §4, §12).
+  lifecycle_rule {
+    condition {
+      age            = var.work_retention_days
+      matches_prefix = ["work/", "cache/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+resource "google_artifact_registry_repository" "images" {
+  location      = var.region
+  repository_id = "arc-reactor"
+  format        = "DOCKER"
+  depends_on    = [google_project_service.services]
+}
+
+# ---- Firestore ----------------------------------------------------------------------
+
+resource "google_firestore_database" "default" {
+  name        = "(default)"
+  location_id = var.region
+  type        = "FIRESTORE_NATIVE"
+  depends_on  = [google_project_service.services]
+}
+
+# The runs list: one user's runs, optionally by status and pipeline, newest first.
+resource "google_firestore_index" "runs" {
+  for_each = {
+    user                 = ["user_email"]
+    user_status          = ["user_email", "status"]
+    user_pipeline        = ["user_email", "pipeline"]
+    user_status_pipeline = ["user_email", "status", "pipeline"]
+    status               = ["status"]
+    pipeline             = ["pipeline"]
+    status_pipeline      = ["status", "pipeline"]
+  }
+  database   = google_firestore_database.default.name
+  collection = "runs"
+
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# ---- identities ---------------------------------------------------------------------
+
+resource "google_service_account" "sa" {
+  for_each = {
+    functions    = "Arc Reactor functions"
+    workflows    = "Arc Reactor run-pipeline workflow"
+    orchestrator = "Arc Reactor orchestrator (Batch job VM)"
+    tasks        = "Arc Reactor Nextflow task VMs"
+    events       = "Arc Reactor Eventarc triggers"
+  }
+  account_id   = "arc-${each.key}"
+  display_name = each.value
+}
+
+resource "google_project_iam_member" "roles" {
+  for_each = {
+    "functions-datastore"   = ["functions", "roles/datastore.user"]
+    "functions-batch"       = ["functions", "roles/batch.jobsEditor"]
+    "functions-workflows"   = ["functions", "roles/workflows.invoker"]
+    "functions-logs"        = ["functions", "roles/logging.logWriter"]
+    "workflows-batch"       = ["workflows", "roles/batch.jobsEditor"]
+    "workflows-logs"        = ["workflows", "roles/logging.logWriter"]
+    "orchestrator-agent"    = ["orchestrator", "roles/batch.agentReporter"]
+    "orchestrator-batch"    = ["orchestrator", "roles/batch.jobsEditor"]
+    "orchestrator-logs"     = ["orchestrator", "roles/logging.logWriter"]
+    "orchestrator-registry" = ["orchestrator", "roles/artifactregistry.reader"]
+    "tasks-agent"           = ["tasks", "roles/batch.agentReporter"]
+    "tasks-logs"            = ["tasks", "roles/logging.logWriter"]
+    "events-receiver"       = ["events", "roles/eventarc.eventReceiver"]
+  }
+  project = var.project
+  role    = each.value[1]
+  member  = "serviceAccount:${google_service_account.sa[each.value[0]].email}"
+}
+
+resource "google_storage_bucket_iam_member" "runs" {
+  for_each = toset(["functions", "orchestrator", "tasks"])
+  bucket   = google_storage_bucket.runs.name
+  role     = "roles/storage.objectAdmin"
+  member   = "serviceAccount:${google_service_account.sa[each.value].email}"
+}
+
+# Whoever creates a Batch job that runs as a service account must be allowed to act as it.
+resource "google_service_account_iam_member" "act_as" {
+  for_each = {
+    "functions-orchestrator" = ["functions", "orchestrator"]
+    "workflows-orchestrator" = ["workflows", "orchestrator"]
+    "orchestrator-tasks"     = ["orchestrator", "tasks"]
+  }
+  service_account_id = google_service_account.sa[each.value[1]].name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.sa[each.value[0]].email}"
+}
+
+# Signed download links are signed through the IAM Credentials API with the functions' own identity.
+resource "google_service_account_iam_member" "functions_sign" {
+  service_account_id = google_service_account.sa["functions"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_service_account.sa["functions"].email}"
+}
+
+# ---- events -------------------------------------------------------------------------
+
+resource "google_pubsub_topic" "run_events" {
+  name       = "arc-run-events"
+  depends_on = [google_project_service.services]
+}
+
+# Batch publishes job state changes with its service agent.
+resource "google_pubsub_topic_iam_member" "batch_publisher" {
+  topic  = google_pubsub_topic.run_events.name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-cloudbatch.iam.gserviceaccount.com"
+}
+
+# Cloud Storage triggers need the GCS service agent to publish to Pub/Sub.
+data "google_storage_project_service_account" "gcs" {}
+
+resource "google_project_iam_member" "gcs_publisher" {
+  project = var.project
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+}
+
+# ---- functions ----------------------------------------------------------------------
+
+resource "google_storage_bucket" "sources" {
+  name                        = "${var.project}-arc-function-sources"
+  location                    = var.region
+  uniform_bucket_level_access = true
+}
+
+data "archive_file" "function" {
+  for_each    = merge(local.http_functions, local.event_functions)
+  type        = "zip"
+  source_dir  = "${var.functions_source_dir}/${each.key}"
+  output_path = "${path.module}/.build/${each.key}.zip"
+}
+
+resource "google_storage_bucket_object" "function" {
+  for_each = data.archive_file.function
+  bucket   = google_storage_bucket.sources.name
+  name     = "${each.key}-${each.value.output_md5}.zip"
+  source   = each.value.output_path
+}
+
+resource "google_cloudfunctions2_function" "http" {
+  for_each = local.http_functions
+  name     = each.key
+  location = var.region
+
+  build_config {
+    runtime     = "nodejs20"
+    entry_point = each.value.entry
+    source {
+      storage_source {
+        bucket = google_storage_bucket.sources.name
+        object = google_storage_bucket_object.function[each.key].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory      = "512Mi"
+    timeout_seconds       = 120
+    max_instance_count    = 20
+    service_account_email = google_service_account.sa["functions"].email
+    environment_variables = merge(local.common_env, { NODE_ENV = "production" })
+    ingress_settings      = each.value.public ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
+  }
+  depends_on = [google_project_service.services]
+}
+
+# prepareRun and reconcileRun are called only by the workflow, with its OIDC identity.
+resource "google_cloud_run_service_iam_member" "workflow_invokes" {
+  for_each = { for name, fn in local.http_functions : name => fn if !fn.public }
+  location = var.region
+  service  = google_cloudfunctions2_function.http[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.sa["workflows"].email}"
+}
+
+resource "google_cloudfunctions2_function" "event" {
+  for_each = local.event_functions
+  name     = each.key
+  location = var.region
+
+  build_config {
+    runtime     = "nodejs20"
+    entry_point = each.key
+    source {
+      storage_source {
+        bucket = google_storage_bucket.sources.name
+        object = google_storage_bucket_object.function[each.key].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory      = "512Mi"
+    timeout_seconds       = 120
+    max_instance_count    = 20
+    service_account_email = google_service_account.sa["functions"].email
+    environment_variables = merge(local.common_env, { NODE_ENV = "production" })
+    ingress_settings      = "ALLOW_INTERNAL_ONLY"
+  }
+
+  event_trigger {
+    trigger_region        = var.region
+    event_type            = each.value.event_type
+    pubsub_topic          = each.value.topic
+    retry_policy          = "RETRY_POLICY_RETRY"
+    service_account_email = google_service_account.sa["events"].email
+    dynamic "event_filters" {
+      for_each = each.value.filters
+      content {
+        attribute = event_filters.key
+        value     = event_filters.value
+      }
+    }
+  }
+  depends_on = [google_project_iam_member.gcs_publisher, google_pubsub_topic_iam_member.batch_publisher]
+}
+
+resource "google_cloud_run_service_iam_member" "events_invoke" {
+  for_each = local.event_functions
+  location = var.region
+  service  = google_cloudfunctions2_function.event[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.sa["events"].email}"
+}
+
+# ---- the workflow -------------------------------------------------------------------
+
+resource "google_workflows_workflow" "run_pipeline" {
+  name            = "run-pipeline"
+  region          = var.region
+  description     = "Runs one Arc Reactor run: prepare, create the Batch job, poll it, reconcile."
+  service_account = google_service_account.sa["workflows"].id
+  source_contents = file("${path.module}/../workflows/run-pipeline.workflows.yaml")
+  depends_on      = [google_project_service.services]
+}

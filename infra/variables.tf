@@ -1,0 +1,38 @@
+variable "project" {
+  description = "GCP project id that runs Arc Reactor."
+  type        = string
+}
+
+variable "region" {
+  description = "Region for functions, Batch jobs, Workflows and the bucket."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "runs_bucket" {
+  description = "Bucket for run inputs, logs, results, Nextflow work dirs (work/) and cache (cache/)."
+  type        = string
+}
+
+variable "work_retention_days" {
+  description = "Nextflow work dirs and caches are deleted after this many days; a run older than this cannot be resumed."
+  type        = number
+  default     = 30
+}
+
+variable "orchestrator_image" {
+  description = "The orchestrator image (built from orchestrator/Dockerfile and pushed to the arc-reactor repository)."
+  type        = string
+}
+
+variable "admin_emails" {
+  description = "Administrators: they see every user's runs."
+  type        = list(string)
+  default     = []
+}
+
+variable "functions_source_dir" {
+  description = "Where `npm run build` put the function bundles."
+  type        = string
+  default     = "../dist/functions"
+}

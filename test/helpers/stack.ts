@@ -1,0 +1,81 @@
+import { inject } from 'vitest';
+import type { Run } from '../../functions/core/run-model';
+import { createFirestore } from '../../functions/deps';
+import { memoryLogger } from '../../functions/logging';
+import { waitFor } from '../../scripts/lib/net';
+import { type RunningStack, startLocalStack } from '../../scripts/local/stack';
+import { request } from './api-server';
+import { firestoreEmulatorHost, tempDir, uniqueProjectId } from './env';
+
+export interface TestStack extends RunningStack {
+  logs: ReturnType<typeof memoryLogger>;
+  firestore: ReturnType<typeof createFirestore>;
+  close(): Promise<void>;
+}
+
+/** The whole local stack for one test file: its own project id, data dir and ports; a fast replay. */
+export async function startTestStack(
+  options: { env?: Record<string, string>; replaySpeed?: number } = {},
+): Promise<TestStack> {
+  const dir = await tempDir('arc-stack-');
+  const logs = memoryLogger();
+  const stack = await startLocalStack({
+    dataDir: dir.path,
+    port: 0,
+    orchestratorDir: inject('orchestratorDir'),
+    replaySpeed: options.replaySpeed ?? 2_500,
+    logger: logs,
+    env: {
+      FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+      GOOGLE_CLOUD_PROJECT: uniqueProjectId(),
+      USER_TOUCH_INTERVAL_SECONDS: '0',
+      WORKFLOW_POLL_SECONDS: '0.3',
+      CHUNK_INTERVAL_SECONDS: '0.3',
+      ...options.env,
+    },
+  });
+  return {
+    ...stack,
+    logs,
+    firestore: createFirestore(stack.config),
+    async close() {
+      await stack.stop();
+      await dir.remove();
+    },
+  };
+}
+
+export async function getRun(
+  stack: TestStack,
+  runId: string,
+  headers: Record<string, string> = {},
+): Promise<Run> {
+  const response = await request<Run>(`${stack.url}/api/runs/${runId}`, { headers });
+  if (response.status !== 200)
+    throw new Error(`GET ${runId} answered ${response.status}: ${JSON.stringify(response.body)}`);
+  return response.body;
+}
+
+/** Polls the API until the run satisfies the condition; returns it. */
+export async function waitForRun(
+  stack: TestStack,
+  runId: string,
+  condition: (run: Run) => boolean,
+  timeoutMs = 60_000,
+): Promise<Run> {
+  let last: Run | null = null;
+  try {
+    await waitFor(
+      async () => {
+        last = await getRun(stack, runId);
+        return condition(last);
+      },
+      { timeoutMs, intervalMs: 100, what: `run ${runId}` },
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message} Last seen: ${JSON.stringify(last)}`);
+  }
+  return last!;
+}
+
+export const isFinal = (run: Run) => ['completed', 'failed', 'cancelled'].includes(run.status);

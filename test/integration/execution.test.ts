@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { Run } from '../../functions/core/run-model';
+import { waitFor } from '../../scripts/lib/net';
+import type { CloudEvent } from '../../scripts/local/event-bridge';
+import { request } from '../helpers/api-server';
+import { runBody, samplesheet } from '../helpers/samplesheets';
+import { getRun, isFinal, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function launch(overrides: Record<string, unknown> = {}): Promise<Run> {
+  const response = await request<Run>(`${stack.url}/api/runs`, { method: 'POST', json: runBody(overrides) });
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body;
+}
+
+async function objects(prefix: string): Promise<string[]> {
+  const [files] = await (await import('../../functions/deps'))
+    .createStorage(stack.config)
+    .bucket(stack.config.runsBucket)
+    .getFiles({ prefix });
+  return files.map((f) => f.name).sort();
+}
+
+async function read(name: string): Promise<string> {
+  const [content] = await (await import('../../functions/deps'))
+    .createStorage(stack.config)
+    .bucket(stack.config.runsBucket)
+    .file(name)
+    .download();
+  return content.toString('utf8');
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a run on the local stack', () => {
+  it('goes pending → submitted → running → completed, with inputs and logs at the documented paths', async () => {
+    const created = await launch({ samplesheet_csv: samplesheet(2, 2) });
+    expect(created.status).toBe('pending');
+    expect(created.workflow_execution).toMatch(/^projects\/.+\/workflows\/run-pipeline\/executions\/.+/);
+
+    const run = await waitForRun(stack, created.run_id, isFinal);
+    await stack.bridge.idle();
+    const final = await getRun(stack, created.run_id);
+    expect(run.status).toBe('completed');
+    expect(final).toMatchObject({
+      status: 'completed',
+      exit_code: 0,
+      error_message: null,
+      executor: 'replay',
+      batch_job_name: `projects/${stack.config.project}/locations/us-central1/jobs/nf-${created.run_id}`,
+    });
+    for (const field of ['submitted_at', 'started_at', 'completed_at'] as const)
+      expect(final[field]).toEqual(expect.any(String));
+    expect(final.submitted_at! <= final.started_at!).toBe(true);
+    expect(final.started_at! <= final.completed_at!).toBe(true);
+
+    const prefix = `runs/${created.run_id}/`;
+    const stored = await objects(prefix);
+    expect(stored).toEqual(
+      expect.arrayContaining([
+        `${prefix}request/samplesheet.csv`,
+        `${prefix}inputs/samplesheet.csv`,
+        `${prefix}inputs/params.yaml`,
+        `${prefix}inputs/nextflow.config`,
+        `${prefix}logs/nextflow.log`,
+        `${prefix}logs/trace.txt`,
+        `${prefix}logs/timeline.html`,
+        `${prefix}logs/report.html`,
+        `${prefix}logs/exit.json`,
+        `${prefix}logs/live/trace.000001.tsv`,
+        `${prefix}logs/live/nextflow.000001.log`,
+        `${prefix}results/multiqc/multiqc_report.html`,
+      ]),
+    );
+    const params = parse(await read(`${prefix}inputs/params.yaml`)) as Record<string, unknown>;
+    expect(params).toMatchObject({
+      input: `gs://${stack.config.runsBucket}/${prefix}inputs/samplesheet.csv`,
+      outdir: `gs://${stack.config.runsBucket}/${prefix}results`,
+      aligner: 'star',
+    });
+    expect(await read(`${prefix}inputs/nextflow.config`)).toContain("executor      = 'google-batch'");
+    const trace = await read(`${prefix}logs/trace.txt`);
+    expect(trace.split('\n')[0]).toMatch(/^task_id\thash\tnative_id\tprocess\ttag\tname\tstatus/);
+    expect(trace).toContain('NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN (SAMPLE_2)');
+    expect(JSON.parse(await read(`${prefix}logs/exit.json`))).toMatchObject({
+      exit_code: 0,
+      session_id: created.session_id,
+      executor: 'replay',
+    });
+
+    const execution = stack.workflows.get(created.workflow_execution!)!;
+    await execution.done;
+    expect(execution.state).toBe('SUCCEEDED');
+  });
+
+  it('fails at the chosen process with the exit code, the failed task and the error from the log', async () => {
+    const created = await launch({
+      params: { aligner: 'star', protocol: '10XV3', replay_fail_process: 'STAR_ALIGN' },
+    });
+    const run = await waitForRun(stack, created.run_id, isFinal);
+    await stack.bridge.idle();
+    const final = await getRun(stack, created.run_id);
+    expect(run.status).toBe('failed');
+    expect(final).toMatchObject({
+      status: 'failed',
+      exit_code: 1,
+      error_task: 'NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN (SAMPLE_1)',
+      error_message:
+        'Process `NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN (SAMPLE_1)` terminated with an error exit status (1)',
+    });
+    expect(final.error_detail).toContain('Command error:');
+    expect(final.error_detail).toContain('EXITING because of FATAL ERROR in reads input');
+    const trace = await read(`runs/${created.run_id}/logs/trace.txt`);
+    expect(trace.match(/STAR_ALIGN \(SAMPLE_1\)\tFAILED/g)).toHaveLength(4);
+  });
+
+  it('cancels a running run: the task process is gone and later Batch events do not change it', async () => {
+    const created = await launch();
+    await waitForRun(stack, created.run_id, (r) => r.status === 'running');
+    const jobName = (await getRun(stack, created.run_id)).batch_job_name!;
+    await waitFor(() => stack.batch.processOf(jobName) !== null, {
+      timeoutMs: 10_000,
+      what: 'the task process',
+    });
+    const pid = stack.batch.processOf(jobName)!.pid!;
+
+    const cancelled = await request<Run>(`${stack.url}/api/runs/${created.run_id}`, { method: 'DELETE' });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('cancelled');
+
+    await waitFor(async () => (await stack.batch.getJob(jobName))?.status.state === 'CANCELLED', {
+      timeoutMs: 15_000,
+      what: 'the job to be cancelled',
+    });
+    expect(processAlive(pid)).toBe(false);
+    await stack.workflows.get(created.workflow_execution!)!.done;
+    await stack.bridge.idle();
+    const final = await getRun(stack, created.run_id);
+    expect(final.status).toBe('cancelled');
+    expect(final.cancelled_at).toBe(cancelled.body.cancelled_at);
+    const history = (
+      await request<Run & { events: { source: string; to: string; applied: boolean }[] }>(
+        `${stack.url}/api/runs/${created.run_id}?include=events`,
+      )
+    ).body.events;
+    expect(history.filter((e) => e.source === 'batch-event' && e.to === 'cancelled')).not.toEqual([]);
+  });
+
+  it('cancelled before submission: the workflow never creates the Batch job', async () => {
+    stack.workflows.holdNext();
+    const created = await launch();
+    const cancelled = await request<Run>(`${stack.url}/api/runs/${created.run_id}`, { method: 'DELETE' });
+    expect(cancelled.body.status).toBe('cancelled');
+    stack.workflows.release(created.workflow_execution!);
+    const execution = stack.workflows.get(created.workflow_execution!)!;
+    await execution.done;
+    expect(execution.state).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.result!)).toMatchObject({ outcome: 'not submitted' });
+    expect(stack.batch.createCalls.filter((c) => c.name.endsWith(`nf-${created.run_id}`))).toEqual([]);
+    expect((await getRun(stack, created.run_id)).status).toBe('cancelled');
+  });
+
+  it('ends failed with Batch’s message when the job cannot be created', async () => {
+    stack.batch.failNextCreate(403, "Quota 'CPUS' exceeded. Limit: 24.0 in region us-central1.");
+    const created = await launch();
+    const run = await waitForRun(stack, created.run_id, isFinal);
+    expect(run.status).toBe('failed');
+    expect(run.error_message).toContain("Quota 'CPUS' exceeded");
+    expect(run.error_message).toMatch(/^The run-pipeline workflow stopped:/);
+    const execution = stack.workflows.get(created.workflow_execution!)!;
+    await execution.done;
+    expect(execution.state).toBe('FAILED');
+  });
+
+  it('reaches the same run document when Batch and GCS events arrive duplicated and shuffled', async () => {
+    const created = await launch({
+      params: { aligner: 'star', protocol: '10XV3', replay_fail_process: 'MTX_TO_H5AD' },
+    });
+    const isThisRun = (event: CloudEvent) =>
+      (event.subject ?? '').includes(created.run_id) ||
+      JSON.stringify(event.data).includes(`nf-${created.run_id}`);
+    const captured = stack.bridge.capture(isThisRun);
+    const reconciled = await waitForRun(stack, created.run_id, isFinal);
+    await stack.workflows.get(created.workflow_execution!)!.done;
+    stack.bridge.stopCapturing();
+    expect(reconciled.status).toBe('failed');
+    expect(captured.length).toBeGreaterThan(5);
+
+    const shuffled = (seed: number) =>
+      [...captured, ...captured]
+        .map((item, i) => ({ item, key: Math.sin(seed * 1000 + i) }))
+        .sort((a, b) => a.key - b.key)
+        .map(({ item }) => item);
+    await stack.bridge.deliverInOrder(shuffled(1));
+    const first = await getRun(stack, created.run_id);
+    await stack.bridge.deliverInOrder(shuffled(2));
+    const second = await getRun(stack, created.run_id);
+    expect(second).toEqual(first);
+    expect(first).toMatchObject({
+      status: 'failed',
+      exit_code: 1,
+      error_task: 'NFCORE_SCRNASEQ:SCRNASEQ:MTX_TO_H5AD (SAMPLE_1)',
+      error_message:
+        'Process `NFCORE_SCRNASEQ:SCRNASEQ:MTX_TO_H5AD (SAMPLE_1)` terminated with an error exit status (1)',
+    });
+    expect(first.started_at).toEqual(expect.any(String));
+  });
+});
+
+describe('the README', () => {
+  it("launches its curl example's run and it completes", async () => {
+    const readme = (await import('node:fs')).readFileSync('README.md', 'utf8');
+    const body =
+      /curl -s -X POST localhost:8080\/api\/runs -H 'content-type: application\/json' -d '(\{[\s\S]*?\})'/.exec(
+        readme,
+      )?.[1];
+    expect(body, 'the README shows a POST /api/runs curl with a JSON body').toBeDefined();
+    const response = await request<Run>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body!,
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    expect((await waitForRun(stack, response.body.run_id, isFinal)).status).toBe('completed');
+  });
+});
