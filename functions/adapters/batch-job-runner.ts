@@ -85,9 +85,11 @@ export class BatchJobRunner implements JobRunner {
       });
       return jobFromProto(job);
     } catch (error) {
-      if (grpcCodeOf(error) === ALREADY_EXISTS)
-        throw new JobExistsError(`${input.parent}/jobs/${input.jobId}`);
-      throw runnerError(error, 'jobs.create');
+      if (grpcCodeOf(error) !== ALREADY_EXISTS) throw runnerError(error, 'jobs.create');
+      const name = `${input.parent}/jobs/${input.jobId}`;
+      const existing = input.adoptExisting === false ? null : await this.getJob(name);
+      if (!existing) throw new JobExistsError(name);
+      return existing;
     }
   }
 

@@ -119,11 +119,17 @@ export interface CreateJobInput {
   /** A UUID: Batch ignores a repeated create with the same requestId for 60 minutes. */
   requestId: string;
   job: BatchJobSpec;
+  /**
+   * On ALREADY_EXISTS, return the existing job instead of throwing JobExistsError (default
+   * true: a retried create adopts its first job). The Workflows connector twin sets false,
+   * because the real connector reports the 409 and the workflow adopts the job itself.
+   */
+  adoptExisting?: boolean;
 }
 
 /** GCP Batch, or its local twin. */
 export interface JobRunner {
-  /** Throws JobExistsError when the id is taken, JobRunnerError when Batch refuses. */
+  /** Adopts (or with adoptExisting: false, throws JobExistsError for) a taken id; JobRunnerError when Batch refuses. */
   createJob(input: CreateJobInput): Promise<BatchJob>;
   /** Null when the job does not exist (never created, or deleted). */
   getJob(name: string): Promise<BatchJob | null>;

@@ -122,7 +122,7 @@ export class LocalBatch implements JobRunner {
         requestId: input.requestId,
         outcome: sameRequest ? 'same request' : 'already exists',
       });
-      if (sameRequest) return structuredClone(existing.job);
+      if (sameRequest || input.adoptExisting !== false) return structuredClone(existing.job);
       throw new JobExistsError(name);
     }
     const now = new Date().toISOString();

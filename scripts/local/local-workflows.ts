@@ -197,6 +197,8 @@ export class LocalWorkflows {
               jobId: String(a.jobId),
               requestId: String(a.requestId),
               job: a.body as never,
+              // Like the real connector: a taken job id is a 409 the workflow handles.
+              adoptExisting: false,
             })) as unknown as Value;
           } catch (error) {
             return connectorError(error);

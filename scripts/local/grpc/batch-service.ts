@@ -89,6 +89,8 @@ export async function serveBatch(batch: LocalBatch): Promise<{ host: string; sto
               jobId: request.jobId,
               requestId: request.requestId,
               job: specFromProto(request.job),
+              // The service answers ALREADY_EXISTS like Batch; adopting is the client's choice.
+              adoptExisting: false,
             }),
           );
         } catch (error) {
