@@ -49,6 +49,8 @@ const ConfigSchema = z.object({
   FUNCTIONS_BASE_URL: z.url().optional(),
   WORKFLOW_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
   CHUNK_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(300).default(5),
+  SPOT_PRICE_VCPU_HOUR: z.coerce.number().nonnegative().default(0.00698),
+  SPOT_PRICE_GB_HOUR: z.coerce.number().nonnegative().default(0.00094),
   BATCH_EMULATOR_HOST: HostPort.optional(),
   WORKFLOWS_EMULATOR_HOST: HostPort.optional(),
 });
@@ -69,6 +71,7 @@ export interface Config {
   workflow: { name: string; parent: string; pollSeconds: number };
   functionsBaseUrl: string;
   emulators: { batch: string | undefined; workflows: string | undefined };
+  prices: { vcpu_hour: number; gb_hour: number };
 }
 
 export class ConfigError extends Error {}
@@ -127,5 +130,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       c.FUNCTIONS_BASE_URL ?? `https://${c.GCP_REGION}-${c.GOOGLE_CLOUD_PROJECT}.cloudfunctions.net`
     ).replace(/\/$/, ''),
     emulators: { batch: c.BATCH_EMULATOR_HOST, workflows: c.WORKFLOWS_EMULATOR_HOST },
+    prices: { vcpu_hour: c.SPOT_PRICE_VCPU_HOUR, gb_hour: c.SPOT_PRICE_GB_HOUR },
   };
 }

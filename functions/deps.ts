@@ -122,6 +122,7 @@ export function createExecutionDeps(config: Config, overrides: Partial<FunctionD
     clock: systemClock,
     logger: jsonLogger(),
     settings: {
+      prices: config.prices,
       project: config.project,
       region: config.region,
       executor: config.executor,

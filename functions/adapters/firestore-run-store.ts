@@ -1,7 +1,14 @@
-import { FieldPath, type Firestore, type Query } from '@google-cloud/firestore';
+import {
+  type DocumentReference,
+  FieldPath,
+  FieldValue,
+  type Firestore,
+  type Query,
+} from '@google-cloud/firestore';
 import { ConflictError, ValidationError } from '../core/errors';
 import type {
   ApplyResult,
+  OnceOutcome,
   PageRequest,
   RunFields,
   RunFilter,
@@ -9,7 +16,7 @@ import type {
   RunPage,
   RunStore,
 } from '../core/ports';
-import { Run } from '../core/run-model';
+import { isTerminal, Run, type StoredProgress } from '../core/run-model';
 import {
   appliedDetail,
   applyRunEvent,
@@ -20,6 +27,7 @@ import {
 
 const ALREADY_EXISTS = 6;
 const NOT_FOUND = 5;
+const COUNTERS = ['submitted', 'announced', 'completed', 'cached', 'failed', 'aborted'] as const;
 
 interface Cursor {
   /** The filter the token was issued for: a token only continues the query it came from. */
@@ -62,11 +70,25 @@ function decodeCursor(token: string, filter: RunFilter): Cursor {
   return cursor as Cursor;
 }
 
+function historyEntry(run: Run, event: RunEvent, patch: RunPatch | null): RunHistoryEntry {
+  return {
+    source: event.source,
+    from: run.status,
+    to: event.to,
+    at: event.at,
+    detail: patch
+      ? appliedDetail(run, event, patch)
+      : `ignored: ${ignoredReason(run, event)}${event.detail ? ` (${event.detail})` : ''}`,
+    applied: patch !== null,
+  };
+}
+
 /** Runs in `runs/{run_id}`, their status history in `runs/{run_id}/events`. */
 export class FirestoreRunStore implements RunStore {
   constructor(
     private readonly db: Firestore,
     private readonly collection = 'runs',
+    private readonly users = 'users',
   ) {}
 
   private runs() {
@@ -132,6 +154,16 @@ export class FirestoreRunStore implements RunStore {
   async apply(runId: string, events: RunEvent | RunEvent[]): Promise<ApplyResult | null> {
     const list = Array.isArray(events) ? events : [events];
     const ref = this.runs().doc(runId);
+    // Most events change nothing (redeliveries, late notifications). A run only moves forward,
+    // so an event the state machine ignores now is ignored later too: record it without
+    // taking the run's lock, and keep transactions for events that change the run.
+    const current = await ref.get();
+    if (!current.exists) return null;
+    const seen = Run.parse(current.data());
+    if (list.every((event) => applyRunEvent(seen, event) === null)) {
+      await ref.collection('events').add(historyEntry(seen, list.at(-1)!, null));
+      return { run: seen, applied: false };
+    }
     return this.db.runTransaction(async (tx) => {
       const snapshot = await tx.get(ref);
       if (!snapshot.exists) return null;
@@ -140,25 +172,33 @@ export class FirestoreRunStore implements RunStore {
       let changes: RunPatch = {};
       list.forEach((event, index) => {
         const patch = applyRunEvent(run, event);
-        if (patch || index === list.length - 1) {
-          const entry: RunHistoryEntry = {
-            source: event.source,
-            from: run.status,
-            to: event.to,
-            at: event.at,
-            detail: patch
-              ? appliedDetail(run, event, patch)
-              : `ignored: ${ignoredReason(run, event)}${event.detail ? ` (${event.detail})` : ''}`,
-            applied: patch !== null,
-          };
-          tx.create(ref.collection('events').doc(), entry);
-        }
+        if (patch || index === list.length - 1)
+          tx.create(ref.collection('events').doc(), historyEntry(run, event, patch));
         if (patch) {
           run = { ...run, ...patch };
           changes = { ...changes, ...patch };
         }
       });
       if (Object.keys(changes).length === 0) return { run: original, applied: false };
+      const finished =
+        changes.status !== undefined && isTerminal(changes.status) && !isTerminal(original.status);
+      if (finished && original.ingest.stats_counted !== true) {
+        // The user's stats change once per run: the flag is written in the same transaction.
+        const succeeded = changes.status === 'completed';
+        tx.set(
+          this.db.collection(this.users).doc(original.user_email),
+          {
+            stats: {
+              total_runs: FieldValue.increment(1),
+              successful_runs: FieldValue.increment(succeeded ? 1 : 0),
+              total_samples_processed: FieldValue.increment(succeeded ? original.sample_count : 0),
+            },
+          },
+          { merge: true },
+        );
+        tx.update(ref, { ...changes, 'ingest.stats_counted': true });
+        return { run: { ...run, ingest: { ...run.ingest, stats_counted: true } }, applied: true };
+      }
       tx.update(ref, changes);
       return { run, applied: true };
     });
@@ -177,5 +217,64 @@ export class FirestoreRunStore implements RunStore {
       if ((error as { code?: number }).code === NOT_FOUND) return false;
       throw error;
     }
+  }
+
+  async applyOnce(runId: string, key: string, change: (run: Run) => RunFields | null): Promise<OnceOutcome> {
+    const ref = this.runs().doc(runId);
+    const marker = this.marker(ref, key);
+    return this.db.runTransaction(async (tx) => {
+      // One ordered read: two parallel gets could lock the documents in opposite orders and deadlock.
+      const [snapshot, seen] = await tx.getAll(ref, marker);
+      if (!snapshot || !seen) throw new Error('Firestore returned fewer documents than asked for');
+      if (!snapshot.exists) return 'missing';
+      if (seen.exists) return 'duplicate';
+      const fields = change(Run.parse(snapshot.data()));
+      tx.create(marker, { key, at: new Date().toISOString() });
+      if (!fields || Object.keys(fields).length === 0) return 'unchanged';
+      tx.update(ref, fields);
+      return 'applied';
+    });
+  }
+
+  async addProgressOnce(
+    runId: string,
+    key: string,
+    delta: StoredProgress,
+    problems: { malformedRows: number; warnings: string[] },
+  ): Promise<OnceOutcome> {
+    const ref = this.runs().doc(runId);
+    const updates: unknown[] = [];
+    const increment = (path: FieldPath, value: number) => {
+      if (value !== 0) updates.push(path, FieldValue.increment(value));
+    };
+    for (const counter of COUNTERS) increment(new FieldPath('progress', counter), delta[counter]);
+    for (const [process, counters] of Object.entries(delta.processes)) {
+      for (const counter of COUNTERS)
+        increment(new FieldPath('progress', 'processes', process, counter), counters[counter]);
+    }
+    if (problems.malformedRows > 0) {
+      updates.push(new FieldPath('ingest', 'malformed_rows'), FieldValue.increment(problems.malformedRows));
+      updates.push(new FieldPath('ingest', 'warnings'), FieldValue.arrayUnion(...problems.warnings));
+    }
+    const batch = this.db.batch();
+    // create() fails if the marker exists, and then nothing in the batch is written: each key counts once.
+    batch.create(this.marker(ref, key), { key, at: new Date().toISOString() });
+    if (updates.length > 0) {
+      const [field, value, ...rest] = updates as [FieldPath, unknown, ...unknown[]];
+      batch.update(ref, field, value, ...rest);
+    }
+    try {
+      await batch.commit();
+      return updates.length > 0 ? 'applied' : 'unchanged';
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      if (code === ALREADY_EXISTS) return 'duplicate';
+      if (code === NOT_FOUND) return 'missing';
+      throw error;
+    }
+  }
+
+  private marker(ref: DocumentReference, key: string): DocumentReference {
+    return ref.collection('ingested').doc(key.replace(/\//g, '|'));
   }
 }

@@ -1,5 +1,13 @@
 import { z } from 'zod';
 import {
+  FINAL_TRACE,
+  ingestFinalTrace,
+  ingestLogChunk,
+  ingestTraceChunk,
+  LIVE_LOG_CHUNK,
+  LIVE_TRACE_CHUNK,
+} from './artifact-ingest';
+import {
   BatchJob,
   type BatchJobSpec,
   batchJobName,
@@ -14,6 +22,7 @@ import {
 } from './batch-job';
 import { ConflictError, NotFoundError } from './errors';
 import { batchJobId, runIdFromBatchJobId } from './ids';
+import type { SpotPrices } from './metrics';
 import { renderNextflowConfig, renderParamsYaml } from './nextflow-config';
 import { ExitReport } from './nextflow-log';
 import type { ApplyResult, Clock, JobRunner, ObjectStore, RunStore } from './ports';
@@ -23,6 +32,8 @@ import { renderSamplesheet } from './samplesheet';
 import type { RunEvent } from './state-machine';
 
 export interface ExecutionSettings {
+  /** Spot prices for the cost estimate in run metrics. */
+  prices: SpotPrices;
   project: string;
   region: string;
   executor: Executor;
@@ -276,10 +287,41 @@ export type StorageObject = z.infer<typeof StorageObject>;
 
 const EXIT_REPORT = /^runs\/(run-[a-z0-9]{12})\/logs\/exit\.json$/;
 
-/** onRunArtifact for logs/exit.json: the orchestrator's verdict, with the error details. */
+const INGESTERS = [
+  { pattern: LIVE_TRACE_CHUNK, ingest: ingestTraceChunk },
+  { pattern: LIVE_LOG_CHUNK, ingest: ingestLogChunk },
+  { pattern: FINAL_TRACE, ingest: ingestFinalTrace },
+];
+
+/**
+ * onRunArtifact: live trace and log chunks update progress, the final trace.txt gives the
+ * metrics, exit.json the orchestrator's verdict. Each object (name, generation) counts once.
+ */
 export async function handleRunArtifact(deps: ExecutionDeps, object: StorageObject): Promise<EventOutcome> {
   if (object.bucket !== deps.objects.bucket)
     return { outcome: 'ignored', reason: `bucket ${object.bucket} is not the runs bucket` };
+  for (const { pattern, ingest } of INGESTERS) {
+    const match = pattern.exec(object.name);
+    if (!match) continue;
+    const runId = match[1]!;
+    const outcome = await ingest(
+      { runs: deps.runs, objects: deps.objects, prices: deps.settings.prices },
+      runId,
+      object.name,
+      object.generation,
+    );
+    if (outcome === 'missing') return { outcome: 'ignored', run_id: runId, reason: 'no such run' };
+    return outcome === 'applied'
+      ? { outcome: 'applied', run_id: runId, status: (await deps.runs.get(runId))?.status ?? 'pending' }
+      : {
+          outcome: 'ignored',
+          run_id: runId,
+          reason:
+            outcome === 'duplicate'
+              ? `${object.name}@${object.generation} was already counted`
+              : 'nothing to change',
+        };
+  }
   const exit = EXIT_REPORT.exec(object.name);
   if (!exit) return { outcome: 'ignored', reason: `${object.name} is not an artifact this function reads` };
   const runId = exit[1]!;

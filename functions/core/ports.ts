@@ -1,6 +1,6 @@
 import type { BatchJob, BatchJobSpec } from './batch-job';
 import type { RandomBytes } from './ids';
-import type { Run, RunStatus } from './run-model';
+import type { Run, RunStatus, StoredProgress } from './run-model';
 import type { RunEvent, RunEventSource } from './state-machine';
 
 export interface RunFilter {
@@ -57,7 +57,26 @@ export interface RunStore {
   history(runId: string): Promise<RunHistoryEntry[]>;
   /** Sets fields outside the state machine; false when the run does not exist. */
   setFields(runId: string, fields: RunFields): Promise<boolean>;
+  /**
+   * Applies `change` to the run at most once per `key` (e.g. a chunk's name and generation),
+   * in one transaction that also records the key: redelivered events change nothing.
+   * `change` returns the fields to write, or null to write nothing (the key is still recorded).
+   */
+  applyOnce(runId: string, key: string, change: (run: Run) => RunFields | null): Promise<OnceOutcome>;
+  /**
+   * Adds `delta` to the run's progress counters at most once per `key`, without reading the
+   * run (counters only add up, so chunks may be counted in any order). Malformed-row
+   * warnings are recorded with them.
+   */
+  addProgressOnce(
+    runId: string,
+    key: string,
+    delta: StoredProgress,
+    problems: { malformedRows: number; warnings: string[] },
+  ): Promise<OnceOutcome>;
 }
+
+export type OnceOutcome = 'applied' | 'unchanged' | 'duplicate' | 'missing';
 
 export interface User {
   email: string;

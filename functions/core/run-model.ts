@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RunMetrics } from './metrics';
 
 export const RunStatus = ['pending', 'submitted', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RunStatus)[number];
@@ -26,24 +27,68 @@ export const CONFIG_MAX_BYTES = 100 * 1024;
 /** Params are stored on the run document (Firestore caps documents at 1 MiB). */
 export const PARAMS_MAX_BYTES = 100 * 1024;
 
-export const ProcessProgress = z.object({
-  submitted: z.number().int().nonnegative(),
-  running: z.number().int().nonnegative(),
-  completed: z.number().int().nonnegative(),
-  cached: z.number().int().nonnegative(),
-  failed: z.number().int().nonnegative(),
+/**
+ * Progress as stored: counters that only ever add up (so chunks count in any order, once).
+ * submitted/announced come from nextflow.log (`Submitted process >`, `Cached process >`),
+ * completed/cached/failed/aborted from trace rows.
+ */
+export const Counters = z.object({
+  submitted: z.number().int().nonnegative().default(0).describe('task attempts sent to run (nextflow.log)'),
+  announced: z.number().int().nonnegative().default(0).describe('"Cached process >" lines seen'),
+  completed: z.number().int().nonnegative().default(0),
+  cached: z.number().int().nonnegative().default(0).describe('taken from an earlier attempt (-resume)'),
+  failed: z.number().int().nonnegative().default(0).describe('failed attempts, retried ones included'),
+  aborted: z.number().int().nonnegative().default(0),
+});
+export type Counters = z.infer<typeof Counters>;
+
+export const StoredProgress = Counters.extend({ processes: z.record(z.string(), Counters).default({}) });
+export type StoredProgress = z.infer<typeof StoredProgress>;
+
+export function emptyProgress(): StoredProgress {
+  return { submitted: 0, announced: 0, completed: 0, cached: 0, failed: 0, aborted: 0, processes: {} };
+}
+
+/** Progress as shown: the counters plus what follows from them. */
+export const ProcessProgress = Counters.extend({
+  running: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('submitted and not finished yet (0 once the run has ended)'),
 });
 export type ProcessProgress = z.infer<typeof ProcessProgress>;
 
 export const Progress = ProcessProgress.extend({
-  total_known: z.number().int().nonnegative(),
+  total_known: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('tasks known so far: submitted attempts plus cached tasks'),
   processes: z.record(z.string(), ProcessProgress),
+  source: z
+    .enum(['live', 'final'])
+    .describe('live: counted from the streamed chunks; final: from the final trace'),
 });
 export type Progress = z.infer<typeof Progress>;
 
-export function emptyProgress(): Progress {
-  return { submitted: 0, running: 0, completed: 0, cached: 0, failed: 0, total_known: 0, processes: {} };
-}
+/** Bookkeeping of event ingestion (idempotency flags, warnings). */
+export const Ingest = z
+  .object({
+    stats_counted: z.boolean().optional().describe("the user's stats counted this run"),
+    trace_generation: z
+      .string()
+      .optional()
+      .describe('generation of the final trace.txt the metrics come from'),
+    malformed_rows: z.number().int().optional(),
+    warnings: z.array(z.string()).optional(),
+    progress_corrected: z
+      .record(z.string(), z.record(z.string(), z.tuple([z.number(), z.number()])))
+      .optional()
+      .describe('process → counter → [live count, final trace]: where live progress was corrected'),
+  })
+  .catchall(z.unknown());
+export type Ingest = z.infer<typeof Ingest>;
 
 /** The run record of the product spec plus the execution bookkeeping of ARCHITECTURE §3. */
 export const Run = z.object({
@@ -79,14 +124,14 @@ export const Run = z.object({
   error_message: z.string().nullable(),
   error_task: z.string().nullable(),
   error_detail: z.string().nullable().describe("the failing task's error block from nextflow.log"),
-  metrics: z.record(z.string(), z.unknown()).nullable(),
-  progress: Progress,
+  metrics: RunMetrics.nullable(),
+  progress: StoredProgress,
   executor: z.enum(Executor).nullable(),
   session_id: z.uuid(),
   run_name: z.string(),
   attempt: z.number().int().positive(),
   workflow_execution: z.string().nullable(),
-  ingest: z.record(z.string(), z.unknown()),
+  ingest: Ingest,
 });
 export type Run = z.infer<typeof Run>;
 
@@ -125,8 +170,12 @@ export const ListRunsQuery = z.strictObject({
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 
+/** A run as the API answers it: progress with its derived counts. */
+export const RunView = Run.extend({ progress: Progress });
+export type RunView = z.infer<typeof RunView>;
+
 export const ListRunsResponse = z.object({
-  runs: z.array(Run),
+  runs: z.array(RunView),
   page: z.number().int(),
   page_size: z.number().int(),
   total: z.number().int(),

@@ -9,7 +9,15 @@ import {
 } from '../core/errors';
 import { getPipeline, getPipelineVersion, listPipelines, type Pipeline } from '../core/pipelines/registry';
 import type { JobRunner, UserStore } from '../core/ports';
-import { CreateRunRequest, ListRunsQuery, ListRunsResponse, Run, RunId } from '../core/run-model';
+import { progressView } from '../core/progress';
+import {
+  CreateRunRequest,
+  ListRunsQuery,
+  ListRunsResponse,
+  type Run,
+  RunId,
+  RunView,
+} from '../core/run-model';
 import {
   type Caller,
   cancelRun,
@@ -87,7 +95,12 @@ const RunHistoryEntrySchema = z.object({
   detail: z.string().nullable(),
   applied: z.boolean(),
 });
-const RunWithEvents = Run.extend({ events: z.array(RunHistoryEntrySchema).optional() });
+const RunWithEvents = RunView.extend({ events: z.array(RunHistoryEntrySchema).optional() });
+
+/** A run as the API shows it: progress with running and total_known derived. */
+function view<T extends Run>(run: T): T & RunView {
+  return { ...run, progress: progressView(run) };
+}
 
 const GetRunQuery = z.strictObject({
   include: z.enum(['events']).optional().describe('events: add the status history'),
@@ -257,7 +270,7 @@ function routes(deps: ApiDeps): Route[] {
         const page = await listRuns(deps, requireCaller(ctx), query);
         return {
           body: {
-            runs: page.runs,
+            runs: page.runs.map(view),
             page: query.page_token ? 0 : query.page,
             page_size: query.page_size,
             total: page.total,
@@ -275,7 +288,7 @@ function routes(deps: ApiDeps): Route[] {
       query: NoQuery,
       body: CreateRunRequest,
       responses: [
-        { status: 201, description: 'the new run', schema: Run },
+        { status: 201, description: 'the new run', schema: RunView },
         { status: 400, description: 'invalid request: details name the field, row and column' },
         { status: 413, description: 'samplesheet over 10 MB, config over 100 KB or params over 100 KB' },
       ],
@@ -293,7 +306,7 @@ function routes(deps: ApiDeps): Route[] {
             request_id: ctx.requestId,
           });
         }
-        return { status: 201, body: run, headers: { location: `/api/runs/${run.run_id}` } };
+        return { status: 201, body: view(run), headers: { location: `/api/runs/${run.run_id}` } };
       },
     },
     {
@@ -307,7 +320,9 @@ function routes(deps: ApiDeps): Route[] {
       handler: async (ctx) => {
         const query = ctx.query as z.infer<typeof GetRunQuery>;
         return {
-          body: await getRunWithHistory(deps, requireCaller(ctx), ctx.params.id!, query.include === 'events'),
+          body: view(
+            await getRunWithHistory(deps, requireCaller(ctx), ctx.params.id!, query.include === 'events'),
+          ),
         };
       },
     },
@@ -319,7 +334,7 @@ function routes(deps: ApiDeps): Route[] {
       auth: true,
       query: NoQuery,
       responses: [
-        { status: 200, description: 'the cancelled run', schema: Run },
+        { status: 200, description: 'the cancelled run', schema: RunView },
         { status: 409, description: 'the run already completed or failed' },
       ],
       handler: async (ctx) => {
@@ -329,7 +344,7 @@ function routes(deps: ApiDeps): Route[] {
           user: ctx.caller?.email,
           request_id: ctx.requestId,
         });
-        return { body: run };
+        return { body: view(run) };
       },
     },
   ];

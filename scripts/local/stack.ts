@@ -9,7 +9,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
@@ -107,7 +107,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
   if (options.fresh) await rm(options.dataDir, { recursive: true, force: true });
   await mkdir(options.dataDir, { recursive: true });
   const exportDir = join(options.dataDir, 'firestore');
-  const orchestratorDir = options.orchestratorDir ?? join(root, 'dist', 'orchestrator');
+  const orchestratorDir = resolve(options.orchestratorDir ?? join(root, 'dist', 'orchestrator'));
   if (!existsSync(join(orchestratorDir, 'main.js'))) {
     throw new Error(
       `The orchestrator is not built (${join(orchestratorDir, 'main.js')} is missing): run npm run build.`,

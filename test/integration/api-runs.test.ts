@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Run } from '../../functions/core/run-model';
+import { emptyProgress, type Run } from '../../functions/core/run-model';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
 import { runBody, samplesheet } from '../helpers/samplesheets';
 
@@ -61,7 +61,9 @@ describe('POST /api/runs', () => {
     const stored = await api.deps.objects.read(`runs/${run.run_id}/request/samplesheet.csv`);
     expect(stored.toString()).toBe(sheet);
     const doc = await api.firestore.collection('runs').doc(run.run_id).get();
-    expect(doc.data()).toEqual(run);
+    // Stored: additive counters only. Shown: with running, total_known and where they come from.
+    expect(doc.data()).toEqual({ ...run, progress: emptyProgress() });
+    expect(run.progress).toEqual({ ...emptyProgress(), running: 0, total_known: 0, source: 'live' });
   });
 
   it('defaults to the pipeline default version', async () => {

@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { processOfName, type TraceTask } from './trace';
+
+export interface SpotPrices {
+  /** USD per vCPU-hour. */
+  vcpu_hour: number;
+  /** USD per GiB-hour of memory. */
+  gb_hour: number;
+}
+
+export const ProcessMetrics = z.object({
+  process: z.string(),
+  count: z.number().int(),
+  completed: z.number().int(),
+  cached: z.number().int(),
+  failed: z.number().int(),
+  aborted: z.number().int(),
+  mean_realtime_ms: z.number().nullable(),
+  max_realtime_ms: z.number().nullable(),
+  max_peak_rss_bytes: z.number().nullable(),
+  cpu_hours: z.number(),
+});
+
+export const RunMetrics = z.object({
+  tasks: z.object({
+    total: z.number().int(),
+    completed: z.number().int(),
+    cached: z.number().int().describe('taken from an earlier attempt: not run, not costed'),
+    failed: z.number().int(),
+    aborted: z.number().int(),
+    other: z.number().int(),
+  }),
+  wall_ms: z.number().nullable().describe('first submit to last completion of the tasks this attempt ran'),
+  cpu_hours: z
+    .number()
+    .describe('Σ realtime × cpus (× %cpu/100 when cpus is unknown), tasks run in this attempt'),
+  memory_gib_hours: z.number().describe('Σ realtime × requested memory (peak RSS when unknown)'),
+  peak_rss_bytes: z.number().nullable(),
+  read_bytes: z.number(),
+  write_bytes: z.number(),
+  processes: z.array(ProcessMetrics),
+  cost: z.object({
+    currency: z.literal('USD'),
+    estimate: z.number(),
+    prices: z.object({ vcpu_hour: z.number(), gb_hour: z.number() }),
+    formula: z.string().describe('how the estimate was computed, with the figures filled in'),
+  }),
+  trace_generation: z.string(),
+});
+export type RunMetrics = z.infer<typeof RunMetrics>;
+
+const HOUR_MS = 3_600_000;
+const GIB = 1024 ** 3;
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+/** Metrics of a finished run from its final trace (cached tasks are counted, not costed). */
+export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGeneration: string): RunMetrics {
+  const counts = { total: tasks.length, completed: 0, cached: 0, failed: 0, aborted: 0, other: 0 };
+  let firstSubmit: number | null = null;
+  let lastComplete: number | null = null;
+  let cpuHours = 0;
+  let gibHours = 0;
+  let peakRss: number | null = null;
+  let readBytes = 0;
+  let writeBytes = 0;
+  type Entry = {
+    count: number;
+    completed: number;
+    cached: number;
+    failed: number;
+    aborted: number;
+    realtimes: number[];
+    maxRss: number | null;
+    cpuHours: number;
+  };
+  const perProcess = new Map<string, Entry>();
+
+  for (const task of tasks) {
+    switch (task.status) {
+      case 'COMPLETED':
+        counts.completed++;
+        break;
+      case 'CACHED':
+        counts.cached++;
+        break;
+      case 'FAILED':
+        counts.failed++;
+        break;
+      case 'ABORTED':
+        counts.aborted++;
+        break;
+      default:
+        counts.other++;
+    }
+    const process = task.process ?? (task.name ? processOfName(task.name) : 'unknown');
+    const entry = perProcess.get(process) ?? {
+      count: 0,
+      completed: 0,
+      cached: 0,
+      failed: 0,
+      aborted: 0,
+      realtimes: [],
+      maxRss: null,
+      cpuHours: 0,
+    };
+    entry.count++;
+    if (task.status === 'COMPLETED') entry.completed++;
+    else if (task.status === 'CACHED') entry.cached++;
+    else if (task.status === 'FAILED') entry.failed++;
+    else if (task.status === 'ABORTED') entry.aborted++;
+    perProcess.set(process, entry);
+    if (task.status === 'CACHED') continue;
+
+    if (task.submit) firstSubmit = Math.min(firstSubmit ?? Number.POSITIVE_INFINITY, Date.parse(task.submit));
+    if (task.complete) lastComplete = Math.max(lastComplete ?? 0, Date.parse(task.complete));
+    if (task.peak_rss !== null) {
+      peakRss = Math.max(peakRss ?? 0, task.peak_rss);
+      entry.maxRss = Math.max(entry.maxRss ?? 0, task.peak_rss);
+    }
+    readBytes += task.read_bytes ?? task.rchar ?? 0;
+    writeBytes += task.write_bytes ?? task.wchar ?? 0;
+    if (task.realtime === null) continue;
+    entry.realtimes.push(task.realtime);
+    const hours = task.realtime / HOUR_MS;
+    const cpus = task.cpus ?? (task.cpu_percent !== null ? task.cpu_percent / 100 : 0);
+    cpuHours += hours * cpus;
+    entry.cpuHours += hours * cpus;
+    const memory = task.memory ?? task.peak_rss;
+    if (memory !== null) gibHours += (hours * memory) / GIB;
+  }
+
+  const estimate = cpuHours * prices.vcpu_hour + gibHours * prices.gb_hour;
+  return {
+    tasks: counts,
+    wall_ms: firstSubmit !== null && lastComplete !== null ? Math.max(0, lastComplete - firstSubmit) : null,
+    cpu_hours: round(cpuHours, 4),
+    memory_gib_hours: round(gibHours, 4),
+    peak_rss_bytes: peakRss,
+    read_bytes: readBytes,
+    write_bytes: writeBytes,
+    processes: [...perProcess.entries()]
+      .map(([process, e]) => ({
+        process,
+        count: e.count,
+        completed: e.completed,
+        cached: e.cached,
+        failed: e.failed,
+        aborted: e.aborted,
+        mean_realtime_ms: e.realtimes.length
+          ? Math.round(e.realtimes.reduce((a, b) => a + b, 0) / e.realtimes.length)
+          : null,
+        max_realtime_ms: e.realtimes.length ? Math.max(...e.realtimes) : null,
+        max_peak_rss_bytes: e.maxRss,
+        cpu_hours: round(e.cpuHours, 4),
+      }))
+      .sort((a, b) => b.cpu_hours - a.cpu_hours || a.process.localeCompare(b.process)),
+    cost: {
+      currency: 'USD',
+      estimate: round(estimate, 4),
+      prices,
+      formula:
+        `${round(cpuHours, 2)} vCPU-hours × $${prices.vcpu_hour}/vCPU-hour + ${round(gibHours, 2)} GiB-hours × $${prices.gb_hour}/GiB-hour` +
+        ` = $${round(estimate, 2)} (Spot task VMs; the orchestrator VM, storage and egress are not included)`,
+    },
+    trace_generation: traceGeneration,
+  };
+}
