@@ -49,6 +49,25 @@ const ConfigSchema = z.object({
   FUNCTIONS_BASE_URL: z.url().optional(),
   WORKFLOW_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
   CHUNK_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(300).default(5),
+  SIGNED_URL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(3600),
+  STORAGE_SIGNER_CREDENTIALS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return z
+          .object({ client_email: z.email(), private_key: z.string().includes('PRIVATE KEY') })
+          .parse(JSON.parse(text));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON {client_email, private_key}' });
+        return z.NEVER;
+      }
+    })
+    .optional(),
   SPOT_PRICE_VCPU_HOUR: z.coerce.number().nonnegative().default(0.00698),
   SPOT_PRICE_GB_HOUR: z.coerce.number().nonnegative().default(0.00094),
   BATCH_EMULATOR_HOST: HostPort.optional(),
@@ -72,6 +91,9 @@ export interface Config {
   functionsBaseUrl: string;
   emulators: { batch: string | undefined; workflows: string | undefined };
   prices: { vcpu_hour: number; gb_hour: number };
+  signedUrlTtlSeconds: number;
+  /** Only for local stacks: a key to sign download links with (on GCP, the IAM Credentials API signs). */
+  storageSigner: { client_email: string; private_key: string } | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -131,5 +153,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ).replace(/\/$/, ''),
     emulators: { batch: c.BATCH_EMULATOR_HOST, workflows: c.WORKFLOWS_EMULATOR_HOST },
     prices: { vcpu_hour: c.SPOT_PRICE_VCPU_HOUR, gb_hour: c.SPOT_PRICE_GB_HOUR },
+    signedUrlTtlSeconds: c.SIGNED_URL_TTL_SECONDS,
+    storageSigner: c.STORAGE_SIGNER_CREDENTIALS,
   };
 }

@@ -47,10 +47,15 @@ export function createFirestore(config: Config): Firestore {
   });
 }
 
+/**
+ * On GCP the function's own service account signs download links through the IAM
+ * Credentials API (no key files); the local stack passes a generated key instead.
+ */
 export function createStorage(config: Config): Storage {
   return new Storage({
     projectId: config.project,
     ...(config.storageEmulatorHost ? { apiEndpoint: config.storageEmulatorHost } : {}),
+    ...(config.storageSigner ? { credentials: config.storageSigner } : {}),
   });
 }
 

@@ -1,7 +1,18 @@
-import type { Storage } from '@google-cloud/storage';
-import type { ObjectStore } from '../core/ports';
+import type { File, Storage } from '@google-cloud/storage';
+import type { ObjectInfo, ObjectStore } from '../core/ports';
 
 const NOT_FOUND = 404;
+
+function info(file: File): ObjectInfo {
+  const m = file.metadata;
+  return {
+    name: file.name,
+    size: Number(m.size ?? 0),
+    updated: String(m.updated ?? m.timeCreated ?? ''),
+    contentType: m.contentType ?? null,
+    generation: String(m.generation ?? file.generation ?? ''),
+  };
+}
 
 /** The run bucket through the real Cloud Storage client (the local GCS server locally). */
 export class GcsObjectStore implements ObjectStore {
@@ -23,9 +34,57 @@ export class GcsObjectStore implements ObjectStore {
     return content;
   }
 
+  async readRange(name: string, start: number, end: number): Promise<Buffer> {
+    if (end <= start) return Buffer.alloc(0);
+    const [content] = await this.file(name).download({ start, end: end - 1, validation: false });
+    return content;
+  }
+
+  readStream(name: string): NodeJS.ReadableStream {
+    return this.file(name).createReadStream();
+  }
+
   async exists(name: string): Promise<boolean> {
     const [exists] = await this.file(name).exists();
     return exists;
+  }
+
+  async stat(name: string): Promise<ObjectInfo | null> {
+    try {
+      const [metadata] = await this.file(name).getMetadata();
+      return info(Object.assign(this.file(name), { metadata }));
+    } catch (error) {
+      if ((error as { code?: number }).code === NOT_FOUND) return null;
+      throw error;
+    }
+  }
+
+  async list(prefix: string, limit: number): Promise<{ objects: ObjectInfo[]; truncated: boolean }> {
+    const objects: ObjectInfo[] = [];
+    let pageToken: string | undefined;
+    do {
+      const [files, next] = await this.storage.bucket(this.bucket).getFiles({
+        prefix,
+        autoPaginate: false,
+        maxResults: Math.min(1000, limit - objects.length + 1),
+        ...(pageToken ? { pageToken } : {}),
+      });
+      objects.push(...files.map(info));
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken && objects.length <= limit);
+    return { objects: objects.slice(0, limit), truncated: objects.length > limit || Boolean(pageToken) };
+  }
+
+  async signedUrl(name: string, expiresInSeconds: number, downloadName?: string): Promise<string> {
+    const [url] = await this.file(name).getSignedUrl({
+      version: 'v4',
+      action: 'read',
+      expires: Date.now() + expiresInSeconds * 1000,
+      ...(downloadName
+        ? { responseDisposition: `attachment; filename="${downloadName.replace(/["\\\r\n]/g, '_')}"` }
+        : {}),
+    });
+    return url;
   }
 
   async ping(): Promise<void> {

@@ -116,7 +116,13 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
     if (task.status === 'CACHED') continue;
 
     if (task.submit) firstSubmit = Math.min(firstSubmit ?? Number.POSITIVE_INFINITY, Date.parse(task.submit));
-    if (task.complete) lastComplete = Math.max(lastComplete ?? 0, Date.parse(task.complete));
+    // Nextflow's default trace fields have no `complete`: the end is then submit + duration.
+    const end = task.complete
+      ? Date.parse(task.complete)
+      : task.submit && task.duration !== null
+        ? Date.parse(task.submit) + task.duration
+        : null;
+    if (end !== null) lastComplete = Math.max(lastComplete ?? 0, end);
     if (task.peak_rss !== null) {
       peakRss = Math.max(peakRss ?? 0, task.peak_rss);
       entry.maxRss = Math.max(entry.maxRss ?? 0, task.peak_rss);

@@ -93,6 +93,7 @@ export interface ObjectInfo {
   size: number;
   updated: string;
   contentType: string | null;
+  generation: string;
 }
 
 /** The run bucket. Names are object names inside it (runs/{id}/…); never a user-supplied path. */
@@ -100,7 +101,16 @@ export interface ObjectStore {
   readonly bucket: string;
   write(name: string, content: string | Uint8Array, contentType: string): Promise<void>;
   read(name: string): Promise<Buffer>;
+  /** Bytes [start, end) of an object, fetched with a ranged read. */
+  readRange(name: string, start: number, end: number): Promise<Buffer>;
+  readStream(name: string): NodeJS.ReadableStream;
   exists(name: string): Promise<boolean>;
+  /** Null when the object does not exist. */
+  stat(name: string): Promise<ObjectInfo | null>;
+  /** Objects under a prefix, in name order; at most `limit` (then `truncated`). */
+  list(prefix: string, limit: number): Promise<{ objects: ObjectInfo[]; truncated: boolean }>;
+  /** A V4 signed URL that lets anyone holding it download the object until it expires. */
+  signedUrl(name: string, expiresInSeconds: number, downloadName?: string): Promise<string>;
   ping(): Promise<void>;
 }
 

@@ -6,7 +6,7 @@
  * announced to `onFinalize` listeners with the same fields as a real
  * `google.cloud.storage.object.v1.finalized` payload (generation and size as strings).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, type KeyObject, randomUUID, verify } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -129,6 +129,21 @@ export interface LocalGcsServerOptions {
   host?: string;
 }
 
+/** The signed-URL query encoding of the storage client (encodeURIComponent plus !'()*). */
+function encodeSigned(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function xmlError(res: ServerResponse, status: number, code: string, details: string): void {
+  res.writeHead(status, { 'content-type': 'application/xml; charset=UTF-8' });
+  res.end(
+    `<?xml version='1.0' encoding='UTF-8'?><Error><Code>${code}</Code><Message>${code === 'ExpiredToken' ? 'Invalid argument.' : 'Access denied.'}</Message><Details>${details}</Details></Error>`,
+  );
+}
+
 export class LocalGcsServer {
   private server: Server | null = null;
   private readonly buckets = new Map<string, Map<string, StoredObject>>();
@@ -136,11 +151,18 @@ export class LocalGcsServer {
   private readonly listeners = new Set<FinalizeListener>();
   private lastGeneration = 0;
   private baseUrl = '';
+  /** Service accounts whose V4 signatures this server accepts: client_email → public key. */
+  private readonly signers = new Map<string, KeyObject | string>();
 
   constructor(private readonly options: LocalGcsServerOptions) {}
 
   get url(): string {
     return this.baseUrl;
+  }
+
+  /** Trusts V4 signed URLs made with this service account's key. */
+  trustSigner(clientEmail: string, publicKey: KeyObject | string): void {
+    this.signers.set(clientEmail, publicKey);
   }
 
   onFinalize(listener: FinalizeListener): () => void {
@@ -333,6 +355,9 @@ export class LocalGcsServer {
     const method = req.method ?? 'GET';
     const segments = path.split('/').filter(Boolean);
 
+    if (segments[0] !== 'b' && path === url.pathname && (method === 'GET' || method === 'HEAD')) {
+      return this.handleSignedDownload(req, res, url);
+    }
     if (segments[0] !== 'b') throw new GcsError(404, `Not found: ${url.pathname}`, 'notFound');
     if (segments.length === 1 && method === 'POST') {
       const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as { name?: string };
@@ -384,6 +409,90 @@ export class LocalGcsServer {
       default:
         throw new GcsError(405, `${method} is not supported on objects here`, 'invalid');
     }
+  }
+
+  /**
+   * `GET /{bucket}/{object}?X-Goog-Signature=…`: a V4 signed URL, verified like GCS does it
+   * (RSA-SHA256 over the canonical request, expiry from X-Goog-Date + X-Goog-Expires).
+   * Anything expired, altered or unsigned is refused with 403.
+   */
+  private async handleSignedDownload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const query = url.searchParams;
+    const signature = query.get('X-Goog-Signature');
+    if (!signature || query.get('X-Goog-Algorithm') !== 'GOOG4-RSA-SHA256') {
+      return xmlError(res, 403, 'AccessDenied', 'Anonymous caller does not have storage.objects.get access.');
+    }
+    const credential = query.get('X-Goog-Credential') ?? '';
+    const email = credential.slice(0, credential.indexOf('/'));
+    const scope = credential.slice(credential.indexOf('/') + 1);
+    const date = query.get('X-Goog-Date') ?? '';
+    const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date);
+    const expires = Number(query.get('X-Goog-Expires'));
+    if (!match || !Number.isFinite(expires))
+      return xmlError(res, 403, 'AuthenticationRequired', 'Malformed signed URL.');
+    const signedAt = Date.UTC(
+      Number(match[1]),
+      Number(match[2]) - 1,
+      Number(match[3]),
+      Number(match[4]),
+      Number(match[5]),
+      Number(match[6]),
+    );
+    if (Date.now() > signedAt + expires * 1000) {
+      return xmlError(
+        res,
+        403,
+        'ExpiredToken',
+        `The provided token has expired. Request signature expired at: ${new Date(signedAt + expires * 1000).toISOString()}`,
+      );
+    }
+    const key = this.signers.get(email);
+    if (!key) return xmlError(res, 403, 'AccessDenied', `${email} is not allowed to sign URLs here.`);
+    const canonicalQuery = [...query.entries()]
+      .filter(([name]) => name !== 'X-Goog-Signature')
+      .map(([name, value]) => [encodeSigned(name), encodeSigned(value)] as const)
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([name, value]) => `${name}=${value}`)
+      .join('&');
+    const signedHeaders = (query.get('X-Goog-SignedHeaders') ?? '').split(';');
+    const header = (name: string) =>
+      name === 'host' ? (req.headers.host ?? '').replace(/:\d+$/, '') : String(req.headers[name] ?? '');
+    const canonicalHeaders = signedHeaders.map((name) => `${name}:${header(name).trim()}\n`).join('');
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    const canonicalRequest = [
+      req.method,
+      rawPath,
+      canonicalQuery,
+      canonicalHeaders,
+      signedHeaders.join(';'),
+      'UNSIGNED-PAYLOAD',
+    ].join('\n');
+    const stringToSign = [
+      'GOOG4-RSA-SHA256',
+      date,
+      scope,
+      createHash('sha256').update(canonicalRequest).digest('hex'),
+    ].join('\n');
+    const valid =
+      /^[0-9a-f]+$/i.test(signature) &&
+      verify('RSA-SHA256', Buffer.from(stringToSign), key, Buffer.from(signature, 'hex'));
+    if (!valid) {
+      return xmlError(
+        res,
+        403,
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided.',
+      );
+    }
+    const [, bucket, ...rest] = rawPath.split('/');
+    const disposition = query.get('response-content-disposition');
+    if (disposition) res.setHeader('content-disposition', disposition);
+    return this.handleDownload(
+      req,
+      res,
+      decodeURIComponent(bucket ?? ''),
+      decodeURIComponent(rest.join('/')),
+    );
   }
 
   private handleList(res: ServerResponse, bucket: string, query: URLSearchParams): void {

@@ -28,6 +28,7 @@ import { serveBatch } from './grpc/batch-service';
 import { serveWorkflows } from './grpc/workflows-service';
 import { LocalBatch } from './local-batch';
 import { LocalWorkflows } from './local-workflows';
+import { localSigner } from './signer';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -145,6 +146,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     const gcs = new LocalGcsServer({ dataDir: join(options.dataDir, 'gcs'), host });
     const gcsUrl = await gcs.start();
     stoppers.push(() => gcs.stop());
+    const signer = localSigner(baseEnv.GOOGLE_CLOUD_PROJECT!);
+    gcs.trustSigner(signer.credentials.client_email, signer.publicKey);
 
     // The functions host answers before the functions exist: their dependencies need the URLs.
     const routes = new Map<string, Listener>();
@@ -205,6 +208,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       WORKFLOWS_EMULATOR_HOST: workflowsService.host,
       FUNCTIONS_BASE_URL: functionsUrl,
       EXECUTOR: executor,
+      STORAGE_SIGNER_CREDENTIALS: JSON.stringify(signer.credentials),
     });
     await gcs.createBucket(config.runsBucket);
 

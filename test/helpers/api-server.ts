@@ -12,6 +12,7 @@ import { serveBatch } from '../../scripts/local/grpc/batch-service';
 import { serveWorkflows } from '../../scripts/local/grpc/workflows-service';
 import { LocalBatch } from '../../scripts/local/local-batch';
 import { LocalWorkflows } from '../../scripts/local/local-workflows';
+import { localSigner } from '../../scripts/local/signer';
 import { firestoreEmulatorHost, tempDir, uniqueProjectId } from './env';
 
 let registered = 0;
@@ -46,6 +47,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const dir = await tempDir('arc-gcs-');
   const gcs = new LocalGcsServer({ dataDir: dir.path });
   const gcsUrl = await gcs.start();
+  const signer = localSigner('arc-test');
+  gcs.trustSigner(signer.credentials.client_email, signer.publicKey);
   const batch = new LocalBatch({
     command: [process.execPath, '-e', 'process.exit(0)'],
     env: {},
@@ -67,6 +70,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     USER_TOUCH_INTERVAL_SECONDS: '0',
     BATCH_EMULATOR_HOST: batchService.host,
     WORKFLOWS_EMULATOR_HOST: workflowsService.host,
+    STORAGE_SIGNER_CREDENTIALS: JSON.stringify(signer.credentials),
     ...env,
   });
   if (createBucket) await gcs.createBucket(config.runsBucket);

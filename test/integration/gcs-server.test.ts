@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type GetFilesOptions, type GetFilesResponse, Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../scripts/lib/net';
 import { LocalGcsServer, type StoredObject } from '../../scripts/local/gcs-server';
+import { localSigner } from '../../scripts/local/signer';
 import { tempDir } from '../helpers/env';
 
 let server: LocalGcsServer;
@@ -144,7 +146,79 @@ describe('local GCS server with the real storage client', () => {
     } finally {
       await again.stop();
       server = new LocalGcsServer({ dataDir: dir.path });
-      await server.start();
+      storage = new Storage({ apiEndpoint: await server.start(), projectId: 'arc-test' });
     }
+  });
+
+  describe('V4 signed URLs', () => {
+    const signer = localSigner('arc-test');
+    const other = localSigner('arc-test');
+    const signed = (credentials = signer.credentials) =>
+      new Storage({ apiEndpoint: server.url, projectId: 'arc-test', credentials }).bucket(BUCKET);
+
+    beforeAll(async () => {
+      server.trustSigner(signer.credentials.client_email, signer.publicKey);
+      await bucket()
+        .file('s/report.html')
+        .save('<h1>report</h1>', { resumable: false, contentType: 'text/html' });
+    });
+
+    it('serves an object through a URL signed by a trusted key, with the download name', async () => {
+      const [url] = await signed()
+        .file('s/report.html')
+        .getSignedUrl({
+          version: 'v4',
+          action: 'read',
+          expires: Date.now() + 60_000,
+          responseDisposition: 'attachment; filename="report.html"',
+        });
+      expect(url.startsWith(`${server.url}/${BUCKET}/s/report.html?`)).toBe(true);
+      const response = await fetch(url);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe('<h1>report</h1>');
+      expect(response.headers.get('content-disposition')).toBe('attachment; filename="report.html"');
+    });
+
+    it('refuses an altered URL with 403', async () => {
+      const [url] = await signed()
+        .file('s/report.html')
+        .getSignedUrl({ version: 'v4', action: 'read', expires: Date.now() + 60_000 });
+      const altered = url.replace('s/report.html', 's/other.html');
+      const response = await fetch(altered);
+      expect(response.status).toBe(403);
+      expect(await response.text()).toContain('SignatureDoesNotMatch');
+      const longer = new URL(url);
+      longer.searchParams.set('X-Goog-Expires', '604800');
+      expect((await fetch(longer)).status).toBe(403);
+    });
+
+    it('refuses an expired URL with 403', async () => {
+      const [url] = await signed()
+        .file('s/report.html')
+        .getSignedUrl({ version: 'v4', action: 'read', expires: Date.now() + 1_000 });
+      expect((await fetch(url)).status).toBe(200);
+      let last: Response | null = null;
+      await waitFor(
+        async () => {
+          last = await fetch(url);
+          return last.status !== 200;
+        },
+        { timeoutMs: 5_000, intervalMs: 200, what: 'the one-second link to expire' },
+      );
+      expect(last!.status).toBe(403);
+      expect(await last!.text()).toContain('ExpiredToken');
+    });
+
+    it('refuses URLs signed by an unknown key, and unsigned requests', async () => {
+      const [url] = await signed(other.credentials)
+        .file('s/report.html')
+        .getSignedUrl({ version: 'v4', action: 'read', expires: Date.now() + 60_000 });
+      const forged = url.replace(
+        encodeURIComponent(other.credentials.client_email),
+        encodeURIComponent(signer.credentials.client_email),
+      );
+      expect((await fetch(forged)).status).toBe(403);
+      expect((await fetch(`${server.url}/${BUCKET}/s/report.html`)).status).toBe(403);
+    });
   });
 });
