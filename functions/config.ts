@@ -70,7 +70,9 @@ const ConfigSchema = z.object({
     .optional(),
   SPOT_PRICE_VCPU_HOUR: z.coerce.number().nonnegative().default(0.00698),
   SPOT_PRICE_GB_HOUR: z.coerce.number().nonnegative().default(0.00094),
+  LOG_POLL_SECONDS: z.coerce.number().min(0.1).max(60).default(2),
   BATCH_EMULATOR_HOST: HostPort.optional(),
+  LOGGING_EMULATOR_HOST: HostPort.optional(),
   WORKFLOWS_EMULATOR_HOST: HostPort.optional(),
 });
 
@@ -89,7 +91,9 @@ export interface Config {
   runEventsTopic: string;
   workflow: { name: string; parent: string; pollSeconds: number };
   functionsBaseUrl: string;
-  emulators: { batch: string | undefined; workflows: string | undefined };
+  emulators: { batch: string | undefined; workflows: string | undefined; logging: string | undefined };
+  /** How often a live log stream looks for new lines. */
+  logPollMs: number;
   prices: { vcpu_hour: number; gb_hour: number };
   signedUrlTtlSeconds: number;
   /** Only for local stacks: a key to sign download links with (on GCP, the IAM Credentials API signs). */
@@ -151,7 +155,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     functionsBaseUrl: (
       c.FUNCTIONS_BASE_URL ?? `https://${c.GCP_REGION}-${c.GOOGLE_CLOUD_PROJECT}.cloudfunctions.net`
     ).replace(/\/$/, ''),
-    emulators: { batch: c.BATCH_EMULATOR_HOST, workflows: c.WORKFLOWS_EMULATOR_HOST },
+    emulators: {
+      batch: c.BATCH_EMULATOR_HOST,
+      workflows: c.WORKFLOWS_EMULATOR_HOST,
+      logging: c.LOGGING_EMULATOR_HOST,
+    },
+    logPollMs: c.LOG_POLL_SECONDS * 1000,
     prices: { vcpu_hour: c.SPOT_PRICE_VCPU_HOUR, gb_hour: c.SPOT_PRICE_GB_HOUR },
     signedUrlTtlSeconds: c.SIGNED_URL_TTL_SECONDS,
     storageSigner: c.STORAGE_SIGNER_CREDENTIALS,

@@ -1,17 +1,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { BatchServiceClient } from '@google-cloud/batch';
 import { Firestore } from '@google-cloud/firestore';
+import { Logging } from '@google-cloud/logging';
 import { Storage } from '@google-cloud/storage';
 import { ExecutionsClient } from '@google-cloud/workflows';
 import { grpc } from 'google-gax';
 import { BatchJobRunner } from './adapters/batch-job-runner';
+import { CloudLoggingTaskLogs } from './adapters/cloud-logging-task-logs';
 import { FirestoreRunStore } from './adapters/firestore-run-store';
 import { FirestoreUserStore } from './adapters/firestore-user-store';
 import { GcsObjectStore } from './adapters/gcs-object-store';
 import { CloudWorkflowsStarter } from './adapters/workflows-starter';
 import type { Config } from './config';
 import type { ExecutionDeps } from './core/execution-service';
-import type { Clock, Randomness, WorkflowArgument } from './core/ports';
+import type { Clock, JobRunner, ObjectStore, Randomness, WorkflowArgument } from './core/ports';
+import { TaskCatalog } from './core/run-tasks';
+import { type TaskLogSource, WorkDirTaskLogs } from './core/task-logs';
 import type { ApiDeps } from './http/api-app';
 import { jsonLogger, type Logger } from './logging';
 
@@ -78,6 +82,20 @@ export function createWorkflowStarter(config: Config): CloudWorkflowsStarter {
   );
 }
 
+/**
+ * Where task stdout/stderr is read from: Cloud Logging (live, Google Batch tasks) then the
+ * task work dir. The local stack has no Cloud Logging: work dir only.
+ */
+export function createTaskLogSources(config: Config, objects: ObjectStore, jobs: JobRunner): TaskLogSource[] {
+  const workDir = new WorkDirTaskLogs(objects);
+  if (config.storageEmulatorHost && !config.emulators.logging) return [workDir];
+  const logging = new Logging({
+    projectId: config.project,
+    ...(config.emulators.logging ? emulatorEndpoint(config.emulators.logging) : {}),
+  });
+  return [new CloudLoggingTaskLogs(logging, jobs, config.project, config.region), workDir];
+}
+
 /** The run-pipeline argument for a run: where the workflow finds the step functions. */
 export function workflowArgument(config: Config): (runId: string) => WorkflowArgument {
   return (runId) => ({
@@ -94,16 +112,22 @@ export function workflowArgument(config: Config): (runId: string) => WorkflowArg
 export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}): ApiDeps {
   const db = createFirestore(config);
   const objects = new GcsObjectStore(createStorage(config), config.runsBucket);
+  const jobs = createBatchRunner(config);
   return {
     runs: new FirestoreRunStore(db),
     users: new FirestoreUserStore(db, config.userTouchIntervalMs),
     objects,
-    jobs: createBatchRunner(config),
+    jobs,
     workflows: createWorkflowStarter(config),
     workflowArgument: workflowArgument(config),
     clock: systemClock,
     random: systemRandomness,
     identity: { devUser: config.devUser, adminEmails: config.adminEmails },
+    tasks: new TaskCatalog(objects),
+    taskLogs: createTaskLogSources(config, objects, jobs),
+    signedUrlTtlSeconds: config.signedUrlTtlSeconds,
+    logPollMs: config.logPollMs,
+    heartbeatMs: 15_000,
     logger: jsonLogger(),
     readiness: [
       { name: 'firestore', check: async () => void (await db.collection('runs').limit(1).get()) },

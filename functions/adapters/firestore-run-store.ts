@@ -274,6 +274,12 @@ export class FirestoreRunStore implements RunStore {
     }
   }
 
+  watch(runId: string, onChange: (run: Run | null) => void, onError: (error: Error) => void): () => void {
+    return this.runs()
+      .doc(runId)
+      .onSnapshot((snapshot) => onChange(snapshot.exists ? Run.parse(snapshot.data()) : null), onError);
+  }
+
   private marker(ref: DocumentReference, key: string): DocumentReference {
     return ref.collection('ingested').doc(key.replace(/\//g, '|'));
   }

@@ -63,6 +63,8 @@ export interface RunStore {
    * `change` returns the fields to write, or null to write nothing (the key is still recorded).
    */
   applyOnce(runId: string, key: string, change: (run: Run) => RunFields | null): Promise<OnceOutcome>;
+  /** Calls `onChange` with the run now and after every change (null if it is deleted); returns a stop function. */
+  watch(runId: string, onChange: (run: Run | null) => void, onError: (error: Error) => void): () => void;
   /**
    * Adds `delta` to the run's progress counters at most once per `key`, without reading the
    * run (counters only add up, so chunks may be counted in any order). Malformed-row

@@ -85,7 +85,9 @@ export const Ingest = z
     progress_corrected: z
       .record(z.string(), z.record(z.string(), z.tuple([z.number(), z.number()])))
       .optional()
-      .describe('process → counter → [live count, final trace]: where live progress was corrected'),
+      .describe(
+        'process → counter → [live count, final trace]: live counts that differed when the final trace arrived (chunks late or lost)',
+      ),
   })
   .catchall(z.unknown());
 export type Ingest = z.infer<typeof Ingest>;

@@ -30,6 +30,7 @@ import {
 import type { Logger } from '../logging';
 import { toHttp } from './http-errors';
 import { type IdentityConfig, resolveCaller } from './identity';
+import { type MonitoringDeps, monitoringRoutes } from './monitoring-routes';
 import { openApiDocument } from './openapi';
 import {
   type CompiledRoute,
@@ -45,7 +46,7 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
-export interface ApiDeps extends LaunchDeps {
+export interface ApiDeps extends LaunchDeps, MonitoringDeps {
   jobs: JobRunner;
   users: UserStore;
   identity: IdentityConfig;
@@ -348,6 +349,7 @@ function routes(deps: ApiDeps): Route[] {
       },
     },
   ];
+  table.push(...monitoringRoutes(deps));
   return table;
 }
 

@@ -123,6 +123,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     DEV_USER_NAME: 'Dev User',
     WORKFLOW_POLL_SECONDS: '1',
     CHUNK_INTERVAL_SECONDS: '1',
+    LOG_POLL_SECONDS: '0.5',
     ...process.env,
     ...options.env,
   };

@@ -397,16 +397,11 @@ async function main(): Promise<number> {
     const complete = (task: TaskPlan, record: TaskRecord) => {
       running.delete(task.key);
       const exitCode = task.fail ? failExit : 0;
+      const lines = (list: string[]) => list.map((l) => `${fill(l, task.sample)}\n`).join('');
       const files: [string, string][] = [
         ['.command.sh', `#!/bin/bash -euo pipefail\n${fill(task.model.command, task.sample)}\n`],
-        [
-          '.command.out',
-          `${(task.fail ? [] : task.model.stdout).map((l) => fill(l, task.sample)).join('\n')}\n`,
-        ],
-        [
-          '.command.err',
-          `${(task.fail ? task.model.failure : task.model.stderr).map((l) => fill(l, task.sample)).join('\n')}\n`,
-        ],
+        ['.command.out', lines(task.fail ? [] : task.model.stdout)],
+        ['.command.err', lines(task.fail ? task.model.failure : task.model.stderr)],
         ['.exitcode', String(exitCode)],
       ];
       for (const [file, content] of files) put(`${record.workdir}/${file}`, content);

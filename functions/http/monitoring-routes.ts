@@ -1,0 +1,353 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { createSession, type Session } from 'better-sse';
+import yazl from 'yazl';
+import { z } from 'zod';
+import { NotFoundError } from '../core/errors';
+import type { ObjectStore, RunStore } from '../core/ports';
+import { progressView } from '../core/progress';
+import { listRunFiles, runObjectName } from '../core/run-files';
+import { locateRunLog, readLogPage, readLogTail } from '../core/run-logs';
+import { isTerminal, type Run } from '../core/run-model';
+import { type Caller, getAccessibleRun } from '../core/run-service';
+import { findTask, queryTasks, type TaskCatalog, TasksQuery, taskView } from '../core/run-tasks';
+import { readTaskLogs, type TaskLogSource } from '../core/task-logs';
+import type { Logger } from '../logging';
+import type { Route, RouteContext } from './router';
+
+export interface MonitoringDeps {
+  runs: RunStore;
+  objects: ObjectStore;
+  tasks: TaskCatalog;
+  taskLogs: TaskLogSource[];
+  logger: Logger;
+  signedUrlTtlSeconds: number;
+  /** How often the log stream looks for new lines. */
+  logPollMs: number;
+  /** SSE keep-alive comment interval. */
+  heartbeatMs: number;
+}
+
+const LogsQuery = z
+  .strictObject({
+    offset: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('byte offset from an earlier page (next_offset); default 0'),
+    tail: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('the last N entries instead of a page'),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .refine((q) => q.offset === undefined || q.tail === undefined, {
+    message: 'use offset or tail, not both',
+    path: ['tail'],
+  });
+
+const StreamQuery = z.strictObject({
+  offset: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('start here (default: the current end of the log); Last-Event-ID wins'),
+});
+
+const DownloadQuery = z.strictObject({
+  path: z.string().describe('relative to the run, e.g. results/multiqc/multiqc_report.html'),
+  format: z.enum(['redirect', 'json']).default('redirect'),
+});
+
+const NoQuery = z.strictObject({});
+
+const LogEntrySchema = z.object({
+  offset: z.number(),
+  timestamp: z.string(),
+  time: z.string().nullable(),
+  thread: z.string(),
+  level: z.string(),
+  logger: z.string(),
+  message: z.string(),
+});
+const LogPageSchema = z.object({
+  source: z.enum(['final', 'live']),
+  entries: z.array(LogEntrySchema),
+  offset: z.number(),
+  next_offset: z.number(),
+  size: z.number(),
+});
+
+const ZIP_FILES = ['nextflow.log', 'trace.txt', 'timeline.html', 'report.html'];
+
+function streamHeaders(ctx: RouteContext): void {
+  // Proxies must not buffer the stream.
+  ctx.res.setHeader('x-accel-buffering', 'no');
+  ctx.res.setHeader('cache-control', 'no-cache, no-transform');
+}
+
+function endSession(session: Session, ctx: RouteContext): void {
+  if (session.isConnected) ctx.res.end();
+}
+
+export function monitoringRoutes(deps: MonitoringDeps): Route[] {
+  const run = (ctx: RouteContext): Promise<Run> =>
+    getAccessibleRun(deps, ctx.caller as Caller, ctx.params.id!);
+
+  return [
+    {
+      method: 'get',
+      path: '/api/runs/{id}/tasks',
+      summary: 'The run’s tasks: live while it runs, from the final trace after; filter, sort, page',
+      tags: ['monitoring'],
+      auth: true,
+      query: TasksQuery,
+      responses: [{ status: 200, description: 'a page of tasks' }],
+      handler: async (ctx) => {
+        const current = await run(ctx);
+        const query = ctx.query as TasksQuery;
+        const set = await deps.tasks.tasks(current.run_id);
+        const page = queryTasks(set.tasks, query);
+        return {
+          body: {
+            run_id: current.run_id,
+            source: set.source,
+            total: page.total,
+            page: query.page,
+            page_size: query.page_size,
+            tasks: page.tasks.map((t) => taskView(current, t)),
+          },
+        };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/runs/{id}/tasks/{task_id}/logs',
+      summary: 'stdout and stderr of one task (the end of them, 256 KB each)',
+      tags: ['monitoring'],
+      auth: true,
+      query: NoQuery,
+      responses: [
+        { status: 200, description: 'the task’s output' },
+        { status: 404, description: 'no such task, or its logs are gone (says where it looked)' },
+      ],
+      handler: async (ctx) => {
+        const current = await run(ctx);
+        const task = findTask(
+          current.run_id,
+          (await deps.tasks.tasks(current.run_id)).tasks,
+          ctx.params.task_id!,
+        );
+        const logs = await readTaskLogs(deps.taskLogs, current.run_id, task);
+        return {
+          body: { task_id: task.task_id, name: task.name, status: task.status, exit: task.exit, ...logs },
+        };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/runs/{id}/logs',
+      summary: 'nextflow.log as entries: a page from a byte offset, or the tail; ranged reads only',
+      tags: ['monitoring'],
+      auth: true,
+      query: LogsQuery,
+      responses: [{ status: 200, description: 'log entries', schema: LogPageSchema }],
+      handler: async (ctx) => {
+        const current = await run(ctx);
+        const query = ctx.query as z.infer<typeof LogsQuery>;
+        const log = await locateRunLog(deps.objects, current.run_id);
+        const page = query.tail
+          ? await readLogTail(deps.objects, log, query.tail, current.created_at)
+          : await readLogPage(deps.objects, log, query.offset ?? 0, query.limit, current.created_at);
+        return { body: page };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/runs/{id}/logs/stream',
+      summary:
+        'Server-Sent Events: new nextflow.log entries as they are written (event "entries", id = byte offset), then "done"',
+      tags: ['monitoring'],
+      auth: true,
+      query: StreamQuery,
+      responses: [{ status: 200, description: 'text/event-stream' }],
+      handler: async (ctx) => {
+        const current = await run(ctx);
+        const query = ctx.query as z.infer<typeof StreamQuery>;
+        streamHeaders(ctx);
+        const session = await createSession(ctx.req, ctx.res, { keepAlive: deps.heartbeatMs, retry: 3_000 });
+        const resumeFrom = /^\d+$/.test(session.lastId) ? Number(session.lastId) : undefined;
+        let offset = resumeFrom ?? query.offset ?? (await locateRunLog(deps.objects, current.run_id)).size;
+        const stopped = new Promise<void>((resolve) => session.once('disconnected', () => resolve()));
+        let connected = true;
+        void stopped.then(() => {
+          connected = false;
+        });
+        while (connected) {
+          const latest = (await deps.runs.get(current.run_id)) ?? current;
+          const log = await locateRunLog(deps.objects, current.run_id);
+          offset = Math.min(offset, log.size);
+          for (;;) {
+            const page = await readLogPage(deps.objects, log, offset, 500, current.created_at);
+            if (page.entries.length === 0 || !connected) break;
+            session.push(page.entries, 'entries', String(page.next_offset));
+            offset = page.next_offset;
+          }
+          if (isTerminal(latest.status) && log.source === 'final' && offset >= log.size) {
+            session.push({ status: latest.status }, 'done', String(offset));
+            endSession(session, ctx);
+            break;
+          }
+          await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, deps.logPollMs))]);
+        }
+        return null;
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/runs/{id}/events',
+      summary:
+        'Server-Sent Events: the run (status, timestamps, progress) each time it changes (event "run"), then "done"',
+      tags: ['monitoring'],
+      auth: true,
+      query: NoQuery,
+      responses: [{ status: 200, description: 'text/event-stream' }],
+      handler: async (ctx) => {
+        const first = await run(ctx);
+        streamHeaders(ctx);
+        const session = await createSession(ctx.req, ctx.res, { keepAlive: deps.heartbeatMs, retry: 3_000 });
+        let lastId = session.lastId;
+        await new Promise<void>((resolve) => {
+          const stop = deps.runs.watch(
+            first.run_id,
+            (latest) => {
+              if (!session.isConnected) return;
+              if (!latest) {
+                session.push({ message: `Run ${first.run_id} no longer exists.` }, 'gone');
+                finish();
+                return;
+              }
+              const view = { ...latest, progress: progressView(latest) };
+              const id = createHash('sha256').update(JSON.stringify(view)).digest('hex').slice(0, 20);
+              if (id !== lastId) {
+                session.push(view, 'run', id);
+                lastId = id;
+              }
+              if (isTerminal(latest.status)) {
+                session.push({ status: latest.status }, 'done', id);
+                finish();
+              }
+            },
+            (error) => {
+              deps.logger.log('ERROR', 'run_watch_failed', { run_id: first.run_id, error: String(error) });
+              if (session.isConnected)
+                session.push({ message: 'The live view stopped; reconnect to resume.' }, 'error');
+              finish();
+            },
+          );
+          function finish() {
+            stop();
+            endSession(session, ctx);
+            resolve();
+          }
+          session.once('disconnected', finish);
+        });
+        return null;
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/runs/{id}/files',
+      summary: 'The run’s files grouped as inputs, results and logs, with download links',
+      tags: ['files'],
+      auth: true,
+      query: NoQuery,
+      responses: [{ status: 200, description: 'files' }],
+      handler: async (ctx) => {
+        const current = await run(ctx);
+        return { body: { run_id: current.run_id, ...(await listRunFiles(deps.objects, current.run_id)) } };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/runs/{id}/download',
+      summary: 'A short-lived signed URL for one file of the run (302 to it, or JSON with format=json)',
+      tags: ['files'],
+      auth: true,
+      query: DownloadQuery,
+      responses: [
+        { status: 302, description: 'redirect to the signed URL' },
+        { status: 200, description: '{url, expires_at} with format=json' },
+      ],
+      handler: async (ctx) => {
+        const current = await run(ctx);
+        const query = ctx.query as z.infer<typeof DownloadQuery>;
+        const name = runObjectName(current.run_id, query.path);
+        if (!(await deps.objects.stat(name)))
+          throw new NotFoundError(`Run ${current.run_id} has no file ${query.path}.`);
+        const url = await deps.objects.signedUrl(
+          name,
+          deps.signedUrlTtlSeconds,
+          query.path.slice(query.path.lastIndexOf('/') + 1),
+        );
+        const expires_at = new Date(Date.now() + deps.signedUrlTtlSeconds * 1000).toISOString();
+        if (query.format === 'json') return { body: { url, expires_at } };
+        return {
+          status: 302,
+          headers: { location: url, 'cache-control': 'no-store' },
+          body: { url, expires_at },
+        };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/runs/{id}/logs/download',
+      summary: 'A zip of nextflow.log, trace.txt, timeline.html and report.html, streamed',
+      tags: ['files'],
+      auth: true,
+      query: NoQuery,
+      responses: [{ status: 200, description: 'application/zip', contentType: 'application/zip' }],
+      handler: async (ctx) => {
+        const current = await run(ctx);
+        const present = (
+          await Promise.all(
+            ZIP_FILES.map(async (file) => ({
+              file,
+              stat: await deps.objects.stat(`runs/${current.run_id}/logs/${file}`),
+            })),
+          )
+        ).filter((p) => p.stat !== null);
+        if (present.length === 0) {
+          throw new NotFoundError(
+            `Run ${current.run_id} has no final logs yet; they are written when Nextflow exits.`,
+          );
+        }
+        const zip = new yazl.ZipFile();
+        // yazl's output is a PassThrough (typed as a plain ReadableStream).
+        const output = zip.outputStream as Readable;
+        for (const { file, stat } of present) {
+          const stream = deps.objects.readStream(stat!.name) as Readable;
+          stream.on('error', (error) => output.destroy(error));
+          zip.addReadStream(stream, `${current.run_id}/${file}`, { mtime: new Date(stat!.updated) });
+        }
+        zip.end();
+        ctx.res.status(200).set({
+          'content-type': 'application/zip',
+          'content-disposition': `attachment; filename="${current.run_id}-logs.zip"`,
+        });
+        output.on('error', (error) => {
+          deps.logger.log('ERROR', 'zip_failed', { run_id: current.run_id, error: String(error) });
+          ctx.res.destroy(error);
+        });
+        ctx.res.on('close', () => output.destroy());
+        output.pipe(ctx.res);
+        return null;
+      },
+    },
+  ];
+}
