@@ -4,14 +4,32 @@
  * Results are printed and written to .bench/results.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import type { Firestore, WriteBatch } from '@google-cloud/firestore';
+import * as functions from '@google-cloud/functions-framework';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { FirestoreRunStore } from '../functions/adapters/firestore-run-store';
+import { GcsObjectStore } from '../functions/adapters/gcs-object-store';
+import { loadConfig } from '../functions/config';
+import { TRACE_FIELDS } from '../functions/core/nextflow-config';
+import type { ObjectStore } from '../functions/core/ports';
+import { emptyProgress } from '../functions/core/run-model';
+import { parseTrace } from '../functions/core/trace';
+import { createApiDeps, createExecutionDeps, createFirestore, createStorage } from '../functions/deps';
+import { createRunArtifactHandler } from '../functions/events/event-handlers';
+import { createApiHandler } from '../functions/http/api-app';
 import { memoryLogger } from '../functions/logging';
+import { formatDuration, formatMemory, formatTimestamp } from '../orchestrator/src/replay/format';
 import { buildFunctions, buildOrchestrator, formatBytes } from './build';
 import { type RunningEmulator, startFirestoreEmulator } from './lib/firestore-emulator';
 import { freePort, waitFor } from './lib/net';
+import type { StoredObject } from './local/gcs-server';
 import { LocalGcsServer } from './local/gcs-server';
 import { startLocalStack } from './local/stack';
 
@@ -281,9 +299,318 @@ async function benchExecution(backends: Backends): Promise<void> {
   }
 }
 
+/** A realistic trace of `count` tasks in the platform's trace fields. */
+function generateTrace(count: number): string {
+  const fields = TRACE_FIELDS;
+  const processes = [
+    'FASTQC',
+    'STAR_ALIGN',
+    'MTX_TO_H5AD',
+    'CELLBENDER_REMOVEBACKGROUND',
+    'ANNDATA_BARCODES',
+  ].map((p) => `NFCORE_SCRNASEQ:SCRNASEQ:${p}`);
+  const lines = [fields.join('\t')];
+  const start = Date.UTC(2026, 10, 1, 8);
+  for (let i = 1; i <= count; i++) {
+    const process = processes[i % processes.length]!;
+    const hash = createHash('md5').update(String(i)).digest('hex');
+    const realtime = 30_000 + ((i * 7919) % 3_000_000);
+    const submit = start + i * 1_000;
+    const status = i % 97 === 0 ? 'FAILED' : i % 13 === 0 ? 'CACHED' : 'COMPLETED';
+    const values: Record<string, string> = {
+      task_id: String(i),
+      hash: `${hash.slice(0, 2)}/${hash.slice(2, 8)}`,
+      native_id: `nf-${hash.slice(0, 8)}-${submit}`,
+      process,
+      tag: `SAMPLE_${i % 500}`,
+      name: `${process} (SAMPLE_${i % 500})`,
+      status,
+      exit: status === 'FAILED' ? '1' : '0',
+      cpus: String(1 + (i % 12)),
+      memory: `${6 * (1 + (i % 6))} GB`,
+      attempt: '1',
+      submit: formatTimestamp(submit),
+      start: formatTimestamp(submit + 20_000),
+      complete: formatTimestamp(submit + 20_000 + realtime),
+      duration: formatDuration(20_000 + realtime),
+      realtime: formatDuration(realtime),
+      '%cpu': `${(90 + (i % 900)).toFixed(1)}%`,
+      '%mem': `${(i % 50).toFixed(1)}%`,
+      peak_rss: formatMemory(200 * 1024 * 1024 + ((i * 104729) % (30 * 1024 ** 3))),
+      peak_vmem: formatMemory(300 * 1024 * 1024 + ((i * 104729) % (40 * 1024 ** 3))),
+      rchar: formatMemory((i * 15485863) % (20 * 1024 ** 3)),
+      wchar: formatMemory((i * 32452843) % (5 * 1024 ** 3)),
+      read_bytes: formatMemory((i * 15485863) % (20 * 1024 ** 3)),
+      write_bytes: formatMemory((i * 32452843) % (5 * 1024 ** 3)),
+      workdir: `gs://arc-bench-runs/work/run-bench0000001/${hash.slice(0, 2)}/${hash.slice(2)}`,
+      error_action: status === 'FAILED' ? 'TERMINATE' : '-',
+    };
+    lines.push(fields.map((f) => values[f] ?? '-').join('\t'));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** An ObjectStore that counts the bytes it reads (a decorator; every call goes to the real store). */
+class CountingObjectStore implements ObjectStore {
+  bytesRead = 0;
+  constructor(private readonly inner: ObjectStore) {}
+  get bucket() {
+    return this.inner.bucket;
+  }
+  write(name: string, content: string | Uint8Array, contentType: string) {
+    return this.inner.write(name, content, contentType);
+  }
+  async read(name: string) {
+    const content = await this.inner.read(name);
+    this.bytesRead += content.length;
+    return content;
+  }
+  async readRange(name: string, start: number, end: number) {
+    const content = await this.inner.readRange(name, start, end);
+    this.bytesRead += content.length;
+    return content;
+  }
+  readStream(name: string) {
+    return this.inner.readStream(name);
+  }
+  exists(name: string) {
+    return this.inner.exists(name);
+  }
+  stat(name: string) {
+    return this.inner.stat(name);
+  }
+  list(prefix: string, limit: number) {
+    return this.inner.list(prefix, limit);
+  }
+  signedUrl(name: string, expires: number, downloadName?: string) {
+    return this.inner.signedUrl(name, expires, downloadName);
+  }
+  ping() {
+    return this.inner.ping();
+  }
+}
+
+/** Counts the document writes and commits made through a Firestore client (wraps batch() and runTransaction()). */
+function countWrites(db: Firestore): { writes: number; commits: number; transactions: number } {
+  const counts = { writes: 0, commits: 0, transactions: 0 };
+  const batch = db.batch.bind(db);
+  db.batch = () => {
+    const b = batch();
+    for (const method of ['create', 'set', 'update', 'delete'] as const) {
+      const original = b[method].bind(b) as (...args: unknown[]) => WriteBatch;
+      (b as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        counts.writes++;
+        return original(...args);
+      };
+    }
+    const commit = b.commit.bind(b);
+    b.commit = () => {
+      counts.commits++;
+      return commit();
+    };
+    return b;
+  };
+  const runTransaction = db.runTransaction.bind(db) as (
+    fn: (tx: unknown) => Promise<unknown>,
+  ) => Promise<unknown>;
+  (db as unknown as { runTransaction: unknown }).runTransaction = (fn: (tx: unknown) => Promise<unknown>) => {
+    counts.transactions++;
+    return runTransaction(fn);
+  };
+  return counts;
+}
+
+async function benchMonitoring(backends: Backends): Promise<void> {
+  console.log('\n== monitoring (100,000-task trace)');
+  const trace = generateTrace(100_000);
+  const traceBytes = Buffer.byteLength(trace);
+  console.log(`generated trace: ${formatBytes(traceBytes)}`);
+
+  const timeIt = (fn: () => unknown, rounds: number) => {
+    const times: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const started = performance.now();
+      fn();
+      times.push(performance.now() - started);
+    }
+    return median(times);
+  };
+  const ours = timeIt(() => parseTrace(trace), 5);
+  const csv = timeIt(
+    () => parseCsv(trace, { delimiter: '\t', columns: true, quote: false, relax_column_count: true }),
+    5,
+  );
+  console.log(
+    `parse, median of 5: parseTrace ${ms(ours)} (${Math.round(100_000 / (ours / 1000)).toLocaleString('en')} rows/s, typed values) vs csv-parse ${ms(csv)} (strings only) → ${(csv / ours).toFixed(2)}× csv-parse's speed`,
+  );
+
+  // Ingest the trace as 200 live chunks through the onRunArtifact function, as Eventarc would deliver them.
+  const config = loadConfig({
+    GOOGLE_CLOUD_PROJECT: 'arc-bench-monitor',
+    FIRESTORE_EMULATOR_HOST: backends.emulator.host,
+    STORAGE_EMULATOR_HOST: backends.gcsUrl,
+    RUNS_BUCKET: backends.bucket,
+    DEV_USER_EMAIL: 'bench@example.com',
+  });
+  const db = createFirestore(config);
+  const counts = countWrites(db);
+  const objects = new CountingObjectStore(new GcsObjectStore(createStorage(config), config.runsBucket));
+  const runs = new FirestoreRunStore(db);
+  const runId = 'run-bench0000001';
+  const now = new Date().toISOString();
+  await runs.create({
+    run_id: runId,
+    pipeline: 'nf-core/scrnaseq',
+    pipeline_version: '4.0.0',
+    status: 'running',
+    user_email: 'bench@example.com',
+    user_name: 'bench',
+    created_at: now,
+    updated_at: now,
+    submitted_at: now,
+    started_at: now,
+    completed_at: null,
+    failed_at: null,
+    cancelled_at: null,
+    gcs_path: `gs://${config.runsBucket}/runs/${runId}`,
+    batch_job_name: null,
+    batch_request_id: randomUUID(),
+    params: {},
+    param_warnings: [],
+    config_content: '',
+    sample_count: 500,
+    samples: [],
+    source_ngs_runs: [],
+    source_project: null,
+    parent_run_id: null,
+    root_run_id: runId,
+    is_recovery: false,
+    recovery_notes: null,
+    reused_work_dir: false,
+    exit_code: null,
+    error_message: null,
+    error_task: null,
+    error_detail: null,
+    metrics: null,
+    progress: emptyProgress(),
+    executor: 'replay',
+    session_id: randomUUID(),
+    run_name: runId,
+    attempt: 1,
+    workflow_execution: null,
+    ingest: {},
+  });
+  const [header, ...rows] = trace.trim().split('\n');
+  const chunkCount = 200;
+  const perChunk = Math.ceil(rows.length / chunkCount);
+  const chunkObjects: StoredObject[] = [];
+  for (let i = 0; i < chunkCount; i++) {
+    const content = `${header}\n${rows.slice(i * perChunk, (i + 1) * perChunk).join('\n')}\n`;
+    chunkObjects.push(
+      await backends.gcs.putObject(
+        config.runsBucket,
+        `runs/${runId}/logs/live/trace.${String(i + 1).padStart(6, '0')}.tsv`,
+        content,
+        'text/tab-separated-values',
+      ),
+    );
+  }
+  const chunkBytes = chunkObjects.reduce((sum, o) => sum + Number(o.size), 0);
+  const deps = createExecutionDeps(config, { runs, objects, logger: memoryLogger() });
+  functions.cloudEvent('onRunArtifactBench', createRunArtifactHandler(deps));
+  const server = getTestServer('onRunArtifactBench');
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const before = { ...counts };
+  const startedIngest = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < chunkObjects.length) {
+        const object = chunkObjects[next++]!;
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'ce-specversion': '1.0',
+            'ce-id': `bench-${object.name}`,
+            'ce-type': 'google.cloud.storage.object.v1.finalized',
+            'ce-source': '//bench',
+            'ce-subject': `objects/${object.name}`,
+          },
+          body: JSON.stringify(object),
+        });
+        if (response.status >= 300) throw new Error(`onRunArtifact answered ${response.status}`);
+      }
+    }),
+  );
+  const ingestMs = performance.now() - startedIngest;
+  const writes = counts.writes - before.writes;
+  const commits = counts.commits - before.commits;
+  const transactions = counts.transactions - before.transactions;
+  const run = await runs.get(runId);
+  if (run?.progress.completed === undefined) throw new Error('the bench run disappeared');
+  console.log(
+    `ingest 200 chunks through onRunArtifact (4 at a time): ${ms(ingestMs)}; Firestore per chunk: ${(writes / chunkCount).toFixed(2)} document writes in ${(commits / chunkCount).toFixed(2)} commits, ${(transactions / chunkCount).toFixed(2)} transactions; ` +
+      `bytes read ${formatBytes(objects.bytesRead)} for ${formatBytes(chunkBytes)} of chunks (${(objects.bytesRead / chunkBytes).toFixed(3)}×)`,
+  );
+  console.log(
+    `progress after ingest: completed ${run.progress.completed}, cached ${run.progress.cached}, failed ${run.progress.failed} (of 100,000 rows)`,
+  );
+  server.closeAllConnections();
+  server.close();
+
+  // GET /tasks for a page of 100, against the same store.
+  const api = createApiDeps(config, {
+    runs,
+    objects,
+    logger: memoryLogger(),
+    users: { touch: async () => {} },
+  });
+  functions.http('apiBenchTasks', createApiHandler(api));
+  const apiServer = getTestServer('apiBenchTasks');
+  await new Promise<void>((resolve) => apiServer.listen(0, '127.0.0.1', resolve));
+  const apiUrl = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
+  const first = performance.now();
+  const cold = await fetch(`${apiUrl}/api/runs/${runId}/tasks?page_size=100`);
+  if (cold.status !== 200) throw new Error(`GET /tasks answered ${cold.status}: ${await cold.text()}`);
+  await cold.arrayBuffer();
+  const coldMs = performance.now() - first;
+  const sorts = ['task_id', 'realtime', 'peak_rss', 'cpu_percent'];
+  const times: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const started = performance.now();
+    const response = await fetch(
+      `${apiUrl}/api/runs/${runId}/tasks?page=${1 + (i % 50)}&page_size=100&sort=${sorts[i % sorts.length]}&order=${i % 2 ? 'desc' : 'asc'}${i % 5 === 0 ? '&status=FAILED' : ''}`,
+    );
+    await response.arrayBuffer();
+    times.push(performance.now() - started);
+  }
+  apiServer.closeAllConnections();
+  apiServer.close();
+  console.log(
+    `GET /tasks, page of 100 from 100,000 tasks: first request ${ms(coldMs)} (reads and parses the chunks), then p50 ${ms(percentile(times, 50))}, p95 ${ms(percentile(times, 95))} over 200 (sorted and filtered pages)`,
+  );
+  results.monitoring = {
+    trace_bytes: traceBytes,
+    parse_ms: { parse_trace: ours, csv_parse: csv, speed_vs_csv_parse: csv / ours },
+    ingest: {
+      chunks: chunkCount,
+      ms: ingestMs,
+      writes_per_chunk: writes / chunkCount,
+      commits_per_chunk: commits / chunkCount,
+      transactions_per_chunk: transactions / chunkCount,
+      bytes_read: objects.bytesRead,
+      chunk_bytes: chunkBytes,
+    },
+    tasks_page_ms: { first: coldMs, p50: percentile(times, 50), p95: percentile(times, 95) },
+  };
+}
+
 const SECTIONS: Record<string, (backends: Backends) => Promise<void>> = {
   api: benchApi,
   execution: benchExecution,
+  monitoring: benchMonitoring,
 };
 
 async function main(): Promise<void> {

@@ -4,6 +4,8 @@ import { TASK_LOG_TAIL_BYTES, type TaskLogSource, type TaskLogs } from '../core/
 import type { TraceTask } from '../core/trace';
 
 const MAX_ENTRIES = 5_000;
+const LOOKBACK_MS = 30 * 86_400_000;
+const CLOCK_SKEW_MS = 3_600_000;
 
 /**
  * A Google Batch task's output in Cloud Logging (log `batch_task_logs`, label `job_uid`):
@@ -24,7 +26,11 @@ export class CloudLoggingTaskLogs implements TaskLogSource {
       `projects/${this.project}/locations/${this.region}/jobs/${task.native_id}`,
     );
     if (!job?.uid) return null;
-    const filter = `logName="projects/${this.project}/logs/batch_task_logs" AND labels.job_uid="${job.uid}"`;
+    // Without a timestamp term the client library only looks at the last 24 hours.
+    const since = new Date(
+      (task.submit ? Date.parse(task.submit) : Date.now() - LOOKBACK_MS) - CLOCK_SKEW_MS,
+    ).toISOString();
+    const filter = `logName="projects/${this.project}/logs/batch_task_logs" AND labels.job_uid="${job.uid}" AND timestamp>="${since}"`;
     const [entries] = await this.logging.getEntries({
       filter,
       orderBy: 'timestamp asc',
