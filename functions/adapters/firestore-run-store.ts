@@ -4,6 +4,8 @@ import {
   FieldValue,
   type Firestore,
   type Query,
+  type Timestamp,
+  type WriteBatch,
 } from '@google-cloud/firestore';
 import { ConflictError, ValidationError } from '../core/errors';
 import type {
@@ -27,6 +29,9 @@ import {
 
 const ALREADY_EXISTS = 6;
 const NOT_FOUND = 5;
+const FAILED_PRECONDITION = 9;
+/** Attempts of a read-then-conditional-write before the change is given up (the caller retries later). */
+const MAX_ATTEMPTS = 30;
 const COUNTERS = ['submitted', 'announced', 'completed', 'cached', 'failed', 'aborted'] as const;
 
 interface Cursor {
@@ -83,7 +88,26 @@ function historyEntry(run: Run, event: RunEvent, patch: RunPatch | null): RunHis
   };
 }
 
-/** Runs in `runs/{run_id}`, their status history in `runs/{run_id}/events`. */
+function codeOf(error: unknown): number | undefined {
+  return (error as { code?: number }).code;
+}
+
+/** A short, jittered, growing pause between attempts of a conditional write that lost a race. */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(1_000, 10 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random());
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Runs in `runs/{run_id}`, their status history in `runs/{run_id}/events`.
+ *
+ * Changes that depend on the run's current state are optimistic: read the run, compute the
+ * change, and commit it in one batch whose update carries the read's `updateTime` as a
+ * precondition; when another writer got there first the commit fails with FAILED_PRECONDITION
+ * and the change is computed again from the new state. No transaction holds a lock on the run,
+ * so the many writers of a run (API, workflow steps, Batch events, artifact ingest) never wait
+ * for each other's locks.
+ */
 export class FirestoreRunStore implements RunStore {
   constructor(
     private readonly db: Firestore,
@@ -154,38 +178,35 @@ export class FirestoreRunStore implements RunStore {
   async apply(runId: string, events: RunEvent | RunEvent[]): Promise<ApplyResult | null> {
     const list = Array.isArray(events) ? events : [events];
     const ref = this.runs().doc(runId);
-    // Most events change nothing (redeliveries, late notifications). A run only moves forward,
-    // so an event the state machine ignores now is ignored later too: record it without
-    // taking the run's lock, and keep transactions for events that change the run.
-    const current = await ref.get();
-    if (!current.exists) return null;
-    const seen = Run.parse(current.data());
-    if (list.every((event) => applyRunEvent(seen, event) === null)) {
-      await ref.collection('events').add(historyEntry(seen, list.at(-1)!, null));
-      return { run: seen, applied: false };
-    }
-    return this.db.runTransaction(async (tx) => {
-      const snapshot = await tx.get(ref);
+    for (let attempt = 1; ; attempt++) {
+      const snapshot = await ref.get();
       if (!snapshot.exists) return null;
       const original = Run.parse(snapshot.data());
+      const batch = this.db.batch();
       let run = original;
       let changes: RunPatch = {};
       list.forEach((event, index) => {
         const patch = applyRunEvent(run, event);
         if (patch || index === list.length - 1)
-          tx.create(ref.collection('events').doc(), historyEntry(run, event, patch));
+          batch.create(ref.collection('events').doc(), historyEntry(run, event, patch));
         if (patch) {
           run = { ...run, ...patch };
           changes = { ...changes, ...patch };
         }
       });
-      if (Object.keys(changes).length === 0) return { run: original, applied: false };
+      // Most events change nothing (redeliveries, late notifications). A run only moves
+      // forward, so an event ignored now is ignored later too: its history needs no precondition.
+      if (Object.keys(changes).length === 0) {
+        await batch.commit();
+        return { run: original, applied: false };
+      }
       const finished =
         changes.status !== undefined && isTerminal(changes.status) && !isTerminal(original.status);
-      if (finished && original.ingest.stats_counted !== true) {
-        // The user's stats change once per run: the flag is written in the same transaction.
+      const countStats = finished && original.ingest.stats_counted !== true;
+      if (countStats) {
+        // The user's stats change once per run: the flag is written in the same batch.
         const succeeded = changes.status === 'completed';
-        tx.set(
+        batch.set(
           this.db.collection(this.users).doc(original.user_email),
           {
             stats: {
@@ -196,12 +217,41 @@ export class FirestoreRunStore implements RunStore {
           },
           { merge: true },
         );
-        tx.update(ref, { ...changes, 'ingest.stats_counted': true });
-        return { run: { ...run, ingest: { ...run.ingest, stats_counted: true } }, applied: true };
       }
-      tx.update(ref, changes);
-      return { run, applied: true };
-    });
+      const fields = countStats ? { ...changes, 'ingest.stats_counted': true } : changes;
+      const outcome = await this.commitIfUnchanged(batch, ref, fields, snapshot.updateTime!, attempt);
+      if (outcome === 'missing') return null;
+      if (outcome === 'committed')
+        return {
+          run: countStats ? { ...run, ingest: { ...run.ingest, stats_counted: true } } : run,
+          applied: true,
+        };
+    }
+  }
+
+  /**
+   * Adds the run update, conditional on `updateTime`, to the batch and commits it. 'stale' means
+   * the run changed since it was read (after a pause, the caller reads it again); too many stale
+   * attempts in a row throw, and the caller's caller (an event delivery, a workflow step) retries.
+   */
+  private async commitIfUnchanged(
+    batch: WriteBatch,
+    ref: DocumentReference,
+    fields: Record<string, unknown>,
+    updateTime: Timestamp,
+    attempt: number,
+  ): Promise<'committed' | 'stale' | 'missing'> {
+    batch.update(ref, fields, { lastUpdateTime: updateTime });
+    try {
+      await batch.commit();
+      return 'committed';
+    } catch (error) {
+      const code = codeOf(error);
+      if (code === NOT_FOUND) return 'missing';
+      if (code !== FAILED_PRECONDITION || attempt >= MAX_ATTEMPTS) throw error;
+      await backoff(attempt);
+      return 'stale';
+    }
   }
 
   async history(runId: string): Promise<RunHistoryEntry[]> {
@@ -222,18 +272,28 @@ export class FirestoreRunStore implements RunStore {
   async applyOnce(runId: string, key: string, change: (run: Run) => RunFields | null): Promise<OnceOutcome> {
     const ref = this.runs().doc(runId);
     const marker = this.marker(ref, key);
-    return this.db.runTransaction(async (tx) => {
-      // One ordered read: two parallel gets could lock the documents in opposite orders and deadlock.
-      const [snapshot, seen] = await tx.getAll(ref, marker);
+    for (let attempt = 1; ; attempt++) {
+      const [snapshot, seen] = await this.db.getAll(ref, marker);
       if (!snapshot || !seen) throw new Error('Firestore returned fewer documents than asked for');
       if (!snapshot.exists) return 'missing';
       if (seen.exists) return 'duplicate';
       const fields = change(Run.parse(snapshot.data()));
-      tx.create(marker, { key, at: new Date().toISOString() });
-      if (!fields || Object.keys(fields).length === 0) return 'unchanged';
-      tx.update(ref, fields);
-      return 'applied';
-    });
+      const batch = this.db.batch();
+      // create() fails if the marker exists, and then nothing in the batch is written.
+      batch.create(marker, { key, at: new Date().toISOString() });
+      try {
+        if (!fields || Object.keys(fields).length === 0) {
+          await batch.commit();
+          return 'unchanged';
+        }
+        const outcome = await this.commitIfUnchanged(batch, ref, fields, snapshot.updateTime!, attempt);
+        if (outcome === 'missing') return 'missing';
+        if (outcome === 'committed') return 'applied';
+      } catch (error) {
+        if (codeOf(error) === ALREADY_EXISTS) return 'duplicate';
+        throw error;
+      }
+    }
   }
 
   async addProgressOnce(

@@ -48,6 +48,7 @@ export class EventBridge {
   private readonly drops = new Set<Filter>();
   private captures: { filter: Filter; events: { event: CloudEvent; url: string }[] } | null = null;
   private inFlight = 0;
+  private readonly pendingRecords = new Set<Delivery>();
   private idleWaiters: (() => void)[] = [];
   readonly deliveries: Delivery[] = [];
 
@@ -76,6 +77,11 @@ export class EventBridge {
   /** Sends captured events in the given order (duplicates allowed), one after another. */
   async deliverInOrder(events: { event: CloudEvent; url: string }[]): Promise<void> {
     for (const { event, url } of events) await this.deliver(event, url);
+  }
+
+  /** Deliveries still being attempted (for diagnostics). */
+  inFlightDeliveries(): Delivery[] {
+    return [...this.pendingRecords];
   }
 
   /** Resolves when no delivery is in flight. */
@@ -142,6 +148,7 @@ export class EventBridge {
     this.inFlight += 1;
     const record: Delivery = { event, url, attempts: 0, status: null, outcome: 'gave-up' };
     this.deliveries.push(record);
+    this.pendingRecords.add(record);
     const maxAttempts = this.options.maxAttempts ?? 8;
     let delay = this.options.initialDelayMs ?? 100;
     try {
@@ -167,6 +174,7 @@ export class EventBridge {
         `event ${event.type} ${event.subject ?? event.id} not delivered to ${url} after ${record.attempts} attempts`,
       );
     } finally {
+      this.pendingRecords.delete(record);
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }

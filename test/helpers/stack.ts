@@ -45,6 +45,40 @@ export async function startTestStack(
   };
 }
 
+/**
+ * Awaits a promise of the stack (a workflow execution's end, the bridge going idle) with a
+ * time limit; on timeout the error says what was still going on.
+ */
+export async function settled<T>(
+  stack: TestStack,
+  promise: Promise<T>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const deliveries = stack.bridge
+        .inFlightDeliveries()
+        .map(
+          (d) =>
+            `${d.event.type} ${d.event.subject ?? ''} → ${d.url}: ${d.attempts} attempts, last ${d.status}`,
+        );
+      const logs = stack.logs.entries.slice(-25).map((e) => `${e.severity} ${e.message}`);
+      reject(
+        new Error(
+          `${what} did not happen within ${timeoutMs} ms.\nDeliveries in flight:\n${deliveries.join('\n') || '(none)'}\nLast stack logs:\n${logs.join('\n')}`,
+        ),
+      );
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function getRun(
   stack: TestStack,
   runId: string,

@@ -3,7 +3,7 @@ import type { Run } from '../../functions/core/run-model';
 import { waitFor } from '../../scripts/lib/net';
 import { request } from '../helpers/api-server';
 import { runBody } from '../helpers/samplesheets';
-import { getRun, isFinal, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
+import { getRun, isFinal, settled, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
 
 let stack: TestStack;
 
@@ -105,7 +105,7 @@ describe('onBatchJobEvent', () => {
   it('answers 500 while Batch cannot be read, so that Eventarc delivers the event again', async () => {
     stack.workflows.holdNext();
     const created = await launch();
-    await stack.bridge.idle();
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
     const jobName = `projects/${stack.config.project}/locations/us-central1/jobs/nf-${created.run_id}`;
     stack.batch.failNextGets(1, 500, 'Internal error encountered.');
     const response = await postBinary('onBatchJobEvent', PUBSUB, pubsubData({ JobName: jobName }));

@@ -5,7 +5,7 @@ import { waitFor } from '../../scripts/lib/net';
 import type { CloudEvent } from '../../scripts/local/event-bridge';
 import { request } from '../helpers/api-server';
 import { runBody, samplesheet } from '../helpers/samplesheets';
-import { getRun, isFinal, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
+import { getRun, isFinal, settled, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
 
 let stack: TestStack;
 
@@ -55,7 +55,7 @@ describe('a run on the local stack', () => {
     expect(created.workflow_execution).toMatch(/^projects\/.+\/workflows\/run-pipeline\/executions\/.+/);
 
     const run = await waitForRun(stack, created.run_id, isFinal);
-    await stack.bridge.idle();
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
     const final = await getRun(stack, created.run_id);
     expect(run.status).toBe('completed');
     expect(final).toMatchObject({
@@ -105,7 +105,7 @@ describe('a run on the local stack', () => {
     });
 
     const execution = stack.workflows.get(created.workflow_execution!)!;
-    await execution.done;
+    await settled(stack, execution.done, 'the workflow execution ending');
     expect(execution.state).toBe('SUCCEEDED');
   });
 
@@ -114,7 +114,7 @@ describe('a run on the local stack', () => {
       params: { aligner: 'star', protocol: '10XV3', replay_fail_process: 'STAR_ALIGN' },
     });
     const run = await waitForRun(stack, created.run_id, isFinal);
-    await stack.bridge.idle();
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
     const final = await getRun(stack, created.run_id);
     expect(run.status).toBe('failed');
     expect(final).toMatchObject({
@@ -149,8 +149,12 @@ describe('a run on the local stack', () => {
       what: 'the job to be cancelled',
     });
     expect(processAlive(pid)).toBe(false);
-    await stack.workflows.get(created.workflow_execution!)!.done;
-    await stack.bridge.idle();
+    await settled(
+      stack,
+      stack.workflows.get(created.workflow_execution!)!.done,
+      'the workflow execution ending',
+    );
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
     const final = await getRun(stack, created.run_id);
     expect(final.status).toBe('cancelled');
     expect(final.cancelled_at).toBe(cancelled.body.cancelled_at);
@@ -169,7 +173,7 @@ describe('a run on the local stack', () => {
     expect(cancelled.body.status).toBe('cancelled');
     stack.workflows.release(created.workflow_execution!);
     const execution = stack.workflows.get(created.workflow_execution!)!;
-    await execution.done;
+    await settled(stack, execution.done, 'the workflow execution ending');
     expect(execution.state).toBe('SUCCEEDED');
     expect(JSON.parse(execution.result!)).toMatchObject({ outcome: 'not submitted' });
     expect(stack.batch.createCalls.filter((c) => c.name.endsWith(`nf-${created.run_id}`))).toEqual([]);
@@ -184,7 +188,7 @@ describe('a run on the local stack', () => {
     expect(run.error_message).toContain("Quota 'CPUS' exceeded");
     expect(run.error_message).toMatch(/^The run-pipeline workflow stopped:/);
     const execution = stack.workflows.get(created.workflow_execution!)!;
-    await execution.done;
+    await settled(stack, execution.done, 'the workflow execution ending');
     expect(execution.state).toBe('FAILED');
   });
 
@@ -197,7 +201,11 @@ describe('a run on the local stack', () => {
       JSON.stringify(event.data).includes(`nf-${created.run_id}`);
     const captured = stack.bridge.capture(isThisRun);
     const reconciled = await waitForRun(stack, created.run_id, isFinal);
-    await stack.workflows.get(created.workflow_execution!)!.done;
+    await settled(
+      stack,
+      stack.workflows.get(created.workflow_execution!)!.done,
+      'the workflow execution ending',
+    );
     stack.bridge.stopCapturing();
     expect(reconciled.status).toBe('failed');
     expect(captured.length).toBeGreaterThan(5);

@@ -9,7 +9,7 @@ import type { CloudEvent } from '../../scripts/local/event-bridge';
 import { asUser, request } from '../helpers/api-server';
 import { runBody, samplesheet } from '../helpers/samplesheets';
 import { readEvents } from '../helpers/sse';
-import { getRun, isFinal, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
+import { getRun, isFinal, settled, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
 
 let stack: TestStack;
 let finished: RunView;
@@ -55,7 +55,7 @@ describe('live progress', () => {
         });
       return isFinal(run);
     });
-    await stack.bridge.idle();
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
     await waitFor(async () => (await getRun(stack, created.run_id)).metrics !== null, {
       timeoutMs: 10_000,
       what: 'the metrics',
@@ -464,7 +464,7 @@ describe('artifact ingestion faults', () => {
       'runs/run-zzzzzzzzzzzz/logs/live/trace.000001.tsv',
       'task_id\tstatus\n1\tCOMPLETED\n',
     );
-    await stack.bridge.idle();
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
     expect(
       stack.logs.entries.some(
         (e) => e.fields.run_id === 'run-zzzzzzzzzzzz' && e.fields.reason === 'no such run',
@@ -485,7 +485,7 @@ describe('artifact ingestion faults', () => {
       `runs/${created.run_id}/logs/live/trace.000001.tsv`,
       'task_id\tprocess\tstatus\n1\tA:B\tCOMPLETED\n2\tA:B\n3\tA:B\tCOMPLETED\textra\n4\tA:C\tCACHED\n',
     );
-    await stack.bridge.idle();
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
     const run = (await getRun(stack, created.run_id)) as unknown as RunView;
     expect(run.progress).toMatchObject({ completed: 1, cached: 1 });
     expect(run.ingest.malformed_rows).toBe(2);
@@ -504,7 +504,11 @@ describe('artifact ingestion faults', () => {
       !(event.subject ?? '').endsWith('exit.json');
     const captured = stack.bridge.capture(ofThisRun);
     await waitForRun(stack, created.run_id, isFinal);
-    await stack.workflows.get(created.workflow_execution!)!.done;
+    await settled(
+      stack,
+      stack.workflows.get(created.workflow_execution!)!.done,
+      'the workflow execution ending',
+    );
     stack.bridge.stopCapturing();
     const chunks = captured.filter((c) => c.event.subject!.includes('/live/'));
     expect(chunks.length).toBeGreaterThan(4);

@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
+import { FirestoreUserStore } from '../../functions/adapters/firestore-user-store';
+import { loadConfig } from '../../functions/config';
+import { emptyProgress, type Run } from '../../functions/core/run-model';
+import type { RunEvent } from '../../functions/core/state-machine';
+import { createFirestore } from '../../functions/deps';
+import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';
+
+const config = loadConfig({
+  GOOGLE_CLOUD_PROJECT: uniqueProjectId('arc-store'),
+  FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+});
+const db = createFirestore(config);
+const runs = new FirestoreRunStore(db);
+let serial = 0;
+
+function newRun(overrides: Partial<Run> = {}): Run {
+  const runId = `run-${String(++serial).padStart(12, '0')}`;
+  const at = '2026-11-23T10:00:00.000Z';
+  return {
+    run_id: runId,
+    pipeline: 'nf-core/scrnaseq',
+    pipeline_version: '4.0.0',
+    status: 'pending',
+    user_email: 'store@example.com',
+    user_name: 'store',
+    created_at: at,
+    updated_at: at,
+    submitted_at: null,
+    started_at: null,
+    completed_at: null,
+    failed_at: null,
+    cancelled_at: null,
+    gcs_path: `gs://bucket/runs/${runId}`,
+    batch_job_name: null,
+    batch_request_id: '00000000-0000-4000-8000-000000000000',
+    params: {},
+    param_warnings: [],
+    config_content: '',
+    sample_count: 4,
+    samples: [],
+    source_ngs_runs: [],
+    source_project: null,
+    parent_run_id: null,
+    root_run_id: runId,
+    is_recovery: false,
+    recovery_notes: null,
+    reused_work_dir: false,
+    exit_code: null,
+    error_message: null,
+    error_task: null,
+    error_detail: null,
+    metrics: null,
+    progress: emptyProgress(),
+    executor: 'replay',
+    session_id: '00000000-0000-4000-8000-000000000001',
+    run_name: runId,
+    attempt: 1,
+    workflow_execution: null,
+    ingest: {},
+    ...overrides,
+  };
+}
+
+function event(to: RunEvent['to'], second: number, source: RunEvent['source'] = 'batch-event'): RunEvent {
+  return { to, at: `2026-11-23T10:00:${String(second).padStart(2, '0')}.000Z`, source };
+}
+
+describe('FirestoreRunStore under concurrent writers', () => {
+  beforeAll(async () => {
+    await new FirestoreUserStore(db, 0).touch(
+      { email: 'store@example.com', name: 'store' },
+      new Date('2026-11-23T09:00:00Z'),
+    );
+  });
+  afterAll(async () => {
+    await db.terminate();
+  });
+
+  it('applies events racing on one run as if one after another: one terminal transition, stats counted once', async () => {
+    const run = newRun();
+    await runs.create(run);
+    const events = [
+      event('submitted', 1, 'workflow'),
+      event('submitted', 2),
+      event('running', 3),
+      event('running', 4, 'workflow'),
+      event('completed', 9),
+      event('completed', 9, 'workflow'),
+      event('completed', 10, 'artifact'),
+      event('running', 5),
+    ];
+    // Every event three times, all at once: the redeliveries Eventarc and the workflow make.
+    const results = await Promise.all(
+      [...events, ...events, ...events].map((e) => runs.apply(run.run_id, e)),
+    );
+    expect(results.every((r) => r !== null)).toBe(true);
+
+    const final = (await runs.get(run.run_id))!;
+    expect(final).toMatchObject({
+      status: 'completed',
+      submitted_at: '2026-11-23T10:00:01.000Z',
+      started_at: '2026-11-23T10:00:03.000Z',
+      completed_at: '2026-11-23T10:00:09.000Z',
+      ingest: { stats_counted: true },
+    });
+    const history = await runs.history(run.run_id);
+    expect(history).toHaveLength(1 + 24);
+    // Later reports of the same status may still fill in or correct fields; one entry moves the run there.
+    expect(history.filter((h) => h.applied && h.from !== 'completed' && h.to === 'completed')).toHaveLength(
+      1,
+    );
+    const user = (await db.collection('users').doc('store@example.com').get()).data();
+    expect(user?.stats).toEqual({ total_runs: 1, successful_runs: 1, total_samples_processed: 4 });
+  });
+
+  it('loses no read-modify-write when many changes race on one run, and counts each key once', async () => {
+    const run = newRun({ status: 'running' });
+    await runs.create(run);
+    const bump = (r: Run) => ({
+      ingest: { ...r.ingest, trace_generation: String(Number(r.ingest.trace_generation ?? 0) + 1) },
+    });
+    const keys = Array.from({ length: 12 }, (_, i) => `chunk-${i}`);
+    const outcomes = await Promise.all(
+      [...keys, ...keys].map((key) => runs.applyOnce(run.run_id, key, bump)),
+    );
+    expect(outcomes.filter((o) => o === 'applied')).toHaveLength(12);
+    expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(12);
+    expect((await runs.get(run.run_id))?.ingest.trace_generation).toBe('12');
+  });
+
+  it('answers missing for a run that does not exist', async () => {
+    expect(await runs.apply('run-doesnotexist', event('running', 1))).toBeNull();
+    expect(await runs.applyOnce('run-doesnotexist', 'k', () => ({ executor: 'local' }))).toBe('missing');
+  });
+
+  it('keeps the user document whole when the first touch and the first stats race', async () => {
+    const users = new FirestoreUserStore(db, 0);
+    const run = newRun({ user_email: 'racer@example.com', status: 'running' });
+    await runs.create(run);
+    await Promise.all([
+      users.touch({ email: 'racer@example.com', name: 'Racer' }, new Date('2026-11-23T11:00:00Z')),
+      runs.apply(run.run_id, event('failed', 30)),
+      users.touch({ email: 'racer@example.com', name: 'Racer' }, new Date('2026-11-23T11:00:01Z')),
+    ]);
+    const user = (await db.collection('users').doc('racer@example.com').get()).data();
+    expect(user).toMatchObject({
+      email: 'racer@example.com',
+      display_name: 'Racer',
+      stats: { total_runs: 1, successful_runs: 0 },
+    });
+    expect(['2026-11-23T11:00:00.000Z', '2026-11-23T11:00:01.000Z']).toContain(user?.last_login_at);
+  });
+});
