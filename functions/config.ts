@@ -71,6 +71,18 @@ const ConfigSchema = z.object({
   SPOT_PRICE_VCPU_HOUR: z.coerce.number().nonnegative().default(0.00698),
   SPOT_PRICE_GB_HOUR: z.coerce.number().nonnegative().default(0.00094),
   LOG_POLL_SECONDS: z.coerce.number().min(0.1).max(60).default(2),
+  WORK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  STALE_RUN_SECONDS: z.coerce
+    .number()
+    .min(1)
+    .max(7 * 86_400)
+    .default(900),
+  PENDING_TIMEOUT_SECONDS: z.coerce
+    .number()
+    .min(1)
+    .max(7 * 86_400)
+    .default(600),
+  SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0).max(86_400).default(60),
   BATCH_EMULATOR_HOST: HostPort.optional(),
   LOGGING_EMULATOR_HOST: HostPort.optional(),
   WORKFLOWS_EMULATOR_HOST: HostPort.optional(),
@@ -98,6 +110,16 @@ export interface Config {
   signedUrlTtlSeconds: number;
   /** Only for local stacks: a key to sign download links with (on GCP, the IAM Credentials API signs). */
   storageSigner: { client_email: string; private_key: string } | undefined;
+  /** Days the bucket keeps work/ and cache/ (its lifecycle rule); named in recovery errors. */
+  workRetentionDays: number;
+  sweep: {
+    /** A submitted or running run untouched this long has its Batch job checked. */
+    staleAfterMs: number;
+    /** A pending run this old whose workflow never started or ended is failed. */
+    pendingTimeoutMs: number;
+    /** Local stack only: how often it runs the sweeper (Cloud Scheduler does in production); 0 = never. */
+    intervalMs: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -164,5 +186,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     prices: { vcpu_hour: c.SPOT_PRICE_VCPU_HOUR, gb_hour: c.SPOT_PRICE_GB_HOUR },
     signedUrlTtlSeconds: c.SIGNED_URL_TTL_SECONDS,
     storageSigner: c.STORAGE_SIGNER_CREDENTIALS,
+    workRetentionDays: c.WORK_RETENTION_DAYS,
+    sweep: {
+      staleAfterMs: c.STALE_RUN_SECONDS * 1000,
+      pendingTimeoutMs: c.PENDING_TIMEOUT_SECONDS * 1000,
+      intervalMs: c.SWEEP_INTERVAL_SECONDS * 1000,
+    },
   };
 }

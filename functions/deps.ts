@@ -15,6 +15,7 @@ import type { Config } from './config';
 import type { ExecutionDeps } from './core/execution-service';
 import type { Clock, JobRunner, ObjectStore, Randomness, WorkflowArgument } from './core/ports';
 import { TaskCatalog } from './core/run-tasks';
+import type { SweepDeps } from './core/sweeper';
 import { type TaskLogSource, WorkDirTaskLogs } from './core/task-logs';
 import type { ApiDeps } from './http/api-app';
 import { jsonLogger, type Logger } from './logging';
@@ -126,6 +127,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     tasks: new TaskCatalog(objects),
     taskLogs: createTaskLogSources(config, objects, jobs),
     signedUrlTtlSeconds: config.signedUrlTtlSeconds,
+    workRetentionDays: config.workRetentionDays,
     logPollMs: config.logPollMs,
     heartbeatMs: 15_000,
     logger: jsonLogger(),
@@ -134,6 +136,19 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
       { name: 'storage', check: () => objects.ping() },
     ],
     version: VERSION,
+    ...overrides,
+  };
+}
+
+/** What sweepStaleRuns needs. */
+export function createSweepDeps(config: Config, overrides: Partial<SweepDeps & { logger: Logger }> = {}) {
+  return {
+    runs: new FirestoreRunStore(createFirestore(config)),
+    jobs: createBatchRunner(config),
+    workflows: createWorkflowStarter(config),
+    clock: systemClock,
+    logger: jsonLogger(),
+    settings: { staleAfterMs: config.sweep.staleAfterMs, pendingTimeoutMs: config.sweep.pendingTimeoutMs },
     ...overrides,
   };
 }

@@ -31,11 +31,14 @@ locals {
     WORKFLOW_NAME                = "run-pipeline"
     FUNCTIONS_BASE_URL           = local.functions_base_url
     ADMIN_EMAILS                 = join(",", var.admin_emails)
+    WORK_RETENTION_DAYS          = tostring(var.work_retention_days)
   }
+  # invoker: the one identity allowed to call a private function.
   http_functions = {
-    api          = { entry = "api", public = true }
-    prepareRun   = { entry = "prepareRun", public = false }
-    reconcileRun = { entry = "reconcileRun", public = false }
+    api            = { entry = "api", public = true, invoker = null }
+    prepareRun     = { entry = "prepareRun", public = false, invoker = "workflows" }
+    reconcileRun   = { entry = "reconcileRun", public = false, invoker = "workflows" }
+    sweepStaleRuns = { entry = "sweepStaleRuns", public = false, invoker = "scheduler" }
   }
   event_functions = {
     onBatchJobEvent = {
@@ -127,6 +130,25 @@ resource "google_firestore_index" "runs" {
   }
 }
 
+# The sweeper's queries: active runs by last update, pending runs by age.
+resource "google_firestore_index" "sweeper" {
+  for_each   = toset(["updated_at", "created_at"])
+  database   = google_firestore_database.default.name
+  collection = "runs"
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = each.value
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+}
+
 # ---- identities ---------------------------------------------------------------------
 
 resource "google_service_account" "sa" {
@@ -136,6 +158,7 @@ resource "google_service_account" "sa" {
     orchestrator = "Arc Reactor orchestrator (Batch job VM)"
     tasks        = "Arc Reactor Nextflow task VMs"
     events       = "Arc Reactor Eventarc triggers"
+    scheduler    = "Arc Reactor Cloud Scheduler (stale-run sweeper)"
   }
   account_id   = "arc-${each.key}"
   display_name = each.value
@@ -260,13 +283,38 @@ resource "google_cloudfunctions2_function" "http" {
   depends_on = [google_project_service.services]
 }
 
-# prepareRun and reconcileRun are called only by the workflow, with its OIDC identity.
-resource "google_cloud_run_service_iam_member" "workflow_invokes" {
+# prepareRun and reconcileRun are called only by the workflow, sweepStaleRuns only by Cloud
+# Scheduler, each with its OIDC identity.
+resource "google_cloud_run_service_iam_member" "private_invokers" {
   for_each = { for name, fn in local.http_functions : name => fn if !fn.public }
   location = var.region
   service  = google_cloudfunctions2_function.http[each.key].service_config[0].service
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.sa["workflows"].email}"
+  member   = "serviceAccount:${google_service_account.sa[each.value.invoker].email}"
+}
+
+# The stale-run sweeper (ARCHITECTURE §3): runs whose events were lost are settled from
+# what Batch and Workflows say about them.
+resource "google_cloud_scheduler_job" "sweep_stale_runs" {
+  name             = "arc-sweep-stale-runs"
+  region           = var.region
+  schedule         = var.sweep_schedule
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "120s"
+  retry_config {
+    retry_count = 1
+  }
+  http_target {
+    http_method = "POST"
+    uri         = google_cloudfunctions2_function.http["sweepStaleRuns"].service_config[0].uri
+    body        = base64encode("{}")
+    headers     = { "Content-Type" = "application/json" }
+    oidc_token {
+      service_account_email = google_service_account.sa["scheduler"].email
+      audience              = google_cloudfunctions2_function.http["sweepStaleRuns"].service_config[0].uri
+    }
+  }
+  depends_on = [google_project_service.services]
 }
 
 resource "google_cloudfunctions2_function" "event" {

@@ -36,3 +36,9 @@ variable "functions_source_dir" {
   type        = string
   default     = "../dist/functions"
 }
+
+variable "sweep_schedule" {
+  description = "Cron schedule (UTC) of the stale-run sweeper."
+  type        = string
+  default     = "*/5 * * * *"
+}

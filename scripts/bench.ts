@@ -28,10 +28,10 @@ import { memoryLogger } from '../functions/logging';
 import { formatDuration, formatMemory, formatTimestamp } from '../orchestrator/src/replay/format';
 import { buildFunctions, buildOrchestrator, formatBytes } from './build';
 import { type RunningEmulator, startFirestoreEmulator } from './lib/firestore-emulator';
-import { freePort, waitFor } from './lib/net';
+import { freePort, waitFor, waitForValue } from './lib/net';
 import type { StoredObject } from './local/gcs-server';
 import { LocalGcsServer } from './local/gcs-server';
-import { startLocalStack } from './local/stack';
+import { type RunningStack, startLocalStack } from './local/stack';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
@@ -188,56 +188,87 @@ function logSpanMs(log: string): number {
   return times.length > 1 ? times.at(-1)! - times[0]! : 0;
 }
 
-async function benchExecution(backends: Backends): Promise<void> {
-  console.log('\n== execution (local stack, replay executor)');
+/** A local stack on the shared emulator, replaying at the default speed. */
+async function benchStack(backends: Backends, name: string): Promise<RunningStack> {
   const orchestrator = await buildOrchestrator(join(root, '.bench', 'orchestrator'));
-  const stack = await startLocalStack({
-    dataDir: join(root, '.bench', 'stack'),
+  return startLocalStack({
+    dataDir: join(root, '.bench', `stack-${name}`),
     fresh: true,
     port: 0,
     orchestratorDir: orchestrator.dir,
     logger: memoryLogger(),
     env: {
       FIRESTORE_EMULATOR_HOST: backends.emulator.host,
-      GOOGLE_CLOUD_PROJECT: 'arc-bench-exec',
+      GOOGLE_CLOUD_PROJECT: `arc-bench-${name}`,
       WORKFLOW_POLL_SECONDS: '1',
       CHUNK_INTERVAL_SECONDS: '1',
     },
   });
+}
+
+const BENCH_RUN = {
+  pipeline: 'nf-core/scrnaseq',
+  samplesheet_csv:
+    'sample,fastq_1,fastq_2\nS1,gs://b/S1_R1.fastq.gz,gs://b/S1_R2.fastq.gz\nS2,gs://b/S2_R1.fastq.gz,gs://b/S2_R2.fastq.gz\n',
+  params: { aligner: 'star', protocol: '10XV3' },
+};
+
+interface FinishedRun {
+  run_id: string;
+  status: string;
+  /** POST to a final status, wall clock. */
+  wall_ms: number;
+  /** First to last line of the run's nextflow.log: the replayed pipeline alone. */
+  pipeline_ms: number;
+}
+
+/** POSTs to `path` (a launch or a recovery) and polls the run until it is final. */
+async function runToEnd(stack: RunningStack, path: string, body: unknown): Promise<FinishedRun> {
+  const started = performance.now();
+  const response = await fetch(`${stack.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const created = (await response.json()) as { run_id: string };
+  if (response.status !== 201)
+    throw new Error(`POST ${path} answered ${response.status}: ${JSON.stringify(created)}`);
+  let status = 'pending';
+  while (!['completed', 'failed', 'cancelled'].includes(status)) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    status = ((await (await fetch(`${stack.url}/api/runs/${created.run_id}`)).json()) as { status: string })
+      .status;
+  }
+  const wall = performance.now() - started;
+  const log = await waitForValue(
+    async () => {
+      try {
+        const [content] = await createStorage(stack.config)
+          .bucket(stack.config.runsBucket)
+          .file(`runs/${created.run_id}/logs/nextflow.log`)
+          .download();
+        return content.toString('utf8');
+      } catch {
+        return null;
+      }
+    },
+    { timeoutMs: 10_000, what: `the nextflow.log of ${created.run_id}` },
+  );
+  return { run_id: created.run_id, status, wall_ms: wall, pipeline_ms: logSpanMs(log) };
+}
+
+async function benchExecution(backends: Backends): Promise<void> {
+  console.log('\n== execution (local stack, replay executor)');
+  const stack = await benchStack(backends, 'exec');
   try {
-    const body = JSON.stringify({
-      pipeline: 'nf-core/scrnaseq',
-      samplesheet_csv:
-        'sample,fastq_1,fastq_2\nS1,gs://b/S1_R1.fastq.gz,gs://b/S1_R2.fastq.gz\nS2,gs://b/S2_R1.fastq.gz,gs://b/S2_R2.fastq.gz\n',
-      params: { aligner: 'star', protocol: '10XV3' },
-    });
     const rounds = 3;
     const totals: number[] = [];
     const pipelines: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      const started = performance.now();
-      const created = (await (
-        await fetch(`${stack.url}/api/runs`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-        })
-      ).json()) as { run_id: string };
-      let status = 'pending';
-      while (!['completed', 'failed', 'cancelled'].includes(status)) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        status = (
-          (await (await fetch(`${stack.url}/api/runs/${created.run_id}`)).json()) as { status: string }
-        ).status;
-      }
-      totals.push(performance.now() - started);
-      if (status !== 'completed') throw new Error(`bench run ended ${status}`);
-      const [log] = await (await import('../functions/deps'))
-        .createStorage(stack.config)
-        .bucket(stack.config.runsBucket)
-        .file(`runs/${created.run_id}/logs/nextflow.log`)
-        .download();
-      pipelines.push(logSpanMs(log.toString('utf8')));
+      const run = await runToEnd(stack, '/api/runs', BENCH_RUN);
+      if (run.status !== 'completed') throw new Error(`bench run ended ${run.status}`);
+      totals.push(run.wall_ms);
+      pipelines.push(run.pipeline_ms);
     }
     const total = median(totals);
     const pipeline = median(pipelines);
@@ -284,7 +315,7 @@ async function benchExecution(backends: Backends): Promise<void> {
     const sequential = await deliver(200, 1);
     const concurrent = await deliver(400, 8);
     console.log(
-      `onBatchJobEvent (reads the job from the Batch twin, one Firestore transaction): ${sequential.toFixed(0)} events/s one at a time; ` +
+      `onBatchJobEvent (reads the job from the Batch twin, one conditional Firestore commit): ${sequential.toFixed(0)} events/s one at a time; ` +
         `${concurrent.toFixed(0)} events/s 8 at a time over ${runs.length} runs`,
     );
     results.execution = {
@@ -607,10 +638,78 @@ async function benchMonitoring(backends: Backends): Promise<void> {
   };
 }
 
+async function benchRecovery(backends: Backends): Promise<void> {
+  console.log('\n== recovery (local stack, replay executor): a resumed run against a first attempt');
+  const stack = await benchStack(backends, 'recovery');
+  try {
+    const rounds = 2;
+    const full: FinishedRun[] = [];
+    const failed: FinishedRun[] = [];
+    const resumed: FinishedRun[] = [];
+    const shares: { tasks: number; realtime: number }[] = [];
+    for (let i = 0; i < rounds; i++) {
+      full.push(await runToEnd(stack, '/api/runs', BENCH_RUN));
+      // Fails late (CELLBENDER_REMOVEBACKGROUND), then resumes with the cause removed.
+      const broken = {
+        ...BENCH_RUN,
+        params: { ...BENCH_RUN.params, replay_fail_process: 'CELLBENDER_REMOVEBACKGROUND' },
+      };
+      const attempt = await runToEnd(stack, '/api/runs', broken);
+      if (attempt.status !== 'failed') throw new Error(`the failing bench run ended ${attempt.status}`);
+      failed.push(attempt);
+      const recovery = await runToEnd(stack, `/api/runs/${attempt.run_id}/recover`, {
+        override_params: { replay_fail_process: null },
+      });
+      if (recovery.status !== 'completed') throw new Error(`the recovery ended ${recovery.status}`);
+      resumed.push(recovery);
+      const tasks = await waitForValue(
+        async () => {
+          const page = (await (
+            await fetch(`${stack.url}/api/runs/${recovery.run_id}/tasks?page_size=500`)
+          ).json()) as {
+            source: string;
+            tasks: { status: string; realtime: number | null }[];
+          };
+          return page.source === 'final' ? page.tasks : null;
+        },
+        { timeoutMs: 10_000, what: 'the final trace of the recovery' },
+      );
+      const realtime = (list: typeof tasks) => list.reduce((sum, t) => sum + (t.realtime ?? 0), 0);
+      const cached = tasks.filter((t) => t.status === 'CACHED');
+      shares.push({ tasks: cached.length / tasks.length, realtime: realtime(cached) / realtime(tasks) });
+    }
+    const m = (list: FinishedRun[], key: 'wall_ms' | 'pipeline_ms') => median(list.map((r) => r[key]));
+    const cachedTasks = median(shares.map((s) => s.tasks));
+    const cachedRealtime = median(shares.map((s) => s.realtime));
+    console.log(
+      `median of ${rounds}: first attempt from scratch ${ms(m(full, 'wall_ms'))} (pipeline ${ms(m(full, 'pipeline_ms'))}); ` +
+        `failed attempt ${ms(m(failed, 'wall_ms'))}; resumed ${ms(m(resumed, 'wall_ms'))} (pipeline ${ms(m(resumed, 'pipeline_ms'))})`,
+    );
+    console.log(
+      `resumed / first attempt: wall ${(m(resumed, 'wall_ms') / m(full, 'wall_ms')).toFixed(2)}×, pipeline ${(m(resumed, 'pipeline_ms') / m(full, 'pipeline_ms')).toFixed(2)}×; ` +
+        `cached share of the resumed run: ${(cachedTasks * 100).toFixed(0)}% of tasks, ${(cachedRealtime * 100).toFixed(0)}% of recorded task time ` +
+        `(expected pipeline ratio ≈ 1 − the cached share on the critical path)`,
+    );
+    results.recovery = {
+      rounds,
+      first_attempt_ms: m(full, 'wall_ms'),
+      first_attempt_pipeline_ms: m(full, 'pipeline_ms'),
+      failed_attempt_ms: m(failed, 'wall_ms'),
+      resumed_ms: m(resumed, 'wall_ms'),
+      resumed_pipeline_ms: m(resumed, 'pipeline_ms'),
+      cached_task_share: cachedTasks,
+      cached_realtime_share: cachedRealtime,
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
 const SECTIONS: Record<string, (backends: Backends) => Promise<void>> = {
   api: benchApi,
   execution: benchExecution,
   monitoring: benchMonitoring,
+  recovery: benchRecovery,
 };
 
 async function main(): Promise<void> {

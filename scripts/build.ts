@@ -17,6 +17,7 @@ export const FUNCTIONS: Record<string, string> = {
   reconcileRun: 'functions/reconcile-run.ts',
   onBatchJobEvent: 'functions/on-batch-job-event.ts',
   onRunArtifact: 'functions/on-run-artifact.ts',
+  sweepStaleRuns: 'functions/sweep-stale-runs.ts',
 };
 
 /**

@@ -17,6 +17,7 @@ import type {
   RunHistoryEntry,
   RunPage,
   RunStore,
+  StaleQuery,
 } from '../core/ports';
 import { isTerminal, Run, type StoredProgress } from '../core/run-model';
 import {
@@ -119,7 +120,7 @@ export class FirestoreRunStore implements RunStore {
     return this.db.collection(this.collection);
   }
 
-  async create(run: Run): Promise<void> {
+  private creation(run: Run, detail: string): WriteBatch {
     const ref = this.runs().doc(run.run_id);
     const batch = this.db.batch();
     batch.create(ref, run);
@@ -128,9 +129,14 @@ export class FirestoreRunStore implements RunStore {
       from: null,
       to: run.status,
       at: run.created_at,
-      detail: `Created by ${run.user_email}`,
+      detail,
       applied: true,
     } satisfies RunHistoryEntry);
+    return batch;
+  }
+
+  async create(run: Run, detail = `Created by ${run.user_email}`): Promise<void> {
+    const batch = this.creation(run, detail);
     try {
       await batch.commit();
     } catch (error) {
@@ -139,6 +145,64 @@ export class FirestoreRunStore implements RunStore {
       }
       throw error;
     }
+  }
+
+  async createInChain(
+    run: Run,
+    chainRoot: string,
+    detail: string,
+    guard: () => Promise<void>,
+  ): Promise<void> {
+    // The chain's lock document changes with every run added to the chain: a run added by
+    // someone else between the guard and the commit fails the precondition, and the guard
+    // runs again and sees it.
+    const lock = this.runs().doc(chainRoot).collection('chain').doc('lock');
+    for (let attempt = 1; ; attempt++) {
+      const held = await lock.get();
+      await guard();
+      const batch = this.creation(run, detail);
+      const claim = { latest_run_id: run.run_id, at: run.created_at };
+      if (held.exists) batch.update(lock, claim, { lastUpdateTime: held.updateTime! });
+      else batch.create(lock, claim);
+      try {
+        await batch.commit();
+        return;
+      } catch (error) {
+        const code = codeOf(error);
+        const raced = code === FAILED_PRECONDITION || (code === ALREADY_EXISTS && !held.exists);
+        if (!raced || attempt >= MAX_ATTEMPTS) {
+          if (code === ALREADY_EXISTS) throw new ConflictError(`Run ${run.run_id} already exists.`);
+          throw error;
+        }
+        await backoff(attempt);
+      }
+    }
+  }
+
+  async findActive(field: 'root_run_id' | 'parent_run_id', value: string): Promise<Run[]> {
+    const snapshot = await this.runs()
+      .where(field, '==', value)
+      .where('status', 'in', ['pending', 'submitted', 'running'])
+      .get();
+    return snapshot.docs.map((doc) => Run.parse(doc.data()));
+  }
+
+  async recoveriesOf(runId: string): Promise<string[]> {
+    const snapshot = await this.runs().where('parent_run_id', '==', runId).select('created_at').get();
+    return snapshot.docs
+      .map((doc) => ({ id: doc.id, at: String(doc.get('created_at')) }))
+      .sort((a, b) => a.at.localeCompare(b.at) || a.id.localeCompare(b.id))
+      .map((r) => r.id);
+  }
+
+  async findStale(query: StaleQuery): Promise<Run[]> {
+    const snapshot = await this.runs()
+      .where('status', 'in', query.statuses)
+      .where(query.field, '<', query.before)
+      .orderBy(query.field, 'asc')
+      .limit(query.limit)
+      .get();
+    return snapshot.docs.map((doc) => Run.parse(doc.data()));
   }
 
   async get(runId: string): Promise<Run | null> {

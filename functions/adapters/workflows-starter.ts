@@ -1,5 +1,9 @@
 import type { ExecutionsClient } from '@google-cloud/workflows';
-import type { WorkflowArgument, WorkflowStarter } from '../core/ports';
+import type { WorkflowArgument, WorkflowExecutionState, WorkflowStarter } from '../core/ports';
+import { grpcCodeOf } from './grpc-status';
+
+const NOT_FOUND = 5;
+const STATES = ['ACTIVE', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'UNAVAILABLE', 'QUEUED'] as const;
 
 /** Cloud Workflows executions of the run-pipeline workflow. */
 export class CloudWorkflowsStarter implements WorkflowStarter {
@@ -17,5 +21,21 @@ export class CloudWorkflowsStarter implements WorkflowStarter {
     if (!execution.name)
       throw new Error(`Workflows did not name the execution it created for ${argument.run_id}`);
     return execution.name;
+  }
+
+  async describe(name: string): Promise<WorkflowExecutionState | null> {
+    try {
+      const [execution] = await this.client.getExecution({ name });
+      const state = String(execution.state ?? '');
+      return {
+        state: (STATES as readonly string[]).includes(state)
+          ? (state as WorkflowExecutionState['state'])
+          : 'UNKNOWN',
+        error: execution.error?.payload ? String(execution.error.payload) : null,
+      };
+    } catch (error) {
+      if (grpcCodeOf(error) === NOT_FOUND) return null;
+      throw error;
+    }
   }
 }

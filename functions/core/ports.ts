@@ -43,15 +43,36 @@ export type RunFields = Partial<
   Pick<Run, 'batch_job_name' | 'executor' | 'workflow_execution' | 'metrics' | 'progress' | 'ingest'>
 >;
 
+export interface StaleQuery {
+  statuses: RunStatus[];
+  /** Runs whose `field` is earlier than `before` (ISO 8601), oldest first. */
+  field: 'updated_at' | 'created_at';
+  before: string;
+  limit: number;
+}
+
 export interface RunStore {
   /** Stores a new run and its first history entry; fails if the id is taken. */
-  create(run: Run): Promise<void>;
+  create(run: Run, detail?: string): Promise<void>;
+  /**
+   * Stores a new run of a recovery chain, one at a time per chain: `guard` runs after the
+   * chain is claimed and throws to refuse (e.g. another run of the chain is active); if
+   * another run joined the chain meanwhile, the guard runs again.
+   */
+  createInChain(run: Run, chainRoot: string, detail: string, guard: () => Promise<void>): Promise<void>;
+  /** Runs of `field` = `value` whose status is pending, submitted or running. */
+  findActive(field: 'root_run_id' | 'parent_run_id', value: string): Promise<Run[]>;
+  /** Ids of the runs that recover `runId` (its children), oldest first. */
+  recoveriesOf(runId: string): Promise<string[]>;
+  /** Runs in one of `statuses` not touched since `before` (the sweeper's candidates). */
+  findStale(query: StaleQuery): Promise<Run[]>;
   get(runId: string): Promise<Run | null>;
   list(filter: RunFilter, page: PageRequest): Promise<RunPage>;
   /**
-   * Runs applyRunEvent for each event, in order, in one transaction, and records in the
-   * status history every event that changed the run, plus the last one (the event being
-   * reported) even if it changed nothing. Null when the run does not exist.
+   * Runs applyRunEvent for each event, in order, against the run's current state, and records
+   * atomically with the change, in the status history, every event that changed the run, plus
+   * the last one (the event being reported) even if it changed nothing. Concurrent calls behave
+   * as if made one after another. Null when the run does not exist.
    */
   apply(runId: string, events: RunEvent | RunEvent[]): Promise<ApplyResult | null>;
   history(runId: string): Promise<RunHistoryEntry[]>;
@@ -59,7 +80,8 @@ export interface RunStore {
   setFields(runId: string, fields: RunFields): Promise<boolean>;
   /**
    * Applies `change` to the run at most once per `key` (e.g. a chunk's name and generation),
-   * in one transaction that also records the key: redelivered events change nothing.
+   * atomically with a record of the key: redelivered events change nothing. Concurrent calls
+   * behave as if made one after another.
    * `change` returns the fields to write, or null to write nothing (the key is still recorded).
    */
   applyOnce(runId: string, key: string, change: (run: Run) => RunFields | null): Promise<OnceOutcome>;
@@ -178,8 +200,16 @@ export interface WorkflowArgument {
   poll_seconds: number;
 }
 
+export interface WorkflowExecutionState {
+  state: 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'UNAVAILABLE' | 'QUEUED' | 'UNKNOWN';
+  /** The execution's error message when it FAILED. */
+  error: string | null;
+}
+
 /** Cloud Workflows executions of run-pipeline, or the local interpreter. */
 export interface WorkflowStarter {
   /** Starts an execution and returns its resource name. */
   start(argument: WorkflowArgument): Promise<string>;
+  /** The execution's state; null when it does not exist. */
+  describe(name: string): Promise<WorkflowExecutionState | null>;
 }

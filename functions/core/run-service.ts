@@ -86,7 +86,7 @@ function byteLength(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
-function checkSize(what: string, bytes: number, max: number, hint: string): void {
+export function checkSize(what: string, bytes: number, max: number, hint: string): void {
   if (bytes > max) {
     const mb = (n: number) =>
       n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`;
@@ -207,21 +207,42 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
   };
 }
 
-/** Validates, stores the samplesheet and a `pending` run. Nothing is written if anything is invalid. */
-export async function createRun(deps: RunServiceDeps, caller: Caller, body: unknown): Promise<Run> {
-  const runId = newRunId(deps.random.bytes);
-  const inputs = validateCreateRequest(body, deps.objects.bucket, runId);
-  const paths = runPaths(deps.objects.bucket, runId);
-  const now = deps.clock.now().toISOString();
+/** What a new run is made of; everything else starts empty. */
+export type NewRunFields = Pick<
+  Run,
+  | 'run_id'
+  | 'pipeline'
+  | 'pipeline_version'
+  | 'user_email'
+  | 'user_name'
+  | 'created_at'
+  | 'batch_request_id'
+  | 'params'
+  | 'param_warnings'
+  | 'config_content'
+  | 'sample_count'
+  | 'samples'
+  | 'source_ngs_runs'
+  | 'source_project'
+  | 'session_id'
+> &
+  Partial<
+    Pick<
+      Run,
+      'parent_run_id' | 'root_run_id' | 'is_recovery' | 'recovery_notes' | 'reused_work_dir' | 'attempt'
+    >
+  >;
 
-  await deps.objects.write(paths.requestSamplesheet, inputs.request.samplesheet_csv, 'text/csv');
-  const run: Run = {
-    run_id: runId,
-    pipeline: inputs.pipeline,
-    pipeline_version: inputs.version,
+/** A `pending` run record stored in `gs://{bucket}/runs/{run_id}`. */
+export function newRunRecord(bucket: string, fields: NewRunFields): Run {
+  const now = fields.created_at;
+  return {
+    run_id: fields.run_id,
+    pipeline: fields.pipeline,
+    pipeline_version: fields.pipeline_version,
     status: 'pending',
-    user_email: caller.email,
-    user_name: caller.name,
+    user_email: fields.user_email,
+    user_name: fields.user_name,
     created_at: now,
     updated_at: now,
     submitted_at: null,
@@ -229,21 +250,21 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     completed_at: null,
     failed_at: null,
     cancelled_at: null,
-    gcs_path: paths.gcsPath,
+    gcs_path: runPaths(bucket, fields.run_id).gcsPath,
     batch_job_name: null,
-    batch_request_id: deps.random.uuid(),
-    params: inputs.params,
-    param_warnings: inputs.warnings,
-    config_content: inputs.request.config_content ?? '',
-    sample_count: inputs.sampleCount,
-    samples: inputs.samples.slice(0, MAX_STORED_SAMPLES),
-    source_ngs_runs: inputs.request.source_ngs_runs ?? [],
-    source_project: inputs.request.source_project ?? null,
-    parent_run_id: null,
-    root_run_id: runId,
-    is_recovery: false,
-    recovery_notes: null,
-    reused_work_dir: false,
+    batch_request_id: fields.batch_request_id,
+    params: fields.params,
+    param_warnings: fields.param_warnings,
+    config_content: fields.config_content,
+    sample_count: fields.sample_count,
+    samples: fields.samples.slice(0, MAX_STORED_SAMPLES),
+    source_ngs_runs: fields.source_ngs_runs,
+    source_project: fields.source_project,
+    parent_run_id: fields.parent_run_id ?? null,
+    root_run_id: fields.root_run_id ?? fields.run_id,
+    is_recovery: fields.is_recovery ?? false,
+    recovery_notes: fields.recovery_notes ?? null,
+    reused_work_dir: fields.reused_work_dir ?? false,
     exit_code: null,
     error_message: null,
     error_task: null,
@@ -251,12 +272,39 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     metrics: null,
     progress: emptyProgress(),
     executor: null,
-    session_id: deps.random.uuid(),
-    run_name: runId,
-    attempt: 1,
+    session_id: fields.session_id,
+    // Nextflow wants a new name for every launch of a session; the run id is one.
+    run_name: fields.run_id,
+    attempt: fields.attempt ?? 1,
     workflow_execution: null,
     ingest: {},
   };
+}
+
+/** Validates, stores the samplesheet and a `pending` run. Nothing is written if anything is invalid. */
+export async function createRun(deps: RunServiceDeps, caller: Caller, body: unknown): Promise<Run> {
+  const runId = newRunId(deps.random.bytes);
+  const inputs = validateCreateRequest(body, deps.objects.bucket, runId);
+  const paths = runPaths(deps.objects.bucket, runId);
+
+  await deps.objects.write(paths.requestSamplesheet, inputs.request.samplesheet_csv, 'text/csv');
+  const run = newRunRecord(deps.objects.bucket, {
+    run_id: runId,
+    pipeline: inputs.pipeline,
+    pipeline_version: inputs.version,
+    user_email: caller.email,
+    user_name: caller.name,
+    created_at: deps.clock.now().toISOString(),
+    batch_request_id: deps.random.uuid(),
+    params: inputs.params,
+    param_warnings: inputs.warnings,
+    config_content: inputs.request.config_content ?? '',
+    sample_count: inputs.sampleCount,
+    samples: inputs.samples,
+    source_ngs_runs: inputs.request.source_ngs_runs ?? [],
+    source_project: inputs.request.source_project ?? null,
+    session_id: deps.random.uuid(),
+  });
   await deps.runs.create(run);
   return run;
 }
@@ -277,10 +325,13 @@ export async function getRunWithHistory(
   caller: Caller,
   runId: string,
   includeEvents: boolean,
-): Promise<Run & { events?: RunHistoryEntry[] }> {
+): Promise<Run & { recoveries: string[]; events?: RunHistoryEntry[] }> {
   const run = await getAccessibleRun(deps, caller, runId);
-  if (!includeEvents) return run;
-  return { ...run, events: await deps.runs.history(runId) };
+  const [recoveries, events] = await Promise.all([
+    deps.runs.recoveriesOf(runId),
+    includeEvents ? deps.runs.history(runId) : undefined,
+  ]);
+  return { ...run, recoveries, ...(events ? { events } : {}) };
 }
 
 export interface LaunchDeps extends RunServiceDeps {

@@ -10,10 +10,12 @@ import {
 import { getPipeline, getPipelineVersion, listPipelines, type Pipeline } from '../core/pipelines/registry';
 import type { JobRunner, UserStore } from '../core/ports';
 import { progressView } from '../core/progress';
+import { type RecoveryDeps, recoverRun } from '../core/recovery';
 import {
   CreateRunRequest,
   ListRunsQuery,
   ListRunsResponse,
+  RecoverRunRequest,
   type Run,
   RunId,
   RunView,
@@ -22,7 +24,6 @@ import {
   type Caller,
   cancelRun,
   getRunWithHistory,
-  type LaunchDeps,
   launchRun,
   listRuns,
   parseOrThrow,
@@ -46,7 +47,7 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
-export interface ApiDeps extends LaunchDeps, MonitoringDeps {
+export interface ApiDeps extends RecoveryDeps, MonitoringDeps {
   jobs: JobRunner;
   users: UserStore;
   identity: IdentityConfig;
@@ -96,7 +97,10 @@ const RunHistoryEntrySchema = z.object({
   detail: z.string().nullable(),
   applied: z.boolean(),
 });
-const RunWithEvents = RunView.extend({ events: z.array(RunHistoryEntrySchema).optional() });
+const RunWithEvents = RunView.extend({
+  recoveries: z.array(RunId).describe('runs that recover this one, oldest first'),
+  events: z.array(RunHistoryEntrySchema).optional(),
+});
 
 /** A run as the API shows it: progress with running and total_known derived. */
 function view<T extends Run>(run: T): T & RunView {
@@ -149,6 +153,27 @@ function detail(pipeline: Pipeline): z.infer<typeof PipelineDetail> {
 
 function routes(deps: ApiDeps): Route[] {
   const requireCaller = (ctx: RouteContext): Caller => ctx.caller!;
+  const created = (
+    ctx: RouteContext,
+    { run, startError }: { run: Run; startError: string | null },
+    event: string,
+  ) => {
+    deps.logger.log('NOTICE', event, {
+      run_id: run.run_id,
+      user: ctx.caller?.email,
+      owner: run.user_email,
+      parent_run_id: run.parent_run_id,
+      request_id: ctx.requestId,
+    });
+    if (startError) {
+      deps.logger.log('ERROR', 'workflow_start_failed', {
+        run_id: run.run_id,
+        error: startError,
+        request_id: ctx.requestId,
+      });
+    }
+    return { status: 201, body: view(run), headers: { location: `/api/runs/${run.run_id}` } };
+  };
   const table: Route[] = [
     {
       method: 'get',
@@ -294,20 +319,33 @@ function routes(deps: ApiDeps): Route[] {
         { status: 413, description: 'samplesheet over 10 MB, config over 100 KB or params over 100 KB' },
       ],
       handler: async (ctx) => {
-        const { run, startError } = await launchRun(deps, requireCaller(ctx), ctx.body);
-        deps.logger.log('NOTICE', 'run_created', {
-          run_id: run.run_id,
-          user: run.user_email,
-          request_id: ctx.requestId,
-        });
-        if (startError) {
-          deps.logger.log('ERROR', 'workflow_start_failed', {
-            run_id: run.run_id,
-            error: startError,
-            request_id: ctx.requestId,
-          });
-        }
-        return { status: 201, body: view(run), headers: { location: `/api/runs/${run.run_id}` } };
+        const launched = await launchRun(deps, requireCaller(ctx), ctx.body);
+        return created(ctx, launched, 'run_created');
+      },
+    },
+    {
+      method: 'post',
+      path: '/api/runs/{id}/recover',
+      summary:
+        'Recover a failed or cancelled run: a new run that resumes its Nextflow session (-resume) in the root run’s work dir, or starts afresh',
+      tags: ['runs'],
+      auth: true,
+      query: NoQuery,
+      body: RecoverRunRequest,
+      bodyOptional: true,
+      responses: [
+        { status: 201, description: 'the recovery run (pending)', schema: RunView },
+        { status: 400, description: 'invalid overrides: details name the param' },
+        {
+          status: 409,
+          description:
+            'the run is not failed or cancelled, its work dir is gone (retention), or another run of its chain is active',
+        },
+        { status: 413, description: 'override_config over 100 KB or override_params over 100 KB' },
+      ],
+      handler: async (ctx) => {
+        const recovered = await recoverRun(deps, requireCaller(ctx), ctx.params.id!, ctx.body);
+        return created(ctx, recovered, 'run_recovered');
       },
     },
     {
@@ -361,7 +399,7 @@ function requestIdOf(req: Request): string {
   return randomUUID();
 }
 
-function readBody(req: Request): unknown {
+function readBody(req: Request, optional: boolean): unknown {
   const raw = (req as Request & { rawBody?: Buffer }).rawBody;
   const length = raw?.length ?? Number(req.get('content-length') ?? 0);
   if (length > MAX_BODY_BYTES) {
@@ -370,6 +408,7 @@ function readBody(req: Request): unknown {
       { size_bytes: length, limit_bytes: MAX_BODY_BYTES },
     );
   }
+  if (length === 0 && optional) return {};
   if (length === 0)
     throw new ValidationError('The request body is empty; send a JSON object.', [
       { field: 'body', rule: 'required', message: 'empty body' },
@@ -426,7 +465,7 @@ export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) =
         throw new NotFoundError(`Run ${params.id} was not found.`);
       }
       const query = route.query ? parseOrThrow(route.query, { ...req.query }, 'query') : {};
-      const body = route.body ? readBody(req) : undefined;
+      const body = route.body ? readBody(req, route.bodyOptional === true) : undefined;
       const result = await route.handler({ req, res, params, query, body, caller, requestId });
       if (result === null) return;
       res.status(result.status ?? 200);

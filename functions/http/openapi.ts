@@ -69,7 +69,7 @@ export function openApiDocument(routes: Route[], version: string): Record<string
       ...(route.body
         ? {
             requestBody: {
-              required: true,
+              required: !route.bodyOptional,
               content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
             },
           }

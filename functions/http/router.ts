@@ -43,6 +43,8 @@ export interface Route {
   auth: boolean;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** An empty body is accepted as `{}` (every field has a default). */
+  bodyOptional?: boolean;
   responses: ResponseSpec[];
   handler: RouteHandler;
 }

@@ -34,3 +34,16 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
   }
 }
+
+/** Polls `produce` until it gives something other than null; returns that. */
+export async function waitForValue<T>(
+  produce: () => Promise<T | null> | T | null,
+  options: WaitOptions,
+): Promise<T> {
+  let value: T | null = null;
+  await waitFor(async () => {
+    value = await produce();
+    return value !== null;
+  }, options);
+  return value as T;
+}

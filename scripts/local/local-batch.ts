@@ -87,6 +87,11 @@ export class LocalBatch implements JobRunner {
   }
 
   /** The task process of a job, if one is running. */
+  /** The spec the job was created with (what the real API returns as the job's taskGroups). */
+  specOf(name: string): BatchJobSpec | null {
+    return this.jobs.get(name)?.spec ?? null;
+  }
+
   processOf(name: string): ChildProcess | null {
     return this.jobs.get(name)?.child ?? null;
   }

@@ -73,10 +73,23 @@ export class LocalWorkflows {
   private readonly definition: WorkflowDefinition;
   private readonly executions = new Map<string, LocalExecution & { controller: AbortController }>();
   private holds = 0;
+  private holdEverything: boolean;
   private readonly held = new Map<string, () => void>();
 
   constructor(private readonly options: LocalWorkflowsOptions) {
     this.definition = new WorkflowDefinition(readFileSync(options.definitionPath, 'utf8'));
+    this.holdEverything = options.holdAll ?? false;
+  }
+
+  /** Every execution started from now on waits before its first step, until releaseAll() or release(name). */
+  holdAll(): void {
+    this.holdEverything = true;
+  }
+
+  /** Stops holding new executions and releases every held one. */
+  releaseAll(): void {
+    this.holdEverything = false;
+    for (const name of [...this.held.keys()]) this.release(name);
   }
 
   /** The next execution waits before its first step until release(name). */
@@ -110,8 +123,10 @@ export class LocalWorkflows {
     const name = `${parent}/executions/${randomUUID()}`;
     const controller = new AbortController();
     const hold =
-      this.holds > 0 ? new Promise<void>((resolve) => this.held.set(name, resolve)) : Promise.resolve();
-    if (this.holds > 0) this.holds -= 1;
+      this.holdEverything || this.holds > 0
+        ? new Promise<void>((resolve) => this.held.set(name, resolve))
+        : Promise.resolve();
+    if (!this.holdEverything && this.holds > 0) this.holds -= 1;
     const execution = {
       name,
       argument,

@@ -15,10 +15,12 @@ import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import express from 'express';
 import { type Config, loadConfig } from '../../functions/config';
-import { createApiDeps, createBatchRunner, createExecutionDeps } from '../../functions/deps';
+import type { SweepReport } from '../../functions/core/sweeper';
+import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps } from '../../functions/deps';
 import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
 import { answerFrameworkErrorsAsJson } from '../../functions/http/framework-errors';
+import { createSweepStaleRunsHandler } from '../../functions/http/sweep-endpoint';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
 import { jsonLogger, type Logger } from '../../functions/logging';
 import { latestExport, type RunningEmulator, startFirestoreEmulator } from '../lib/firestore-emulator';
@@ -64,6 +66,8 @@ export interface RunningStack {
   workflows: LocalWorkflows;
   bridge: EventBridge;
   firestoreHost: string;
+  /** Runs the stale-run sweeper now, the way the stack's timer (Cloud Scheduler's twin) does. */
+  sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
 }
 
@@ -232,6 +236,40 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       frameworkListener((name) => functions.cloudEvent(name, createRunArtifactHandler(executionDeps))),
     );
 
+    routes.set(
+      'sweepStaleRuns',
+      frameworkListener((name) =>
+        functions.http(name, createSweepStaleRunsHandler(createSweepDeps(config, { logger }))),
+      ),
+    );
+    // Cloud Scheduler's twin: POST {} to sweepStaleRuns every SWEEP_INTERVAL_SECONDS.
+    const sweep = async (): Promise<SweepReport> => {
+      const response = await fetch(`${functionsUrl}/sweepStaleRuns`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      const body = (await response.json()) as SweepReport & { error?: { message: string } };
+      if (!response.ok) throw new Error(`sweepStaleRuns answered ${response.status}: ${body.error?.message}`);
+      return body;
+    };
+    let sweeping: Promise<unknown> | null = null;
+    const sweepTimer =
+      config.sweep.intervalMs > 0
+        ? setInterval(() => {
+            sweeping ??= sweep()
+              .catch((error: unknown) => logger.log('WARNING', `stale-run sweep: ${String(error)}`))
+              .finally(() => {
+                sweeping = null;
+              });
+          }, config.sweep.intervalMs)
+        : null;
+    sweepTimer?.unref();
+    stoppers.push(async () => {
+      if (sweepTimer) clearInterval(sweepTimer);
+      await sweeping;
+    });
+
     bridge.subscribe({
       type: PUBSUB_PUBLISHED,
       topic: `projects/${config.project}/topics/${config.runEventsTopic}`,
@@ -293,6 +331,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       workflows,
       bridge,
       firestoreHost,
+      sweep,
       async stop() {
         if (timer) clearInterval(timer);
         for (const stop of stoppers.reverse())

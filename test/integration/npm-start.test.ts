@@ -25,7 +25,12 @@ afterAll(async () => {
 
 /** `npm start` as a user runs it: its own process group, its own emulator, PORT=0. */
 async function npmStart(...args: string[]): Promise<Started> {
-  const env: Record<string, string | undefined> = { ...process.env, PORT: '0', ARC_DATA_DIR: dataDir.path };
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    PORT: '0',
+    ARC_DATA_DIR: dataDir.path,
+    SWEEP_INTERVAL_SECONDS: '1',
+  };
   delete env.FIRESTORE_EMULATOR_HOST;
   const child = spawn('node_modules/.bin/tsx', ['scripts/start.ts', ...args], {
     env,
@@ -70,6 +75,11 @@ describe('npm start', () => {
       json: runBody(),
     });
     expect(created.status).toBe(201);
+    // Cloud Scheduler's twin runs the stale-run sweeper on its interval.
+    await waitFor(() => first.output.some((line) => line.includes('"message":"sweep_done"')), {
+      timeoutMs: 10_000,
+      what: 'the stale-run sweeper to run',
+    });
 
     expect(await ctrlC(first)).toBe(0);
     expect(first.output.join('\n')).toContain('Stopped.');

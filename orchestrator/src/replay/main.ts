@@ -328,6 +328,16 @@ async function main(): Promise<number> {
   const fill = (text: string, sample: string | null) =>
     text.replaceAll('{sample}', sample ?? 'all').replaceAll('{samples}', String(samples.length));
 
+  const publish = (task: TaskPlan) => {
+    const outdir = String(params.outdir ?? '').replace(/\/?$/, '/');
+    if (!outdir.startsWith('gs://')) return;
+    for (const file of task.model.publishes)
+      put(
+        `${outdir}${fill(file, task.sample)}`,
+        `${task.model.short} result for ${task.sample ?? 'all samples'} (replayed)\n`,
+      );
+  };
+
   let nextTaskId = Math.max(0, ...Object.values(state.completed).map((r) => r.taskId)) + 1;
   const done = new Set<string>();
   const started_ = new Set<string>();
@@ -416,14 +426,7 @@ async function main(): Promise<number> {
         );
         state.completed[task.key] = record;
         saveState();
-        const outdir = String(params.outdir ?? '').replace(/\/?$/, '/');
-        if (outdir.startsWith('gs://')) {
-          for (const file of task.model.publishes)
-            put(
-              `${outdir}${fill(file, task.sample)}`,
-              `${task.model.short} result for ${task.sample ?? 'all samples'} (replayed)\n`,
-            );
-        }
+        publish(task);
         schedule();
         return;
       }
@@ -513,6 +516,8 @@ async function main(): Promise<number> {
           );
           say(`[${cached.hash.slice(0, 2)}/${cached.hash.slice(2, 8)}] Cached process > ${cached.name}`);
           writeRow(record);
+          // Like Nextflow, a resumed run publishes the outputs of cached tasks into its outdir too.
+          publish(task);
           done.add(task.key);
           queueMicrotask(schedule);
           continue;

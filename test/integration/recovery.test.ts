@@ -1,0 +1,371 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Run } from '../../functions/core/run-model';
+import type { TraceTask } from '../../functions/core/trace';
+import { createStorage } from '../../functions/deps';
+import { waitFor } from '../../scripts/lib/net';
+import type { CloudEvent } from '../../scripts/local/event-bridge';
+import { asUser, request } from '../helpers/api-server';
+import { runBody } from '../helpers/samplesheets';
+import { getRun, isFinal, settled, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    // The sweeper runs only when a test asks (stack.sweep), and finds runs stale after 1 s.
+    env: { STALE_RUN_SECONDS: '1', PENDING_TIMEOUT_SECONDS: '1', SWEEP_INTERVAL_SECONDS: '0' },
+  });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+type RunWithChain = Run & { recoveries: string[]; events?: { source: string; to: string; detail: string }[] };
+
+async function launch(params: Record<string, unknown> = {}): Promise<Run> {
+  const response = await request<Run>(`${stack.url}/api/runs`, {
+    method: 'POST',
+    json: runBody({ params: { aligner: 'star', protocol: '10XV3', ...params } }),
+  });
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body;
+}
+
+function recover(runId: string, body?: unknown, headers: Record<string, string> = {}) {
+  return request<Run & { error?: { code: string; message: string; details?: unknown } }>(
+    `${stack.url}/api/runs/${runId}/recover`,
+    body === undefined ? { method: 'POST', headers } : { method: 'POST', json: body, headers },
+  );
+}
+
+async function tasksOf(runId: string): Promise<TraceTask[]> {
+  const response = await request<{ source: string; tasks: TraceTask[] }>(
+    `${stack.url}/api/runs/${runId}/tasks?page_size=500`,
+  );
+  expect(response.status).toBe(200);
+  expect(response.body.source).toBe('final');
+  return response.body.tasks;
+}
+
+/** The run once it is final and every event about it has been delivered (exit.json, the final trace). */
+async function finished(runId: string): Promise<Run> {
+  await waitForRun(stack, runId, (r) => isFinal(r) && r.metrics !== null);
+  await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
+  return getRun(stack, runId);
+}
+
+async function jobEnv(run: Run): Promise<Record<string, string>> {
+  return stack.batch.specOf(run.batch_job_name!)!.taskGroups[0]!.taskSpec.environment.variables;
+}
+
+function ofRun(runId: string) {
+  return (event: CloudEvent) =>
+    (event.subject ?? '').includes(runId) || JSON.stringify(event.data).includes(`nf-${runId}`);
+}
+
+describe('POST /api/runs/{id}/recover', () => {
+  let root: Run;
+  let rootTasks: TraceTask[];
+
+  beforeAll(async () => {
+    const created = await launch({ replay_fail_process: 'STAR_ALIGN' });
+    root = await finished(created.run_id);
+    rootTasks = await tasksOf(root.run_id);
+  });
+
+  it('resumes a run that failed at a middle process: what finished is CACHED, the rest runs, it completes', async () => {
+    expect(root.status).toBe('failed');
+    expect(root.error_task).toContain('STAR_ALIGN');
+    const finishedBefore = rootTasks.filter((t) => t.status === 'COMPLETED');
+    expect(finishedBefore.length).toBeGreaterThan(0);
+
+    // The failing process is fixed by removing the param that breaks it (null = back to the default).
+    const response = await recover(root.run_id, {
+      notes: 'STAR_ALIGN ran out of memory; retrying with the fix',
+      override_params: { replay_fail_process: 'CELLBENDER_REMOVEBACKGROUND' },
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    const first = response.body;
+    expect(response.headers.get('location')).toBe(`/api/runs/${first.run_id}`);
+    expect(first).toMatchObject({
+      status: 'pending',
+      parent_run_id: root.run_id,
+      root_run_id: root.run_id,
+      is_recovery: true,
+      reused_work_dir: true,
+      recovery_notes: 'STAR_ALIGN ran out of memory; retrying with the fix',
+      session_id: root.session_id,
+      attempt: 2,
+      sample_count: root.sample_count,
+      config_content: root.config_content,
+    });
+    expect(first.run_name).not.toBe(root.run_name);
+    expect(first.params.input).toBe(
+      `gs://${stack.config.runsBucket}/runs/${first.run_id}/inputs/samplesheet.csv`,
+    );
+    expect(first.params.outdir).toBe(`gs://${stack.config.runsBucket}/runs/${first.run_id}/results`);
+
+    const firstDone = await finished(first.run_id);
+    expect(firstDone.status).toBe('failed');
+    expect(firstDone.error_task).toContain('CELLBENDER_REMOVEBACKGROUND');
+    const firstTasks = await tasksOf(first.run_id);
+    const cachedFirst = firstTasks.filter((t) => t.status === 'CACHED');
+    // Exactly the tasks that finished before are cached, with their original hash and work dir.
+    expect(cachedFirst.map((t) => t.name).sort()).toEqual(finishedBefore.map((t) => t.name).sort());
+    for (const task of cachedFirst) {
+      const original = finishedBefore.find((t) => t.name === task.name)!;
+      expect(task.hash).toBe(original.hash);
+      expect(task.workdir).toBe(original.workdir);
+    }
+    expect(
+      firstTasks.filter((t) => t.status === 'COMPLETED' && t.process?.endsWith('STAR_ALIGN')),
+    ).not.toEqual([]);
+
+    const env = await jobEnv(firstDone);
+    expect(env).toMatchObject({
+      WORK_DIR: `gs://${stack.config.runsBucket}/work/${root.run_id}/`,
+      CACHE_DIR: `gs://${stack.config.runsBucket}/cache/${root.run_id}/`,
+      SESSION_ID: root.session_id,
+      IS_RECOVERY: 'true',
+      RUN_NAME: first.run_id,
+    });
+
+    // Recovering the recovery resumes from the root's work dir and cache again.
+    const second = (await recover(first.run_id, { override_params: { replay_fail_process: null } })).body;
+    expect(second).toMatchObject({ parent_run_id: first.run_id, root_run_id: root.run_id, attempt: 3 });
+    expect(second.params).not.toHaveProperty('replay_fail_process');
+    const secondDone = await finished(second.run_id);
+    expect(secondDone.status).toBe('completed');
+    const secondTasks = await tasksOf(second.run_id);
+    const cachedSecond = secondTasks.filter((t) => t.status === 'CACHED');
+    const completedBefore = [...finishedBefore, ...firstTasks.filter((t) => t.status === 'COMPLETED')];
+    expect(cachedSecond.map((t) => t.name).sort()).toEqual(completedBefore.map((t) => t.name).sort());
+    expect(secondTasks.filter((t) => t.status === 'COMPLETED').length).toBeGreaterThan(0);
+    expect(secondTasks.some((t) => t.status === 'FAILED')).toBe(false);
+    expect(secondDone.metrics?.tasks).toMatchObject({
+      cached: cachedSecond.length,
+      completed: secondTasks.length - cachedSecond.length,
+      failed: 0,
+    });
+    expect((await jobEnv(secondDone)).WORK_DIR).toBe(`gs://${stack.config.runsBucket}/work/${root.run_id}/`);
+
+    // Cached tasks' outputs are published into the recovery's own results, as Nextflow does.
+    const [results] = await createStorage(stack.config)
+      .bucket(stack.config.runsBucket)
+      .getFiles({ prefix: `runs/${second.run_id}/results/fastqc/` });
+    expect(results.length).toBeGreaterThan(0);
+
+    // The chain is visible from both ends.
+    const rootView = (await request<RunWithChain>(`${stack.url}/api/runs/${root.run_id}`)).body;
+    expect(rootView.recoveries).toEqual([first.run_id]);
+    const firstView = (await request<RunWithChain>(`${stack.url}/api/runs/${first.run_id}?include=events`))
+      .body;
+    expect(firstView.recoveries).toEqual([second.run_id]);
+    expect(firstView.events?.[0]).toMatchObject({
+      source: 'api',
+      to: 'pending',
+      detail: expect.stringContaining(
+        `Recovery of ${root.run_id} by dev@example.com, resuming session ${root.session_id}`,
+      ),
+    });
+  });
+
+  it('without reuse_work_dir starts afresh: a new session and work dir, nothing cached, still linked', async () => {
+    const response = await recover(root.run_id, {
+      reuse_work_dir: false,
+      override_params: { replay_fail_process: null },
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    const fresh = response.body;
+    expect(fresh).toMatchObject({
+      parent_run_id: root.run_id,
+      root_run_id: fresh.run_id,
+      reused_work_dir: false,
+    });
+    expect(fresh.session_id).not.toBe(root.session_id);
+    const done = await finished(fresh.run_id);
+    expect(done.status).toBe('completed');
+    expect(done.metrics?.tasks.cached).toBe(0);
+    expect((await jobEnv(done)).WORK_DIR).toBe(`gs://${stack.config.runsBucket}/work/${fresh.run_id}/`);
+  });
+
+  it('refuses a run that is running or completed, with its status', async () => {
+    const running = await launch();
+    await waitForRun(stack, running.run_id, (r) => r.status === 'running');
+    const whileRunning = await recover(running.run_id, {});
+    expect(whileRunning.status).toBe(409);
+    expect(whileRunning.body.error).toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/is running; only failed or cancelled runs can be recovered/),
+      details: { status: 'running' },
+    });
+    const completed = await finished(running.run_id);
+    expect(completed.status).toBe('completed');
+    const afterwards = await recover(running.run_id);
+    expect(afterwards.status).toBe(409);
+    expect(afterwards.body.error?.message).toContain('is completed');
+    expect((await getRun(stack, running.run_id)) as RunWithChain).toMatchObject({ recoveries: [] });
+  });
+
+  it('refuses to resume when the work dir is gone (retention), and offers a fresh run', async () => {
+    const failed = await finished((await launch({ replay_fail_process: 'FASTQC' })).run_id);
+    expect(failed.status).toBe('failed');
+    await createStorage(stack.config)
+      .bucket(stack.config.runsBucket)
+      .deleteFiles({ prefix: `work/${failed.run_id}/` });
+
+    const refused = await recover(failed.run_id);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error?.message).toBe(
+      `The work directory gs://${stack.config.runsBucket}/work/${failed.run_id}/ of run ${failed.run_id} no longer exists: ` +
+        'work directories are deleted 30 days after they are written (or the run never started a task), so there is nothing to resume. ' +
+        `Send "reuse_work_dir": false to run the pipeline again from the start, as a fresh run linked to ${failed.run_id}.`,
+    );
+    const fresh = await recover(failed.run_id, {
+      reuse_work_dir: false,
+      override_params: { replay_fail_process: null },
+    });
+    expect(fresh.status).toBe(201);
+    expect((await finished(fresh.body.run_id)).status).toBe('completed');
+  });
+
+  it('validates overrides as on create and writes nothing when they are wrong', async () => {
+    const bad = await recover(root.run_id, { override_params: { aligner: 'bowtie' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.details).toEqual([
+      expect.objectContaining({
+        field: 'override_params.aligner',
+        message: expect.stringContaining('aligner'),
+      }),
+    ]);
+    const unknownField = await recover(root.run_id, { reuse: true });
+    expect(unknownField.status).toBe(400);
+    const tooBig = await recover(root.run_id, { override_config: 'x'.repeat(101 * 1024) });
+    expect(tooBig.status).toBe(413);
+    const notJson = await request(`${stack.url}/api/runs/${root.run_id}/recover`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"notes": ',
+    });
+    expect(notJson.status).toBe(400);
+    const before = ((await getRun(stack, root.run_id)) as RunWithChain).recoveries;
+    expect(before).toHaveLength(2);
+  });
+
+  it("answers 404 for another user's run", async () => {
+    const response = await recover(root.run_id, {}, asUser('mallory@example.com'));
+    expect(response.status).toBe(404);
+    expect(response.body.error?.message).toBe(`Run ${root.run_id} was not found.`);
+  });
+
+  it('lets one of two simultaneous recoveries through; the other names the active one', async () => {
+    const failed = await finished((await launch({ replay_fail_process: 'FASTQC' })).run_id);
+    stack.workflows.holdAll();
+    try {
+      const [a, b] = await Promise.all([recover(failed.run_id), recover(failed.run_id)]);
+      expect([a.status, b.status].sort()).toEqual([201, 409]);
+      const winner = a.status === 201 ? a.body : b.body;
+      const loser = a.status === 201 ? b.body : a.body;
+      expect(loser.error?.message).toContain(
+        `Run ${winner.run_id} (pending) is already recovering ${failed.run_id}`,
+      );
+      expect(((await getRun(stack, failed.run_id)) as RunWithChain).recoveries).toEqual([winner.run_id]);
+      // Cancelled, the chain is free again.
+      expect((await request(`${stack.url}/api/runs/${winner.run_id}`, { method: 'DELETE' })).status).toBe(
+        200,
+      );
+      const again = await recover(failed.run_id, { override_params: { replay_fail_process: null } });
+      expect(again.status).toBe(201);
+    } finally {
+      stack.workflows.releaseAll();
+    }
+  });
+});
+
+describe('the stale-run sweeper', () => {
+  it('leaves a healthy running run alone, and settles one whose Batch job died unheard', async () => {
+    const created = await launch();
+    await waitForRun(stack, created.run_id, (r) => r.status === 'running');
+    const jobName = (await getRun(stack, created.run_id)).batch_job_name!;
+    await sleep(1_100);
+    const healthy = await stack.sweep();
+    expect(healthy.changed.filter((c) => c.run_id === created.run_id)).toEqual([]);
+    expect((await getRun(stack, created.run_id)).status).toBe('running');
+
+    // The workflow execution dies and every event about the run is lost; then the job's VM dies.
+    stack.workflows.cancel(created.workflow_execution!);
+    const restore = stack.bridge.drop(ofRun(created.run_id));
+    try {
+      await waitFor(
+        async () => {
+          const child = stack.batch.processOf(jobName);
+          if (child?.pid) process.kill(-child.pid, 'SIGKILL');
+          return (await stack.batch.getJob(jobName))?.status.state === 'FAILED';
+        },
+        { timeoutMs: 20_000, intervalMs: 100, what: 'the Batch job to fail' },
+      );
+      await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
+      await sleep(1_500);
+      expect((await getRun(stack, created.run_id)).status).toBe('running');
+
+      const report = await stack.sweep();
+      expect(report.changed).toContainEqual(
+        expect.objectContaining({ run_id: created.run_id, from: 'running', to: 'failed' }),
+      );
+      const swept = (await request<RunWithChain>(`${stack.url}/api/runs/${created.run_id}?include=events`))
+        .body;
+      expect(swept.status).toBe('failed');
+      expect(swept.exit_code).toBe(137);
+      expect(swept.error_message).toContain('exit code 137');
+      expect(swept.events?.filter((e) => e.source === 'sweeper' && e.to === 'failed')).toHaveLength(1);
+    } finally {
+      restore();
+    }
+  });
+
+  it('fails a run whose Batch job disappeared', async () => {
+    const created = await launch();
+    await waitForRun(stack, created.run_id, (r) => r.status === 'running');
+    const jobName = (await getRun(stack, created.run_id)).batch_job_name!;
+    stack.workflows.cancel(created.workflow_execution!);
+    const restore = stack.bridge.drop(ofRun(created.run_id));
+    try {
+      await stack.batch.deleteJob(jobName);
+      await sleep(1_100);
+      await stack.sweep();
+      const swept = await getRun(stack, created.run_id);
+      expect(swept.status).toBe('failed');
+      expect(swept.error_message).toMatch(/^Batch job disappeared: .*nf-run-[a-z0-9]{12} no longer exists/);
+    } finally {
+      restore();
+    }
+  });
+
+  it('fails a pending run whose workflow never started or ended without submitting it, and spares one still starting', async () => {
+    stack.workflows.holdAll();
+    try {
+      const held = await launch();
+      const orphan = await launch();
+      const ended = await launch();
+      await stack.firestore.collection('runs').doc(orphan.run_id).update({ workflow_execution: null });
+      stack.workflows.cancel(ended.workflow_execution!);
+      await sleep(1_100);
+      const report = await stack.sweep();
+      const changed = new Map(report.changed.map((c) => [c.run_id, c]));
+      expect(changed.has(held.run_id)).toBe(false);
+      expect((await getRun(stack, held.run_id)).status).toBe('pending');
+      expect(changed.get(orphan.run_id)?.reason).toMatch(
+        /^The run was never submitted: no run-pipeline workflow execution was recorded for it within 1 seconds of its creation\./,
+      );
+      expect((await getRun(stack, ended.run_id)).error_message).toMatch(
+        /^The run was never submitted: its workflow execution ended CANCELLED .*before creating the Batch job/,
+      );
+      // The held one goes on normally once released.
+      stack.workflows.releaseAll();
+      expect((await finished(held.run_id)).status).toBe('completed');
+    } finally {
+      stack.workflows.releaseAll();
+    }
+  });
+});
