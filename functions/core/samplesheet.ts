@@ -220,6 +220,14 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
 }
 
 /**
+ * A cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's advice for
+ * CSV injection). Every CSV the platform writes goes through this, even of validated data.
+ */
+export function neutraliseFormula(cell: string): string {
+  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+}
+
+/**
  * The samplesheet the pipeline reads: parsed and written back by a CSV library, so quoting
  * is uniform, blank lines and stray spaces are gone, and every cell is kept.
  */
@@ -230,5 +238,8 @@ export function renderSamplesheet(csv: string): string {
     relax_column_count: true,
     trim: true,
   }) as string[][];
-  return stringify(records, { record_delimiter: 'unix' });
+  return stringify(
+    records.map((record) => record.map(neutraliseFormula)),
+    { record_delimiter: 'unix' },
+  );
 }

@@ -190,4 +190,11 @@ describe('renderSamplesheet', () => {
       `${HEADER},seq_center\n${row('S1')},"Broad, Cambridge"\n${row('S2')},x\n`,
     );
   });
+
+  it('neutralises any cell a spreadsheet would run as a formula, whatever wrote it', async () => {
+    const { renderSamplesheet } = await import('../../functions/core/samplesheet');
+    expect(renderSamplesheet('sample,note\nS1,=1+2\nS2,@SUM(A1)\nS3,-2+3\nS4,+x\nS5,a=b\n')).toBe(
+      "sample,note\nS1,'=1+2\nS2,'@SUM(A1)\nS3,'-2+3\nS4,'+x\nS5,a=b\n",
+    );
+  });
 });
