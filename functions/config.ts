@@ -3,6 +3,21 @@ import { Executor } from './core/run-model';
 
 const Email = z.email();
 const HostPort = z.string().regex(/^[\w.-]+:\d{1,5}$/, 'must be host:port');
+/** The two audience forms IAP signs for: a backend service, or an App Engine app. */
+export const IAP_AUDIENCE =
+  /^\/projects\/\d+\/(global\/backendServices\/\d+|apps\/[a-z][a-z0-9-]{4,28}[a-z0-9])$/;
+const commaList = (item: z.ZodType<string, string>) =>
+  z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item));
+const PerMinute = z.coerce.number().int().min(0).max(1_000_000);
 
 /**
  * Every setting the functions read, from one env object, parsed once. Defaults suit the
@@ -34,6 +49,27 @@ const ConfigSchema = z.object({
     )
     .pipe(z.array(Email)),
   USER_TOUCH_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
+  AUTH_MODE: z.enum(['iap', 'dev']).default('iap'),
+  IAP_AUDIENCE: commaList(
+    z
+      .string()
+      .regex(
+        IAP_AUDIENCE,
+        'must be /projects/{number}/global/backendServices/{id} or /projects/{number}/apps/{project_id}',
+      ),
+  ),
+  IAP_JWKS_URL: z.url().default('https://www.gstatic.com/iap/verify/public_key-jwk'),
+  IAP_HOSTED_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a domain such as example.org')
+    .optional(),
+  ALLOW_DEV_AUTH_IN_CLOUD: z.enum(['true', 'false']).default('false'),
+  K_SERVICE: z.string().optional(),
+  RATE_LIMIT_LAUNCHES_PER_MINUTE: PerMinute.default(10),
+  RATE_LIMIT_CHAT_PER_MINUTE: PerMinute.default(60),
+  RATE_LIMIT_READS_PER_MINUTE: PerMinute.default(300),
+  CORS_ALLOWED_ORIGINS: commaList(z.url()),
+  FUNCTIONS_SERVICE_ACCOUNT: z.email().optional(),
   EXECUTOR: z.enum(Executor).default('google-batch'),
   ORCHESTRATOR_IMAGE: z.string().min(1).optional(),
   ORCHESTRATOR_SERVICE_ACCOUNT: z.email().optional(),
@@ -86,6 +122,7 @@ const ConfigSchema = z.object({
   BATCH_EMULATOR_HOST: HostPort.optional(),
   LOGGING_EMULATOR_HOST: HostPort.optional(),
   WORKFLOWS_EMULATOR_HOST: HostPort.optional(),
+  SECRET_MANAGER_EMULATOR_HOST: HostPort.optional(),
 });
 
 export interface Config {
@@ -103,13 +140,31 @@ export interface Config {
   runEventsTopic: string;
   workflow: { name: string; parent: string; pollSeconds: number };
   functionsBaseUrl: string;
-  emulators: { batch: string | undefined; workflows: string | undefined; logging: string | undefined };
+  emulators: {
+    batch: string | undefined;
+    workflows: string | undefined;
+    logging: string | undefined;
+    secretManager: string | undefined;
+  };
   /** How often a live log stream looks for new lines. */
   logPollMs: number;
   prices: { vcpu_hour: number; gb_hour: number };
   signedUrlTtlSeconds: number;
   /** Only for local stacks: a key to sign download links with (on GCP, the IAM Credentials API signs). */
   storageSigner: { client_email: string; private_key: string } | undefined;
+  auth: {
+    /** `iap`: only a verified IAP JWT identifies a caller; `dev`: the IAP email header or the dev user. */
+    mode: 'iap' | 'dev';
+    audiences: string[];
+    jwksUrl: string;
+    hostedDomain: string | undefined;
+  };
+  /** Requests per user per minute; 0 turns a limit off. */
+  rateLimits: { launches: number; chat: number; reads: number };
+  /** Origins allowed to call the API from a browser; empty = no CORS headers at all. */
+  corsOrigins: string[];
+  /** The functions' own service account: it signs Firebase custom tokens through IAM. */
+  functionsServiceAccount: string;
   /** Days the bucket keeps work/ and cache/ (its lifecycle rule); named in recovery errors. */
   workRetentionDays: number;
   sweep: {
@@ -135,7 +190,8 @@ const FIXES: Record<string, string> = {
 };
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = ConfigSchema.safeParse(env);
+  // An empty variable counts as unset (Terraform and shells set optional ones to "").
+  const parsed = ConfigSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
@@ -145,6 +201,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
+  if (c.AUTH_MODE === 'dev' && c.K_SERVICE && c.ALLOW_DEV_AUTH_IN_CLOUD !== 'true') {
+    throw new ConfigError(
+      `Invalid configuration: AUTH_MODE=dev trusts unverified identity headers, and this function runs on Google Cloud (K_SERVICE=${c.K_SERVICE}); use AUTH_MODE=iap behind Identity-Aware Proxy, or set ALLOW_DEV_AUTH_IN_CLOUD=true for a throwaway test deployment.`,
+    );
+  }
+  if (c.AUTH_MODE === 'iap' && (c.DEV_USER_EMAIL || c.DEV_USER_NAME)) {
+    throw new ConfigError(
+      'Invalid configuration: DEV_USER_EMAIL is only used with AUTH_MODE=dev; with AUTH_MODE=iap every caller is identified by a verified IAP token. Unset it, or set AUTH_MODE=dev for local development.',
+    );
+  }
   return {
     project: c.GOOGLE_CLOUD_PROJECT,
     region: c.GCP_REGION,
@@ -181,11 +247,26 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       batch: c.BATCH_EMULATOR_HOST,
       workflows: c.WORKFLOWS_EMULATOR_HOST,
       logging: c.LOGGING_EMULATOR_HOST,
+      secretManager: c.SECRET_MANAGER_EMULATOR_HOST,
     },
     logPollMs: c.LOG_POLL_SECONDS * 1000,
     prices: { vcpu_hour: c.SPOT_PRICE_VCPU_HOUR, gb_hour: c.SPOT_PRICE_GB_HOUR },
     signedUrlTtlSeconds: c.SIGNED_URL_TTL_SECONDS,
     storageSigner: c.STORAGE_SIGNER_CREDENTIALS,
+    auth: {
+      mode: c.AUTH_MODE,
+      audiences: c.IAP_AUDIENCE,
+      jwksUrl: c.IAP_JWKS_URL,
+      hostedDomain: c.IAP_HOSTED_DOMAIN,
+    },
+    rateLimits: {
+      launches: c.RATE_LIMIT_LAUNCHES_PER_MINUTE,
+      chat: c.RATE_LIMIT_CHAT_PER_MINUTE,
+      reads: c.RATE_LIMIT_READS_PER_MINUTE,
+    },
+    corsOrigins: c.CORS_ALLOWED_ORIGINS.map((origin) => new URL(origin).origin),
+    functionsServiceAccount:
+      c.FUNCTIONS_SERVICE_ACCOUNT ?? `arc-functions@${c.GOOGLE_CLOUD_PROJECT}.iam.gserviceaccount.com`,
     workRetentionDays: c.WORK_RETENTION_DAYS,
     sweep: {
       staleAfterMs: c.STALE_RUN_SECONDS * 1000,

@@ -2,23 +2,31 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { BatchServiceClient } from '@google-cloud/batch';
 import { Firestore } from '@google-cloud/firestore';
 import { Logging } from '@google-cloud/logging';
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { Storage } from '@google-cloud/storage';
 import { ExecutionsClient } from '@google-cloud/workflows';
+import { GoogleAuth } from 'google-auth-library';
 import { grpc } from 'google-gax';
 import { BatchJobRunner } from './adapters/batch-job-runner';
 import { CloudLoggingTaskLogs } from './adapters/cloud-logging-task-logs';
 import { FirestoreRunStore } from './adapters/firestore-run-store';
 import { FirestoreUserStore } from './adapters/firestore-user-store';
 import { GcsObjectStore } from './adapters/gcs-object-store';
+import { IamSessionTokens } from './adapters/iam-session-tokens';
+import { FirestoreRateLimiter, MemoryRateLimiter, Unlimited } from './adapters/rate-limiters';
+import { SecretManagerSecrets } from './adapters/secret-manager-secrets';
 import { CloudWorkflowsStarter } from './adapters/workflows-starter';
 import type { Config } from './config';
 import type { ExecutionDeps } from './core/execution-service';
 import type { Clock, JobRunner, ObjectStore, Randomness, WorkflowArgument } from './core/ports';
 import { TaskCatalog } from './core/run-tasks';
+import { EmulatorSessionTokens, type SessionTokens } from './core/session';
 import type { SweepDeps } from './core/sweeper';
 import { type TaskLogSource, WorkDirTaskLogs } from './core/task-logs';
 import type { ApiDeps } from './http/api-app';
-import { jsonLogger, type Logger } from './logging';
+import { audit } from './http/audit';
+import { type Authenticator, createAuthenticator } from './http/identity';
+import { jsonLogger, type Logger, redacting } from './logging';
 
 export const VERSION = '0.1.0';
 
@@ -109,45 +117,121 @@ export function workflowArgument(config: Config): (runId: string) => WorkflowArg
   });
 }
 
+/**
+ * Secret Manager on GCP (or its twin); locally, without either, only the SECRET_<NAME>
+ * environment overrides.
+ */
+export function createSecrets(
+  config: Config,
+  env: Record<string, string | undefined> = process.env,
+): SecretManagerSecrets {
+  const local = Boolean(config.firestore.emulatorHost || config.storageEmulatorHost);
+  const client =
+    config.emulators.secretManager || !local
+      ? new SecretManagerServiceClient({
+          projectId: config.project,
+          ...(config.emulators.secretManager ? emulatorEndpoint(config.emulators.secretManager) : {}),
+        })
+      : null;
+  return new SecretManagerSecrets(client, config.project, env);
+}
+
+/** The run store every function uses: status changes go to the audit log. */
+export function createRunStore(db: Firestore, logger: Logger): FirestoreRunStore {
+  return new FirestoreRunStore(db, {
+    onStatusChange: (change) =>
+      audit(logger, 'run_status_changed', {
+        user: change.user_email,
+        run_id: change.run_id,
+        from: change.from,
+        to: change.to,
+        source: change.source,
+      }),
+  });
+}
+
+/** Per-user limits: launches and chat across instances (Firestore), reads per instance. */
+export function createRateLimiters(config: Config, db: Firestore): ApiDeps['rateLimits'] {
+  const { launches, chat, reads } = config.rateLimits;
+  return {
+    launch: launches > 0 ? new FirestoreRateLimiter(db, 'launch', launches) : new Unlimited(),
+    chat: chat > 0 ? new FirestoreRateLimiter(db, 'chat', chat) : new Unlimited(),
+    read: reads > 0 ? new MemoryRateLimiter(reads) : new Unlimited(),
+  };
+}
+
+/** Locally the page reads the emulator with a mock token; on GCP, with a custom token IAM signs. */
+export function createSessionTokens(config: Config): SessionTokens {
+  if (config.firestore.emulatorHost)
+    return new EmulatorSessionTokens(config.firestore.emulatorHost, config.project);
+  const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+  return new IamSessionTokens(config.functionsServiceAccount, config.project, async () => {
+    const token = await auth.getAccessToken();
+    if (!token) throw new Error('no access token for the functions service account');
+    return token;
+  });
+}
+
+/** Verified IAP identity, or in AUTH_MODE=dev the development identity. Throws ConfigError when misconfigured. */
+export function createApiAuthenticator(config: Config): Authenticator {
+  return createAuthenticator({
+    mode: config.auth.mode,
+    devUser: config.devUser,
+    adminEmails: config.adminEmails,
+    audiences: config.auth.audiences,
+    jwksUrl: config.auth.jwksUrl,
+    hostedDomain: config.auth.hostedDomain,
+  });
+}
+
 /** Builds everything the api function needs, once per instance. Tests pass overrides. */
 export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}): ApiDeps {
   const db = createFirestore(config);
   const objects = new GcsObjectStore(createStorage(config), config.runsBucket);
   const jobs = createBatchRunner(config);
+  const secrets = overrides.secrets ?? createSecrets(config);
+  const logger = redacting(overrides.logger ?? jsonLogger(), (text) => secrets.redact(text));
   return {
-    runs: new FirestoreRunStore(db),
+    runs: createRunStore(db, logger),
     users: new FirestoreUserStore(db, config.userTouchIntervalMs),
+    secrets,
     objects,
     jobs,
     workflows: createWorkflowStarter(config),
     workflowArgument: workflowArgument(config),
     clock: systemClock,
     random: systemRandomness,
-    identity: { devUser: config.devUser, adminEmails: config.adminEmails },
+    authenticator: overrides.authenticator ?? createApiAuthenticator(config),
+    adminEmails: config.adminEmails,
+    rateLimits: createRateLimiters(config, db),
+    corsOrigins: config.corsOrigins,
+    sessionTokens: createSessionTokens(config),
     tasks: new TaskCatalog(objects),
     taskLogs: createTaskLogSources(config, objects, jobs),
     signedUrlTtlSeconds: config.signedUrlTtlSeconds,
     workRetentionDays: config.workRetentionDays,
     logPollMs: config.logPollMs,
     heartbeatMs: 15_000,
-    logger: jsonLogger(),
     readiness: [
       { name: 'firestore', check: async () => void (await db.collection('runs').limit(1).get()) },
       { name: 'storage', check: () => objects.ping() },
     ],
     version: VERSION,
     ...overrides,
+    // The logger given (or the default) behind the redaction of secret values.
+    logger,
   };
 }
 
 /** What sweepStaleRuns needs. */
 export function createSweepDeps(config: Config, overrides: Partial<SweepDeps & { logger: Logger }> = {}) {
+  const logger = overrides.logger ?? jsonLogger();
   return {
-    runs: new FirestoreRunStore(createFirestore(config)),
+    runs: createRunStore(createFirestore(config), logger),
     jobs: createBatchRunner(config),
     workflows: createWorkflowStarter(config),
     clock: systemClock,
-    logger: jsonLogger(),
+    logger,
     settings: { staleAfterMs: config.sweep.staleAfterMs, pendingTimeoutMs: config.sweep.pendingTimeoutMs },
     ...overrides,
   };
@@ -159,12 +243,13 @@ export interface FunctionDeps extends ExecutionDeps {
 
 /** What prepareRun, reconcileRun, onBatchJobEvent and onRunArtifact need. */
 export function createExecutionDeps(config: Config, overrides: Partial<FunctionDeps> = {}): FunctionDeps {
+  const logger = overrides.logger ?? jsonLogger();
   return {
-    runs: new FirestoreRunStore(createFirestore(config)),
+    runs: createRunStore(createFirestore(config), logger),
     objects: new GcsObjectStore(createStorage(config), config.runsBucket),
     jobs: createBatchRunner(config),
     clock: systemClock,
-    logger: jsonLogger(),
+    logger,
     settings: {
       prices: config.prices,
       project: config.project,

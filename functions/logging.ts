@@ -27,3 +27,22 @@ export function memoryLogger(): Logger & {
     },
   };
 }
+
+/**
+ * A logger that never writes a secret: every value the Secrets port resolved is replaced by
+ * [redacted] in the message and the fields, whatever put it there.
+ */
+export function redacting(logger: Logger, redact: (text: string) => string): Logger {
+  return {
+    log(severity, message, fields = {}) {
+      const text = JSON.stringify({ message, fields });
+      const clean = redact(text);
+      if (clean === text) {
+        logger.log(severity, message, fields);
+        return;
+      }
+      const parsed = JSON.parse(clean) as { message: string; fields: Record<string, unknown> };
+      logger.log(severity, parsed.message, parsed.fields);
+    },
+  };
+}

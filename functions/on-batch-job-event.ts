@@ -3,9 +3,12 @@ import { loadConfig } from './config';
 import { createExecutionDeps } from './deps';
 import { createBatchJobEventHandler, type IncomingCloudEvent } from './events/event-handlers';
 
+// Read once at start: a misconfigured instance stops here, with the reason, before serving.
+const config = loadConfig(process.env);
+
 let handler: ((event: IncomingCloudEvent) => Promise<void>) | undefined;
 
 functions.cloudEvent('onBatchJobEvent', (event: Parameters<functions.CloudEventFunction>[0]) => {
-  handler ??= createBatchJobEventHandler(createExecutionDeps(loadConfig(process.env)));
+  handler ??= createBatchJobEventHandler(createExecutionDeps(config));
   return handler(event);
 });

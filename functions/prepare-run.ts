@@ -8,9 +8,12 @@ import { jsonLogger } from './logging';
 
 answerFrameworkErrorsAsJson(jsonLogger());
 
+// Read once at start: a misconfigured instance stops here, with the reason, before serving.
+const config = loadConfig(process.env);
+
 let handler: ((req: Request, res: Response) => Promise<void>) | undefined;
 
 functions.http('prepareRun', (req, res) => {
-  handler ??= createPrepareRunHandler(createExecutionDeps(loadConfig(process.env)));
+  handler ??= createPrepareRunHandler(createExecutionDeps(config));
   return handler(req, res);
 });

@@ -8,9 +8,12 @@ import { jsonLogger } from './logging';
 
 answerFrameworkErrorsAsJson(jsonLogger());
 
+// Read once at start: a misconfigured instance stops here, with the reason, before serving.
+const config = loadConfig(process.env);
+
 let handler: ((req: Request, res: Response) => Promise<void>) | undefined;
 
 functions.http('reconcileRun', (req, res) => {
-  handler ??= createReconcileRunHandler(createExecutionDeps(loadConfig(process.env)));
+  handler ??= createReconcileRunHandler(createExecutionDeps(config));
   return handler(req, res);
 });

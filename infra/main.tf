@@ -9,6 +9,7 @@ locals {
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
     "eventarc.googleapis.com",
+    "firebaserules.googleapis.com",
     "firestore.googleapis.com",
     "iamcredentials.googleapis.com",
     "logging.googleapis.com",
@@ -32,6 +33,11 @@ locals {
     FUNCTIONS_BASE_URL           = local.functions_base_url
     ADMIN_EMAILS                 = join(",", var.admin_emails)
     WORK_RETENTION_DAYS          = tostring(var.work_retention_days)
+    AUTH_MODE                    = "iap"
+    IAP_AUDIENCE                 = join(",", var.iap_audiences)
+    IAP_HOSTED_DOMAIN            = var.iap_hosted_domain
+    CORS_ALLOWED_ORIGINS         = join(",", var.cors_allowed_origins)
+    FUNCTIONS_SERVICE_ACCOUNT    = google_service_account.sa["functions"].email
   }
   # invoker: the one identity allowed to call a private function.
   http_functions = {
@@ -146,6 +152,34 @@ resource "google_firestore_index" "sweeper" {
   fields {
     field_path = "__name__"
     order      = "ASCENDING"
+  }
+}
+
+# Rate-limit windows delete themselves (ARCHITECTURE §11): a TTL policy on expires_at.
+resource "google_firestore_field" "rate_limit_ttl" {
+  database   = google_firestore_database.default.name
+  collection = "rate_limits"
+  field      = "expires_at"
+  ttl_config {}
+  index_config {}
+}
+
+# The web page reads Firestore under these rules; every write goes through the functions.
+resource "google_firebaserules_ruleset" "firestore" {
+  source {
+    files {
+      name    = "firestore.rules"
+      content = file("${path.module}/firestore.rules")
+    }
+  }
+  depends_on = [google_project_service.services, google_firestore_database.default]
+}
+
+resource "google_firebaserules_release" "firestore" {
+  name         = "cloud.firestore"
+  ruleset_name = google_firebaserules_ruleset.firestore.name
+  lifecycle {
+    replace_triggered_by = [google_firebaserules_ruleset.firestore]
   }
 }
 

@@ -42,3 +42,20 @@ variable "sweep_schedule" {
   type        = string
   default     = "*/5 * * * *"
 }
+
+variable "iap_audiences" {
+  description = "Audiences IAP signs for, e.g. /projects/{number}/global/backendServices/{id} (see the backend service of the load balancer)."
+  type        = list(string)
+}
+
+variable "iap_hosted_domain" {
+  description = "Only accounts of this Google Workspace domain may sign in (empty: any account IAP admits)."
+  type        = string
+  default     = ""
+}
+
+variable "cors_allowed_origins" {
+  description = "Browser origins allowed to call the API (empty: none; the page is same-origin)."
+  type        = list(string)
+  default     = []
+}

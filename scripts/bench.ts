@@ -28,6 +28,7 @@ import { memoryLogger } from '../functions/logging';
 import { formatDuration, formatMemory, formatTimestamp } from '../orchestrator/src/replay/format';
 import { buildFunctions, buildOrchestrator, formatBytes } from './build';
 import { type RunningEmulator, startFirestoreEmulator } from './lib/firestore-emulator';
+import { AUDIENCE, iapHeaders, iapToken, signingKey, startJwks } from './lib/iap-keys';
 import { freePort, waitFor, waitForValue } from './lib/net';
 import type { StoredObject } from './local/gcs-server';
 import { LocalGcsServer } from './local/gcs-server';
@@ -114,7 +115,10 @@ async function benchApi(backends: Backends): Promise<void> {
     STORAGE_EMULATOR_HOST: backends.gcsUrl,
     RUNS_BUCKET: backends.bucket,
     GOOGLE_CLOUD_PROJECT: 'arc-bench',
+    AUTH_MODE: 'dev',
     DEV_USER_EMAIL: 'bench@example.com',
+    RATE_LIMIT_LAUNCHES_PER_MINUTE: '0',
+    RATE_LIMIT_READS_PER_MINUTE: '0',
   };
   const rounds = 7;
   const apiStarts: number[] = [];
@@ -481,7 +485,10 @@ async function benchMonitoring(backends: Backends): Promise<void> {
     FIRESTORE_EMULATOR_HOST: backends.emulator.host,
     STORAGE_EMULATOR_HOST: backends.gcsUrl,
     RUNS_BUCKET: backends.bucket,
+    AUTH_MODE: 'dev',
     DEV_USER_EMAIL: 'bench@example.com',
+    RATE_LIMIT_LAUNCHES_PER_MINUTE: '0',
+    RATE_LIMIT_READS_PER_MINUTE: '0',
   });
   const db = createFirestore(config);
   const counts = countWrites(db);
@@ -596,7 +603,7 @@ async function benchMonitoring(backends: Backends): Promise<void> {
     runs,
     objects,
     logger: memoryLogger(),
-    users: { touch: async () => {} },
+    users: { signIn: async () => ({ role: 'user', event: 'cached' }) },
   });
   functions.http('apiBenchTasks', createApiHandler(api));
   const apiServer = getTestServer('apiBenchTasks');
@@ -705,8 +712,66 @@ async function benchRecovery(backends: Backends): Promise<void> {
   }
 }
 
+async function benchSecurity(backends: Backends): Promise<void> {
+  console.log('\n== security: IAP JWT verification against the development identity');
+  const [api] = await buildFunctions(join(root, '.bench', 'functions'));
+  const key = await signingKey('bench-key');
+  const jwks = await startJwks([key]);
+  const common = {
+    FIRESTORE_EMULATOR_HOST: backends.emulator.host,
+    STORAGE_EMULATOR_HOST: backends.gcsUrl,
+    RUNS_BUCKET: backends.bucket,
+    GOOGLE_CLOUD_PROJECT: 'arc-bench-security',
+    USER_TOUCH_INTERVAL_SECONDS: '3600',
+    RATE_LIMIT_READS_PER_MINUTE: '0',
+  };
+  const requests = 2_000;
+  const measure = async (env: Record<string, string>, headers: Record<string, string>) => {
+    const fn = await startFunction(api!.dir, 'api', { ...common, ...env });
+    try {
+      const times: number[] = [];
+      for (let i = 0; i < requests + 100; i++) {
+        const t = performance.now();
+        const response = await fetch(`${fn.url}/api/pipelines`, { headers });
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`GET /api/pipelines answered ${response.status}`);
+        if (i >= 100) times.push(performance.now() - t); // the first 100 warm up
+      }
+      return percentile(times, 50);
+    } finally {
+      await stopChild(fn.child);
+    }
+  };
+  try {
+    const dev = await measure({ AUTH_MODE: 'dev', DEV_USER_EMAIL: 'bench@example.com' }, {});
+    const iap = await measure(
+      { AUTH_MODE: 'iap', IAP_AUDIENCE: AUDIENCE, IAP_JWKS_URL: jwks.url },
+      iapHeaders(
+        await iapToken(
+          key,
+          { email: 'bench@example.com' },
+          { expiresAt: Math.floor(Date.now() / 1000) + 3000 },
+        ),
+      ),
+    );
+    console.log(
+      `GET /api/pipelines p50 over ${requests}: dev identity ${ms(dev)}, verified IAP JWT ${ms(iap)} → ${(iap / dev).toFixed(2)}× (+${ms(iap - dev)} per request, keys cached; ${jwks.state.fetches} key fetch)`,
+    );
+    results.security = {
+      requests,
+      dev_p50_ms: dev,
+      iap_p50_ms: iap,
+      ratio: iap / dev,
+      jwks_fetches: jwks.state.fetches,
+    };
+  } finally {
+    await jwks.close();
+  }
+}
+
 const SECTIONS: Record<string, (backends: Backends) => Promise<void>> = {
   api: benchApi,
+  security: benchSecurity,
   execution: benchExecution,
   monitoring: benchMonitoring,
   recovery: benchRecovery,

@@ -24,14 +24,19 @@ export const FUNCTIONS: Record<string, string> = {
  * Left out of the bundle and installed beside it at deploy time: the Functions Framework
  * must be the copy that loads the function (it owns the function registry); express must
  * be the copy the framework uses (functions/http/framework-errors.ts patches it); Google's
- * SDKs load their proto files from disk at run time and cannot be bundled.
+ * SDKs load their proto files from disk at run time and cannot be bundled, and
+ * google-auth-library is the copy those SDKs share.
  */
 function externals(): string[] {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
   };
   return Object.keys(manifest.dependencies).filter(
-    (dep) => dep.startsWith('@google-cloud/') || dep === 'google-gax' || dep === 'express',
+    (dep) =>
+      dep.startsWith('@google-cloud/') ||
+      dep === 'google-gax' ||
+      dep === 'express' ||
+      dep === 'google-auth-library',
   );
 }
 

@@ -19,7 +19,7 @@ import type {
   RunStore,
   StaleQuery,
 } from '../core/ports';
-import { isTerminal, Run, type StoredProgress } from '../core/run-model';
+import { isTerminal, Run, type RunStatus, type StoredProgress } from '../core/run-model';
 import {
   appliedDetail,
   applyRunEvent,
@@ -109,12 +109,27 @@ function backoff(attempt: number): Promise<void> {
  * so the many writers of a run (API, workflow steps, Batch events, artifact ingest) never wait
  * for each other's locks.
  */
+export interface StatusChange {
+  run_id: string;
+  from: RunStatus;
+  to: RunStatus;
+  source: RunEvent['source'];
+  user_email: string;
+}
+
 export class FirestoreRunStore implements RunStore {
+  private readonly collection: string;
+  private readonly users: string;
+  private readonly onStatusChange: (change: StatusChange) => void;
+
   constructor(
     private readonly db: Firestore,
-    private readonly collection = 'runs',
-    private readonly users = 'users',
-  ) {}
+    options: { collection?: string; users?: string; onStatusChange?: (change: StatusChange) => void } = {},
+  ) {
+    this.collection = options.collection ?? 'runs';
+    this.users = options.users ?? 'users';
+    this.onStatusChange = options.onStatusChange ?? (() => {});
+  }
 
   private runs() {
     return this.db.collection(this.collection);
@@ -285,11 +300,21 @@ export class FirestoreRunStore implements RunStore {
       const fields = countStats ? { ...changes, 'ingest.stats_counted': true } : changes;
       const outcome = await this.commitIfUnchanged(batch, ref, fields, snapshot.updateTime!, attempt);
       if (outcome === 'missing') return null;
-      if (outcome === 'committed')
+      if (outcome === 'committed') {
+        if (run.status !== original.status) {
+          this.onStatusChange({
+            run_id: runId,
+            from: original.status,
+            to: run.status,
+            source: list.findLast((e) => e.to === run.status)?.source ?? list.at(-1)!.source,
+            user_email: original.user_email,
+          });
+        }
         return {
           run: countStats ? { ...run, ingest: { ...run.ingest, stats_counted: true } } : run,
           applied: true,
         };
+      }
     }
   }
 

@@ -48,6 +48,8 @@ export class ForbiddenError extends DomainError {
 
 export class NotFoundError extends DomainError {
   readonly code = 'not_found';
+  /** The thing exists but the caller may not see it: answered as missing, audited as denied. */
+  accessDenied = false;
 }
 
 export class ConflictError extends DomainError {

@@ -26,7 +26,7 @@ import type { SpotPrices } from './metrics';
 import { renderNextflowConfig, renderParamsYaml } from './nextflow-config';
 import { ExitReport } from './nextflow-log';
 import type { ApplyResult, Clock, JobRunner, ObjectStore, RunStore } from './ports';
-import { type Executor, isTerminal, type Run } from './run-model';
+import { type Executor, isTerminal, type Run, RunId } from './run-model';
 import { runPaths } from './run-service';
 import { renderSamplesheet } from './samplesheet';
 import type { RunEvent } from './state-machine';
@@ -116,7 +116,7 @@ export async function prepareRun(deps: ExecutionDeps, runId: string): Promise<Pr
 }
 
 export const ReconcileRequest = z.strictObject({
-  run_id: z.string(),
+  run_id: RunId,
   phase: z.enum(['submitted', 'final', 'error']),
   job: z.unknown().optional(),
   error: z.unknown().optional(),

@@ -107,9 +107,37 @@ export interface User {
   name: string;
 }
 
+export interface SignIn {
+  /** `users/{email}.role`: an admin sees and acts on every run. */
+  role: 'admin' | 'user';
+  /** created: first sight; refreshed: last_login_at written; cached: seen recently by this instance. */
+  event: 'created' | 'refreshed' | 'cached';
+}
+
 export interface UserStore {
-  /** Creates `users/{email}` on first sight, refreshes last_login_at after that. */
-  touch(user: User, now: Date): Promise<void>;
+  /** Creates `users/{email}` on first sight, refreshes last_login_at after that; answers the role. */
+  signIn(user: User, now: Date): Promise<SignIn>;
+}
+
+/** Secret values (warehouse credentials, API keys), resolved once per instance. */
+export interface Secrets {
+  /** The secret's value; throws a message that names the secret and the fix, never a value. */
+  get(name: string): Promise<string>;
+  /** Replaces every value resolved so far with [redacted]. */
+  redact(text: string): string;
+}
+
+/** Allows or refuses one more request of `key` (a user) in the current window. */
+export interface RateLimiter {
+  consume(key: string): Promise<RateDecision>;
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Seconds until the window resets (when refused: when to retry). */
+  resetSeconds: number;
 }
 
 export interface ObjectInfo {

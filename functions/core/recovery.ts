@@ -142,8 +142,9 @@ export async function recoverRun(
   parentId: string,
   body: unknown,
 ): Promise<{ run: Run; startError: string | null }> {
-  const parent = await getAccessibleRun(deps, caller, parentId);
+  // The body first: a malformed request costs no read, and says nothing about the run.
   const request = parseOrThrow(RecoverRunRequest, body ?? {}, 'recovery request');
+  const parent = await getAccessibleRun(deps, caller, parentId);
   checkRecoverable(parent);
   if (request.reuse_work_dir) await checkWorkDir(deps, parent);
 

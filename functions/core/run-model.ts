@@ -164,6 +164,7 @@ export type RecoverRunRequest = z.infer<typeof RecoverRunRequest>;
 export const MAX_PAGE_SIZE = 100;
 
 export const ListRunsQuery = z.strictObject({
+  scope: z.enum(['mine', 'all']).default('mine').describe("all: every user's runs (administrators only)"),
   status: z.enum(RunStatus).optional(),
   pipeline: z.string().min(1).max(200).optional(),
   page: z.coerce.number().int().min(1).max(10_000).default(1),

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import {
   ConflictError,
   type FieldProblem,
+  ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
   UpstreamError,
@@ -109,8 +110,10 @@ export async function getAccessibleRun(
   runId: string,
 ): Promise<Run> {
   const run = /^run-[a-z0-9]{12}$/.test(runId) ? await deps.runs.get(runId) : null;
-  if (!run || !canAccess(caller, run)) throw new NotFoundError(`Run ${runId} was not found.`);
-  return run;
+  if (run && canAccess(caller, run)) return run;
+  const error = new NotFoundError(`Run ${runId} was not found.`);
+  error.accessDenied = run !== null;
+  throw error;
 }
 
 interface ValidatedInputs {
@@ -314,8 +317,17 @@ export async function listRuns(
   caller: Caller,
   query: ListRunsQuery,
 ): Promise<RunPage> {
+  if (query.scope === 'all' && !caller.is_admin) {
+    throw new ForbiddenError(
+      "Only administrators can list everyone's runs (scope=all); drop scope to list your own.",
+    );
+  }
   return deps.runs.list(
-    { user_email: caller.email, status: query.status, pipeline: query.pipeline },
+    {
+      user_email: query.scope === 'all' ? undefined : caller.email,
+      status: query.status,
+      pipeline: query.pipeline,
+    },
     { page: query.page, page_size: query.page_size, page_token: query.page_token },
   );
 }

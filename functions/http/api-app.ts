@@ -4,11 +4,12 @@ import { z } from 'zod';
 import {
   NotFoundError,
   PayloadTooLargeError,
+  RateLimitedError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../core/errors';
 import { getPipeline, getPipelineVersion, listPipelines, type Pipeline } from '../core/pipelines/registry';
-import type { JobRunner, UserStore } from '../core/ports';
+import type { JobRunner, RateLimiter, Secrets, UserStore } from '../core/ports';
 import { progressView } from '../core/progress';
 import { type RecoveryDeps, recoverRun } from '../core/recovery';
 import {
@@ -28,9 +29,11 @@ import {
   listRuns,
   parseOrThrow,
 } from '../core/run-service';
+import type { SessionTokens } from '../core/session';
 import type { Logger } from '../logging';
+import { audit } from './audit';
 import { toHttp } from './http-errors';
-import { type IdentityConfig, resolveCaller } from './identity';
+import type { Authenticated, Authenticator } from './identity';
 import { type MonitoringDeps, monitoringRoutes } from './monitoring-routes';
 import { openApiDocument } from './openapi';
 import {
@@ -41,6 +44,7 @@ import {
   type Route,
   type RouteContext,
 } from './router';
+import { apiSecurityHeaders, corsFor } from './security-headers';
 
 export interface ReadinessCheck {
   name: string;
@@ -50,7 +54,14 @@ export interface ReadinessCheck {
 export interface ApiDeps extends RecoveryDeps, MonitoringDeps {
   jobs: JobRunner;
   users: UserStore;
-  identity: IdentityConfig;
+  authenticator: Authenticator;
+  /** Administrators by configuration (ADMIN_EMAILS); `users/{email}.role == "admin"` counts too. */
+  adminEmails: string[];
+  rateLimits: Record<'launch' | 'chat' | 'read', RateLimiter>;
+  /** Browser origins allowed to call the API; empty: no CORS headers. */
+  corsOrigins: string[];
+  sessionTokens: SessionTokens;
+  secrets: Secrets;
   logger: Logger;
   readiness: ReadinessCheck[];
   version: string;
@@ -156,14 +167,14 @@ function routes(deps: ApiDeps): Route[] {
   const created = (
     ctx: RouteContext,
     { run, startError }: { run: Run; startError: string | null },
-    event: string,
+    event: 'run_created' | 'run_recovered',
   ) => {
-    deps.logger.log('NOTICE', event, {
+    audit(deps.logger, event, {
+      user: ctx.caller?.email ?? null,
       run_id: run.run_id,
-      user: ctx.caller?.email,
+      request_id: ctx.requestId,
       owner: run.user_email,
       parent_run_id: run.parent_run_id,
-      request_id: ctx.requestId,
     });
     if (startError) {
       deps.logger.log('ERROR', 'workflow_start_failed', {
@@ -286,7 +297,7 @@ function routes(deps: ApiDeps): Route[] {
     {
       method: 'get',
       path: '/api/runs',
-      summary: "The caller's runs, newest first",
+      summary: "The caller's runs, newest first (scope=all: everyone's, administrators only)",
       tags: ['runs'],
       auth: true,
       query: ListRunsQuery,
@@ -313,6 +324,7 @@ function routes(deps: ApiDeps): Route[] {
       auth: true,
       query: NoQuery,
       body: CreateRunRequest,
+      rateLimit: 'launch',
       responses: [
         { status: 201, description: 'the new run', schema: RunView },
         { status: 400, description: 'invalid request: details name the field, row and column' },
@@ -333,6 +345,7 @@ function routes(deps: ApiDeps): Route[] {
       query: NoQuery,
       body: RecoverRunRequest,
       bodyOptional: true,
+      rateLimit: 'launch',
       responses: [
         { status: 201, description: 'the recovery run (pending)', schema: RunView },
         { status: 400, description: 'invalid overrides: details name the param' },
@@ -378,15 +391,30 @@ function routes(deps: ApiDeps): Route[] {
       ],
       handler: async (ctx) => {
         const run = await cancelRun(deps, requireCaller(ctx), ctx.params.id!);
-        deps.logger.log('NOTICE', 'run_cancelled', {
+        audit(deps.logger, 'run_cancelled', {
+          user: ctx.caller?.email ?? null,
           run_id: run.run_id,
-          user: ctx.caller?.email,
           request_id: ctx.requestId,
+          owner: run.user_email,
         });
         return { body: view(run) };
       },
     },
   ];
+  table.push({
+    method: 'get',
+    path: '/api/session/token',
+    summary:
+      'Credentials for the web page to read Firestore as the signed-in user (a Firebase custom token; locally, an emulator mock token)',
+    tags: ['session'],
+    auth: true,
+    query: NoQuery,
+    responses: [{ status: 200, description: 'the token and the claims the Firestore rules check' }],
+    handler: async (ctx) => ({
+      body: await deps.sessionTokens.mint(requireCaller(ctx)),
+      headers: { 'cache-control': 'no-store' },
+    }),
+  });
   table.push(...monitoringRoutes(deps));
   return table;
 }
@@ -423,14 +451,61 @@ function readBody(req: Request, optional: boolean): unknown {
   return req.body;
 }
 
+/** Who the verified user is to the platform: admin by configuration or by `users/{email}.role`. */
+async function signIn(deps: ApiDeps, user: Authenticated, requestId: string): Promise<Caller> {
+  const byConfig = deps.adminEmails.includes(user.email);
+  try {
+    const seen = await deps.users.signIn(user, deps.clock.now());
+    if (seen.event !== 'cached') {
+      audit(deps.logger, 'sign_in', {
+        user: user.email,
+        request_id: requestId,
+        via: user.via,
+        first: seen.event === 'created',
+      });
+    }
+    return { email: user.email, name: user.name, is_admin: byConfig || seen.role === 'admin' };
+  } catch (error) {
+    // Firestore unavailable: the request goes on with what the configuration says.
+    deps.logger.log('WARNING', 'user_sign_in_failed', {
+      user: user.email,
+      error: String(error),
+      request_id: requestId,
+    });
+    return { email: user.email, name: user.name, is_admin: byConfig };
+  }
+}
+
+const LIMIT_NAMES = { launch: 'run launches', chat: 'assistant messages', read: 'requests' } as const;
+
+async function checkRateLimit(deps: ApiDeps, route: Route, caller: Caller, res: Response): Promise<void> {
+  const name = route.rateLimit ?? 'read';
+  const decision = await deps.rateLimits[name].consume(caller.email);
+  if (decision.limit > 0) {
+    res.set('ratelimit-limit', String(decision.limit));
+    res.set('ratelimit-remaining', String(decision.remaining));
+    res.set('ratelimit-reset', String(decision.resetSeconds));
+  }
+  if (!decision.allowed) {
+    throw new RateLimitedError(
+      `Too many ${LIMIT_NAMES[name]}: the limit is ${decision.limit} per minute per user. Try again in ${decision.resetSeconds} s.`,
+      decision.resetSeconds,
+    );
+  }
+}
+
 /** The `api` HTTP function: routing, identity, validation and the one error mapping. */
 export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) => Promise<void> {
   const compiled: CompiledRoute[] = routes(deps).map(compileRoute);
+  const cors = corsFor(deps.corsOrigins);
 
   return async (req, res) => {
     const requestId = requestIdOf(req);
     res.set('x-request-id', requestId);
+    let caller: Caller | null = null;
     try {
+      await apiSecurityHeaders(req, res);
+      if (await cors(req, res)) return;
       const match = matchRoute(compiled, req.method, req.path);
       if (match.kind === 'none') {
         throw new NotFoundError(`No route for ${req.method} ${req.path}; see /api/openapi.json.`);
@@ -446,16 +521,9 @@ export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) =
         return;
       }
       const { route, params } = match;
-      let caller: Caller | null = null;
       if (route.auth) {
-        caller = resolveCaller(req.headers, deps.identity);
-        await deps.users.touch(caller, deps.clock.now()).catch((error: unknown) => {
-          deps.logger.log('WARNING', 'user_touch_failed', {
-            user: caller?.email,
-            error: String(error),
-            request_id: requestId,
-          });
-        });
+        caller = await signIn(deps, await deps.authenticator.authenticate(req.headers), requestId);
+        await checkRateLimit(deps, route, caller, res);
       }
       if (
         typeof params.id === 'string' &&
@@ -473,6 +541,19 @@ export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) =
       res.json(result.body);
     } catch (error) {
       const http = toHttp(error, requestId);
+      const denied =
+        http.status === 401 || http.status === 403 || (error instanceof NotFoundError && error.accessDenied);
+      if (denied) {
+        audit(deps.logger, 'access_denied', {
+          user: caller?.email ?? null,
+          run_id: /\/runs\/(run-[a-z0-9]{12})/.exec(req.path)?.[1] ?? null,
+          request_id: requestId,
+          method: req.method,
+          path: req.path,
+          status: http.status,
+          reason: http.body.error.code,
+        });
+      }
       if (http.status >= 500) {
         deps.logger.log('ERROR', 'request_failed', {
           request_id: requestId,

@@ -45,6 +45,8 @@ export interface Route {
   body?: z.ZodType;
   /** An empty body is accepted as `{}` (every field has a default). */
   bodyOptional?: boolean;
+  /** Which per-user limit the route counts against (authenticated routes; default `read`). */
+  rateLimit?: 'launch' | 'chat' | 'read';
   responses: ResponseSpec[];
   handler: RouteHandler;
 }

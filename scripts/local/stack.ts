@@ -20,6 +20,7 @@ import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps 
 import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
 import { answerFrameworkErrorsAsJson } from '../../functions/http/framework-errors';
+import { pageSecurityHeaders } from '../../functions/http/security-headers';
 import { createSweepStaleRunsHandler } from '../../functions/http/sweep-endpoint';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
 import { jsonLogger, type Logger } from '../../functions/logging';
@@ -123,6 +124,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
 
   const baseEnv: Record<string, string | undefined> = {
     GOOGLE_CLOUD_PROJECT: 'arc-reactor-local',
+    // Locally nobody is in front to verify identity: the dev user, or the IAP email header.
+    AUTH_MODE: 'dev',
     DEV_USER_EMAIL: 'dev@example.com',
     DEV_USER_NAME: 'Dev User',
     WORKFLOW_POLL_SECONDS: '1',
@@ -288,6 +291,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
 
     const page = express();
     page.disable('x-powered-by');
+    // The page talks to its own origin (the API) and to the Firestore emulator.
+    page.use(pageSecurityHeaders([`http://${firestoreHost}`]));
     const webDir = options.webDir;
     if (webDir && existsSync(join(webDir, 'index.html'))) {
       page.use(express.static(webDir, { index: 'index.html', fallthrough: true }));

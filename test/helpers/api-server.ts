@@ -68,6 +68,10 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     STORAGE_EMULATOR_HOST: gcsUrl,
     RUNS_BUCKET: 'arc-test-runs',
     USER_TOUCH_INTERVAL_SECONDS: '0',
+    AUTH_MODE: 'dev',
+    // Suites launch many runs as one user; the limits have their own tests.
+    RATE_LIMIT_LAUNCHES_PER_MINUTE: '0',
+    RATE_LIMIT_READS_PER_MINUTE: '0',
     BATCH_EMULATOR_HOST: batchService.host,
     WORKFLOWS_EMULATOR_HOST: workflowsService.host,
     STORAGE_SIGNER_CREDENTIALS: JSON.stringify(signer.credentials),

@@ -29,6 +29,8 @@ export async function startTestStack(
       FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
       GOOGLE_CLOUD_PROJECT: uniqueProjectId(),
       USER_TOUCH_INTERVAL_SECONDS: '0',
+      RATE_LIMIT_LAUNCHES_PER_MINUTE: '0',
+      RATE_LIMIT_READS_PER_MINUTE: '0',
       WORKFLOW_POLL_SECONDS: '0.3',
       CHUNK_INTERVAL_SECONDS: '0.3',
       ...options.env,

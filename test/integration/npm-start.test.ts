@@ -70,6 +70,13 @@ describe('npm start', () => {
     const page = await fetch(`${first.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>Arc Reactor</title>');
+    // The page's own scripts only, no inline script; it may talk to the API and the emulator.
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self';");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain(`connect-src 'self' http://${first.firestoreHost}`);
+    expect(csp).not.toContain('unsafe-inline');
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     const created = await request<{ run_id: string }>(`${first.url}/api/runs`, {
       method: 'POST',
       json: runBody(),

@@ -69,7 +69,7 @@ function event(to: RunEvent['to'], second: number, source: RunEvent['source'] = 
 
 describe('FirestoreRunStore under concurrent writers', () => {
   beforeAll(async () => {
-    await new FirestoreUserStore(db, 0).touch(
+    await new FirestoreUserStore(db, 0).signIn(
       { email: 'store@example.com', name: 'store' },
       new Date('2026-11-23T09:00:00Z'),
     );
@@ -140,9 +140,9 @@ describe('FirestoreRunStore under concurrent writers', () => {
     const run = newRun({ user_email: 'racer@example.com', status: 'running' });
     await runs.create(run);
     await Promise.all([
-      users.touch({ email: 'racer@example.com', name: 'Racer' }, new Date('2026-11-23T11:00:00Z')),
+      users.signIn({ email: 'racer@example.com', name: 'Racer' }, new Date('2026-11-23T11:00:00Z')),
       runs.apply(run.run_id, event('failed', 30)),
-      users.touch({ email: 'racer@example.com', name: 'Racer' }, new Date('2026-11-23T11:00:01Z')),
+      users.signIn({ email: 'racer@example.com', name: 'Racer' }, new Date('2026-11-23T11:00:01Z')),
     ]);
     const user = (await db.collection('users').doc('racer@example.com').get()).data();
     expect(user).toMatchObject({

@@ -18,16 +18,40 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RUNS_BUCKET: 'gs://my-bucket' })).toThrow(
       /RUNS_BUCKET must be a bucket name \(no gs:\/\/ prefix\) \(set it to the bucket that holds run inputs, logs and results\)/,
     );
-    expect(() => loadConfig({ DEV_USER_EMAIL: 'alice' })).toThrow(/DEV_USER_EMAIL/);
+    expect(() => loadConfig({ AUTH_MODE: 'dev', DEV_USER_EMAIL: 'alice' })).toThrow(/DEV_USER_EMAIL/);
     expect(() => loadConfig({ ADMIN_EMAILS: 'ok@example.com, nope' })).toThrow(/ADMIN_EMAILS/);
   });
 
   it('parses the dev user and admin list', () => {
     const config = loadConfig({
+      AUTH_MODE: 'dev',
       DEV_USER_EMAIL: 'Dev@Example.com',
       ADMIN_EMAILS: ' a@example.com ,B@example.com',
     });
     expect(config.devUser).toEqual({ email: 'dev@example.com', name: 'Dev' });
     expect(config.adminEmails).toEqual(['a@example.com', 'b@example.com']);
+  });
+
+  it('verifies identity by default, and keeps the development identity off Google Cloud', () => {
+    expect(loadConfig({}).auth).toMatchObject({ mode: 'iap', audiences: [] });
+    expect(() => loadConfig({ DEV_USER_EMAIL: 'dev@example.com' })).toThrow(
+      /DEV_USER_EMAIL is only used with AUTH_MODE=dev/,
+    );
+    expect(() => loadConfig({ AUTH_MODE: 'dev', K_SERVICE: 'api' })).toThrow(
+      /AUTH_MODE=dev trusts unverified identity headers, and this function runs on Google Cloud \(K_SERVICE=api\)/,
+    );
+    expect(
+      loadConfig({ AUTH_MODE: 'dev', K_SERVICE: 'api', ALLOW_DEV_AUTH_IN_CLOUD: 'true' }).auth.mode,
+    ).toBe('dev');
+    expect(() => loadConfig({ IAP_AUDIENCE: '/projects/123/apps' })).toThrow(/IAP_AUDIENCE must be/);
+    expect(
+      loadConfig({
+        IAP_AUDIENCE: '/projects/123/global/backendServices/456, /projects/123/apps/my-lab-prod',
+      }).auth.audiences,
+    ).toEqual(['/projects/123/global/backendServices/456', '/projects/123/apps/my-lab-prod']);
+    expect(loadConfig({ IAP_HOSTED_DOMAIN: '', CORS_ALLOWED_ORIGINS: '' })).toMatchObject({
+      auth: { hostedDomain: undefined },
+      corsOrigins: [],
+    });
   });
 });
