@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseWarehouseMapping, type WarehouseMapping } from './adapters/warehouse-mapping';
 import { Executor } from './core/run-model';
 
 const Email = z.email();
@@ -119,6 +120,18 @@ const ConfigSchema = z.object({
     .max(7 * 86_400)
     .default(600),
   SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0).max(86_400).default(60),
+  WAREHOUSE_HOST: z.string().min(1).optional(),
+  WAREHOUSE_PORT: z.coerce.number().int().min(1).max(65535).default(5432),
+  WAREHOUSE_DATABASE: z.string().min(1).default('warehouse'),
+  WAREHOUSE_USER: z.string().min(1).default('arc_reader'),
+  WAREHOUSE_PASSWORD_SECRET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a Secret Manager secret id')
+    .default('warehouse-password'),
+  WAREHOUSE_SSL: z.enum(['require', 'verify-full', 'disable']).default('require'),
+  WAREHOUSE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+  WAREHOUSE_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
+  WAREHOUSE_MAPPING: z.string().optional(),
   BATCH_EMULATOR_HOST: HostPort.optional(),
   LOGGING_EMULATOR_HOST: HostPort.optional(),
   WORKFLOWS_EMULATOR_HOST: HostPort.optional(),
@@ -165,6 +178,23 @@ export interface Config {
   corsOrigins: string[];
   /** The functions' own service account: it signs Firebase custom tokens through IAM. */
   functionsServiceAccount: string;
+  /** SECRET_<NAME> variables: local values for Secret Manager secrets (never logged). */
+  secretOverrides: Record<string, string>;
+  /** The Benchling warehouse (read-only PostgreSQL); undefined when WAREHOUSE_HOST is not set. */
+  warehouse:
+    | {
+        host: string;
+        port: number;
+        database: string;
+        user: string;
+        /** Secret Manager secret holding the password (SECRET_<NAME> overrides it locally). */
+        passwordSecret: string;
+        ssl: 'require' | 'verify-full' | 'disable';
+        statementTimeoutMs: number;
+        acquireTimeoutMs: number;
+        mapping: WarehouseMapping;
+      }
+    | undefined;
   /** Days the bucket keeps work/ and cache/ (its lifecycle rule); named in recovery errors. */
   workRetentionDays: number;
   sweep: {
@@ -201,6 +231,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
+  let mapping: WarehouseMapping;
+  try {
+    mapping = parseWarehouseMapping(c.WAREHOUSE_MAPPING);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: ${(error as Error).message}`);
+  }
   if (c.AUTH_MODE === 'dev' && c.K_SERVICE && c.ALLOW_DEV_AUTH_IN_CLOUD !== 'true') {
     throw new ConfigError(
       `Invalid configuration: AUTH_MODE=dev trusts unverified identity headers, and this function runs on Google Cloud (K_SERVICE=${c.K_SERVICE}); use AUTH_MODE=iap behind Identity-Aware Proxy, or set ALLOW_DEV_AUTH_IN_CLOUD=true for a throwaway test deployment.`,
@@ -267,6 +303,24 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     corsOrigins: c.CORS_ALLOWED_ORIGINS.map((origin) => new URL(origin).origin),
     functionsServiceAccount:
       c.FUNCTIONS_SERVICE_ACCOUNT ?? `arc-functions@${c.GOOGLE_CLOUD_PROJECT}.iam.gserviceaccount.com`,
+    secretOverrides: Object.fromEntries(
+      Object.entries(env).filter(
+        (entry): entry is [string, string] => /^SECRET_[A-Z0-9_]+$/.test(entry[0]) && entry[1] !== undefined,
+      ),
+    ),
+    warehouse: c.WAREHOUSE_HOST
+      ? {
+          host: c.WAREHOUSE_HOST,
+          port: c.WAREHOUSE_PORT,
+          database: c.WAREHOUSE_DATABASE,
+          user: c.WAREHOUSE_USER,
+          passwordSecret: c.WAREHOUSE_PASSWORD_SECRET,
+          ssl: c.WAREHOUSE_SSL,
+          statementTimeoutMs: c.WAREHOUSE_STATEMENT_TIMEOUT_MS,
+          acquireTimeoutMs: c.WAREHOUSE_ACQUIRE_TIMEOUT_MS,
+          mapping,
+        }
+      : undefined,
     workRetentionDays: c.WORK_RETENTION_DAYS,
     sweep: {
       staleAfterMs: c.STALE_RUN_SECONDS * 1000,

@@ -11,18 +11,21 @@ import { BatchJobRunner } from './adapters/batch-job-runner';
 import { CloudLoggingTaskLogs } from './adapters/cloud-logging-task-logs';
 import { FirestoreRunStore } from './adapters/firestore-run-store';
 import { FirestoreUserStore } from './adapters/firestore-user-store';
+import { GcsInputFiles } from './adapters/gcs-input-files';
 import { GcsObjectStore } from './adapters/gcs-object-store';
 import { IamSessionTokens } from './adapters/iam-session-tokens';
+import { PgSampleWarehouse } from './adapters/pg-warehouse';
 import { FirestoreRateLimiter, MemoryRateLimiter, Unlimited } from './adapters/rate-limiters';
 import { SecretManagerSecrets } from './adapters/secret-manager-secrets';
 import { CloudWorkflowsStarter } from './adapters/workflows-starter';
 import type { Config } from './config';
 import type { ExecutionDeps } from './core/execution-service';
-import type { Clock, JobRunner, ObjectStore, Randomness, WorkflowArgument } from './core/ports';
+import type { Clock, JobRunner, ObjectStore, Randomness, Secrets, WorkflowArgument } from './core/ports';
 import { TaskCatalog } from './core/run-tasks';
 import { EmulatorSessionTokens, type SessionTokens } from './core/session';
 import type { SweepDeps } from './core/sweeper';
 import { type TaskLogSource, WorkDirTaskLogs } from './core/task-logs';
+import { BenchlingService } from './core/warehouse';
 import type { ApiDeps } from './http/api-app';
 import { audit } from './http/audit';
 import { type Authenticator, createAuthenticator } from './http/identity';
@@ -119,11 +122,11 @@ export function workflowArgument(config: Config): (runId: string) => WorkflowArg
 
 /**
  * Secret Manager on GCP (or its twin); locally, without either, only the SECRET_<NAME>
- * environment overrides.
+ * overrides of the configuration's environment.
  */
 export function createSecrets(
   config: Config,
-  env: Record<string, string | undefined> = process.env,
+  env: Record<string, string | undefined> = config.secretOverrides,
 ): SecretManagerSecrets {
   const local = Boolean(config.firestore.emulatorHost || config.storageEmulatorHost);
   const client =
@@ -184,18 +187,40 @@ export function createApiAuthenticator(config: Config): Authenticator {
   });
 }
 
+/** The Benchling warehouse when WAREHOUSE_HOST is set; its password comes from Secret Manager. */
+export function createWarehouse(config: Config, secrets: Secrets): PgSampleWarehouse | null {
+  const w = config.warehouse;
+  if (!w) return null;
+  return new PgSampleWarehouse({
+    host: w.host,
+    port: w.port,
+    database: w.database,
+    user: w.user,
+    password: () => secrets.get(w.passwordSecret),
+    ssl: w.ssl,
+    statementTimeoutMs: w.statementTimeoutMs,
+    acquireTimeoutMs: w.acquireTimeoutMs,
+    mapping: w.mapping,
+  });
+}
+
 /** Builds everything the api function needs, once per instance. Tests pass overrides. */
 export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}): ApiDeps {
   const db = createFirestore(config);
-  const objects = new GcsObjectStore(createStorage(config), config.runsBucket);
+  const storage = createStorage(config);
+  const objects = new GcsObjectStore(storage, config.runsBucket);
   const jobs = createBatchRunner(config);
   const secrets = overrides.secrets ?? createSecrets(config);
+  const benchling =
+    overrides.benchling ?? new BenchlingService(createWarehouse(config, secrets), systemClock);
   const logger = redacting(overrides.logger ?? jsonLogger(), (text) => secrets.redact(text));
   return {
     runs: createRunStore(db, logger),
     users: new FirestoreUserStore(db, config.userTouchIntervalMs),
     secrets,
     objects,
+    inputFiles: new GcsInputFiles(storage),
+    benchling,
     jobs,
     workflows: createWorkflowStarter(config),
     workflowArgument: workflowArgument(config),
@@ -215,6 +240,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     readiness: [
       { name: 'firestore', check: async () => void (await db.collection('runs').limit(1).get()) },
       { name: 'storage', check: () => objects.ping() },
+      ...(benchling.configured ? [{ name: 'warehouse', check: () => benchling.ping() }] : []),
     ],
     version: VERSION,
     ...overrides,

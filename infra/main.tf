@@ -38,6 +38,13 @@ locals {
     IAP_HOSTED_DOMAIN            = var.iap_hosted_domain
     CORS_ALLOWED_ORIGINS         = join(",", var.cors_allowed_origins)
     FUNCTIONS_SERVICE_ACCOUNT    = google_service_account.sa["functions"].email
+    WAREHOUSE_HOST               = var.warehouse_host
+    WAREHOUSE_PORT               = tostring(var.warehouse_port)
+    WAREHOUSE_DATABASE           = var.warehouse_database
+    WAREHOUSE_USER               = var.warehouse_user
+    WAREHOUSE_PASSWORD_SECRET    = google_secret_manager_secret.warehouse_password.secret_id
+    WAREHOUSE_SSL                = "require"
+    WAREHOUSE_MAPPING            = var.warehouse_mapping
   }
   # invoker: the one identity allowed to call a private function.
   http_functions = {
@@ -410,4 +417,20 @@ resource "google_workflows_workflow" "run_pipeline" {
   service_account = google_service_account.sa["workflows"].id
   source_contents = file("${path.module}/../workflows/run-pipeline.workflows.yaml")
   depends_on      = [google_project_service.services]
+}
+
+# The Benchling warehouse password: Terraform creates the secret, not its value
+# (gcloud secrets versions add warehouse-password --data-file=-). Only the functions read it.
+resource "google_secret_manager_secret" "warehouse_password" {
+  secret_id = "warehouse-password"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.services]
+}
+
+resource "google_secret_manager_secret_iam_member" "warehouse_password_reader" {
+  secret_id = google_secret_manager_secret.warehouse_password.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.sa["functions"].email}"
 }

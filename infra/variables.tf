@@ -59,3 +59,33 @@ variable "cors_allowed_origins" {
   type        = list(string)
   default     = []
 }
+
+variable "warehouse_host" {
+  description = "Host of the Benchling data warehouse (PostgreSQL); empty leaves the Benchling features off."
+  type        = string
+  default     = ""
+}
+
+variable "warehouse_port" {
+  description = "Port of the Benchling data warehouse."
+  type        = number
+  default     = 5432
+}
+
+variable "warehouse_database" {
+  description = "Database of the Benchling data warehouse."
+  type        = string
+  default     = "warehouse"
+}
+
+variable "warehouse_user" {
+  description = "Read-only warehouse user; its password goes in the warehouse-password secret."
+  type        = string
+  default     = "arc_reader"
+}
+
+variable "warehouse_mapping" {
+  description = "JSON: table and column names that differ from the defaults (see README, Benchling warehouse)."
+  type        = string
+  default     = ""
+}

@@ -32,7 +32,11 @@ import { AUDIENCE, iapHeaders, iapToken, signingKey, startJwks } from './lib/iap
 import { freePort, waitFor, waitForValue } from './lib/net';
 import type { StoredObject } from './local/gcs-server';
 import { LocalGcsServer } from './local/gcs-server';
+import { serveWorkflows } from './local/grpc/workflows-service';
+import { LocalBatch } from './local/local-batch';
+import { LocalWorkflows } from './local/local-workflows';
 import { type RunningStack, startLocalStack } from './local/stack';
+import { EXAMPLE_FASTQS, startDemoWarehouse } from './local/warehouse';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
@@ -60,6 +64,11 @@ async function startBackends(): Promise<Backends> {
   const gcsUrl = await gcs.start();
   const bucket = 'arc-bench-runs';
   await gcs.createBucket(bucket);
+  // The FASTQs the api section's launches name: run creation checks they exist.
+  for (let i = 0; i < 8; i++) {
+    for (const read of [1, 2])
+      await gcs.putObject('b', `S${i}_R${read}.fastq.gz`, 'fastq', 'application/gzip');
+  }
   return { emulator, gcs, gcsUrl, bucket };
 }
 
@@ -110,9 +119,24 @@ async function benchApi(backends: Backends): Promise<void> {
     "import * as functions from '@google-cloud/functions-framework';\nfunctions.http('hello', (req, res) => res.send('ok'));\n",
   );
 
+  // Launches start a workflow execution: the Workflows twin over gRPC, holding each at its
+  // first step (the POST is measured, not the run).
+  const batch = new LocalBatch({
+    command: [process.execPath, '-e', 'process.exit(0)'],
+    env: {},
+    publish: () => {},
+    logDir: join(root, '.bench', 'batch-logs'),
+  });
+  const workflows = new LocalWorkflows({
+    definitionPath: join(root, 'workflows', 'run-pipeline.workflows.yaml'),
+    jobs: batch,
+    holdAll: true,
+  });
+  const workflowsService = await serveWorkflows(workflows);
   const env = {
     FIRESTORE_EMULATOR_HOST: backends.emulator.host,
     STORAGE_EMULATOR_HOST: backends.gcsUrl,
+    WORKFLOWS_EMULATOR_HOST: workflowsService.host,
     RUNS_BUCKET: backends.bucket,
     GOOGLE_CLOUD_PROJECT: 'arc-bench',
     AUTH_MODE: 'dev',
@@ -169,6 +193,9 @@ async function benchApi(backends: Backends): Promise<void> {
     if (response.status !== 200) throw new Error(`get answered ${response.status}`);
   }
   await stopChild(fn.child);
+  for (const execution of workflows.list()) workflows.cancel(execution.name);
+  await workflowsService.stop();
+  await batch.shutdown();
   console.log(
     `POST /api/runs  over ${requests}: p50 ${ms(percentile(createTimes, 50))}, p95 ${ms(percentile(createTimes, 95))}`,
   );
@@ -201,6 +228,7 @@ async function benchStack(backends: Backends, name: string): Promise<RunningStac
     port: 0,
     orchestratorDir: orchestrator.dir,
     logger: memoryLogger(),
+    warehouse: 'none',
     env: {
       FIRESTORE_EMULATOR_HOST: backends.emulator.host,
       GOOGLE_CLOUD_PROJECT: `arc-bench-${name}`,
@@ -210,10 +238,10 @@ async function benchStack(backends: Backends, name: string): Promise<RunningStac
   });
 }
 
+/** Two samples whose FASTQs every local stack has (the README example's). */
 const BENCH_RUN = {
   pipeline: 'nf-core/scrnaseq',
-  samplesheet_csv:
-    'sample,fastq_1,fastq_2\nS1,gs://b/S1_R1.fastq.gz,gs://b/S1_R2.fastq.gz\nS2,gs://b/S2_R1.fastq.gz,gs://b/S2_R2.fastq.gz\n',
+  samplesheet_csv: `sample,fastq_1,fastq_2\nS1,${EXAMPLE_FASTQS[0]},${EXAMPLE_FASTQS[1]}\nS2,${EXAMPLE_FASTQS[2]},${EXAMPLE_FASTQS[3]}\n`,
   params: { aligner: 'star', protocol: '10XV3' },
 };
 
@@ -769,12 +797,92 @@ async function benchSecurity(backends: Backends): Promise<void> {
   }
 }
 
+async function benchBenchling(backends: Backends): Promise<void> {
+  console.log('\n== benchling: /api/benchling/runs under 20 concurrent clients for 30 s');
+  const [api] = await buildFunctions(join(root, '.bench', 'functions'));
+  const warehouse = await startDemoWarehouse({ dataDir: join(root, '.bench', 'warehouse') });
+  const fn = await startFunction(api!.dir, 'api', {
+    FIRESTORE_EMULATOR_HOST: backends.emulator.host,
+    STORAGE_EMULATOR_HOST: backends.gcsUrl,
+    RUNS_BUCKET: backends.bucket,
+    GOOGLE_CLOUD_PROJECT: 'arc-bench-benchling',
+    AUTH_MODE: 'dev',
+    DEV_USER_EMAIL: 'bench@example.com',
+    USER_TOUCH_INTERVAL_SECONDS: '3600',
+    RATE_LIMIT_READS_PER_MINUTE: '0',
+    ...warehouse.env(),
+  });
+  // The pool's size as the server sees it: the reader role's open connections, sampled.
+  const admin = await warehouse.adminClient('postgres');
+  let peak = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const { rows } = await admin.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1',
+        [warehouse.reader.user],
+      );
+      peak = Math.max(peak, rows[0]!.n);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  const projects = warehouse.seed.projects.map((p) => p.id);
+  const queries = [
+    '',
+    'page=2',
+    `project=${projects[0]}`,
+    `project=${projects[1]}&page_size=50`,
+    'q=PBMC',
+    `from=${warehouse.seed.runs[10]!.run_date}`,
+  ];
+  const clients = 20;
+  const durationMs = 30_000;
+  const times: number[] = [];
+  let failures = 0;
+  try {
+    const end = performance.now() + durationMs;
+    await Promise.all(
+      Array.from({ length: clients }, async (_, client) => {
+        for (let i = client; performance.now() < end; i++) {
+          const t = performance.now();
+          const response = await fetch(`${fn.url}/api/benchling/runs?${queries[i % queries.length]}`);
+          await response.arrayBuffer();
+          if (response.status === 200) times.push(performance.now() - t);
+          else failures++;
+        }
+      }),
+    );
+  } finally {
+    sampling = false;
+    await sampler;
+    await admin.end();
+    await stopChild(fn.child);
+    await warehouse.stop();
+  }
+  const p50 = percentile(times, 50);
+  const p95 = percentile(times, 95);
+  console.log(
+    `${times.length.toLocaleString('en')} requests in ${durationMs / 1000} s (${Math.round(times.length / (durationMs / 1000))}/s), ${failures} failed: p50 ${ms(p50)}, p95 ${ms(p95)}; peak warehouse connections ${peak} (pool limit 15)`,
+  );
+  if (peak > 15) throw new Error(`the pool opened ${peak} connections; the product spec allows 15`);
+  results.benchling = {
+    clients,
+    duration_s: durationMs / 1000,
+    requests: times.length,
+    failures,
+    p50_ms: p50,
+    p95_ms: p95,
+    peak_connections: peak,
+  };
+}
+
 const SECTIONS: Record<string, (backends: Backends) => Promise<void>> = {
   api: benchApi,
   security: benchSecurity,
   execution: benchExecution,
   monitoring: benchMonitoring,
   recovery: benchRecovery,
+  benchling: benchBenchling,
 };
 
 async function main(): Promise<void> {

@@ -3,17 +3,26 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { buildOrchestrator } from '../scripts/build';
 import { type RunningEmulator, startFirestoreEmulator } from '../scripts/lib/firestore-emulator';
+import { type DemoWarehouse, startDemoWarehouse } from '../scripts/local/warehouse';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     firestoreEmulatorHost: string;
     /** The orchestrator built for this test run (not dist/, which `npm start` tests rebuild). */
     orchestratorDir: string;
+    /** The demo Benchling warehouse, seeded for `referenceDay`; test files clone its database. */
+    warehouse: {
+      port: number;
+      admin: { user: string; password: string };
+      reader: { user: string; password: string };
+      referenceDay: string;
+    };
   }
 }
 
 let emulator: RunningEmulator | null = null;
 let buildDir: string | null = null;
+let warehouse: DemoWarehouse | null = null;
 
 /** One Firestore emulator for the whole run; every test file uses its own project id in it. */
 export async function setup(project: TestProject): Promise<void> {
@@ -22,6 +31,14 @@ export async function setup(project: TestProject): Promise<void> {
   buildDir = await mkdtemp(join(process.cwd(), '.build', 'test-'));
   const orchestrator = await buildOrchestrator(join(buildDir, 'orchestrator'));
   project.provide('orchestratorDir', orchestrator.dir);
+  const referenceDay = new Date();
+  warehouse = await startDemoWarehouse({ dataDir: join(buildDir, 'warehouse'), referenceDay });
+  project.provide('warehouse', {
+    port: warehouse.port,
+    admin: warehouse.admin,
+    reader: warehouse.reader,
+    referenceDay: referenceDay.toISOString(),
+  });
   const existing = process.env.FIRESTORE_EMULATOR_HOST;
   if (existing) {
     project.provide('firestoreEmulatorHost', existing);
@@ -32,6 +49,7 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
+  await warehouse?.stop();
   await emulator?.stop();
   if (buildDir) await rm(buildDir, { recursive: true, force: true });
 }

@@ -9,6 +9,7 @@ import {
   ValidationError,
 } from './errors';
 import { newRunId } from './ids';
+import { checkInputFiles, type InputFiles } from './input-files';
 import { validateParams } from './params';
 import { getPipeline, getPipelineVersion } from './pipelines/registry';
 import type {
@@ -33,7 +34,7 @@ import {
   type Run,
   SAMPLESHEET_MAX_BYTES,
 } from './run-model';
-import { validateSamplesheet } from './samplesheet';
+import { type SamplesheetRow, validateSamplesheet } from './samplesheet';
 
 export interface Caller extends User {
   is_admin: boolean;
@@ -44,6 +45,8 @@ export interface RunServiceDeps {
   objects: ObjectStore;
   clock: Clock;
   random: Randomness;
+  /** Where the samplesheet's FASTQs are checked before launch. */
+  inputFiles: InputFiles;
 }
 
 /** How many sample names a run keeps for search and display. */
@@ -124,6 +127,8 @@ interface ValidatedInputs {
   warnings: string[];
   samples: string[];
   sampleCount: number;
+  /** The samplesheet's rows, cast by the column types. */
+  rows: SamplesheetRow[];
 }
 
 /** Everything that can be checked without writing anything; throws with every problem found. */
@@ -207,6 +212,7 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     warnings: [...params.warnings, ...sheet.warnings],
     samples: sheet.samples,
     sampleCount: sheet.sample_count,
+    rows: sheet.rows,
   };
 }
 
@@ -288,6 +294,7 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
 export async function createRun(deps: RunServiceDeps, caller: Caller, body: unknown): Promise<Run> {
   const runId = newRunId(deps.random.bytes);
   const inputs = validateCreateRequest(body, deps.objects.bucket, runId);
+  const unchecked = await checkInputFiles(deps.inputFiles, inputs.rows);
   const paths = runPaths(deps.objects.bucket, runId);
 
   await deps.objects.write(paths.requestSamplesheet, inputs.request.samplesheet_csv, 'text/csv');
@@ -300,7 +307,7 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     created_at: deps.clock.now().toISOString(),
     batch_request_id: deps.random.uuid(),
     params: inputs.params,
-    param_warnings: inputs.warnings,
+    param_warnings: [...inputs.warnings, ...unchecked],
     config_content: inputs.request.config_content ?? '',
     sample_count: inputs.sampleCount,
     samples: inputs.samples,

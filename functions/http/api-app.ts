@@ -32,6 +32,7 @@ import {
 import type { SessionTokens } from '../core/session';
 import type { Logger } from '../logging';
 import { audit } from './audit';
+import { type BenchlingDeps, benchlingRoutes } from './benchling-routes';
 import { toHttp } from './http-errors';
 import type { Authenticated, Authenticator } from './identity';
 import { type MonitoringDeps, monitoringRoutes } from './monitoring-routes';
@@ -51,7 +52,7 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
-export interface ApiDeps extends RecoveryDeps, MonitoringDeps {
+export interface ApiDeps extends RecoveryDeps, MonitoringDeps, BenchlingDeps {
   jobs: JobRunner;
   users: UserStore;
   authenticator: Authenticator;
@@ -416,6 +417,7 @@ function routes(deps: ApiDeps): Route[] {
     }),
   });
   table.push(...monitoringRoutes(deps));
+  table.push(...benchlingRoutes(deps));
   return table;
 }
 

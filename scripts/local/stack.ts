@@ -32,6 +32,8 @@ import { serveWorkflows } from './grpc/workflows-service';
 import { LocalBatch } from './local-batch';
 import { LocalWorkflows } from './local-workflows';
 import { localSigner } from './signer';
+import { createDemoFastqs, EXAMPLE_FASTQS, startDemoWarehouse } from './warehouse';
+import { DEMO_FASTQ_BUCKET } from './warehouse-seed';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -55,6 +57,11 @@ export interface LocalStackOptions {
   /** Recorded seconds the replay executor plays per real second. */
   replaySpeed?: number;
   apiOverrides?: Partial<ApiDeps>;
+  /**
+   * demo (default unless WAREHOUSE_HOST is set): start the demo Benchling warehouse and put
+   * its FASTQs in the local GCS server; none: no warehouse (the Benchling API answers 503).
+   */
+  warehouse?: 'demo' | 'none';
   onLog?: (line: string) => void;
 }
 
@@ -157,6 +164,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     const signer = localSigner(baseEnv.GOOGLE_CLOUD_PROJECT!);
     gcs.trustSigner(signer.credentials.client_email, signer.publicKey);
 
+    await createDemoFastqs(gcs, null, EXAMPLE_FASTQS);
+    let warehouseEnv: Record<string, string> = {};
+    if (!baseEnv.WAREHOUSE_HOST && (options.warehouse ?? 'demo') === 'demo') {
+      say('Starting the demo Benchling warehouse (embedded PostgreSQL)…');
+      const warehouse = await startDemoWarehouse({
+        dataDir: join(options.dataDir, 'warehouse'),
+        onLog: say,
+      });
+      stoppers.push(() => warehouse.stop());
+      const files = await createDemoFastqs(gcs, warehouse.seed);
+      say(
+        `Demo warehouse: ${warehouse.seed.runs.length} NGS runs, ${warehouse.seed.samples.length} samples (postgresql://127.0.0.1:${warehouse.port}/${warehouse.database}); ${files} FASTQs in gs://${DEMO_FASTQ_BUCKET}.`,
+      );
+      warehouseEnv = warehouse.env();
+    }
+
     // The functions host answers before the functions exist: their dependencies need the URLs.
     const routes = new Map<string, Listener>();
     const functionsHost = createServer((req, res) => {
@@ -210,6 +233,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
 
     const config = loadConfig({
       ...baseEnv,
+      ...warehouseEnv,
       FIRESTORE_EMULATOR_HOST: firestoreHost,
       STORAGE_EMULATOR_HOST: gcsUrl,
       BATCH_EMULATOR_HOST: batchService.host,
@@ -285,9 +309,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     });
     gcs.onFinalize((object) => bridge.storageFinalized(object));
 
-    const apiListener = frameworkListener((name) =>
-      functions.http(name, createApiHandler(createApiDeps(config, { logger, ...options.apiOverrides }))),
-    );
+    const apiDeps = createApiDeps(config, { logger, ...options.apiOverrides });
+    stoppers.push(() => apiDeps.benchling.close());
+    const apiListener = frameworkListener((name) => functions.http(name, createApiHandler(apiDeps)));
 
     const page = express();
     page.disable('x-powered-by');

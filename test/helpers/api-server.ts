@@ -14,6 +14,7 @@ import { LocalBatch } from '../../scripts/local/local-batch';
 import { LocalWorkflows } from '../../scripts/local/local-workflows';
 import { localSigner } from '../../scripts/local/signer';
 import { firestoreEmulatorHost, tempDir, uniqueProjectId } from './env';
+import { createFastqsFor, STANDARD_FASTQS } from './samplesheets';
 
 let registered = 0;
 
@@ -78,6 +79,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     ...env,
   });
   if (createBucket) await gcs.createBucket(config.runsBucket);
+  await createFastqsFor(gcs, STANDARD_FASTQS);
   const logs = memoryLogger();
   answerFrameworkErrorsAsJson(logs);
   const deps = createApiDeps(config, { logger: logs, ...overrides });
@@ -102,6 +104,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       await batch.shutdown();
       await batchService.stop();
       await workflowsService.stop();
+      await deps.benchling.close();
       await gcs.stop();
       await dir.remove();
     },

@@ -19,3 +19,16 @@ export function runBody(overrides: Record<string, unknown> = {}): Record<string,
     ...overrides,
   };
 }
+
+/** Creates every gs:// object a samplesheet names in the local GCS server, so the pre-launch check finds them. */
+export async function createFastqsFor(
+  gcs: { putObject(bucket: string, name: string, content: Buffer, contentType: string): Promise<unknown> },
+  csv: string,
+): Promise<void> {
+  for (const [, bucket, name] of csv.matchAll(/gs:\/\/([^/,\s]+)\/([^,\s]+)/g)) {
+    await gcs.putObject(bucket!, name!, Buffer.from('@r\nACGT\n+\nFFFF\n'), 'application/gzip');
+  }
+}
+
+/** The objects of `samplesheet(samples ≤ 10, lanes ≤ 4)`: created by the test API and stack helpers. */
+export const STANDARD_FASTQS = samplesheet(10, 4);

@@ -6,6 +6,7 @@ import { waitFor } from '../../scripts/lib/net';
 import { type RunningStack, startLocalStack } from '../../scripts/local/stack';
 import { request } from './api-server';
 import { firestoreEmulatorHost, tempDir, uniqueProjectId } from './env';
+import { createFastqsFor, STANDARD_FASTQS } from './samplesheets';
 
 export interface TestStack extends RunningStack {
   logs: ReturnType<typeof memoryLogger>;
@@ -25,6 +26,8 @@ export async function startTestStack(
     orchestratorDir: inject('orchestratorDir'),
     replaySpeed: options.replaySpeed ?? 2_500,
     logger: logs,
+    // Suites that need the warehouse pass a test database's WAREHOUSE_* settings.
+    warehouse: 'none',
     env: {
       FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
       GOOGLE_CLOUD_PROJECT: uniqueProjectId(),
@@ -36,6 +39,7 @@ export async function startTestStack(
       ...options.env,
     },
   });
+  await createFastqsFor(stack.gcs, STANDARD_FASTQS);
   return {
     ...stack,
     logs,

@@ -8,6 +8,7 @@ import { createExecutionDeps, createStorage } from '../../functions/deps';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
 import { runBody } from '../helpers/samplesheets';
+import { type TestWarehouse, testWarehouse } from '../helpers/warehouse';
 
 const BODIES = 10_000;
 const SEED = 20261123;
@@ -16,6 +17,7 @@ const ALICE = asUser('alice@example.com');
 let api: TestApi;
 let steps: Server[] = [];
 let completedRunId: string;
+let warehouse: TestWarehouse;
 
 async function serve(name: string, handler: Parameters<typeof functions.http>[1]): Promise<string> {
   functions.http(name, handler);
@@ -131,7 +133,8 @@ const bodies: fc.Arbitrary<Body> = fc.oneof(
 
 beforeAll(async () => {
   // Sign-in is cached for the length of the test: the bodies, not Firestore, are under test.
-  api = await startTestApi({ env: { USER_TOUCH_INTERVAL_SECONDS: '3600' } });
+  warehouse = await testWarehouse();
+  api = await startTestApi({ env: { USER_TOUCH_INTERVAL_SECONDS: '3600', ...warehouse.env } });
   const created = await request<{ run_id: string }>(`${api.url}/api/runs`, {
     method: 'POST',
     headers: ALICE,
@@ -148,6 +151,7 @@ afterAll(async () => {
   }
   steps = [];
   await api?.close();
+  await warehouse?.drop();
 });
 
 async function snapshot() {
@@ -173,6 +177,7 @@ describe(`${BODIES.toLocaleString('en')} generated bodies at every POST endpoint
         url: `${api.url}/api/runs/${completedRunId}/recover`,
         headers: ALICE,
       },
+      { name: 'POST /api/samplesheets', url: `${api.url}/api/samplesheets`, headers: ALICE },
       {
         name: 'prepareRun',
         url: await serve('fuzzPrepareRun', createPrepareRunHandler(execution)),

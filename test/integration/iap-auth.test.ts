@@ -14,6 +14,7 @@ import {
 } from '../../scripts/lib/iap-keys';
 import { freePort } from '../../scripts/lib/net';
 import { request, startTestApi, type TestApi } from '../helpers/api-server';
+import { samplesheet } from '../helpers/samplesheets';
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -62,7 +63,7 @@ describe('IAP identity (AUTH_MODE=iap)', () => {
       headers: iapHeaders(await iapToken(first, { email: 'carol@example.com', name: 'Carol C.' })),
       json: {
         pipeline: 'nf-core/scrnaseq',
-        samplesheet_csv: 'sample,fastq_1,fastq_2\nS1,gs://b/S1_R1.fastq.gz,gs://b/S1_R2.fastq.gz\n',
+        samplesheet_csv: samplesheet(1),
         params: { aligner: 'star', protocol: '10XV3' },
       },
     });

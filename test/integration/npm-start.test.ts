@@ -32,7 +32,9 @@ async function npmStart(...args: string[]): Promise<Started> {
     SWEEP_INTERVAL_SECONDS: '1',
   };
   delete env.FIRESTORE_EMULATOR_HOST;
-  const child = spawn('node_modules/.bin/tsx', ['scripts/start.ts', ...args], {
+  // What `npm start` runs: node itself, so Ctrl-C reaches the stack with no wrapper process
+  // (tsx's CLI kills a child that does not acknowledge a signal within 30 ms).
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
     env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,11 +79,31 @@ describe('npm start', () => {
     expect(csp).toContain(`connect-src 'self' http://${first.firestoreHost}`);
     expect(csp).not.toContain('unsafe-inline');
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
-    const created = await request<{ run_id: string }>(`${first.url}/api/runs`, {
+    // The demo warehouse: last week's NGS run → its samplesheet → a launch (its FASTQs exist).
+    const ngsRuns = await request<{ runs: { name: string; sample_count: number }[]; has_more: boolean }>(
+      `${first.url}/api/benchling/runs`,
+    );
+    expect(ngsRuns.status).toBe(200);
+    expect(ngsRuns.body.runs).toHaveLength(25);
+    expect(ngsRuns.body.has_more).toBe(true);
+    const built = await request<{
+      samplesheet_csv: string;
+      source_ngs_runs: string[];
+      validation: { valid: boolean };
+    }>(`${first.url}/api/samplesheets`, {
       method: 'POST',
-      json: runBody(),
+      json: { pipeline: 'nf-core/scrnaseq', ngs_runs: [ngsRuns.body.runs[0]!.name] },
     });
-    expect(created.status).toBe(201);
+    expect(built.body.validation.valid).toBe(true);
+    const created = await request<{ run_id: string; source_ngs_runs: string[] }>(`${first.url}/api/runs`, {
+      method: 'POST',
+      json: runBody({
+        samplesheet_csv: built.body.samplesheet_csv,
+        source_ngs_runs: built.body.source_ngs_runs,
+      }),
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.source_ngs_runs).toEqual([ngsRuns.body.runs[0]!.name]);
     // Cloud Scheduler's twin runs the stale-run sweeper on its interval.
     await waitFor(() => first.output.some((line) => line.includes('"message":"sweep_done"')), {
       timeoutMs: 10_000,
@@ -117,7 +139,7 @@ describe('npm start', () => {
       PATH: bin.path,
     };
     delete env.FIRESTORE_EMULATOR_HOST;
-    const result = spawnSync(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/start.ts'], {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
       env,
       encoding: 'utf8',
       timeout: 60_000,

@@ -54,4 +54,28 @@ describe('loadConfig', () => {
       corsOrigins: [],
     });
   });
+
+  it('points at a warehouse only when WAREHOUSE_HOST is set, with the names a tenant overrides', () => {
+    expect(loadConfig({}).warehouse).toBeUndefined();
+    const config = loadConfig({
+      WAREHOUSE_HOST: 'warehouse.example.org',
+      WAREHOUSE_MAPPING: '{"schema":"acme","ngs_sample":{"table":"sc_library","fastq_1":"read_1_uri"}}',
+      SECRET_WAREHOUSE_PASSWORD: 'local-only',
+    });
+    expect(config.warehouse).toMatchObject({ host: 'warehouse.example.org', port: 5432, ssl: 'require' });
+    expect(config.warehouse!.mapping.schema).toBe('acme');
+    expect(config.warehouse!.mapping.ngs_sample).toMatchObject({
+      table: 'sc_library',
+      fastq_1: 'read_1_uri',
+      fastq_2: 'fastq_r2',
+    });
+    expect(config.secretOverrides).toEqual({ SECRET_WAREHOUSE_PASSWORD: 'local-only' });
+    expect(() => loadConfig({ WAREHOUSE_MAPPING: '{"ngs_run":{"name":"name; DROP TABLE x"}}' })).toThrow(
+      /WAREHOUSE_MAPPING.ngs_run.name must be a PostgreSQL identifier/,
+    );
+    expect(() => loadConfig({ WAREHOUSE_MAPPING: '{"ngs_run":{"colour":"x"}}' })).toThrow(
+      /WAREHOUSE_MAPPING/,
+    );
+    expect(() => loadConfig({ WAREHOUSE_MAPPING: 'not json' })).toThrow(/must be a JSON object/);
+  });
 });

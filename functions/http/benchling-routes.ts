@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { parseOrThrow } from '../core/run-service';
+import {
+  BuildSamplesheetRequest,
+  BuildSamplesheetResponse,
+  buildSamplesheet,
+} from '../core/samplesheet-builder';
+import {
+  BenchlingMetadataResponse,
+  BenchlingRunsQuery,
+  BenchlingRunsResponse,
+  BenchlingSamplesResponse,
+  type BenchlingService,
+  RunName,
+} from '../core/warehouse';
+import type { Route } from './router';
+
+export interface BenchlingDeps {
+  benchling: BenchlingService;
+}
+
+const NoQuery = z.strictObject({});
+const UNAVAILABLE = {
+  status: 503,
+  description: 'Unable to access sample data: the warehouse is down or not configured',
+};
+
+/** Find NGS runs and samples in the Benchling warehouse; build a samplesheet from them. */
+export function benchlingRoutes(deps: BenchlingDeps): Route[] {
+  return [
+    {
+      method: 'get',
+      path: '/api/benchling/runs',
+      summary:
+        'NGS runs in the Benchling warehouse, newest first (archived ones left out); partial: true when the warehouse timed out',
+      tags: ['benchling'],
+      auth: true,
+      query: BenchlingRunsQuery,
+      responses: [
+        { status: 200, description: 'a page of NGS runs', schema: BenchlingRunsResponse },
+        { status: 400, description: 'a bad filter: details name it' },
+        UNAVAILABLE,
+      ],
+      handler: async (ctx) => ({ body: await deps.benchling.runs(ctx.query as BenchlingRunsQuery) }),
+    },
+    {
+      method: 'get',
+      path: '/api/benchling/runs/{name}/samples',
+      summary: 'The samples of one NGS run (by its name), with FASTQ paths and metadata',
+      tags: ['benchling'],
+      auth: true,
+      query: NoQuery,
+      responses: [
+        { status: 200, description: 'the run and its samples', schema: BenchlingSamplesResponse },
+        { status: 404, description: 'no NGS run of that name (or it is archived)' },
+        UNAVAILABLE,
+      ],
+      handler: async (ctx) => {
+        const name = parseOrThrow(RunName, ctx.params.name, 'NGS run name');
+        return { body: await deps.benchling.runSamples(name) };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/benchling/metadata',
+      summary:
+        'Projects and instruments to filter NGS runs by (cached for 5 minutes; stale while the warehouse is down)',
+      tags: ['benchling'],
+      auth: true,
+      query: NoQuery,
+      responses: [
+        { status: 200, description: 'projects and instruments', schema: BenchlingMetadataResponse },
+        UNAVAILABLE,
+      ],
+      handler: async () => ({ body: await deps.benchling.metadata() }),
+    },
+    {
+      method: 'post',
+      path: '/api/samplesheets',
+      summary:
+        'Build the nf-core samplesheet for samples selected in Benchling (ids or NGS run names), validated as run creation will',
+      tags: ['benchling'],
+      auth: true,
+      query: NoQuery,
+      body: BuildSamplesheetRequest,
+      responses: [
+        { status: 200, description: 'the samplesheet and its validation', schema: BuildSamplesheetResponse },
+        { status: 400, description: 'unknown pipeline, version, samples or NGS runs' },
+        UNAVAILABLE,
+      ],
+      handler: async (ctx) => {
+        const request = parseOrThrow(BuildSamplesheetRequest, ctx.body, 'samplesheet request');
+        return { body: await buildSamplesheet(deps.benchling, request) };
+      },
+    },
+  ];
+}
