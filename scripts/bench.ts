@@ -19,7 +19,7 @@ import { GcsObjectStore } from '../functions/adapters/gcs-object-store';
 import { loadConfig } from '../functions/config';
 import { TRACE_FIELDS } from '../functions/core/nextflow-config';
 import type { ObjectStore } from '../functions/core/ports';
-import { emptyProgress } from '../functions/core/run-model';
+import { newRunRecord } from '../functions/core/run-service';
 import { parseTrace } from '../functions/core/trace';
 import { createApiDeps, createExecutionDeps, createFirestore, createStorage } from '../functions/deps';
 import { createRunArtifactHandler } from '../functions/events/event-handlers';
@@ -525,46 +525,27 @@ async function benchMonitoring(backends: Backends): Promise<void> {
   const runId = 'run-bench0000001';
   const now = new Date().toISOString();
   await runs.create({
-    run_id: runId,
-    pipeline: 'nf-core/scrnaseq',
-    pipeline_version: '4.0.0',
+    ...newRunRecord(config.runsBucket, {
+      run_id: runId,
+      pipeline: 'nf-core/scrnaseq',
+      pipeline_version: '4.0.0',
+      user_email: 'bench@example.com',
+      user_name: 'bench',
+      created_at: now,
+      batch_request_id: randomUUID(),
+      params: {},
+      param_warnings: [],
+      config_content: '',
+      sample_count: 500,
+      samples: [],
+      source_ngs_runs: [],
+      source_project: null,
+      session_id: randomUUID(),
+    }),
     status: 'running',
-    user_email: 'bench@example.com',
-    user_name: 'bench',
-    created_at: now,
-    updated_at: now,
     submitted_at: now,
     started_at: now,
-    completed_at: null,
-    failed_at: null,
-    cancelled_at: null,
-    gcs_path: `gs://${config.runsBucket}/runs/${runId}`,
-    batch_job_name: null,
-    batch_request_id: randomUUID(),
-    params: {},
-    param_warnings: [],
-    config_content: '',
-    sample_count: 500,
-    samples: [],
-    source_ngs_runs: [],
-    source_project: null,
-    parent_run_id: null,
-    root_run_id: runId,
-    is_recovery: false,
-    recovery_notes: null,
-    reused_work_dir: false,
-    exit_code: null,
-    error_message: null,
-    error_task: null,
-    error_detail: null,
-    metrics: null,
-    progress: emptyProgress(),
     executor: 'replay',
-    session_id: randomUUID(),
-    run_name: runId,
-    attempt: 1,
-    workflow_execution: null,
-    ingest: {},
   });
   const [header, ...rows] = trace.trim().split('\n');
   const chunkCount = 200;

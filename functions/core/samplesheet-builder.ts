@@ -3,14 +3,14 @@ import { z } from 'zod';
 import { ValidationError } from './errors';
 import { getPipelineVersion } from './pipelines/registry';
 import { neutraliseFormula, validateSamplesheet } from './samplesheet';
-import { type BenchlingService, type NgsSample, RunName } from './warehouse';
+import { type BenchlingService, type NgsSample, WarehouseName } from './warehouse';
 
 export const BuildSamplesheetRequest = z
   .strictObject({
     pipeline: z.string().min(1).max(200),
     pipeline_version: z.string().min(1).max(50).optional().describe('defaults to the default version'),
-    sample_ids: z.array(RunName).max(5000).optional().describe('warehouse ids of the samples'),
-    ngs_runs: z.array(RunName).max(50).optional().describe('NGS run names: every sample of each'),
+    sample_ids: z.array(WarehouseName).max(5000).optional().describe('warehouse ids of the samples'),
+    ngs_runs: z.array(WarehouseName).max(50).optional().describe('NGS run names: every sample of each'),
   })
   .refine((r) => (r.sample_ids?.length ?? 0) + (r.ngs_runs?.length ?? 0) > 0, {
     message: 'select samples: give sample_ids, ngs_runs, or both',

@@ -119,7 +119,8 @@ export const BenchlingRunsQuery = z
   });
 export type BenchlingRunsQuery = z.infer<typeof BenchlingRunsQuery>;
 
-export const RunName = Name;
+/** A run name or sample id as a request names it. */
+export const WarehouseName = Name;
 
 const Project = z.object({ id: z.string(), name: z.string() });
 export const NgsRunSummarySchema = z.object({
@@ -293,18 +294,21 @@ export class BenchlingService {
       new UpstreamError(
         'The warehouse took too long to list every selected sample, so no samplesheet was built. Try again, or select fewer samples.',
       );
-    for (const name of selection.ngs_runs ?? []) {
-      const run = await this.read(() => warehouse.findRun(name));
-      if (!run) {
-        throw new ValidationError(
-          `There is no NGS run named "${name}" in the warehouse (or it is archived).`,
-          [{ field: 'ngs_runs', rule: 'known', message: `unknown NGS run "${name}"` }],
-        );
-      }
-      const result = await this.read(() => warehouse.runSamples(run.id));
-      if (result.partial) throw incomplete();
-      samples.push(...result.rows);
-    }
+    const perRun = await Promise.all(
+      (selection.ngs_runs ?? []).map(async (name) => {
+        const run = await this.read(() => warehouse.findRun(name));
+        if (!run) {
+          throw new ValidationError(
+            `There is no NGS run named "${name}" in the warehouse (or it is archived).`,
+            [{ field: 'ngs_runs', rule: 'known', message: `unknown NGS run "${name}"` }],
+          );
+        }
+        const result = await this.read(() => warehouse.runSamples(run.id));
+        if (result.partial) throw incomplete();
+        return result.rows;
+      }),
+    );
+    samples.push(...perRun.flat());
     const ids = [...new Set(selection.sample_ids ?? [])];
     if (ids.length > 0) {
       const result = await this.read(() => warehouse.samplesByIds(ids));

@@ -11,7 +11,7 @@ import {
   BenchlingRunsResponse,
   BenchlingSamplesResponse,
   type BenchlingService,
-  RunName,
+  WarehouseName,
 } from '../core/warehouse';
 import type { Route } from './router';
 
@@ -56,7 +56,7 @@ export function benchlingRoutes(deps: BenchlingDeps): Route[] {
         UNAVAILABLE,
       ],
       handler: async (ctx) => {
-        const name = parseOrThrow(RunName, ctx.params.name, 'NGS run name');
+        const name = parseOrThrow(WarehouseName, ctx.params.name, 'NGS run name');
         return { body: await deps.benchling.runSamples(name) };
       },
     },

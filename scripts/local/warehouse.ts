@@ -35,41 +35,33 @@ export interface DemoWarehouse {
   seed: WarehouseSeed;
   /** The functions' settings for this warehouse (the password as a local secret override). */
   env(database?: string): Record<string, string>;
-  /** A new database copied from the seeded one: one per test file, so files run in parallel. */
-  cloneDatabase(name: string): Promise<string>;
   adminClient(database?: string): Promise<pg.Client>;
   stop(): Promise<void>;
 }
 
-const SCHEMA = `
-CREATE TABLE project (
+/** Columns every Benchling warehouse table has: the entity id and `$`-suffixed system fields. */
+const SYSTEM_COLUMNS = `
   id text PRIMARY KEY,
   "name$" text NOT NULL,
   "archived$" boolean NOT NULL DEFAULT false,
   "archive_purpose$" text,
   "created_at$" timestamptz NOT NULL,
-  "modified_at$" timestamptz NOT NULL,
+  "modified_at$" timestamptz NOT NULL,`;
+
+const SCHEMA = `
+CREATE TABLE project (
+  ${SYSTEM_COLUMNS}
   description text
 );
 CREATE TABLE instrument (
-  id text PRIMARY KEY,
-  "name$" text NOT NULL,
-  "archived$" boolean NOT NULL DEFAULT false,
-  "archive_purpose$" text,
-  "created_at$" timestamptz NOT NULL,
-  "modified_at$" timestamptz NOT NULL,
+  ${SYSTEM_COLUMNS}
   "schema_id$" text NOT NULL DEFAULT 'ts_instrument',
   model text,
   serial_number text,
   location text
 );
 CREATE TABLE ngs_run (
-  id text PRIMARY KEY,
-  "name$" text NOT NULL,
-  "archived$" boolean NOT NULL DEFAULT false,
-  "archive_purpose$" text,
-  "created_at$" timestamptz NOT NULL,
-  "modified_at$" timestamptz NOT NULL,
+  ${SYSTEM_COLUMNS}
   "schema_id$" text NOT NULL DEFAULT 'ts_ngs_run',
   "url$" text,
   project text,
@@ -79,12 +71,7 @@ CREATE TABLE ngs_run (
   read_length text
 );
 CREATE TABLE ngs_sample (
-  id text PRIMARY KEY,
-  "name$" text NOT NULL,
-  "archived$" boolean NOT NULL DEFAULT false,
-  "archive_purpose$" text,
-  "created_at$" timestamptz NOT NULL,
-  "modified_at$" timestamptz NOT NULL,
+  ${SYSTEM_COLUMNS}
   "schema_id$" text NOT NULL DEFAULT 'ts_ngs_sample',
   "url$" text,
   ngs_run text,
@@ -191,6 +178,22 @@ export async function createDemoFastqs(
   return uris.length;
 }
 
+/** The functions' settings for a database of a demo warehouse (the password as a local secret). */
+export function warehouseEnv(
+  port: number,
+  database: string,
+  reader: { user: string; password: string },
+): Record<string, string> {
+  return {
+    WAREHOUSE_HOST: '127.0.0.1',
+    WAREHOUSE_PORT: String(port),
+    WAREHOUSE_DATABASE: database,
+    WAREHOUSE_USER: reader.user,
+    WAREHOUSE_SSL: 'disable',
+    SECRET_WAREHOUSE_PASSWORD: reader.password,
+  };
+}
+
 export interface DemoWarehouseOptions {
   /** Where the server's files go (wiped at start and stop); as root, a fresh temp dir instead. */
   dataDir: string;
@@ -272,25 +275,7 @@ export async function startDemoWarehouse(options: DemoWarehouseOptions): Promise
     reader,
     database: DEMO_DATABASE,
     seed,
-    env: (database = DEMO_DATABASE) => ({
-      WAREHOUSE_HOST: '127.0.0.1',
-      WAREHOUSE_PORT: String(port),
-      WAREHOUSE_DATABASE: database,
-      WAREHOUSE_USER: reader.user,
-      WAREHOUSE_SSL: 'disable',
-      SECRET_WAREHOUSE_PASSWORD: reader.password,
-    }),
-    async cloneDatabase(name: string) {
-      const client = await connect('postgres');
-      try {
-        await client.query(
-          `CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(DEMO_DATABASE)}`,
-        );
-      } finally {
-        await client.end();
-      }
-      return name;
-    },
+    env: (database = DEMO_DATABASE) => warehouseEnv(port, database, reader),
     adminClient: (database = DEMO_DATABASE) => connect(database),
     stop: stopServer,
   };

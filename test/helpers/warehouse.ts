@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { DEMO_DATABASE, warehouseEnv } from '../../scripts/local/warehouse';
 import { demoSeed, type WarehouseSeed } from '../../scripts/local/warehouse-seed';
 
 export interface TestWarehouse {
@@ -29,7 +30,7 @@ export async function testWarehouse(): Promise<TestWarehouse> {
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        await setup.query(`CREATE DATABASE ${database} TEMPLATE benchling_demo`);
+        await setup.query(`CREATE DATABASE ${database} TEMPLATE ${DEMO_DATABASE}`);
         break;
       } catch (error) {
         // 55006: another file is copying the template this instant; try again shortly.
@@ -43,14 +44,7 @@ export async function testWarehouse(): Promise<TestWarehouse> {
   return {
     database,
     seed: demoSeed(new Date(info.referenceDay)),
-    env: {
-      WAREHOUSE_HOST: '127.0.0.1',
-      WAREHOUSE_PORT: String(info.port),
-      WAREHOUSE_DATABASE: database,
-      WAREHOUSE_USER: info.reader.user,
-      WAREHOUSE_SSL: 'disable',
-      SECRET_WAREHOUSE_PASSWORD: info.reader.password,
-    },
+    env: warehouseEnv(info.port, database, info.reader),
     admin: () => connect(database),
     async drop() {
       const client = await connect('postgres');

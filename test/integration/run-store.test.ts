@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
 import { FirestoreUserStore } from '../../functions/adapters/firestore-user-store';
 import { loadConfig } from '../../functions/config';
-import { emptyProgress, type Run } from '../../functions/core/run-model';
+import type { Run } from '../../functions/core/run-model';
+import { newRunRecord } from '../../functions/core/run-service';
 import type { RunEvent } from '../../functions/core/state-machine';
 import { createFirestore } from '../../functions/deps';
 import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';
@@ -17,48 +18,25 @@ let serial = 0;
 
 function newRun(overrides: Partial<Run> = {}): Run {
   const runId = `run-${String(++serial).padStart(12, '0')}`;
-  const at = '2026-11-23T10:00:00.000Z';
   return {
-    run_id: runId,
-    pipeline: 'nf-core/scrnaseq',
-    pipeline_version: '4.0.0',
-    status: 'pending',
-    user_email: 'store@example.com',
-    user_name: 'store',
-    created_at: at,
-    updated_at: at,
-    submitted_at: null,
-    started_at: null,
-    completed_at: null,
-    failed_at: null,
-    cancelled_at: null,
-    gcs_path: `gs://bucket/runs/${runId}`,
-    batch_job_name: null,
-    batch_request_id: '00000000-0000-4000-8000-000000000000',
-    params: {},
-    param_warnings: [],
-    config_content: '',
-    sample_count: 4,
-    samples: [],
-    source_ngs_runs: [],
-    source_project: null,
-    parent_run_id: null,
-    root_run_id: runId,
-    is_recovery: false,
-    recovery_notes: null,
-    reused_work_dir: false,
-    exit_code: null,
-    error_message: null,
-    error_task: null,
-    error_detail: null,
-    metrics: null,
-    progress: emptyProgress(),
+    ...newRunRecord('bucket', {
+      run_id: runId,
+      pipeline: 'nf-core/scrnaseq',
+      pipeline_version: '4.0.0',
+      user_email: 'store@example.com',
+      user_name: 'store',
+      created_at: '2026-11-23T10:00:00.000Z',
+      batch_request_id: '00000000-0000-4000-8000-000000000000',
+      params: {},
+      param_warnings: [],
+      config_content: '',
+      sample_count: 4,
+      samples: [],
+      source_ngs_runs: [],
+      source_project: null,
+      session_id: '00000000-0000-4000-8000-000000000001',
+    }),
     executor: 'replay',
-    session_id: '00000000-0000-4000-8000-000000000001',
-    run_name: runId,
-    attempt: 1,
-    workflow_execution: null,
-    ingest: {},
     ...overrides,
   };
 }
