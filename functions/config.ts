@@ -71,6 +71,7 @@ const ConfigSchema = z.object({
   RATE_LIMIT_READS_PER_MINUTE: PerMinute.default(300),
   CORS_ALLOWED_ORIGINS: commaList(z.url()),
   FUNCTIONS_SERVICE_ACCOUNT: z.email().optional(),
+  FIREBASE_WEB_API_KEY: z.string().min(1).optional(),
   EXECUTOR: z.enum(Executor).default('google-batch'),
   ORCHESTRATOR_IMAGE: z.string().min(1).optional(),
   ORCHESTRATOR_SERVICE_ACCOUNT: z.email().optional(),
@@ -178,6 +179,8 @@ export interface Config {
   corsOrigins: string[];
   /** The functions' own service account: it signs Firebase custom tokens through IAM. */
   functionsServiceAccount: string;
+  /** The Firebase web API key the page signs in to Firestore with (not a secret). */
+  firebaseWebApiKey: string | null;
   /** SECRET_<NAME> variables: local values for Secret Manager secrets (never logged). */
   secretOverrides: Record<string, string>;
   /** The Benchling warehouse (read-only PostgreSQL); undefined when WAREHOUSE_HOST is not set. */
@@ -303,6 +306,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     corsOrigins: c.CORS_ALLOWED_ORIGINS.map((origin) => new URL(origin).origin),
     functionsServiceAccount:
       c.FUNCTIONS_SERVICE_ACCOUNT ?? `arc-functions@${c.GOOGLE_CLOUD_PROJECT}.iam.gserviceaccount.com`,
+    firebaseWebApiKey: c.FIREBASE_WEB_API_KEY ?? null,
     secretOverrides: Object.fromEntries(
       Object.entries(env).filter(
         (entry): entry is [string, string] => /^SECRET_[A-Z0-9_]+$/.test(entry[0]) && entry[1] !== undefined,

@@ -168,11 +168,12 @@ export function createSessionTokens(config: Config): SessionTokens {
   if (config.firestore.emulatorHost)
     return new EmulatorSessionTokens(config.firestore.emulatorHost, config.project);
   const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
-  return new IamSessionTokens(config.functionsServiceAccount, config.project, async () => {
+  const iam = new IamSessionTokens(config.functionsServiceAccount, config.project, async () => {
     const token = await auth.getAccessToken();
     if (!token) throw new Error('no access token for the functions service account');
     return token;
   });
+  return { mint: async (caller) => ({ ...(await iam.mint(caller)), web_api_key: config.firebaseWebApiKey }) };
 }
 
 /** Verified IAP identity, or in AUTH_MODE=dev the development identity. Throws ConfigError when misconfigured. */
@@ -243,6 +244,11 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
       ...(benchling.configured ? [{ name: 'warehouse', check: () => benchling.ping() }] : []),
     ],
     version: VERSION,
+    nextflowSettings: {
+      project: config.project,
+      region: config.region,
+      tasksServiceAccount: config.tasksServiceAccount,
+    },
     ...overrides,
     // The logger given (or the default) behind the redaction of secret values.
     logger,

@@ -38,6 +38,7 @@ locals {
     IAP_HOSTED_DOMAIN            = var.iap_hosted_domain
     CORS_ALLOWED_ORIGINS         = join(",", var.cors_allowed_origins)
     FUNCTIONS_SERVICE_ACCOUNT    = google_service_account.sa["functions"].email
+    FIREBASE_WEB_API_KEY         = var.firebase_web_api_key
     WAREHOUSE_HOST               = var.warehouse_host
     WAREHOUSE_PORT               = tostring(var.warehouse_port)
     WAREHOUSE_DATABASE           = var.warehouse_database
@@ -140,6 +141,39 @@ resource "google_firestore_index" "runs" {
   fields {
     field_path = "__name__"
     order      = "DESCENDING"
+  }
+}
+
+# The page's search (web/src/live.ts): a user's runs by sample or NGS run name, newest first,
+# and by run id prefix.
+resource "google_firestore_index" "runs_search" {
+  for_each   = toset(["samples", "source_ngs_runs"])
+  database   = google_firestore_database.default.name
+  collection = "runs"
+  fields {
+    field_path = "user_email"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path   = each.value
+    array_config = "CONTAINS"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "runs_by_id" {
+  database   = google_firestore_database.default.name
+  collection = "runs"
+  fields {
+    field_path = "user_email"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "run_id"
+    order      = "ASCENDING"
   }
 }
 

@@ -25,6 +25,12 @@ variable "orchestrator_image" {
   type        = string
 }
 
+variable "firebase_web_api_key" {
+  description = "The Firebase web API key of the project (Project settings → General). The page signs in to Firestore with it and the custom token from /api/session/token. Not a secret."
+  type        = string
+  default     = ""
+}
+
 variable "admin_emails" {
   description = "Administrators: they see every user's runs."
   type        = list(string)

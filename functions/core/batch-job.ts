@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { SPOT_PREEMPTION_EXIT_CODE } from './exit-codes';
+
+export { SPOT_PREEMPTION_EXIT_CODE };
+
 import { batchJobId, sanitizeLabelValue } from './ids';
 import type { Run, RunStatus } from './run-model';
 
@@ -83,8 +87,6 @@ export interface RunLocations {
   cacheDir: string;
 }
 
-/** Exit code Batch reports for a task whose Spot VM was preempted. */
-export const SPOT_PREEMPTION_EXIT_CODE = 50001;
 /** Nextflow's exit code for a pipeline that failed. */
 export const NEXTFLOW_FAILURE_EXIT_CODE = 1;
 

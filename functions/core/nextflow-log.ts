@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { Executor } from './run-model';
 
-/** `Mar-25 09:41:18.817 [Task submitter] ERROR nextflow.processor.TaskProcessor - message` */
-export const LOG_LINE =
-  /^([A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}) \[([^\]]*)\] (TRACE|DEBUG|INFO|WARN|ERROR)\s+(\S+) - (.*)$/;
+import { LOG_LINE } from './run-status';
+
+export { LOG_LINE };
 
 const PROCESS_ERROR = /Error executing process > '(.+)'\s*$/;
 const MAX_DETAIL = 8 * 1024;

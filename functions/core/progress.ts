@@ -1,14 +1,7 @@
 import type { RunMetrics } from './metrics';
-import { LOG_LINE } from './nextflow-log';
-import {
-  type Counters,
-  isTerminal,
-  type ProcessProgress,
-  type Progress,
-  type Run,
-  type StoredProgress,
-} from './run-model';
-import { processOfName, type TraceTask } from './trace';
+import type { Counters, ProcessProgress, Progress, Run, StoredProgress } from './run-model';
+import { isTerminal, LOG_LINE, processOfName } from './run-status';
+import type { TraceTask } from './trace';
 
 const COUNTER_KEYS = [
   'submitted',

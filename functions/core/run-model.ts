@@ -1,15 +1,9 @@
 import { z } from 'zod';
 import { RunMetrics } from './metrics';
 
-export const RunStatus = ['pending', 'submitted', 'running', 'completed', 'failed', 'cancelled'] as const;
-export type RunStatus = (typeof RunStatus)[number];
+export { isTerminal, RunStatus, TerminalStatus } from './run-status';
 
-export const TerminalStatus = ['completed', 'failed', 'cancelled'] as const;
-export type TerminalStatus = (typeof TerminalStatus)[number];
-
-export function isTerminal(status: RunStatus): status is TerminalStatus {
-  return (TerminalStatus as readonly string[]).includes(status);
-}
+import { RunStatus } from './run-status';
 
 export const Executor = ['google-batch', 'local', 'replay'] as const;
 export type Executor = (typeof Executor)[number];

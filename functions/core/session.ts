@@ -21,6 +21,8 @@ export type SessionToken =
       uid: string;
       claims: SessionClaims;
       project_id: string;
+      /** The Firebase web API key signInWithCustomToken needs; null when FIREBASE_WEB_API_KEY is unset. */
+      web_api_key?: string | null;
     }
   | {
       kind: 'emulator';

@@ -6,6 +6,9 @@
  * (`yyyy-MM-dd HH:mm:ss.SSS`) to ISO 8601, and `-` to null. A parser is built once per
  * header and then used line by line, so large or streamed traces cost one pass.
  */
+import { processOfName } from './run-status';
+
+export { processOfName };
 
 export const KNOWN_STATUSES = ['COMPLETED', 'CACHED', 'FAILED', 'ABORTED'] as const;
 
@@ -214,12 +217,6 @@ function emptyTask(): TraceTask {
     error_action: null,
     extra: {},
   };
-}
-
-/** `NFCORE_X:Y:STAR_ALIGN (S1)` → `NFCORE_X:Y:STAR_ALIGN` (the process of a task name). */
-export function processOfName(name: string): string {
-  const open = name.indexOf(' (');
-  return open === -1 ? name : name.slice(0, open);
 }
 
 export type ParsedLine = { task: TraceTask; warnings: string[] } | { malformed: string };

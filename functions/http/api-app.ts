@@ -21,6 +21,7 @@ import {
   RunId,
   RunView,
 } from '../core/run-model';
+import { previewRun, type RunPreviewDeps } from '../core/run-preview';
 import {
   type Caller,
   cancelRun,
@@ -66,6 +67,8 @@ export interface ApiDeps extends RecoveryDeps, MonitoringDeps, BenchlingDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
   version: string;
+  /** What the rendered nextflow.config of a preview is made with (the run id aside). */
+  nextflowSettings: RunPreviewDeps['nextflowSettings'];
 }
 
 /** The whole body is bounded before any field is looked at: a 10 MB samplesheet, JSON-escaped, fits. */
@@ -335,6 +338,34 @@ function routes(deps: ApiDeps): Route[] {
         const launched = await launchRun(deps, requireCaller(ctx), ctx.body);
         return created(ctx, launched, 'run_created');
       },
+    },
+    {
+      method: 'post',
+      path: '/api/runs/preview',
+      summary:
+        'Check a run request as POST /api/runs would (params, samplesheet rows, input files) and render its config; nothing is launched',
+      tags: ['runs'],
+      auth: true,
+      query: NoQuery,
+      body: z.unknown(),
+      responses: [
+        {
+          status: 200,
+          description:
+            'valid: the params, params.yaml and nextflow.config that would be submitted ({run_id} stands for the id assigned at launch); invalid: the problems by field, row and column',
+        },
+        { status: 413, description: 'samplesheet over 10 MB, config over 100 KB or params over 100 KB' },
+      ],
+      handler: async (ctx) => ({
+        body: await previewRun(
+          {
+            bucket: deps.objects.bucket,
+            inputFiles: deps.inputFiles,
+            nextflowSettings: deps.nextflowSettings,
+          },
+          ctx.body,
+        ),
+      }),
     },
     {
       method: 'post',

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStorage } from '../../functions/deps';
+import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
+import { runBody, samplesheet } from '../helpers/samplesheets';
+
+let api: TestApi;
+const ALICE = asUser('alice@example.com');
+
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+interface Preview {
+  valid: boolean;
+  message?: string;
+  problems?: { field?: string; row?: number; column?: string; message: string }[];
+  params?: Record<string, unknown>;
+  params_yaml?: string;
+  nextflow_config?: string;
+  sample_count?: number;
+  warnings?: string[];
+}
+
+const preview = (json: unknown) =>
+  request<Preview>(`${api.url}/api/runs/preview`, { method: 'POST', headers: ALICE, json });
+
+async function storedState() {
+  const runs = await api.firestore.collection('runs').count().get();
+  const [objects] = await createStorage(api.config)
+    .bucket(api.config.runsBucket)
+    .getFiles({ prefix: 'runs/' });
+  return { runs: runs.data().count, objects: objects.length };
+}
+
+describe('POST /api/runs/preview', () => {
+  it('answers what a launch would submit (params with defaults, the rendered config) and stores nothing', async () => {
+    const before = await storedState();
+    const response = await preview(
+      runBody({
+        params: { aligner: 'star', protocol: '10XV3' },
+        config_content: "process { withName: 'STAR_ALIGN' { memory = 64.GB } }",
+      }),
+    );
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ valid: true, sample_count: 2 });
+    expect(response.body.params).toMatchObject({
+      aligner: 'star',
+      protocol: '10XV3',
+      input: `gs://${api.config.runsBucket}/runs/{run_id}/inputs/samplesheet.csv`,
+    });
+    expect(response.body.params_yaml).toContain('aligner: star');
+    expect(response.body.nextflow_config).toContain("executor      = 'google-batch'");
+    expect(response.body.nextflow_config).toContain("withName: 'STAR_ALIGN' { memory = 64.GB }");
+    expect(await storedState()).toEqual(before);
+  });
+
+  it('names each problem by param, or by samplesheet row and column, as a launch would refuse it', async () => {
+    const response = await preview(
+      runBody({
+        params: { aligner: 'nope', email: 'not an email' },
+        samplesheet_csv: 'sample,fastq_1,fastq_2\nS1,gs://arc-demo-fastq/S1_R1.fastq.gz,not-a-fastq.txt\n',
+      }),
+    );
+    expect(response.status).toBe(200);
+    expect(response.body.valid).toBe(false);
+    const problems = response.body.problems ?? [];
+    expect(problems.map((p) => p.field)).toEqual(
+      expect.arrayContaining(['params.aligner', 'params.email', 'samplesheet_csv']),
+    );
+    expect(problems.find((p) => p.field === 'samplesheet_csv')).toMatchObject({ row: 1, column: 'fastq_2' });
+
+    const launch = await request<{ error: { details: unknown } }>(`${api.url}/api/runs`, {
+      method: 'POST',
+      headers: ALICE,
+      json: runBody({ params: { aligner: 'nope', email: 'not an email' } }),
+    });
+    expect(launch.status).toBe(400);
+  });
+
+  it('reports FASTQs that do not exist by row and column once everything else is valid', async () => {
+    const missing = samplesheet(2, 1, 'arc-nowhere-bucket');
+    const response = await preview(runBody({ samplesheet_csv: missing }));
+    expect(response.body.valid).toBe(false);
+    expect(response.body.problems).toContainEqual(
+      expect.objectContaining({ field: 'samplesheet_csv', row: 1, column: 'fastq_1', rule: 'file_exists' }),
+    );
+  });
+
+  it('refuses a samplesheet over 10 MB with 413, like a launch', async () => {
+    const response = await preview(
+      runBody({ samplesheet_csv: `sample,fastq_1\n${'x'.repeat(10 * 1024 * 1024)}` }),
+    );
+    expect(response.status).toBe(413);
+  });
+});
