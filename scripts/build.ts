@@ -140,14 +140,21 @@ export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<{ di
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   await build({
-    entryPoints: { app: join(root, 'web', 'src', 'main.ts') },
+    entryPoints: { app: join(root, 'web', 'src', 'main.tsx') },
     outdir: outDir,
     bundle: true,
+    // Firebase Auth is only needed in production (custom token): a chunk loaded on demand.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     platform: 'browser',
     target: ['chrome120', 'firefox120', 'safari17'],
     format: 'esm',
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
     minify: true,
     sourcemap: 'linked',
+    legalComments: 'linked',
+    define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'warning',
   });
   await build({

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { buildOrchestrator } from '../scripts/build';
+import { buildOrchestrator, buildWeb } from '../scripts/build';
 import { type RunningEmulator, startFirestoreEmulator } from '../scripts/lib/firestore-emulator';
 import { type DemoWarehouse, startDemoWarehouse } from '../scripts/local/warehouse';
 
@@ -10,6 +10,8 @@ declare module 'vitest' {
     firestoreEmulatorHost: string;
     /** The orchestrator built for this test run (not dist/, which `npm start` tests rebuild). */
     orchestratorDir: string;
+    /** The web page built for this test run. */
+    webDir: string;
     /** The demo Benchling warehouse, seeded for `referenceDay`; test files clone its database. */
     warehouse: {
       port: number;
@@ -31,6 +33,7 @@ export async function setup(project: TestProject): Promise<void> {
   buildDir = await mkdtemp(join(process.cwd(), '.build', 'test-'));
   const orchestrator = await buildOrchestrator(join(buildDir, 'orchestrator'));
   project.provide('orchestratorDir', orchestrator.dir);
+  project.provide('webDir', (await buildWeb(join(buildDir, 'web'))).dir);
   const referenceDay = new Date();
   warehouse = await startDemoWarehouse({ dataDir: join(buildDir, 'warehouse'), referenceDay });
   project.provide('warehouse', {

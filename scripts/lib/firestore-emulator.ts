@@ -151,3 +151,23 @@ export async function startFirestoreEmulator(options: StartOptions = {}): Promis
     },
   };
 }
+
+/**
+ * Puts security rules in force for one project of the emulator (its REST endpoint, as the
+ * Firebase rules test kit does). Without rules the emulator lets any client read anything,
+ * so the page would see other users' runs locally though production would refuse.
+ */
+export async function loadFirestoreRules(host: string, projectId: string, rules: string): Promise<void> {
+  const response = await fetch(
+    `http://${host}/emulator/v1/projects/${encodeURIComponent(projectId)}:securityRules`,
+    {
+      method: 'PUT',
+      body: JSON.stringify({ rules: { files: [{ name: 'firestore.rules', content: rules }] } }),
+    },
+  );
+  if (!response.ok) {
+    throw new Error(
+      `The Firestore emulator refused infra/firestore.rules (${response.status}): ${await response.text()}`,
+    );
+  }
+}

@@ -6,7 +6,7 @@
  * start it in-process.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
@@ -24,7 +24,12 @@ import { pageSecurityHeaders } from '../../functions/http/security-headers';
 import { createSweepStaleRunsHandler } from '../../functions/http/sweep-endpoint';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
 import { jsonLogger, type Logger } from '../../functions/logging';
-import { latestExport, type RunningEmulator, startFirestoreEmulator } from '../lib/firestore-emulator';
+import {
+  latestExport,
+  loadFirestoreRules,
+  type RunningEmulator,
+  startFirestoreEmulator,
+} from '../lib/firestore-emulator';
 import { EventBridge, PUBSUB_PUBLISHED, STORAGE_FINALIZED } from './event-bridge';
 import { LocalGcsServer } from './gcs-server';
 import { serveBatch } from './grpc/batch-service';
@@ -158,6 +163,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
   }
 
   try {
+    // The page reads Firestore directly: the production rules apply locally too.
+    await loadFirestoreRules(
+      firestoreHost!,
+      baseEnv.GOOGLE_CLOUD_PROJECT!,
+      await readFile(join(root, 'infra', 'firestore.rules'), 'utf8'),
+    );
     const gcs = new LocalGcsServer({ dataDir: join(options.dataDir, 'gcs'), host });
     const gcsUrl = await gcs.start();
     stoppers.push(() => gcs.stop());

@@ -16,7 +16,7 @@ export interface TestStack extends RunningStack {
 
 /** The whole local stack for one test file: its own project id, data dir and ports; a fast replay. */
 export async function startTestStack(
-  options: { env?: Record<string, string>; replaySpeed?: number } = {},
+  options: { env?: Record<string, string>; replaySpeed?: number; withPage?: boolean } = {},
 ): Promise<TestStack> {
   const dir = await tempDir('arc-stack-');
   const logs = memoryLogger();
@@ -24,6 +24,7 @@ export async function startTestStack(
     dataDir: dir.path,
     port: 0,
     orchestratorDir: inject('orchestratorDir'),
+    ...(options.withPage ? { webDir: inject('webDir') } : {}),
     replaySpeed: options.replaySpeed ?? 2_500,
     logger: logs,
     // Suites that need the warehouse pass a test database's WAREHOUSE_* settings.

@@ -1,0 +1,184 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDemoFastqs } from '../../scripts/local/warehouse';
+import { request } from '../helpers/api-server';
+import { launchBrowser, openAs, screenshot, type UserPage } from '../helpers/browser';
+import { runBody } from '../helpers/samplesheets';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { type TestWarehouse, testWarehouse } from '../helpers/warehouse';
+
+const ALICE = 'alice@example.com';
+let stack: TestStack;
+let warehouse: TestWarehouse;
+let browser: Browser;
+let alice: UserPage;
+
+beforeAll(async () => {
+  warehouse = await testWarehouse();
+  // Slow enough to watch the run go through running; fast enough for a test.
+  stack = await startTestStack({ env: warehouse.env, replaySpeed: 600, withPage: true });
+  await createDemoFastqs(stack.gcs, warehouse.seed);
+  browser = await launchBrowser();
+  alice = await openAs(browser, stack.url, ALICE);
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+  await warehouse?.drop();
+});
+
+describe('the runs list', () => {
+  it('points a new user to "New run", then shows a run created by the API in another tab without a reload', async () => {
+    const { page } = alice;
+    await page.goto('/');
+    await expect.poll(() => page.getByTestId('empty-state').isVisible(), { timeout: 20_000 }).toBe(true);
+    await expect(
+      page.getByTestId('empty-state').getByRole('link', { name: 'New run' }).isVisible(),
+    ).resolves.toBe(true);
+    await page.evaluate(() => {
+      (window as unknown as { marker: string }).marker = 'no reload';
+    });
+
+    const created = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      json: runBody({ params: { aligner: 'star', protocol: '10XV3' } }),
+      headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
+    });
+    expect(created.status).toBe(201);
+    const row = page.locator(`tr[data-run-id="${created.body.run_id}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    // The same row moves through the statuses in place.
+    await page
+      .locator(`tr[data-run-id="${created.body.run_id}"][data-status="completed"]`)
+      .waitFor({ timeout: 60_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
+    await screenshot(page, 'list');
+  }, 120_000);
+});
+
+describe('the new run wizard', () => {
+  it('launches a replay run from a demo NGS run, and the detail page shows it reach completed live', async () => {
+    const { page, errors } = alice;
+    await page.goto('/#/new');
+    // The newest NGS runs are listed first; take the first with at least two samples.
+    await page.locator('tr[data-ngs-run]').first().waitFor({ timeout: 20_000 });
+    const ngsRun = await page.locator('tr[data-ngs-run]').evaluateAll((rows) =>
+      rows
+        .map((row) => ({
+          name: row.getAttribute('data-ngs-run')!,
+          samples: Number(row.lastElementChild?.textContent),
+        }))
+        .find((r) => r.samples >= 2),
+    );
+    expect(ngsRun).toBeDefined();
+
+    await page.getByLabel('Search').fill(ngsRun!.name);
+    await page.getByRole('button', { name: 'Search' }).click();
+    const choice = page.locator(`tr[data-ngs-run="${ngsRun!.name}"] input[type=checkbox]`);
+    await choice.waitFor();
+    await expect.poll(() => page.locator('tr[data-ngs-run]').count(), { timeout: 20_000 }).toBe(1);
+    await choice.check();
+    await screenshot(page, 'wizard-1-ngs-runs');
+    await page.getByRole('button', { name: /Next: Samples/ }).click();
+
+    // 2. Samples: all selected to begin with; keep two.
+    await page.locator('[data-sample]').first().waitFor();
+    await page.getByRole('button', { name: 'Select none' }).click();
+    for (const row of [0, 1]) await page.locator('[data-sample] input[type=checkbox]').nth(row).check();
+    await expect.poll(() => page.getByText('2 samples selected').isVisible()).toBe(true);
+    await page.getByRole('button', { name: /Next: Samplesheet/ }).click();
+
+    // 3. Samplesheet: generated and valid; an edit that breaks a FASTQ path is named by row and column.
+    await page.getByTestId('samplesheet-ok').waitFor({ timeout: 20_000 });
+    const fastq = page.getByLabel('Row 1 fastq_1');
+    const original = await fastq.inputValue();
+    await fastq.fill('gs://arc-demo-sequencing/nowhere/missing_R1_001.fastq.gz');
+    const problems = page.getByTestId('samplesheet-problems');
+    await problems.waitFor({ timeout: 20_000 });
+    expect(await problems.innerText()).toMatch(/row 1 fastq_1: .*does not exist/i);
+    expect(await page.getByRole('button', { name: /Next: Parameters/ }).isDisabled()).toBe(true);
+    await screenshot(page, 'wizard-3-samplesheet-error');
+    await fastq.fill(original);
+    await page.getByTestId('samplesheet-ok').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: /Next: Parameters/ }).click();
+
+    // 4. Params: a form from nextflow_schema.json; a bad value is refused as you type.
+    const aligner = page.locator('[data-param="aligner"] select');
+    await aligner.waitFor();
+    await aligner.selectOption('star');
+    await page.locator('[data-param="protocol"] input').fill('10XV3');
+    const email = page.locator('[data-param="email"] input');
+    await email.fill('not an email');
+    await page.locator('[data-param="email"] .field-error').waitFor({ timeout: 20_000 });
+    expect(await page.getByRole('button', { name: /Next: Review/ }).isDisabled()).toBe(true);
+    await email.fill('');
+    await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
+    await screenshot(page, 'wizard-4-params');
+
+    // The draft survives a reload.
+    await page.reload();
+    await aligner.waitFor();
+    expect(await aligner.inputValue()).toBe('star');
+    await page.getByRole('button', { name: /Next: Review/ }).click();
+
+    // 5. Review: the rendered config and what will be submitted.
+    const config = page.getByTestId('rendered-config');
+    await config.waitFor({ timeout: 20_000 });
+    expect(await config.innerText()).toContain("executor      = 'google-batch'");
+    expect(await page.getByTestId('review').innerText()).toContain('aligner = "star"');
+    await screenshot(page, 'wizard-5-review');
+    await page.getByRole('button', { name: 'Launch run' }).click();
+
+    // The live detail page: running, then completed, without a reload.
+    const detail = page.locator('article.run-detail');
+    await detail.waitFor({ timeout: 20_000 });
+    const runId = await detail.getAttribute('data-run-id');
+    expect(runId).toMatch(/^run-[a-z0-9]{12}$/);
+    await page.evaluate(() => {
+      (window as unknown as { marker: string }).marker = 'still here';
+    });
+    await page.locator('article.run-detail[data-status="running"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-process]').first().waitFor({ timeout: 30_000 });
+    await screenshot(page, 'detail-running');
+    await page.locator('article.run-detail[data-status="completed"]').waitFor({ timeout: 90_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('still here');
+    await expect.poll(() => page.getByText('Estimated cost').isVisible(), { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(() => page.getByTestId('log-tail').innerText(), { timeout: 20_000 })
+      .toContain('Pipeline completed successfully');
+    await page.locator('.chart canvas').first().waitFor({ timeout: 10_000 });
+    await screenshot(page, 'detail-completed');
+
+    const stored = await request<{
+      source_ngs_runs: string[];
+      params: Record<string, unknown>;
+      sample_count: number;
+    }>(`${stack.url}/api/runs/${runId}`, {
+      headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
+    });
+    expect(stored.body).toMatchObject({ source_ngs_runs: [ngsRun!.name], sample_count: 2 });
+    expect(stored.body.params).toMatchObject({ aligner: 'star', protocol: '10XV3' });
+    expect(errors).toEqual([]);
+  }, 240_000);
+});
+
+describe('cancelling', () => {
+  it('asks for confirmation, then the run shows cancelled', async () => {
+    const { page } = alice;
+    const created = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      json: runBody({ params: { aligner: 'star', protocol: '10XV3' } }),
+      headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
+    });
+    await page.goto(`/#/runs/${created.body.run_id}`);
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Keep running' }).click();
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await dialog.getByRole('button', { name: 'Cancel run' }).click();
+    await page.locator('article.run-detail[data-status="cancelled"]').waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Recover' }).waitFor();
+  }, 60_000);
+});

@@ -1,0 +1,103 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asUser, request } from '../helpers/api-server';
+import { launchBrowser, openAs, screenshot, type UserPage } from '../helpers/browser';
+import { runBody } from '../helpers/samplesheets';
+import { startTestStack, type TestStack } from '../helpers/stack';
+
+const ALICE = 'alice@example.com';
+const BOB = 'bob@example.com';
+let stack: TestStack;
+let browser: Browser;
+let alice: UserPage;
+let bob: UserPage;
+let failedRunId: string;
+
+beforeAll(async () => {
+  stack = await startTestStack({ withPage: true });
+  browser = await launchBrowser();
+  alice = await openAs(browser, stack.url, ALICE);
+  bob = await openAs(browser, stack.url, BOB, { width: 420, height: 860 });
+  const created = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
+    method: 'POST',
+    json: runBody({ params: { aligner: 'star', protocol: '10XV3', replay_fail_process: 'STAR_ALIGN' } }),
+    headers: asUser(ALICE),
+  });
+  expect(created.status).toBe(201);
+  failedRunId = created.body.run_id;
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+describe('a failed run', () => {
+  it('shows the failed task, its exit code and error, and opens the task’s stderr', async () => {
+    const { page } = alice;
+    await page.goto(`/#/runs/${failedRunId}`);
+    await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
+    const panel = page.getByTestId('error-panel');
+    await panel.waitFor();
+    await expect.poll(() => panel.innerText(), { timeout: 20_000 }).toMatch(/STAR_ALIGN/);
+    const text = await panel.innerText();
+    expect(text).toMatch(/Exit code\s*\n?\s*\d+/);
+    const logs = page.getByTestId('task-logs');
+    await logs.waitFor({ timeout: 20_000 });
+    expect(await logs.innerText()).toMatch(/STAR_ALIGN/);
+    await expect
+      .poll(() => page.locator('tr[data-task-status="FAILED"]').count(), { timeout: 20_000 })
+      .toBeGreaterThan(0);
+    await screenshot(page, 'detail-failed');
+  }, 90_000);
+
+  it('is recovered from the page: the resume completes with the finished tasks shown as cached', async () => {
+    const { page, errors } = alice;
+    await page.goto(`/#/runs/${failedRunId}`);
+    await page.getByRole('button', { name: 'Recover' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel(/Notes/).fill('STAR_ALIGN fixed');
+    const overrides = dialog.getByLabel(/Param overrides/);
+    await overrides.fill('{"replay_fail_process": ');
+    await dialog.getByText('The overrides are not valid JSON').waitFor();
+    expect(await dialog.getByRole('button', { name: 'Launch recovery' }).isDisabled()).toBe(true);
+    await overrides.fill('{"replay_fail_process": null}');
+    await dialog.getByRole('button', { name: 'Launch recovery' }).click();
+
+    await page.waitForURL((url) => !url.hash.includes(failedRunId), { timeout: 20_000 });
+    const detail = page.locator('article.run-detail');
+    await detail.waitFor();
+    const recoveryId = await detail.getAttribute('data-run-id');
+    expect(recoveryId).not.toBe(failedRunId);
+    await page.locator('article.run-detail[data-status="completed"]').waitFor({ timeout: 60_000 });
+    await expect
+      .poll(() => page.locator('tr[data-task-status="CACHED"]').count(), { timeout: 20_000 })
+      .toBeGreaterThan(0);
+    const progress = await page
+      .getByRole('progressbar', { name: 'Overall progress' })
+      .getAttribute('aria-valuetext');
+    expect(progress).toMatch(/\(\d+ cached\)/);
+    const chain = page.getByRole('region', { name: 'Recovery chain' });
+    expect(await chain.innerText()).toContain(failedRunId);
+    expect(await chain.innerText()).toContain('STAR_ALIGN fixed');
+    await screenshot(page, 'detail-recovered');
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
+
+describe('another user', () => {
+  it('sees neither the first user’s runs in the list nor a run by its address (narrow window)', async () => {
+    const { page, errors } = bob;
+    await page.goto('/');
+    await page.getByTestId('empty-state').waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('user').innerText()).toContain(BOB);
+    expect(await page.locator(`tr[data-run-id="${failedRunId}"]`).count()).toBe(0);
+    await screenshot(page, 'list-empty-narrow');
+
+    await page.goto(`/#/runs/${failedRunId}`);
+    await page.getByRole('heading', { name: 'Run not found' }).waitFor({ timeout: 20_000 });
+    // The API agrees: the run is not Bob's.
+    const viaApi = await request(`${stack.url}/api/runs/${failedRunId}`, { headers: asUser(BOB) });
+    expect(viaApi.status).toBe(404);
+    expect(errors).toEqual([]);
+  }, 60_000);
+});

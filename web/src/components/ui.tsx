@@ -1,0 +1,104 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+import type { RunStatus } from '../../../functions/core/run-status';
+
+const STATUS_LABEL: Record<RunStatus, string> = {
+  pending: 'Pending',
+  submitted: 'Submitted',
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+};
+
+export function StatusBadge({ status }: { status: RunStatus }) {
+  return (
+    <span class={`badge badge-${status}`} data-status={status}>
+      {STATUS_LABEL[status] ?? status}
+    </span>
+  );
+}
+
+export interface Segments {
+  completed: number;
+  cached: number;
+  failed: number;
+  running: number;
+}
+
+/** A stacked bar: completed, cached, failed and running out of the tasks known so far. */
+export function ProgressBar({
+  segments,
+  total,
+  label,
+}: {
+  segments: Segments;
+  total: number;
+  label: string;
+}) {
+  const done = segments.completed + segments.cached;
+  const of = Math.max(total, done + segments.failed + segments.running, 1);
+  const part = (n: number) => `${(100 * n) / of}%`;
+  const text = `${done} of ${total} done${segments.cached ? ` (${segments.cached} cached)` : ''}${segments.failed ? `, ${segments.failed} failed` : ''}${segments.running ? `, ${segments.running} running` : ''}`;
+  return (
+    <div
+      class="progress"
+      role="progressbar"
+      aria-label={label}
+      aria-valuemin={0}
+      aria-valuemax={of}
+      aria-valuenow={done}
+      aria-valuetext={text}
+      title={text}
+    >
+      <span class="seg seg-completed" style={{ width: part(segments.completed) }} />
+      <span class="seg seg-cached" style={{ width: part(segments.cached) }} />
+      <span class="seg seg-failed" style={{ width: part(segments.failed) }} />
+      <span class="seg seg-running" style={{ width: part(segments.running) }} />
+    </div>
+  );
+}
+
+export function ErrorNote({ children, title }: { children: ComponentChildren; title?: string }) {
+  return (
+    <div class="note note-error" role="alert">
+      {title && <strong>{title} </strong>}
+      {children}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="loading" role="status" aria-live="polite">
+      <span class="spinner" aria-hidden="true" /> {what}
+    </p>
+  );
+}
+
+/** A modal dialog on the native <dialog>: focus moves in, Escape closes, focus returns. */
+export function Dialog({
+  open,
+  title,
+  onClose,
+  children,
+}: {
+  open: boolean;
+  title: string;
+  onClose: () => void;
+  children: ComponentChildren;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (open && !dialog.open) dialog.showModal();
+    if (!open && dialog.open) dialog.close();
+  }, [open]);
+  return (
+    <dialog ref={ref} aria-labelledby="dialog-title" onClose={onClose} onCancel={onClose}>
+      <h2 id="dialog-title">{title}</h2>
+      {open && children}
+    </dialog>
+  );
+}

@@ -1,0 +1,156 @@
+import { useState } from 'preact/hooks';
+import type { Run } from '../../../functions/core/run-model';
+import { isTerminal } from '../../../functions/core/run-status';
+import { ApiError, api, errorText } from '../api';
+import { Dialog, ErrorNote } from '../components/ui';
+import { navigate } from '../router';
+
+function parseOverrides(text: string): Record<string, unknown> | string {
+  if (!text.trim()) return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (!value || typeof value !== 'object' || Array.isArray(value))
+      return 'Write the overrides as a JSON object, e.g. {"aligner": "star"}; null sets a param back to its default.';
+    return value as Record<string, unknown>;
+  } catch (error) {
+    return `The overrides are not valid JSON: ${(error as Error).message}.`;
+  }
+}
+
+function RecoverForm({ run, onDone }: { run: Run; onDone: () => void }) {
+  const [notes, setNotes] = useState('');
+  const [reuse, setReuse] = useState(true);
+  const [overrides, setOverrides] = useState('');
+  const [config, setConfig] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const parsed = parseOverrides(overrides);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (typeof parsed === 'string') return;
+    setBusy(true);
+    setError(null);
+    try {
+      const body: Record<string, unknown> = { reuse_work_dir: reuse };
+      if (notes.trim()) body.notes = notes.trim();
+      if (Object.keys(parsed).length > 0) body.override_params = parsed;
+      if (config.trim()) body.override_config = config;
+      const recovery = await api<Run>(`/api/runs/${run.run_id}/recover`, { method: 'POST', body });
+      onDone();
+      navigate(`#/runs/${recovery.run_id}`);
+    } catch (e) {
+      const problems = e instanceof ApiError ? e.problems.map((p) => p.message) : [];
+      setError([errorText(e), ...problems.slice(0, 5)].join(' '));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form onSubmit={submit} class="stack">
+      <p>
+        A new run resumes this one with Nextflow's <code>-resume</code>: tasks that already succeeded are
+        taken from the cache, the rest run again.
+      </p>
+      <label>
+        Notes <span class="muted">(why you are recovering; kept on the new run)</span>
+        <textarea value={notes} rows={2} maxLength={2000} onInput={(e) => setNotes(e.currentTarget.value)} />
+      </label>
+      <label class="inline">
+        <input type="checkbox" checked={reuse} onChange={(e) => setReuse(e.currentTarget.checked)} /> Reuse
+        the work directory (resume; untick to start from scratch)
+      </label>
+      <label>
+        Param overrides <span class="muted">(JSON; null resets a param to its default)</span>
+        <textarea
+          class="mono"
+          rows={3}
+          value={overrides}
+          placeholder='{"expected_cells": 5000}'
+          aria-invalid={typeof parsed === 'string'}
+          aria-describedby="overrides-error"
+          onInput={(e) => setOverrides(e.currentTarget.value)}
+        />
+      </label>
+      {typeof parsed === 'string' && (
+        <p id="overrides-error" class="field-error">
+          {parsed}
+        </p>
+      )}
+      <label>
+        Config override <span class="muted">(Nextflow config appended to the run's, e.g. more memory)</span>
+        <textarea
+          class="mono"
+          rows={3}
+          value={config}
+          placeholder="process { withName: 'STAR_ALIGN' { memory = 64.GB } }"
+          onInput={(e) => setConfig(e.currentTarget.value)}
+        />
+      </label>
+      {error && <ErrorNote title="The run was not recovered.">{error}</ErrorNote>}
+      <div class="buttons">
+        <button type="button" onClick={onDone}>
+          Back
+        </button>
+        <button type="submit" class="primary" disabled={busy || typeof parsed === 'string'}>
+          {busy ? 'Launching…' : 'Launch recovery'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function RunActions({ run }: { run: Run }) {
+  const [dialog, setDialog] = useState<'cancel' | 'recover' | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const active = !isTerminal(run.status);
+  const recoverable = run.status === 'failed' || run.status === 'cancelled';
+
+  const cancel = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api(`/api/runs/${run.run_id}`, { method: 'DELETE' });
+      setDialog(null);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="actions">
+      {active && (
+        <button type="button" class="danger" onClick={() => setDialog('cancel')}>
+          Cancel run
+        </button>
+      )}
+      {recoverable && (
+        <button type="button" class="primary" onClick={() => setDialog('recover')}>
+          Recover
+        </button>
+      )}
+      <Dialog open={dialog === 'cancel'} title={`Cancel ${run.run_id}?`} onClose={() => setDialog(null)}>
+        <p>
+          The Batch job is stopped and running tasks are killed. Finished tasks stay in the work directory, so
+          you can Recover the run later.
+        </p>
+        {error && <ErrorNote title="The run was not cancelled.">{error}</ErrorNote>}
+        <div class="buttons">
+          <button type="button" onClick={() => setDialog(null)}>
+            Keep running
+          </button>
+          <button type="button" class="danger" disabled={busy} onClick={cancel}>
+            {busy ? 'Cancelling…' : 'Cancel run'}
+          </button>
+        </div>
+      </Dialog>
+      <Dialog open={dialog === 'recover'} title={`Recover ${run.run_id}`} onClose={() => setDialog(null)}>
+        <RecoverForm run={run} onDone={() => setDialog(null)} />
+      </Dialog>
+    </div>
+  );
+}

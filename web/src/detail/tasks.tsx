@@ -1,0 +1,276 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Run } from '../../../functions/core/run-model';
+import { shortProcessName } from '../../../functions/core/run-status';
+import { api, enc, errorText } from '../api';
+import { ErrorNote, Loading } from '../components/ui';
+import { formatBytes, formatDuration } from '../format';
+
+interface TaskRow {
+  task_id: number;
+  name: string | null;
+  process: string | null;
+  tag: string | null;
+  status: string | null;
+  exit: number | null;
+  attempt: number | null;
+  duration: number | null;
+  realtime: number | null;
+  cpus: number | null;
+  peak_rss: number | null;
+  cpu_percent: number | null;
+}
+
+interface TaskPage {
+  source: 'live' | 'final';
+  total: number;
+  tasks: TaskRow[];
+}
+
+interface TaskLogs {
+  task_id: number;
+  name: string | null;
+  status: string | null;
+  exit: number | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  locations?: string[];
+}
+
+const TASK_STATUSES = ['COMPLETED', 'CACHED', 'FAILED', 'ABORTED', 'RUNNING', 'SUBMITTED'];
+const SORTS: Record<string, string> = {
+  task_id: 'Task',
+  duration: 'Duration',
+  realtime: 'Run time',
+  peak_rss: 'Peak memory',
+  cpus: 'CPUs',
+  exit: 'Exit',
+};
+const PAGE_SIZE = 100;
+
+function TaskLogView({ runId, task, onClose }: { runId: string; task: TaskRow; onClose: () => void }) {
+  const [logs, setLogs] = useState<TaskLogs | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    setLogs(null);
+    setError(null);
+    api<TaskLogs>(`/api/runs/${runId}/tasks/${task.task_id}/logs`)
+      .then(setLogs)
+      .catch((e: unknown) => setError(errorText(e)));
+  }, [runId, task.task_id]);
+  return (
+    <section class="task-logs card" aria-label={`Logs of task ${task.task_id}`} data-testid="task-logs">
+      <div class="toolbar">
+        <h3>
+          {task.name ?? `Task ${task.task_id}`} <span class="muted">exit {task.exit ?? '—'}</span>
+        </h3>
+        <button type="button" onClick={onClose}>
+          Close logs
+        </button>
+      </div>
+      {!logs && !error && <Loading what="Loading the task's stdout and stderr…" />}
+      {error && <ErrorNote title="Could not load the task's logs.">{error}</ErrorNote>}
+      {logs && (
+        <div class="two-col">
+          <div>
+            <h4>stderr</h4>
+            <pre class="log">{logs.stderr.trim() || '(empty)'}</pre>
+          </div>
+          <div>
+            <h4>stdout</h4>
+            <pre class="log">{logs.stdout.trim() || '(empty)'}</pre>
+          </div>
+          {logs.truncated && <p class="muted">Only the end of each stream is shown (256 KB).</p>}
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function TasksTable({ run, focusTask }: { run: Run; focusTask: string | null }) {
+  const [status, setStatus] = useState('');
+  const [process, setProcess] = useState('');
+  const [sort, setSort] = useState('task_id');
+  const [order, setOrder] = useState<'asc' | 'desc'>('asc');
+  const [page, setPage] = useState(1);
+  const [data, setData] = useState<TaskPage | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [open, setOpen] = useState<TaskRow | null>(null);
+  const processes = Object.keys(run.progress.processes).map(shortProcessName).sort();
+  // The table reloads when the run's counters move (a chunk of the trace arrived) or it ends.
+  const version = `${run.status}:${run.progress.completed}:${run.progress.failed}:${run.progress.cached}:${run.progress.submitted}:${run.metrics?.trace_generation ?? ''}`;
+
+  useEffect(() => {
+    const controller = new AbortController();
+    const query = new URLSearchParams({ sort, order, page: String(page), page_size: String(PAGE_SIZE) });
+    if (status) query.set('status', status);
+    if (process) query.set('process', process);
+    const timer = setTimeout(() => {
+      api<TaskPage>(`/api/runs/${run.run_id}/tasks?${query}`, { signal: controller.signal })
+        .then((body) => {
+          setData(body);
+          setError(null);
+        })
+        .catch((e: unknown) => {
+          if (!controller.signal.aborted) setError(errorText(e));
+        });
+    }, 250);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [run.run_id, status, process, sort, order, page, version]);
+
+  // A failed run opens its failed task's logs (the last failed attempt of the task that failed it).
+  useEffect(() => {
+    if (!focusTask) return;
+    api<TaskPage>(`/api/runs/${run.run_id}/tasks?status=FAILED&sort=task_id&order=desc&page_size=100`)
+      .then((failed) => {
+        const match =
+          failed.tasks.find((t) => t.name === focusTask || t.process === focusTask) ?? failed.tasks[0];
+        if (match) setOpen((current) => current ?? match);
+      })
+      .catch(() => {});
+  }, [run.run_id, focusTask, version]);
+
+  const sortBy = (field: string) => {
+    if (field === sort) setOrder(order === 'asc' ? 'desc' : 'asc');
+    else {
+      setSort(field);
+      setOrder(field === 'task_id' ? 'asc' : 'desc');
+    }
+    setPage(1);
+  };
+  const ariaSort = (field: string) =>
+    field === sort ? (order === 'asc' ? 'ascending' : 'descending') : undefined;
+  const header = (field: string, label: string) => (
+    <th scope="col" aria-sort={ariaSort(field)}>
+      <button type="button" class="sort" onClick={() => sortBy(field)}>
+        {label}
+        {field === sort ? (order === 'asc' ? ' ▲' : ' ▼') : ''}
+      </button>
+    </th>
+  );
+  const pages = data ? Math.max(1, Math.ceil(data.total / PAGE_SIZE)) : 1;
+
+  return (
+    <section aria-labelledby="tasks-heading" class="card">
+      <div class="toolbar">
+        <h2 id="tasks-heading">Tasks {data && <span class="muted">({data.total})</span>}</h2>
+        <div class="filters">
+          <label>
+            Status
+            <select
+              value={status}
+              onChange={(e) => {
+                setStatus(e.currentTarget.value);
+                setPage(1);
+              }}
+            >
+              <option value="">Any</option>
+              {TASK_STATUSES.map((s) => (
+                <option value={s}>{s.toLowerCase()}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Process
+            <select
+              value={process}
+              onChange={(e) => {
+                setProcess(e.currentTarget.value);
+                setPage(1);
+              }}
+            >
+              <option value="">Any</option>
+              {processes.map((p) => (
+                <option value={p}>{p}</option>
+              ))}
+            </select>
+          </label>
+        </div>
+      </div>
+      {error && <ErrorNote title="Could not load tasks.">{error}</ErrorNote>}
+      {!data && !error && <Loading what="Loading tasks…" />}
+      {data && data.tasks.length === 0 && (
+        <p class="muted">
+          {status || process ? 'No task matches these filters.' : 'No task has started yet.'}
+        </p>
+      )}
+      {data && data.tasks.length > 0 && (
+        <div class="table-wrap">
+          <table class="tasks">
+            <caption class="visually-hidden">Tasks of {run.run_id}; select a task to read its logs</caption>
+            <thead>
+              <tr>
+                {header('task_id', SORTS.task_id!)}
+                <th scope="col">Process</th>
+                <th scope="col">Status</th>
+                {header('exit', SORTS.exit!)}
+                {header('duration', SORTS.duration!)}
+                {header('realtime', SORTS.realtime!)}
+                {header('cpus', SORTS.cpus!)}
+                {header('peak_rss', SORTS.peak_rss!)}
+                <th scope="col">Logs</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.tasks.map((task) => (
+                <tr
+                  key={task.task_id}
+                  class={task.status === 'FAILED' ? 'row-failed' : ''}
+                  data-task-status={task.status}
+                >
+                  <td>{task.task_id}</td>
+                  <td>
+                    {task.process ? shortProcessName(task.process) : '—'}
+                    {task.tag && <span class="muted"> ({task.tag})</span>}
+                  </td>
+                  <td>
+                    <span class={`task-status task-${(task.status ?? 'unknown').toLowerCase()}`}>
+                      {task.status ?? '—'}
+                    </span>
+                    {(task.attempt ?? 1) > 1 && <span class="muted small"> attempt {task.attempt}</span>}
+                  </td>
+                  <td>{task.exit ?? '—'}</td>
+                  <td>{formatDuration(task.duration)}</td>
+                  <td>{formatDuration(task.realtime)}</td>
+                  <td>{task.cpus ?? '—'}</td>
+                  <td>{formatBytes(task.peak_rss)}</td>
+                  <td>
+                    <button
+                      type="button"
+                      class="small"
+                      onClick={() => setOpen(task)}
+                      aria-label={`Logs of task ${task.task_id}`}
+                    >
+                      Logs
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {data && pages > 1 && (
+        <nav class="pager" aria-label="Task pages">
+          <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>
+            ← Previous
+          </button>
+          <span>
+            Page {page} of {pages}
+          </span>
+          <button type="button" disabled={page >= pages} onClick={() => setPage(page + 1)}>
+            Next →
+          </button>
+        </nav>
+      )}
+      {open && <TaskLogView runId={run.run_id} task={open} onClose={() => setOpen(null)} />}
+      <p class="muted small">
+        Source: {data?.source === 'final' ? 'the final trace' : 'live trace chunks'} ·{' '}
+        <a href={`/api/runs/${enc(run.run_id)}/tasks?page_size=500`}>JSON</a>
+      </p>
+    </section>
+  );
+}

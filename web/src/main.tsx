@@ -1,0 +1,69 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { errorText } from './api';
+import { ErrorNote, Loading } from './components/ui';
+import { connect, type Session } from './live';
+import { NewRun } from './pages/new-run';
+import { RunDetail } from './pages/run-detail';
+import { RunsList } from './pages/runs-list';
+import { useRoute } from './router';
+
+function App() {
+  const [session, setSession] = useState<Session | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const route = useRoute();
+
+  useEffect(() => {
+    connect()
+      .then(setSession)
+      .catch((e: unknown) => setError(errorText(e)));
+  }, []);
+
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <a href="#/" class="brand">
+          Arc Reactor
+        </a>
+        <nav aria-label="Main">
+          <a href="#/" aria-current={route.name === 'runs' || route.name === 'run' ? 'page' : undefined}>
+            Runs
+          </a>
+          <a href="#/new" aria-current={route.name === 'new' ? 'page' : undefined}>
+            New run
+          </a>
+        </nav>
+        {session && (
+          <span class="user" data-testid="user">
+            {session.email}
+            {session.admin ? ' (admin)' : ''}
+          </span>
+        )}
+      </header>
+      <main id="main">
+        {error && <ErrorNote title="Could not sign you in.">{error} Reload the page to try again.</ErrorNote>}
+        {!session && !error && <Loading what="Signing in…" />}
+        {session && route.name === 'runs' && <RunsList session={session} query={route.query} />}
+        {session && route.name === 'run' && <RunDetail session={session} runId={route.id} />}
+        {session && route.name === 'new' && <NewRun session={session} />}
+        {session && route.name === 'missing' && (
+          <section class="empty">
+            <h1>Page not found</h1>
+            <p>
+              Nothing lives at <span class="mono">{route.path}</span>. <a href="#/">Go to your runs</a>
+            </p>
+          </section>
+        )}
+      </main>
+    </>
+  );
+}
+
+const root = document.getElementById('app');
+if (root) {
+  root.replaceChildren();
+  render(<App />, root);
+}

@@ -1,0 +1,132 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { Run } from '../../../functions/core/run-model';
+import { ApiError, api, errorText } from '../api';
+import { ErrorNote } from '../components/ui';
+import type { Session } from '../live';
+import { navigate } from '../router';
+import { type Draft, useDraft } from '../wizard/draft';
+import { ParamsStep } from '../wizard/params-step';
+import { latestResult, requestBody, usePreview } from '../wizard/preview';
+import { ReviewStep } from '../wizard/review-step';
+import { SamplesStep } from '../wizard/samples-step';
+import { SamplesheetStep } from '../wizard/samplesheet-step';
+import { SourceStep } from '../wizard/source-step';
+
+const STEPS = ['NGS runs', 'Samples', 'Samplesheet', 'Parameters', 'Review'] as const;
+
+/** Why the user cannot go on from a step, or null. */
+function blocker(step: number, draft: Draft, problems: { field?: string }[] | null): string | null {
+  if (step === 0 && draft.ngsRuns.length === 0) return 'Select at least one NGS run.';
+  if (step === 1 && Object.values(draft.samples).flat().length === 0) return 'Select at least one sample.';
+  if (step === 2) {
+    if (!draft.samplesheet.trim()) return 'The samplesheet is empty.';
+    if (problems?.some((p) => p.field === 'samplesheet_csv'))
+      return 'Fix the samplesheet problems listed below first.';
+  }
+  if (step === 3 && problems?.some((p) => p.field?.startsWith('params')))
+    return 'Fix the parameter problems first.';
+  return null;
+}
+
+export function NewRun({ session }: { session: Session }) {
+  const [draft, update, discard] = useDraft(session.email);
+  const preview = usePreview(draft);
+  const [submitting, setSubmitting] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const result = latestResult(preview);
+  const problems = result && !result.valid ? result.problems : null;
+  const step = Math.min(draft.step, STEPS.length - 1);
+  const blocked = blocker(step, draft, problems);
+
+  // Moving between steps puts focus on the step's heading (screen readers announce it).
+  useEffect(() => heading.current?.focus(), [step]);
+
+  const go = (to: number) => {
+    setError(null);
+    update({ step: to });
+  };
+
+  const submit = async () => {
+    setSubmitting(true);
+    setError(null);
+    try {
+      const run = await api<Run>('/api/runs', { method: 'POST', body: requestBody(draft) });
+      discard();
+      navigate(`#/runs/${run.run_id}`);
+    } catch (e) {
+      const details = e instanceof ApiError ? e.problems.slice(0, 5).map((p) => p.message) : [];
+      setError([errorText(e), ...details].join(' '));
+    } finally {
+      setSubmitting(false);
+    }
+  };
+
+  return (
+    <section class="wizard" aria-labelledby="wizard-heading">
+      <div class="toolbar">
+        <h1 id="wizard-heading">New run</h1>
+        <button
+          type="button"
+          class="link"
+          onClick={() => {
+            if (confirm('Discard this draft and start over?')) discard();
+          }}
+        >
+          Discard draft
+        </button>
+      </div>
+      <ol class="steps" aria-label="Steps">
+        {STEPS.map((name, i) => (
+          <li
+            class={i === step ? 'current' : i < step ? 'done' : ''}
+            aria-current={i === step ? 'step' : undefined}
+          >
+            {i < step ? (
+              <button type="button" class="link" onClick={() => go(i)}>
+                {i + 1}. {name}
+              </button>
+            ) : (
+              <span>
+                {i + 1}. {name}
+              </span>
+            )}
+          </li>
+        ))}
+      </ol>
+      <h2 ref={heading} tabIndex={-1} data-step={step}>
+        Step {step + 1} of {STEPS.length}: {STEPS[step]}
+      </h2>
+      {step === 0 && <SourceStep draft={draft} update={update} />}
+      {step === 1 && <SamplesStep draft={draft} update={update} />}
+      {step === 2 && <SamplesheetStep draft={draft} update={update} preview={preview} />}
+      {step === 3 && <ParamsStep draft={draft} update={update} preview={preview} />}
+      {step === 4 && <ReviewStep draft={draft} preview={preview} />}
+      {error && <ErrorNote title="The run was not launched.">{error}</ErrorNote>}
+      <div class="wizard-nav">
+        <button type="button" disabled={step === 0} onClick={() => go(step - 1)}>
+          ← Back
+        </button>
+        {blocked && (
+          <span class="muted small" role="status">
+            {blocked}
+          </span>
+        )}
+        {step < STEPS.length - 1 ? (
+          <button type="button" class="primary" disabled={blocked !== null} onClick={() => go(step + 1)}>
+            Next: {STEPS[step + 1]} →
+          </button>
+        ) : (
+          <button
+            type="button"
+            class="primary"
+            disabled={submitting || !result?.valid || preview.state !== 'done'}
+            onClick={submit}
+          >
+            {submitting ? 'Launching…' : 'Launch run'}
+          </button>
+        )}
+      </div>
+    </section>
+  );
+}

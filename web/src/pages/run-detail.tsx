@@ -1,0 +1,262 @@
+import { exitCodeHint } from '../../../functions/core/exit-codes';
+import type { RunHistoryEntry } from '../../../functions/core/ports';
+import { progressView } from '../../../functions/core/progress';
+import type { Run } from '../../../functions/core/run-model';
+import { isTerminal, type RunStatus, shortProcessName } from '../../../functions/core/run-status';
+import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
+import { RunActions } from '../detail/actions';
+import { FilesPanel } from '../detail/files';
+import { LogTail } from '../detail/log-tail';
+import { MetricsPanel } from '../detail/metrics';
+import { TasksTable } from '../detail/tasks';
+import { formatDuration, formatTime, plural, runDuration } from '../format';
+import { type Session, useRecoveryChain, useRun, useRunEvents } from '../live';
+import { useNow } from '../use-now';
+
+const STEPS: { status: RunStatus; label: string; at: (run: Run) => string | null }[] = [
+  { status: 'pending', label: 'Pending', at: (r) => r.created_at },
+  { status: 'submitted', label: 'Submitted to Batch', at: (r) => r.submitted_at },
+  { status: 'running', label: 'Running', at: (r) => r.started_at },
+];
+const RANK: Record<RunStatus, number> = {
+  pending: 0,
+  submitted: 1,
+  running: 2,
+  completed: 3,
+  failed: 3,
+  cancelled: 3,
+};
+
+function Timeline({ run, events }: { run: Run; events: RunHistoryEntry[] }) {
+  const end = isTerminal(run.status)
+    ? {
+        status: run.status,
+        label: run.status[0]!.toUpperCase() + run.status.slice(1),
+        at: run.completed_at ?? run.failed_at ?? run.cancelled_at,
+      }
+    : null;
+  const reached = (status: RunStatus) => RANK[run.status] >= RANK[status];
+  const detailOf = (status: RunStatus) => events.find((e) => e.applied && e.to === status)?.detail;
+  return (
+    <section aria-labelledby="timeline-heading" class="card">
+      <h2 id="timeline-heading">Timeline</h2>
+      <ol class="timeline">
+        {STEPS.map((step) => (
+          <li class={reached(step.status) ? 'done' : 'todo'} data-step={step.status}>
+            <span class="dot" aria-hidden="true" />
+            <strong>{step.label}</strong>{' '}
+            <time>{reached(step.status) ? formatTime(step.at(run), 'time') : '—'}</time>
+            {detailOf(step.status) && <div class="muted small">{detailOf(step.status)}</div>}
+          </li>
+        ))}
+        <li class={end ? `done end-${end.status}` : 'todo'} data-step="end">
+          <span class="dot" aria-hidden="true" />
+          <strong>{end ? end.label : 'Finished'}</strong>{' '}
+          <time>{end ? formatTime(end.at, 'time') : '—'}</time>
+          {end && detailOf(end.status) && <div class="muted small">{detailOf(end.status)}</div>}
+        </li>
+      </ol>
+    </section>
+  );
+}
+
+function ErrorPanel({ run }: { run: Run }) {
+  const hint = exitCodeHint(run.exit_code);
+  return (
+    <section class="card error-panel" aria-labelledby="error-heading" role="alert" data-testid="error-panel">
+      <h2 id="error-heading">Why the run failed</h2>
+      <dl class="stats">
+        <div>
+          <dt>Failed task</dt>
+          <dd class="mono">{run.error_task ?? 'none recorded (the job stopped before or outside a task)'}</dd>
+        </div>
+        <div>
+          <dt>Exit code</dt>
+          <dd>{run.exit_code ?? '—'}</dd>
+        </div>
+      </dl>
+      {hint && <p class="hint">{hint}</p>}
+      {run.error_message && <p>{run.error_message}</p>}
+      {run.error_detail && (
+        <details open>
+          <summary>The error as Nextflow reported it</summary>
+          <pre class="log">{run.error_detail}</pre>
+        </details>
+      )}
+      <p class="muted small">
+        The failed task's stdout and stderr are open in the task table below. Fix the cause, then Recover.
+      </p>
+    </section>
+  );
+}
+
+function ProcessProgress({ run }: { run: Run }) {
+  const progress = progressView(run);
+  const names = Object.keys(progress.processes);
+  return (
+    <section aria-labelledby="progress-heading" class="card">
+      <h2 id="progress-heading">
+        Progress{' '}
+        <span class="muted">
+          {plural(progress.completed + progress.cached, 'task')} done of {progress.total_known} known
+        </span>
+      </h2>
+      <ProgressBar
+        label="Overall progress"
+        total={progress.total_known}
+        segments={{
+          completed: progress.completed,
+          cached: progress.cached,
+          failed: progress.failed,
+          running: progress.running,
+        }}
+      />
+      <p class="legend small">
+        <span class="key seg-completed" /> completed <span class="key seg-cached" /> cached{' '}
+        <span class="key seg-failed" /> failed <span class="key seg-running" /> running
+      </p>
+      {names.length === 0 ? (
+        <p class="muted">No task yet: processes appear as Nextflow submits them.</p>
+      ) : (
+        <ul class="processes">
+          {names.map((name) => {
+            const p = progress.processes[name]!;
+            const total = p.submitted + Math.max(p.cached, p.announced);
+            return (
+              <li data-process={shortProcessName(name)}>
+                <span class="process-name" title={name}>
+                  {shortProcessName(name)}
+                </span>
+                <ProgressBar
+                  label={`${shortProcessName(name)} progress`}
+                  total={total}
+                  segments={{
+                    completed: p.completed,
+                    cached: p.cached,
+                    failed: p.failed,
+                    running: p.running,
+                  }}
+                />
+                <span class="counts small">
+                  {p.completed} done{p.cached ? ` · ${p.cached} cached` : ''}
+                  {p.failed ? ` · ${p.failed} failed` : ''}
+                  {p.running ? ` · ${p.running} running` : ''}
+                </span>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function RecoveryChain({ run, chain }: { run: Run; chain: Run[] }) {
+  if (chain.length <= 1 && !run.is_recovery) return null;
+  return (
+    <section aria-labelledby="chain-heading" class="card">
+      <h2 id="chain-heading">Recovery chain</h2>
+      <ol class="chain">
+        {chain.map((r) => (
+          <li aria-current={r.run_id === run.run_id ? 'page' : undefined}>
+            {r.run_id === run.run_id ? (
+              <strong class="mono">{r.run_id}</strong>
+            ) : (
+              <a class="mono" href={`#/runs/${r.run_id}`}>
+                {r.run_id}
+              </a>
+            )}{' '}
+            <StatusBadge status={r.status} /> <span class="muted small">{formatTime(r.created_at)}</span>
+            {r.recovery_notes && <div class="muted small">“{r.recovery_notes}”</div>}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+export function RunDetail({ session, runId }: { session: Session; runId: string }) {
+  const live = useRun(session, runId);
+  const events = useRunEvents(session, runId);
+  const run = live.state === 'ready' ? live.value : null;
+  const chain = useRecoveryChain(session, run);
+  const now = useNow(1000);
+
+  if (live.state === 'loading') return <Loading what={`Loading ${runId}…`} />;
+  if (live.state === 'error') return <ErrorNote title={`Could not load ${runId}.`}>{live.message}</ErrorNote>;
+  if (!run)
+    return (
+      <section class="empty">
+        <h1>Run not found</h1>
+        <p>
+          There is no run <span class="mono">{runId}</span> that you can see. It may belong to someone else.{' '}
+          <a href="#/">Back to your runs</a>
+        </p>
+      </section>
+    );
+
+  return (
+    <article
+      class="run-detail"
+      data-run-id={run.run_id}
+      data-status={run.status}
+      aria-labelledby="run-heading"
+    >
+      <p>
+        <a href="#/">← Runs</a>
+      </p>
+      <header class="toolbar">
+        <div>
+          <h1 id="run-heading">
+            <span class="mono">{run.run_id}</span> <StatusBadge status={run.status} />
+          </h1>
+          <p class="muted">
+            {run.pipeline} {run.pipeline_version} · {plural(run.sample_count, 'sample')}
+            {run.source_ngs_runs.length > 0 && ` from ${run.source_ngs_runs.join(', ')}`} · {run.user_name} ·
+            started {formatTime(run.created_at)} · {formatDuration(runDuration(run, now))}
+          </p>
+          {run.is_recovery && run.parent_run_id && (
+            <p>
+              Recovery of{' '}
+              <a href={`#/runs/${run.parent_run_id}`} class="mono">
+                {run.parent_run_id}
+              </a>
+              {run.reused_work_dir ? ' (resumed with -resume)' : ' (started afresh)'}
+            </p>
+          )}
+        </div>
+        <RunActions run={run} />
+      </header>
+      {run.param_warnings.length > 0 && (
+        <div class="note">
+          <strong>Warnings: </strong>
+          {run.param_warnings.join(' · ')}
+        </div>
+      )}
+      {run.status === 'failed' && <ErrorPanel run={run} />}
+      {run.status === 'cancelled' && run.error_message && <div class="note">{run.error_message}</div>}
+      <div class="grid">
+        <Timeline run={run} events={events} />
+        <RecoveryChain run={run} chain={chain} />
+      </div>
+      <ProcessProgress run={run} />
+      <TasksTable run={run} focusTask={run.status === 'failed' ? run.error_task : null} />
+      <LogTail run={run} />
+      <MetricsPanel metrics={run.metrics} />
+      <FilesPanel run={run} />
+      <section class="card" aria-labelledby="params-heading">
+        <h2 id="params-heading">Parameters</h2>
+        <details>
+          <summary>{plural(Object.keys(run.params).length, 'parameter')}</summary>
+          <pre class="log">{JSON.stringify(run.params, null, 2)}</pre>
+        </details>
+        {run.config_content && (
+          <details>
+            <summary>Your config</summary>
+            <pre class="log">{run.config_content}</pre>
+          </details>
+        )}
+      </section>
+    </article>
+  );
+}

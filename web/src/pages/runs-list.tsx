@@ -1,0 +1,242 @@
+import type { DocumentSnapshot } from 'firebase/firestore';
+import { useEffect, useState } from 'preact/hooks';
+import { progressView } from '../../../functions/core/progress';
+import type { Run } from '../../../functions/core/run-model';
+import { RunStatus } from '../../../functions/core/run-status';
+import { api } from '../api';
+import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
+import { formatDuration, formatTime, plural, runDuration } from '../format';
+import { type RunFilters, type Session, useRunsPage } from '../live';
+import { useNow } from '../use-now';
+
+const PAGE_SIZE = 25;
+
+function filtersFrom(query: URLSearchParams): RunFilters {
+  return {
+    status: query.get('status') ?? '',
+    pipeline: query.get('pipeline') ?? '',
+    search: query.get('q') ?? '',
+    everyone: query.get('scope') === 'all',
+  };
+}
+
+function hashFor(filters: RunFilters): string {
+  const query = new URLSearchParams();
+  if (filters.status) query.set('status', filters.status);
+  if (filters.pipeline) query.set('pipeline', filters.pipeline);
+  if (filters.search) query.set('q', filters.search);
+  if (filters.everyone) query.set('scope', 'all');
+  const text = query.toString();
+  return text ? `#/runs?${text}` : '#/';
+}
+
+function RunRow({ run, now, showOwner }: { run: Run; now: number; showOwner: boolean }) {
+  const progress = progressView(run);
+  const samples =
+    run.samples.slice(0, 3).join(', ') + (run.sample_count > 3 ? ` +${run.sample_count - 3}` : '');
+  return (
+    <tr data-run-id={run.run_id} data-status={run.status}>
+      <td>
+        <a href={`#/runs/${run.run_id}`} class="mono">
+          {run.run_id}
+        </a>
+        {run.is_recovery && (
+          <span class="tag" title={`Recovery of ${run.parent_run_id}`}>
+            recovery
+          </span>
+        )}
+        {showOwner && <div class="muted small">{run.user_email}</div>}
+      </td>
+      <td>
+        <StatusBadge status={run.status} />
+      </td>
+      <td>
+        {run.pipeline} <span class="muted">{run.pipeline_version}</span>
+      </td>
+      <td title={run.samples.join(', ')}>
+        {plural(run.sample_count, 'sample')}
+        <div class="muted small">{samples}</div>
+      </td>
+      <td>
+        <time dateTime={run.created_at}>{formatTime(run.created_at)}</time>
+      </td>
+      <td>{formatDuration(runDuration(run, now))}</td>
+      <td class="progress-cell">
+        <ProgressBar
+          label={`Progress of ${run.run_id}`}
+          total={progress.total_known}
+          segments={{
+            completed: progress.completed,
+            cached: progress.cached,
+            failed: progress.failed,
+            running: progress.running,
+          }}
+        />
+      </td>
+    </tr>
+  );
+}
+
+export function RunsList({ session, query }: { session: Session; query: URLSearchParams }) {
+  const filters = filtersFrom(query);
+  const [cursors, setCursors] = useState<DocumentSnapshot[]>([]);
+  const [searchText, setSearchText] = useState(filters.search);
+  const [pipelines, setPipelines] = useState<string[]>([]);
+  const now = useNow(1000);
+  const after = cursors.at(-1) ?? null;
+  const page = useRunsPage(session, filters, PAGE_SIZE, after);
+  const key = JSON.stringify(filters);
+
+  useEffect(() => setCursors([]), [key]);
+  useEffect(() => {
+    api<{ pipelines: { name: string }[] }>('/api/pipelines')
+      .then((body) => setPipelines(body.pipelines.map((p) => p.name)))
+      .catch(() => setPipelines([]));
+  }, []);
+  useEffect(() => {
+    if (page.state === 'ready') performance.mark('arc:runs-list-rendered');
+  }, [page.state]);
+
+  const set = (change: Partial<RunFilters>) => {
+    location.hash = hashFor({ ...filters, ...change });
+  };
+  const filtered = filters.status || filters.pipeline || filters.search;
+
+  return (
+    <section aria-labelledby="runs-heading">
+      <div class="toolbar">
+        <h1 id="runs-heading">Runs</h1>
+        <a class="button primary" href="#/new">
+          New run
+        </a>
+      </div>
+      <form
+        class="filters"
+        aria-label="Filter runs"
+        onSubmit={(event) => {
+          event.preventDefault();
+          set({ search: searchText.trim() });
+        }}
+      >
+        <label>
+          Status
+          <select value={filters.status} onChange={(e) => set({ status: e.currentTarget.value })}>
+            <option value="">Any</option>
+            {RunStatus.map((s) => (
+              <option value={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Pipeline
+          <select value={filters.pipeline} onChange={(e) => set({ pipeline: e.currentTarget.value })}>
+            <option value="">Any</option>
+            {pipelines.map((p) => (
+              <option value={p}>{p}</option>
+            ))}
+          </select>
+        </label>
+        <label class="grow">
+          Search
+          <input
+            type="search"
+            value={searchText}
+            placeholder="Run id (run-…), sample or NGS run name"
+            onInput={(e) => setSearchText(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit">Search</button>
+        {filtered && (
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              setSearchText('');
+              set({ status: '', pipeline: '', search: '' });
+            }}
+          >
+            Clear filters
+          </button>
+        )}
+        {session.admin && (
+          <label class="inline">
+            <input
+              type="checkbox"
+              checked={filters.everyone}
+              onChange={(e) => set({ everyone: e.currentTarget.checked })}
+            />
+            Everyone's runs
+          </label>
+        )}
+      </form>
+
+      {page.state === 'loading' && <Loading what="Loading your runs…" />}
+      {page.state === 'error' && <ErrorNote title="Could not load runs.">{page.message}</ErrorNote>}
+      {page.state === 'ready' && page.value.runs.length === 0 && (
+        <div class="empty" data-testid="empty-state">
+          {filtered ? (
+            <p>
+              No runs match these filters. Search matches a run id prefix, or a sample or NGS run name
+              exactly.
+            </p>
+          ) : (
+            <>
+              <h2>No runs yet</h2>
+              <p>Pick samples from a Benchling NGS run and launch nf-core/scrnaseq on them.</p>
+              <a class="button primary" href="#/new">
+                New run
+              </a>
+            </>
+          )}
+        </div>
+      )}
+      {page.state === 'ready' && page.value.runs.length > 0 && (
+        <>
+          <p class="muted" aria-live="polite">
+            {page.value.total !== null
+              ? `Showing ${cursors.length * PAGE_SIZE + 1}–${cursors.length * PAGE_SIZE + page.value.runs.length} of ${plural(page.value.total, 'run')}`
+              : `Showing ${plural(page.value.runs.length, 'run')}`}
+          </p>
+          <div class="table-wrap">
+            <table class="runs">
+              <caption class="visually-hidden">Your runs, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Run</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Pipeline</th>
+                  <th scope="col">Samples</th>
+                  <th scope="col">Submitted</th>
+                  <th scope="col">Duration</th>
+                  <th scope="col">Progress</th>
+                </tr>
+              </thead>
+              <tbody>
+                {page.value.runs.map((run) => (
+                  <RunRow key={run.run_id} run={run} now={now} showOwner={filters.everyone} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <nav class="pager" aria-label="Pages">
+            <button
+              type="button"
+              disabled={cursors.length === 0}
+              onClick={() => setCursors(cursors.slice(0, -1))}
+            >
+              ← Newer
+            </button>
+            <span>Page {cursors.length + 1}</span>
+            <button
+              type="button"
+              disabled={!page.value.hasNext}
+              onClick={() => page.value.last && setCursors([...cursors, page.value.last])}
+            >
+              Older →
+            </button>
+          </nav>
+        </>
+      )}
+    </section>
+  );
+}

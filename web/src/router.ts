@@ -1,0 +1,32 @@
+import { useEffect, useState } from 'preact/hooks';
+
+/** Hash routes, so the page works as static files anywhere: #/, #/runs/{id}, #/new. */
+export type Route =
+  | { name: 'runs'; query: URLSearchParams }
+  | { name: 'run'; id: string }
+  | { name: 'new' }
+  | { name: 'missing'; path: string };
+
+export function parseRoute(hash: string): Route {
+  const [path = '', search = ''] = hash.replace(/^#/, '').split('?');
+  if (path === '' || path === '/' || path === '/runs')
+    return { name: 'runs', query: new URLSearchParams(search) };
+  if (path === '/new') return { name: 'new' };
+  const run = /^\/runs\/(run-[a-z0-9]{12})$/.exec(path);
+  if (run) return { name: 'run', id: run[1]! };
+  return { name: 'missing', path };
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const update = () => setRoute(parseRoute(location.hash));
+    addEventListener('hashchange', update);
+    return () => removeEventListener('hashchange', update);
+  }, []);
+  return route;
+}
+
+export function navigate(hash: string): void {
+  location.hash = hash;
+}

@@ -1,0 +1,313 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, enc, errorText } from '../api';
+import { ErrorNote, Loading } from '../components/ui';
+import type { Draft } from './draft';
+import { type PreviewState, problemsOf } from './preview';
+
+interface ParamSchema {
+  type?: string | string[];
+  description?: string;
+  help_text?: string;
+  default?: unknown;
+  enum?: unknown[];
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  hidden?: boolean;
+  format?: string;
+}
+
+interface GroupSchema {
+  title?: string;
+  description?: string;
+  required?: string[];
+  properties?: Record<string, ParamSchema>;
+}
+
+interface NextflowSchema {
+  $defs?: Record<string, GroupSchema>;
+  definitions?: Record<string, GroupSchema>;
+  properties?: Record<string, ParamSchema>;
+}
+
+interface Pipeline {
+  name: string;
+  default_version: string;
+  versions: string[];
+}
+
+/** Set by the platform for every run: shown, never asked for. */
+const PLATFORM_PARAMS = new Set(['input', 'outdir']);
+
+function typeOf(schema: ParamSchema): string {
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  return type ?? 'string';
+}
+
+function ParamField({
+  name,
+  schema,
+  required,
+  value,
+  problem,
+  onChange,
+}: {
+  name: string;
+  schema: ParamSchema;
+  required: boolean;
+  value: unknown;
+  problem: string | undefined;
+  onChange: (value: unknown) => void;
+}) {
+  const id = `param-${name}`;
+  const type = typeOf(schema);
+  const set = value !== undefined;
+  const shown = set ? value : schema.default;
+  const describedBy =
+    [schema.description ? `${id}-desc` : '', problem ? `${id}-error` : ''].filter(Boolean).join(' ') ||
+    undefined;
+  const common = {
+    id,
+    'aria-invalid': problem ? true : undefined,
+    'aria-describedby': describedBy,
+    required,
+  };
+  let input: preact.JSX.Element;
+  if (type === 'boolean') {
+    input = (
+      <input
+        type="checkbox"
+        {...common}
+        required={false}
+        checked={shown === true}
+        onChange={(e) => onChange(e.currentTarget.checked)}
+      />
+    );
+  } else if (schema.enum) {
+    input = (
+      <select
+        {...common}
+        value={shown === undefined ? '' : String(shown)}
+        onChange={(e) => {
+          const text = e.currentTarget.value;
+          const option = schema.enum!.find((o) => String(o) === text);
+          onChange(text === '' ? undefined : option);
+        }}
+      >
+        {!required && (
+          <option value="">
+            (default{schema.default !== undefined ? `: ${String(schema.default)}` : ''})
+          </option>
+        )}
+        {schema.enum.map((o) => (
+          <option value={String(o)}>{String(o)}</option>
+        ))}
+      </select>
+    );
+  } else if (type === 'integer' || type === 'number') {
+    input = (
+      <input
+        type="number"
+        {...common}
+        step={type === 'integer' ? 1 : 'any'}
+        min={schema.minimum}
+        max={schema.maximum}
+        value={set ? String(value) : ''}
+        placeholder={schema.default !== undefined ? String(schema.default) : ''}
+        onInput={(e) => {
+          const text = e.currentTarget.value;
+          onChange(text === '' ? undefined : Number(text));
+        }}
+      />
+    );
+  } else {
+    input = (
+      <input
+        type="text"
+        {...common}
+        pattern={schema.pattern}
+        value={set ? String(value) : ''}
+        placeholder={schema.default !== undefined ? String(schema.default) : ''}
+        onInput={(e) => {
+          const text = e.currentTarget.value;
+          onChange(text === '' ? undefined : text);
+        }}
+      />
+    );
+  }
+  return (
+    <div class={`field field-${type}${problem ? ' field-invalid' : ''}`} data-param={name}>
+      <label for={id}>
+        <span class="mono">{name}</span>
+        {required && (
+          <span class="required" aria-hidden="true">
+            {' '}
+            *
+          </span>
+        )}
+        {set && <span class="tag">changed</span>}
+      </label>
+      {input}
+      {schema.description && (
+        <div id={`${id}-desc`} class="muted small">
+          {schema.description}
+        </div>
+      )}
+      {schema.help_text && (
+        <details class="help">
+          <summary>Help</summary>
+          <p class="small">{schema.help_text}</p>
+        </details>
+      )}
+      {problem && (
+        <div id={`${id}-error`} class="field-error" role="alert">
+          {problem}
+        </div>
+      )}
+      {set && (
+        <button type="button" class="link small" onClick={() => onChange(undefined)}>
+          Reset to default
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** Step 4: the pipeline version and its parameters, a form built from that version's nextflow_schema.json. */
+export function ParamsStep({
+  draft,
+  update,
+  preview,
+}: {
+  draft: Draft;
+  update: (change: Partial<Draft>) => void;
+  preview: PreviewState;
+}) {
+  const [pipeline, setPipeline] = useState<Pipeline | null>(null);
+  const [schema, setSchema] = useState<NextflowSchema | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [showHidden, setShowHidden] = useState(false);
+  const version = draft.version || pipeline?.default_version || '';
+
+  useEffect(() => {
+    api<Pipeline>(`/api/pipelines/${enc(draft.pipeline)}`)
+      .then(setPipeline)
+      .catch((e: unknown) => setError(errorText(e)));
+  }, [draft.pipeline]);
+  useEffect(() => {
+    if (!version) return;
+    setSchema(null);
+    api<{ nextflow_schema: NextflowSchema }>(
+      `/api/pipelines/${enc(draft.pipeline)}/schema?version=${enc(version)}`,
+    )
+      .then((body) => setSchema(body.nextflow_schema))
+      .catch((e: unknown) => setError(errorText(e)));
+  }, [draft.pipeline, version]);
+
+  if (error) return <ErrorNote title="Could not load the pipeline's parameters.">{error}</ErrorNote>;
+  if (!pipeline || !schema) return <Loading what="Loading the pipeline's parameters…" />;
+
+  const problems = problemsOf(
+    preview,
+    (p) => p.field === 'params' || (p.field?.startsWith('params.') ?? false),
+  );
+  const problemFor = (name: string) => problems.find((p) => p.field === `params.${name}`)?.message;
+  const general = problems.filter((p) => p.field === 'params');
+  const groups = Object.entries(schema.$defs ?? schema.definitions ?? {});
+  const hiddenCount = groups.reduce(
+    (n, [, g]) => n + Object.values(g.properties ?? {}).filter((p) => p.hidden).length,
+    0,
+  );
+  const setParam = (name: string, value: unknown) => {
+    const params = { ...draft.params };
+    if (value === undefined) delete params[name];
+    else params[name] = value;
+    update({ params });
+  };
+
+  return (
+    <div class="stack">
+      <div class="filters">
+        <label>
+          Pipeline version
+          <select
+            value={version}
+            onChange={(e) =>
+              update({
+                version: e.currentTarget.value,
+                samplesheet: draft.samplesheetEdited ? draft.samplesheet : '',
+              })
+            }
+          >
+            {pipeline.versions.map((v) => (
+              <option value={v}>
+                {v}
+                {v === pipeline.default_version ? ' (latest)' : ''}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="inline">
+          <input
+            type="checkbox"
+            checked={showHidden}
+            onChange={(e) => setShowHidden(e.currentTarget.checked)}
+          />{' '}
+          Show {hiddenCount} hidden parameters
+        </label>
+      </div>
+      <p class="muted small">
+        Fields marked <span class="required">*</span> are required. Empty fields use the pipeline's default.{' '}
+        <span class="mono">input</span> and <span class="mono">outdir</span> are set by the platform.
+      </p>
+      {general.map((p) => (
+        <p class="field-error">{p.message}</p>
+      ))}
+      {problems.length > 0 && (
+        <p class="note note-error" role="alert">
+          {problems.length} parameter problem{problems.length === 1 ? '' : 's'}:{' '}
+          {problems.map((p) => p.message).join('; ')}
+        </p>
+      )}
+      {groups.map(([id, group]) => {
+        const fields = Object.entries(group.properties ?? {}).filter(
+          ([name, p]) =>
+            !PLATFORM_PARAMS.has(name) && (showHidden || !p.hidden || draft.params[name] !== undefined),
+        );
+        if (fields.length === 0) return null;
+        const required = new Set(group.required ?? []);
+        return (
+          <fieldset class="card group" data-group={id}>
+            <legend>{group.title ?? id}</legend>
+            {group.description && <p class="muted small">{group.description}</p>}
+            <div class="fields">
+              {fields.map(([name, p]) => (
+                <ParamField
+                  name={name}
+                  schema={p}
+                  required={required.has(name)}
+                  value={draft.params[name]}
+                  problem={problemFor(name)}
+                  onChange={(value) => setParam(name, value)}
+                />
+              ))}
+            </div>
+          </fieldset>
+        );
+      })}
+      <fieldset class="card">
+        <legend>Extra Nextflow config (optional)</legend>
+        <label>
+          Appended to the platform's config, e.g. resources for one process
+          <textarea
+            class="mono"
+            rows={4}
+            value={draft.config}
+            placeholder="process { withName: 'STAR_ALIGN' { memory = 64.GB } }"
+            onInput={(e) => update({ config: e.currentTarget.value })}
+          />
+        </label>
+      </fieldset>
+    </div>
+  );
+}

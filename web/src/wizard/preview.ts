@@ -1,0 +1,83 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, errorText, type FieldProblem } from '../api';
+import type { Draft } from './draft';
+
+export type PreviewResult =
+  | {
+      valid: true;
+      pipeline: string;
+      pipeline_version: string;
+      params: Record<string, unknown>;
+      params_yaml: string;
+      nextflow_config: string;
+      sample_count: number;
+      samples: string[];
+      warnings: string[];
+    }
+  | { valid: false; message: string; problems: FieldProblem[] };
+
+export type PreviewState =
+  | { state: 'idle' }
+  | { state: 'checking'; last: PreviewResult | null }
+  | { state: 'done'; result: PreviewResult }
+  | { state: 'error'; message: string };
+
+export function requestBody(draft: Draft): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    pipeline: draft.pipeline,
+    samplesheet_csv: draft.samplesheet,
+    params: draft.params,
+  };
+  if (draft.version) body.pipeline_version = draft.version;
+  if (draft.config.trim()) body.config_content = draft.config;
+  if (draft.ngsRuns.length > 0) body.source_ngs_runs = draft.ngsRuns;
+  if (draft.sourceProject) body.source_project = draft.sourceProject;
+  return body;
+}
+
+/**
+ * The launch's own checks, run as the user types (debounced): POST /api/runs/preview answers
+ * the same problems POST /api/runs would, by param, row and column, and renders the config.
+ */
+export function usePreview(draft: Draft): PreviewState {
+  const [preview, setPreview] = useState<PreviewState>({ state: 'idle' });
+  const body = draft.samplesheet ? JSON.stringify(requestBody(draft)) : '';
+  useEffect(() => {
+    if (!body) {
+      setPreview({ state: 'idle' });
+      return undefined;
+    }
+    const controller = new AbortController();
+    setPreview((current) => ({
+      state: 'checking',
+      last: current.state === 'done' ? current.result : current.state === 'checking' ? current.last : null,
+    }));
+    const timer = setTimeout(() => {
+      api<PreviewResult>('/api/runs/preview', {
+        method: 'POST',
+        body: JSON.parse(body),
+        signal: controller.signal,
+      })
+        .then((result) => setPreview({ state: 'done', result }))
+        .catch((e: unknown) => {
+          if (!controller.signal.aborted) setPreview({ state: 'error', message: errorText(e) });
+        });
+    }, 350);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [body]);
+  return preview;
+}
+
+export function latestResult(preview: PreviewState): PreviewResult | null {
+  if (preview.state === 'done') return preview.result;
+  if (preview.state === 'checking') return preview.last;
+  return null;
+}
+
+export function problemsOf(preview: PreviewState, match: (p: FieldProblem) => boolean): FieldProblem[] {
+  const result = latestResult(preview);
+  return result && !result.valid ? result.problems.filter(match) : [];
+}

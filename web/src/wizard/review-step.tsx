@@ -1,0 +1,76 @@
+import { Loading } from '../components/ui';
+import type { Draft } from './draft';
+import type { PreviewState } from './preview';
+
+/** Step 5: everything that will be submitted, as the platform will submit it. */
+export function ReviewStep({ draft, preview }: { draft: Draft; preview: PreviewState }) {
+  if (preview.state === 'idle' || (preview.state === 'checking' && !preview.last))
+    return <Loading what="Preparing the review…" />;
+  if (preview.state === 'error') return <p class="note note-error">{preview.message}</p>;
+  const result = preview.state === 'done' ? preview.result : preview.last!;
+  if (!result.valid) {
+    return (
+      <div class="note note-error" role="alert">
+        <strong>This run cannot be launched yet: </strong>
+        {result.message} Go back to the step the problem names.
+      </div>
+    );
+  }
+  const changed = Object.entries(draft.params);
+  return (
+    <div class="stack review" data-testid="review">
+      <dl class="stats">
+        <div>
+          <dt>Pipeline</dt>
+          <dd>
+            {result.pipeline} {result.pipeline_version}
+          </dd>
+        </div>
+        <div>
+          <dt>Samples</dt>
+          <dd>{result.sample_count}</dd>
+        </div>
+        <div>
+          <dt>NGS runs</dt>
+          <dd class="mono">{draft.ngsRuns.join(', ') || '—'}</dd>
+        </div>
+        <div>
+          <dt>Project</dt>
+          <dd>{draft.sourceProject ?? '—'}</dd>
+        </div>
+      </dl>
+      {result.warnings.map((w) => (
+        <p class="note">{w}</p>
+      ))}
+      <section>
+        <h3>Parameters you set</h3>
+        {changed.length === 0 ? (
+          <p class="muted">None: every parameter takes the pipeline's default.</p>
+        ) : (
+          <ul>
+            {changed.map(([k, v]) => (
+              <li>
+                <span class="mono">{k}</span> = <span class="mono">{JSON.stringify(v)}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+      <details>
+        <summary>params.yaml (all parameters, as submitted)</summary>
+        <pre class="log">{result.params_yaml}</pre>
+      </details>
+      <details>
+        <summary>samplesheet.csv</summary>
+        <pre class="log">{draft.samplesheet}</pre>
+      </details>
+      <details open>
+        <summary>nextflow.config (rendered)</summary>
+        <pre class="log" data-testid="rendered-config">
+          {result.nextflow_config}
+        </pre>
+      </details>
+      <p class="muted small">{'{run_id}'} is replaced by the run's id at launch.</p>
+    </div>
+  );
+}

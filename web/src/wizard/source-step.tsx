@@ -1,0 +1,196 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, errorText } from '../api';
+import { ErrorNote, Loading } from '../components/ui';
+import type { Draft } from './draft';
+
+interface Metadata {
+  projects: { id: string; name: string }[];
+  instruments: { id: string; name: string; model?: string }[];
+  stale?: boolean;
+}
+
+export interface NgsRun {
+  id: string;
+  name: string;
+  project: { id: string; name: string } | null;
+  instrument: { id: string; name: string } | null;
+  run_date: string | null;
+  sample_count: number;
+}
+
+interface RunsPage {
+  runs: NgsRun[];
+  has_more: boolean;
+  partial: boolean;
+  warning?: string;
+}
+
+const PAGE_SIZE = 20;
+
+/** Step 1: the NGS runs, found by project, instrument, date and text. */
+export function SourceStep({ draft, update }: { draft: Draft; update: (change: Partial<Draft>) => void }) {
+  const [metadata, setMetadata] = useState<Metadata | null>(null);
+  const [runs, setRuns] = useState<NgsRun[] | null>(null);
+  const [page, setPage] = useState(1);
+  const [more, setMore] = useState(false);
+  const [warning, setWarning] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [q, setQ] = useState(draft.filters.q);
+  const f = draft.filters;
+
+  useEffect(() => {
+    api<Metadata>('/api/benchling/metadata')
+      .then(setMetadata)
+      .catch((e: unknown) => setError(errorText(e)));
+  }, []);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    const query = new URLSearchParams({ page: String(page), page_size: String(PAGE_SIZE) });
+    for (const [key, value] of Object.entries(f)) if (value) query.set(key, value);
+    setLoading(true);
+    api<RunsPage>(`/api/benchling/runs?${query}`, { signal: controller.signal })
+      .then((body) => {
+        setRuns((current) => (page === 1 ? body.runs : [...(current ?? []), ...body.runs]));
+        setMore(body.has_more);
+        setWarning(body.warning ?? null);
+        setError(null);
+      })
+      .catch((e: unknown) => {
+        if (!controller.signal.aborted) setError(errorText(e));
+      })
+      .finally(() => setLoading(false));
+    return () => controller.abort();
+  }, [f.project, f.instrument, f.from, f.to, f.q, page]);
+
+  const filter = (change: Partial<Draft['filters']>) => {
+    setPage(1);
+    update({ filters: { ...f, ...change } });
+  };
+  const toggle = (run: NgsRun, on: boolean) => {
+    const ngsRuns = on ? [...draft.ngsRuns, run.name] : draft.ngsRuns.filter((n) => n !== run.name);
+    const samples = { ...draft.samples };
+    if (!on) delete samples[run.name];
+    update({
+      ngsRuns,
+      samples,
+      sourceProject: on ? (run.project?.name ?? draft.sourceProject) : draft.sourceProject,
+    });
+  };
+
+  return (
+    <div class="stack">
+      <p>Find the sequencing run(s) in Benchling. Select one or more; you pick their samples next.</p>
+      {metadata?.stale && (
+        <p class="note">Benchling is not answering: project and instrument lists may be out of date.</p>
+      )}
+      <form
+        class="filters"
+        aria-label="Find NGS runs"
+        onSubmit={(event) => {
+          event.preventDefault();
+          filter({ q: q.trim() });
+        }}
+      >
+        <label>
+          Project
+          <select value={f.project} onChange={(e) => filter({ project: e.currentTarget.value })}>
+            <option value="">All projects</option>
+            {metadata?.projects.map((p) => (
+              <option value={p.name}>{p.name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Instrument
+          <select value={f.instrument} onChange={(e) => filter({ instrument: e.currentTarget.value })}>
+            <option value="">All instruments</option>
+            {metadata?.instruments.map((i) => (
+              <option value={i.name}>{i.name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          From
+          <input
+            type="date"
+            value={f.from}
+            max={f.to || undefined}
+            onChange={(e) => filter({ from: e.currentTarget.value })}
+          />
+        </label>
+        <label>
+          To
+          <input
+            type="date"
+            value={f.to}
+            min={f.from || undefined}
+            onChange={(e) => filter({ to: e.currentTarget.value })}
+          />
+        </label>
+        <label class="grow">
+          Search
+          <input
+            type="search"
+            value={q}
+            placeholder="Run, project, instrument or sample name"
+            onInput={(e) => setQ(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit">Search</button>
+      </form>
+      {error && <ErrorNote title="Could not read Benchling.">{error}</ErrorNote>}
+      {warning && <p class="note">{warning}</p>}
+      {runs && runs.length === 0 && !loading && (
+        <p class="muted">No NGS run matches. Widen the dates or clear the search.</p>
+      )}
+      {runs && runs.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <caption class="visually-hidden">NGS runs; select the ones to take samples from</caption>
+            <thead>
+              <tr>
+                <th scope="col">Select</th>
+                <th scope="col">NGS run</th>
+                <th scope="col">Project</th>
+                <th scope="col">Instrument</th>
+                <th scope="col">Date</th>
+                <th scope="col">Samples</th>
+              </tr>
+            </thead>
+            <tbody>
+              {runs.map((run) => (
+                <tr data-ngs-run={run.name}>
+                  <td>
+                    <input
+                      type="checkbox"
+                      id={`ngs-${run.id}`}
+                      checked={draft.ngsRuns.includes(run.name)}
+                      onChange={(e) => toggle(run, e.currentTarget.checked)}
+                    />
+                  </td>
+                  <td>
+                    <label for={`ngs-${run.id}`} class="mono">
+                      {run.name}
+                    </label>
+                  </td>
+                  <td>{run.project?.name ?? '—'}</td>
+                  <td>{run.instrument?.name ?? '—'}</td>
+                  <td>{run.run_date ?? '—'}</td>
+                  <td>{run.sample_count}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {loading && <Loading what="Searching Benchling…" />}
+      {more && !loading && (
+        <button type="button" onClick={() => setPage(page + 1)}>
+          Show more runs
+        </button>
+      )}
+    </div>
+  );
+}
