@@ -168,12 +168,18 @@ export function createSessionTokens(config: Config): SessionTokens {
   if (config.firestore.emulatorHost)
     return new EmulatorSessionTokens(config.firestore.emulatorHost, config.project);
   const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
-  const iam = new IamSessionTokens(config.functionsServiceAccount, config.project, async () => {
-    const token = await auth.getAccessToken();
-    if (!token) throw new Error('no access token for the functions service account');
-    return token;
-  });
-  return { mint: async (caller) => ({ ...(await iam.mint(caller)), web_api_key: config.firebaseWebApiKey }) };
+  return new IamSessionTokens(
+    config.functionsServiceAccount,
+    config.project,
+    async () => {
+      const token = await auth.getAccessToken();
+      if (!token) throw new Error('no access token for the functions service account');
+      return token;
+    },
+    undefined,
+    undefined,
+    config.firebaseWebApiKey,
+  );
 }
 
 /** Verified IAP identity, or in AUTH_MODE=dev the development identity. Throws ConfigError when misconfigured. */

@@ -27,6 +27,7 @@ import { createApiHandler } from '../functions/http/api-app';
 import { memoryLogger } from '../functions/logging';
 import { formatDuration, formatMemory, formatTimestamp } from '../orchestrator/src/replay/format';
 import { buildFunctions, buildOrchestrator, buildWeb, formatBytes } from './build';
+import { launchChromium } from './lib/chromium';
 import { type RunningEmulator, startFirestoreEmulator } from './lib/firestore-emulator';
 import { AUDIENCE, iapHeaders, iapToken, signingKey, startJwks } from './lib/iap-keys';
 import { freePort, waitFor, waitForValue } from './lib/net';
@@ -888,19 +889,7 @@ async function benchPage(backends: Backends): Promise<void> {
       RATE_LIMIT_READS_PER_MINUTE: '0',
     },
   });
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const db = createFirestore(stack.config);
     const user = 'bench-page@example.com';

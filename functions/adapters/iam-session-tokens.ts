@@ -17,6 +17,8 @@ export class IamSessionTokens implements SessionTokens {
     private readonly accessToken: () => Promise<string>,
     private readonly endpoint = 'https://iamcredentials.googleapis.com',
     private readonly now: () => Date = () => new Date(),
+    /** The project's Firebase web API key, which the page signs in with (FIREBASE_WEB_API_KEY). */
+    private readonly webApiKey: string | null = null,
   ) {}
 
   async mint(caller: Caller): Promise<SessionToken> {
@@ -62,6 +64,7 @@ export class IamSessionTokens implements SessionTokens {
       uid,
       claims,
       project_id: this.projectId,
+      web_api_key: this.webApiKey,
     };
   }
 }

@@ -22,7 +22,7 @@ export type SessionToken =
       claims: SessionClaims;
       project_id: string;
       /** The Firebase web API key signInWithCustomToken needs; null when FIREBASE_WEB_API_KEY is unset. */
-      web_api_key?: string | null;
+      web_api_key: string | null;
     }
   | {
       kind: 'emulator';

@@ -1,4 +1,5 @@
 import { isTerminal, type Run, type RunStatus } from './run-model';
+import { STATUS_RANK } from './run-status';
 
 export const RunEventSource = ['api', 'workflow', 'batch-event', 'artifact', 'sweeper'] as const;
 export type RunEventSource = (typeof RunEventSource)[number];
@@ -35,15 +36,6 @@ type TimestampField = 'submitted_at' | 'started_at' | 'completed_at' | 'failed_a
 type ErrorField = 'exit_code' | 'error_message' | 'error_task' | 'error_detail';
 
 export type RunPatch = Partial<Pick<Run, 'status' | 'updated_at' | TimestampField | ErrorField>>;
-
-const RANK: Record<RunStatus, number> = {
-  pending: 0,
-  submitted: 1,
-  running: 2,
-  completed: 3,
-  failed: 3,
-  cancelled: 3,
-};
 
 const TIMESTAMP: Record<RunStatus, TimestampField | null> = {
   pending: null,
@@ -94,11 +86,14 @@ export function applyRunEvent(run: RunStateFields, event: RunEvent): RunPatch | 
   const patch: RunPatch = {};
   const field = TIMESTAMP[to];
 
-  if (RANK[to] > RANK[from]) {
+  if (STATUS_RANK[to] > STATUS_RANK[from]) {
     patch.status = to;
     if (field) patch[field] = event.at;
     if (isTerminal(to)) copyErrorFields(patch, event, run, 'all');
-  } else if (to === from || (RANK[to] < RANK[from] && (to === 'submitted' || to === 'running'))) {
+  } else if (
+    to === from ||
+    (STATUS_RANK[to] < STATUS_RANK[from] && (to === 'submitted' || to === 'running'))
+  ) {
     // A report of the status the run is in, or of a step it has passed.
     if (field && (run[field] === null || event.at < run[field])) patch[field] = event.at;
     if (to === from && isTerminal(to))

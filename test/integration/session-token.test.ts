@@ -73,6 +73,7 @@ describe('Firebase custom tokens signed through IAM (production session tokens)'
       async () => ACCESS_TOKEN,
       endpoint,
       () => now,
+      'web-api-key-of-the-project',
     );
     const session = await tokens.mint({ email: 'alice@example.com', name: 'Alice', is_admin: true });
     if (session.kind !== 'custom_token') throw new Error('expected a custom token');
@@ -81,6 +82,8 @@ describe('Firebase custom tokens signed through IAM (production session tokens)'
       claims: { email: 'alice@example.com', admin: true },
       expires_at: '2026-11-23T13:00:00.000Z',
       project_id: 'arc-test-project',
+      // What the page needs for signInWithCustomToken besides the token.
+      web_api_key: 'web-api-key-of-the-project',
     });
     const { payload } = await jwtVerify(session.token, publicKey, { currentDate: now });
     expect(payload).toEqual({

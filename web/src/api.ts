@@ -1,12 +1,8 @@
 /** Calls to the API (same origin; behind IAP in production, the IAP cookie goes along). */
 
-export interface FieldProblem {
-  field?: string;
-  row?: number;
-  column?: string;
-  rule?: string;
-  message: string;
-}
+import type { FieldProblem } from '../../functions/core/errors';
+
+export type { FieldProblem };
 
 export class ApiError extends Error {
   constructor(

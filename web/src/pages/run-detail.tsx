@@ -2,7 +2,12 @@ import { exitCodeHint } from '../../../functions/core/exit-codes';
 import type { RunHistoryEntry } from '../../../functions/core/ports';
 import { progressView } from '../../../functions/core/progress';
 import type { Run } from '../../../functions/core/run-model';
-import { isTerminal, type RunStatus, shortProcessName } from '../../../functions/core/run-status';
+import {
+  isTerminal,
+  type RunStatus,
+  STATUS_RANK,
+  shortProcessName,
+} from '../../../functions/core/run-status';
 import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
 import { RunActions } from '../detail/actions';
 import { FilesPanel } from '../detail/files';
@@ -18,14 +23,6 @@ const STEPS: { status: RunStatus; label: string; at: (run: Run) => string | null
   { status: 'submitted', label: 'Submitted to Batch', at: (r) => r.submitted_at },
   { status: 'running', label: 'Running', at: (r) => r.started_at },
 ];
-const RANK: Record<RunStatus, number> = {
-  pending: 0,
-  submitted: 1,
-  running: 2,
-  completed: 3,
-  failed: 3,
-  cancelled: 3,
-};
 
 function Timeline({ run, events }: { run: Run; events: RunHistoryEntry[] }) {
   const end = isTerminal(run.status)
@@ -35,7 +32,7 @@ function Timeline({ run, events }: { run: Run; events: RunHistoryEntry[] }) {
         at: run.completed_at ?? run.failed_at ?? run.cancelled_at,
       }
     : null;
-  const reached = (status: RunStatus) => RANK[run.status] >= RANK[status];
+  const reached = (status: RunStatus) => STATUS_RANK[run.status] >= STATUS_RANK[status];
   const detailOf = (status: RunStatus) => events.find((e) => e.applied && e.to === status)?.detail;
   return (
     <section aria-labelledby="timeline-heading" class="card">

@@ -1,20 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { RunPreview } from '../../../functions/core/run-preview';
 import { api, errorText, type FieldProblem } from '../api';
 import type { Draft } from './draft';
 
-export type PreviewResult =
-  | {
-      valid: true;
-      pipeline: string;
-      pipeline_version: string;
-      params: Record<string, unknown>;
-      params_yaml: string;
-      nextflow_config: string;
-      sample_count: number;
-      samples: string[];
-      warnings: string[];
-    }
-  | { valid: false; message: string; problems: FieldProblem[] };
+export type PreviewResult = RunPreview;
 
 export type PreviewState =
   | { state: 'idle' }
