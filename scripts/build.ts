@@ -72,6 +72,8 @@ export async function buildFunctions(outRoot = join(root, 'dist', 'functions')):
       format: 'esm',
       treeShaking: true,
       minify: true,
+      // Class and function names stay readable in logs and stack traces (errors print their name).
+      keepNames: true,
       sourcemap: 'linked',
       legalComments: 'linked',
       external,

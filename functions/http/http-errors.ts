@@ -1,4 +1,15 @@
-import { DomainError, RateLimitedError } from '../core/errors';
+import {
+  ConflictError,
+  DomainError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  UnauthenticatedError,
+  UnsupportedMediaTypeError,
+  UpstreamError,
+  ValidationError,
+} from '../core/errors';
 
 export interface HttpError {
   status: number;
@@ -6,17 +17,25 @@ export interface HttpError {
   body: { error: { code: string; message: string; details?: unknown } };
 }
 
-const STATUS: Record<string, number> = {
-  ValidationError: 400,
-  UnauthenticatedError: 401,
-  ForbiddenError: 403,
-  NotFoundError: 404,
-  ConflictError: 409,
-  PayloadTooLargeError: 413,
-  UnsupportedMediaTypeError: 415,
-  RateLimitedError: 429,
-  UpstreamError: 503,
-};
+/**
+ * By class, never by class name: the deployed bundles are minified, and a name such as
+ * `NotFoundError` becomes `Ie` there (test/integration/built-functions.test.ts runs them).
+ */
+const STATUS: [abstract new (...args: never[]) => DomainError, number][] = [
+  [ValidationError, 400],
+  [UnauthenticatedError, 401],
+  [ForbiddenError, 403],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [PayloadTooLargeError, 413],
+  [UnsupportedMediaTypeError, 415],
+  [RateLimitedError, 429],
+  [UpstreamError, 503],
+];
+
+export function statusOf(error: DomainError): number {
+  return STATUS.find(([type]) => error instanceof type)?.[1] ?? 400;
+}
 
 /** The one mapping from errors to HTTP. Unknown errors become an opaque 500 with a reference. */
 export function toHttp(error: unknown, requestId: string): HttpError {
@@ -24,7 +43,7 @@ export function toHttp(error: unknown, requestId: string): HttpError {
     const headers: Record<string, string> = {};
     if (error instanceof RateLimitedError) headers['retry-after'] = String(error.retryAfterSeconds);
     return {
-      status: STATUS[error.name] ?? 400,
+      status: statusOf(error),
       headers,
       body: {
         error: {

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { exportSPKI, importJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IapAuthenticator } from '../../functions/http/identity';
@@ -12,8 +10,8 @@ import {
   signingKey,
   startJwks,
 } from '../../scripts/lib/iap-keys';
-import { freePort } from '../../scripts/lib/net';
 import { request, startTestApi, type TestApi } from '../helpers/api-server';
+import { spawnBuiltFunction } from '../helpers/built-function';
 import { samplesheet } from '../helpers/samplesheets';
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -259,32 +257,11 @@ describe('an allowed hosted domain (IAP_HOSTED_DOMAIN)', () => {
 describe('the deployed api function', () => {
   /** The built bundle under the real Functions Framework, as Cloud Run starts it. */
   async function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-    const source = 'dist/functions/api';
-    if (!existsSync(`${source}/index.js`))
-      throw new Error('dist/functions/api is not built: run npm run build (npm test does).');
-    const child = spawn(
-      'node_modules/.bin/functions-framework',
-      ['--target=api', `--source=${source}`, `--port=${await freePort()}`],
-      { env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve(null);
-      }, 20_000);
-      child.once('exit', (exitCode) => {
-        clearTimeout(timer);
-        resolve(exitCode);
-      });
-    });
-    return { code, stderr };
+    const fn = await spawnBuiltFunction('api', env);
+    const timer = setTimeout(() => fn.child.kill('SIGKILL'), 20_000);
+    const code = await fn.exited;
+    clearTimeout(timer);
+    return { code, stderr: fn.output() };
   }
 
   it('refuses to start on Google Cloud with AUTH_MODE=dev, and in iap mode without an audience', async () => {

@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { freePort, waitFor } from '../../scripts/lib/net';
+
+export interface BuiltFunction {
+  url: string;
+  child: ChildProcess;
+  /** Everything the process wrote (stdout and stderr), as Cloud Logging would receive it. */
+  output(): string;
+  /** The JSON log lines written so far. */
+  logLines(): Record<string, unknown>[];
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A deployed function as Cloud Run starts it: the bundle from dist/functions/<name> (what
+ * `npm run build` writes and deploys, minified) under the real Functions Framework, in a
+ * process of its own with only the environment given here.
+ */
+export async function spawnBuiltFunction(name: string, env: Record<string, string>): Promise<BuiltFunction> {
+  const source = `dist/functions/${name}`;
+  if (!existsSync(`${source}/index.js`))
+    throw new Error(`${source} is not built: run npm run build (npm test does).`);
+  const port = await freePort();
+  const child = spawn(
+    'node_modules/.bin/functions-framework',
+    [`--target=${name}`, `--source=${source}`, `--port=${port}`],
+    { env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    output: () => output,
+    logLines: () =>
+      output
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        }),
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Starts a built function and waits until it answers HTTP (any status). */
+export async function startBuiltFunction(name: string, env: Record<string, string>): Promise<BuiltFunction> {
+  const fn = await spawnBuiltFunction(name, env);
+  let exitCode: number | null | undefined;
+  void fn.exited.then((code) => {
+    exitCode = code;
+  });
+  await waitFor(
+    async () => {
+      if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode}:\n${fn.output()}`);
+      try {
+        await fetch(`${fn.url}/`, { method: 'HEAD' });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 20_000, intervalMs: 50, what: `the built ${name} function to listen` },
+  );
+  return fn;
+}

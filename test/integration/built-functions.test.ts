@@ -1,0 +1,179 @@
+/**
+ * The code that deploys: dist/functions/* (minified bundles) under the real Functions
+ * Framework. Every other test runs the sources, where class names survive; these prove the
+ * HTTP statuses and audit lines do not depend on them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
+import { loadConfig } from '../../functions/config';
+import type { Run } from '../../functions/core/run-model';
+import { newRunRecord } from '../../functions/core/run-service';
+import { createFirestore } from '../../functions/deps';
+import {
+  AUDIENCE,
+  iapHeaders,
+  iapToken,
+  type SigningKey,
+  signingKey,
+  startJwks,
+} from '../../scripts/lib/iap-keys';
+import { freePort } from '../../scripts/lib/net';
+import { LocalGcsServer } from '../../scripts/local/gcs-server';
+import { request } from '../helpers/api-server';
+import { type BuiltFunction, startBuiltFunction } from '../helpers/built-function';
+import { firestoreEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
+
+type ErrorBody = { error: { code: string; message: string } };
+
+const projectId = uniqueProjectId('arc-built');
+let key: SigningKey;
+let jwks: Awaited<ReturnType<typeof startJwks>>;
+let gcs: LocalGcsServer;
+let gcsDir: Awaited<ReturnType<typeof tempDir>>;
+let api: BuiltFunction;
+let prepare: BuiltFunction;
+const db = createFirestore(
+  loadConfig({ GOOGLE_CLOUD_PROJECT: projectId, FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost() }),
+);
+
+function completedRun(runId: string): Run {
+  return {
+    ...newRunRecord('arc-built-runs', {
+      run_id: runId,
+      pipeline: 'nf-core/scrnaseq',
+      pipeline_version: '4.0.0',
+      user_email: 'alice@example.com',
+      user_name: 'alice',
+      created_at: '2026-11-27T10:00:00.000Z',
+      batch_request_id: '00000000-0000-4000-8000-000000000000',
+      params: {},
+      param_warnings: [],
+      config_content: '',
+      sample_count: 1,
+      samples: [],
+      source_ngs_runs: [],
+      source_project: null,
+      session_id: '00000000-0000-4000-8000-000000000001',
+    }),
+    executor: 'replay',
+    status: 'completed',
+  };
+}
+
+beforeAll(async () => {
+  key = await signingKey('key-built');
+  jwks = await startJwks([key]);
+  gcsDir = await tempDir('arc-built-gcs-');
+  gcs = new LocalGcsServer({ dataDir: gcsDir.path });
+  const gcsUrl = await gcs.start();
+  const env = {
+    GOOGLE_CLOUD_PROJECT: projectId,
+    FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+    STORAGE_EMULATOR_HOST: gcsUrl,
+    RUNS_BUCKET: 'arc-built-runs',
+    AUTH_MODE: 'iap',
+    IAP_AUDIENCE: AUDIENCE,
+    IAP_JWKS_URL: jwks.url,
+    RATE_LIMIT_READS_PER_MINUTE: '4',
+    // A warehouse nothing listens on: the Benchling routes must answer 503.
+    WAREHOUSE_HOST: '127.0.0.1',
+    WAREHOUSE_PORT: String(await freePort()),
+    WAREHOUSE_SSL: 'disable',
+    SECRET_WAREHOUSE_PASSWORD: 'unused',
+  };
+  [api, prepare] = await Promise.all([startBuiltFunction('api', env), startBuiltFunction('prepareRun', env)]);
+  await new FirestoreRunStore(db).create(completedRun('run-b0117000000c'));
+});
+
+afterAll(async () => {
+  await Promise.all([api?.stop(), prepare?.stop()]);
+  await jwks?.close();
+  await gcs?.stop();
+  await gcsDir?.remove();
+  await db.terminate();
+});
+
+describe('the built api bundle', () => {
+  it('answers 401 without an IAP assertion, and audits the refusal', async () => {
+    const response = await request<ErrorBody>(`${api.url}/api/runs`);
+    expect(response.status).toBe(401);
+    expect(response.body.error.code).toBe('missing_token');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(api.logLines()).toContainEqual(
+      expect.objectContaining({ message: 'audit', event: 'access_denied', status: 401 }),
+    );
+  });
+
+  it('answers 404 for an unknown route and for a run that does not exist', async () => {
+    const headers = iapHeaders(await iapToken(key, { email: 'bob@example.com' }));
+    const nowhere = await request<ErrorBody>(`${api.url}/api/nowhere`, { headers });
+    expect(nowhere.status).toBe(404);
+    expect(nowhere.body.error.code).toBe('not_found');
+    const missing = await request<ErrorBody>(`${api.url}/api/runs/run-000000000000`, { headers });
+    expect(missing.status).toBe(404);
+  });
+
+  it("answers 404 for another user's run and audits it as denied", async () => {
+    const headers = iapHeaders(await iapToken(key, { email: 'mallory@example.com' }));
+    const response = await request<ErrorBody>(`${api.url}/api/runs/run-b0117000000c`, { headers });
+    expect(response.status).toBe(404);
+    expect(api.logLines()).toContainEqual(
+      expect.objectContaining({
+        message: 'audit',
+        event: 'access_denied',
+        user: 'mallory@example.com',
+        run_id: 'run-b0117000000c',
+      }),
+    );
+  });
+
+  it('answers 400 for an invalid body and 409 for recovering a completed run', async () => {
+    const headers = iapHeaders(await iapToken(key, { email: 'alice@example.com' }));
+    const invalid = await request<ErrorBody>(`${api.url}/api/runs`, { method: 'POST', headers, json: {} });
+    expect(invalid.status).toBe(400);
+    const recover = await request<ErrorBody>(`${api.url}/api/runs/run-b0117000000c/recover`, {
+      method: 'POST',
+      headers,
+      json: {},
+    });
+    expect(recover.status, JSON.stringify(recover.body)).toBe(409);
+    expect(recover.body.error.code).toBe('conflict');
+  });
+
+  it('answers 503 when the warehouse is down', async () => {
+    const headers = iapHeaders(await iapToken(key, { email: 'dana@example.com' }));
+    const response = await request<ErrorBody>(`${api.url}/api/benchling/runs`, { headers });
+    expect(response.status).toBe(503);
+    expect(response.body.error.code).toBe('upstream_unavailable');
+  });
+
+  it('answers 429 with Retry-After past the read limit', async () => {
+    const headers = iapHeaders(await iapToken(key, { email: 'erin@example.com' }));
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 6; i++) {
+      const response = await request(`${api.url}/api/pipelines`, { headers });
+      statuses.push(response.status);
+      retryAfter ??= response.headers.get('retry-after');
+    }
+    expect(statuses).toContain(429);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+});
+
+describe('the built prepareRun bundle', () => {
+  it('answers 409 for a run that is no longer pending and 404 for an unknown run, logging the error by name', async () => {
+    const conflict = await request<ErrorBody>(`${prepare.url}/`, {
+      method: 'POST',
+      json: { run_id: 'run-b0117000000c' },
+    });
+    expect(conflict.status).toBe(409);
+    const missing = await request<ErrorBody>(`${prepare.url}/`, {
+      method: 'POST',
+      json: { run_id: 'run-000000000000' },
+    });
+    expect(missing.status).toBe(404);
+    // Names survive minification, so the logs say what failed.
+    expect(prepare.output()).toContain('ConflictError');
+  });
+});
