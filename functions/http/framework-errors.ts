@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import express from 'express';
 import type { Logger } from '../logging';
+import { apiSecurityHeaders } from './security-headers';
 
 type Handle = (req: Request, res: Response, callback?: (err?: unknown) => void) => void;
 
@@ -59,10 +60,13 @@ export function answerFrameworkErrorsAsJson(logger: Logger): void {
           : 'Something went wrong on our side. Retry shortly.';
       if (err && !known)
         logger.log('ERROR', 'framework_error', { error: String((err as Error).stack ?? err) });
-      res
-        .status(status)
-        .type('application/json')
-        .send(JSON.stringify({ error: { code, message } }));
+      const send = () =>
+        res
+          .status(status)
+          .type('application/json')
+          .send(JSON.stringify({ error: { code, message } }));
+      // The same hardening headers as every answer of ours (CSP, nosniff, frame-ancestors…).
+      apiSecurityHeaders(req, res).then(send, send);
     });
   };
 }

@@ -49,6 +49,9 @@ describe('POST /api/runs refuses bad input and writes nothing', () => {
     expect(response.headers.get('content-type')).toMatch(/application\/json/);
     expect(response.body.error.code).toBe('malformed_json');
     expect(response.body.error.message).toMatch(/not valid JSON|JSON/);
+    // The framework answers before our handler runs; the hardening headers are there all the same.
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(JSON.stringify(response.body)).not.toMatch(/at .*\.js:\d+/);
     await nothingWritten();
   });
