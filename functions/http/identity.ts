@@ -4,7 +4,7 @@
  * issued by https://cloud.google.com/iap for this backend's audience. A development
  * identity (the IAP email header, or the configured dev user) exists only in AUTH_MODE=dev.
  */
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { ConfigError } from '../config';
 import { UnauthenticatedError, UpstreamError } from '../core/errors';
@@ -47,6 +47,16 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Fetching Google's keys failed (unreachable, a non-200 answer, not a key set): nothing is known about the token. */
+class KeysUnavailable extends Error {}
+
+/** What the key set itself says about a token; anything else it throws comes from fetching it. */
+const KEY_SET_VERDICTS = [
+  errors.JWKSNoMatchingKey,
+  errors.JWKSMultipleMatchingKeys,
+  errors.JOSEAlgNotAllowed,
+];
+
 /** Maps jose's failures to a reason a client can act on; never the library's internals. */
 function explain(error: unknown): Error {
   if (error instanceof errors.JWTExpired) {
@@ -74,7 +84,11 @@ function explain(error: unknown): Error {
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return unauthenticated('bad_signature', 'The IAP token signature does not verify.');
   }
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
+  if (
+    error instanceof KeysUnavailable ||
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid
+  ) {
     return new UpstreamError('Google’s IAP signing keys could not be fetched; retry in a moment.');
   }
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) {
@@ -108,7 +122,7 @@ function userFromClaims(payload: JWTPayload, hostedDomain: string | undefined): 
 
 /** Verifies IAP JWTs; keys are fetched once, cached, and fetched again for an unknown `kid`. */
 export class IapAuthenticator implements Authenticator {
-  private readonly keys: ReturnType<typeof createRemoteJWKSet>;
+  private readonly keys: JWTVerifyGetKey;
 
   constructor(
     private readonly config: IdentityConfig,
@@ -119,13 +133,23 @@ export class IapAuthenticator implements Authenticator {
         'Invalid configuration: IAP_AUDIENCE is required with AUTH_MODE=iap (the audience IAP signs for: /projects/{number}/global/backendServices/{id} or /projects/{number}/apps/{project_id}).',
       );
     }
-    this.keys = createRemoteJWKSet(new URL(config.jwksUrl), {
+    const remote = createRemoteJWKSet(new URL(config.jwksUrl), {
       timeoutDuration: 5_000,
       // An unknown kid fetches the keys again, but not more often than this: a flood of
       // made-up kids must not turn into a flood of requests to Google.
       cooldownDuration: keys.cooldownMs ?? 30_000,
       cacheMaxAge: keys.cacheMaxAgeMs ?? 6 * 3600_000,
     });
+    // A new kid while the key endpoint fails (a 5xx answers as a plain JOSEError) is "cannot
+    // verify now", never "invalid": the key may well be one Google has just started using.
+    this.keys = async (header, token) => {
+      try {
+        return await remote(header, token);
+      } catch (error) {
+        if (KEY_SET_VERDICTS.some((verdict) => error instanceof verdict)) throw error;
+        throw new KeysUnavailable('IAP key set unavailable', { cause: error });
+      }
+    };
   }
 
   async authenticate(headers: Record<string, string | string[] | undefined>): Promise<Authenticated> {

@@ -23,11 +23,17 @@ export async function signingKey(kid: string): Promise<SigningKey> {
  * the keys it is given, counts fetches, and can be made unreachable.
  */
 export async function startJwks(keys: SigningKey[]) {
-  const state = { keys: [...keys], fetches: 0, down: false };
+  /** down: the connection is dropped; failWith: answered with that HTTP status (a 5xx from Google's front end). */
+  const state = { keys: [...keys], fetches: 0, down: false, failWith: 0 };
   const server = createServer((_req, res) => {
     state.fetches += 1;
     if (state.down) {
       res.destroy();
+      return;
+    }
+    if (state.failWith) {
+      res.writeHead(state.failWith, { 'content-type': 'text/html' });
+      res.end('<html><body>Service Unavailable</body></html>');
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' });

@@ -220,6 +220,30 @@ describe('IAP signing keys', () => {
       jwks.state.down = false;
     }
   });
+  it.each([
+    ['answers 503', (state: typeof jwks.state) => Object.assign(state, { failWith: 503 })],
+    ['drops the connection', (state: typeof jwks.state) => Object.assign(state, { down: true })],
+  ])(
+    'a new key id while the key endpoint %s is "cannot verify now" (503), not "invalid" (401)',
+    async (_how, breakIt) => {
+      const authenticator = new IapAuthenticator({ ...config, jwksUrl: jwks.url }, { cooldownMs: 0 });
+      await authenticator.authenticate(iapHeaders(await iapToken(first)));
+      const rotated = await signingKey(`key-rotated-during-outage-${_how.length}`);
+      breakIt(jwks.state);
+      try {
+        await expect(authenticator.authenticate(iapHeaders(await iapToken(rotated)))).rejects.toMatchObject({
+          name: 'UpstreamError',
+          message: expect.stringContaining('IAP signing keys could not be fetched'),
+        });
+        // The keys already cached still verify the tokens signed with them.
+        await expect(authenticator.authenticate(iapHeaders(await iapToken(first)))).resolves.toMatchObject({
+          email: 'alice@example.com',
+        });
+      } finally {
+        Object.assign(jwks.state, { down: false, failWith: 0 });
+      }
+    },
+  );
 });
 
 describe('an allowed hosted domain (IAP_HOSTED_DOMAIN)', () => {
