@@ -18,6 +18,12 @@ export interface SamplesheetValidation {
 }
 
 export const MAX_REPORTED_ERRORS = 200;
+/** Data rows a samplesheet may have: a sequencing run of several flow cells fits many times over. */
+export const MAX_SAMPLESHEET_ROWS = 20_000;
+/** Characters a cell may hold: a gs:// URI is at most 1,024 bytes of object name plus the bucket. */
+export const MAX_CELL_CHARS = 2_048;
+/** Columns a header may name. */
+export const MAX_COLUMNS = 100;
 
 interface ColumnSchema {
   type?: string | string[];
@@ -113,6 +119,34 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
     return result;
   }
   result.header = header;
+  if (header.length > MAX_COLUMNS) {
+    report({
+      row: 0,
+      rule: 'columns',
+      message: `The header has ${header.length} columns; at most ${MAX_COLUMNS} are accepted. Remove the columns the pipeline does not read.`,
+    });
+    return result;
+  }
+  if (records.length > MAX_SAMPLESHEET_ROWS) {
+    report({
+      rule: 'rows',
+      message: `The samplesheet has ${records.length.toLocaleString('en-US')} rows; at most ${MAX_SAMPLESHEET_ROWS.toLocaleString('en-US')} are accepted. Split the samples over several runs.`,
+    });
+    return result;
+  }
+  const tooLong = (cell: string) => cell.length > MAX_CELL_CHARS;
+  const longCell = (row: number, column: string | undefined, cell: string): FieldProblem => ({
+    row,
+    ...(column === undefined ? {} : { column }),
+    rule: 'maxLength',
+    message: `Row ${row}${column ? `, column ${column}` : ''}: the cell has ${cell.length.toLocaleString('en-US')} characters; at most ${MAX_CELL_CHARS.toLocaleString('en-US')} are accepted.`,
+  });
+  if (header.some(tooLong)) {
+    header.forEach((cell, i) => {
+      if (tooLong(cell)) report(longCell(0, `#${i + 1}`, cell));
+    });
+    return result;
+  }
 
   if (!header.some((cell) => Object.hasOwn(properties, cell))) {
     report({
@@ -175,6 +209,11 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
         rule: 'columns',
         message: `Row ${row} (line ${line}) has ${record.length} cells but the header has ${header.length} columns.`,
       });
+      return;
+    }
+    const long = record.flatMap((cell, i) => (tooLong(cell) ? [longCell(row, header[i], cell)] : []));
+    if (long.length > 0) {
+      long.forEach(report);
       return;
     }
     const values: SamplesheetRow = {};

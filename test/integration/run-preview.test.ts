@@ -89,6 +89,18 @@ describe('POST /api/runs/preview', () => {
     );
   });
 
+  it('refuses a cell of a million characters by row and column, without echoing it', async () => {
+    const huge = `gs://arc-demo-fastq/${'x'.repeat(1_000_000)}_R1.fastq.gz`;
+    const csv = `sample,fastq_1,fastq_2\nS1,${huge},gs://arc-demo-fastq/S1_R2.fastq.gz\n`;
+    const response = await preview(runBody({ samplesheet_csv: csv }));
+    expect(response.status).toBe(200);
+    expect(response.body.valid).toBe(false);
+    expect(response.body.problems).toContainEqual(
+      expect.objectContaining({ field: 'samplesheet_csv', row: 1, column: 'fastq_1', rule: 'maxLength' }),
+    );
+    expect(JSON.stringify(response.body).length).toBeLessThan(20_000);
+  });
+
   it('refuses a samplesheet over 10 MB with 413, like a launch', async () => {
     const response = await preview(
       runBody({ samplesheet_csv: `sample,fastq_1\n${'x'.repeat(10 * 1024 * 1024)}` }),

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { getPipelineVersion } from '../../functions/core/pipelines/registry';
-import { MAX_REPORTED_ERRORS, validateSamplesheet } from '../../functions/core/samplesheet';
+import {
+  MAX_CELL_CHARS,
+  MAX_COLUMNS,
+  MAX_REPORTED_ERRORS,
+  MAX_SAMPLESHEET_ROWS,
+  validateSamplesheet,
+} from '../../functions/core/samplesheet';
 import { samplesheet } from '../helpers/samplesheets';
 
 const inputSchema = (version = '4.0.0') =>
@@ -156,6 +162,62 @@ describe('validateSamplesheet', () => {
     const result = validateSamplesheet([HEADER, ...rows].join('\n'), inputSchema());
     expect(result.errors).toHaveLength(MAX_REPORTED_ERRORS);
     expect(result.error_count).toBe(MAX_REPORTED_ERRORS + 50);
+  });
+});
+
+describe('bounds', () => {
+  it('refuses a cell of a million characters, naming its row and column, and still checks the other rows', () => {
+    const huge = `gs://b/${'x'.repeat(1_000_000)}_R1.fastq.gz`;
+    const result = validateSamplesheet(
+      [
+        HEADER,
+        row('S1'),
+        row('S2', 5000, huge),
+        row('S3 bad', 5000, 'gs://b/S3_R1.fastq.gz', 'gs://b/S3_R2.fastq.gz'),
+      ].join('\n'),
+      inputSchema(),
+    );
+    expect(result.errors).toEqual([
+      expect.objectContaining({
+        row: 2,
+        column: 'fastq_1',
+        rule: 'maxLength',
+        message: `Row 2, column fastq_1: the cell has 1,000,019 characters; at most ${MAX_CELL_CHARS.toLocaleString('en-US')} are accepted.`,
+      }),
+      expect.objectContaining({ row: 3, column: 'sample' }),
+    ]);
+    // The problem is described, never echoed back.
+    expect(JSON.stringify(result.errors).length).toBeLessThan(2_000);
+  });
+
+  it('accepts a cell of exactly the maximum length', () => {
+    const path = `gs://b/${'x'.repeat(MAX_CELL_CHARS - 'gs://b/_R1.fastq.gz'.length)}_R1.fastq.gz`;
+    expect(path).toHaveLength(MAX_CELL_CHARS);
+    const result = validateSamplesheet([HEADER, row('S1', 5000, path)].join('\n'), inputSchema());
+    expect(result.errors).toEqual([]);
+  });
+
+  it('refuses more rows than the limit with one clear error', () => {
+    const rows = Array.from({ length: MAX_SAMPLESHEET_ROWS + 1 }, (_, i) => row(`S${i}`));
+    const result = validateSamplesheet([HEADER, ...rows].join('\n'), inputSchema());
+    expect(result.errors).toEqual([
+      expect.objectContaining({
+        rule: 'rows',
+        message: expect.stringContaining('20,001 rows; at most 20,000'),
+      }),
+    ]);
+    expect(result.rows).toEqual([]);
+  });
+
+  it('refuses a header of more columns than the limit, and a header cell over the length limit', () => {
+    const wide = [HEADER, ...Array.from({ length: MAX_COLUMNS }, (_, i) => `extra_${i}`)].join(',');
+    expect(validateSamplesheet(`${wide}\n${row('S1')}`, inputSchema()).errors).toEqual([
+      expect.objectContaining({ row: 0, rule: 'columns' }),
+    ]);
+    const longHeader = `${HEADER},${'c'.repeat(MAX_CELL_CHARS + 1)}`;
+    expect(validateSamplesheet(`${longHeader}\n${row('S1')}`, inputSchema()).errors).toEqual([
+      expect.objectContaining({ row: 0, column: '#5', rule: 'maxLength' }),
+    ]);
   });
 });
 
