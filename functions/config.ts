@@ -131,7 +131,7 @@ const ConfigSchema = z.object({
     .default('warehouse-password'),
   WAREHOUSE_SSL: z.enum(['require', 'verify-full', 'disable']).default('require'),
   WAREHOUSE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
-  WAREHOUSE_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
+  WAREHOUSE_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   WAREHOUSE_MAPPING: z.string().optional(),
   BATCH_EMULATOR_HOST: HostPort.optional(),
   LOGGING_EMULATOR_HOST: HostPort.optional(),

@@ -19,6 +19,7 @@ import { FirestoreRateLimiter, MemoryRateLimiter, Unlimited } from './adapters/r
 import { SecretManagerSecrets } from './adapters/secret-manager-secrets';
 import { CloudWorkflowsStarter } from './adapters/workflows-starter';
 import type { Config } from './config';
+import { batchParent } from './core/batch-job';
 import type { ExecutionDeps } from './core/execution-service';
 import type { Clock, JobRunner, ObjectStore, Randomness, Secrets, WorkflowArgument } from './core/ports';
 import { TaskCatalog } from './core/run-tasks';
@@ -26,7 +27,7 @@ import { EmulatorSessionTokens, type SessionTokens } from './core/session';
 import type { SweepDeps } from './core/sweeper';
 import { type TaskLogSource, WorkDirTaskLogs } from './core/task-logs';
 import { BenchlingService } from './core/warehouse';
-import type { ApiDeps } from './http/api-app';
+import { type ApiDeps, READINESS_TIMEOUT_MS } from './http/api-app';
 import { audit } from './http/audit';
 import { type Authenticator, createAuthenticator } from './http/identity';
 import { jsonLogger, type Logger, redacting } from './logging';
@@ -247,6 +248,10 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     readiness: [
       { name: 'firestore', check: async () => void (await db.collection('runs').limit(1).get()) },
       { name: 'storage', check: () => objects.ping() },
+      {
+        name: 'batch',
+        check: () => jobs.ping(batchParent(config.project, config.region), READINESS_TIMEOUT_MS),
+      },
       ...(benchling.configured ? [{ name: 'warehouse', check: () => benchling.ping() }] : []),
     ],
     version: VERSION,

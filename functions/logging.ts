@@ -46,3 +46,19 @@ export function redacting(logger: Logger, redact: (text: string) => string): Log
     },
   };
 }
+
+/**
+ * One way to put an unknown error in a log line: its stack (or text), then each `cause` in
+ * turn, so a 503 whose message names no internals still tells the operator what failed.
+ */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    parts.push(
+      current instanceof Error ? (current.stack ?? `${current.name}: ${current.message}`) : String(current),
+    );
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join('\nCaused by: ');
+}

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { buildOrchestrator, buildWeb } from '../scripts/build';
+import { buildFunctions, buildOrchestrator, buildWeb } from '../scripts/build';
 import { type RunningEmulator, startFirestoreEmulator } from '../scripts/lib/firestore-emulator';
 import { type DemoWarehouse, startDemoWarehouse } from '../scripts/local/warehouse';
 
@@ -12,6 +12,8 @@ declare module 'vitest' {
     orchestratorDir: string;
     /** The web page built for this test run. */
     webDir: string;
+    /** The deployable function bundles built for this test run (dist/functions is rebuilt by `npm start` tests). */
+    functionsDir: string;
     /** The demo Benchling warehouse, seeded for `referenceDay`; test files clone its database. */
     warehouse: {
       port: number;
@@ -34,6 +36,8 @@ export async function setup(project: TestProject): Promise<void> {
   const orchestrator = await buildOrchestrator(join(buildDir, 'orchestrator'));
   project.provide('orchestratorDir', orchestrator.dir);
   project.provide('webDir', (await buildWeb(join(buildDir, 'web'))).dir);
+  await buildFunctions(join(buildDir, 'functions'));
+  project.provide('functionsDir', join(buildDir, 'functions'));
   const referenceDay = new Date();
   warehouse = await startDemoWarehouse({ dataDir: join(buildDir, 'warehouse'), referenceDay });
   project.provide('warehouse', {

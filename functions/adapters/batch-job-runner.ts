@@ -103,6 +103,18 @@ export class BatchJobRunner implements JobRunner {
     }
   }
 
+  /** Readiness: the cheapest authorised call, one job of the region listed, within `timeoutMs`. */
+  async ping(parent: string, timeoutMs: number): Promise<void> {
+    try {
+      await this.client.listJobs(
+        { parent, pageSize: 1 },
+        { autoPaginate: false, timeout: timeoutMs, retry: null },
+      );
+    } catch (error) {
+      throw runnerError(error, 'jobs.list');
+    }
+  }
+
   async cancelJob(name: string): Promise<void> {
     try {
       // The long-running operation is not awaited: the job's state says when it is done.

@@ -1,5 +1,6 @@
 import type { Storage } from '@google-cloud/storage';
 import type { InputFileState, InputFiles } from '../core/input-files';
+import { guardStorage } from './gcs-object-store';
 
 const FORBIDDEN = new Set([401, 403]);
 
@@ -9,7 +10,10 @@ export class GcsInputFiles implements InputFiles {
 
   async state(bucket: string, name: string): Promise<InputFileState> {
     try {
-      const [exists] = await this.storage.bucket(bucket).file(name).exists();
+      const [exists] = await guardStorage(
+        () => this.storage.bucket(bucket).file(name).exists(),
+        'Cloud Storage is unavailable right now, so the samplesheet’s input files could not be checked; nothing was launched. Try again in a minute.',
+      );
       return exists ? 'found' : 'missing';
     } catch (error) {
       if (FORBIDDEN.has(Number((error as { code?: unknown }).code))) return 'forbidden';

@@ -1,7 +1,32 @@
 import type { File, Storage } from '@google-cloud/storage';
+import { UpstreamError } from '../core/errors';
 import type { ObjectInfo, ObjectStore } from '../core/ports';
 
 const NOT_FOUND = 404;
+
+export const STORAGE_UNAVAILABLE =
+  'Cloud Storage is unavailable right now, so the run’s files cannot be read or written. Try again in a minute.';
+
+/**
+ * Whether Cloud Storage (not the request) failed: no HTTP answer at all (refused, reset, timed
+ * out, DNS) or a 5xx, 408 or 429. A 404 or 403 is an answer about the object and stays as it is.
+ */
+export function isStorageOutage(error: unknown): boolean {
+  if (error instanceof UpstreamError) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'number') return true;
+  return code >= 500 || code === 408 || code === 429;
+}
+
+/** An outage becomes an UpstreamError (503, Retry-After) whose message names no address or errno. */
+export async function guardStorage<T>(call: () => Promise<T>, message = STORAGE_UNAVAILABLE): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isStorageOutage(error)) throw new UpstreamError(message, { cause: error });
+    throw error;
+  }
+}
 
 function info(file: File): ObjectInfo {
   const m = file.metadata;
@@ -26,17 +51,19 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   async write(name: string, content: string | Uint8Array, contentType: string): Promise<void> {
-    await this.file(name).save(Buffer.from(content), { contentType, resumable: false });
+    await guardStorage(() => this.file(name).save(Buffer.from(content), { contentType, resumable: false }));
   }
 
   async read(name: string): Promise<Buffer> {
-    const [content] = await this.file(name).download();
+    const [content] = await guardStorage(() => this.file(name).download());
     return content;
   }
 
   async readRange(name: string, start: number, end: number): Promise<Buffer> {
     if (end <= start) return Buffer.alloc(0);
-    const [content] = await this.file(name).download({ start, end: end - 1, validation: false });
+    const [content] = await guardStorage(() =>
+      this.file(name).download({ start, end: end - 1, validation: false }),
+    );
     return content;
   }
 
@@ -45,13 +72,13 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   async exists(name: string): Promise<boolean> {
-    const [exists] = await this.file(name).exists();
+    const [exists] = await guardStorage(() => this.file(name).exists());
     return exists;
   }
 
   async stat(name: string): Promise<ObjectInfo | null> {
     try {
-      const [metadata] = await this.file(name).getMetadata();
+      const [metadata] = await guardStorage(() => this.file(name).getMetadata());
       return info(Object.assign(this.file(name), { metadata }));
     } catch (error) {
       if ((error as { code?: number }).code === NOT_FOUND) return null;
@@ -63,12 +90,14 @@ export class GcsObjectStore implements ObjectStore {
     const objects: ObjectInfo[] = [];
     let pageToken: string | undefined;
     do {
-      const [files, next] = await this.storage.bucket(this.bucket).getFiles({
-        prefix,
-        autoPaginate: false,
-        maxResults: Math.min(1000, limit - objects.length + 1),
-        ...(pageToken ? { pageToken } : {}),
-      });
+      const [files, next] = await guardStorage(() =>
+        this.storage.bucket(this.bucket).getFiles({
+          prefix,
+          autoPaginate: false,
+          maxResults: Math.min(1000, limit - objects.length + 1),
+          ...(pageToken ? { pageToken } : {}),
+        }),
+      );
       objects.push(...files.map(info));
       pageToken = (next as { pageToken?: string } | null)?.pageToken;
     } while (pageToken && objects.length <= limit);
@@ -76,23 +105,25 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   async signedUrl(name: string, expiresInSeconds: number, downloadName?: string): Promise<string> {
-    const [url] = await this.file(name).getSignedUrl({
-      version: 'v4',
-      action: 'read',
-      expires: Date.now() + expiresInSeconds * 1000,
-      ...(downloadName
-        ? { responseDisposition: `attachment; filename="${downloadName.replace(/["\\\r\n]/g, '_')}"` }
-        : {}),
-    });
+    const [url] = await guardStorage(() =>
+      this.file(name).getSignedUrl({
+        version: 'v4',
+        action: 'read',
+        expires: Date.now() + expiresInSeconds * 1000,
+        ...(downloadName
+          ? { responseDisposition: `attachment; filename="${downloadName.replace(/["\\\r\n]/g, '_')}"` }
+          : {}),
+      }),
+    );
     return url;
   }
 
   async ping(): Promise<void> {
     try {
-      await this.storage.bucket(this.bucket).getMetadata();
+      await guardStorage(() => this.storage.bucket(this.bucket).getMetadata());
     } catch (error) {
       if ((error as { code?: number }).code === NOT_FOUND) {
-        throw new Error(`bucket ${this.bucket} does not exist`);
+        throw new UpstreamError(`bucket ${this.bucket} does not exist`);
       }
       throw error;
     }

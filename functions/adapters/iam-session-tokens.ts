@@ -45,7 +45,10 @@ export class IamSessionTokens implements SessionTokens {
       });
     } catch (error) {
       throw new UpstreamError(
-        `The session token could not be signed: IAM is unreachable (${String(error)}).`,
+        'The session token could not be signed: IAM is unreachable. Try again in a minute.',
+        {
+          cause: error,
+        },
       );
     }
     const body = (await response.json().catch(() => ({}))) as {

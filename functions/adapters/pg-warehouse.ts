@@ -10,6 +10,7 @@ import {
   type WarehouseMetadata,
   WarehouseUnavailableError,
 } from '../core/warehouse';
+import { before, DeadlineExceeded } from '../deadline';
 import type { WarehouseMapping } from './warehouse-mapping';
 
 export interface PgWarehouseOptions {
@@ -21,9 +22,17 @@ export interface PgWarehouseOptions {
   password: () => Promise<string>;
   /** require: encrypted, certificate not checked (libpq sslmode=require); verify-full: checked too. */
   ssl: 'disable' | 'require' | 'verify-full';
-  /** Server-side limit for one query, the time to its last row included. */
+  /**
+   * Limit for one query, the time to its last row included: enforced by the server
+   * (statement_timeout) and, for a server that stops answering altogether, by this client
+   * a moment later.
+   */
   statementTimeoutMs: number;
-  /** How long a request waits for a pooled connection (or a new one) before giving up. */
+  /**
+   * How long a request may take to get a usable connection (a pooled one, or a new one with
+   * its retries) before the warehouse counts as unavailable. A server that accepts TCP but
+   * never answers (frozen, black-holed) is caught here.
+   */
   acquireTimeoutMs: number;
   mapping: WarehouseMapping;
   /** Connections kept open when idle (the product spec: 5) … */
@@ -56,6 +65,8 @@ const CONNECTION_CODES = new Set([
 ]);
 /** Rows fetched per round trip: small, so a query cut short by the timeout still returns most of what arrived. */
 const BATCH_ROWS = 10;
+/** How long after statement_timeout this client stops waiting for a server that has gone silent. */
+const CLIENT_GRACE_MS = 1_000;
 
 function isConnectionError(error: unknown): boolean {
   const code = String((error as { code?: unknown }).code ?? '');
@@ -186,10 +197,11 @@ function statements(m: WarehouseMapping) {
 }
 
 /**
- * The Benchling warehouse over node-postgres: a pool of 5 to 15 connections (30 s to get one,
- * replaced every 30 minutes), a statement timeout on every query, rows read through a cursor
- * so a query cut short by the timeout still returns what arrived (flagged partial), and
- * connection failures retried 3 times with backoff before the warehouse counts as unavailable.
+ * The Benchling warehouse over node-postgres: a pool of 5 to 15 connections (replaced every
+ * 30 minutes), a statement timeout on every query (the server's, and this client's a moment
+ * later for a server gone silent), rows read through a cursor so a query cut short by the
+ * timeout still returns what arrived (flagged partial), and connection failures retried 3
+ * times with backoff, all within the acquire deadline, before the warehouse counts as unavailable.
  */
 export class PgSampleWarehouse implements SampleWarehouse {
   /** Queries sent, and the most connections open at once: for tests and the benchmark. */
@@ -198,11 +210,15 @@ export class PgSampleWarehouse implements SampleWarehouse {
   private readonly sql: ReturnType<typeof statements>;
   private readonly retries: number;
   private readonly retryBaseMs: number;
+  private readonly acquireTimeoutMs: number;
+  private readonly queryTimeoutMs: number;
 
   constructor(options: PgWarehouseOptions) {
     this.sql = statements(options.mapping);
     this.retries = options.retries ?? 3;
     this.retryBaseMs = options.retryBaseMs ?? 200;
+    this.acquireTimeoutMs = options.acquireTimeoutMs;
+    this.queryTimeoutMs = options.statementTimeoutMs + CLIENT_GRACE_MS;
     this.pool = new pg.Pool({
       host: options.host,
       port: options.port,
@@ -232,11 +248,19 @@ export class PgSampleWarehouse implements SampleWarehouse {
     this.pool.on('error', () => {});
   }
 
+  /** A connection within acquireTimeoutMs, retries included, or WarehouseUnavailableError. */
   private async connect(): Promise<pg.PoolClient> {
+    const deadline = Date.now() + this.acquireTimeoutMs;
+    const unavailable = (attempts: number, cause: unknown) =>
+      new WarehouseUnavailableError(
+        `the warehouse did not give a usable connection within ${this.acquireTimeoutMs} ms (${attempts} attempt${attempts === 1 ? '' : 's'}): ${cause instanceof DeadlineExceeded ? 'no answer' : cause instanceof Error ? cause.message : String(cause)}`,
+      );
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.pool.connect();
+        // A connection that arrives after the deadline is closed, never leaked into the pool's count.
+        return await before(this.pool.connect(), deadline, (late) => late.release(true));
       } catch (error) {
+        if (error instanceof DeadlineExceeded) throw unavailable(attempt + 1, error);
         const code = String((error as { code?: unknown }).code ?? '');
         if (code === '28P01' || code === '28000') {
           throw new UpstreamError(
@@ -244,42 +268,41 @@ export class PgSampleWarehouse implements SampleWarehouse {
           );
         }
         if (!isConnectionError(error)) throw error;
-        if (attempt >= this.retries) {
-          throw new WarehouseUnavailableError(
-            `the warehouse did not accept a connection after ${attempt + 1} attempts: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        }
+        const base = this.retryBaseMs * 2 ** attempt;
+        const delay = base / 2 + Math.random() * (base / 2);
+        if (attempt >= this.retries || Date.now() + delay >= deadline) throw unavailable(attempt + 1, error);
         this.stats.connectRetries++;
-        const delay = this.retryBaseMs * 2 ** attempt;
-        await new Promise((resolve) => setTimeout(resolve, delay / 2 + Math.random() * (delay / 2)));
+        await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
   }
 
   /**
    * Runs one statement through a cursor. A statement timeout ends the read with what arrived
-   * (partial); a connection lost before the first row is retried like a failed connect.
+   * (partial), and so does a server that goes silent past it (the connection is then dropped);
+   * a connection lost before the first row is retried like a failed connect.
    */
   private async rows<R, T>(sql: string, params: unknown[], map: (row: R) => T): Promise<Rows<T>> {
     for (let attempt = 0; ; attempt++) {
       const client = await this.connect();
       const rows: T[] = [];
       this.stats.queries++;
+      const deadline = Date.now() + this.queryTimeoutMs;
       const cursor = client.query(new Cursor<R>(sql, params));
       try {
         for (;;) {
-          const batch = await cursor.read(BATCH_ROWS);
+          const batch = await before(cursor.read(BATCH_ROWS), deadline);
           if (batch.length === 0) break;
           for (const row of batch) rows.push(map(row));
         }
-        await cursor.close();
+        await before(cursor.close(), deadline);
         client.release();
         return { rows, partial: false };
       } catch (error) {
         // A cursor that failed cannot be reused: drop the connection rather than risk its state.
         client.release(true);
         const code = (error as { code?: unknown }).code;
-        if (code === QUERY_CANCELED) return { rows, partial: true };
+        if (code === QUERY_CANCELED || error instanceof DeadlineExceeded) return { rows, partial: true };
         if (isConnectionError(error)) {
           if (rows.length === 0 && attempt < this.retries) {
             this.stats.connectRetries++;

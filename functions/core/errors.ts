@@ -66,9 +66,23 @@ export class RateLimitedError extends DomainError {
   }
 }
 
-/** A dependency (Firestore, GCS, Batch, the warehouse) failed; worth retrying later. */
+/**
+ * A dependency (Firestore, GCS, Batch, the warehouse) failed; worth retrying later. The message
+ * is for the user and names no internals (no address, no errno); what the dependency said goes
+ * in `cause`, which reaches the logs only.
+ */
 export class UpstreamError extends DomainError {
   readonly code = 'upstream_unavailable';
+  /** Sent as Retry-After. */
+  readonly retryAfterSeconds: number;
+  constructor(
+    message: string,
+    options: { cause?: unknown; retryAfterSeconds?: number; details?: unknown } = {},
+  ) {
+    super(message, options.details);
+    if (options.cause !== undefined) this.cause = options.cause;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 30;
+  }
 }
 
 export class UnsupportedMediaTypeError extends DomainError {

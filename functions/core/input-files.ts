@@ -62,8 +62,12 @@ export async function checkInputFiles(files: InputFiles, rows: SamplesheetRow[])
     );
   } catch (error) {
     limit.clearQueue();
+    if (error instanceof UpstreamError) throw error;
     throw new UpstreamError(
-      `The samplesheet's input files could not be checked (${error instanceof Error ? error.message : String(error)}); nothing was launched. Try again.`,
+      "The samplesheet's input files could not be checked; nothing was launched. Try again.",
+      {
+        cause: error,
+      },
     );
   }
 

@@ -403,7 +403,8 @@ async function stopJob(deps: CancelDeps, run: Run): Promise<void> {
     await deps.jobs.cancelJob(run.batch_job_name);
   } catch (error) {
     throw new UpstreamError(
-      `Run ${run.run_id} is cancelled, but Batch did not confirm stopping job ${run.batch_job_name} (${error instanceof Error ? error.message : String(error)}). Send DELETE again to retry.`,
+      `Run ${run.run_id} is cancelled, but Batch did not confirm stopping job ${run.batch_job_name}. Send DELETE again to retry.`,
+      { cause: error },
     );
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
+  DomainError,
   NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
@@ -31,7 +32,8 @@ import {
   parseOrThrow,
 } from '../core/run-service';
 import type { SessionTokens } from '../core/session';
-import type { Logger } from '../logging';
+import { DeadlineExceeded, within } from '../deadline';
+import { describeError, type Logger } from '../logging';
 import { audit } from './audit';
 import { type BenchlingDeps, benchlingRoutes } from './benchling-routes';
 import { toHttp } from './http-errors';
@@ -53,6 +55,9 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
+/** Each readiness check answers within this, so /api/ready always answers (a hung dependency is "not ready"). */
+export const READINESS_TIMEOUT_MS = 3_000;
+
 export interface ApiDeps extends RecoveryDeps, MonitoringDeps, BenchlingDeps {
   jobs: JobRunner;
   users: UserStore;
@@ -66,6 +71,8 @@ export interface ApiDeps extends RecoveryDeps, MonitoringDeps, BenchlingDeps {
   secrets: Secrets;
   logger: Logger;
   readiness: ReadinessCheck[];
+  /** Per check; default READINESS_TIMEOUT_MS. */
+  readinessTimeoutMs?: number;
   version: string;
   /** What the rendered nextflow.config of a preview is made with (the run id aside). */
   nextflowSettings: RunPreviewDeps['nextflowSettings'];
@@ -227,13 +234,24 @@ function routes(deps: ApiDeps): Route[] {
       handler: async () => {
         const results = await Promise.all(
           deps.readiness.map(async ({ name, check }) => {
+            const timeoutMs = deps.readinessTimeoutMs ?? READINESS_TIMEOUT_MS;
             try {
-              await check();
+              await within(check(), timeoutMs);
               return [name, { ok: true }] as const;
             } catch (error) {
-              deps.logger.log('WARNING', 'readiness_check_failed', { check: name, error: String(error) });
-              const message = error instanceof Error ? error.message : String(error);
-              return [name, { ok: false, error: message.split('\n')[0]!.slice(0, 200) }] as const;
+              deps.logger.log('WARNING', 'readiness_check_failed', {
+                check: name,
+                error: describeError(error),
+              });
+              // Unauthenticated: our own words only (a DomainError's message), never a driver's
+              // text, which names addresses and errnos.
+              const message =
+                error instanceof DeadlineExceeded
+                  ? `did not answer within ${timeoutMs / 1000} s`
+                  : error instanceof DomainError
+                    ? error.message
+                    : 'not answering; the function log (readiness_check_failed) has the cause';
+              return [name, { ok: false, error: message.slice(0, 300) }] as const;
             }
           }),
         );
@@ -592,7 +610,7 @@ export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) =
           request_id: requestId,
           method: req.method,
           path: req.path,
-          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+          error: describeError(error),
         });
       }
       if (res.headersSent) {

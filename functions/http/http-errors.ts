@@ -41,7 +41,8 @@ export function statusOf(error: DomainError): number {
 export function toHttp(error: unknown, requestId: string): HttpError {
   if (error instanceof DomainError) {
     const headers: Record<string, string> = {};
-    if (error instanceof RateLimitedError) headers['retry-after'] = String(error.retryAfterSeconds);
+    if (error instanceof RateLimitedError || error instanceof UpstreamError)
+      headers['retry-after'] = String(error.retryAfterSeconds);
     return {
       status: statusOf(error),
       headers,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import { parseOrThrow } from '../core/run-service';
-import type { Logger } from '../logging';
+import { describeError, type Logger } from '../logging';
 import { toHttp } from './http-errors';
 
 /**
@@ -32,7 +32,7 @@ export function jsonEndpoint<T>(
       logger.log(http.status >= 500 ? 'ERROR' : 'WARNING', `${name}_failed`, {
         request_id: requestId,
         status: http.status,
-        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        error: describeError(error),
       });
       res.status(http.status).set(http.headers).json(http.body);
     }

@@ -12,7 +12,7 @@ import { isTerminal, type Run } from '../core/run-model';
 import { type Caller, getAccessibleRun } from '../core/run-service';
 import { findTask, queryTasks, type TaskCatalog, TasksQuery, taskView } from '../core/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../core/task-logs';
-import type { Logger } from '../logging';
+import { describeError, type Logger } from '../logging';
 import type { Route, RouteContext } from './router';
 
 export interface MonitoringDeps {
@@ -244,7 +244,10 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
               }
             },
             (error) => {
-              deps.logger.log('ERROR', 'run_watch_failed', { run_id: first.run_id, error: String(error) });
+              deps.logger.log('ERROR', 'run_watch_failed', {
+                run_id: first.run_id,
+                error: describeError(error),
+              });
               if (session.isConnected)
                 session.push({ message: 'The live view stopped; reconnect to resume.' }, 'error');
               finish();
@@ -341,7 +344,7 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
           'content-disposition': `attachment; filename="${current.run_id}-logs.zip"`,
         });
         output.on('error', (error) => {
-          deps.logger.log('ERROR', 'zip_failed', { run_id: current.run_id, error: String(error) });
+          deps.logger.log('ERROR', 'zip_failed', { run_id: current.run_id, error: describeError(error) });
           ctx.res.destroy(error);
         });
         ctx.res.on('close', () => output.destroy());

@@ -6,6 +6,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,34 @@ export interface DemoWarehouse {
   /** The functions' settings for this warehouse (the password as a local secret override). */
   env(database?: string): Record<string, string>;
   adminClient(database?: string): Promise<pg.Client>;
+  /**
+   * Freezes every process of the server (SIGSTOP), as a hung host or a black-holed route
+   * looks from outside: connections are accepted by the kernel, nothing is ever answered.
+   */
+  freeze(): void;
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): void;
   stop(): Promise<void>;
+}
+
+/** `pid` and every process descended from it, read from /proc (Linux). */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …; comm may hold spaces and parentheses.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), ppid);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++)
+    for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
+  return tree;
 }
 
 /** Columns every Benchling warehouse table has: the entity id and `$`-suffixed system fields. */
@@ -277,6 +305,16 @@ export async function startDemoWarehouse(options: DemoWarehouseOptions): Promise
     seed,
     env: (database = DEMO_DATABASE) => warehouseEnv(port, database, reader),
     adminClient: (database = DEMO_DATABASE) => connect(database),
-    stop: stopServer,
+    freeze: () => {
+      for (const pid of processTree(child.pid!)) process.kill(pid, 'SIGSTOP');
+    },
+    thaw: () => {
+      for (const pid of processTree(child.pid!)) process.kill(pid, 'SIGCONT');
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null)
+        for (const pid of processTree(child.pid!)) process.kill(pid, 'SIGCONT');
+      await stopServer();
+    },
   };
 }

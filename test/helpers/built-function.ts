@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { inject } from 'vitest';
 import { freePort, waitFor } from '../../scripts/lib/net';
 
 export interface BuiltFunction {
@@ -15,14 +16,15 @@ export interface BuiltFunction {
 }
 
 /**
- * A deployed function as Cloud Run starts it: the bundle from dist/functions/<name> (what
- * `npm run build` writes and deploys, minified) under the real Functions Framework, in a
- * process of its own with only the environment given here.
+ * A deployed function as Cloud Run starts it: the bundle `npm run build` makes and deploys
+ * (minified; built for this test run by the global setup, since `npm start` tests rebuild
+ * dist/) under the real Functions Framework, in a process of its own with only the
+ * environment given here.
  */
 export async function spawnBuiltFunction(name: string, env: Record<string, string>): Promise<BuiltFunction> {
-  const source = `dist/functions/${name}`;
+  const source = `${inject('functionsDir')}/${name}`;
   if (!existsSync(`${source}/index.js`))
-    throw new Error(`${source} is not built: run npm run build (npm test does).`);
+    throw new Error(`${source} is not built: the global setup builds it.`);
   const port = await freePort();
   const child = spawn(
     'node_modules/.bin/functions-framework',

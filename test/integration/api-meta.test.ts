@@ -1,6 +1,24 @@
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRunRequest } from '../../functions/core/run-model';
+import { freePort } from '../../scripts/lib/net';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
+
+const holes: Server[] = [];
+/** A peer that accepts TCP and never says a word (a frozen host, a black-holed route). */
+async function blackHole(): Promise<{ host: string }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => void sockets.push(socket));
+  server.on('close', () => {
+    for (const socket of sockets) socket.destroy();
+  });
+  holes.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { host: `127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+afterAll(() => {
+  for (const hole of holes) hole.close();
+});
 
 let api: TestApi;
 const ALICE = asUser('alice@example.com');
@@ -83,13 +101,41 @@ describe('health and readiness', () => {
     expect(response.body).toEqual({ status: 'ok', version: expect.any(String) });
   });
 
-  it('ready checks Firestore and storage', async () => {
+  it('ready checks Firestore, storage and Batch', async () => {
     const response = await request(`${api.url}/api/ready`);
     expect(response.status).toBe(200);
     expect(response.body).toEqual({
       status: 'ready',
-      checks: { firestore: { ok: true }, storage: { ok: true } },
+      checks: { firestore: { ok: true }, storage: { ok: true }, batch: { ok: true } },
     });
+  });
+
+  it.each([
+    [
+      'refuses connections',
+      async () => `127.0.0.1:${await freePort()}`,
+      /Batch jobs\.list failed|not answering/,
+    ],
+    [
+      'accepts connections and never answers',
+      async () => (await blackHole()).host,
+      /did not answer within 3 s/,
+    ],
+  ])('ready answers 503 within its deadline when Batch %s, naming no address', async (_how, host, reason) => {
+    const hostPort = await host();
+    const broken = await startTestApi({ env: { BATCH_EMULATOR_HOST: hostPort } });
+    try {
+      const response = await request<{
+        status: string;
+        checks: Record<string, { ok: boolean; error?: string }>;
+      }>(`${broken.url}/api/ready`);
+      expect(response.status).toBe(503);
+      expect(response.body.checks).toMatchObject({ firestore: { ok: true }, storage: { ok: true } });
+      expect(response.body.checks.batch).toEqual({ ok: false, error: expect.stringMatching(reason) });
+      expect(JSON.stringify(response.body)).not.toContain(hostPort);
+    } finally {
+      await broken.close();
+    }
   });
 
   it('ready answers 503 naming the check that failed', async () => {

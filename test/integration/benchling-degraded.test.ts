@@ -173,3 +173,66 @@ describe('the warehouse is slow (pg_sleep over the statement timeout)', () => {
     expect(built.body.error.message).toMatch(/no samplesheet was built/);
   });
 });
+
+describe('the warehouse freezes (every server process SIGSTOPped: accepts TCP, never answers)', () => {
+  let server: DemoWarehouse;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let setup: Awaited<ReturnType<typeof apiOver>>;
+  const limits = { WAREHOUSE_STATEMENT_TIMEOUT_MS: '1000', WAREHOUSE_ACQUIRE_TIMEOUT_MS: '1500' };
+
+  beforeAll(async () => {
+    dir = await tempDir('arc-warehouse-frozen-');
+    server = await startDemoWarehouse({ dataDir: dir.path });
+    setup = await apiOver({ ...server.env(), ...limits });
+  });
+  afterAll(async () => {
+    server?.thaw();
+    await setup?.api.close();
+    await server?.stop().catch(() => {});
+    await dir?.remove();
+  });
+
+  it('answers lists partial, lookups and readiness 503, a new connection "Unable to access sample data", and recovers on thaw', async () => {
+    const { get } = setup;
+    const runName = server.seed.runs.find((r) => !r.archived)!.name;
+    expect((await get('/api/benchling/runs')).status).toBe(200);
+
+    server.freeze();
+    try {
+      // A pooled connection takes the query; the client's own deadline ends it with what arrived.
+      const runs = await get<{ runs: unknown[]; partial: boolean; warning: string }>('/api/benchling/runs');
+      expect(runs.status, JSON.stringify(runs.body)).toBe(200);
+      expect(runs.body).toMatchObject({ runs: [], partial: true });
+      expect(runs.body.warning).toMatch(/took too long.*Narrow the filters/);
+
+      const samples = await get<ErrorBody>(`/api/benchling/runs/${encodeURIComponent(runName)}/samples`);
+      // The connection that timed out was dropped; the next one cannot be had in time.
+      expect(samples.status).toBe(503);
+      expect(samples.body.error.message).toMatch(/^Unable to access sample data/);
+
+      const ready = await get<{ status: string; checks: Record<string, { ok: boolean; error?: string }> }>(
+        '/api/ready',
+      );
+      expect(ready.status).toBe(503);
+      expect(ready.body.checks.firestore).toEqual({ ok: true });
+      expect(ready.body.checks.warehouse).toMatchObject({ ok: false });
+      expect(JSON.stringify(ready.body)).not.toMatch(/127\.0\.0\.1|ECONN|5432|password/);
+
+      // An instance with no connection yet cannot get one: the acquire deadline answers.
+      const cold = await apiOver({ ...server.env(), ...limits });
+      try {
+        const response = await cold.get<ErrorBody>('/api/benchling/runs');
+        expect(response.status).toBe(503);
+        expect(response.body.error.message).toMatch(/^Unable to access sample data/);
+        expect(response.headers.get('retry-after')).not.toBeNull();
+      } finally {
+        await cold.api.close();
+      }
+    } finally {
+      server.thaw();
+    }
+    const back = await get<{ partial: boolean }>('/api/benchling/runs');
+    expect(back.status).toBe(200);
+    expect(back.body.partial).toBe(false);
+  });
+});

@@ -126,6 +126,26 @@ describe('a run on the local stack', () => {
     });
     expect(final.error_detail).toContain('Command error:');
     expect(final.error_detail).toContain('EXITING because of FATAL ERROR in reads input');
+    // Exit 1 (a corrupt FASTQ) fails the same way every time: no retry.
+    const trace = await read(`runs/${created.run_id}/logs/trace.txt`);
+    expect(trace.match(/STAR_ALIGN \(SAMPLE_1\)\tFAILED/g)).toHaveLength(1);
+  });
+
+  it('retries a task killed for memory (137) three times before the run fails', async () => {
+    const created = await launch({
+      params: {
+        aligner: 'star',
+        protocol: '10XV3',
+        replay_fail_process: 'STAR_ALIGN',
+        replay_fail_exit_code: 137,
+      },
+    });
+    await waitForRun(stack, created.run_id, isFinal);
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
+    expect(await getRun(stack, created.run_id)).toMatchObject({
+      status: 'failed',
+      error_message: expect.stringContaining('terminated with an error exit status (137)'),
+    });
     const trace = await read(`runs/${created.run_id}/logs/trace.txt`);
     expect(trace.match(/STAR_ALIGN \(SAMPLE_1\)\tFAILED/g)).toHaveLength(4);
   });

@@ -25,6 +25,10 @@ afterAll(async () => {
 
 /** `npm start` as a user runs it: its own process group, its own emulator, PORT=0. */
 async function npmStart(...args: string[]): Promise<Started> {
+  return start([process.execPath, '--import', 'tsx', 'scripts/start.ts', ...args]);
+}
+
+async function start(command: string[]): Promise<Started> {
   const env: Record<string, string | undefined> = {
     ...process.env,
     PORT: '0',
@@ -34,7 +38,7 @@ async function npmStart(...args: string[]): Promise<Started> {
   delete env.FIRESTORE_EMULATOR_HOST;
   // What `npm start` runs: node itself, so Ctrl-C reaches the stack with no wrapper process
   // (tsx's CLI kills a child that does not acknowledge a signal within 30 ms).
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
+  const child = spawn(command[0]!, command.slice(1), {
     env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -128,6 +132,31 @@ describe('npm start', () => {
     expect(empty.body.total).toBe(0);
     expect(await ctrlC(fresh)).toBe(0);
   }, 240_000);
+
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'stops with every child when npm itself is sent %s (a supervisor, an IDE stop button, kill PID)',
+    async (signal) => {
+      const started = await start(['npm', 'start', '--silent']);
+      const exited = new Promise<number | null>((resolve) =>
+        started.child.once('exit', (code) => resolve(code)),
+      );
+      // The npm process only, not its group: what `kill PID` does.
+      process.kill(started.child.pid!, signal);
+      expect(await exited).toBe(0);
+      expect(started.output.join('\n')).toContain('Stopped.');
+      const emulatorGone = await fetch(`http://${started.firestoreHost}/`).then(
+        () => false,
+        () => true,
+      );
+      expect(emulatorGone).toBe(true);
+      const apiGone = await fetch(`${started.url}/api/health`).then(
+        () => false,
+        () => true,
+      );
+      expect(apiGone).toBe(true);
+    },
+    120_000,
+  );
 
   it('exits with install instructions when the emulator cannot run (no Java on PATH)', async () => {
     const bin = await tempDir('arc-bin-');

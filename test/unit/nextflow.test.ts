@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
+  RETRYABLE_EXIT_CODES,
   renderNextflowConfig,
   renderParamsYaml,
   TRACE_FIELDS,
   USER_CONFIG_MARKER,
 } from '../../functions/core/nextflow-config';
 import { findNextflowFailure, LOG_LINE } from '../../functions/core/nextflow-log';
+import { replayErrorStrategy } from '../../orchestrator/src/replay/error-strategy';
 
 const settings = {
   runId: 'run-abc123def456',
@@ -21,7 +23,9 @@ describe('renderNextflowConfig', () => {
 
   it.each([
     ["executor      = 'google-batch'"],
-    ["errorStrategy = { task.exitStatus == 50001 ? 'retry' : (task.attempt <= 3 ? 'retry' : 'terminate') }"],
+    [
+      "errorStrategy = { task.exitStatus in [104, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 175, 50001] ? 'retry' : 'terminate' }",
+    ],
     ['maxRetries    = 3'],
     ['scratch       = true'],
     ['resourceLimits = [cpus: 36, memory: 500.GB, time: 48.h]'],
@@ -126,5 +130,49 @@ describe('findNextflowFailure', () => {
       'nextflow.Session',
       'Session UUID: 96db9b86-0ec3-4269-a7d5-00a28dcbbcd4',
     ]);
+  });
+});
+
+describe('the retry policy, as the replay executor evaluates a config', () => {
+  const platform = renderNextflowConfig(settings, '');
+  const attempts = (config: string, exit: number) => {
+    const strategy = replayErrorStrategy(config);
+    let attempt = 1;
+    while (strategy.decide(exit, attempt) === 'retry') attempt++;
+    return attempt;
+  };
+
+  it.each([
+    [1, 1, 'a deterministic failure (a corrupt FASTQ) is not retried'],
+    [2, 1, 'nor a usage error'],
+    [137, 4, 'out of memory (137) gets 3 retries'],
+    [143, 4, 'SIGTERM (143) gets 3 retries'],
+    [104, 4, '104 gets 3 retries'],
+    [175, 4, '175 gets 3 retries'],
+    [50001, 4, 'Spot preemption (50001) gets 3 retries'],
+  ])('exit %i runs %i attempt(s): %s', (exit, expected) => {
+    expect(attempts(platform, exit)).toBe(expected);
+    expect(RETRYABLE_EXIT_CODES.includes(exit)).toBe(expected > 1);
+  });
+
+  it("lets the user's config change it: the last errorStrategy and maxRetries win", () => {
+    const always = renderNextflowConfig(settings, "process.errorStrategy = 'retry'\nprocess.maxRetries = 1");
+    expect(attempts(always, 1)).toBe(2);
+    const never = renderNextflowConfig(settings, "process {\n  errorStrategy = 'terminate'\n}");
+    expect(attempts(never, 137)).toBe(1);
+    const nfCore = renderNextflowConfig(
+      settings,
+      "process {\n  errorStrategy = { task.exitStatus in ((130..145) + 104) ? 'retry' : 'finish' }\n  maxRetries = 1\n}",
+    );
+    expect(attempts(nfCore, 137)).toBe(2);
+    expect(replayErrorStrategy(nfCore).decide(1, 1)).toBe('finish');
+  });
+
+  it('says so when a strategy is not a form it evaluates', () => {
+    const odd = renderNextflowConfig(
+      settings,
+      "process.errorStrategy = { task.attempt < 2 ? 'retry' : 'ignore' }",
+    );
+    expect(replayErrorStrategy(odd).notUnderstood).toContain('task.attempt');
   });
 });

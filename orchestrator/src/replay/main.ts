@@ -18,6 +18,7 @@ import { Storage } from '@google-cloud/storage';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseYaml } from 'yaml';
 import { parseGcsUrl } from '../env';
+import { replayErrorStrategy } from './error-strategy';
 import { formatDuration, formatLogTime, formatMemory, formatPercent, formatTimestamp } from './format';
 import { NEXTFLOW_VERSION, PIPELINE, PROCESSES, type ProcessModel, REVISION } from './recording';
 
@@ -195,7 +196,7 @@ async function main(): Promise<number> {
   const sleepVirtual = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms / speed));
 
   const config = readFileSync(args.config, 'utf8');
-  const maxRetries = Number(/maxRetries\s*=\s*(\d+)/.exec(config)?.[1] ?? 0);
+  const errorStrategy = replayErrorStrategy(config);
   const traceFields =
     /fields\s*=\s*'([^']+)'/
       .exec(config)?.[1]
@@ -238,6 +239,13 @@ async function main(): Promise<number> {
     'nextflow.Session',
     `Replay executor: replaying a recorded ${PIPELINE} ${args.revision} execution (STARsolo), ${speed}x faster than recorded`,
   );
+  if (errorStrategy.notUnderstood)
+    logLine(
+      'main',
+      'WARN ',
+      'nextflow.Session',
+      `Replay executor: errorStrategy ${errorStrategy.notUnderstood} is not a form the replay evaluates; every failure is retried up to maxRetries (${errorStrategy.maxRetries})`,
+    );
   say(`N E X T F L O W  ~  version ${NEXTFLOW_VERSION} (replay executor)`);
   say(
     `Launching \`https://github.com/${PIPELINE}\` [${args.name}] DSL2 - revision: ${REVISION} [${args.revision}]`,
@@ -432,7 +440,7 @@ async function main(): Promise<number> {
       }
       record.status = 'FAILED';
       record.exit = exitCode;
-      const retry = record.attempt <= maxRetries;
+      const retry = errorStrategy.decide(exitCode, record.attempt) === 'retry';
       record.errorAction = retry ? 'RETRY' : 'TERMINATE';
       writeRow(record);
       logLine(

@@ -1,0 +1,95 @@
+/**
+ * Cloud Storage unreachable (the local GCS server stopped): every route that reads the run's
+ * objects answers 503 upstream_unavailable with Retry-After, in bounded time, and says nothing
+ * of where storage lives or how the connection failed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
+import type { Run } from '../../functions/core/run-model';
+import { newRunRecord } from '../../functions/core/run-service';
+import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
+import { runBody } from '../helpers/samplesheets';
+
+let api: TestApi;
+const ALICE = asUser('alice@example.com');
+const RUN_ID = 'run-5t0ra9e0ut00';
+
+function finishedRun(): Run {
+  return {
+    ...newRunRecord('arc-test-runs', {
+      run_id: RUN_ID,
+      pipeline: 'nf-core/scrnaseq',
+      pipeline_version: '4.0.0',
+      user_email: 'alice@example.com',
+      user_name: 'alice',
+      created_at: '2026-11-27T10:00:00.000Z',
+      batch_request_id: '00000000-0000-4000-8000-000000000000',
+      params: {},
+      param_warnings: [],
+      config_content: '',
+      sample_count: 1,
+      samples: [],
+      source_ngs_runs: [],
+      source_project: null,
+      session_id: '00000000-0000-4000-8000-000000000001',
+    }),
+    executor: 'replay',
+    status: 'failed',
+  };
+}
+
+beforeAll(async () => {
+  api = await startTestApi();
+  await new FirestoreRunStore(api.firestore).create(finishedRun());
+  for (const name of ['logs/nextflow.log', 'logs/trace.txt', 'results/multiqc/report.html'])
+    await api.deps.objects.write(`runs/${RUN_ID}/${name}`, 'content\n', 'text/plain');
+  await api.gcs.stop();
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const INTERNALS =
+  /127\.0\.0\.1|localhost|ECONNREFUSED|ECONNRESET|ETIMEDOUT|errno|socket|https?:\/\/|storage\.googleapis/i;
+
+describe('Cloud Storage unreachable', () => {
+  it.each([
+    ['files', `/api/runs/${RUN_ID}/files`],
+    ['download', `/api/runs/${RUN_ID}/download?path=results/multiqc/report.html`],
+    ['logs', `/api/runs/${RUN_ID}/logs`],
+    ['logs tail', `/api/runs/${RUN_ID}/logs?tail=10`],
+    ['tasks', `/api/runs/${RUN_ID}/tasks`],
+    ['logs download', `/api/runs/${RUN_ID}/logs/download`],
+  ])('%s answers 503 upstream_unavailable with Retry-After and no internals', async (_name, path) => {
+    const response = await request<{ error: { code: string; message: string } }>(`${api.url}${path}`, {
+      headers: ALICE,
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(503);
+    expect(response.body.error.code).toBe('upstream_unavailable');
+    expect(response.body.error.message).toMatch(/Cloud Storage/);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(JSON.stringify(response.body)).not.toMatch(INTERNALS);
+  });
+
+  it.each([
+    ['launch', '/api/runs'],
+    ['preview', '/api/runs/preview'],
+  ])('%s answers 503 without the storage address or the errno', async (_name, path) => {
+    const response = await request<{ error?: { code: string; message: string }; problems?: unknown }>(
+      `${api.url}${path}`,
+      { method: 'POST', headers: ALICE, json: runBody() },
+    );
+    expect(response.status, JSON.stringify(response.body)).toBe(503);
+    expect(response.body.error?.code).toBe('upstream_unavailable');
+    expect(JSON.stringify(response.body)).not.toMatch(INTERNALS);
+    // The operator still learns what happened: the cause is in the log, not the answer.
+    expect(api.logs.entries).toContainEqual(
+      expect.objectContaining({
+        severity: 'ERROR',
+        fields: expect.objectContaining({
+          error: expect.stringMatching(/ECONNREFUSED|fetch failed|connect/),
+        }),
+      }),
+    );
+  });
+});
