@@ -429,6 +429,11 @@ class CountingObjectStore implements ObjectStore {
     this.bytesRead += content.length;
     return content;
   }
+  async readGeneration(name: string, generation: string) {
+    const content = await this.inner.readGeneration(name, generation);
+    this.bytesRead += content?.length ?? 0;
+    return content;
+  }
   async readRange(name: string, start: number, end: number) {
     const content = await this.inner.readRange(name, start, end);
     this.bytesRead += content.length;

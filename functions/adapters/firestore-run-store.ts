@@ -8,6 +8,7 @@ import {
   type WriteBatch,
 } from '@google-cloud/firestore';
 import { ConflictError, ValidationError } from '../core/errors';
+import { progressPath } from '../core/orchestrator-attempts';
 import type {
   ApplyResult,
   OnceOutcome,
@@ -358,7 +359,12 @@ export class FirestoreRunStore implements RunStore {
     }
   }
 
-  async applyOnce(runId: string, key: string, change: (run: Run) => RunFields | null): Promise<OnceOutcome> {
+  async applyOnce(
+    runId: string,
+    key: string,
+    change: (run: Run) => RunFields | null,
+    history?: (run: Run) => Pick<RunHistoryEntry, 'source' | 'at' | 'detail'>,
+  ): Promise<OnceOutcome> {
     const ref = this.runs().doc(runId);
     const marker = this.marker(ref, key);
     for (let attempt = 1; ; attempt++) {
@@ -366,10 +372,16 @@ export class FirestoreRunStore implements RunStore {
       if (!snapshot || !seen) throw new Error('Firestore returned fewer documents than asked for');
       if (!snapshot.exists) return 'missing';
       if (seen.exists) return 'duplicate';
-      const fields = change(Run.parse(snapshot.data()));
+      const run = Run.parse(snapshot.data());
+      const fields = change(run);
       const batch = this.db.batch();
       // create() fails if the marker exists, and then nothing in the batch is written.
       batch.create(marker, { key, at: new Date().toISOString() });
+      if (history && fields && Object.keys(fields).length > 0) {
+        // A change outside the status machine, recorded in the status history with it.
+        const entry: RunHistoryEntry = { ...history(run), from: run.status, to: run.status, applied: true };
+        batch.create(ref.collection('events').doc(), entry);
+      }
       try {
         if (!fields || Object.keys(fields).length === 0) {
           await batch.commit();
@@ -390,16 +402,19 @@ export class FirestoreRunStore implements RunStore {
     key: string,
     delta: StoredProgress,
     problems: { malformedRows: number; warnings: string[] },
+    orchestratorAttempt = 1,
   ): Promise<OnceOutcome> {
     const ref = this.runs().doc(runId);
     const updates: unknown[] = [];
     const increment = (path: FieldPath, value: number) => {
       if (value !== 0) updates.push(path, FieldValue.increment(value));
     };
-    for (const counter of COUNTERS) increment(new FieldPath('progress', counter), delta[counter]);
+    // Each orchestrator attempt counts apart (core/orchestrator-attempts.ts), still blind increments.
+    const base = progressPath(orchestratorAttempt);
+    for (const counter of COUNTERS) increment(new FieldPath(...base, counter), delta[counter]);
     for (const [process, counters] of Object.entries(delta.processes)) {
       for (const counter of COUNTERS)
-        increment(new FieldPath('progress', 'processes', process, counter), counters[counter]);
+        increment(new FieldPath(...base, 'processes', process, counter), counters[counter]);
     }
     if (problems.malformedRows > 0) {
       updates.push(new FieldPath('ingest', 'malformed_rows'), FieldValue.increment(problems.malformedRows));

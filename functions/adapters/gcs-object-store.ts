@@ -59,6 +59,21 @@ export class GcsObjectStore implements ObjectStore {
     return content;
   }
 
+  async readGeneration(name: string, generation: string): Promise<Buffer | null> {
+    try {
+      const [content] = await guardStorage(() =>
+        this.storage
+          .bucket(this.bucket)
+          .file(name, { generation: Number(generation) })
+          .download(),
+      );
+      return content;
+    } catch (error) {
+      if ((error as { code?: number }).code === NOT_FOUND) return null;
+      throw error;
+    }
+  }
+
   async readRange(name: string, start: number, end: number): Promise<Buffer> {
     if (end <= start) return Buffer.alloc(0);
     const [content] = await guardStorage(() =>

@@ -198,6 +198,9 @@ const TRANSITION = /\bto (QUEUED|SCHEDULED|RUNNING|SUCCEEDED|FAILED|CANCELLED)\b
 export function jobTransitions(job: BatchJob): { state: BatchJobState; at: string }[] {
   const transitions: { state: BatchJobState; at: string }[] = [];
   for (const event of job.status.statusEvents) {
+    // A task's own state ("Task state is updated from RUNNING to FAILED … retrying") is not
+    // the job's: a task that failed and was retried leaves the job RUNNING.
+    if (event.taskState !== undefined || /^Task state/i.test(event.description ?? '')) continue;
     const match = event.description ? TRANSITION.exec(event.description) : null;
     if (match && event.eventTime) transitions.push({ state: match[1] as BatchJobState, at: event.eventTime });
   }

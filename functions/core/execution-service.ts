@@ -25,6 +25,7 @@ import { batchJobId, runIdFromBatchJobId } from './ids';
 import type { SpotPrices } from './metrics';
 import { renderNextflowConfig, renderParamsYaml } from './nextflow-config';
 import { ExitReport } from './nextflow-log';
+import { retriesFromJob, retryDetail } from './orchestrator-attempts';
 import type { ApplyResult, Clock, JobRunner, ObjectStore, RunStore } from './ports';
 import { type Executor, isTerminal, type Run, RunId } from './run-model';
 import { runPaths } from './run-service';
@@ -175,6 +176,35 @@ export function eventsFromJob(job: BatchJob, source: RunEvent['source'], now: st
   return [...events, current];
 }
 
+/**
+ * Records, once each, the orchestrator retries the job's history shows: the run's attempt,
+ * why the one before ended, and a line in its status history. Progress then shows the new
+ * attempt's counts (core/orchestrator-attempts.ts).
+ */
+export async function recordOrchestratorRetries(
+  runs: RunStore,
+  runId: string,
+  job: BatchJob,
+  source: RunEvent['source'],
+): Promise<void> {
+  for (const retry of retriesFromJob(job)) {
+    await runs.applyOnce(
+      runId,
+      `orchestrator-retry-${retry.attempt}`,
+      (run) =>
+        run.orchestrator_retries.some((r) => r.attempt === retry.attempt)
+          ? null
+          : {
+              orchestrator_attempt: Math.max(run.orchestrator_attempt, retry.attempt),
+              orchestrator_retries: [...run.orchestrator_retries, retry].sort(
+                (a, b) => a.attempt - b.attempt,
+              ),
+            },
+      () => ({ source, at: retry.at, detail: retryDetail(retry) }),
+    );
+  }
+}
+
 async function cancelIfActive(deps: ExecutionDeps, job: BatchJob | null): Promise<void> {
   if (job && !TERMINAL_JOB_STATES.includes(job.status.state)) await deps.jobs.cancelJob(job.name);
 }
@@ -216,6 +246,7 @@ export async function reconcileRun(deps: ExecutionDeps, request: ReconcileReques
     }
     const events = job ? eventsFromJob(job, 'workflow', now) : [];
     const applied = events.length > 0 ? await deps.runs.apply(run.run_id, events) : null;
+    if (job) await recordOrchestratorRetries(deps.runs, run.run_id, job, 'workflow');
     const current = applied?.run ?? run;
     return done(current, isTerminal(current.status) ? 'stop' : 'continue');
   }
@@ -231,6 +262,7 @@ export async function reconcileRun(deps: ExecutionDeps, request: ReconcileReques
   }
   const events = eventsFromJob(job, 'workflow', now);
   const applied = events.length > 0 ? await deps.runs.apply(run.run_id, events) : null;
+  await recordOrchestratorRetries(deps.runs, run.run_id, job, 'workflow');
   return done(applied ?? run, 'stop');
 }
 
@@ -264,6 +296,7 @@ export async function handleBatchJobEvent(
     : batchJobName(deps.settings.project, attributes.Region ?? deps.settings.region, runId);
   const job = await deps.jobs.getJob(name);
   if (!job) return { outcome: 'ignored', run_id: runId, reason: `job ${name} no longer exists` };
+  await recordOrchestratorRetries(deps.runs, runId, job, 'batch-event');
   const events = eventsFromJob(job, 'batch-event', deps.clock.now().toISOString());
   if (events.length === 0) {
     return { outcome: 'ignored', run_id: runId, reason: `job state ${job.status.state} changes nothing` };

@@ -40,7 +40,17 @@ export interface ApplyResult {
 
 /** Fields of a run that no status transition owns; written directly. */
 export type RunFields = Partial<
-  Pick<Run, 'batch_job_name' | 'executor' | 'workflow_execution' | 'metrics' | 'progress' | 'ingest'>
+  Pick<
+    Run,
+    | 'batch_job_name'
+    | 'executor'
+    | 'workflow_execution'
+    | 'metrics'
+    | 'progress'
+    | 'ingest'
+    | 'orchestrator_attempt'
+    | 'orchestrator_retries'
+  >
 >;
 
 export interface StaleQuery {
@@ -84,7 +94,12 @@ export interface RunStore {
    * behave as if made one after another.
    * `change` returns the fields to write, or null to write nothing (the key is still recorded).
    */
-  applyOnce(runId: string, key: string, change: (run: Run) => RunFields | null): Promise<OnceOutcome>;
+  applyOnce(
+    runId: string,
+    key: string,
+    change: (run: Run) => RunFields | null,
+    history?: (run: Run) => Pick<RunHistoryEntry, 'source' | 'at' | 'detail'>,
+  ): Promise<OnceOutcome>;
   /** Calls `onChange` with the run now and after every change (null if it is deleted); returns a stop function. */
   watch(runId: string, onChange: (run: Run | null) => void, onError: (error: Error) => void): () => void;
   /**
@@ -97,6 +112,8 @@ export interface RunStore {
     key: string,
     delta: StoredProgress,
     problems: { malformedRows: number; warnings: string[] },
+    /** The orchestrator attempt whose counters these are (default 1: `progress`). */
+    orchestratorAttempt?: number,
   ): Promise<OnceOutcome>;
 }
 
@@ -153,6 +170,8 @@ export interface ObjectStore {
   readonly bucket: string;
   write(name: string, content: string | Uint8Array, contentType: string): Promise<void>;
   read(name: string): Promise<Buffer>;
+  /** That generation of the object; null when it is gone (overwritten or deleted). */
+  readGeneration(name: string, generation: string): Promise<Buffer | null>;
   /** Bytes [start, end) of an object, fetched with a ranged read. */
   readRange(name: string, start: number, end: number): Promise<Buffer>;
   readStream(name: string): NodeJS.ReadableStream;

@@ -101,16 +101,30 @@ function withFinal(live: Counters, final: Pick<Counters, (typeof TRACE_KEYS)[num
     : live;
 }
 
+type AttemptProgress = Pick<Run, 'progress'> &
+  Partial<Pick<Run, 'orchestrator_attempt' | 'attempt_progress'>>;
+
+/**
+ * The counters the run shows: its current orchestrator attempt's. Attempt 1 counts in
+ * `progress`; a retried orchestrator's attempts count apart (core/orchestrator-attempts.ts).
+ */
+export function liveProgress(run: AttemptProgress): StoredProgress {
+  const attempt = run.orchestrator_attempt ?? 1;
+  if (attempt <= 1) return run.progress;
+  return run.attempt_progress?.[String(attempt)] ?? emptyDelta();
+}
+
 /**
  * Progress as shown: running and total_known derived from the counters; once the final
  * trace has been read, its task counts (in the metrics) replace the live ones.
  */
-export function progressView(run: Pick<Run, 'progress' | 'status' | 'metrics'>): Progress {
+export function progressView(run: AttemptProgress & Pick<Run, 'status' | 'metrics'>): Progress {
   const finished = isTerminal(run.status);
   const metrics: RunMetrics | null = run.metrics;
+  const live = liveProgress(run);
   const finalByProcess = new Map(metrics?.processes.map((p) => [p.process, p]) ?? []);
-  const names = new Set([...Object.keys(run.progress.processes), ...finalByProcess.keys()]);
-  const totals = withFinal(run.progress, metrics?.tasks);
+  const names = new Set([...Object.keys(live.processes), ...finalByProcess.keys()]);
+  const totals = withFinal(live, metrics?.tasks);
   return {
     ...shown(totals, finished),
     total_known: totals.submitted + Math.max(totals.cached, totals.announced),
@@ -119,7 +133,7 @@ export function progressView(run: Pick<Run, 'progress' | 'status' | 'metrics'>):
         name,
         shown(
           withFinal(
-            run.progress.processes[name] ?? zeroCounters(),
+            live.processes[name] ?? zeroCounters(),
             metrics
               ? (finalByProcess.get(name) ?? { completed: 0, cached: 0, failed: 0, aborted: 0 })
               : undefined,

@@ -6,6 +6,7 @@
  */
 import { ValidationError } from './errors';
 import { LOG_LINE } from './nextflow-log';
+import { LIVE_LOG_CHUNK } from './orchestrator-attempts';
 import type { ObjectStore } from './ports';
 
 export interface LogEntry {
@@ -70,7 +71,7 @@ export async function locateRunLog(objects: ObjectStore, runId: string): Promise
   const { objects: chunks } = await objects.list(`runs/${runId}/logs/live/nextflow.`, 100_000);
   let start = 0;
   const segments = chunks
-    .filter((chunk) => /\/nextflow\.\d+\.log$/.test(chunk.name))
+    .filter((chunk) => LIVE_LOG_CHUNK.test(chunk.name))
     .map((chunk) => {
       const segment = { name: chunk.name, start, size: chunk.size };
       start += chunk.size;

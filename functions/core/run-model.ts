@@ -125,7 +125,30 @@ export const Run = z.object({
   executor: z.enum(Executor).nullable(),
   session_id: z.uuid(),
   run_name: z.string(),
-  attempt: z.number().int().positive(),
+  attempt: z.number().int().positive().describe('place in the recovery chain: 1 for the first run'),
+  orchestrator_attempt: z
+    .number()
+    .int()
+    .positive()
+    .default(1)
+    .describe(
+      'the Batch task attempt running Nextflow: above 1 after Batch retried it (preemption, a lost VM)',
+    ),
+  orchestrator_retries: z
+    .array(
+      z.object({
+        attempt: z.number().int().positive(),
+        at: z.string(),
+        exit_code: z.number().int().nullable(),
+        reason: z.string(),
+      }),
+    )
+    .default([])
+    .describe('each orchestrator retry: the attempt started, and why the one before ended'),
+  attempt_progress: z
+    .record(z.string(), StoredProgress)
+    .default({})
+    .describe('progress counted by orchestrator attempts after the first (the first counts in progress)'),
   workflow_execution: z.string().nullable(),
   ingest: Ingest,
 });

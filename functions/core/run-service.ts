@@ -285,6 +285,9 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
     // Nextflow wants a new name for every launch of a session; the run id is one.
     run_name: fields.run_id,
     attempt: fields.attempt ?? 1,
+    orchestrator_attempt: 1,
+    orchestrator_retries: [],
+    attempt_progress: {},
     workflow_execution: null,
     ingest: {},
   };

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { NotFoundError } from './errors';
+import { chunkAttempt } from './orchestrator-attempts';
 import type { ObjectStore } from './ports';
 import type { Run } from './run-model';
 import { type NumericTaskField, parseTrace, type TraceTask } from './trace';
@@ -115,7 +116,11 @@ export class TaskCatalog {
       }
       return { source: 'final', tasks: entry.final.tasks };
     }
-    const { objects: chunks } = await this.objects.list(`runs/${runId}/logs/live/trace.`, 100_000);
+    const { objects: listed } = await this.objects.list(`runs/${runId}/logs/live/trace.`, 100_000);
+    // The latest orchestrator attempt's chunks only: its -resume reports the earlier attempt's
+    // finished tasks again (CACHED), so they are the whole table (core/orchestrator-attempts.ts).
+    const latest = Math.max(1, ...listed.map((chunk) => chunkAttempt(chunk.name)));
+    const chunks = listed.filter((chunk) => chunkAttempt(chunk.name) === latest);
     for (const chunk of chunks) {
       const key = `${chunk.name}@${chunk.generation}`;
       if (entry.chunks.has(key)) continue;
@@ -123,7 +128,10 @@ export class TaskCatalog {
       entry.chunks.set(key, tasks);
       this.remember(entry, tasks.length);
     }
-    return { source: 'live', tasks: [...entry.chunks.values()].flat() };
+    return {
+      source: 'live',
+      tasks: chunks.flatMap((chunk) => entry.chunks.get(`${chunk.name}@${chunk.generation}`) ?? []),
+    };
   }
 }
 

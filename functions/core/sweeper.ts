@@ -5,7 +5,7 @@
  * workflow execution — what became of them; what they say goes through the state machine
  * like any other event (source `sweeper`), so it can never move a run backwards.
  */
-import { eventsFromJob } from './execution-service';
+import { eventsFromJob, recordOrchestratorRetries } from './execution-service';
 import type { Clock, JobRunner, RunStore, WorkflowStarter } from './ports';
 import type { Run, RunStatus } from './run-model';
 import type { RunEvent } from './state-machine';
@@ -73,6 +73,7 @@ async function activeRunEvents(deps: SweepDeps, run: Run, now: string): Promise<
       },
     ];
   }
+  await recordOrchestratorRetries(deps.runs, run.run_id, job, 'sweeper');
   return eventsFromJob(job, 'sweeper', now);
 }
 

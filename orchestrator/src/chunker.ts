@@ -1,4 +1,5 @@
 import { open, stat } from 'node:fs/promises';
+import { liveChunkName } from '../../functions/core/orchestrator-attempts';
 
 /** Reads the complete lines appended to a file since the last read (the last partial line waits). */
 export class FileTail {
@@ -42,10 +43,12 @@ export class FileTail {
   }
 }
 
-/** Chunk names sort in upload order: logs/live/trace.000001.tsv, logs/live/nextflow.000001.log. */
-export function chunkName(kind: 'trace' | 'nextflow', seq: number): string {
-  return `live/${kind}.${String(seq).padStart(6, '0')}.${kind === 'trace' ? 'tsv' : 'log'}`;
-}
+/**
+ * Chunk names sort by orchestrator attempt, then in upload order:
+ * logs/live/trace.01-000001.tsv, logs/live/nextflow.01-000001.log. A retried orchestrator
+ * (Batch's attempt 2) writes names of its own, never over the first attempt's.
+ */
+export { liveChunkName as chunkName } from '../../functions/core/orchestrator-attempts';
 
 const MAX_LINES_PER_CHUNK = 5_000;
 
@@ -64,6 +67,8 @@ export class LiveChunker {
     tracePath: string,
     logPath: string,
     private readonly emit: (name: string, content: string, contentType: string) => Promise<unknown>,
+    /** The orchestrator's attempt (1-based), part of every chunk's name. */
+    private readonly attempt = 1,
   ) {
     this.trace = new FileTail(tracePath);
     this.log = new FileTail(logPath);
@@ -76,7 +81,7 @@ export class LiveChunker {
     for (let i = 0; i < rows.length; i += MAX_LINES_PER_CHUNK) {
       const slice = rows.slice(i, i + MAX_LINES_PER_CHUNK);
       await this.emit(
-        chunkName('trace', ++this.traceSeq),
+        liveChunkName('trace', this.attempt, ++this.traceSeq),
         `${this.traceHeader}\n${slice.join('\n')}\n`,
         'text/tab-separated-values',
       );
@@ -84,7 +89,11 @@ export class LiveChunker {
     const logLines = [...(await this.log.readLines()), ...(final ? this.log.rest() : [])];
     for (let i = 0; i < logLines.length; i += MAX_LINES_PER_CHUNK) {
       const slice = logLines.slice(i, i + MAX_LINES_PER_CHUNK);
-      await this.emit(chunkName('nextflow', ++this.logSeq), `${slice.join('\n')}\n`, 'text/plain');
+      await this.emit(
+        liveChunkName('nextflow', this.attempt, ++this.logSeq),
+        `${slice.join('\n')}\n`,
+        'text/plain',
+      );
     }
   }
 }

@@ -19,6 +19,8 @@ export const OrchestratorEnv = z.object({
   CHUNK_INTERVAL_SECONDS: z.coerce.number().min(0.05).max(300).default(5),
   /** The nextflow binary; unset: `nextflow` on PATH, else the replay executor. */
   NXF_BIN: z.string().min(1).optional(),
+  /** Set by Batch: 0 on the first attempt of the task, 1 after its first retry, … */
+  BATCH_TASK_RETRY_ATTEMPT: z.coerce.number().int().min(0).max(100).default(0),
   /** Where Nextflow runs; unset: a new temporary directory. */
   LAUNCH_DIR: z.string().min(1).optional(),
 });

@@ -53,7 +53,8 @@ export function nextflowArgs(env: OrchestratorEnv): string[] {
     '-w',
     env.WORK_DIR,
     '-name',
-    env.RUN_NAME,
+    // Nextflow refuses a run name its history already has: a retry on the same VM gets its own.
+    env.BATCH_TASK_RETRY_ATTEMPT > 0 ? `${env.RUN_NAME}-a${env.BATCH_TASK_RETRY_ATTEMPT + 1}` : env.RUN_NAME,
     // A UUID, not a bare -resume: a fresh VM has no .nextflow/history, and the cloud cache
     // (NXF_CLOUDCACHE_PATH) is found by session id. On a first attempt it just names the session.
     '-resume',
@@ -83,7 +84,7 @@ async function run(): Promise<number> {
   const logsPrefix = env.LOGS_GCS_PREFIX.endsWith('/') ? env.LOGS_GCS_PREFIX : `${env.LOGS_GCS_PREFIX}/`;
   const launchDir = env.LAUNCH_DIR ?? (await mkdtemp(join(tmpdir(), `${env.RUN_ID}-`)));
   log(
-    `run ${env.RUN_ID} (${env.RUN_NAME}) attempt for session ${env.SESSION_ID}, recovery: ${env.IS_RECOVERY}`,
+    `run ${env.RUN_ID} (${env.RUN_NAME}) orchestrator attempt ${env.BATCH_TASK_RETRY_ATTEMPT + 1} for session ${env.SESSION_ID}, recovery: ${env.IS_RECOVERY}`,
   );
 
   const writeExit = async (
@@ -123,6 +124,7 @@ async function run(): Promise<number> {
     join(launchDir, 'trace.txt'),
     join(launchDir, '.nextflow.log'),
     (name, content, type) => uploader.upload(`${logsPrefix}${name}`, content, type),
+    env.BATCH_TASK_RETRY_ATTEMPT + 1,
   );
   let flushing: Promise<void> = Promise.resolve();
   const ticker = setInterval(() => {

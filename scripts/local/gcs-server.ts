@@ -236,9 +236,15 @@ export class LocalGcsServer {
     return objects;
   }
 
-  private object(bucket: string, name: string): StoredObject {
+  /** The live object; with `generation`, only if that is the live generation (buckets here keep no versions). */
+  private object(bucket: string, name: string, generation?: string | null): StoredObject {
     const object = this.bucket(bucket).get(name);
-    if (!object) throw new GcsError(404, `No such object: ${bucket}/${name}`, 'notFound');
+    if (!object || (generation && generation !== object.generation))
+      throw new GcsError(
+        404,
+        `No such object: ${bucket}/${name}${generation ? `#${generation}` : ''}`,
+        'notFound',
+      );
     return object;
   }
 
@@ -385,8 +391,9 @@ export class LocalGcsServer {
 
     switch (method) {
       case 'GET':
-        if (url.searchParams.get('alt') === 'media') return this.handleDownload(req, res, bucket, name);
-        return this.sendJson(res, 200, this.object(bucket, name));
+        if (url.searchParams.get('alt') === 'media')
+          return this.handleDownload(req, res, bucket, name, url.searchParams.get('generation'));
+        return this.sendJson(res, 200, this.object(bucket, name, url.searchParams.get('generation')));
       case 'PATCH': {
         const object = this.object(bucket, name);
         const patch = JSON.parse((await readBody(req)).toString('utf8') || '{}') as Partial<StoredObject>;
@@ -540,8 +547,9 @@ export class LocalGcsServer {
     res: ServerResponse,
     bucket: string,
     name: string,
+    generation?: string | null,
   ): Promise<void> {
-    const object = this.object(bucket, name);
+    const object = this.object(bucket, name, generation);
     const size = Number(object.size);
     const range = parseRange(req.headers.range, size);
     const headers: Record<string, string> = {

@@ -46,6 +46,8 @@ interface LocalJob {
   createdAt: number;
   child: ChildProcess | null;
   attempts: number;
+  /** Set by interruptTask: the exit code Batch reports for the task it lost. */
+  interruptedWith: number | null;
   timers: NodeJS.Timeout[];
   log: WriteStream | null;
 }
@@ -90,6 +92,19 @@ export class LocalBatch implements JobRunner {
   /** The spec the job was created with (what the real API returns as the job's taskGroups). */
   specOf(name: string): BatchJobSpec | null {
     return this.jobs.get(name)?.spec ?? null;
+  }
+
+  /**
+   * The task's VM goes away mid-run, as a Spot preemption (exit 50001) or a lost VM does:
+   * its processes are killed at once, Batch records the exit code, and retries the task if
+   * its policy and max_retry_count allow. False when the job has no running task.
+   */
+  interruptTask(name: string, exitCode = 50001): boolean {
+    const local = this.jobs.get(name);
+    if (!local?.child) return false;
+    local.interruptedWith = exitCode;
+    killTree(local.child, 'SIGKILL');
+    return true;
   }
 
   processOf(name: string): ChildProcess | null {
@@ -146,6 +161,7 @@ export class LocalBatch implements JobRunner {
       createdAt: Date.now(),
       child: null,
       attempts: 0,
+      interruptedWith: null,
       timers: [],
       log: null,
     };
@@ -278,6 +294,9 @@ export class LocalBatch implements JobRunner {
         ...task.environment.variables,
         ...this.options.env,
         BATCH_TASK_INDEX: '0',
+        BATCH_TASK_COUNT: '1',
+        // As Batch sets it: 0 on the first attempt, 1 on the first retry, …
+        BATCH_TASK_RETRY_ATTEMPT: String(local.attempts - 1),
         BATCH_JOB_UID: local.job.uid ?? '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -301,7 +320,8 @@ export class LocalBatch implements JobRunner {
       local.log?.end();
       return;
     }
-    const exitCode = code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1);
+    const exitCode = local.interruptedWith ?? code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1);
+    local.interruptedWith = null;
     if (exitCode === 0) {
       this.transition(local, 'SUCCEEDED', `Job state is set from RUNNING to SUCCEEDED for job ${name}.`);
       local.log?.end();

@@ -83,8 +83,8 @@ describe('a run on the local stack', () => {
         `${prefix}logs/timeline.html`,
         `${prefix}logs/report.html`,
         `${prefix}logs/exit.json`,
-        `${prefix}logs/live/trace.000001.tsv`,
-        `${prefix}logs/live/nextflow.000001.log`,
+        `${prefix}logs/live/trace.01-000001.tsv`,
+        `${prefix}logs/live/nextflow.01-000001.log`,
         `${prefix}results/multiqc/multiqc_report.html`,
       ]),
     );

@@ -41,6 +41,58 @@ afterAll(async () => {
   await stack?.close();
 });
 
+describe('a retried orchestrator (Batch retries the task after a preemption)', () => {
+  it('completes with progress equal to the final task count, and the retry in the run and its history', async () => {
+    const created = await launch({ samplesheet_csv: samplesheet(3) });
+    // Mid-run: some tasks done and counted from the first attempt's chunks.
+    const before = await waitForRun(
+      stack,
+      created.run_id,
+      (run) => (run as unknown as RunView).progress.completed >= 3 || isFinal(run),
+    );
+    expect(before.status).toBe('running');
+    const jobName = before.batch_job_name!;
+    expect(stack.batch.interruptTask(jobName, 50001)).toBe(true);
+
+    await waitForRun(stack, created.run_id, isFinal);
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
+    await waitFor(async () => (await getRun(stack, created.run_id)).metrics !== null, {
+      timeoutMs: 10_000,
+      what: 'the metrics',
+    });
+    const run = (await getRun(stack, created.run_id)) as unknown as RunView;
+    expect(run.status).toBe('completed');
+    expect(run).toMatchObject({
+      orchestrator_attempt: 2,
+      orchestrator_retries: [
+        { attempt: 2, exit_code: 50001, reason: expect.stringContaining('Spot VM was preempted') },
+      ],
+    });
+
+    // The second attempt resumed: what the first finished is cached, nothing is counted twice.
+    const trace = parseTrace(await read(`runs/${created.run_id}/logs/trace.txt`));
+    const cached = trace.tasks.filter((t) => t.status === 'CACHED').length;
+    expect(cached).toBeGreaterThanOrEqual(3);
+    expect(run.progress.total_known).toBe(trace.tasks.length);
+    expect(run.progress.submitted).toBe(trace.tasks.length - cached);
+    expect(run.progress.cached).toBe(cached);
+    expect(run.ingest.progress_corrected).toBeUndefined();
+
+    // Each attempt wrote chunks of its own.
+    const [chunks] = await bucket().getFiles({ prefix: `runs/${created.run_id}/logs/live/trace.` });
+    const names = chunks.map((c) => c.name.slice(c.name.lastIndexOf('/') + 1));
+    expect(names.some((n) => n.startsWith('trace.01-'))).toBe(true);
+    expect(names.some((n) => n.startsWith('trace.02-'))).toBe(true);
+
+    const history = await request<{ events: { detail: string | null }[] }>(
+      `${stack.url}/api/runs/${created.run_id}?include=events`,
+    );
+    expect(history.body.events.map((e) => e.detail)).toContainEqual(
+      expect.stringMatching(/attempt 2 started because attempt 1 ended: the Spot VM was preempted/),
+    );
+  });
+});
+
 describe('live progress', () => {
   it('climbs while the run goes and matches the final trace exactly at the end', async () => {
     const created = await launch({ samplesheet_csv: samplesheet(3) });
@@ -493,6 +545,28 @@ describe('artifact ingestion faults', () => {
       'trace.000001.tsv line 3 skipped: has 2 cells, the header has 3',
       'trace.000001.tsv line 4 skipped: has 4 cells, the header has 3',
     ]);
+    stack.workflows.release(created.workflow_execution!);
+    await waitForRun(stack, created.run_id, isFinal);
+  });
+
+  it('reads a chunk at the generation its event names: a name written again is not counted twice', async () => {
+    stack.workflows.holdNext();
+    const created = await launch();
+    const name = `runs/${created.run_id}/logs/live/trace.000001.tsv`;
+    // Both events held back, as a slow or redelivering Eventarc would.
+    const captured = stack.bridge.capture((event) => event.subject === `objects/${name}`);
+    await stack.gcs.putObject(stack.config.runsBucket, name, 'task_id\tprocess\tstatus\n1\tA:B\tCOMPLETED\n');
+    await stack.gcs.putObject(
+      stack.config.runsBucket,
+      name,
+      'task_id\tprocess\tstatus\n2\tA:B\tCOMPLETED\n3\tA:B\tCOMPLETED\n',
+    );
+    stack.bridge.stopCapturing();
+    expect(captured).toHaveLength(2);
+    // The newer generation, then the older one (its content is gone; the name now holds the
+    // newer content, already counted under its own generation), then the older one again.
+    await stack.bridge.deliverInOrder([captured[1]!, captured[0]!, captured[0]!]);
+    expect(((await getRun(stack, created.run_id)) as unknown as RunView).progress.completed).toBe(2);
     stack.workflows.release(created.workflow_execution!);
     await waitForRun(stack, created.run_id, isFinal);
   });

@@ -64,29 +64,46 @@ describe('LiveChunker', () => {
     await writeFile(log, 'line one\nline t');
     await chunker.flush();
     expect(chunks).toEqual([
-      ['live/trace.000001.tsv', 'task_id\tname\n1\tA\n'],
-      ['live/nextflow.000001.log', 'line one\n'],
+      ['live/trace.01-000001.tsv', 'task_id\tname\n1\tA\n'],
+      ['live/nextflow.01-000001.log', 'line one\n'],
     ]);
 
     await appendFile(trace, '\n3\tC\n');
     await appendFile(log, 'wo\n');
     await chunker.flush();
     expect(chunks.slice(2)).toEqual([
-      ['live/trace.000002.tsv', 'task_id\tname\n2\tB\n3\tC\n'],
-      ['live/nextflow.000002.log', 'line two\n'],
+      ['live/trace.01-000002.tsv', 'task_id\tname\n2\tB\n3\tC\n'],
+      ['live/nextflow.01-000002.log', 'line two\n'],
     ]);
 
     await appendFile(log, 'no newline at the end');
     await chunker.flush();
     expect(chunks).toHaveLength(4);
     await chunker.flush(true);
-    expect(chunks.at(-1)).toEqual(['live/nextflow.000003.log', 'no newline at the end\n']);
+    expect(chunks.at(-1)).toEqual(['live/nextflow.01-000003.log', 'no newline at the end\n']);
   });
 
-  it('names chunks so they sort in upload order', () => {
-    expect([chunkName('trace', 10), chunkName('trace', 9)].sort()).toEqual([
-      'live/trace.000009.tsv',
-      'live/trace.000010.tsv',
+  it('names chunks so they sort by orchestrator attempt, then in upload order', () => {
+    expect([chunkName('trace', 2, 1), chunkName('trace', 1, 10), chunkName('trace', 1, 9)].sort()).toEqual([
+      'live/trace.01-000009.tsv',
+      'live/trace.01-000010.tsv',
+      'live/trace.02-000001.tsv',
+    ]);
+  });
+
+  it("a retried orchestrator's chunks never overwrite the first attempt's", async () => {
+    const trace = join(dir.path, 'retry-trace.txt');
+    const log = join(dir.path, 'retry.log');
+    await writeFile(trace, 'task_id\tname\n1\tA\n');
+    await writeFile(log, 'x\n');
+    const names: string[] = [];
+    await new LiveChunker(trace, log, async (name) => void names.push(name), 1).flush();
+    await new LiveChunker(trace, log, async (name) => void names.push(name), 2).flush();
+    expect(names).toEqual([
+      'live/trace.01-000001.tsv',
+      'live/nextflow.01-000001.log',
+      'live/trace.02-000001.tsv',
+      'live/nextflow.02-000001.log',
     ]);
   });
 });

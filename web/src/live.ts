@@ -83,9 +83,18 @@ function counters(value: unknown): Record<(typeof COUNTERS)[number], number> {
  * which fills defaults; the page gets them raw, so documents written by older versions
  * (without a counter, say) are completed here the same way.
  */
+function storedProgress(value: unknown): Run['progress'] {
+  const progress = (value ?? {}) as Partial<Run['progress']>;
+  return {
+    ...counters(progress),
+    processes: Object.fromEntries(
+      Object.entries(progress.processes ?? {}).map(([name, c]) => [name, counters(c)]),
+    ),
+  };
+}
+
 export function asRun(data: unknown): Run {
   const run = data as Run;
-  const progress = (run.progress ?? {}) as Partial<Run['progress']>;
   return {
     ...run,
     samples: run.samples ?? [],
@@ -93,12 +102,12 @@ export function asRun(data: unknown): Run {
     param_warnings: run.param_warnings ?? [],
     params: run.params ?? {},
     metrics: run.metrics ?? null,
-    progress: {
-      ...counters(progress),
-      processes: Object.fromEntries(
-        Object.entries(progress.processes ?? {}).map(([name, c]) => [name, counters(c)]),
-      ),
-    },
+    progress: storedProgress(run.progress),
+    orchestrator_attempt: run.orchestrator_attempt ?? 1,
+    orchestrator_retries: run.orchestrator_retries ?? [],
+    attempt_progress: Object.fromEntries(
+      Object.entries(run.attempt_progress ?? {}).map(([attempt, p]) => [attempt, storedProgress(p)]),
+    ),
   };
 }
 

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { liveProgress } from '../../../functions/core/progress';
 import type { Run } from '../../../functions/core/run-model';
 import { shortProcessName } from '../../../functions/core/run-status';
 import { api, enc, errorText } from '../api';
@@ -96,9 +97,10 @@ export function TasksTable({ run, focusTask }: { run: Run; focusTask: string | n
   const [data, setData] = useState<TaskPage | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<TaskRow | null>(null);
-  const processes = Object.keys(run.progress.processes).map(shortProcessName).sort();
+  const live = liveProgress(run);
+  const processes = Object.keys(live.processes).map(shortProcessName).sort();
   // The table reloads when the run's counters move (a chunk of the trace arrived) or it ends.
-  const version = `${run.status}:${run.progress.completed}:${run.progress.failed}:${run.progress.cached}:${run.progress.submitted}:${run.metrics?.trace_generation ?? ''}`;
+  const version = `${run.status}:${run.orchestrator_attempt}:${live.completed}:${live.failed}:${live.cached}:${live.submitted}:${run.metrics?.trace_generation ?? ''}`;
 
   useEffect(() => {
     const controller = new AbortController();

@@ -230,6 +230,17 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
           {run.param_warnings.join(' · ')}
         </div>
       )}
+      {run.orchestrator_retries.length > 0 && (
+        <div class="note" data-testid="orchestrator-retries">
+          {run.orchestrator_retries.map((retry) => (
+            <p key={retry.attempt}>
+              <strong>Attempt {retry.attempt}:</strong> Google Batch restarted the run's orchestrator at{' '}
+              {formatTime(retry.at)} because {retry.reason}. It resumed the run, so work already done shows as
+              cached and the progress below counts from this attempt.
+            </p>
+          ))}
+        </div>
+      )}
       {run.status === 'failed' && <ErrorPanel run={run} />}
       {run.status === 'cancelled' && run.error_message && <div class="note">{run.error_message}</div>}
       <div class="grid">
