@@ -153,3 +153,43 @@ export async function sweepStaleRuns(deps: SweepDeps, limit = SWEEP_LIMIT): Prom
   });
   return report;
 }
+
+/** Why runs that were going when the local stack stopped are failed when it starts again. */
+export const LOCAL_RESTART_MESSAGE =
+  'The local stack was restarted while this run was going: its Batch job and workflow stopped with it. Recover resumes it from the work already done.';
+
+/**
+ * The local stack's Batch and Workflows twins keep their jobs in memory: when the stack stops,
+ * every job and execution dies with it. So on start, each run still pending, submitted or
+ * running is failed at once, with a message that says so, instead of showing "Running" until
+ * the stale-run threshold. (Google Batch has no such moment: its jobs outlive our functions.)
+ */
+export async function failRunsOrphanedByRestart(
+  deps: Pick<SweepDeps, 'runs' | 'clock'>,
+): Promise<SweepChange[]> {
+  const now = deps.clock.now().toISOString();
+  const changed: SweepChange[] = [];
+  for (;;) {
+    const orphans = await deps.runs.findStale({
+      statuses: ['pending', 'submitted', 'running'],
+      field: 'updated_at',
+      before: now,
+      limit: SWEEP_LIMIT,
+    });
+    let progressed = false;
+    for (const run of orphans) {
+      const applied = await deps.runs.apply(run.run_id, {
+        to: 'failed',
+        at: now,
+        source: 'sweeper',
+        detail: 'the local stack was restarted',
+        error_message: LOCAL_RESTART_MESSAGE,
+      });
+      if (applied?.applied) {
+        progressed = true;
+        changed.push({ run_id: run.run_id, from: run.status, to: 'failed', reason: LOCAL_RESTART_MESSAGE });
+      }
+    }
+    if (orphans.length < SWEEP_LIMIT || !progressed) return changed;
+  }
+}

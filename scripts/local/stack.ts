@@ -15,7 +15,7 @@ import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import express from 'express';
 import { type Config, loadConfig } from '../../functions/config';
-import type { SweepReport } from '../../functions/core/sweeper';
+import { failRunsOrphanedByRestart, type SweepReport } from '../../functions/core/sweeper';
 import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps } from '../../functions/deps';
 import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
@@ -319,6 +319,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       url: `${functionsUrl}/onRunArtifact`,
     });
     gcs.onFinalize((object) => bridge.storageFinalized(object));
+
+    // This stack's Batch jobs and workflow executions died with the last one: runs that were
+    // going then are failed now, saying so, rather than shown running until the sweeper looks.
+    const orphaned = await failRunsOrphanedByRestart(createSweepDeps(config, { logger }));
+    if (orphaned.length > 0)
+      say(
+        `${orphaned.length} run(s) that were going when the stack last stopped are now failed (${orphaned.map((c) => c.run_id).join(', ')}); Recover resumes them.`,
+      );
 
     const apiDeps = createApiDeps(config, { logger, ...options.apiOverrides });
     stoppers.push(() => apiDeps.benchling.close());

@@ -1,5 +1,10 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
+import type { Run } from '../../functions/core/run-model';
+import { newRunRecord } from '../../functions/core/run-service';
+import { LOCAL_RESTART_MESSAGE } from '../../functions/core/sweeper';
 import { asUser, request } from '../helpers/api-server';
 import { launchBrowser, openAs, screenshot, type UserPage } from '../helpers/browser';
 import { runBody } from '../helpers/samplesheets';
@@ -82,6 +87,70 @@ describe('a failed run', () => {
     await screenshot(page, 'detail-recovered');
     expect(errors).toEqual([]);
   }, 120_000);
+});
+
+describe('runs that stopped outside their tasks', () => {
+  /** A run document as the functions leave it, written straight to the emulator. */
+  async function storedRun(overrides: Partial<Run>): Promise<string> {
+    const runId = `run-${randomBytes(6).toString('hex')}`;
+    await new FirestoreRunStore(stack.firestore).create({
+      ...newRunRecord(stack.config.runsBucket, {
+        run_id: runId,
+        pipeline: 'nf-core/scrnaseq',
+        pipeline_version: '4.0.0',
+        user_email: ALICE,
+        user_name: 'alice',
+        created_at: new Date().toISOString(),
+        batch_request_id: randomUUID(),
+        params: {},
+        param_warnings: [],
+        config_content: '',
+        sample_count: 1,
+        samples: ['S1'],
+        source_ngs_runs: [],
+        source_project: null,
+        session_id: randomUUID(),
+      }),
+      executor: 'replay',
+      ...overrides,
+    });
+    return runId;
+  }
+
+  it('a run failed by a stack restart says no task failed and what to do, without contradicting itself', async () => {
+    const { page, errors } = alice;
+    const runId = await storedRun({ status: 'failed', error_message: LOCAL_RESTART_MESSAGE });
+    await page.goto(`/#/runs/${runId}`);
+    const panel = page.getByTestId('error-panel');
+    await panel.waitFor({ timeout: 20_000 });
+    const text = await panel.innerText();
+    expect(text).toContain(LOCAL_RESTART_MESSAGE);
+    expect(text).not.toMatch(/Failed task|task table below/);
+    expect(await page.getByTestId('error-next-step').innerText()).toMatch(/^No task failed/);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('a run whose orchestrator Batch retried says which attempt runs and why the one before ended', async () => {
+    const { page, errors } = alice;
+    const runId = await storedRun({
+      status: 'running',
+      orchestrator_attempt: 2,
+      orchestrator_retries: [
+        {
+          attempt: 2,
+          at: new Date().toISOString(),
+          exit_code: 50001,
+          reason: 'the Spot VM was preempted (exit 50001)',
+        },
+      ],
+    });
+    await page.goto(`/#/runs/${runId}`);
+    const note = page.getByTestId('orchestrator-retries');
+    await note.waitFor({ timeout: 20_000 });
+    expect(await note.innerText()).toMatch(/Attempt 2:.*because the Spot VM was preempted \(exit 50001\)/s);
+    await screenshot(page, 'detail-orchestrator-retried');
+    expect(errors).toEqual([]);
+  }, 60_000);
 });
 
 describe('another user', () => {

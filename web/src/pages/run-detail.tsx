@@ -63,10 +63,12 @@ function ErrorPanel({ run }: { run: Run }) {
     <section class="card error-panel" aria-labelledby="error-heading" role="alert" data-testid="error-panel">
       <h2 id="error-heading">Why the run failed</h2>
       <dl class="stats">
-        <div>
-          <dt>Failed task</dt>
-          <dd class="mono">{run.error_task ?? 'none recorded (the job stopped before or outside a task)'}</dd>
-        </div>
+        {run.error_task && (
+          <div>
+            <dt>Failed task</dt>
+            <dd class="mono">{run.error_task}</dd>
+          </div>
+        )}
         <div>
           <dt>Exit code</dt>
           <dd>{run.exit_code ?? '—'}</dd>
@@ -80,8 +82,10 @@ function ErrorPanel({ run }: { run: Run }) {
           <pre class="log">{run.error_detail}</pre>
         </details>
       )}
-      <p class="muted small">
-        The failed task's stdout and stderr are open in the task table below. Fix the cause, then Recover.
+      <p class="muted small" data-testid="error-next-step">
+        {run.error_task
+          ? "The failed task's stdout and stderr are open in the task table below. Fix the cause, then Recover."
+          : 'No task failed: the run stopped outside its tasks. The message above says why; Recover resumes it from the work already done.'}
       </p>
     </section>
   );

@@ -1,0 +1,46 @@
+/**
+ * Restarting the local stack: the Batch and Workflows twins keep their jobs in memory, so a
+ * run that was going when the stack stopped cannot go on. The new stack says so at once.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Run } from '../../functions/core/run-model';
+import { LOCAL_RESTART_MESSAGE } from '../../functions/core/sweeper';
+import { request } from '../helpers/api-server';
+import { uniqueProjectId } from '../helpers/env';
+import { runBody } from '../helpers/samplesheets';
+import { getRun, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
+
+const project = uniqueProjectId('arc-restart');
+let second: TestStack | undefined;
+afterAll(async () => {
+  await second?.close();
+});
+
+describe('the local stack restarted mid-run', () => {
+  it('fails the runs that were going, saying the stack restarted and that Recover resumes them', async () => {
+    const first = await startTestStack({ replaySpeed: 200, env: { GOOGLE_CLOUD_PROJECT: project } });
+    let runId: string;
+    try {
+      const created = await request<Run>(`${first.url}/api/runs`, { method: 'POST', json: runBody() });
+      expect(created.status).toBe(201);
+      runId = created.body.run_id;
+      await waitForRun(first, runId, (run) => run.status === 'running');
+    } finally {
+      await first.close();
+    }
+    const left = await first.firestore.collection('runs').doc(runId).get();
+    expect(left.get('status')).toBe('running');
+
+    second = await startTestStack({ env: { GOOGLE_CLOUD_PROJECT: project } });
+    const run = await getRun(second, runId);
+    expect(run).toMatchObject({ status: 'failed', error_message: LOCAL_RESTART_MESSAGE, error_task: null });
+    const history = await request<{ events: { source: string; to: string; detail: string | null }[] }>(
+      `${second.url}/api/runs/${runId}?include=events`,
+    );
+    expect(history.body.events.at(-1)).toMatchObject({
+      source: 'sweeper',
+      to: 'failed',
+      detail: 'the local stack was restarted',
+    });
+  });
+});
