@@ -200,7 +200,10 @@ export function jobTransitions(job: BatchJob): { state: BatchJobState; at: strin
   for (const event of job.status.statusEvents) {
     // A task's own state ("Task state is updated from RUNNING to FAILED … retrying") is not
     // the job's: a task that failed and was retried leaves the job RUNNING.
-    if (event.taskState !== undefined || /^Task state/i.test(event.description ?? '')) continue;
+    const taskEvent =
+      (event.taskState !== undefined && event.taskState !== 'STATE_UNSPECIFIED') ||
+      /^Task state/i.test(event.description ?? '');
+    if (taskEvent) continue;
     const match = event.description ? TRANSITION.exec(event.description) : null;
     if (match && event.eventTime) transitions.push({ state: match[1] as BatchJobState, at: event.eventTime });
   }

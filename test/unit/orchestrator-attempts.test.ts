@@ -46,6 +46,21 @@ describe('orchestrator attempts', () => {
     ]);
   });
 
+  it('job-level events still count as the job history when the gRPC client fills taskState with STATE_UNSPECIFIED', () => {
+    const done = job('SUCCEEDED', [
+      { ...running, taskState: 'STATE_UNSPECIFIED' },
+      {
+        description: `Job state is set from RUNNING to SUCCEEDED for job ${NAME}.`,
+        eventTime: '2026-11-27T10:09:00Z',
+        taskState: 'STATE_UNSPECIFIED',
+      },
+    ]);
+    expect(eventsFromJob(done, 'sweeper', '2026-11-27T10:10:00Z').map((e) => [e.to, e.at])).toEqual([
+      ['running', '2026-11-27T10:00:00Z'],
+      ['completed', '2026-11-27T10:09:00Z'],
+    ]);
+  });
+
   it('the last task failure of a job that failed for good is not a retry', () => {
     const failedForGood = job('FAILED', [
       running,
