@@ -86,6 +86,13 @@ const ConfigSchema = z.object({
     .default('run-pipeline'),
   FUNCTIONS_BASE_URL: z.url().optional(),
   WORKFLOW_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
+  MAX_CONCURRENT_JOBS: z.coerce.number().int().min(0).max(100_000).default(100),
+  QUEUE_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(60),
+  QUEUE_MAX_WAIT_SECONDS: z.coerce
+    .number()
+    .min(1)
+    .max(7 * 86_400)
+    .default(6 * 3600),
   CHUNK_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(300).default(5),
   SIGNED_URL_TTL_SECONDS: z.coerce
     .number()
@@ -152,7 +159,16 @@ export interface Config {
   orchestrator: { image: string; serviceAccount: string; chunkIntervalSeconds: number };
   tasksServiceAccount: string;
   runEventsTopic: string;
-  workflow: { name: string; parent: string; pollSeconds: number };
+  workflow: {
+    name: string;
+    parent: string;
+    pollSeconds: number;
+    /** While a run waits for Batch capacity: how often to try again, and for how long in all. */
+    queuePollSeconds: number;
+    queueMaxWaitSeconds: number;
+  };
+  /** Batch jobs the platform keeps going at once (0: no limit). */
+  maxConcurrentJobs: number;
   functionsBaseUrl: string;
   emulators: {
     batch: string | undefined;
@@ -220,6 +236,9 @@ const FIXES: Record<string, string> = {
   EXECUTOR: 'google-batch in production; the local stack sets local or replay',
   BATCH_EMULATOR_HOST: 'set it to the local Batch twin, e.g. 127.0.0.1:8790, or unset it',
   WORKFLOWS_EMULATOR_HOST: 'set it to the local Workflows twin, e.g. 127.0.0.1:8791, or unset it',
+  MAX_CONCURRENT_JOBS:
+    'set it to the most Batch jobs to run at once (the product spec: 100), or 0 for no limit',
+  QUEUE_MAX_WAIT_SECONDS: 'set it to how long a run may wait for Batch capacity before it fails, in seconds',
 };
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -278,7 +297,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       name: c.WORKFLOW_NAME,
       parent: `projects/${c.GOOGLE_CLOUD_PROJECT}/locations/${c.GCP_REGION}/workflows/${c.WORKFLOW_NAME}`,
       pollSeconds: c.WORKFLOW_POLL_SECONDS,
+      queuePollSeconds: c.QUEUE_POLL_SECONDS,
+      queueMaxWaitSeconds: c.QUEUE_MAX_WAIT_SECONDS,
     },
+    maxConcurrentJobs: c.MAX_CONCURRENT_JOBS,
     functionsBaseUrl: (
       c.FUNCTIONS_BASE_URL ?? `https://${c.GCP_REGION}-${c.GOOGLE_CLOUD_PROJECT}.cloudfunctions.net`
     ).replace(/\/$/, ''),

@@ -118,6 +118,11 @@ export function workflowArgument(config: Config): (runId: string) => WorkflowArg
     prepare_url: `${config.functionsBaseUrl}/prepareRun`,
     reconcile_url: `${config.functionsBaseUrl}/reconcileRun`,
     poll_seconds: config.workflow.pollSeconds,
+    queue_poll_seconds: config.workflow.queuePollSeconds,
+    max_queue_polls: Math.max(
+      1,
+      Math.ceil(config.workflow.queueMaxWaitSeconds / config.workflow.queuePollSeconds),
+    ),
   });
 }
 
@@ -298,6 +303,7 @@ export function createExecutionDeps(config: Config, overrides: Partial<FunctionD
       project: config.project,
       region: config.region,
       executor: config.executor,
+      maxConcurrentJobs: config.maxConcurrentJobs,
       tasksServiceAccount: config.tasksServiceAccount,
       orchestrator: {
         project: config.project,

@@ -221,6 +221,11 @@ export class FirestoreRunStore implements RunStore {
     return snapshot.docs.map((doc) => Run.parse(doc.data()));
   }
 
+  async countActiveJobs(): Promise<number> {
+    const snapshot = await this.runs().where('status', 'in', ['submitted', 'running']).count().get();
+    return snapshot.data().count;
+  }
+
   async get(runId: string): Promise<Run | null> {
     const snapshot = await this.runs().doc(runId).get();
     return snapshot.exists ? Run.parse(snapshot.data()) : null;

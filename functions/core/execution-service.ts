@@ -27,7 +27,7 @@ import { renderNextflowConfig, renderParamsYaml } from './nextflow-config';
 import { ExitReport } from './nextflow-log';
 import { retriesFromJob, retryDetail } from './orchestrator-attempts';
 import type { ApplyResult, Clock, JobRunner, ObjectStore, RunStore } from './ports';
-import { type Executor, isTerminal, type Run, RunId } from './run-model';
+import { type Executor, isTerminal, type Run, RunId, type RunQueue } from './run-model';
 import { runPaths } from './run-service';
 import { renderSamplesheet } from './samplesheet';
 import type { RunEvent } from './state-machine';
@@ -40,6 +40,8 @@ export interface ExecutionSettings {
   executor: Executor;
   tasksServiceAccount: string;
   orchestrator: OrchestratorSettings;
+  /** Batch jobs the platform keeps going at once (0: no limit); past it, runs wait in the queue. */
+  maxConcurrentJobs: number;
 }
 
 export interface ExecutionDeps {
@@ -50,7 +52,15 @@ export interface ExecutionDeps {
   settings: ExecutionSettings;
 }
 
+/** prepareRun's answer when the platform is at its job limit: the workflow waits and asks again. */
+export interface QueuedRun {
+  run_id: string;
+  queued: true;
+  reason: string;
+}
+
 export interface PreparedRun {
+  queued?: false;
   run_id: string;
   parent: string;
   job_id: string;
@@ -72,11 +82,26 @@ function locations(bucket: string, run: Run) {
   };
 }
 
+/** Marks a pending run as waiting for capacity (the first `since` is kept). */
+async function enqueue(deps: ExecutionDeps, run: Run, kind: RunQueue['kind'], reason: string): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  await deps.runs.setFields(run.run_id, {
+    queue: { kind, reason, since: run.queue?.since ?? now, checked_at: now },
+  });
+}
+
+export const PLATFORM_LIMIT_REASON = (limit: number) =>
+  `System busy: the platform runs at most ${limit} Batch jobs at once, and that many are going. This run is queued and starts as soon as one of them ends.`;
+export const BATCH_QUOTA_REASON =
+  'System busy: Google Batch refused to create the job because a quota is exhausted. This run is queued and is submitted as soon as Batch has capacity again.';
+
 /**
  * Workflow step 1: renders the run's inputs into `runs/{id}/inputs/` and returns the Batch
- * job to create. Refuses (409) a run that is no longer pending, e.g. cancelled before submission.
+ * job to create. Refuses (409) a run that is no longer pending, e.g. cancelled before
+ * submission. At the platform's job limit it queues the run instead (`queued: true`): the
+ * workflow waits and asks again.
  */
-export async function prepareRun(deps: ExecutionDeps, runId: string): Promise<PreparedRun> {
+export async function prepareRun(deps: ExecutionDeps, runId: string): Promise<PreparedRun | QueuedRun> {
   const run = await deps.runs.get(runId);
   if (!run) throw new NotFoundError(`Run ${runId} was not found.`);
   if (run.status !== 'pending') {
@@ -85,6 +110,11 @@ export async function prepareRun(deps: ExecutionDeps, runId: string): Promise<Pr
     });
   }
   const { settings } = deps;
+  if (settings.maxConcurrentJobs > 0 && (await deps.runs.countActiveJobs()) >= settings.maxConcurrentJobs) {
+    const reason = PLATFORM_LIMIT_REASON(settings.maxConcurrentJobs);
+    await enqueue(deps, run, 'platform_limit', reason);
+    return { run_id: run.run_id, queued: true, reason };
+  }
   const paths = runPaths(deps.objects.bucket, run.run_id, run.root_run_id);
   const uploaded = await deps.objects.read(paths.requestSamplesheet);
   await Promise.all([
@@ -118,7 +148,9 @@ export async function prepareRun(deps: ExecutionDeps, runId: string): Promise<Pr
 
 export const ReconcileRequest = z.strictObject({
   run_id: RunId,
-  phase: z.enum(['submitted', 'final', 'error']),
+  phase: z
+    .enum(['submitted', 'final', 'error', 'queued'])
+    .describe('queued: Batch refused the create for quota; the run waits and the create is tried again'),
   job: z.unknown().optional(),
   error: z.unknown().optional(),
 });
@@ -129,6 +161,18 @@ export interface ReconcileResult {
   status: Run['status'];
   /** `stop`: the workflow has nothing more to do for this run. */
   action: 'continue' | 'stop';
+}
+
+/** The workflow gave up waiting for capacity (it raises with the tag QueueTimeout). */
+function isQueueTimeout(error: unknown): boolean {
+  const tags = (error as { tags?: unknown } | null)?.tags;
+  return Array.isArray(tags) && tags.includes('QueueTimeout');
+}
+
+function queueTimeoutMessage(run: Run): string {
+  const why =
+    run.queue?.kind === 'platform_limit' ? "the platform's limit of concurrent Batch jobs" : 'Batch quota';
+  return `No Batch capacity came free while the run waited in the queue${run.queue ? ` since ${run.queue.since}` : ''} (${why}). Nothing ran. Launch it again later, or ask an operator to raise the quota or MAX_CONCURRENT_JOBS.`;
 }
 
 function describeWorkflowError(error: unknown): string {
@@ -224,14 +268,23 @@ export async function reconcileRun(deps: ExecutionDeps, request: ReconcileReques
     return { run_id: run.run_id, status: current.status, action };
   };
 
+  if (request.phase === 'queued') {
+    if (run.status !== 'pending') return done(run, 'stop');
+    await enqueue(deps, run, 'batch_quota', BATCH_QUOTA_REASON);
+    return done(run, 'continue');
+  }
+
   if (request.phase === 'error') {
     const existing = job ?? (run.batch_job_name ? await deps.jobs.getJob(run.batch_job_name) : null);
     await cancelIfActive(deps, existing);
+    const queueTimeout = isQueueTimeout(request.error);
     const applied = await deps.runs.apply(run.run_id, {
       to: 'failed',
       at: now,
       source: 'workflow',
-      error_message: `The run-pipeline workflow stopped: ${describeWorkflowError(request.error)}`,
+      error_message: queueTimeout
+        ? queueTimeoutMessage(run)
+        : `The run-pipeline workflow stopped: ${describeWorkflowError(request.error)}`,
     });
     return done(applied ?? run, 'stop');
   }
@@ -239,6 +292,7 @@ export async function reconcileRun(deps: ExecutionDeps, request: ReconcileReques
   if (request.phase === 'submitted') {
     if (job && run.batch_job_name !== job.name)
       await deps.runs.setFields(run.run_id, { batch_job_name: job.name });
+    if (run.queue) await deps.runs.setFields(run.run_id, { queue: null });
     if (run.status === 'cancelled') {
       // Cancelled between prepare and create: the job must not run.
       await cancelIfActive(deps, job);

@@ -50,6 +50,7 @@ export type RunFields = Partial<
     | 'ingest'
     | 'orchestrator_attempt'
     | 'orchestrator_retries'
+    | 'queue'
   >
 >;
 
@@ -74,6 +75,8 @@ export interface RunStore {
   findActive(field: 'root_run_id' | 'parent_run_id', value: string): Promise<Run[]>;
   /** Ids of the runs that recover `runId` (its children), oldest first. */
   recoveriesOf(runId: string): Promise<string[]>;
+  /** How many runs have a Batch job that may be using capacity (submitted or running). */
+  countActiveJobs(): Promise<number>;
   /** Runs in one of `statuses` not touched since `before` (the sweeper's candidates). */
   findStale(query: StaleQuery): Promise<Run[]>;
   get(runId: string): Promise<Run | null>;
@@ -245,6 +248,9 @@ export interface WorkflowArgument {
   prepare_url: string;
   reconcile_url: string;
   poll_seconds: number;
+  /** Waiting for Batch capacity: seconds between tries, and tries before the run fails. */
+  queue_poll_seconds: number;
+  max_queue_polls: number;
 }
 
 export interface WorkflowExecutionState {

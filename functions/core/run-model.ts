@@ -86,6 +86,15 @@ export const Ingest = z
   .catchall(z.unknown());
 export type Ingest = z.infer<typeof Ingest>;
 
+/** Why a pending run is not submitted yet: Batch refused the job for quota, or the platform's own cap. */
+export const RunQueue = z.object({
+  kind: z.enum(['batch_quota', 'platform_limit']),
+  reason: z.string(),
+  since: IsoTime,
+  checked_at: IsoTime.describe('when capacity was last looked for'),
+});
+export type RunQueue = z.infer<typeof RunQueue>;
+
 /** The run record of the product spec plus the execution bookkeeping of ARCHITECTURE §3. */
 export const Run = z.object({
   run_id: RunId,
@@ -150,6 +159,9 @@ export const Run = z.object({
     .default({})
     .describe('progress counted by orchestrator attempts after the first (the first counts in progress)'),
   workflow_execution: z.string().nullable(),
+  queue: RunQueue.nullable()
+    .default(null)
+    .describe('set while a pending run waits for Batch capacity: why, and since when'),
   ingest: Ingest,
 });
 export type Run = z.infer<typeof Run>;

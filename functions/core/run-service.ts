@@ -289,6 +289,7 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
     orchestrator_retries: [],
     attempt_progress: {},
     workflow_execution: null,
+    queue: null,
     ingest: {},
   };
 }

@@ -10,7 +10,8 @@ const PrepareRequest = z.strictObject({ run_id: RunId });
 export function createPrepareRunHandler(deps: FunctionDeps) {
   return jsonEndpoint('prepareRun', deps.logger, PrepareRequest, async ({ run_id }) => {
     const prepared = await prepareRun(deps, run_id);
-    deps.logger.log('INFO', 'run_prepared', { run_id, job_name: prepared.job_name });
+    if (prepared.queued) deps.logger.log('NOTICE', 'run_queued', { run_id, reason: prepared.reason });
+    else deps.logger.log('INFO', 'run_prepared', { run_id, job_name: prepared.job_name });
     return prepared;
   });
 }

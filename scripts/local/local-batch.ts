@@ -60,6 +60,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class LocalBatch implements JobRunner {
   private readonly jobs = new Map<string, LocalJob>();
+  private quotaRefusal: string | null = null;
   private readonly faults: Fault[] = [];
   private readonly getFaults: GetFault[] = [];
   /** Every createJob call that reached the service, for tests that count them. */
@@ -72,6 +73,20 @@ export class LocalBatch implements JobRunner {
   /** The next createJob fails with this status and message, as Batch would answer it. */
   failNextCreate(status: number, message: string): void {
     this.faults.push({ kind: 'fail', status, message });
+  }
+
+  /**
+   * Until acceptCreates(), every jobs.create is refused with RESOURCE_EXHAUSTED (429), as Batch
+   * refuses one when a quota of the project or region is exhausted.
+   */
+  refuseCreatesForQuota(
+    message = "Quota exceeded for quota metric 'Job create requests' and limit 'Job create requests per minute per region' of service 'batch.googleapis.com'.",
+  ): void {
+    this.quotaRefusal = message;
+  }
+
+  acceptCreates(): void {
+    this.quotaRefusal = null;
   }
 
   /** The next getJob calls fail, as Batch does when it is briefly unavailable. */
@@ -127,6 +142,10 @@ export class LocalBatch implements JobRunner {
     }
     if (!UUID.test(input.requestId) || /^0{8}-/.test(input.requestId)) {
       throw new JobRunnerError(`requestId must be a valid non-zero UUID, got ${input.requestId}`, 400);
+    }
+    if (this.quotaRefusal !== null) {
+      this.createCalls.push({ name, requestId: input.requestId, outcome: 'failed 429' });
+      throw new JobRunnerError(`RESOURCE_EXHAUSTED: ${this.quotaRefusal}`, 429);
     }
     const fault = this.faults.shift();
     if (fault?.kind === 'fail') {

@@ -130,6 +130,23 @@ describe('runs that stopped outside their tasks', () => {
     expect(errors).toEqual([]);
   }, 60_000);
 
+  it('a run waiting for Batch capacity reads Queued, with the reason and since when', async () => {
+    const { page, errors } = alice;
+    const since = new Date().toISOString();
+    const reason = 'System busy: Google Batch refused to create the job because a quota is exhausted.';
+    const runId = await storedRun({
+      status: 'pending',
+      queue: { kind: 'batch_quota', reason, since, checked_at: since },
+    });
+    await page.goto(`/#/runs/${runId}`);
+    const note = page.getByTestId('queue-note');
+    await note.waitFor({ timeout: 20_000 });
+    expect(await note.innerText()).toContain(reason);
+    expect(await page.locator('article.run-detail .badge[data-queued="true"]').innerText()).toBe('Queued');
+    await screenshot(page, 'detail-queued');
+    expect(errors).toEqual([]);
+  }, 60_000);
+
   it('a run whose orchestrator Batch retried says which attempt runs and why the one before ended', async () => {
     const { page, errors } = alice;
     const runId = await storedRun({

@@ -43,7 +43,8 @@ export function runDuration(
 ): number {
   const start = Date.parse(run.started_at ?? run.created_at);
   const end = run.completed_at ?? run.failed_at ?? run.cancelled_at;
-  return (end ? Date.parse(end) : now) - start;
+  // Never negative: the page's clock ticks once a second and may lag a run created just now.
+  return Math.max(0, (end ? Date.parse(end) : now) - start);
 }
 
 export function plural(count: number, one: string, many = `${one}s`): string {

@@ -103,6 +103,7 @@ export function asRun(data: unknown): Run {
     params: run.params ?? {},
     metrics: run.metrics ?? null,
     progress: storedProgress(run.progress),
+    queue: run.queue ?? null,
     orchestrator_attempt: run.orchestrator_attempt ?? 1,
     orchestrator_retries: run.orchestrator_retries ?? [],
     attempt_progress: Object.fromEntries(

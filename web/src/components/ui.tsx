@@ -11,7 +11,14 @@ const STATUS_LABEL: Record<RunStatus, string> = {
   cancelled: 'Cancelled',
 };
 
-export function StatusBadge({ status }: { status: RunStatus }) {
+/** The run's status; a pending run waiting for Batch capacity reads "Queued", with the reason on hover. */
+export function StatusBadge({ status, queue }: { status: RunStatus; queue?: { reason: string } | null }) {
+  if (status === 'pending' && queue)
+    return (
+      <span class="badge badge-pending" data-status={status} data-queued="true" title={queue.reason}>
+        Queued
+      </span>
+    );
   return (
     <span class={`badge badge-${status}`} data-status={status}>
       {STATUS_LABEL[status] ?? status}

@@ -209,7 +209,7 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
       <header class="toolbar">
         <div>
           <h1 id="run-heading">
-            <span class="mono">{run.run_id}</span> <StatusBadge status={run.status} />
+            <span class="mono">{run.run_id}</span> <StatusBadge status={run.status} queue={run.queue} />
           </h1>
           <p class="muted">
             {run.pipeline} {run.pipeline_version} · {plural(run.sample_count, 'sample')}
@@ -232,6 +232,12 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
         <div class="note">
           <strong>Warnings: </strong>
           {run.param_warnings.join(' · ')}
+        </div>
+      )}
+      {run.status === 'pending' && run.queue && (
+        <div class="note" data-testid="queue-note" role="status">
+          <strong>Queued since {formatTime(run.queue.since)}.</strong> {run.queue.reason} Last checked{' '}
+          {formatTime(run.queue.checked_at)}. Cancel it if you no longer need it.
         </div>
       )}
       {run.orchestrator_retries.length > 0 && (

@@ -48,7 +48,7 @@ function RunRow({ run, now, showOwner }: { run: Run; now: number; showOwner: boo
         {showOwner && <div class="muted small">{run.user_email}</div>}
       </td>
       <td>
-        <StatusBadge status={run.status} />
+        <StatusBadge status={run.status} queue={run.queue} />
       </td>
       <td>
         {run.pipeline} <span class="muted">{run.pipeline_version}</span>
