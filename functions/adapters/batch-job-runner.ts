@@ -1,7 +1,7 @@
 import type { BatchServiceClient, protos } from '@google-cloud/batch';
 import { BatchJob, type BatchJobSpec } from '../core/batch-job';
 import { type CreateJobInput, JobExistsError, type JobRunner, JobRunnerError } from '../core/ports';
-import { grpcCodeOf, httpStatusForGrpc } from './grpc-status';
+import { grpcCodeOf, httpStatusForGrpc, missingCredentials } from './grpc-status';
 
 type ProtoJob = protos.google.cloud.batch.v1.IJob;
 
@@ -75,7 +75,14 @@ function runnerError(error: unknown, action: string): JobRunnerError {
 export class BatchJobRunner implements JobRunner {
   constructor(private readonly client: BatchServiceClient) {}
 
+  /** No call is made without credentials (see missingCredentials). */
+  private async credentials(action: string): Promise<void> {
+    const missing = await missingCredentials(this.client);
+    if (missing) throw new JobRunnerError(`Batch ${action} failed: ${missing}`, 503);
+  }
+
   async createJob(input: CreateJobInput): Promise<BatchJob> {
+    await this.credentials('jobs.create');
     try {
       const [job] = await this.client.createJob({
         parent: input.parent,
@@ -94,6 +101,7 @@ export class BatchJobRunner implements JobRunner {
   }
 
   async getJob(name: string): Promise<BatchJob | null> {
+    await this.credentials('jobs.get');
     try {
       const [job] = await this.client.getJob({ name });
       return jobFromProto(job);
@@ -105,6 +113,7 @@ export class BatchJobRunner implements JobRunner {
 
   /** Readiness: the cheapest authorised call, one job of the region listed, within `timeoutMs`. */
   async ping(parent: string, timeoutMs: number): Promise<void> {
+    await this.credentials('jobs.list');
     try {
       await this.client.listJobs(
         { parent, pageSize: 1 },
@@ -116,6 +125,7 @@ export class BatchJobRunner implements JobRunner {
   }
 
   async cancelJob(name: string): Promise<void> {
+    await this.credentials('jobs.cancel');
     try {
       // The long-running operation is not awaited: the job's state says when it is done.
       await this.client.cancelJob({ name });

@@ -1,5 +1,6 @@
 import type { Logging } from '@google-cloud/logging';
 import type { JobRunner } from '../core/ports';
+import { missingCredentials } from './grpc-status';
 import { TASK_LOG_TAIL_BYTES, type TaskLogSource, type TaskLogs } from '../core/task-logs';
 import type { TraceTask } from '../core/trace';
 
@@ -30,6 +31,8 @@ export class CloudLoggingTaskLogs implements TaskLogSource {
     const since = new Date(
       (task.submit ? Date.parse(task.submit) : Date.now() - LOOKBACK_MS) - CLOCK_SKEW_MS,
     ).toISOString();
+    const missing = await missingCredentials(this.logging);
+    if (missing) throw new Error(`Cloud Logging entries.list failed: ${missing}`);
     const filter = `logName="projects/${this.project}/logs/batch_task_logs" AND labels.job_uid="${job.uid}" AND timestamp>="${since}"`;
     const [entries] = await this.logging.getEntries({
       filter,

@@ -26,3 +26,19 @@ export function grpcCodeOf(error: unknown): number | null {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : null;
 }
+
+/**
+ * Asks a Google client's auth for credentials before a call. A gax call made with none (no
+ * Application Default Credentials and no emulator) rejects, and also leaves an unhandled
+ * rejection behind that the Functions Framework answers with a bare 500 on whatever request is
+ * in flight; the auth itself fails cleanly, and caches its client once it has one. Returns why
+ * there are no credentials, or null when there are.
+ */
+export async function missingCredentials(client: { auth: { getClient(): Promise<unknown> } }): Promise<string | null> {
+  try {
+    await client.auth.getClient();
+    return null;
+  } catch (error) {
+    return `no Google credentials (${error instanceof Error ? error.message.split('.')[0] : String(error)}): run on Google Cloud, or set GOOGLE_APPLICATION_CREDENTIALS or the service's emulator host`;
+  }
+}

@@ -1,6 +1,6 @@
 import type { ExecutionsClient } from '@google-cloud/workflows';
 import type { WorkflowArgument, WorkflowExecutionState, WorkflowStarter } from '../core/ports';
-import { grpcCodeOf } from './grpc-status';
+import { grpcCodeOf, missingCredentials } from './grpc-status';
 
 const NOT_FOUND = 5;
 const STATES = ['ACTIVE', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'UNAVAILABLE', 'QUEUED'] as const;
@@ -13,7 +13,14 @@ export class CloudWorkflowsStarter implements WorkflowStarter {
     private readonly workflow: string,
   ) {}
 
+  /** No call is made without credentials (see missingCredentials). */
+  private async credentials(action: string): Promise<void> {
+    const missing = await missingCredentials(this.client);
+    if (missing) throw new Error(`Workflows ${action} failed: ${missing}`);
+  }
+
   async start(argument: WorkflowArgument): Promise<string> {
+    await this.credentials('executions.create');
     const [execution] = await this.client.createExecution({
       parent: this.workflow,
       execution: { argument: JSON.stringify(argument) },
@@ -24,6 +31,7 @@ export class CloudWorkflowsStarter implements WorkflowStarter {
   }
 
   async describe(name: string): Promise<WorkflowExecutionState | null> {
+    await this.credentials('executions.get');
     try {
       const [execution] = await this.client.getExecution({ name });
       const state = String(execution.state ?? '');

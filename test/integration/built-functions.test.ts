@@ -80,6 +80,8 @@ beforeAll(async () => {
     WAREHOUSE_PORT: String(await freePort()),
     WAREHOUSE_SSL: 'disable',
     SECRET_WAREHOUSE_PASSWORD: 'unused',
+    // No Batch twin and no Google credentials: Batch cannot be reached (and no metadata server is asked).
+    METADATA_SERVER_DETECTION: 'none',
   };
   [api, prepare] = await Promise.all([startBuiltFunction('api', env), startBuiltFunction('prepareRun', env)]);
   await new FirestoreRunStore(db).create(completedRun('run-b0117000000c'));
@@ -145,6 +147,17 @@ describe('the built api bundle', () => {
     const response = await request<ErrorBody>(`${api.url}/api/benchling/runs`, { headers });
     expect(response.status).toBe(503);
     expect(response.body.error.code).toBe('upstream_unavailable');
+  });
+
+  it('answers /api/ready with 503 naming Batch when there are no Google credentials, and keeps serving', async () => {
+    const ready = await request<{ status: string; checks: Record<string, { ok: boolean; error?: string }> }>(
+      `${api.url}/api/ready`,
+    );
+    expect(ready.status, JSON.stringify(ready.body)).toBe(503);
+    expect(ready.body.checks.batch).toMatchObject({ ok: false });
+    expect(ready.body.checks.firestore).toEqual({ ok: true });
+    expect((await request(`${api.url}/api/health`)).status).toBe(200);
+    expect(api.output()).not.toMatch(/Internal Server Error|UnhandledPromiseRejection/);
   });
 
   it('answers 429 with Retry-After past the read limit', async () => {
