@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseWarehouseMapping, type WarehouseMapping } from './adapters/warehouse-mapping';
-import { Executor } from './core/run-model';
+import { Executor } from './core/nextflow/executors';
 
 const Email = z.email();
 const HostPort = z.string().regex(/^[\w.-]+:\d{1,5}$/, 'must be host:port');

@@ -1,6 +1,6 @@
 import type { BatchServiceClient, protos } from '@google-cloud/batch';
-import { BatchJob, type BatchJobSpec } from '../core/batch-job';
-import { type CreateJobInput, JobExistsError, type JobRunner, JobRunnerError } from '../core/ports';
+import { BatchJob, type BatchJobSpec } from '../core/runs/batch-job';
+import { type CreateJobInput, JobExistsError, type JobRunner, JobRunnerError } from '../core/runs/ports';
 import { grpcCodeOf, httpStatusForGrpc, missingCredentials } from './grpc-status';
 
 type ProtoJob = protos.google.cloud.batch.v1.IJob;

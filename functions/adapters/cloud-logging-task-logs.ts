@@ -1,8 +1,8 @@
 import type { Logging } from '@google-cloud/logging';
-import type { JobRunner } from '../core/ports';
+import type { TraceTask } from '../core/nextflow/trace';
+import type { JobRunner } from '../core/runs/ports';
+import { TASK_LOG_TAIL_BYTES, type TaskLogSource, type TaskLogs } from '../core/runs/task-logs';
 import { missingCredentials } from './grpc-status';
-import { TASK_LOG_TAIL_BYTES, type TaskLogSource, type TaskLogs } from '../core/task-logs';
-import type { TraceTask } from '../core/trace';
 
 const MAX_ENTRIES = 5_000;
 const LOOKBACK_MS = 30 * 86_400_000;

@@ -7,8 +7,7 @@ import {
   type Timestamp,
   type WriteBatch,
 } from '@google-cloud/firestore';
-import { ConflictError, ValidationError } from '../core/errors';
-import { progressPath } from '../core/orchestrator-attempts';
+import { progressPath } from '../core/runs/orchestrator-attempts';
 import type {
   ApplyResult,
   OnceOutcome,
@@ -19,15 +18,16 @@ import type {
   RunPage,
   RunStore,
   StaleQuery,
-} from '../core/ports';
-import { isTerminal, Run, type RunStatus, type StoredProgress } from '../core/run-model';
+} from '../core/runs/ports';
+import { isTerminal, Run, type RunStatus, type StoredProgress } from '../core/runs/run-model';
 import {
   appliedDetail,
   applyRunEvent,
   ignoredReason,
   type RunEvent,
   type RunPatch,
-} from '../core/state-machine';
+} from '../core/runs/state-machine';
+import { ConflictError, ValidationError } from '../core/shared/errors';
 
 const ALREADY_EXISTS = 6;
 const NOT_FOUND = 5;
@@ -414,7 +414,7 @@ export class FirestoreRunStore implements RunStore {
     const increment = (path: FieldPath, value: number) => {
       if (value !== 0) updates.push(path, FieldValue.increment(value));
     };
-    // Each orchestrator attempt counts apart (core/orchestrator-attempts.ts), still blind increments.
+    // Each orchestrator attempt counts apart (core/runs/orchestrator-attempts.ts), still blind increments.
     const base = progressPath(orchestratorAttempt);
     for (const counter of COUNTERS) increment(new FieldPath(...base, counter), delta[counter]);
     for (const [process, counters] of Object.entries(delta.processes)) {

@@ -1,5 +1,5 @@
 import type { Firestore } from '@google-cloud/firestore';
-import type { SignIn, User, UserStore } from '../core/ports';
+import type { SignIn, User, UserStore } from '../core/shared/ports';
 
 const NOT_FOUND = 5;
 const ALREADY_EXISTS = 6;

@@ -1,5 +1,5 @@
 import type { Storage } from '@google-cloud/storage';
-import type { InputFileState, InputFiles } from '../core/input-files';
+import type { InputFileState, InputFiles } from '../core/runs/input-files';
 import { guardStorage } from './gcs-object-store';
 
 const FORBIDDEN = new Set([401, 403]);

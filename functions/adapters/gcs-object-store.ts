@@ -1,6 +1,6 @@
 import type { File, Storage } from '@google-cloud/storage';
-import { UpstreamError } from '../core/errors';
-import type { ObjectInfo, ObjectStore } from '../core/ports';
+import { UpstreamError } from '../core/shared/errors';
+import type { ObjectInfo, ObjectStore } from '../core/shared/ports';
 
 const NOT_FOUND = 404;
 

@@ -34,7 +34,9 @@ export function grpcCodeOf(error: unknown): number | null {
  * in flight; the auth itself fails cleanly, and caches its client once it has one. Returns why
  * there are no credentials, or null when there are.
  */
-export async function missingCredentials(client: { auth: { getClient(): Promise<unknown> } }): Promise<string | null> {
+export async function missingCredentials(client: {
+  auth: { getClient(): Promise<unknown> };
+}): Promise<string | null> {
   try {
     await client.auth.getClient();
     return null;

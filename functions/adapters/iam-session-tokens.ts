@@ -1,6 +1,6 @@
-import { UpstreamError } from '../core/errors';
-import type { Caller } from '../core/run-service';
-import { type SessionToken, type SessionTokens, sessionClaims, uidFor } from '../core/session';
+import type { Caller } from '../core/shared/caller';
+import { UpstreamError } from '../core/shared/errors';
+import { type SessionToken, type SessionTokens, sessionClaims, uidFor } from '../core/shared/session';
 
 const AUDIENCE = 'https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit';
 /** Firebase accepts custom tokens that live at most one hour. */

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { UpstreamError } from '../core/errors';
 import {
   type NgsRunFilter,
   type NgsRunSummary,
@@ -9,7 +8,8 @@ import {
   type SampleWarehouse,
   type WarehouseMetadata,
   WarehouseUnavailableError,
-} from '../core/warehouse';
+} from '../core/benchling/sample-warehouse';
+import { UpstreamError } from '../core/shared/errors';
 import { before, DeadlineExceeded } from '../deadline';
 import type { WarehouseMapping } from './warehouse-mapping';
 

@@ -1,7 +1,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import RateLimiterMemory from 'rate-limiter-flexible/lib/RateLimiterMemory.js';
 import RateLimiterRes from 'rate-limiter-flexible/lib/RateLimiterRes.js';
-import type { RateDecision, RateLimiter } from '../core/ports';
+import type { RateDecision, RateLimiter } from '../core/shared/ports';
 
 const WINDOW_MS = 60_000;
 const ALREADY_EXISTS = 6;

@@ -1,6 +1,6 @@
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
-import { UpstreamError } from '../core/errors';
-import type { Secrets } from '../core/ports';
+import { UpstreamError } from '../core/shared/errors';
+import type { Secrets } from '../core/shared/ports';
 import { grpcCodeOf } from './grpc-status';
 
 const NOT_FOUND = 5;

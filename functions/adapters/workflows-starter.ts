@@ -1,5 +1,5 @@
 import type { ExecutionsClient } from '@google-cloud/workflows';
-import type { WorkflowArgument, WorkflowExecutionState, WorkflowStarter } from '../core/ports';
+import type { WorkflowArgument, WorkflowExecutionState, WorkflowStarter } from '../core/runs/ports';
 import { grpcCodeOf, missingCredentials } from './grpc-status';
 
 const NOT_FOUND = 5;

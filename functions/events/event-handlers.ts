@@ -5,7 +5,7 @@ import {
   handleBatchJobEvent,
   handleRunArtifact,
   StorageObject,
-} from '../core/execution-service';
+} from '../core/runs/execution-service';
 import type { FunctionDeps } from '../deps';
 
 /** The CloudEvent the Functions Framework hands us: only the fields we read. */

@@ -2,17 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
-  DomainError,
-  NotFoundError,
-  PayloadTooLargeError,
-  RateLimitedError,
-  UnsupportedMediaTypeError,
-  ValidationError,
-} from '../core/errors';
-import { getPipeline, getPipelineVersion, listPipelines, type Pipeline } from '../core/pipelines/registry';
-import type { JobRunner, RateLimiter, Secrets, UserStore } from '../core/ports';
-import { progressView } from '../core/progress';
-import { type RecoveryDeps, recoverRun } from '../core/recovery';
+  getPipeline,
+  getPipelineVersion,
+  listPipelines,
+  type Pipeline,
+} from '../core/nextflow/pipelines/registry';
+import type { JobRunner } from '../core/runs/ports';
+import { progressView } from '../core/runs/progress';
+import { type RecoveryDeps, recoverRun } from '../core/runs/recovery';
 import {
   CreateRunRequest,
   ListRunsQuery,
@@ -21,17 +18,21 @@ import {
   type Run,
   RunId,
   RunView,
-} from '../core/run-model';
-import { previewRun, type RunPreviewDeps } from '../core/run-preview';
+} from '../core/runs/run-model';
+import { previewRun, type RunPreviewDeps } from '../core/runs/run-preview';
+import { cancelRun, getRunWithHistory, launchRun, listRuns } from '../core/runs/run-service';
+import type { Caller } from '../core/shared/caller';
 import {
-  type Caller,
-  cancelRun,
-  getRunWithHistory,
-  launchRun,
-  listRuns,
-  parseOrThrow,
-} from '../core/run-service';
-import type { SessionTokens } from '../core/session';
+  DomainError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../core/shared/errors';
+import type { RateLimiter, Secrets, UserStore } from '../core/shared/ports';
+import type { SessionTokens } from '../core/shared/session';
+import { parseOrThrow } from '../core/shared/validation';
 import { DeadlineExceeded, within } from '../deadline';
 import { describeError, type Logger } from '../logging';
 import { audit } from './audit';

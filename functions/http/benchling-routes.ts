@@ -1,10 +1,4 @@
 import { z } from 'zod';
-import { parseOrThrow } from '../core/run-service';
-import {
-  BuildSamplesheetRequest,
-  BuildSamplesheetResponse,
-  buildSamplesheet,
-} from '../core/samplesheet-builder';
 import {
   BenchlingMetadataResponse,
   BenchlingRunsQuery,
@@ -12,7 +6,13 @@ import {
   BenchlingSamplesResponse,
   type BenchlingService,
   WarehouseName,
-} from '../core/warehouse';
+} from '../core/benchling/sample-warehouse';
+import {
+  BuildSamplesheetRequest,
+  BuildSamplesheetResponse,
+  buildSamplesheet,
+} from '../core/benchling/samplesheet-builder';
+import { parseOrThrow } from '../core/shared/validation';
 import type { Route } from './router';
 
 export interface BenchlingDeps {

@@ -9,7 +9,7 @@ import {
   UnsupportedMediaTypeError,
   UpstreamError,
   ValidationError,
-} from '../core/errors';
+} from '../core/shared/errors';
 
 export interface HttpError {
   status: number;

@@ -7,8 +7,8 @@
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { ConfigError } from '../config';
-import { UnauthenticatedError, UpstreamError } from '../core/errors';
-import type { User } from '../core/ports';
+import { UnauthenticatedError, UpstreamError } from '../core/shared/errors';
+import type { User } from '../core/shared/ports';
 
 export interface IdentityConfig {
   mode: 'iap' | 'dev';

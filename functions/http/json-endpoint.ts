@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
-import { parseOrThrow } from '../core/run-service';
+import { parseOrThrow } from '../core/shared/validation';
 import { describeError, type Logger } from '../logging';
 import { toHttp } from './http-errors';
 

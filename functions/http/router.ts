@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
-import { type DomainError, ValidationError } from '../core/errors';
-import type { Caller } from '../core/run-service';
+import type { Caller } from '../core/shared/caller';
+import { type DomainError, ValidationError } from '../core/shared/errors';
 
 export type HttpMethod = 'get' | 'post' | 'delete';
 

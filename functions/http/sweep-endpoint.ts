@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SWEEP_LIMIT, type SweepDeps, sweepStaleRuns } from '../core/sweeper';
+import { SWEEP_LIMIT, type SweepDeps, sweepStaleRuns } from '../core/runs/sweeper';
 import type { Logger } from '../logging';
 import { jsonEndpoint } from './json-endpoint';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { prepareRun, ReconcileRequest, reconcileRun } from '../core/execution-service';
-import { RunId } from '../core/run-model';
+import { prepareRun, ReconcileRequest, reconcileRun } from '../core/runs/execution-service';
+import { RunId } from '../core/runs/run-model';
 import type { FunctionDeps } from '../deps';
 import { jsonEndpoint } from './json-endpoint';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Storage } from '@google-cloud/storage';
-import { findNextflowFailure } from '../../functions/core/nextflow-log';
+import { findNextflowFailure } from '../../functions/core/nextflow/nextflow-log';
 import { LiveChunker } from './chunker';
 import { OrchestratorEnv } from './env';
 import { gcsUploader, type Uploader } from './uploads';

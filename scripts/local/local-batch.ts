@@ -10,14 +10,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { BatchJob, BatchJobSpec, BatchJobState } from '../../functions/core/batch-job';
-import { BATCH_JOB_ID_PATTERN } from '../../functions/core/ids';
+import type { BatchJob, BatchJobSpec, BatchJobState } from '../../functions/core/runs/batch-job';
 import {
   type CreateJobInput,
   JobExistsError,
   type JobRunner,
   JobRunnerError,
-} from '../../functions/core/ports';
+} from '../../functions/core/runs/ports';
+import { BATCH_JOB_ID_PATTERN } from '../../functions/core/shared/ids';
 
 export interface PubSubMessage {
   topic: string;

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BatchJob as BatchJobSchema, TERMINAL_JOB_STATES } from '../../functions/core/batch-job';
-import { JobExistsError, type JobRunner, JobRunnerError } from '../../functions/core/ports';
+import { BatchJob as BatchJobSchema, TERMINAL_JOB_STATES } from '../../functions/core/runs/batch-job';
+import { JobExistsError, type JobRunner, JobRunnerError } from '../../functions/core/runs/ports';
 import { raise, type Value, WorkflowError } from './workflows/expressions';
 import {
   type HttpResponse,

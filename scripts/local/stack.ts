@@ -15,7 +15,7 @@ import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import express from 'express';
 import { type Config, loadConfig } from '../../functions/config';
-import { failRunsOrphanedByRestart, type SweepReport } from '../../functions/core/sweeper';
+import { failRunsOrphanedByRestart, type SweepReport } from '../../functions/core/runs/sweeper';
 import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps } from '../../functions/deps';
 import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';

@@ -1,5 +1,5 @@
 import { inject } from 'vitest';
-import type { Run } from '../../functions/core/run-model';
+import type { Run } from '../../functions/core/runs/run-model';
 import { createFirestore } from '../../functions/deps';
 import { memoryLogger } from '../../functions/logging';
 import { waitFor } from '../../scripts/lib/net';

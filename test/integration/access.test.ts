@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRateLimiter } from '../../functions/adapters/rate-limiters';
-import type { Run } from '../../functions/core/run-model';
+import type { Run } from '../../functions/core/runs/run-model';
 import { createFirestore } from '../../functions/deps';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
 import { uniqueProjectId } from '../helpers/env';

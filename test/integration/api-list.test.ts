@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ListRunsResponse, Run } from '../../functions/core/run-model';
+import type { ListRunsResponse, Run } from '../../functions/core/runs/run-model';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
 import { runBody } from '../helpers/samplesheets';
 

@@ -1,6 +1,6 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateRunRequest } from '../../functions/core/run-model';
+import { CreateRunRequest } from '../../functions/core/runs/run-model';
 import { freePort } from '../../scripts/lib/net';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
 

@@ -4,7 +4,7 @@
  * when capacity returns; past QUEUE_MAX_WAIT_SECONDS it fails, saying nothing ran.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Run } from '../../functions/core/run-model';
+import type { Run } from '../../functions/core/runs/run-model';
 import { request } from '../helpers/api-server';
 import { runBody } from '../helpers/samplesheets';
 import { getRun, isFinal, startTestStack, type TestStack, waitForRun } from '../helpers/stack';

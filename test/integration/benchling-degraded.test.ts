@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PgSampleWarehouse } from '../../functions/adapters/pg-warehouse';
 import { loadConfig } from '../../functions/config';
-import { BenchlingService } from '../../functions/core/warehouse';
+import { BenchlingService } from '../../functions/core/benchling/sample-warehouse';
 import { createSecrets, createWarehouse } from '../../functions/deps';
 import { type DemoWarehouse, startDemoWarehouse } from '../../scripts/local/warehouse';
 import { asUser, request, startTestApi } from '../helpers/api-server';

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
 import { loadConfig } from '../../functions/config';
-import type { Run } from '../../functions/core/run-model';
-import { newRunRecord } from '../../functions/core/run-service';
+import type { Run } from '../../functions/core/runs/run-model';
+import { newRunRecord } from '../../functions/core/runs/run-service';
 import { createFirestore } from '../../functions/deps';
 import {
   AUDIENCE,

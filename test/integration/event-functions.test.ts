@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Run } from '../../functions/core/run-model';
+import type { Run } from '../../functions/core/runs/run-model';
 import { waitFor } from '../../scripts/lib/net';
 import { request } from '../helpers/api-server';
 import { runBody } from '../helpers/samplesheets';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { Run } from '../../functions/core/run-model';
+import type { Run } from '../../functions/core/runs/run-model';
 import { waitFor } from '../../scripts/lib/net';
 import type { CloudEvent } from '../../scripts/local/event-bridge';
 import { request } from '../helpers/api-server';

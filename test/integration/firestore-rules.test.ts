@@ -18,7 +18,7 @@ import {
   where,
 } from 'firebase/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SessionToken } from '../../functions/core/session';
+import type { SessionToken } from '../../functions/core/shared/session';
 import { request, startTestApi, type TestApi } from '../helpers/api-server';
 import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';
 import { runBody } from '../helpers/samplesheets';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
-import { countTraceTasks } from '../../functions/core/progress';
-import type { RunView } from '../../functions/core/run-model';
-import { parseTrace } from '../../functions/core/trace';
+import { parseTrace } from '../../functions/core/nextflow/trace';
+import { countTraceTasks } from '../../functions/core/runs/progress';
+import type { RunView } from '../../functions/core/runs/run-model';
 import { createStorage } from '../../functions/deps';
 import { waitFor } from '../../scripts/lib/net';
 import type { CloudEvent } from '../../scripts/local/event-bridge';

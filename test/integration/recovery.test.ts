@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Run } from '../../functions/core/run-model';
-import type { TraceTask } from '../../functions/core/trace';
+import type { TraceTask } from '../../functions/core/nextflow/trace';
+import type { Run } from '../../functions/core/runs/run-model';
 import { createStorage } from '../../functions/deps';
 import { waitFor } from '../../scripts/lib/net';
 import type { CloudEvent } from '../../scripts/local/event-bridge';

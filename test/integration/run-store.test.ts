@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
 import { FirestoreUserStore } from '../../functions/adapters/firestore-user-store';
 import { loadConfig } from '../../functions/config';
-import type { Run } from '../../functions/core/run-model';
-import { newRunRecord } from '../../functions/core/run-service';
-import type { RunEvent } from '../../functions/core/state-machine';
+import type { Run } from '../../functions/core/runs/run-model';
+import { newRunRecord } from '../../functions/core/runs/run-service';
+import type { RunEvent } from '../../functions/core/runs/state-machine';
 import { createFirestore } from '../../functions/deps';
 import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';
 

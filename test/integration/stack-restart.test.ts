@@ -3,8 +3,8 @@
  * run that was going when the stack stopped cannot go on. The new stack says so at once.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Run } from '../../functions/core/run-model';
-import { LOCAL_RESTART_MESSAGE } from '../../functions/core/sweeper';
+import type { Run } from '../../functions/core/runs/run-model';
+import { LOCAL_RESTART_MESSAGE } from '../../functions/core/runs/sweeper';
 import { request } from '../helpers/api-server';
 import { uniqueProjectId } from '../helpers/env';
 import { runBody } from '../helpers/samplesheets';

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
-import type { Run } from '../../functions/core/run-model';
-import { newRunRecord } from '../../functions/core/run-service';
+import type { Run } from '../../functions/core/runs/run-model';
+import { newRunRecord } from '../../functions/core/runs/run-service';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
 import { runBody } from '../helpers/samplesheets';
 

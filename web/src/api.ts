@@ -1,6 +1,6 @@
 /** Calls to the API (same origin; behind IAP in production, the IAP cookie goes along). */
 
-import type { FieldProblem } from '../../functions/core/errors';
+import type { FieldProblem } from '../../functions/core/shared/errors';
 
 export type { FieldProblem };
 

@@ -23,9 +23,9 @@ import {
   where,
 } from 'firebase/firestore';
 import { useEffect, useState } from 'preact/hooks';
-import type { RunHistoryEntry } from '../../functions/core/ports';
-import type { Run } from '../../functions/core/run-model';
-import type { SessionToken } from '../../functions/core/session';
+import type { RunHistoryEntry } from '../../functions/core/runs/ports';
+import type { Run } from '../../functions/core/runs/run-model';
+import type { SessionToken } from '../../functions/core/shared/session';
 import { api } from './api';
 
 export interface Session {

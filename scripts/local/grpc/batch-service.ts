@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { grpc } from 'google-gax';
-import type { BatchJob, BatchJobSpec } from '../../../functions/core/batch-job';
-import { JobExistsError, JobRunnerError } from '../../../functions/core/ports';
+import type { BatchJob, BatchJobSpec } from '../../../functions/core/runs/batch-job';
+import { JobExistsError, JobRunnerError } from '../../../functions/core/runs/ports';
 import type { LocalBatch } from '../local-batch';
 import { GrpcStatusError, loadService, serve, timestamp, unary, unimplemented } from './proto';
 

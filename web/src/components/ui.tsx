@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
-import type { RunStatus } from '../../../functions/core/run-status';
+import type { RunStatus } from '../../../functions/core/shared/run-status';
 
 const STATUS_LABEL: Record<RunStatus, string> = {
   pending: 'Pending',

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
-import type { Run } from '../../../functions/core/run-model';
-import { isTerminal } from '../../../functions/core/run-status';
+import type { Run } from '../../../functions/core/runs/run-model';
+import { isTerminal } from '../../../functions/core/shared/run-status';
 import { ApiError, api, errorText } from '../api';
 import { Dialog, ErrorNote } from '../components/ui';
 import { navigate } from '../router';

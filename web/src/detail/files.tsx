@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Run } from '../../../functions/core/run-model';
+import type { Run } from '../../../functions/core/runs/run-model';
 import { api, enc, errorText } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import { formatBytes } from '../format';

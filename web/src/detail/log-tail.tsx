@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { LogEntry } from '../../../functions/core/run-logs';
-import type { Run } from '../../../functions/core/run-model';
+import type { LogEntry } from '../../../functions/core/runs/run-logs';
+import type { Run } from '../../../functions/core/runs/run-model';
 import { api, errorText } from '../api';
 import { ErrorNote } from '../components/ui';
 

@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
-import type { RunMetrics } from '../../../functions/core/metrics';
-import { shortProcessName } from '../../../functions/core/run-status';
+import type { RunMetrics } from '../../../functions/core/nextflow/metrics';
+import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import { formatBytes, formatDuration } from '../format';
 
 const GIB = 1024 ** 3;

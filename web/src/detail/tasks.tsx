@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { liveProgress } from '../../../functions/core/progress';
-import type { Run } from '../../../functions/core/run-model';
-import { shortProcessName } from '../../../functions/core/run-status';
+import { shortProcessName } from '../../../functions/core/nextflow/process-names';
+import { liveProgress } from '../../../functions/core/runs/progress';
+import type { Run } from '../../../functions/core/runs/run-model';
 import { api, enc, errorText } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import { formatBytes, formatDuration } from '../format';

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Run } from '../../../functions/core/run-model';
+import type { Run } from '../../../functions/core/runs/run-model';
 import { ApiError, api, errorText } from '../api';
 import { ErrorNote } from '../components/ui';
 import type { Session } from '../live';

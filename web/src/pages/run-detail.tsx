@@ -1,13 +1,9 @@
-import { exitCodeHint } from '../../../functions/core/exit-codes';
-import type { RunHistoryEntry } from '../../../functions/core/ports';
-import { progressView } from '../../../functions/core/progress';
-import type { Run } from '../../../functions/core/run-model';
-import {
-  isTerminal,
-  type RunStatus,
-  STATUS_RANK,
-  shortProcessName,
-} from '../../../functions/core/run-status';
+import { exitCodeHint } from '../../../functions/core/nextflow/exit-codes';
+import { shortProcessName } from '../../../functions/core/nextflow/process-names';
+import type { RunHistoryEntry } from '../../../functions/core/runs/ports';
+import { progressView } from '../../../functions/core/runs/progress';
+import type { Run } from '../../../functions/core/runs/run-model';
+import { isTerminal, type RunStatus, STATUS_RANK } from '../../../functions/core/shared/run-status';
 import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
 import { RunActions } from '../detail/actions';
 import { FilesPanel } from '../detail/files';

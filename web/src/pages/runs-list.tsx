@@ -1,8 +1,8 @@
 import type { DocumentSnapshot } from 'firebase/firestore';
 import { useEffect, useState } from 'preact/hooks';
-import { progressView } from '../../../functions/core/progress';
-import type { Run } from '../../../functions/core/run-model';
-import { RunStatus } from '../../../functions/core/run-status';
+import { progressView } from '../../../functions/core/runs/progress';
+import type { Run } from '../../../functions/core/runs/run-model';
+import { RunStatus } from '../../../functions/core/shared/run-status';
 import { api } from '../api';
 import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
 import { formatDuration, formatTime, plural, runDuration } from '../format';

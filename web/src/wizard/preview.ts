@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { RunPreview } from '../../../functions/core/run-preview';
+import type { RunPreview } from '../../../functions/core/runs/run-preview';
 import { api, errorText, type FieldProblem } from '../api';
 import type { Draft } from './draft';
 

@@ -1,0 +1,124 @@
+import { stringify } from 'csv-stringify/sync';
+import { z } from 'zod';
+import { getPipelineVersion } from '../nextflow/pipelines/registry';
+import { neutraliseFormula, validateSamplesheet } from '../nextflow/samplesheet';
+import { ValidationError } from '../shared/errors';
+import { type BenchlingService, type NgsSample, WarehouseName } from './sample-warehouse';
+
+export const BuildSamplesheetRequest = z
+  .strictObject({
+    pipeline: z.string().min(1).max(200),
+    pipeline_version: z.string().min(1).max(50).optional().describe('defaults to the default version'),
+    sample_ids: z.array(WarehouseName).max(5000).optional().describe('warehouse ids of the samples'),
+    ngs_runs: z.array(WarehouseName).max(50).optional().describe('NGS run names: every sample of each'),
+  })
+  .refine((r) => (r.sample_ids?.length ?? 0) + (r.ngs_runs?.length ?? 0) > 0, {
+    message: 'select samples: give sample_ids, ngs_runs, or both',
+    path: ['sample_ids'],
+  });
+export type BuildSamplesheetRequest = z.infer<typeof BuildSamplesheetRequest>;
+
+const Problem = z.object({
+  field: z.string().optional(),
+  row: z.number().int().optional(),
+  column: z.string().optional(),
+  rule: z.string().optional(),
+  message: z.string(),
+});
+
+export const BuildSamplesheetResponse = z.object({
+  pipeline: z.string(),
+  pipeline_version: z.string(),
+  samplesheet_csv: z.string(),
+  validation: z.object({
+    valid: z.boolean(),
+    errors: z.array(Problem),
+    error_count: z.number().int(),
+    warnings: z.array(z.string()),
+    sample_count: z.number().int(),
+    row_count: z.number().int(),
+  }),
+  source_ngs_runs: z.array(z.string()).describe('pass these to POST /api/runs'),
+  source_project: z.string().nullable().describe('the project every sample belongs to; null if several'),
+  warnings: z.array(z.string()),
+});
+
+/** Which sample field fills each samplesheet column the pipeline's schema declares. */
+const COLUMN_SOURCES: Record<string, (s: NgsSample) => string | number | null> = {
+  sample: (s) => s.name,
+  fastq_1: (s) => s.fastq_1,
+  fastq_2: (s) => s.fastq_2,
+  expected_cells: (s) => s.expected_cells,
+  seq_center: (s) => s.seq_center,
+  sample_type: (s) => s.sample_type,
+  feature_type: (s) => s.feature_type,
+};
+
+/**
+ * The nf-core samplesheet for the selected samples, in the columns of the chosen version's
+ * schema_input.json (optional columns only when some sample has a value), one row per
+ * sample and sequencing run (a sample sequenced twice gets two rows, as lanes do), validated
+ * by the same validator run creation uses.
+ */
+export async function buildSamplesheet(
+  benchling: BenchlingService,
+  request: BuildSamplesheetRequest,
+): Promise<z.infer<typeof BuildSamplesheetResponse>> {
+  let found: ReturnType<typeof getPipelineVersion>;
+  try {
+    found = getPipelineVersion(request.pipeline, request.pipeline_version);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ValidationError(message, [{ field: 'pipeline_version', rule: 'known', message }]);
+  }
+  const { pipeline, release } = found;
+  const samples = await benchling.selectSamples(request);
+  samples.sort((a, b) => a.name.localeCompare(b.name) || a.ngs_run.name.localeCompare(b.ngs_run.name));
+
+  const items = (release.inputSchema.items ?? {}) as {
+    properties?: Record<string, unknown>;
+    required?: string[];
+  };
+  const required = new Set(items.required ?? []);
+  const columns = Object.keys(items.properties ?? {}).filter(
+    (column) =>
+      COLUMN_SOURCES[column] &&
+      (required.has(column) || samples.some((s) => COLUMN_SOURCES[column]!(s) !== null)),
+  );
+  const records = samples.map((sample) =>
+    columns.map((column) => neutraliseFormula(String(COLUMN_SOURCES[column]!(sample) ?? ''))),
+  );
+  const csv = stringify([columns, ...records], { record_delimiter: 'unix' });
+  const validation = validateSamplesheet(csv, release.inputSchema);
+
+  const runs = [...new Set(samples.map((s) => s.ngs_run.name))];
+  const projects = [...new Set(samples.map((s) => s.project?.name ?? null))];
+  const warnings: string[] = [];
+  if (projects.length > 1) {
+    warnings.push(
+      `The samples come from ${projects.length} projects (${projects.map((p) => p ?? 'none').join(', ')}); the run will not be filed under one.`,
+    );
+  }
+  const noReads = samples.filter((s) => !s.fastq_1 || !s.fastq_2).map((s) => s.name);
+  if (noReads.length > 0) {
+    warnings.push(
+      `${noReads.length} sample(s) have no FASTQ path for both reads in the warehouse: ${noReads.slice(0, 5).join(', ')}${noReads.length > 5 ? ', …' : ''}.`,
+    );
+  }
+  return {
+    pipeline: pipeline.name,
+    pipeline_version: release.version,
+    samplesheet_csv: csv,
+    validation: {
+      valid: validation.error_count === 0,
+      errors: validation.errors,
+      error_count: validation.error_count,
+      warnings: validation.warnings,
+      sample_count: validation.sample_count,
+      row_count: records.length,
+    },
+    source_ngs_runs: runs,
+    source_project: projects.length === 1 ? projects[0]! : null,
+    warnings,
+  };
+}

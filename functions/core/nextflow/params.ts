@@ -1,0 +1,84 @@
+import type { FieldProblem } from '../shared/errors';
+import { compileSchema, type JsonSchema, schemaProblems } from '../shared/json-schema';
+
+/** Params the platform sets itself: the uploaded samplesheet and the run's results prefix. */
+export const PLATFORM_PARAMS = ['input', 'outdir'] as const;
+
+export interface ParamDefinition {
+  name: string;
+  group: string | null;
+  schema: JsonSchema;
+}
+
+function groupsOf(schema: JsonSchema): Record<string, JsonSchema> {
+  const groups = (schema.$defs ?? schema.definitions ?? {}) as Record<string, JsonSchema>;
+  return groups;
+}
+
+/** Every param a nextflow_schema.json defines: top-level properties and those of each group. */
+export function paramDefinitions(schema: JsonSchema): ParamDefinition[] {
+  const definitions: ParamDefinition[] = [];
+  for (const [name, property] of Object.entries((schema.properties ?? {}) as Record<string, JsonSchema>)) {
+    definitions.push({ name, group: null, schema: property });
+  }
+  for (const [group, groupSchema] of Object.entries(groupsOf(schema))) {
+    for (const [name, property] of Object.entries(
+      (groupSchema.properties ?? {}) as Record<string, JsonSchema>,
+    )) {
+      definitions.push({ name, group, schema: property });
+    }
+  }
+  return definitions;
+}
+
+export interface ParamsValidation {
+  /** The user's params over the schema defaults, with the platform params set. */
+  params: Record<string, unknown>;
+  errors: FieldProblem[];
+  warnings: string[];
+}
+
+/**
+ * Validates params as nf-schema does: defaults applied, the pipeline's JSON Schema enforced,
+ * unknown params reported as warnings (they still reach Nextflow). `platform` supplies
+ * `input` and `outdir`, which the platform owns; a user value for them is replaced, with a warning.
+ */
+export function validateParams(
+  schema: JsonSchema,
+  userParams: Record<string, unknown>,
+  platform: Record<(typeof PLATFORM_PARAMS)[number], string>,
+): ParamsValidation {
+  const warnings: string[] = [];
+  const definitions = paramDefinitions(schema);
+  const known = new Set(definitions.map((d) => d.name));
+
+  const params: Record<string, unknown> = {};
+  for (const { name, schema: property } of definitions) {
+    if (property.default !== undefined && property.default !== null) params[name] = property.default;
+  }
+  for (const [name, value] of Object.entries(userParams)) {
+    if ((PLATFORM_PARAMS as readonly string[]).includes(name)) {
+      warnings.push(
+        `Ignored param "${name}": Arc Reactor sets it to ${platform[name as 'input' | 'outdir']}.`,
+      );
+      continue;
+    }
+    if (!known.has(name)) {
+      warnings.push(
+        `Unrecognised param "${name}": it is not in the pipeline schema and is passed to Nextflow as is.`,
+      );
+    }
+    params[name] = value;
+  }
+  Object.assign(params, platform);
+
+  const validate = compileSchema(schema);
+  const errors: FieldProblem[] = validate(params)
+    ? []
+    : schemaProblems(validate.errors).map((p) => ({
+        field: p.property === null ? 'params' : `params.${p.property}`,
+        rule: p.rule,
+        message: p.property === null ? p.message : `${p.property}: ${p.message}`,
+      }));
+  return { params, errors, warnings };
+}

@@ -1,0 +1,290 @@
+/**
+ * Nextflow trace files (`-with-trace`, TSV). Parsed by header name, so any subset and
+ * order of columns works. Values are converted as Nextflow writes them: durations
+ * (`650ms`, `4.9s`, `1m 19s`, `4h 56m 8s`, `1d 2h`) to milliseconds, memory (`540 B`,
+ * `193.5 KB`, `1.5 GB`, base 1024) to bytes, percents to numbers, dates
+ * (`yyyy-MM-dd HH:mm:ss.SSS`) to ISO 8601, and `-` to null. A parser is built once per
+ * header and then used line by line, so large or streamed traces cost one pass.
+ */
+import { processOfName } from './process-names';
+
+export { processOfName };
+
+export const KNOWN_STATUSES = ['COMPLETED', 'CACHED', 'FAILED', 'ABORTED'] as const;
+
+export interface TraceTask {
+  task_id: number | null;
+  hash: string | null;
+  native_id: string | null;
+  process: string | null;
+  tag: string | null;
+  name: string | null;
+  /** COMPLETED, CACHED, FAILED, ABORTED, or whatever Nextflow wrote. */
+  status: string | null;
+  exit: number | null;
+  module: string | null;
+  container: string | null;
+  cpus: number | null;
+  /** Requested memory, bytes. */
+  memory: number | null;
+  disk: number | null;
+  /** Requested time, ms. */
+  time: number | null;
+  attempt: number | null;
+  submit: string | null;
+  start: string | null;
+  complete: string | null;
+  /** ms */
+  duration: number | null;
+  /** ms */
+  realtime: number | null;
+  /** ms */
+  queue: number | null;
+  cpu_percent: number | null;
+  mem_percent: number | null;
+  /** bytes */
+  rss: number | null;
+  vmem: number | null;
+  peak_rss: number | null;
+  peak_vmem: number | null;
+  rchar: number | null;
+  wchar: number | null;
+  syscr: number | null;
+  syscw: number | null;
+  read_bytes: number | null;
+  write_bytes: number | null;
+  workdir: string | null;
+  error_action: string | null;
+  /** Columns this parser does not know, as written. */
+  extra: Record<string, string>;
+}
+
+export type NumericTaskField = {
+  [K in keyof TraceTask]: TraceTask[K] extends number | null ? K : never;
+}[keyof TraceTask];
+
+type Kind = 'int' | 'text' | 'duration' | 'memory' | 'percent' | 'date' | 'float';
+
+/** Trace column → task field and how to read it. */
+const COLUMNS: Record<string, [Exclude<keyof TraceTask, 'extra'>, Kind]> = {
+  task_id: ['task_id', 'int'],
+  hash: ['hash', 'text'],
+  native_id: ['native_id', 'text'],
+  process: ['process', 'text'],
+  tag: ['tag', 'text'],
+  name: ['name', 'text'],
+  status: ['status', 'text'],
+  exit: ['exit', 'int'],
+  module: ['module', 'text'],
+  container: ['container', 'text'],
+  cpus: ['cpus', 'int'],
+  memory: ['memory', 'memory'],
+  disk: ['disk', 'memory'],
+  time: ['time', 'duration'],
+  attempt: ['attempt', 'int'],
+  submit: ['submit', 'date'],
+  start: ['start', 'date'],
+  complete: ['complete', 'date'],
+  duration: ['duration', 'duration'],
+  realtime: ['realtime', 'duration'],
+  queue: ['queue', 'duration'],
+  '%cpu': ['cpu_percent', 'percent'],
+  '%mem': ['mem_percent', 'percent'],
+  rss: ['rss', 'memory'],
+  vmem: ['vmem', 'memory'],
+  peak_rss: ['peak_rss', 'memory'],
+  peak_vmem: ['peak_vmem', 'memory'],
+  rchar: ['rchar', 'memory'],
+  wchar: ['wchar', 'memory'],
+  syscr: ['syscr', 'int'],
+  syscw: ['syscw', 'int'],
+  read_bytes: ['read_bytes', 'memory'],
+  write_bytes: ['write_bytes', 'memory'],
+  workdir: ['workdir', 'text'],
+  error_action: ['error_action', 'text'],
+};
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const MEMORY_UNITS: Record<string, number> = {
+  B: 1,
+  KB: 1024,
+  MB: 1024 ** 2,
+  GB: 1024 ** 3,
+  TB: 1024 ** 4,
+  PB: 1024 ** 5,
+};
+const DURATION_PART = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const MEMORY = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|PB)$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/;
+const INTEGER = /^-?\d+$/;
+const NUMBER = /^-?\d+(?:\.\d+)?$/;
+
+/** `1d 2h 3m 4s`, `4.9s`, `650ms` → ms; null if it is not a Nextflow duration. */
+export function parseDuration(text: string): number | null {
+  let total = 0;
+  let parts = 0;
+  for (const part of text.split(' ')) {
+    if (part === '') continue;
+    const match = DURATION_PART.exec(part);
+    if (!match) return null;
+    total += Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    parts++;
+  }
+  return parts === 0 ? null : Math.round(total);
+}
+
+/** `193.5 KB` → bytes (base 1024); a bare number is bytes; null if unreadable. */
+export function parseMemory(text: string): number | null {
+  if (NUMBER.test(text)) return Math.round(Number(text));
+  const match = MEMORY.exec(text);
+  return match ? Math.round(Number(match[1]) * MEMORY_UNITS[match[2]!]!) : null;
+}
+
+/** `2021-02-17 17:03:21.800` → `2021-02-17T17:03:21.800Z` (Nextflow writes the machine's time, UTC on cloud VMs). */
+export function parseTraceDate(text: string): string | null {
+  const match = DATE.exec(text);
+  if (!match) return null;
+  const [, y, mo, d, h, mi, s, ms] = match;
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}.${(ms ?? '0').padEnd(3, '0')}Z`;
+}
+
+function convert(kind: Kind, raw: string): { value: string | number | null; bad: boolean } {
+  if (raw === '-' || raw === '') return { value: null, bad: false };
+  let value: string | number | null;
+  switch (kind) {
+    case 'text':
+      return { value: raw, bad: false };
+    case 'int':
+      value = INTEGER.test(raw) ? Number(raw) : null;
+      break;
+    case 'float':
+      value = NUMBER.test(raw) ? Number(raw) : null;
+      break;
+    case 'duration':
+      value = parseDuration(raw);
+      break;
+    case 'memory':
+      value = parseMemory(raw);
+      break;
+    case 'percent': {
+      const number = raw.endsWith('%') ? raw.slice(0, -1) : raw;
+      value = NUMBER.test(number) ? Number(number) : null;
+      break;
+    }
+    case 'date':
+      value = parseTraceDate(raw);
+      break;
+  }
+  return { value, bad: value === null };
+}
+
+function emptyTask(): TraceTask {
+  return {
+    task_id: null,
+    hash: null,
+    native_id: null,
+    process: null,
+    tag: null,
+    name: null,
+    status: null,
+    exit: null,
+    module: null,
+    container: null,
+    cpus: null,
+    memory: null,
+    disk: null,
+    time: null,
+    attempt: null,
+    submit: null,
+    start: null,
+    complete: null,
+    duration: null,
+    realtime: null,
+    queue: null,
+    cpu_percent: null,
+    mem_percent: null,
+    rss: null,
+    vmem: null,
+    peak_rss: null,
+    peak_vmem: null,
+    rchar: null,
+    wchar: null,
+    syscr: null,
+    syscw: null,
+    read_bytes: null,
+    write_bytes: null,
+    workdir: null,
+    error_action: null,
+    extra: {},
+  };
+}
+
+export type ParsedLine = { task: TraceTask; warnings: string[] } | { malformed: string };
+
+/** A parser for one trace header; `parseLine` handles the rows that follow it. */
+export class TraceParser {
+  readonly columns: string[];
+  private readonly fields: ([Exclude<keyof TraceTask, 'extra'>, Kind] | null)[];
+
+  constructor(header: string) {
+    this.columns = header.replace(/\r$/, '').split('\t');
+    this.fields = this.columns.map((column) => COLUMNS[column] ?? null);
+  }
+
+  parseLine(raw: string): ParsedLine {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const cells = line.split('\t');
+    if (cells.length !== this.columns.length) {
+      return { malformed: `has ${cells.length} cells, the header has ${this.columns.length}` };
+    }
+    const task = emptyTask();
+    const warnings: string[] = [];
+    cells.forEach((cell, i) => {
+      const field = this.fields[i];
+      if (!field) {
+        task.extra[this.columns[i]!] = cell;
+        return;
+      }
+      const { value, bad } = convert(field[1], cell);
+      if (bad) warnings.push(`${this.columns[i]} "${cell}" is not a valid ${field[1]}`);
+      (task as unknown as Record<string, unknown>)[field[0]] = value;
+    });
+    if (task.process === null && task.name !== null) task.process = processOfName(task.name);
+    return { task, warnings };
+  }
+}
+
+export interface ParsedTrace {
+  tasks: TraceTask[];
+  /** Rows that could not be read, skipped (line numbers are 1-based, the header is line 1). */
+  malformed: { line: number; reason: string }[];
+  warnings: string[];
+}
+
+/** Parses a whole trace (or a chunk, which repeats the header). */
+export function parseTrace(text: string): ParsedTrace {
+  const result: ParsedTrace = { tasks: [], malformed: [], warnings: [] };
+  let parser: TraceParser | null = null;
+  let lineNumber = 0;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    lineNumber++;
+    if (line.trim() === '') continue;
+    if (!parser) {
+      parser = new TraceParser(line);
+      continue;
+    }
+    const parsed = parser.parseLine(line);
+    if ('malformed' in parsed) {
+      result.malformed.push({ line: lineNumber, reason: parsed.malformed });
+      continue;
+    }
+    for (const warning of parsed.warnings) result.warnings.push(`line ${lineNumber}: ${warning}`);
+    result.tasks.push(parsed.task);
+  }
+  return result;
+}

@@ -1,0 +1,132 @@
+import { computeMetrics, type SpotPrices } from '../nextflow/metrics';
+import { parseTrace } from '../nextflow/trace';
+import type { ObjectStore } from '../shared/ports';
+import { chunkAttempt, LIVE_LOG_CHUNK, LIVE_TRACE_CHUNK } from './orchestrator-attempts';
+import type { OnceOutcome, RunStore } from './ports';
+import {
+  countLogLines,
+  countTraceTasks,
+  isEmptyDelta,
+  liveProgress,
+  traceCountDifferences,
+} from './progress';
+import type { StoredProgress } from './run-model';
+
+export { LIVE_LOG_CHUNK, LIVE_TRACE_CHUNK };
+export const FINAL_TRACE = /^runs\/(run-[a-z0-9]{12})\/logs\/trace\.txt$/;
+
+const MAX_WARNINGS = 50;
+
+export interface IngestDeps {
+  runs: RunStore;
+  objects: ObjectStore;
+  prices: SpotPrices;
+}
+
+function chunkName(name: string): string {
+  return name.slice(name.lastIndexOf('/') + 1);
+}
+
+/**
+ * The object as the event names it, at that generation: a name written again (an older
+ * orchestrator that reused chunk names) is read as it was, never as its newer content, which
+ * has an event of its own. Null when that generation is gone.
+ */
+async function readGeneration(deps: IngestDeps, name: string, generation: string): Promise<string | null> {
+  const content = await deps.objects.readGeneration(name, generation);
+  return content === null ? null : content.toString('utf8');
+}
+
+/**
+ * Counts a chunk of orchestrator attempt `attempt` once. A chunk of a later attempt than the
+ * run knows first raises the run's attempt (the progress shown is that attempt's, which its
+ * -resume rebuilds with the earlier work as cached); a chunk of an earlier attempt still
+ * counts in its own attempt's progress, which is no longer shown.
+ */
+async function countChunk(
+  deps: IngestDeps,
+  runId: string,
+  name: string,
+  generation: string,
+  delta: StoredProgress,
+  problems: { malformedRows: number; warnings: string[] },
+): Promise<OnceOutcome> {
+  const attempt = chunkAttempt(name);
+  if (attempt > 1) {
+    const raised = await deps.runs.applyOnce(runId, `orchestrator-attempt-${attempt}`, (run) =>
+      attempt > run.orchestrator_attempt ? { orchestrator_attempt: attempt } : null,
+    );
+    if (raised === 'missing') return 'missing';
+  }
+  return deps.runs.addProgressOnce(runId, `${chunkName(name)}@${generation}`, delta, problems, attempt);
+}
+
+/**
+ * A live trace chunk: its rows are added to the run's progress counters, once. Reads the
+ * chunk only (work proportional to the chunk), writes once (no transaction, no read of the run).
+ */
+export async function ingestTraceChunk(
+  deps: IngestDeps,
+  runId: string,
+  name: string,
+  generation: string,
+): Promise<OnceOutcome> {
+  const text = await readGeneration(deps, name, generation);
+  if (text === null) return 'unchanged';
+  const parsed = parseTrace(text);
+  const chunk = chunkName(name);
+  return countChunk(deps, runId, name, generation, countTraceTasks(parsed.tasks), {
+    malformedRows: parsed.malformed.length,
+    warnings: parsed.malformed
+      .slice(0, MAX_WARNINGS)
+      .map((m) => `${chunk} line ${m.line} skipped: ${m.reason}`),
+  });
+}
+
+/** A live nextflow.log chunk: its `Submitted process >` and `Cached process >` lines are counted, once. */
+export async function ingestLogChunk(
+  deps: IngestDeps,
+  runId: string,
+  name: string,
+  generation: string,
+): Promise<OnceOutcome> {
+  const text = await readGeneration(deps, name, generation);
+  if (text === null) return 'unchanged';
+  const delta = countLogLines(text);
+  if (isEmptyDelta(delta)) return 'unchanged';
+  return countChunk(deps, runId, name, generation, delta, { malformedRows: 0, warnings: [] });
+}
+
+/**
+ * The final logs/trace.txt: the run's metrics, whose task counts are then shown instead of
+ * the live ones. The live counts are checked against it (differences are recorded). A newer
+ * generation of the file recomputes; an older one arriving late changes nothing.
+ */
+export async function ingestFinalTrace(
+  deps: IngestDeps,
+  runId: string,
+  name: string,
+  generation: string,
+): Promise<OnceOutcome> {
+  const text = await readGeneration(deps, name, generation);
+  if (text === null) return 'unchanged';
+  const parsed = parseTrace(text);
+  const final = countTraceTasks(parsed.tasks);
+  const metrics = computeMetrics(parsed.tasks, deps.prices, generation);
+  return deps.runs.applyOnce(runId, `trace.txt@${generation}`, (run) => {
+    const previous = run.metrics?.trace_generation;
+    if (previous && BigInt(generation) <= BigInt(previous)) return null;
+    const differences = traceCountDifferences(liveProgress(run), final);
+    const warnings = parsed.malformed.map((m) => `trace.txt line ${m.line} skipped: ${m.reason}`);
+    return {
+      metrics,
+      ingest: {
+        ...run.ingest,
+        trace_generation: generation,
+        malformed_rows: parsed.malformed.length,
+        warnings: [...(run.ingest.warnings ?? []), ...warnings].slice(-MAX_WARNINGS),
+        ...(Object.keys(differences).length > 0 ? { progress_corrected: differences } : {}),
+      },
+    };
+  });
+}

@@ -1,0 +1,192 @@
+import type { BatchJob, BatchJobSpec } from './batch-job';
+import type { Run, RunStatus, StoredProgress } from './run-model';
+import type { RunEvent, RunEventSource } from './state-machine';
+
+export interface RunFilter {
+  /** Omit to list every user's runs (admins only). */
+  user_email?: string;
+  status?: RunStatus;
+  pipeline?: string;
+}
+
+export interface PageRequest {
+  page: number;
+  page_size: number;
+  page_token?: string;
+}
+
+export interface RunPage {
+  runs: Run[];
+  total: number;
+  next_page_token: string | null;
+}
+
+/** One line of a run's status history (`runs/{id}/events`). */
+export interface RunHistoryEntry {
+  source: RunEventSource;
+  from: RunStatus | null;
+  to: RunStatus;
+  at: string;
+  detail: string | null;
+  /** False when the state machine ignored the event (duplicate, backward, after a final status). */
+  applied: boolean;
+}
+
+export interface ApplyResult {
+  run: Run;
+  applied: boolean;
+}
+
+/** Fields of a run that no status transition owns; written directly. */
+export type RunFields = Partial<
+  Pick<
+    Run,
+    | 'batch_job_name'
+    | 'executor'
+    | 'workflow_execution'
+    | 'metrics'
+    | 'progress'
+    | 'ingest'
+    | 'orchestrator_attempt'
+    | 'orchestrator_retries'
+    | 'queue'
+  >
+>;
+
+export interface StaleQuery {
+  statuses: RunStatus[];
+  /** Runs whose `field` is earlier than `before` (ISO 8601), oldest first. */
+  field: 'updated_at' | 'created_at';
+  before: string;
+  limit: number;
+}
+
+export interface RunStore {
+  /** Stores a new run and its first history entry; fails if the id is taken. */
+  create(run: Run, detail?: string): Promise<void>;
+  /**
+   * Stores a new run of a recovery chain, one at a time per chain: `guard` runs after the
+   * chain is claimed and throws to refuse (e.g. another run of the chain is active); if
+   * another run joined the chain meanwhile, the guard runs again.
+   */
+  createInChain(run: Run, chainRoot: string, detail: string, guard: () => Promise<void>): Promise<void>;
+  /** Runs of `field` = `value` whose status is pending, submitted or running. */
+  findActive(field: 'root_run_id' | 'parent_run_id', value: string): Promise<Run[]>;
+  /** Ids of the runs that recover `runId` (its children), oldest first. */
+  recoveriesOf(runId: string): Promise<string[]>;
+  /** How many runs have a Batch job that may be using capacity (submitted or running). */
+  countActiveJobs(): Promise<number>;
+  /** Runs in one of `statuses` not touched since `before` (the sweeper's candidates). */
+  findStale(query: StaleQuery): Promise<Run[]>;
+  get(runId: string): Promise<Run | null>;
+  list(filter: RunFilter, page: PageRequest): Promise<RunPage>;
+  /**
+   * Runs applyRunEvent for each event, in order, against the run's current state, and records
+   * atomically with the change, in the status history, every event that changed the run, plus
+   * the last one (the event being reported) even if it changed nothing. Concurrent calls behave
+   * as if made one after another. Null when the run does not exist.
+   */
+  apply(runId: string, events: RunEvent | RunEvent[]): Promise<ApplyResult | null>;
+  history(runId: string): Promise<RunHistoryEntry[]>;
+  /** Sets fields outside the state machine; false when the run does not exist. */
+  setFields(runId: string, fields: RunFields): Promise<boolean>;
+  /**
+   * Applies `change` to the run at most once per `key` (e.g. a chunk's name and generation),
+   * atomically with a record of the key: redelivered events change nothing. Concurrent calls
+   * behave as if made one after another.
+   * `change` returns the fields to write, or null to write nothing (the key is still recorded).
+   */
+  applyOnce(
+    runId: string,
+    key: string,
+    change: (run: Run) => RunFields | null,
+    history?: (run: Run) => Pick<RunHistoryEntry, 'source' | 'at' | 'detail'>,
+  ): Promise<OnceOutcome>;
+  /** Calls `onChange` with the run now and after every change (null if it is deleted); returns a stop function. */
+  watch(runId: string, onChange: (run: Run | null) => void, onError: (error: Error) => void): () => void;
+  /**
+   * Adds `delta` to the run's progress counters at most once per `key`, without reading the
+   * run (counters only add up, so chunks may be counted in any order). Malformed-row
+   * warnings are recorded with them.
+   */
+  addProgressOnce(
+    runId: string,
+    key: string,
+    delta: StoredProgress,
+    problems: { malformedRows: number; warnings: string[] },
+    /** The orchestrator attempt whose counters these are (default 1: `progress`). */
+    orchestratorAttempt?: number,
+  ): Promise<OnceOutcome>;
+}
+
+export type OnceOutcome = 'applied' | 'unchanged' | 'duplicate' | 'missing';
+
+/** Batch refused to create a job because one with that id exists (ALREADY_EXISTS). */
+export class JobExistsError extends Error {
+  constructor(readonly jobName: string) {
+    super(`Batch job ${jobName} already exists`);
+    this.name = 'JobExistsError';
+  }
+}
+
+/** Batch rejected or failed a call; `status` is the HTTP-style code (400, 403, 429, 500, 503, …). */
+export class JobRunnerError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'JobRunnerError';
+  }
+}
+
+export interface CreateJobInput {
+  parent: string;
+  jobId: string;
+  /** A UUID: Batch ignores a repeated create with the same requestId for 60 minutes. */
+  requestId: string;
+  job: BatchJobSpec;
+  /**
+   * On ALREADY_EXISTS, return the existing job instead of throwing JobExistsError (default
+   * true: a retried create adopts its first job). The Workflows connector twin sets false,
+   * because the real connector reports the 409 and the workflow adopts the job itself.
+   */
+  adoptExisting?: boolean;
+}
+
+/** GCP Batch, or its local twin. */
+export interface JobRunner {
+  /** Adopts (or with adoptExisting: false, throws JobExistsError for) a taken id; JobRunnerError when Batch refuses. */
+  createJob(input: CreateJobInput): Promise<BatchJob>;
+  /** Null when the job does not exist (never created, or deleted). */
+  getJob(name: string): Promise<BatchJob | null>;
+  /** Asks Batch to stop the job; a job that is gone or finished is left alone. */
+  cancelJob(name: string): Promise<void>;
+}
+
+/** The argument of the run-pipeline workflow. */
+export interface WorkflowArgument {
+  run_id: string;
+  project: string;
+  region: string;
+  prepare_url: string;
+  reconcile_url: string;
+  poll_seconds: number;
+  /** Waiting for Batch capacity: seconds between tries, and tries before the run fails. */
+  queue_poll_seconds: number;
+  max_queue_polls: number;
+}
+
+export interface WorkflowExecutionState {
+  state: 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'UNAVAILABLE' | 'QUEUED' | 'UNKNOWN';
+  /** The execution's error message when it FAILED. */
+  error: string | null;
+}
+
+/** Cloud Workflows executions of run-pipeline, or the local interpreter. */
+export interface WorkflowStarter {
+  /** Starts an execution and returns its resource name. */
+  start(argument: WorkflowArgument): Promise<string>;
+  /** The execution's state; null when it does not exist. */
+  describe(name: string): Promise<WorkflowExecutionState | null>;
+}

@@ -1,0 +1,166 @@
+import type { RunMetrics } from '../nextflow/metrics';
+import { LOG_LINE, processOfName } from '../nextflow/process-names';
+import type { TraceTask } from '../nextflow/trace';
+import { isTerminal } from '../shared/run-status';
+import type { Counters, ProcessProgress, Progress, Run, StoredProgress } from './run-model';
+
+const COUNTER_KEYS = [
+  'submitted',
+  'announced',
+  'completed',
+  'cached',
+  'failed',
+  'aborted',
+] as const satisfies (keyof Counters)[];
+const TRACE_KEYS = ['completed', 'cached', 'failed', 'aborted'] as const satisfies (keyof Counters)[];
+
+export function zeroCounters(): Counters {
+  return { submitted: 0, announced: 0, completed: 0, cached: 0, failed: 0, aborted: 0 };
+}
+
+function emptyDelta(): StoredProgress {
+  return { ...zeroCounters(), processes: {} };
+}
+
+function bump(delta: StoredProgress, process: string, key: keyof Counters): void {
+  delta[key] += 1;
+  delta.processes[process] ??= zeroCounters();
+  delta.processes[process][key] += 1;
+}
+
+const STATUS_COUNTER: Record<string, keyof Counters> = {
+  COMPLETED: 'completed',
+  CACHED: 'cached',
+  FAILED: 'failed',
+  ABORTED: 'aborted',
+};
+
+/** What trace rows add to the counters, by process and status (unknown statuses add nothing). */
+export function countTraceTasks(tasks: TraceTask[]): StoredProgress {
+  const delta = emptyDelta();
+  for (const task of tasks) {
+    const key = task.status ? STATUS_COUNTER[task.status] : undefined;
+    if (!key) continue;
+    bump(delta, task.process ?? (task.name ? processOfName(task.name) : 'unknown'), key);
+  }
+  return delta;
+}
+
+const SUBMITTED = /\] Submitted process > (.+)$/;
+const CACHED = /\] Cached process > (.+)$/;
+
+/** What a nextflow.log chunk adds: its `Submitted process >` and `Cached process >` lines. */
+export function countLogLines(text: string): StoredProgress {
+  const delta = emptyDelta();
+  for (const line of text.split('\n')) {
+    const entry = LOG_LINE.exec(line.replace(/\r$/, ''));
+    if (entry?.[3] !== 'INFO') continue;
+    const message = ` ${entry[5]}`;
+    const submitted = SUBMITTED.exec(message);
+    if (submitted) {
+      bump(delta, processOfName(submitted[1]!.trim()), 'submitted');
+      continue;
+    }
+    const cached = CACHED.exec(message);
+    if (cached) bump(delta, processOfName(cached[1]!.trim()), 'announced');
+  }
+  return delta;
+}
+
+export function isEmptyDelta(delta: StoredProgress): boolean {
+  return COUNTER_KEYS.every((key) => delta[key] === 0);
+}
+
+function add(a: Counters, b: Counters): Counters {
+  const sum = zeroCounters();
+  for (const key of COUNTER_KEYS) sum[key] = a[key] + b[key];
+  return sum;
+}
+
+/** Counters added up (what the store does with increments, for tests and replays). */
+export function addProgress(a: StoredProgress, b: StoredProgress): StoredProgress {
+  const processes: Record<string, Counters> = { ...a.processes };
+  for (const [name, counters] of Object.entries(b.processes))
+    processes[name] = add(processes[name] ?? zeroCounters(), counters);
+  return { ...add(a, b), processes };
+}
+
+function shown(counters: Counters, finished: boolean): ProcessProgress {
+  const done = counters.completed + counters.failed + counters.aborted;
+  return { ...counters, running: finished ? 0 : Math.max(0, counters.submitted - done) };
+}
+
+function withFinal(live: Counters, final: Pick<Counters, (typeof TRACE_KEYS)[number]> | undefined): Counters {
+  return final
+    ? {
+        ...live,
+        completed: final.completed,
+        cached: final.cached,
+        failed: final.failed,
+        aborted: final.aborted,
+      }
+    : live;
+}
+
+type AttemptProgress = Pick<Run, 'progress'> &
+  Partial<Pick<Run, 'orchestrator_attempt' | 'attempt_progress'>>;
+
+/**
+ * The counters the run shows: its current orchestrator attempt's. Attempt 1 counts in
+ * `progress`; a retried orchestrator's attempts count apart (runs/orchestrator-attempts.ts).
+ */
+export function liveProgress(run: AttemptProgress): StoredProgress {
+  const attempt = run.orchestrator_attempt ?? 1;
+  if (attempt <= 1) return run.progress;
+  return run.attempt_progress?.[String(attempt)] ?? emptyDelta();
+}
+
+/**
+ * Progress as shown: running and total_known derived from the counters; once the final
+ * trace has been read, its task counts (in the metrics) replace the live ones.
+ */
+export function progressView(run: AttemptProgress & Pick<Run, 'status' | 'metrics'>): Progress {
+  const finished = isTerminal(run.status);
+  const metrics: RunMetrics | null = run.metrics;
+  const live = liveProgress(run);
+  const finalByProcess = new Map(metrics?.processes.map((p) => [p.process, p]) ?? []);
+  const names = new Set([...Object.keys(live.processes), ...finalByProcess.keys()]);
+  const totals = withFinal(live, metrics?.tasks);
+  return {
+    ...shown(totals, finished),
+    total_known: totals.submitted + Math.max(totals.cached, totals.announced),
+    processes: Object.fromEntries(
+      [...names].map((name) => [
+        name,
+        shown(
+          withFinal(
+            live.processes[name] ?? zeroCounters(),
+            metrics
+              ? (finalByProcess.get(name) ?? { completed: 0, cached: 0, failed: 0, aborted: 0 })
+              : undefined,
+          ),
+          finished,
+        ),
+      ]),
+    ),
+    source: metrics ? 'final' : 'live',
+  };
+}
+
+/** Where the live trace counts disagree with the final trace: process → counter → [live, final]. */
+export function traceCountDifferences(
+  live: StoredProgress,
+  final: StoredProgress,
+): Record<string, Record<string, [number, number]>> {
+  const differences: Record<string, Record<string, [number, number]>> = {};
+  for (const name of new Set([...Object.keys(live.processes), ...Object.keys(final.processes)])) {
+    for (const key of TRACE_KEYS) {
+      const a = live.processes[name]?.[key] ?? 0;
+      const b = final.processes[name]?.[key] ?? 0;
+      if (a === b) continue;
+      differences[name] ??= {};
+      differences[name][key] = [a, b];
+    }
+  }
+  return differences;
+}

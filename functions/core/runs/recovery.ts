@@ -1,0 +1,198 @@
+/**
+ * Recovery (ARCHITECTURE §3, §4, §6): a failed or cancelled run is launched again as a new
+ * run of the same recovery chain. With `reuse_work_dir` it resumes the root run's Nextflow
+ * session in the root's work dir and cloud cache, so tasks that finished before are CACHED;
+ * without, it is a clean rerun in a new session that keeps the link to its parent.
+ */
+
+import { PLATFORM_PARAMS, validateParams } from '../nextflow/params';
+import { getPipelineVersion } from '../nextflow/pipelines/registry';
+import type { Caller } from '../shared/caller';
+import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../shared/errors';
+import { newRunId } from '../shared/ids';
+import { checkSize, parseOrThrow } from '../shared/validation';
+import { CONFIG_MAX_BYTES, PARAMS_MAX_BYTES, RecoverRunRequest, type Run } from './run-model';
+import { getAccessibleRun, type LaunchDeps, newRunRecord, runPaths, startRunWorkflow } from './run-service';
+
+export interface RecoveryDeps extends LaunchDeps {
+  /** Days the bucket keeps work/ and cache/ (its lifecycle rule). */
+  workRetentionDays: number;
+}
+
+const RECOVERABLE = ['failed', 'cancelled'];
+
+/**
+ * JSON Merge Patch (RFC 7386) of params: a value replaces the parent's, `null` removes the
+ * param (the pipeline default applies again). `input` and `outdir` are the platform's.
+ */
+export function mergeParams(
+  parent: Record<string, unknown>,
+  overrides: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (!(PLATFORM_PARAMS as readonly string[]).includes(name)) merged[name] = value;
+  }
+  for (const [name, value] of Object.entries(overrides ?? {})) {
+    if (value === null) delete merged[name];
+    else merged[name] = value;
+  }
+  return merged;
+}
+
+function checkRecoverable(parent: Run): void {
+  if (RECOVERABLE.includes(parent.status)) return;
+  const hint =
+    parent.status === 'completed'
+      ? 'A completed run has nothing to recover; launch a new run to run it again.'
+      : 'Wait for it to end, or cancel it first.';
+  throw new ConflictError(
+    `Run ${parent.run_id} is ${parent.status}; only failed or cancelled runs can be recovered. ${hint}`,
+    { status: parent.status },
+  );
+}
+
+async function checkWorkDir(deps: RecoveryDeps, parent: Run): Promise<void> {
+  const workDir = runPaths(deps.objects.bucket, parent.root_run_id, parent.root_run_id).workDir;
+  const { objects } = await deps.objects.list(workDir, 1);
+  if (objects.length > 0) return;
+  throw new ConflictError(
+    `The work directory gs://${deps.objects.bucket}/${workDir} of run ${parent.root_run_id} no longer exists: ` +
+      `work directories are deleted ${deps.workRetentionDays} days after they are written (or the run never started a task), so there is nothing to resume. ` +
+      `Send "reuse_work_dir": false to run the pipeline again from the start, as a fresh run linked to ${parent.run_id}.`,
+    { work_dir: `gs://${deps.objects.bucket}/${workDir}`, retention_days: deps.workRetentionDays },
+  );
+}
+
+/** Params and config of the recovery, validated exactly as on create. */
+function recoveryInputs(
+  parent: Run,
+  request: RecoverRunRequest,
+  bucket: string,
+  runId: string,
+): { params: Record<string, unknown>; warnings: string[]; config: string } {
+  if (request.override_config !== undefined) {
+    checkSize(
+      'override_config',
+      Buffer.byteLength(request.override_config),
+      CONFIG_MAX_BYTES,
+      'Keep only the settings you need.',
+    );
+  }
+  if (request.override_params !== undefined) {
+    checkSize(
+      'override_params',
+      Buffer.byteLength(JSON.stringify(request.override_params)),
+      PARAMS_MAX_BYTES,
+      'Put large settings in override_config.',
+    );
+  }
+  let release: ReturnType<typeof getPipelineVersion>['release'];
+  try {
+    release = getPipelineVersion(parent.pipeline, parent.pipeline_version).release;
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw new ConflictError(
+      `Run ${parent.run_id} used ${parent.pipeline} ${parent.pipeline_version}, which this platform no longer offers; launch a new run with a current version.`,
+    );
+  }
+  const paths = runPaths(bucket, runId);
+  const validated = validateParams(
+    release.nextflowSchema,
+    mergeParams(parent.params, request.override_params),
+    {
+      input: `gs://${bucket}/${paths.samplesheet}`,
+      outdir: `gs://${bucket}/${paths.results.replace(/\/$/, '')}`,
+    },
+  );
+  if (validated.errors.length > 0) {
+    const problems: FieldProblem[] = validated.errors.map((p) => ({
+      ...p,
+      field: p.field?.replace(/^params/, 'override_params') ?? 'override_params',
+    }));
+    throw new ValidationError(
+      `The recovery's params have ${problems.length} problem(s): ${problems
+        .slice(0, 3)
+        .map((p) => p.message)
+        .join('; ')}${problems.length > 3 ? '; …' : ''}`,
+      problems,
+    );
+  }
+  return {
+    params: validated.params,
+    warnings: validated.warnings,
+    config: request.override_config ?? parent.config_content,
+  };
+}
+
+/**
+ * POST /api/runs/{id}/recover. One active run per chain at a time: a second recovery while
+ * one is pending, submitted or running (a double click, a retried request) is refused with
+ * the id of the active one, so two Nextflow processes never share a session's work dir.
+ */
+export async function recoverRun(
+  deps: RecoveryDeps,
+  caller: Caller,
+  parentId: string,
+  body: unknown,
+): Promise<{ run: Run; startError: string | null }> {
+  // The body first: a malformed request costs no read, and says nothing about the run.
+  const request = parseOrThrow(RecoverRunRequest, body ?? {}, 'recovery request');
+  const parent = await getAccessibleRun(deps, caller, parentId);
+  checkRecoverable(parent);
+  if (request.reuse_work_dir) await checkWorkDir(deps, parent);
+
+  const runId = newRunId(deps.random.bytes);
+  const inputs = recoveryInputs(parent, request, deps.objects.bucket, runId);
+  const parentPaths = runPaths(deps.objects.bucket, parent.run_id);
+  let samplesheet: Buffer;
+  try {
+    samplesheet = await deps.objects.read(parentPaths.requestSamplesheet);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 404) throw error;
+    throw new ConflictError(
+      `The samplesheet of run ${parent.run_id} (gs://${deps.objects.bucket}/${parentPaths.requestSamplesheet}) is gone, so its inputs cannot be reused; launch a new run.`,
+    );
+  }
+  await deps.objects.write(runPaths(deps.objects.bucket, runId).requestSamplesheet, samplesheet, 'text/csv');
+
+  const reuse = request.reuse_work_dir;
+  const run = newRunRecord(deps.objects.bucket, {
+    run_id: runId,
+    pipeline: parent.pipeline,
+    pipeline_version: parent.pipeline_version,
+    user_email: parent.user_email,
+    user_name: parent.user_name,
+    created_at: deps.clock.now().toISOString(),
+    batch_request_id: deps.random.uuid(),
+    params: inputs.params,
+    param_warnings: inputs.warnings,
+    config_content: inputs.config,
+    sample_count: parent.sample_count,
+    samples: parent.samples,
+    source_ngs_runs: parent.source_ngs_runs,
+    source_project: parent.source_project,
+    session_id: reuse ? parent.session_id : deps.random.uuid(),
+    parent_run_id: parent.run_id,
+    root_run_id: reuse ? parent.root_run_id : runId,
+    is_recovery: true,
+    recovery_notes: request.notes ?? null,
+    reused_work_dir: reuse,
+    attempt: parent.attempt + 1,
+  });
+  const detail = `Recovery of ${parent.run_id} by ${caller.email}${reuse ? `, resuming session ${parent.session_id} in work/${parent.root_run_id}/` : ', from the start in a new session'}`;
+  await deps.runs.createInChain(run, parent.root_run_id, detail, async () => {
+    const active = [
+      ...(await deps.runs.findActive('parent_run_id', parent.run_id)),
+      ...(reuse ? await deps.runs.findActive('root_run_id', parent.root_run_id) : []),
+    ];
+    if (active.length > 0) {
+      const other = active[0]!;
+      throw new ConflictError(
+        `Run ${other.run_id} (${other.status}) is already ${other.parent_run_id === parent.run_id ? `recovering ${parent.run_id}` : `using the work directory of run ${parent.root_run_id}`}; wait for it to end or cancel it before recovering again.`,
+        { active_run_id: other.run_id, status: other.status },
+      );
+    }
+  });
+  return startRunWorkflow(deps, run);
+}

@@ -1,0 +1,80 @@
+import { ValidationError } from '../shared/errors';
+import type { ObjectInfo, ObjectStore } from '../shared/ports';
+
+export interface RunFile {
+  /** Relative to the run: results/multiqc/multiqc_report.html */
+  path: string;
+  name: string;
+  size: number;
+  updated: string;
+  content_type: string | null;
+  /** An API link that answers with a short-lived signed URL (302). */
+  download_url: string;
+}
+
+export interface RunFiles {
+  inputs: RunFile[];
+  results: RunFile[];
+  logs: RunFile[];
+  /** Live log chunks are not listed, only counted. */
+  live_chunks: number;
+  truncated: boolean;
+}
+
+const GROUPS: [keyof Omit<RunFiles, 'live_chunks' | 'truncated'>, string[]][] = [
+  ['inputs', ['inputs/', 'request/']],
+  ['results', ['results/']],
+  ['logs', ['logs/']],
+];
+const DOWNLOADABLE = GROUPS.flatMap(([, prefixes]) => prefixes);
+export const MAX_LISTED_FILES = 5_000;
+
+function file(runId: string, object: ObjectInfo): RunFile {
+  const path = object.name.slice(`runs/${runId}/`.length);
+  return {
+    path,
+    name: path.slice(path.lastIndexOf('/') + 1),
+    size: object.size,
+    updated: object.updated,
+    content_type: object.contentType,
+    download_url: `/api/runs/${runId}/download?path=${encodeURIComponent(path)}`,
+  };
+}
+
+export async function listRunFiles(objects: ObjectStore, runId: string): Promise<RunFiles> {
+  const { objects: listed, truncated } = await objects.list(`runs/${runId}/`, MAX_LISTED_FILES);
+  const files: RunFiles = { inputs: [], results: [], logs: [], live_chunks: 0, truncated };
+  for (const object of listed) {
+    const relative = object.name.slice(`runs/${runId}/`.length);
+    if (relative.startsWith('logs/live/')) {
+      files.live_chunks++;
+      continue;
+    }
+    const group = GROUPS.find(([, prefixes]) => prefixes.some((p) => relative.startsWith(p)));
+    if (group) files[group[0]].push(file(runId, object));
+  }
+  return files;
+}
+
+/**
+ * The object a user-supplied path names inside the run. The path must stay inside the run's
+ * inputs, results or logs: no `..`, no absolute paths, no backslashes or encoded characters.
+ */
+export function runObjectName(runId: string, path: string): string {
+  const problem = (message: string) =>
+    new ValidationError(`path ${JSON.stringify(path.slice(0, 200))} ${message}`, [
+      { field: 'path', rule: 'path', message },
+    ]);
+  if (path.length === 0 || path.length > 1024) throw problem('must be 1 to 1024 characters');
+  if (/[\0\\%\r\n]/.test(path))
+    throw problem('may not contain backslashes, percent signs or control characters');
+  if (path.startsWith('/'))
+    throw problem('must be relative to the run (e.g. results/multiqc/multiqc_report.html)');
+  const segments = path.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..'))
+    throw problem('may not contain empty, "." or ".." segments');
+  if (!DOWNLOADABLE.some((prefix) => path.startsWith(prefix)) || path.startsWith('logs/live/')) {
+    throw problem('must be inside the run’s inputs/, request/, results/ or logs/');
+  }
+  return `runs/${runId}/${path}`;
+}

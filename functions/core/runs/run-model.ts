@@ -1,0 +1,217 @@
+import { z } from 'zod';
+import { Executor } from '../nextflow/executors';
+
+export { Executor };
+
+import { RunMetrics } from '../nextflow/metrics';
+
+export { isTerminal, RunStatus, TerminalStatus } from '../shared/run-status';
+
+import { RunStatus } from '../shared/run-status';
+
+export const RUN_ID_PATTERN = /^run-[a-z0-9]{12}$/;
+export const RunId = z
+  .string()
+  .regex(RUN_ID_PATTERN, 'must look like run-xxxxxxxxxxxx (12 lowercase letters or digits)');
+
+const IsoTime = z.iso.datetime({ offset: false });
+const NullableIsoTime = IsoTime.nullable();
+
+export const SAMPLESHEET_MAX_BYTES = 10 * 1024 * 1024;
+export const CONFIG_MAX_BYTES = 100 * 1024;
+/** Params are stored on the run document (Firestore caps documents at 1 MiB). */
+export const PARAMS_MAX_BYTES = 100 * 1024;
+
+/**
+ * Progress as stored: counters that only ever add up (so chunks count in any order, once).
+ * submitted/announced come from nextflow.log (`Submitted process >`, `Cached process >`),
+ * completed/cached/failed/aborted from trace rows.
+ */
+export const Counters = z.object({
+  submitted: z.number().int().nonnegative().default(0).describe('task attempts sent to run (nextflow.log)'),
+  announced: z.number().int().nonnegative().default(0).describe('"Cached process >" lines seen'),
+  completed: z.number().int().nonnegative().default(0),
+  cached: z.number().int().nonnegative().default(0).describe('taken from an earlier attempt (-resume)'),
+  failed: z.number().int().nonnegative().default(0).describe('failed attempts, retried ones included'),
+  aborted: z.number().int().nonnegative().default(0),
+});
+export type Counters = z.infer<typeof Counters>;
+
+export const StoredProgress = Counters.extend({ processes: z.record(z.string(), Counters).default({}) });
+export type StoredProgress = z.infer<typeof StoredProgress>;
+
+export function emptyProgress(): StoredProgress {
+  return { submitted: 0, announced: 0, completed: 0, cached: 0, failed: 0, aborted: 0, processes: {} };
+}
+
+/** Progress as shown: the counters plus what follows from them. */
+export const ProcessProgress = Counters.extend({
+  running: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('submitted and not finished yet (0 once the run has ended)'),
+});
+export type ProcessProgress = z.infer<typeof ProcessProgress>;
+
+export const Progress = ProcessProgress.extend({
+  total_known: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('tasks known so far: submitted attempts plus cached tasks'),
+  processes: z.record(z.string(), ProcessProgress),
+  source: z
+    .enum(['live', 'final'])
+    .describe('live: counted from the streamed chunks; final: from the final trace'),
+});
+export type Progress = z.infer<typeof Progress>;
+
+/** Bookkeeping of event ingestion (idempotency flags, warnings). */
+export const Ingest = z
+  .object({
+    stats_counted: z.boolean().optional().describe("the user's stats counted this run"),
+    trace_generation: z
+      .string()
+      .optional()
+      .describe('generation of the final trace.txt the metrics come from'),
+    malformed_rows: z.number().int().optional(),
+    warnings: z.array(z.string()).optional(),
+    progress_corrected: z
+      .record(z.string(), z.record(z.string(), z.tuple([z.number(), z.number()])))
+      .optional()
+      .describe(
+        'process → counter → [live count, final trace]: live counts that differed when the final trace arrived (chunks late or lost)',
+      ),
+  })
+  .catchall(z.unknown());
+export type Ingest = z.infer<typeof Ingest>;
+
+/** Why a pending run is not submitted yet: Batch refused the job for quota, or the platform's own cap. */
+export const RunQueue = z.object({
+  kind: z.enum(['batch_quota', 'platform_limit']),
+  reason: z.string(),
+  since: IsoTime,
+  checked_at: IsoTime.describe('when capacity was last looked for'),
+});
+export type RunQueue = z.infer<typeof RunQueue>;
+
+/** The run record of the product spec plus the execution bookkeeping of ARCHITECTURE §3. */
+export const Run = z.object({
+  run_id: RunId,
+  pipeline: z.string(),
+  pipeline_version: z.string(),
+  status: z.enum(RunStatus),
+  user_email: z.string(),
+  user_name: z.string(),
+  created_at: IsoTime,
+  updated_at: IsoTime,
+  submitted_at: NullableIsoTime,
+  started_at: NullableIsoTime,
+  completed_at: NullableIsoTime,
+  failed_at: NullableIsoTime,
+  cancelled_at: NullableIsoTime,
+  gcs_path: z.string().describe('gs:// prefix that holds the run inputs, logs and results'),
+  batch_job_name: z.string().nullable(),
+  batch_request_id: z.uuid().describe('the requestId sent with jobs.create, stable across retries'),
+  params: z.record(z.string(), z.unknown()),
+  param_warnings: z.array(z.string()),
+  config_content: z.string(),
+  sample_count: z.number().int().nonnegative(),
+  samples: z.array(z.string()).describe('distinct sample names of the samplesheet (first 500)'),
+  source_ngs_runs: z.array(z.string()),
+  source_project: z.string().nullable(),
+  parent_run_id: RunId.nullable(),
+  root_run_id: RunId.describe('the first run of a recovery chain; owns the work dir and cache'),
+  is_recovery: z.boolean(),
+  recovery_notes: z.string().nullable(),
+  reused_work_dir: z.boolean(),
+  exit_code: z.number().int().nullable(),
+  error_message: z.string().nullable(),
+  error_task: z.string().nullable(),
+  error_detail: z.string().nullable().describe("the failing task's error block from nextflow.log"),
+  metrics: RunMetrics.nullable(),
+  progress: StoredProgress,
+  executor: z.enum(Executor).nullable(),
+  session_id: z.uuid(),
+  run_name: z.string(),
+  attempt: z.number().int().positive().describe('place in the recovery chain: 1 for the first run'),
+  orchestrator_attempt: z
+    .number()
+    .int()
+    .positive()
+    .default(1)
+    .describe(
+      'the Batch task attempt running Nextflow: above 1 after Batch retried it (preemption, a lost VM)',
+    ),
+  orchestrator_retries: z
+    .array(
+      z.object({
+        attempt: z.number().int().positive(),
+        at: z.string(),
+        exit_code: z.number().int().nullable(),
+        reason: z.string(),
+      }),
+    )
+    .default([])
+    .describe('each orchestrator retry: the attempt started, and why the one before ended'),
+  attempt_progress: z
+    .record(z.string(), StoredProgress)
+    .default({})
+    .describe('progress counted by orchestrator attempts after the first (the first counts in progress)'),
+  workflow_execution: z.string().nullable(),
+  queue: RunQueue.nullable()
+    .default(null)
+    .describe('set while a pending run waits for Batch capacity: why, and since when'),
+  ingest: Ingest,
+});
+export type Run = z.infer<typeof Run>;
+
+const ParamsObject = z.record(z.string(), z.unknown());
+
+export const CreateRunRequest = z.strictObject({
+  pipeline: z.string().min(1).max(200).describe('pipeline name, e.g. nf-core/scrnaseq'),
+  pipeline_version: z.string().min(1).max(50).optional().describe('defaults to the pipeline default version'),
+  samplesheet_csv: z.string().min(1, 'the samplesheet is empty').describe('CSV with a header row (≤ 10 MB)'),
+  config_content: z
+    .string()
+    .optional()
+    .describe('extra Nextflow config appended to the platform config (≤ 100 KB)'),
+  params: ParamsObject.default({}).describe('pipeline parameters, validated against nextflow_schema.json'),
+  source_ngs_runs: z.array(z.string().min(1).max(200)).max(100).optional(),
+  source_project: z.string().min(1).max(200).optional(),
+});
+export type CreateRunRequest = z.infer<typeof CreateRunRequest>;
+
+export const RecoverRunRequest = z.strictObject({
+  reuse_work_dir: z.boolean().default(true),
+  notes: z.string().max(2000).optional(),
+  override_params: ParamsObject.optional(),
+  override_config: z.string().optional(),
+});
+export type RecoverRunRequest = z.infer<typeof RecoverRunRequest>;
+
+export const MAX_PAGE_SIZE = 100;
+
+export const ListRunsQuery = z.strictObject({
+  scope: z.enum(['mine', 'all']).default('mine').describe("all: every user's runs (administrators only)"),
+  status: z.enum(RunStatus).optional(),
+  pipeline: z.string().min(1).max(200).optional(),
+  page: z.coerce.number().int().min(1).max(10_000).default(1),
+  page_size: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
+  page_token: z.string().max(500).optional().describe('opaque cursor from next_page_token; overrides page'),
+});
+export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
+
+/** A run as the API answers it: progress with its derived counts. */
+export const RunView = Run.extend({ progress: Progress });
+export type RunView = z.infer<typeof RunView>;
+
+export const ListRunsResponse = z.object({
+  runs: z.array(RunView),
+  page: z.number().int(),
+  page_size: z.number().int(),
+  total: z.number().int(),
+  next_page_token: z.string().nullable(),
+});
+export type ListRunsResponse = z.infer<typeof ListRunsResponse>;

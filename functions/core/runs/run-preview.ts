@@ -1,0 +1,63 @@
+/**
+ * A dry run of POST /api/runs: everything a launch would check and render, nothing written.
+ * The page's wizard calls it as the user types, so its samplesheet and params steps show the
+ * same problems (row, column, param) the launch would refuse, and its review step shows the
+ * exact config and params that will be submitted.
+ */
+
+import {
+  type NextflowConfigSettings,
+  renderNextflowConfig,
+  renderParamsYaml,
+} from '../nextflow/nextflow-config';
+import { type FieldProblem, ValidationError } from '../shared/errors';
+import { checkInputFiles, type InputFiles } from './input-files';
+import { validateCreateRequest } from './run-service';
+
+/** Stands in for the run id, which is assigned at launch. */
+export const RUN_ID_PLACEHOLDER = '{run_id}';
+
+export interface RunPreviewDeps {
+  bucket: string;
+  inputFiles: InputFiles;
+  nextflowSettings: Omit<NextflowConfigSettings, 'runId'>;
+}
+
+export type RunPreview =
+  | {
+      valid: true;
+      pipeline: string;
+      pipeline_version: string;
+      params: Record<string, unknown>;
+      params_yaml: string;
+      nextflow_config: string;
+      sample_count: number;
+      samples: string[];
+      warnings: string[];
+    }
+  | { valid: false; message: string; problems: FieldProblem[] };
+
+export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<RunPreview> {
+  try {
+    const inputs = validateCreateRequest(body, deps.bucket, RUN_ID_PLACEHOLDER);
+    const unchecked = await checkInputFiles(deps.inputFiles, inputs.rows);
+    return {
+      valid: true,
+      pipeline: inputs.pipeline,
+      pipeline_version: inputs.version,
+      params: inputs.params,
+      params_yaml: renderParamsYaml(inputs.params),
+      nextflow_config: renderNextflowConfig(
+        { ...deps.nextflowSettings, runId: RUN_ID_PLACEHOLDER },
+        inputs.request.config_content ?? '',
+      ),
+      sample_count: inputs.sampleCount,
+      samples: inputs.samples,
+      warnings: [...inputs.warnings, ...unchecked],
+    };
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const problems = Array.isArray(error.details) ? (error.details as FieldProblem[]) : [];
+    return { valid: false, message: error.message, problems };
+  }
+}

@@ -1,0 +1,405 @@
+import { validateParams } from '../nextflow/params';
+import { getPipeline, getPipelineVersion } from '../nextflow/pipelines/registry';
+import { type SamplesheetRow, validateSamplesheet } from '../nextflow/samplesheet';
+import type { Caller } from '../shared/caller';
+import {
+  ConflictError,
+  type FieldProblem,
+  ForbiddenError,
+  NotFoundError,
+  UpstreamError,
+  ValidationError,
+} from '../shared/errors';
+import { newRunId } from '../shared/ids';
+import type { Clock, ObjectStore, Randomness } from '../shared/ports';
+import { byteLength, checkSize, parseOrThrow } from '../shared/validation';
+import { checkInputFiles, type InputFiles } from './input-files';
+import type {
+  JobRunner,
+  RunHistoryEntry,
+  RunPage,
+  RunStore,
+  WorkflowArgument,
+  WorkflowStarter,
+} from './ports';
+import {
+  CONFIG_MAX_BYTES,
+  CreateRunRequest,
+  emptyProgress,
+  isTerminal,
+  type ListRunsQuery,
+  PARAMS_MAX_BYTES,
+  type Run,
+  SAMPLESHEET_MAX_BYTES,
+} from './run-model';
+
+export interface RunServiceDeps {
+  runs: RunStore;
+  objects: ObjectStore;
+  clock: Clock;
+  random: Randomness;
+  /** Where the samplesheet's FASTQs are checked before launch. */
+  inputFiles: InputFiles;
+}
+
+/** How many sample names a run keeps for search and display. */
+const MAX_STORED_SAMPLES = 500;
+
+export function runPaths(bucket: string, runId: string, rootRunId = runId) {
+  const prefix = `runs/${runId}`;
+  return {
+    prefix,
+    gcsPath: `gs://${bucket}/${prefix}`,
+    /** The samplesheet as the user sent it; prepare renders inputs/samplesheet.csv from it. */
+    requestSamplesheet: `${prefix}/request/samplesheet.csv`,
+    samplesheet: `${prefix}/inputs/samplesheet.csv`,
+    params: `${prefix}/inputs/params.yaml`,
+    config: `${prefix}/inputs/nextflow.config`,
+    logs: `${prefix}/logs/`,
+    results: `${prefix}/results/`,
+    workDir: `work/${rootRunId}/`,
+    cacheDir: `cache/${rootRunId}/`,
+  };
+}
+
+export function canAccess(caller: Caller, run: Pick<Run, 'user_email'>): boolean {
+  return caller.is_admin || run.user_email === caller.email;
+}
+
+/** Reads a run the caller may see; another user's run is reported as missing, not forbidden. */
+export async function getAccessibleRun(
+  deps: Pick<RunServiceDeps, 'runs'>,
+  caller: Caller,
+  runId: string,
+): Promise<Run> {
+  const run = /^run-[a-z0-9]{12}$/.test(runId) ? await deps.runs.get(runId) : null;
+  if (run && canAccess(caller, run)) return run;
+  const error = new NotFoundError(`Run ${runId} was not found.`);
+  error.accessDenied = run !== null;
+  throw error;
+}
+
+interface ValidatedInputs {
+  request: CreateRunRequest;
+  pipeline: string;
+  version: string;
+  params: Record<string, unknown>;
+  warnings: string[];
+  samples: string[];
+  sampleCount: number;
+  /** The samplesheet's rows, cast by the column types. */
+  rows: SamplesheetRow[];
+}
+
+/** Everything that can be checked without writing anything; throws with every problem found. */
+export function validateCreateRequest(body: unknown, bucket: string, runId: string): ValidatedInputs {
+  if (body && typeof body === 'object') {
+    const raw = body as Record<string, unknown>;
+    if (typeof raw.samplesheet_csv === 'string') {
+      checkSize(
+        'samplesheet_csv',
+        byteLength(raw.samplesheet_csv),
+        SAMPLESHEET_MAX_BYTES,
+        'Split the samples over several runs.',
+      );
+    }
+    if (typeof raw.config_content === 'string') {
+      checkSize(
+        'config_content',
+        byteLength(raw.config_content),
+        CONFIG_MAX_BYTES,
+        'Keep only the settings you need.',
+      );
+    }
+    if (raw.params && typeof raw.params === 'object') {
+      checkSize(
+        'params',
+        byteLength(JSON.stringify(raw.params)),
+        PARAMS_MAX_BYTES,
+        'Put large settings in config_content.',
+      );
+    }
+  }
+  const request = parseOrThrow(CreateRunRequest, body, 'run request');
+
+  const asInvalid = <T>(field: string, lookup: () => T): T => {
+    try {
+      return lookup();
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      throw new ValidationError(error.message, [{ field, rule: 'known', message: error.message }]);
+    }
+  };
+  asInvalid('pipeline', () => getPipeline(request.pipeline));
+  const found = asInvalid('pipeline_version', () =>
+    getPipelineVersion(request.pipeline, request.pipeline_version),
+  );
+  const { pipeline, release } = found;
+  const paths = runPaths(bucket, runId);
+  const params = validateParams(release.nextflowSchema, request.params, {
+    input: `gs://${bucket}/${paths.samplesheet}`,
+    outdir: `gs://${bucket}/${paths.results.replace(/\/$/, '')}`,
+  });
+  const sheet = validateSamplesheet(request.samplesheet_csv, release.inputSchema);
+  const problems: FieldProblem[] = [
+    ...params.errors,
+    ...sheet.errors.map((p) => ({ ...p, field: 'samplesheet_csv' })),
+  ];
+  if (problems.length > 0) {
+    const extra = sheet.error_count - sheet.errors.length;
+    throw new ValidationError(
+      `The run request has ${params.errors.length + sheet.error_count} problem(s): ${problems
+        .slice(0, 3)
+        .map((p) => p.message)
+        .join('; ')}${problems.length > 3 ? '; …' : ''}`,
+      extra > 0
+        ? [
+            ...problems,
+            {
+              field: 'samplesheet_csv',
+              rule: 'truncated',
+              message: `${extra} more samplesheet errors not listed`,
+            },
+          ]
+        : problems,
+    );
+  }
+  return {
+    request,
+    pipeline: pipeline.name,
+    version: release.version,
+    params: params.params,
+    warnings: [...params.warnings, ...sheet.warnings],
+    samples: sheet.samples,
+    sampleCount: sheet.sample_count,
+    rows: sheet.rows,
+  };
+}
+
+/** What a new run is made of; everything else starts empty. */
+export type NewRunFields = Pick<
+  Run,
+  | 'run_id'
+  | 'pipeline'
+  | 'pipeline_version'
+  | 'user_email'
+  | 'user_name'
+  | 'created_at'
+  | 'batch_request_id'
+  | 'params'
+  | 'param_warnings'
+  | 'config_content'
+  | 'sample_count'
+  | 'samples'
+  | 'source_ngs_runs'
+  | 'source_project'
+  | 'session_id'
+> &
+  Partial<
+    Pick<
+      Run,
+      'parent_run_id' | 'root_run_id' | 'is_recovery' | 'recovery_notes' | 'reused_work_dir' | 'attempt'
+    >
+  >;
+
+/** A `pending` run record stored in `gs://{bucket}/runs/{run_id}`. */
+export function newRunRecord(bucket: string, fields: NewRunFields): Run {
+  const now = fields.created_at;
+  return {
+    run_id: fields.run_id,
+    pipeline: fields.pipeline,
+    pipeline_version: fields.pipeline_version,
+    status: 'pending',
+    user_email: fields.user_email,
+    user_name: fields.user_name,
+    created_at: now,
+    updated_at: now,
+    submitted_at: null,
+    started_at: null,
+    completed_at: null,
+    failed_at: null,
+    cancelled_at: null,
+    gcs_path: runPaths(bucket, fields.run_id).gcsPath,
+    batch_job_name: null,
+    batch_request_id: fields.batch_request_id,
+    params: fields.params,
+    param_warnings: fields.param_warnings,
+    config_content: fields.config_content,
+    sample_count: fields.sample_count,
+    samples: fields.samples.slice(0, MAX_STORED_SAMPLES),
+    source_ngs_runs: fields.source_ngs_runs,
+    source_project: fields.source_project,
+    parent_run_id: fields.parent_run_id ?? null,
+    root_run_id: fields.root_run_id ?? fields.run_id,
+    is_recovery: fields.is_recovery ?? false,
+    recovery_notes: fields.recovery_notes ?? null,
+    reused_work_dir: fields.reused_work_dir ?? false,
+    exit_code: null,
+    error_message: null,
+    error_task: null,
+    error_detail: null,
+    metrics: null,
+    progress: emptyProgress(),
+    executor: null,
+    session_id: fields.session_id,
+    // Nextflow wants a new name for every launch of a session; the run id is one.
+    run_name: fields.run_id,
+    attempt: fields.attempt ?? 1,
+    orchestrator_attempt: 1,
+    orchestrator_retries: [],
+    attempt_progress: {},
+    workflow_execution: null,
+    queue: null,
+    ingest: {},
+  };
+}
+
+/** Validates, stores the samplesheet and a `pending` run. Nothing is written if anything is invalid. */
+export async function createRun(deps: RunServiceDeps, caller: Caller, body: unknown): Promise<Run> {
+  const runId = newRunId(deps.random.bytes);
+  const inputs = validateCreateRequest(body, deps.objects.bucket, runId);
+  const unchecked = await checkInputFiles(deps.inputFiles, inputs.rows);
+  const paths = runPaths(deps.objects.bucket, runId);
+
+  await deps.objects.write(paths.requestSamplesheet, inputs.request.samplesheet_csv, 'text/csv');
+  const run = newRunRecord(deps.objects.bucket, {
+    run_id: runId,
+    pipeline: inputs.pipeline,
+    pipeline_version: inputs.version,
+    user_email: caller.email,
+    user_name: caller.name,
+    created_at: deps.clock.now().toISOString(),
+    batch_request_id: deps.random.uuid(),
+    params: inputs.params,
+    param_warnings: [...inputs.warnings, ...unchecked],
+    config_content: inputs.request.config_content ?? '',
+    sample_count: inputs.sampleCount,
+    samples: inputs.samples,
+    source_ngs_runs: inputs.request.source_ngs_runs ?? [],
+    source_project: inputs.request.source_project ?? null,
+    session_id: deps.random.uuid(),
+  });
+  await deps.runs.create(run);
+  return run;
+}
+
+export async function listRuns(
+  deps: Pick<RunServiceDeps, 'runs'>,
+  caller: Caller,
+  query: ListRunsQuery,
+): Promise<RunPage> {
+  if (query.scope === 'all' && !caller.is_admin) {
+    throw new ForbiddenError(
+      "Only administrators can list everyone's runs (scope=all); drop scope to list your own.",
+    );
+  }
+  return deps.runs.list(
+    {
+      user_email: query.scope === 'all' ? undefined : caller.email,
+      status: query.status,
+      pipeline: query.pipeline,
+    },
+    { page: query.page, page_size: query.page_size, page_token: query.page_token },
+  );
+}
+
+export async function getRunWithHistory(
+  deps: Pick<RunServiceDeps, 'runs'>,
+  caller: Caller,
+  runId: string,
+  includeEvents: boolean,
+): Promise<Run & { recoveries: string[]; events?: RunHistoryEntry[] }> {
+  const run = await getAccessibleRun(deps, caller, runId);
+  const [recoveries, events] = await Promise.all([
+    deps.runs.recoveriesOf(runId),
+    includeEvents ? deps.runs.history(runId) : undefined,
+  ]);
+  return { ...run, recoveries, ...(events ? { events } : {}) };
+}
+
+export interface LaunchDeps extends RunServiceDeps {
+  workflows: WorkflowStarter;
+  workflowArgument: (runId: string) => WorkflowArgument;
+}
+
+/**
+ * Creates the run, then starts its run-pipeline execution. If the execution cannot be
+ * started the run is marked failed with the reason (it is kept: nothing the user sent is lost).
+ */
+export async function launchRun(
+  deps: LaunchDeps,
+  caller: Caller,
+  body: unknown,
+): Promise<{ run: Run; startError: string | null }> {
+  const run = await createRun(deps, caller, body);
+  return startRunWorkflow(deps, run);
+}
+
+export async function startRunWorkflow(
+  deps: LaunchDeps,
+  run: Run,
+): Promise<{ run: Run; startError: string | null }> {
+  try {
+    const execution = await deps.workflows.start(deps.workflowArgument(run.run_id));
+    await deps.runs.setFields(run.run_id, { workflow_execution: execution });
+    return { run: { ...run, workflow_execution: execution }, startError: null };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const applied = await deps.runs.apply(run.run_id, {
+      to: 'failed',
+      at: deps.clock.now().toISOString(),
+      source: 'api',
+      error_message: `The run could not be started: the run-pipeline workflow did not accept it (${reason}). Launch it again; if this keeps happening, the Workflows service is unavailable.`,
+    });
+    return { run: applied?.run ?? run, startError: reason };
+  }
+}
+
+export interface CancelDeps {
+  runs: RunStore;
+  clock: Clock;
+  jobs: JobRunner;
+}
+
+async function stopJob(deps: CancelDeps, run: Run): Promise<void> {
+  if (!run.batch_job_name) return;
+  try {
+    await deps.jobs.cancelJob(run.batch_job_name);
+  } catch (error) {
+    throw new UpstreamError(
+      `Run ${run.run_id} is cancelled, but Batch did not confirm stopping job ${run.batch_job_name}. Send DELETE again to retry.`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Cancels a run that has not finished and stops its Batch job. Cancelling a cancelled run
+ * returns it (and asks Batch again to stop the job: DELETE is idempotent and retryable);
+ * a completed or failed run cannot be cancelled.
+ */
+export async function cancelRun(deps: CancelDeps, caller: Caller, runId: string): Promise<Run> {
+  const run = await getAccessibleRun(deps, caller, runId);
+  const conflict = (status: string) =>
+    new ConflictError(
+      `Run ${runId} is already ${status}; only pending, submitted or running runs can be cancelled.`,
+      {
+        status,
+      },
+    );
+  if (run.status !== 'cancelled' && isTerminal(run.status)) throw conflict(run.status);
+  let current = run;
+  if (run.status !== 'cancelled') {
+    const result = await deps.runs.apply(runId, {
+      to: 'cancelled',
+      at: deps.clock.now().toISOString(),
+      source: 'api',
+      detail: `Cancelled by ${caller.email}`,
+    });
+    if (!result) throw new NotFoundError(`Run ${runId} was not found.`);
+    if (result.run.status !== 'cancelled') throw conflict(result.run.status);
+    current = result.run;
+  }
+  await stopJob(deps, current);
+  return current;
+}

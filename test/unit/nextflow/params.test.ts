@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { paramDefinitions, validateParams } from '../../../functions/core/nextflow/params';
+import { getPipelineVersion } from '../../../functions/core/nextflow/pipelines/registry';
+
+const PLATFORM = {
+  input: 'gs://runs/runs/run-aaaaaaaaaaaa/inputs/samplesheet.csv',
+  outdir: 'gs://runs/runs/run-aaaaaaaaaaaa/results',
+};
+const schemaOf = (version: string) => getPipelineVersion('nf-core/scrnaseq', version).release.nextflowSchema;
+
+describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (version) => {
+  const schema = schemaOf(version);
+
+  it('accepts the defaults with the platform input and outdir', () => {
+    const result = validateParams(schema, {}, PLATFORM);
+    expect(result.errors).toEqual([]);
+    expect(result.params).toMatchObject({ ...PLATFORM, protocol: 'auto', publish_dir_mode: 'copy' });
+  });
+
+  it('names the param and the rule of an enum violation', () => {
+    const result = validateParams(schema, { aligner: 'bowtie' }, PLATFORM);
+    expect(result.errors).toEqual([
+      expect.objectContaining({
+        field: 'params.aligner',
+        rule: 'enum',
+        message: expect.stringMatching(/^aligner: must be one of: .*star/),
+      }),
+    ]);
+  });
+
+  it('names the param and the rule of a type violation', () => {
+    const result = validateParams(schema, { skip_fastqc: 'yes', star_feature: 3 }, PLATFORM);
+    expect(result.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          field: 'params.skip_fastqc',
+          rule: 'type',
+          message: 'skip_fastqc: must be boolean',
+        }),
+        expect.objectContaining({
+          field: 'params.star_feature',
+          rule: 'type',
+          message: 'star_feature: must be string',
+        }),
+      ]),
+    );
+  });
+
+  it('enforces patterns (email)', () => {
+    const result = validateParams(schema, { email: 'not an email' }, PLATFORM);
+    expect(result.errors).toEqual([expect.objectContaining({ field: 'params.email', rule: 'pattern' })]);
+  });
+
+  it('keeps user values over defaults', () => {
+    const result = validateParams(schema, { aligner: 'star', protocol: '10XV3' }, PLATFORM);
+    expect(result.errors).toEqual([]);
+    expect(result.params).toMatchObject({ aligner: 'star', protocol: '10XV3' });
+  });
+
+  it('warns about unknown params and still passes them on, as nf-schema does', () => {
+    const result = validateParams(schema, { replay_fail_process: 'STAR_ALIGN', '--typo': 1 }, PLATFORM);
+    expect(result.errors).toEqual([]);
+    expect(result.warnings).toEqual([
+      expect.stringContaining('Unrecognised param "replay_fail_process"'),
+      expect.stringContaining('Unrecognised param "--typo"'),
+    ]);
+    expect(result.params.replay_fail_process).toBe('STAR_ALIGN');
+  });
+
+  it('replaces a user input or outdir with the platform paths, with a warning', () => {
+    const result = validateParams(schema, { input: 'local.csv', outdir: './results' }, PLATFORM);
+    expect(result.params.input).toBe(PLATFORM.input);
+    expect(result.params.outdir).toBe(PLATFORM.outdir);
+    expect(result.warnings).toHaveLength(2);
+  });
+
+  it('knows every param of every group', () => {
+    const names = paramDefinitions(schema).map((d) => d.name);
+    expect(names).toEqual(
+      expect.arrayContaining(['input', 'outdir', 'aligner', 'protocol', 'genome', 'skip_fastqc']),
+    );
+    expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe('JSON Schema dialects', () => {
+  it('reads draft-07 definitions (2.7.1) and 2020-12 $defs (4.0.0)', () => {
+    expect(schemaOf('2.7.1').definitions).toBeDefined();
+    expect(schemaOf('4.0.0').$defs).toBeDefined();
+    expect(validateParams(schemaOf('2.7.1'), { aligner: 'alevin' }, PLATFORM).errors).toEqual([]);
+    expect(validateParams(schemaOf('4.0.0'), { aligner: 'alevin' }, PLATFORM).errors).toHaveLength(1);
+    expect(validateParams(schemaOf('4.0.0'), { aligner: 'simpleaf' }, PLATFORM).errors).toEqual([]);
+  });
+});

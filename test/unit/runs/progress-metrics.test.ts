@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { computeMetrics } from '../../../functions/core/nextflow/metrics';
+import { parseTrace } from '../../../functions/core/nextflow/trace';
+import {
+  addProgress,
+  countLogLines,
+  countTraceTasks,
+  progressView,
+  traceCountDifferences,
+} from '../../../functions/core/runs/progress';
+import { emptyProgress, type Run } from '../../../functions/core/runs/run-model';
+
+const traceText = readFileSync('test/fixtures/nextflow/chipseq_execution_trace.txt', 'utf8');
+const logText = readFileSync('test/fixtures/nextflow/ampliseq_resumed_failed.nextflow.log', 'utf8');
+const tasks = parseTrace(traceText).tasks;
+const PRICES = { vcpu_hour: 0.01, gb_hour: 0.001 };
+
+/** The trace as the orchestrator uploads it: chunks of rows, each starting with the header. */
+function chunks(text: string, size: number): string[] {
+  const [header, ...rows] = text.trim().split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(`${header}\n${rows.slice(i, i + size).join('\n')}\n`);
+  return out;
+}
+
+describe('progress counters', () => {
+  it('count a real nextflow.log: Submitted and Cached lines by process', () => {
+    const delta = countLogLines(logText);
+    expect(delta.submitted).toBe(2);
+    expect(delta.announced).toBe(19);
+    expect(delta.processes['NFCORE_AMPLISEQ:AMPLISEQ:DADA2_TAXONOMY_WF:DADA2_TAXONOMY']).toMatchObject({
+      submitted: 1,
+    });
+    expect(delta.processes['NFCORE_AMPLISEQ:AMPLISEQ:FASTQC']).toMatchObject({ announced: 1, submitted: 0 });
+  });
+
+  it('count trace rows by status and process', () => {
+    const delta = countTraceTasks(tasks);
+    expect(delta.completed + delta.failed).toBe(tasks.length);
+    expect(delta.failed).toBe(17);
+    expect(delta.processes['CHIPSEQ:PHANTOMPEAKQUALTOOLS']).toMatchObject({ failed: expect.any(Number) });
+  });
+
+  it('add up to the same counts in any chunk order, equal to the whole trace', () => {
+    const parts = chunks(traceText, 23).map((chunk) => countTraceTasks(parseTrace(chunk).tasks));
+    const forward = parts.reduce(addProgress, emptyProgress());
+    const backward = [...parts].reverse().reduce(addProgress, emptyProgress());
+    const shuffled = [...parts]
+      .sort((a, b) => a.completed - b.completed || a.failed - b.failed)
+      .reduce(addProgress, emptyProgress());
+    const whole = countTraceTasks(tasks);
+    for (const total of [forward, backward, shuffled]) {
+      expect(total).toEqual(whole);
+      expect(traceCountDifferences(total, whole)).toEqual({});
+    }
+  });
+
+  it('shows running tasks while the run goes, none once it has ended', () => {
+    const progress = addProgress(countLogLines(logText), emptyProgress());
+    const running = progressView({ progress, status: 'running', metrics: null });
+    expect(running).toMatchObject({ submitted: 2, running: 2, total_known: 21, source: 'live' });
+    expect(progressView({ progress, status: 'failed', metrics: null }).running).toBe(0);
+  });
+
+  it("shows the final trace's counts once the metrics exist", () => {
+    const live = countTraceTasks(tasks.slice(0, 10));
+    const metrics = computeMetrics(tasks, PRICES, '1');
+    const shown = progressView({ progress: live, status: 'failed', metrics } as Pick<
+      Run,
+      'progress' | 'status' | 'metrics'
+    >);
+    expect(shown).toMatchObject({ completed: metrics.tasks.completed, failed: 17, source: 'final' });
+    expect(Object.values(shown.processes).reduce((sum, p) => sum + p.completed + p.failed, 0)).toBe(
+      tasks.length,
+    );
+  });
+
+  it('reports where live counts differ from the final trace', () => {
+    const live = countTraceTasks(tasks.slice(1));
+    const name = tasks[0]!.process!;
+    expect(traceCountDifferences(live, countTraceTasks(tasks))).toEqual({ [name]: { completed: [0, 1] } });
+  });
+});
+
+describe('computeMetrics', () => {
+  const metrics = computeMetrics(tasks, PRICES, '42');
+
+  it('counts tasks by status', () => {
+    expect(metrics.tasks).toEqual({
+      total: tasks.length,
+      completed: tasks.length - 17,
+      cached: 0,
+      failed: 17,
+      aborted: 0,
+      other: 0,
+    });
+  });
+
+  it('measures CPU-hours from realtime × cpus, or %cpu where cpus is unknown (this trace has no cpus column)', () => {
+    const expected = tasks.reduce(
+      (sum, t) => sum + ((t.realtime ?? 0) / 3_600_000) * ((t.cpu_percent ?? 0) / 100),
+      0,
+    );
+    expect(metrics.cpu_hours).toBeCloseTo(expected, 4);
+    const withCpus = computeMetrics(
+      [{ ...tasks[0]!, realtime: 3_600_000, cpus: 4, memory: 2 * 1024 ** 3 }],
+      PRICES,
+      '1',
+    );
+    expect(withCpus.cpu_hours).toBe(4);
+    expect(withCpus.memory_gib_hours).toBe(2);
+    expect(withCpus.cost.estimate).toBeCloseTo(4 * 0.01 + 2 * 0.001, 6);
+    expect(withCpus.cost.formula).toBe(
+      '4 vCPU-hours × $0.01/vCPU-hour + 2 GiB-hours × $0.001/GiB-hour = $0.04 (Spot task VMs; the orchestrator VM, storage and egress are not included)',
+    );
+  });
+
+  it('finds the peak memory, bytes read and written, and the wall time', () => {
+    expect(metrics.peak_rss_bytes).toBe(Math.max(...tasks.map((t) => t.peak_rss ?? 0)));
+    expect(metrics.read_bytes).toBe(tasks.reduce((sum, t) => sum + (t.rchar ?? 0), 0));
+    expect(metrics.write_bytes).toBe(tasks.reduce((sum, t) => sum + (t.wchar ?? 0), 0));
+    const submits = tasks.map((t) => Date.parse(t.submit!));
+    expect(metrics.wall_ms).toBeGreaterThan(0);
+    expect(metrics.wall_ms).toBeLessThanOrEqual(
+      Math.max(...submits) - Math.min(...submits) + Math.max(...tasks.map((t) => t.duration ?? 0)),
+    );
+  });
+
+  it('summarizes each process', () => {
+    const phantom = metrics.processes.find((p) => p.process === 'CHIPSEQ:PHANTOMPEAKQUALTOOLS')!;
+    const rows = tasks.filter((t) => t.process === 'CHIPSEQ:PHANTOMPEAKQUALTOOLS');
+    expect(phantom).toMatchObject({
+      count: rows.length,
+      failed: rows.filter((t) => t.status === 'FAILED').length,
+      max_realtime_ms: Math.max(...rows.map((t) => t.realtime ?? 0)),
+    });
+    expect(metrics.processes.map((p) => p.cpu_hours)).toEqual(
+      [...metrics.processes.map((p) => p.cpu_hours)].sort((a, b) => b - a),
+    );
+  });
+
+  it('counts cached tasks but does not cost them', () => {
+    const cached = computeMetrics(
+      tasks.map((t) => ({ ...t, status: 'CACHED' })),
+      PRICES,
+      '1',
+    );
+    expect(cached.tasks.cached).toBe(tasks.length);
+    expect(cached.cpu_hours).toBe(0);
+    expect(cached.cost.estimate).toBe(0);
+  });
+});
