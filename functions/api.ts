@@ -1,21 +1,11 @@
-import * as functions from '@google-cloud/functions-framework';
-import type { Request, Response } from 'express';
-import { loadConfig } from './config';
-import { createApiAuthenticator, createApiDeps } from './deps';
+import { httpFunction } from './bootstrap/http';
+import { createApiAuthenticator } from './deps/access';
+import { createApiDeps } from './deps/api';
 import { createApiHandler } from './http/api-app';
-import { answerFrameworkErrorsAsJson } from './http/framework-errors';
-import { jsonLogger } from './logging';
 
-answerFrameworkErrorsAsJson(jsonLogger());
-
-// Read once at start: a misconfigured instance (AUTH_MODE=dev on Google Cloud, no IAP_AUDIENCE)
-// stops here with the reason, before it serves anything.
-const config = loadConfig(process.env);
-const authenticator = createApiAuthenticator(config);
-
-let handler: ((req: Request, res: Response) => Promise<void>) | undefined;
-
-functions.http('api', (req, res) => {
-  handler ??= createApiHandler(createApiDeps(config, { authenticator }));
-  return handler(req, res);
+// The authenticator is built at load: AUTH_MODE=dev on Google Cloud, or iap without an
+// audience, stops the instance before it serves anything.
+httpFunction('api', (config) => {
+  const authenticator = createApiAuthenticator(config);
+  return () => createApiHandler(createApiDeps(config, { authenticator }));
 });

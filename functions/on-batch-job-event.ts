@@ -1,14 +1,5 @@
-import * as functions from '@google-cloud/functions-framework';
-import { loadConfig } from './config';
-import { createExecutionDeps } from './deps';
-import { createBatchJobEventHandler, type IncomingCloudEvent } from './events/event-handlers';
+import { eventFunction } from './bootstrap/events';
+import { createExecutionDeps } from './deps/runs';
+import { createBatchJobEventHandler } from './events/event-handlers';
 
-// Read once at start: a misconfigured instance stops here, with the reason, before serving.
-const config = loadConfig(process.env);
-
-let handler: ((event: IncomingCloudEvent) => Promise<void>) | undefined;
-
-functions.cloudEvent('onBatchJobEvent', (event: Parameters<functions.CloudEventFunction>[0]) => {
-  handler ??= createBatchJobEventHandler(createExecutionDeps(config));
-  return handler(event);
-});
+eventFunction('onBatchJobEvent', (config) => () => createBatchJobEventHandler(createExecutionDeps(config)));

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -54,6 +55,16 @@ export interface BuiltFunction {
   name: string;
   dir: string;
   bytes: number;
+  /** npm packages bundled into index.js, and the external ones it imports (installed beside it). */
+  packages: { bundled: string[]; external: string[] };
+}
+
+/** The npm package a bundled file (node_modules/…) or an external import belongs to; null for Node's own modules. */
+function packageOf(path: string): string | null {
+  const rest = path.includes('node_modules/') ? path.slice(path.lastIndexOf('node_modules/') + 13) : path;
+  if (isBuiltin(rest)) return null;
+  const parts = rest.split('/');
+  return rest.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
 }
 
 export async function buildFunctions(outRoot = join(root, 'dist', 'functions')): Promise<BuiltFunction[]> {
@@ -63,9 +74,10 @@ export async function buildFunctions(outRoot = join(root, 'dist', 'functions')):
     const dir = join(outRoot, name);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    await build({
+    const result = await build({
       entryPoints: [join(root, entry)],
       outfile: join(dir, 'index.js'),
+      metafile: true,
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -93,7 +105,21 @@ export async function buildFunctions(outRoot = join(root, 'dist', 'functions')):
       dependencies: Object.fromEntries(external.map((dep) => [dep, lockedVersion(dep)])),
     };
     await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    built.push({ name, dir, bytes: (await stat(join(dir, 'index.js'))).size });
+    const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
+    const bundled = new Set<string>();
+    for (const input of Object.keys(output?.inputs ?? {})) {
+      const pkg = input.includes('node_modules/') ? packageOf(input) : null;
+      if (pkg) bundled.add(pkg);
+    }
+    const imported = new Set<string>();
+    for (const imp of output?.imports ?? []) {
+      const pkg = imp.external ? packageOf(imp.path) : null;
+      if (pkg) imported.add(pkg);
+    }
+    const packages = { bundled: [...bundled].sort(), external: [...imported].sort() };
+    // Beside the deployable folder, not in it: what each bundle carries (checked by the tests).
+    await writeFile(join(outRoot, `${name}.packages.json`), `${JSON.stringify(packages, null, 2)}\n`);
+    built.push({ name, dir, bytes: (await stat(join(dir, 'index.js'))).size, packages });
   }
   return built;
 }
@@ -183,8 +209,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(
       `  ${'orchestrator'.padEnd(20)} ${formatBytes(orchestrator.bytes).padStart(10)}  ${orchestrator.dir}`,
     );
-    for (const fn of built)
+    for (const fn of built) {
       console.log(`  ${fn.name.padEnd(20)} ${formatBytes(fn.bytes).padStart(10)}  ${fn.dir}`);
+      console.log(
+        `  ${''.padEnd(20)} ${''.padStart(10)}  imports ${fn.packages.external.join(', ') || 'nothing'}`,
+      );
+      console.log(
+        `  ${''.padEnd(20)} ${''.padStart(10)}  bundles ${fn.packages.bundled.join(', ') || 'nothing'}`,
+      );
+    }
     console.log(`  ${'web page'.padEnd(20)} ${formatBytes(web.bytes).padStart(10)}  ${web.dir}`);
   }
 }

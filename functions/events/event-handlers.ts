@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ExecutionDeps } from '../core/runs/execution-service';
 import {
   BatchEventAttributes,
   type EventOutcome,
@@ -6,7 +7,10 @@ import {
   handleRunArtifact,
   StorageObject,
 } from '../core/runs/execution-service';
-import type { FunctionDeps } from '../deps';
+import type { Logger } from '../logging';
+
+/** What the execution functions need: the core's dependencies and a logger. */
+type FunctionDeps = ExecutionDeps & { logger: Logger };
 
 /** The CloudEvent the Functions Framework hands us: only the fields we read. */
 export interface IncomingCloudEvent {

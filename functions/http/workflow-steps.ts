@@ -1,7 +1,12 @@
 import { z } from 'zod';
+import type { ExecutionDeps } from '../core/runs/execution-service';
 import { prepareRun, ReconcileRequest, reconcileRun } from '../core/runs/execution-service';
 import { RunId } from '../core/runs/run-model';
-import type { FunctionDeps } from '../deps';
+import type { Logger } from '../logging';
+
+/** What the execution functions need: the core's dependencies and a logger. */
+type FunctionDeps = ExecutionDeps & { logger: Logger };
+
 import { jsonEndpoint } from './json-endpoint';
 
 const PrepareRequest = z.strictObject({ run_id: RunId });

@@ -3,7 +3,8 @@
  * Framework. Every other test runs the sources, where class names survive; these prove the
  * HTTP statuses and audit lines do not depend on them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
 import { loadConfig } from '../../functions/config';
 import type { Run } from '../../functions/core/runs/run-model';
@@ -171,6 +172,36 @@ describe('the built api bundle', () => {
     }
     expect(statuses).toContain(429);
     expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+});
+
+describe('what each bundle carries', () => {
+  const packagesOf = (name: string) =>
+    JSON.parse(readFileSync(`${inject('functionsDir')}/${name}.packages.json`, 'utf8')) as {
+      bundled: string[];
+      external: string[];
+    };
+
+  it.each(['onBatchJobEvent', 'onRunArtifact', 'prepareRun', 'reconcileRun', 'sweepStaleRuns'])(
+    '%s carries no warehouse driver and no client it does not use',
+    (name) => {
+      const { bundled, external } = packagesOf(name);
+      expect(bundled.filter((p) => p.startsWith('pg'))).toEqual([]);
+      expect(external).not.toContain('pg-native');
+      const unused = [
+        '@google-cloud/logging',
+        '@google-cloud/secret-manager',
+        'jose',
+        'rate-limiter-flexible',
+      ];
+      // CloudEvent functions answer no HTTP of their own: no Express, no security headers.
+      if (name.startsWith('on')) unused.push('express', 'helmet', 'cors');
+      for (const pkg of unused) expect([...bundled, ...external]).not.toContain(pkg);
+    },
+  );
+
+  it('the api carries the warehouse driver it uses', () => {
+    expect(packagesOf('api').bundled).toContain('pg');
   });
 });
 

@@ -1,0 +1,57 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Firestore } from '@google-cloud/firestore';
+import { Storage } from '@google-cloud/storage';
+import { grpc } from 'google-gax';
+import type { Config } from '../config';
+import type { Clock, Randomness } from '../core/shared/ports';
+
+/**
+ * What every function uses: Firestore, Cloud Storage, time and randomness. Each other client
+ * is built in a file of its own here (secrets.ts, access.ts, runs.ts, workflows.ts,
+ * task-logs.ts, benchling.ts), so a function's bundle imports only the clients it uses.
+ */
+
+export const VERSION = '0.1.0';
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export const systemRandomness: Randomness = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
+
+/**
+ * Placeholder credentials for emulators and local twins: they stop the Google clients from
+ * probing for Application Default Credentials; the insecure channel never sends them.
+ */
+const EMULATOR_CREDENTIALS = { client_email: 'emulator@localhost', private_key: 'not-used-by-emulators' };
+
+export function emulatorEndpoint(hostPort: string) {
+  const [host, port] = hostPort.split(':');
+  return {
+    apiEndpoint: host!,
+    port: Number(port),
+    sslCreds: grpc.credentials.createInsecure(),
+    credentials: EMULATOR_CREDENTIALS,
+  };
+}
+
+export function createFirestore(config: Config): Firestore {
+  return new Firestore({
+    projectId: config.project,
+    databaseId: config.firestore.databaseId,
+    ...(config.firestore.emulatorHost
+      ? { host: config.firestore.emulatorHost, ssl: false, credentials: EMULATOR_CREDENTIALS }
+      : {}),
+    ignoreUndefinedProperties: true,
+  });
+}
+
+/**
+ * On GCP the function's own service account signs download links through the IAM
+ * Credentials API (no key files); the local stack passes a generated key instead.
+ */
+export function createStorage(config: Config): Storage {
+  return new Storage({
+    projectId: config.project,
+    ...(config.storageEmulatorHost ? { apiEndpoint: config.storageEmulatorHost } : {}),
+    ...(config.storageSigner ? { credentials: config.storageSigner } : {}),
+  });
+}

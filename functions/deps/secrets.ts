@@ -1,0 +1,23 @@
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import { SecretManagerSecrets } from '../adapters/secret-manager-secrets';
+import type { Config } from '../config';
+import { emulatorEndpoint } from './platform';
+
+/**
+ * Secret Manager on GCP (or its twin); locally, without either, only the SECRET_<NAME>
+ * overrides of the configuration's environment.
+ */
+export function createSecrets(
+  config: Config,
+  env: Record<string, string | undefined> = config.secretOverrides,
+): SecretManagerSecrets {
+  const local = Boolean(config.firestore.emulatorHost || config.storageEmulatorHost);
+  const client =
+    config.emulators.secretManager || !local
+      ? new SecretManagerServiceClient({
+          projectId: config.project,
+          ...(config.emulators.secretManager ? emulatorEndpoint(config.emulators.secretManager) : {}),
+        })
+      : null;
+  return new SecretManagerSecrets(client, config.project, env);
+}
