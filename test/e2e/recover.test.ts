@@ -1,12 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
 import type { Run } from '../../functions/core/runs/run-model';
-import { newRunRecord } from '../../functions/core/runs/run-service';
 import { LOCAL_RESTART_MESSAGE } from '../../functions/core/runs/sweeper';
 import { asUser, request } from '../helpers/api-server';
 import { launchBrowser, openAs, screenshot, type UserPage } from '../helpers/browser';
+import { storedRunRecord } from '../helpers/runs';
 import { runBody } from '../helpers/samplesheets';
 import { startTestStack, type TestStack } from '../helpers/stack';
 
@@ -92,29 +91,9 @@ describe('a failed run', () => {
 describe('runs that stopped outside their tasks', () => {
   /** A run document as the functions leave it, written straight to the emulator. */
   async function storedRun(overrides: Partial<Run>): Promise<string> {
-    const runId = `run-${randomBytes(6).toString('hex')}`;
-    await new FirestoreRunStore(stack.firestore).create({
-      ...newRunRecord(stack.config.runsBucket, {
-        run_id: runId,
-        pipeline: 'nf-core/scrnaseq',
-        pipeline_version: '4.0.0',
-        user_email: ALICE,
-        user_name: 'alice',
-        created_at: new Date().toISOString(),
-        batch_request_id: randomUUID(),
-        params: {},
-        param_warnings: [],
-        config_content: '',
-        sample_count: 1,
-        samples: ['S1'],
-        source_ngs_runs: [],
-        source_project: null,
-        session_id: randomUUID(),
-      }),
-      executor: 'replay',
-      ...overrides,
-    });
-    return runId;
+    const run = storedRunRecord(overrides, stack.config.runsBucket);
+    await new FirestoreRunStore(stack.firestore).create(run);
+    return run.run_id;
   }
 
   it('a run failed by a stack restart says no task failed and what to do, without contradicting itself', async () => {

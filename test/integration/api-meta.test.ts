@@ -4,6 +4,9 @@ import { CreateRunRequest } from '../../functions/core/runs/run-model';
 import { freePort } from '../../scripts/lib/net';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
 
+const ready = (url: string) =>
+  request<{ status: string; checks: Record<string, { ok: boolean; error?: string }> }>(`${url}/api/ready`);
+
 const holes: Server[] = [];
 /** A peer that accepts TCP and never says a word (a frozen host, a black-holed route). */
 async function blackHole(): Promise<{ host: string }> {
@@ -125,10 +128,7 @@ describe('health and readiness', () => {
     const hostPort = await host();
     const broken = await startTestApi({ env: { BATCH_EMULATOR_HOST: hostPort } });
     try {
-      const response = await request<{
-        status: string;
-        checks: Record<string, { ok: boolean; error?: string }>;
-      }>(`${broken.url}/api/ready`);
+      const response = await ready(broken.url);
       expect(response.status).toBe(503);
       expect(response.body.checks).toMatchObject({ firestore: { ok: true }, storage: { ok: true } });
       expect(response.body.checks.batch).toEqual({ ok: false, error: expect.stringMatching(reason) });
@@ -144,10 +144,7 @@ describe('health and readiness', () => {
       createBucket: false,
     });
     try {
-      const response = await request<{
-        status: string;
-        checks: Record<string, { ok: boolean; error?: string }>;
-      }>(`${broken.url}/api/ready`);
+      const response = await ready(broken.url);
       expect(response.status).toBe(503);
       expect(response.body.status).toBe('unavailable');
       expect(response.body.checks.firestore).toEqual({ ok: true });

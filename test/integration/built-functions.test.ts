@@ -7,8 +7,6 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
 import { loadConfig } from '../../functions/config';
-import type { Run } from '../../functions/core/runs/run-model';
-import { newRunRecord } from '../../functions/core/runs/run-service';
 import { createFirestore } from '../../functions/deps';
 import {
   AUDIENCE,
@@ -23,6 +21,7 @@ import { LocalGcsServer } from '../../scripts/local/gcs-server';
 import { request } from '../helpers/api-server';
 import { type BuiltFunction, startBuiltFunction } from '../helpers/built-function';
 import { firestoreEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
+import { storedRunRecord } from '../helpers/runs';
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -36,30 +35,6 @@ let prepare: BuiltFunction;
 const db = createFirestore(
   loadConfig({ GOOGLE_CLOUD_PROJECT: projectId, FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost() }),
 );
-
-function completedRun(runId: string): Run {
-  return {
-    ...newRunRecord('arc-built-runs', {
-      run_id: runId,
-      pipeline: 'nf-core/scrnaseq',
-      pipeline_version: '4.0.0',
-      user_email: 'alice@example.com',
-      user_name: 'alice',
-      created_at: '2026-11-27T10:00:00.000Z',
-      batch_request_id: '00000000-0000-4000-8000-000000000000',
-      params: {},
-      param_warnings: [],
-      config_content: '',
-      sample_count: 1,
-      samples: [],
-      source_ngs_runs: [],
-      source_project: null,
-      session_id: '00000000-0000-4000-8000-000000000001',
-    }),
-    executor: 'replay',
-    status: 'completed',
-  };
-}
 
 beforeAll(async () => {
   key = await signingKey('key-built');
@@ -85,7 +60,9 @@ beforeAll(async () => {
     METADATA_SERVER_DETECTION: 'none',
   };
   [api, prepare] = await Promise.all([startBuiltFunction('api', env), startBuiltFunction('prepareRun', env)]);
-  await new FirestoreRunStore(db).create(completedRun('run-b0117000000c'));
+  await new FirestoreRunStore(db).create(
+    storedRunRecord({ run_id: 'run-b0117000000c', status: 'completed' }, 'arc-built-runs'),
+  );
 });
 
 afterAll(async () => {

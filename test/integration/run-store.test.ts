@@ -3,10 +3,10 @@ import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store'
 import { FirestoreUserStore } from '../../functions/adapters/firestore-user-store';
 import { loadConfig } from '../../functions/config';
 import type { Run } from '../../functions/core/runs/run-model';
-import { newRunRecord } from '../../functions/core/runs/run-service';
 import type { RunEvent } from '../../functions/core/runs/state-machine';
 import { createFirestore } from '../../functions/deps';
 import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';
+import { storedRunRecord } from '../helpers/runs';
 
 const config = loadConfig({
   GOOGLE_CLOUD_PROJECT: uniqueProjectId('arc-store'),
@@ -17,28 +17,15 @@ const runs = new FirestoreRunStore(db);
 let serial = 0;
 
 function newRun(overrides: Partial<Run> = {}): Run {
-  const runId = `run-${String(++serial).padStart(12, '0')}`;
-  return {
-    ...newRunRecord('bucket', {
-      run_id: runId,
-      pipeline: 'nf-core/scrnaseq',
-      pipeline_version: '4.0.0',
-      user_email: 'store@example.com',
-      user_name: 'store',
-      created_at: '2026-11-23T10:00:00.000Z',
-      batch_request_id: '00000000-0000-4000-8000-000000000000',
-      params: {},
-      param_warnings: [],
-      config_content: '',
-      sample_count: 4,
-      samples: [],
-      source_ngs_runs: [],
-      source_project: null,
-      session_id: '00000000-0000-4000-8000-000000000001',
-    }),
-    executor: 'replay',
+  return storedRunRecord({
+    run_id: `run-${String(++serial).padStart(12, '0')}`,
+    user_email: 'store@example.com',
+    user_name: 'store',
+    created_at: '2026-11-23T10:00:00.000Z',
+    sample_count: 4,
+    samples: [],
     ...overrides,
-  };
+  });
 }
 
 function event(to: RunEvent['to'], second: number, source: RunEvent['source'] = 'batch-event'): RunEvent {

@@ -5,42 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
-import type { Run } from '../../functions/core/runs/run-model';
-import { newRunRecord } from '../../functions/core/runs/run-service';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
+import { storedRunRecord } from '../helpers/runs';
 import { runBody } from '../helpers/samplesheets';
 
 let api: TestApi;
 const ALICE = asUser('alice@example.com');
 const RUN_ID = 'run-5t0ra9e0ut00';
 
-function finishedRun(): Run {
-  return {
-    ...newRunRecord('arc-test-runs', {
-      run_id: RUN_ID,
-      pipeline: 'nf-core/scrnaseq',
-      pipeline_version: '4.0.0',
-      user_email: 'alice@example.com',
-      user_name: 'alice',
-      created_at: '2026-11-27T10:00:00.000Z',
-      batch_request_id: '00000000-0000-4000-8000-000000000000',
-      params: {},
-      param_warnings: [],
-      config_content: '',
-      sample_count: 1,
-      samples: [],
-      source_ngs_runs: [],
-      source_project: null,
-      session_id: '00000000-0000-4000-8000-000000000001',
-    }),
-    executor: 'replay',
-    status: 'failed',
-  };
-}
-
 beforeAll(async () => {
   api = await startTestApi();
-  await new FirestoreRunStore(api.firestore).create(finishedRun());
+  await new FirestoreRunStore(api.firestore).create(storedRunRecord({ run_id: RUN_ID, status: 'failed' }));
   for (const name of ['logs/nextflow.log', 'logs/trace.txt', 'results/multiqc/report.html'])
     await api.deps.objects.write(`runs/${RUN_ID}/${name}`, 'content\n', 'text/plain');
   await api.gcs.stop();

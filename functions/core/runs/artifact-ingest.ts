@@ -61,40 +61,48 @@ async function countChunk(
   return deps.runs.addProgressOnce(runId, `${chunkName(name)}@${generation}`, delta, problems, attempt);
 }
 
+type ChunkCount = { delta: StoredProgress; problems: { malformedRows: number; warnings: string[] } };
+
+/** A live chunk read at its event's generation, counted by `count` (null: nothing to add). */
+async function ingestLiveChunk(
+  deps: IngestDeps,
+  runId: string,
+  name: string,
+  generation: string,
+  count: (text: string) => ChunkCount | null,
+): Promise<OnceOutcome> {
+  const text = await readGeneration(deps, name, generation);
+  const counted = text === null ? null : count(text);
+  if (counted === null) return 'unchanged';
+  return countChunk(deps, runId, name, generation, counted.delta, counted.problems);
+}
+
 /**
  * A live trace chunk: its rows are added to the run's progress counters, once. Reads the
  * chunk only (work proportional to the chunk), writes once (no transaction, no read of the run).
  */
-export async function ingestTraceChunk(
-  deps: IngestDeps,
-  runId: string,
-  name: string,
-  generation: string,
-): Promise<OnceOutcome> {
-  const text = await readGeneration(deps, name, generation);
-  if (text === null) return 'unchanged';
-  const parsed = parseTrace(text);
+export function ingestTraceChunk(deps: IngestDeps, runId: string, name: string, generation: string) {
   const chunk = chunkName(name);
-  return countChunk(deps, runId, name, generation, countTraceTasks(parsed.tasks), {
-    malformedRows: parsed.malformed.length,
-    warnings: parsed.malformed
-      .slice(0, MAX_WARNINGS)
-      .map((m) => `${chunk} line ${m.line} skipped: ${m.reason}`),
+  return ingestLiveChunk(deps, runId, name, generation, (text) => {
+    const parsed = parseTrace(text);
+    return {
+      delta: countTraceTasks(parsed.tasks),
+      problems: {
+        malformedRows: parsed.malformed.length,
+        warnings: parsed.malformed
+          .slice(0, MAX_WARNINGS)
+          .map((m) => `${chunk} line ${m.line} skipped: ${m.reason}`),
+      },
+    };
   });
 }
 
 /** A live nextflow.log chunk: its `Submitted process >` and `Cached process >` lines are counted, once. */
-export async function ingestLogChunk(
-  deps: IngestDeps,
-  runId: string,
-  name: string,
-  generation: string,
-): Promise<OnceOutcome> {
-  const text = await readGeneration(deps, name, generation);
-  if (text === null) return 'unchanged';
-  const delta = countLogLines(text);
-  if (isEmptyDelta(delta)) return 'unchanged';
-  return countChunk(deps, runId, name, generation, delta, { malformedRows: 0, warnings: [] });
+export function ingestLogChunk(deps: IngestDeps, runId: string, name: string, generation: string) {
+  return ingestLiveChunk(deps, runId, name, generation, (text) => {
+    const delta = countLogLines(text);
+    return isEmptyDelta(delta) ? null : { delta, problems: { malformedRows: 0, warnings: [] } };
+  });
 }
 
 /**
