@@ -1,7 +1,7 @@
 import type { BatchServiceClient, protos } from '@google-cloud/batch';
 import { BatchJob, type BatchJobSpec } from '../core/runs/batch-job';
 import { type CreateJobInput, JobExistsError, type JobRunner, JobRunnerError } from '../core/runs/ports';
-import { grpcCodeOf, httpStatusForGrpc, missingCredentials } from './grpc-status';
+import { GrpcCode, grpcCodeOf, httpStatusForGrpc, missingCredentials } from './grpc-status';
 
 type ProtoJob = protos.google.cloud.batch.v1.IJob;
 
@@ -58,10 +58,6 @@ export function jobFromProto(job: ProtoJob): BatchJob {
   });
 }
 
-const ALREADY_EXISTS = 6;
-const NOT_FOUND = 5;
-const FAILED_PRECONDITION = 9;
-
 function runnerError(error: unknown, action: string): JobRunnerError {
   const code = grpcCodeOf(error);
   const message = error instanceof Error ? error.message : String(error);
@@ -92,7 +88,7 @@ export class BatchJobRunner implements JobRunner {
       });
       return jobFromProto(job);
     } catch (error) {
-      if (grpcCodeOf(error) !== ALREADY_EXISTS) throw runnerError(error, 'jobs.create');
+      if (grpcCodeOf(error) !== GrpcCode.ALREADY_EXISTS) throw runnerError(error, 'jobs.create');
       const name = `${input.parent}/jobs/${input.jobId}`;
       const existing = input.adoptExisting === false ? null : await this.getJob(name);
       if (!existing) throw new JobExistsError(name);
@@ -106,7 +102,7 @@ export class BatchJobRunner implements JobRunner {
       const [job] = await this.client.getJob({ name });
       return jobFromProto(job);
     } catch (error) {
-      if (grpcCodeOf(error) === NOT_FOUND) return null;
+      if (grpcCodeOf(error) === GrpcCode.NOT_FOUND) return null;
       throw runnerError(error, 'jobs.get');
     }
   }
@@ -131,7 +127,7 @@ export class BatchJobRunner implements JobRunner {
       await this.client.cancelJob({ name });
     } catch (error) {
       const code = grpcCodeOf(error);
-      if (code === NOT_FOUND || code === FAILED_PRECONDITION) return;
+      if (code === GrpcCode.NOT_FOUND || code === GrpcCode.FAILED_PRECONDITION) return;
       throw runnerError(error, 'jobs.cancel');
     }
   }

@@ -28,10 +28,8 @@ import {
   type RunPatch,
 } from '../core/runs/state-machine';
 import { ConflictError, ValidationError } from '../core/shared/errors';
+import { GrpcCode, grpcCodeOf } from './grpc-status';
 
-const ALREADY_EXISTS = 6;
-const NOT_FOUND = 5;
-const FAILED_PRECONDITION = 9;
 /** Attempts of a read-then-conditional-write before the change is given up (the caller retries later). */
 const MAX_ATTEMPTS = 30;
 const COUNTERS = ['submitted', 'announced', 'completed', 'cached', 'failed', 'aborted'] as const;
@@ -90,10 +88,6 @@ function historyEntry(run: Run, event: RunEvent, patch: RunPatch | null): RunHis
   };
 }
 
-function codeOf(error: unknown): number | undefined {
-  return (error as { code?: number }).code;
-}
-
 /** A short, jittered, growing pause between attempts of a conditional write that lost a race. */
 function backoff(attempt: number): Promise<void> {
   const ms = Math.min(1_000, 10 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random());
@@ -105,7 +99,7 @@ function backoff(attempt: number): Promise<void> {
  *
  * Changes that depend on the run's current state are optimistic: read the run, compute the
  * change, and commit it in one batch whose update carries the read's `updateTime` as a
- * precondition; when another writer got there first the commit fails with FAILED_PRECONDITION
+ * precondition; when another writer got there first the commit fails with GrpcCode.FAILED_PRECONDITION
  * and the change is computed again from the new state. No transaction holds a lock on the run,
  * so the many writers of a run (API, workflow steps, Batch events, artifact ingest) never wait
  * for each other's locks.
@@ -156,7 +150,7 @@ export class FirestoreRunStore implements RunStore {
     try {
       await batch.commit();
     } catch (error) {
-      if ((error as { code?: number }).code === ALREADY_EXISTS) {
+      if ((error as { code?: number }).code === GrpcCode.ALREADY_EXISTS) {
         throw new ConflictError(`Run ${run.run_id} already exists.`);
       }
       throw error;
@@ -184,10 +178,11 @@ export class FirestoreRunStore implements RunStore {
         await batch.commit();
         return;
       } catch (error) {
-        const code = codeOf(error);
-        const raced = code === FAILED_PRECONDITION || (code === ALREADY_EXISTS && !held.exists);
+        const code = grpcCodeOf(error);
+        const raced =
+          code === GrpcCode.FAILED_PRECONDITION || (code === GrpcCode.ALREADY_EXISTS && !held.exists);
         if (!raced || attempt >= MAX_ATTEMPTS) {
-          if (code === ALREADY_EXISTS) throw new ConflictError(`Run ${run.run_id} already exists.`);
+          if (code === GrpcCode.ALREADY_EXISTS) throw new ConflictError(`Run ${run.run_id} already exists.`);
           throw error;
         }
         await backoff(attempt);
@@ -341,9 +336,9 @@ export class FirestoreRunStore implements RunStore {
       await batch.commit();
       return 'committed';
     } catch (error) {
-      const code = codeOf(error);
-      if (code === NOT_FOUND) return 'missing';
-      if (code !== FAILED_PRECONDITION || attempt >= MAX_ATTEMPTS) throw error;
+      const code = grpcCodeOf(error);
+      if (code === GrpcCode.NOT_FOUND) return 'missing';
+      if (code !== GrpcCode.FAILED_PRECONDITION || attempt >= MAX_ATTEMPTS) throw error;
       await backoff(attempt);
       return 'stale';
     }
@@ -359,7 +354,7 @@ export class FirestoreRunStore implements RunStore {
       await this.runs().doc(runId).update(fields);
       return true;
     } catch (error) {
-      if ((error as { code?: number }).code === NOT_FOUND) return false;
+      if ((error as { code?: number }).code === GrpcCode.NOT_FOUND) return false;
       throw error;
     }
   }
@@ -396,7 +391,7 @@ export class FirestoreRunStore implements RunStore {
         if (outcome === 'missing') return 'missing';
         if (outcome === 'committed') return 'applied';
       } catch (error) {
-        if (codeOf(error) === ALREADY_EXISTS) return 'duplicate';
+        if (grpcCodeOf(error) === GrpcCode.ALREADY_EXISTS) return 'duplicate';
         throw error;
       }
     }
@@ -437,8 +432,8 @@ export class FirestoreRunStore implements RunStore {
       return updates.length > 0 ? 'applied' : 'unchanged';
     } catch (error) {
       const code = (error as { code?: number }).code;
-      if (code === ALREADY_EXISTS) return 'duplicate';
-      if (code === NOT_FOUND) return 'missing';
+      if (code === GrpcCode.ALREADY_EXISTS) return 'duplicate';
+      if (code === GrpcCode.NOT_FOUND) return 'missing';
       throw error;
     }
   }

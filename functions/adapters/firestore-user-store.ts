@@ -1,12 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { SignIn, User, UserStore } from '../core/shared/ports';
-
-const NOT_FOUND = 5;
-const ALREADY_EXISTS = 6;
-
-function codeOf(error: unknown): number | undefined {
-  return (error as { code?: number }).code;
-}
+import { GrpcCode, grpcCodeOf } from './grpc-status';
 
 /**
  * `users/{email}`. A sign-in reads and writes at most once per `minIntervalMs` per user and
@@ -37,7 +31,7 @@ export class FirestoreUserStore implements UserStore {
     const roleOf = (data: Record<string, unknown> | undefined) => (data?.role === 'admin' ? 'admin' : 'user');
     if (snapshot.exists) {
       await ref.update(fields).catch((error: unknown) => {
-        if (codeOf(error) !== NOT_FOUND) throw error;
+        if (grpcCodeOf(error) !== GrpcCode.NOT_FOUND) throw error;
       });
       return remember({ role: roleOf(snapshot.data()), event: 'refreshed' });
     }
@@ -52,7 +46,7 @@ export class FirestoreUserStore implements UserStore {
       });
       return remember({ role: 'user', event: 'created' });
     } catch (error) {
-      if (codeOf(error) !== ALREADY_EXISTS) throw error;
+      if (grpcCodeOf(error) !== GrpcCode.ALREADY_EXISTS) throw error;
       await ref.update(fields);
       return remember({ role: roleOf((await ref.get()).data()), event: 'refreshed' });
     }

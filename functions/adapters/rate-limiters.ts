@@ -2,10 +2,9 @@ import type { Firestore } from '@google-cloud/firestore';
 import RateLimiterMemory from 'rate-limiter-flexible/lib/RateLimiterMemory.js';
 import RateLimiterRes from 'rate-limiter-flexible/lib/RateLimiterRes.js';
 import type { RateDecision, RateLimiter } from '../core/shared/ports';
+import { GrpcCode } from './grpc-status';
 
 const WINDOW_MS = 60_000;
-const ALREADY_EXISTS = 6;
-const FAILED_PRECONDITION = 9;
 const MAX_ATTEMPTS = 20;
 
 /** Per instance, in memory (GET limits: an instance's share is enough to stop a runaway client). */
@@ -81,7 +80,11 @@ export class FirestoreRateLimiter implements RateLimiter {
         return decision(true, count + 1);
       } catch (error) {
         const code = (error as { code?: number }).code;
-        if ((code !== FAILED_PRECONDITION && code !== ALREADY_EXISTS) || attempt >= MAX_ATTEMPTS) throw error;
+        if (
+          (code !== GrpcCode.FAILED_PRECONDITION && code !== GrpcCode.ALREADY_EXISTS) ||
+          attempt >= MAX_ATTEMPTS
+        )
+          throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
       }
     }

@@ -1,10 +1,8 @@
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { UpstreamError } from '../core/shared/errors';
 import type { Secrets } from '../core/shared/ports';
-import { grpcCodeOf } from './grpc-status';
+import { GrpcCode, grpcCodeOf } from './grpc-status';
 
-const NOT_FOUND = 5;
-const PERMISSION_DENIED = 7;
 const SECRET_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 
 /** `SECRET_<NAME>` (upper case, `-` as `_`) overrides a secret locally. */
@@ -62,12 +60,12 @@ export class SecretManagerSecrets implements Secrets {
       return typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     } catch (error) {
       const code = grpcCodeOf(error);
-      if (code === NOT_FOUND) {
+      if (code === GrpcCode.NOT_FOUND) {
         throw new UpstreamError(
           `Secret ${name} does not exist in project ${this.project} (or has no enabled version): create it with gcloud secrets create ${name} --data-file=-.`,
         );
       }
-      if (code === PERMISSION_DENIED) {
+      if (code === GrpcCode.PERMISSION_DENIED) {
         throw new UpstreamError(
           `The functions' service account may not read secret ${name}: grant it roles/secretmanager.secretAccessor on that secret.`,
         );

@@ -1,8 +1,7 @@
 import type { ExecutionsClient } from '@google-cloud/workflows';
 import type { WorkflowArgument, WorkflowExecutionState, WorkflowStarter } from '../core/runs/ports';
-import { grpcCodeOf, missingCredentials } from './grpc-status';
+import { GrpcCode, grpcCodeOf, missingCredentials } from './grpc-status';
 
-const NOT_FOUND = 5;
 const STATES = ['ACTIVE', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'UNAVAILABLE', 'QUEUED'] as const;
 
 /** Cloud Workflows executions of the run-pipeline workflow. */
@@ -42,7 +41,7 @@ export class CloudWorkflowsStarter implements WorkflowStarter {
         error: execution.error?.payload ? String(execution.error.payload) : null,
       };
     } catch (error) {
-      if (grpcCodeOf(error) === NOT_FOUND) return null;
+      if (grpcCodeOf(error) === GrpcCode.NOT_FOUND) return null;
       throw error;
     }
   }

@@ -1,0 +1,173 @@
+/** What every bench section shares: the backends, functions and stacks they start, and the statistics. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { createStorage } from '../../functions/deps';
+import { memoryLogger } from '../../functions/logging';
+import { buildOrchestrator } from '../build';
+import { type RunningEmulator, startFirestoreEmulator } from '../lib/firestore-emulator';
+import { freePort, waitFor, waitForValue } from '../lib/net';
+import { LocalGcsServer } from '../local/gcs-server';
+import { type RunningStack, startLocalStack } from '../local/stack';
+import { EXAMPLE_FASTQS } from '../local/warehouse';
+
+export const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+export const median = (values: number[]) => percentile(values, 50);
+
+export const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+export interface Backends {
+  emulator: RunningEmulator;
+  gcs: LocalGcsServer;
+  gcsUrl: string;
+  bucket: string;
+}
+
+export async function startBackends(): Promise<Backends> {
+  const emulator = await startFirestoreEmulator();
+  const gcs = new LocalGcsServer({ dataDir: join(root, '.bench', 'gcs') });
+  const gcsUrl = await gcs.start();
+  const bucket = 'arc-bench-runs';
+  await gcs.createBucket(bucket);
+  // The FASTQs the api section's launches name: run creation checks they exist.
+  for (let i = 0; i < 8; i++) {
+    for (const read of [1, 2])
+      await gcs.putObject('b', `S${i}_R${read}.fastq.gz`, 'fastq', 'application/gzip');
+  }
+  return { emulator, gcs, gcsUrl, bucket };
+}
+
+export async function startFunction(
+  source: string,
+  target: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string; startMs: number }> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(
+    join(root, 'node_modules', '.bin', 'functions-framework'),
+    [`--target=${target}`, `--source=${source}`, `--port=${port}`],
+    {
+      // No metadata server here: say so, rather than let the Google clients probe for one.
+      env: { ...process.env, NODE_ENV: 'production', METADATA_SERVER_DETECTION: 'none', ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const path = target === 'api' ? '/api/health' : '/';
+  await waitFor(async () => (await fetch(`${url}${path}`).catch(() => null))?.status === 200, {
+    timeoutMs: 30_000,
+    intervalMs: 5,
+    what: `${target} to answer on ${path}`,
+  });
+  return { child, url, startMs: performance.now() - started };
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await gone;
+}
+
+/** nextflow.log line times (real time): the replayed pipeline's own span. */
+export function logSpanMs(log: string): number {
+  const times = [...log.matchAll(/^([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3})/gm)].map((m) =>
+    Date.UTC(2000, 0, 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])),
+  );
+  return times.length > 1 ? times.at(-1)! - times[0]! : 0;
+}
+
+/** A local stack on the shared emulator, replaying at the default speed. */
+export async function benchStack(backends: Backends, name: string): Promise<RunningStack> {
+  const orchestrator = await buildOrchestrator(join(root, '.bench', 'orchestrator'));
+  return startLocalStack({
+    dataDir: join(root, '.bench', `stack-${name}`),
+    fresh: true,
+    port: 0,
+    orchestratorDir: orchestrator.dir,
+    logger: memoryLogger(),
+    warehouse: 'none',
+    env: {
+      FIRESTORE_EMULATOR_HOST: backends.emulator.host,
+      GOOGLE_CLOUD_PROJECT: `arc-bench-${name}`,
+      WORKFLOW_POLL_SECONDS: '1',
+      CHUNK_INTERVAL_SECONDS: '1',
+    },
+  });
+}
+
+/** Two samples whose FASTQs every local stack has (the README example's). */
+export const BENCH_RUN = {
+  pipeline: 'nf-core/scrnaseq',
+  samplesheet_csv: `sample,fastq_1,fastq_2\nS1,${EXAMPLE_FASTQS[0]},${EXAMPLE_FASTQS[1]}\nS2,${EXAMPLE_FASTQS[2]},${EXAMPLE_FASTQS[3]}\n`,
+  params: { aligner: 'star', protocol: '10XV3' },
+};
+
+export interface FinishedRun {
+  run_id: string;
+  status: string;
+  /** POST to a final status, wall clock. */
+  wall_ms: number;
+  /** First to last line of the run's nextflow.log: the replayed pipeline alone. */
+  pipeline_ms: number;
+}
+
+/** POSTs to `path` (a launch or a recovery) and polls the run until it is final. */
+export async function runToEnd(stack: RunningStack, path: string, body: unknown): Promise<FinishedRun> {
+  const started = performance.now();
+  const response = await fetch(`${stack.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const created = (await response.json()) as { run_id: string };
+  if (response.status !== 201)
+    throw new Error(`POST ${path} answered ${response.status}: ${JSON.stringify(created)}`);
+  let status = 'pending';
+  while (!['completed', 'failed', 'cancelled'].includes(status)) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    status = ((await (await fetch(`${stack.url}/api/runs/${created.run_id}`)).json()) as { status: string })
+      .status;
+  }
+  const wall = performance.now() - started;
+  const log = await waitForValue(
+    async () => {
+      try {
+        const [content] = await createStorage(stack.config)
+          .bucket(stack.config.runsBucket)
+          .file(`runs/${created.run_id}/logs/nextflow.log`)
+          .download();
+        return content.toString('utf8');
+      } catch {
+        return null;
+      }
+    },
+    { timeoutMs: 10_000, what: `the nextflow.log of ${created.run_id}` },
+  );
+  return { run_id: created.run_id, status, wall_ms: wall, pipeline_ms: logSpanMs(log) };
+}
+
+/** Polls the run through the API until `condition` holds; returns the ms it took. */
+export async function timeUntil(
+  stack: RunningStack,
+  runId: string,
+  condition: (run: Record<string, unknown>) => boolean,
+  what: string,
+): Promise<number> {
+  const started = performance.now();
+  await waitFor(
+    async () =>
+      condition((await (await fetch(`${stack.url}/api/runs/${runId}`)).json()) as Record<string, unknown>),
+    { timeoutMs: 120_000, intervalMs: 20, what },
+  );
+  return performance.now() - started;
+}

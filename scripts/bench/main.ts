@@ -1,0 +1,59 @@
+/**
+ * `npm run bench`: speed and size figures, reported as ratios and counts against a
+ * baseline measured in the same run. `npm run bench -- --only=api` runs one section.
+ * Each section (scripts/bench/sections/) returns its figures; they are printed and written
+ * to .bench/results.json. A new section is a file there plus a line below.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Backends, root, startBackends } from './harness';
+import * as api from './sections/api';
+import * as benchling from './sections/benchling';
+import * as execution from './sections/execution';
+import * as faults from './sections/faults';
+import * as monitoring from './sections/monitoring';
+import * as page from './sections/page';
+import * as recovery from './sections/recovery';
+import * as security from './sections/security';
+
+const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string, unknown>> }> = {
+  api,
+  security,
+  execution,
+  monitoring,
+  recovery,
+  benchling,
+  page,
+  faults,
+};
+
+async function main(): Promise<void> {
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  if (only && !SECTIONS[only])
+    throw new Error(`No bench section ${only}; the sections are ${Object.keys(SECTIONS).join(', ')}.`);
+  const results: Record<string, unknown> = {};
+  const backends = await startBackends();
+  try {
+    for (const [name, section] of Object.entries(SECTIONS)) {
+      if (only && only !== name) continue;
+      results[name] = await section.run(backends);
+    }
+  } finally {
+    await backends.gcs.stop();
+    await backends.emulator.stop();
+  }
+  await mkdir(join(root, '.bench'), { recursive: true });
+  await writeFile(
+    join(root, '.bench', 'results.json'),
+    `${JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2)}\n`,
+  );
+  console.log('\nWritten to .bench/results.json');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+
+import * as functions from '@google-cloud/functions-framework';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { FirestoreRunStore } from '../../../functions/adapters/firestore-run-store';
+import { GcsObjectStore } from '../../../functions/adapters/gcs-object-store';
+import { loadConfig } from '../../../functions/config';
+import { parseTrace } from '../../../functions/core/nextflow/trace';
+import { newRunRecord } from '../../../functions/core/runs/run-service';
+import { createApiDeps, createExecutionDeps, createFirestore, createStorage } from '../../../functions/deps';
+import { createRunArtifactHandler } from '../../../functions/events/event-handlers';
+import { createApiHandler } from '../../../functions/http/api-app';
+import { memoryLogger } from '../../../functions/logging';
+import { formatBytes } from '../../build';
+import type { StoredObject } from '../../local/gcs-server';
+import { type Backends, median, ms, percentile } from '../harness';
+import { CountingObjectStore, countWrites, generateTrace } from '../probes';
+
+export async function run(backends: Backends): Promise<Record<string, unknown>> {
+  console.log('\n== monitoring (100,000-task trace)');
+  const trace = generateTrace(100_000);
+  const traceBytes = Buffer.byteLength(trace);
+  console.log(`generated trace: ${formatBytes(traceBytes)}`);
+
+  const timeIt = (fn: () => unknown, rounds: number) => {
+    const times: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const started = performance.now();
+      fn();
+      times.push(performance.now() - started);
+    }
+    return median(times);
+  };
+  const ours = timeIt(() => parseTrace(trace), 5);
+  const csv = timeIt(
+    () => parseCsv(trace, { delimiter: '\t', columns: true, quote: false, relax_column_count: true }),
+    5,
+  );
+  console.log(
+    `parse, median of 5: parseTrace ${ms(ours)} (${Math.round(100_000 / (ours / 1000)).toLocaleString('en')} rows/s, typed values) vs csv-parse ${ms(csv)} (strings only) → ${(csv / ours).toFixed(2)}× csv-parse's speed`,
+  );
+
+  // Ingest the trace as 200 live chunks through the onRunArtifact function, as Eventarc would deliver them.
+  const config = loadConfig({
+    GOOGLE_CLOUD_PROJECT: 'arc-bench-monitor',
+    FIRESTORE_EMULATOR_HOST: backends.emulator.host,
+    STORAGE_EMULATOR_HOST: backends.gcsUrl,
+    RUNS_BUCKET: backends.bucket,
+    AUTH_MODE: 'dev',
+    DEV_USER_EMAIL: 'bench@example.com',
+    RATE_LIMIT_LAUNCHES_PER_MINUTE: '0',
+    RATE_LIMIT_READS_PER_MINUTE: '0',
+  });
+  const db = createFirestore(config);
+  const counts = countWrites(db);
+  const objects = new CountingObjectStore(new GcsObjectStore(createStorage(config), config.runsBucket));
+  const runs = new FirestoreRunStore(db);
+  const runId = 'run-bench0000001';
+  const now = new Date().toISOString();
+  await runs.create({
+    ...newRunRecord(config.runsBucket, {
+      run_id: runId,
+      pipeline: 'nf-core/scrnaseq',
+      pipeline_version: '4.0.0',
+      user_email: 'bench@example.com',
+      user_name: 'bench',
+      created_at: now,
+      batch_request_id: randomUUID(),
+      params: {},
+      param_warnings: [],
+      config_content: '',
+      sample_count: 500,
+      samples: [],
+      source_ngs_runs: [],
+      source_project: null,
+      session_id: randomUUID(),
+    }),
+    status: 'running',
+    submitted_at: now,
+    started_at: now,
+    executor: 'replay',
+  });
+  const [header, ...rows] = trace.trim().split('\n');
+  const chunkCount = 200;
+  const perChunk = Math.ceil(rows.length / chunkCount);
+  const chunkObjects: StoredObject[] = [];
+  for (let i = 0; i < chunkCount; i++) {
+    const content = `${header}\n${rows.slice(i * perChunk, (i + 1) * perChunk).join('\n')}\n`;
+    chunkObjects.push(
+      await backends.gcs.putObject(
+        config.runsBucket,
+        `runs/${runId}/logs/live/trace.${String(i + 1).padStart(6, '0')}.tsv`,
+        content,
+        'text/tab-separated-values',
+      ),
+    );
+  }
+  const chunkBytes = chunkObjects.reduce((sum, o) => sum + Number(o.size), 0);
+  const deps = createExecutionDeps(config, { runs, objects, logger: memoryLogger() });
+  functions.cloudEvent('onRunArtifactBench', createRunArtifactHandler(deps));
+  const server = getTestServer('onRunArtifactBench');
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const before = { ...counts };
+  const startedIngest = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < chunkObjects.length) {
+        const object = chunkObjects[next++]!;
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'ce-specversion': '1.0',
+            'ce-id': `bench-${object.name}`,
+            'ce-type': 'google.cloud.storage.object.v1.finalized',
+            'ce-source': '//bench',
+            'ce-subject': `objects/${object.name}`,
+          },
+          body: JSON.stringify(object),
+        });
+        if (response.status >= 300) throw new Error(`onRunArtifact answered ${response.status}`);
+      }
+    }),
+  );
+  const ingestMs = performance.now() - startedIngest;
+  const writes = counts.writes - before.writes;
+  const commits = counts.commits - before.commits;
+  const transactions = counts.transactions - before.transactions;
+  const run = await runs.get(runId);
+  if (run?.progress.completed === undefined) throw new Error('the bench run disappeared');
+  console.log(
+    `ingest 200 chunks through onRunArtifact (4 at a time): ${ms(ingestMs)}; Firestore per chunk: ${(writes / chunkCount).toFixed(2)} document writes in ${(commits / chunkCount).toFixed(2)} commits, ${(transactions / chunkCount).toFixed(2)} transactions; ` +
+      `bytes read ${formatBytes(objects.bytesRead)} for ${formatBytes(chunkBytes)} of chunks (${(objects.bytesRead / chunkBytes).toFixed(3)}×)`,
+  );
+  console.log(
+    `progress after ingest: completed ${run.progress.completed}, cached ${run.progress.cached}, failed ${run.progress.failed} (of 100,000 rows)`,
+  );
+  server.closeAllConnections();
+  server.close();
+
+  // GET /tasks for a page of 100, against the same store.
+  const api = createApiDeps(config, {
+    runs,
+    objects,
+    logger: memoryLogger(),
+    users: { signIn: async () => ({ role: 'user', event: 'cached' }) },
+  });
+  functions.http('apiBenchTasks', createApiHandler(api));
+  const apiServer = getTestServer('apiBenchTasks');
+  await new Promise<void>((resolve) => apiServer.listen(0, '127.0.0.1', resolve));
+  const apiUrl = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
+  const first = performance.now();
+  const cold = await fetch(`${apiUrl}/api/runs/${runId}/tasks?page_size=100`);
+  if (cold.status !== 200) throw new Error(`GET /tasks answered ${cold.status}: ${await cold.text()}`);
+  await cold.arrayBuffer();
+  const coldMs = performance.now() - first;
+  const sorts = ['task_id', 'realtime', 'peak_rss', 'cpu_percent'];
+  const times: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const started = performance.now();
+    const response = await fetch(
+      `${apiUrl}/api/runs/${runId}/tasks?page=${1 + (i % 50)}&page_size=100&sort=${sorts[i % sorts.length]}&order=${i % 2 ? 'desc' : 'asc'}${i % 5 === 0 ? '&status=FAILED' : ''}`,
+    );
+    await response.arrayBuffer();
+    times.push(performance.now() - started);
+  }
+  apiServer.closeAllConnections();
+  apiServer.close();
+  console.log(
+    `GET /tasks, page of 100 from 100,000 tasks: first request ${ms(coldMs)} (reads and parses the chunks), then p50 ${ms(percentile(times, 50))}, p95 ${ms(percentile(times, 95))} over 200 (sorted and filtered pages)`,
+  );
+  return {
+    trace_bytes: traceBytes,
+    parse_ms: { parse_trace: ours, csv_parse: csv, speed_vs_csv_parse: csv / ours },
+    ingest: {
+      chunks: chunkCount,
+      ms: ingestMs,
+      writes_per_chunk: writes / chunkCount,
+      commits_per_chunk: commits / chunkCount,
+      transactions_per_chunk: transactions / chunkCount,
+      bytes_read: objects.bytesRead,
+      chunk_bytes: chunkBytes,
+    },
+    tasks_page_ms: { first: coldMs, p50: percentile(times, 50), p95: percentile(times, 95) },
+  };
+}
