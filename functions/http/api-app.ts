@@ -30,6 +30,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../core/shared/errors';
+import { RUN_ID } from '../core/shared/ids';
 import type { RateLimiter, Secrets, UserStore } from '../core/shared/ports';
 import type { SessionTokens } from '../core/shared/session';
 import { parseOrThrow } from '../core/shared/validation';
@@ -598,7 +599,7 @@ export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) =
       if (denied) {
         audit(deps.logger, 'access_denied', {
           user: caller?.email ?? null,
-          run_id: /\/runs\/(run-[a-z0-9]{12})/.exec(req.path)?.[1] ?? null,
+          run_id: new RegExp(`/runs/(${RUN_ID})`).exec(req.path)?.[1] ?? null,
           request_id: requestId,
           method: req.method,
           path: req.path,

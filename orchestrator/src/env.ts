@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { RUN_ID_PATTERN } from '../../functions/core/shared/ids';
 
 const GcsUrl = z.string().regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/.*/, 'must be a gs:// URL');
 
 /** The orchestrator's environment: the Batch job spec of ARCHITECTURE §5 sets every variable. */
 export const OrchestratorEnv = z.object({
-  RUN_ID: z.string().regex(/^run-[a-z0-9]{12}$/),
+  RUN_ID: z.string().regex(RUN_ID_PATTERN),
   PIPELINE: z.string().min(1),
   PIPELINE_VERSION: z.string().min(1),
   CONFIG_GCS_PATH: GcsUrl,

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { RUN_ID } from '../../functions/core/shared/ids';
 
 /** Hash routes, so the page works as static files anywhere: #/, #/runs/{id}, #/new. */
 export type Route =
@@ -12,7 +13,7 @@ export function parseRoute(hash: string): Route {
   if (path === '' || path === '/' || path === '/runs')
     return { name: 'runs', query: new URLSearchParams(search) };
   if (path === '/new') return { name: 'new' };
-  const run = /^\/runs\/(run-[a-z0-9]{12})$/.exec(path);
+  const run = new RegExp(`^/runs/(${RUN_ID})$`).exec(path);
   if (run) return { name: 'run', id: run[1]! };
   return { name: 'missing', path };
 }

@@ -1,5 +1,6 @@
 import { computeMetrics, type SpotPrices } from '../nextflow/metrics';
 import { parseTrace } from '../nextflow/trace';
+import { RUN_ID } from '../shared/ids';
 import type { ObjectStore } from '../shared/ports';
 import { chunkAttempt, LIVE_LOG_CHUNK, LIVE_TRACE_CHUNK } from './orchestrator-attempts';
 import type { OnceOutcome, RunStore } from './ports';
@@ -13,7 +14,7 @@ import {
 import type { StoredProgress } from './run-model';
 
 export { LIVE_LOG_CHUNK, LIVE_TRACE_CHUNK };
-export const FINAL_TRACE = /^runs\/(run-[a-z0-9]{12})\/logs\/trace\.txt$/;
+export const FINAL_TRACE = new RegExp(`^runs/(${RUN_ID})/logs/trace\\.txt$`);
 
 const MAX_WARNINGS = 50;
 

@@ -5,7 +5,7 @@ import { renderNextflowConfig, renderParamsYaml } from '../nextflow/nextflow-con
 import { ExitReport } from '../nextflow/nextflow-log';
 import { renderSamplesheet } from '../nextflow/samplesheet';
 import { ConflictError, NotFoundError } from '../shared/errors';
-import { batchJobId, runIdFromBatchJobId } from '../shared/ids';
+import { batchJobId, RUN_ID, runIdFromBatchJobId } from '../shared/ids';
 import type { Clock, ObjectStore } from '../shared/ports';
 import {
   FINAL_TRACE,
@@ -374,7 +374,7 @@ export const StorageObject = z.object({
 });
 export type StorageObject = z.infer<typeof StorageObject>;
 
-const EXIT_REPORT = /^runs\/(run-[a-z0-9]{12})\/logs\/exit\.json$/;
+const EXIT_REPORT = new RegExp(`^runs/(${RUN_ID})/logs/exit\\.json$`);
 
 const INGESTERS = [
   { pattern: LIVE_TRACE_CHUNK, ingest: ingestTraceChunk },

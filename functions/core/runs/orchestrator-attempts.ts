@@ -8,11 +8,16 @@
  */
 
 import { SPOT_PREEMPTION_EXIT_CODE } from '../nextflow/exit-codes';
+import { RUN_ID } from '../shared/ids';
 import type { BatchJob } from './batch-job';
 
 /** Live chunks: `trace.02-000001.tsv` (attempt 2, chunk 1), or `trace.000001.tsv` (before attempts were named: attempt 1). */
-export const LIVE_TRACE_CHUNK = /^runs\/(run-[a-z0-9]{12})\/logs\/live\/trace\.(?:(\d{2})-)?(\d{6})\.tsv$/;
-export const LIVE_LOG_CHUNK = /^runs\/(run-[a-z0-9]{12})\/logs\/live\/nextflow\.(?:(\d{2})-)?(\d{6})\.log$/;
+export const LIVE_TRACE_CHUNK = new RegExp(
+  `^runs/(${RUN_ID})/logs/live/trace\\.(?:(\\d{2})-)?(\\d{6})\\.tsv$`,
+);
+export const LIVE_LOG_CHUNK = new RegExp(
+  `^runs/(${RUN_ID})/logs/live/nextflow\\.(?:(\\d{2})-)?(\\d{6})\\.log$`,
+);
 
 /** The orchestrator attempt (1-based) that wrote a live chunk. */
 export function chunkAttempt(name: string): number {

@@ -7,9 +7,10 @@ import { RunMetrics } from '../nextflow/metrics';
 
 export { isTerminal, RunStatus, TerminalStatus } from '../shared/run-status';
 
+import { RUN_ID_PATTERN } from '../shared/ids';
 import { RunStatus } from '../shared/run-status';
 
-export const RUN_ID_PATTERN = /^run-[a-z0-9]{12}$/;
+export { RUN_ID_PATTERN };
 export const RunId = z
   .string()
   .regex(RUN_ID_PATTERN, 'must look like run-xxxxxxxxxxxx (12 lowercase letters or digits)');

@@ -10,7 +10,7 @@ import {
   UpstreamError,
   ValidationError,
 } from '../shared/errors';
-import { newRunId } from '../shared/ids';
+import { newRunId, RUN_ID_PATTERN } from '../shared/ids';
 import type { Clock, ObjectStore, Randomness } from '../shared/ports';
 import { byteLength, checkSize, parseOrThrow } from '../shared/validation';
 import { checkInputFiles, type InputFiles } from './input-files';
@@ -72,7 +72,7 @@ export async function getAccessibleRun(
   caller: Caller,
   runId: string,
 ): Promise<Run> {
-  const run = /^run-[a-z0-9]{12}$/.test(runId) ? await deps.runs.get(runId) : null;
+  const run = RUN_ID_PATTERN.test(runId) ? await deps.runs.get(runId) : null;
   if (run && canAccess(caller, run)) return run;
   const error = new NotFoundError(`Run ${runId} was not found.`);
   error.accessDenied = run !== null;

@@ -5,8 +5,14 @@ const UNBIASED_LIMIT = 252;
 
 export type RandomBytes = (size: number) => Uint8Array;
 
-/** `run-` + 12 characters of [a-z0-9], drawn without modulo bias from a CSPRNG. */
-export function newRunId(randomBytes: RandomBytes): string {
+/** An id's body: 12 characters of [a-z0-9] (RegExp source). */
+export const ID_BODY = '[a-z0-9]{12}';
+/** A run id (RegExp source), for patterns that contain one: `run-` + the body. */
+export const RUN_ID = `run-${ID_BODY}`;
+export const RUN_ID_PATTERN = new RegExp(`^${RUN_ID}$`);
+
+/** `{prefix}-` + 12 characters of [a-z0-9], drawn without modulo bias from a CSPRNG. */
+export function newId(prefix: string, randomBytes: RandomBytes): string {
   let id = '';
   while (id.length < RUN_ID_LENGTH) {
     for (const byte of randomBytes(RUN_ID_LENGTH * 2)) {
@@ -15,7 +21,12 @@ export function newRunId(randomBytes: RandomBytes): string {
       if (id.length === RUN_ID_LENGTH) break;
     }
   }
-  return `run-${id}`;
+  return `${prefix}-${id}`;
+}
+
+/** `run-` + 12 characters: a Nextflow run's id. */
+export function newRunId(randomBytes: RandomBytes): string {
+  return newId('run', randomBytes);
 }
 
 /** Batch job ids must match ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ — run ids already do. */
@@ -28,7 +39,7 @@ export function batchJobId(runId: string): string {
 }
 
 export function runIdFromBatchJobId(jobId: string): string | null {
-  const match = /^nf-(run-[a-z0-9]{12})$/.exec(jobId);
+  const match = new RegExp(`^nf-(${RUN_ID})$`).exec(jobId);
   return match?.[1] ?? null;
 }
 

@@ -4,11 +4,19 @@ import { RUN_ID_PATTERN } from '../../../functions/core/runs/run-model';
 import {
   BATCH_JOB_ID_PATTERN,
   batchJobId,
+  newId,
   newRunId,
   runIdFromBatchJobId,
   sanitizeLabelKey,
   sanitizeLabelValue,
 } from '../../../functions/core/shared/ids';
+
+describe('newId', () => {
+  it('takes the prefix of the domain whose id it is', () => {
+    expect(newId('hay', (n) => new Uint8Array(n).fill(1))).toBe('hay-bbbbbbbbbbbb');
+    expect(newId('hay', randomBytes)).toMatch(/^hay-[a-z0-9]{12}$/);
+  });
+});
 
 describe('newRunId', () => {
   it('is run- followed by 12 characters of [a-z0-9]', () => {
