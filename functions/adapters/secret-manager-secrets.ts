@@ -92,7 +92,9 @@ export function secretsReadiness(secrets: Secrets, names: string[]) {
           ),
         ),
       );
-      if (failures.length > 0) throw new Error(`secrets not available: ${failures.sort().join(', ')}`);
+      // Our own words (names, never values), so /api/ready may show them.
+      if (failures.length > 0)
+        throw new UpstreamError(`secrets not available: ${failures.sort().join(', ')}`);
     },
   };
 }
