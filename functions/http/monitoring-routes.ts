@@ -11,6 +11,7 @@ import { isTerminal, type Run } from '../core/runs/run-model';
 import { getAccessibleRun } from '../core/runs/run-service';
 import { findTask, queryTasks, type TaskCatalog, TasksQuery, taskView } from '../core/runs/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../core/runs/task-logs';
+import { LogPage, RunFiles } from '../core/runs/views';
 import type { Caller } from '../core/shared/caller';
 import { NotFoundError } from '../core/shared/errors';
 import type { ObjectStore } from '../core/shared/ports';
@@ -67,23 +68,6 @@ const DownloadQuery = z.strictObject({
 });
 
 const NoQuery = z.strictObject({});
-
-const LogEntrySchema = z.object({
-  offset: z.number(),
-  timestamp: z.string(),
-  time: z.string().nullable(),
-  thread: z.string(),
-  level: z.string(),
-  logger: z.string(),
-  message: z.string(),
-});
-const LogPageSchema = z.object({
-  source: z.enum(['final', 'live']),
-  entries: z.array(LogEntrySchema),
-  offset: z.number(),
-  next_offset: z.number(),
-  size: z.number(),
-});
 
 const ZIP_FILES = ['nextflow.log', 'trace.txt', 'timeline.html', 'report.html'];
 
@@ -158,7 +142,7 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
       tags: ['monitoring'],
       auth: true,
       query: LogsQuery,
-      responses: [{ status: 200, description: 'log entries', schema: LogPageSchema }],
+      responses: [{ status: 200, description: 'log entries', schema: LogPage }],
       handler: async (ctx) => {
         const current = await run(ctx);
         const query = ctx.query as z.infer<typeof LogsQuery>;
@@ -272,7 +256,7 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
       tags: ['files'],
       auth: true,
       query: NoQuery,
-      responses: [{ status: 200, description: 'files' }],
+      responses: [{ status: 200, description: 'files', schema: RunFiles.extend({ run_id: z.string() }) }],
       handler: async (ctx) => {
         const current = await run(ctx);
         return { body: { run_id: current.run_id, ...(await listRunFiles(deps.objects, current.run_id)) } };

@@ -16,6 +16,7 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import express from 'express';
 import { type Config, loadConfig } from '../../functions/config';
 import { failRunsOrphanedByRestart, type SweepReport } from '../../functions/core/runs/sweeper';
+import type { Clock } from '../../functions/core/shared/ports';
 import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps } from '../../functions/deps';
 import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
@@ -62,6 +63,8 @@ export interface LocalStackOptions {
   /** Recorded seconds the replay executor plays per real second. */
   replaySpeed?: number;
   apiOverrides?: Partial<ApiDeps>;
+  /** The stale-run sweeper's clock (tests move it forward instead of waiting); default the system's. */
+  sweepClock?: Clock;
   /**
    * demo (default unless WAREHOUSE_HOST is set): start the demo Benchling warehouse and put
    * its FASTQs in the local GCS server; none: no warehouse (the Benchling API answers 503).
@@ -277,7 +280,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     routes.set(
       'sweepStaleRuns',
       frameworkListener((name) =>
-        functions.http(name, createSweepStaleRunsHandler(createSweepDeps(config, { logger }))),
+        functions.http(
+          name,
+          createSweepStaleRunsHandler(
+            createSweepDeps(config, { logger, ...(options.sweepClock ? { clock: options.sweepClock } : {}) }),
+          ),
+        ),
       ),
     );
     // Cloud Scheduler's twin: POST {} to sweepStaleRuns every SWEEP_INTERVAL_SECONDS.

@@ -10,6 +10,8 @@ import { createFastqsFor, STANDARD_FASTQS } from './samplesheets';
 
 export interface TestStack extends RunningStack {
   logs: ReturnType<typeof memoryLogger>;
+  /** Moves the stale-run sweeper's clock forward: runs look older to it, with no waiting. */
+  advanceSweepClock(ms: number): void;
   firestore: ReturnType<typeof createFirestore>;
   close(): Promise<void>;
 }
@@ -20,6 +22,8 @@ export async function startTestStack(
 ): Promise<TestStack> {
   const dir = await tempDir('arc-stack-');
   const logs = memoryLogger();
+  let sweepOffsetMs = 0;
+  const sweepClock = { now: () => new Date(Date.now() + sweepOffsetMs) };
   const stack = await startLocalStack({
     dataDir: dir.path,
     port: 0,
@@ -27,6 +31,7 @@ export async function startTestStack(
     ...(options.withPage ? { webDir: inject('webDir') } : {}),
     replaySpeed: options.replaySpeed ?? 2_500,
     logger: logs,
+    sweepClock,
     // Suites that need the warehouse pass a test database's WAREHOUSE_* settings.
     warehouse: 'none',
     env: {
@@ -44,6 +49,9 @@ export async function startTestStack(
   return {
     ...stack,
     logs,
+    advanceSweepClock: (ms) => {
+      sweepOffsetMs += ms;
+    },
     firestore: createFirestore(stack.config),
     async close() {
       await stack.stop();

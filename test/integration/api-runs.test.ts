@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyProgress, type Run } from '../../functions/core/runs/run-model';
+import { waitFor } from '../../scripts/lib/net';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
 import { runBody, samplesheet } from '../helpers/samplesheets';
 
@@ -85,7 +86,11 @@ describe('POST /api/runs', () => {
       display_name: 'carol',
       stats: { total_runs: 0 },
     });
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The next sign-in must come at a later millisecond for last_login_at to move.
+    await waitFor(() => Date.now() > Date.parse(first?.last_login_at), {
+      timeoutMs: 1_000,
+      what: 'the clock to tick',
+    });
     await request(`${api.url}/api/runs`, { headers: asUser('carol@example.com') });
     const second = (await api.firestore.collection('users').doc('carol@example.com').get()).data();
     expect(second?.created_at).toBe(first?.created_at);

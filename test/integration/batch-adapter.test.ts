@@ -6,6 +6,7 @@ import { BatchJobRunner } from '../../functions/adapters/batch-job-runner';
 import type { BatchJobSpec } from '../../functions/core/runs/batch-job';
 import { JobExistsError, JobRunnerError } from '../../functions/core/runs/ports';
 import { gcsUploader } from '../../orchestrator/src/uploads';
+import { waitForValue } from '../../scripts/lib/net';
 import { serveBatch } from '../../scripts/local/grpc/batch-service';
 import { LocalBatch, type PubSubMessage } from '../../scripts/local/local-batch';
 import { tempDir } from '../helpers/env';
@@ -79,13 +80,14 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-async function waitForState(name: string, state: string) {
-  for (let i = 0; i < 100; i++) {
-    const job = await runner.getJob(name);
-    if (job?.status.state === state) return job;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`job ${name} never reached ${state}: ${JSON.stringify(await runner.getJob(name))}`);
+function waitForState(name: string, state: string) {
+  return waitForValue(
+    async () => {
+      const job = await runner.getJob(name);
+      return job?.status.state === state ? job : null;
+    },
+    { timeoutMs: 5_000, intervalMs: 50, what: `job ${name} to reach ${state}` },
+  );
 }
 
 describe('BatchJobRunner against the Batch twin over gRPC', () => {
@@ -178,9 +180,11 @@ describe('BatchJobRunner against the Batch twin over gRPC', () => {
       job: spec('setInterval(() => {}, 1000)'),
     });
     await waitForState(created.name, 'RUNNING');
-    for (let i = 0; i < 50 && !batch.processOf(created.name); i++)
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    const pid = batch.processOf(created.name)!.pid!;
+    const pid = await waitForValue(async () => batch.processOf(created.name)?.pid ?? null, {
+      timeoutMs: 1_000,
+      intervalMs: 20,
+      what: 'the task process',
+    });
     await runner.cancelJob(created.name);
     await waitForState(created.name, 'CANCELLED');
     expect(() => process.kill(pid, 0)).toThrow();

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceTask } from '../../functions/core/nextflow/trace';
 import type { Run } from '../../functions/core/runs/run-model';
@@ -288,7 +287,7 @@ describe('the stale-run sweeper', () => {
     const created = await launch();
     await waitForRun(stack, created.run_id, (r) => r.status === 'running');
     const jobName = (await getRun(stack, created.run_id)).batch_job_name!;
-    await sleep(1_100);
+    stack.advanceSweepClock(1_100);
     const healthy = await stack.sweep();
     expect(healthy.changed.filter((c) => c.run_id === created.run_id)).toEqual([]);
     expect((await getRun(stack, created.run_id)).status).toBe('running');
@@ -306,7 +305,7 @@ describe('the stale-run sweeper', () => {
         { timeoutMs: 20_000, intervalMs: 100, what: 'the Batch job to fail' },
       );
       await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
-      await sleep(1_500);
+      stack.advanceSweepClock(1_500);
       expect((await getRun(stack, created.run_id)).status).toBe('running');
 
       const report = await stack.sweep();
@@ -332,7 +331,7 @@ describe('the stale-run sweeper', () => {
     const restore = stack.bridge.drop(ofRun(created.run_id));
     try {
       await stack.batch.deleteJob(jobName);
-      await sleep(1_100);
+      stack.advanceSweepClock(1_100);
       await stack.sweep();
       const swept = await getRun(stack, created.run_id);
       expect(swept.status).toBe('failed');
@@ -350,7 +349,7 @@ describe('the stale-run sweeper', () => {
       const ended = await launch();
       await stack.firestore.collection('runs').doc(orphan.run_id).update({ workflow_execution: null });
       stack.workflows.cancel(ended.workflow_execution!);
-      await sleep(1_100);
+      stack.advanceSweepClock(1_100);
       const report = await stack.sweep();
       const changed = new Map(report.changed.map((c) => [c.run_id, c]));
       expect(changed.has(held.run_id)).toBe(false);

@@ -1,6 +1,8 @@
 /** Calls to the API (same origin; behind IAP in production, the IAP cookie goes along). */
 
+import { useEffect, useState } from 'preact/hooks';
 import type { FieldProblem } from '../../functions/core/shared/errors';
+import type { Live } from './live';
 
 export type { FieldProblem };
 
@@ -68,3 +70,25 @@ export async function api<T>(
 }
 
 export const enc = encodeURIComponent;
+
+/**
+ * A REST read as the page shows it, the same `Live<T>` the Firestore hooks give: loading,
+ * the value, or the error in words. Read again when `path` or any of `deps` changes (the
+ * value shown meanwhile stays); `null` reads nothing.
+ */
+export function useApi<T>(path: string | null, deps: unknown[] = []): Live<T> {
+  const [live, setLive] = useState<Live<T>>({ state: 'loading' });
+  useEffect(() => {
+    if (path === null) return;
+    const controller = new AbortController();
+    setLive((previous) => (previous.state === 'ready' ? previous : { state: 'loading' }));
+    api<T>(path, { signal: controller.signal }).then(
+      (value) => setLive({ state: 'ready', value }),
+      (error: unknown) => {
+        if (!controller.signal.aborted) setLive({ state: 'error', message: errorText(error) });
+      },
+    );
+    return () => controller.abort();
+  }, [path, ...deps]);
+  return live;
+}

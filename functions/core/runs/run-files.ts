@@ -1,25 +1,8 @@
 import { ValidationError } from '../shared/errors';
 import type { ObjectInfo, ObjectStore } from '../shared/ports';
+import type { RunFile, RunFiles } from './views';
 
-export interface RunFile {
-  /** Relative to the run: results/multiqc/multiqc_report.html */
-  path: string;
-  name: string;
-  size: number;
-  updated: string;
-  content_type: string | null;
-  /** An API link that answers with a short-lived signed URL (302). */
-  download_url: string;
-}
-
-export interface RunFiles {
-  inputs: RunFile[];
-  results: RunFile[];
-  logs: RunFile[];
-  /** Live log chunks are not listed, only counted. */
-  live_chunks: number;
-  truncated: boolean;
-}
+export type { RunFile, RunFiles };
 
 const GROUPS: [keyof Omit<RunFiles, 'live_chunks' | 'truncated'>, string[]][] = [
   ['inputs', ['inputs/', 'request/']],

@@ -9,20 +9,9 @@ import { LOG_LINE } from '../nextflow/nextflow-log';
 import { ValidationError } from '../shared/errors';
 import type { ObjectStore } from '../shared/ports';
 import { LIVE_LOG_CHUNK } from './orchestrator-attempts';
+import type { LogEntry, LogPage } from './views';
 
-export interface LogEntry {
-  /** Byte offset of the entry in the log: a cursor for the entries after it. */
-  offset: number;
-  /** As written: `Mar-25 09:38:50.568` (Nextflow omits the year). */
-  timestamp: string;
-  /** ISO 8601, the year taken from the run. */
-  time: string | null;
-  thread: string;
-  level: string;
-  logger: string;
-  /** The message, continuation lines folded in (joined with newlines). */
-  message: string;
-}
+export type { LogEntry, LogPage };
 
 export interface LogSegment {
   name: string;
@@ -150,17 +139,6 @@ export function parseLogWindow(
     end = base + bytes.length;
   }
   return { entries, end };
-}
-
-export interface LogPage {
-  source: 'final' | 'live';
-  entries: LogEntry[];
-  /** Offset of the first entry returned. */
-  offset: number;
-  /** Where the next page starts. */
-  next_offset: number;
-  /** Size of the log in bytes, now. */
-  size: number;
 }
 
 const FIRST_WINDOW = 64 * 1024;

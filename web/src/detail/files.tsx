@@ -1,40 +1,19 @@
-import { useEffect, useState } from 'preact/hooks';
 import type { Run } from '../../../functions/core/runs/run-model';
-import { api, enc, errorText } from '../api';
+import type { RunFile, RunFiles } from '../../../functions/core/runs/views';
+import { enc, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import { formatBytes } from '../format';
 
-interface RunFile {
-  path: string;
-  name: string;
-  size: number;
-  download_url: string;
-}
-
-interface RunFiles {
-  inputs: RunFile[];
-  results: RunFile[];
-  logs: RunFile[];
-  results_truncated?: boolean;
-}
-
-const GROUPS: [keyof RunFiles, string][] = [
+const GROUPS: [keyof Pick<RunFiles, 'inputs' | 'results' | 'logs'>, string][] = [
   ['inputs', 'Inputs'],
   ['results', 'Results'],
   ['logs', 'Logs'],
 ];
 
 export function FilesPanel({ run }: { run: Run }) {
-  const [files, setFiles] = useState<RunFiles | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api<RunFiles>(`/api/runs/${run.run_id}/files`)
-      .then((body) => {
-        setFiles(body);
-        setError(null);
-      })
-      .catch((e: unknown) => setError(errorText(e)));
-  }, [run.run_id, run.status]);
+  const live = useApi<RunFiles>(`/api/runs/${enc(run.run_id)}/files`, [run.status]);
+  const files = live.state === 'ready' ? live.value : null;
+  const error = live.state === 'error' ? live.message : null;
 
   return (
     <section aria-labelledby="files-heading" class="card">
@@ -49,7 +28,7 @@ export function FilesPanel({ run }: { run: Run }) {
       {files && (
         <div class="files">
           {GROUPS.map(([key, title]) => {
-            const list = (files[key] as RunFile[] | undefined) ?? [];
+            const list: RunFile[] = files[key];
             return (
               <details open={key !== 'results' || list.length <= 30}>
                 <summary>
@@ -74,6 +53,11 @@ export function FilesPanel({ run }: { run: Run }) {
               </details>
             );
           })}
+          {files.truncated && (
+            <p class="muted small" data-testid="files-truncated">
+              The run has more files than are listed here; download them from the run's results folder.
+            </p>
+          )}
         </div>
       )}
     </section>

@@ -1,17 +1,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { LogEntry } from '../../../functions/core/runs/run-logs';
 import type { Run } from '../../../functions/core/runs/run-model';
+import type { LogEntry, LogPage } from '../../../functions/core/runs/views';
 import { api, errorText } from '../api';
 import { ErrorNote } from '../components/ui';
 
 const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 const RANK: Record<string, number> = { TRACE: 0, DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3 };
 const KEEP = 3000;
-
-interface LogPage {
-  entries: LogEntry[];
-  next_offset: number;
-}
 
 /** The end of nextflow.log, then new entries as they are written (SSE), until the run ends. */
 export function LogTail({ run }: { run: Run }) {
