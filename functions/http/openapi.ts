@@ -21,7 +21,11 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, u
 }
 
 /** OpenAPI 3.1 from the same route table and zod schemas that serve and validate requests. */
-export function openApiDocument(routes: Route[], version: string): Record<string, unknown> {
+export function openApiDocument(
+  routes: Route[],
+  version: string,
+  title = 'Arc Reactor API',
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const path = route.path.replace(/\{(\w+)\+\}/g, '{$1}');
@@ -81,7 +85,7 @@ export function openApiDocument(routes: Route[], version: string): Record<string
   return {
     openapi: '3.1.0',
     info: {
-      title: 'Arc Reactor API',
+      title,
       version,
       description:
         'Launch, watch and recover Nextflow pipelines on Google Cloud Batch. Every request is made as the ' +

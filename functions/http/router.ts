@@ -1,17 +1,24 @@
 import type { Request, Response } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Caller } from '../core/shared/caller';
 import { type DomainError, ValidationError } from '../core/shared/errors';
 
 export type HttpMethod = 'get' | 'post' | 'delete';
 
-export interface RouteContext {
+/** No query parameters at all: an unknown one is refused (400). */
+export const NoQuery = z.strictObject({});
+
+/**
+ * What a handler gets. `query` and `params` are the outputs of the route's schemas, parsed by
+ * the app before the handler runs; `body` is the raw JSON, validated by the core service that
+ * owns it (so size limits answer 413 before field checks, with the service's own words).
+ */
+export interface RouteContext<Q = unknown, P = Record<string, string>> {
   req: Request;
   res: Response;
-  params: Record<string, string>;
-  /** Parsed with the route's query schema. */
-  query: unknown;
-  /** The parsed JSON body (only for routes that declare one). Validated by the handler's service. */
+  params: P;
+  query: Q;
+  /** The parsed JSON body (only for routes that declare one). */
   body: unknown;
   /** Null only on routes with `auth: false`. */
   caller: Caller | null;
@@ -25,7 +32,9 @@ export interface RouteResult {
 }
 
 /** A route handler returns its result, or null when it has written a streamed response itself. */
-export type RouteHandler = (ctx: RouteContext) => Promise<RouteResult | null>;
+export type RouteHandler<Q = unknown, P = Record<string, string>> = (
+  ctx: RouteContext<Q, P>,
+) => Promise<RouteResult | null>;
 
 export interface ResponseSpec {
   status: number;
@@ -34,21 +43,45 @@ export interface ResponseSpec {
   contentType?: string;
 }
 
-export interface Route {
+interface RouteSpec {
   method: HttpMethod;
   /** OpenAPI-style template: `/api/runs/{id}`; `{name+}` may span several segments. */
   path: string;
   summary: string;
   tags: string[];
   auth: boolean;
-  query?: z.ZodObject;
+  /** The request body as documented (validated by the service that owns it). */
   body?: z.ZodType;
   /** An empty body is accepted as `{}` (every field has a default). */
   bodyOptional?: boolean;
   /** Which per-user limit the route counts against (authenticated routes; default `read`). */
   rateLimit?: 'launch' | 'chat' | 'read';
   responses: ResponseSpec[];
-  handler: RouteHandler;
+}
+
+/** A route as the app keeps it: its schemas, and a handler typed by them (see defineRoute). */
+export interface Route extends RouteSpec {
+  query: z.ZodObject;
+  /** Path parameters; a value the schema refuses is answered 404 with `missing(raw)`. */
+  params?: z.ZodType<Record<string, string>>;
+  missing?: (raw: Record<string, string>) => string;
+  handler: RouteHandler<never, never>;
+}
+
+/**
+ * A route whose handler sees `ctx.query` and `ctx.params` typed by its schemas: no casts. The
+ * app parses both before the handler runs (query problems: 400; a path parameter the schema
+ * refuses: 404).
+ */
+export function defineRoute<Q extends z.ZodObject, P extends z.ZodType<Record<string, string>>>(
+  route: RouteSpec & {
+    query: Q;
+    params?: P;
+    missing?: (raw: Record<string, string>) => string;
+    handler: RouteHandler<z.output<Q>, z.output<P>>;
+  },
+): Route {
+  return route as unknown as Route;
 }
 
 export interface CompiledRoute extends Route {

@@ -6,20 +6,22 @@ import {
   BenchlingSamplesResponse,
   type BenchlingService,
   WarehouseName,
-} from '../core/benchling/sample-warehouse';
+} from '../../core/benchling/sample-warehouse';
 import {
   BuildSamplesheetRequest,
   BuildSamplesheetResponse,
   buildSamplesheet,
-} from '../core/benchling/samplesheet-builder';
-import { parseOrThrow } from '../core/shared/validation';
-import type { Route } from './router';
+} from '../../core/benchling/samplesheet-builder';
+import { parseOrThrow } from '../../core/shared/validation';
+import { defineRoute, NoQuery, type Route } from '../router';
+
+/** Checked by the handler (400 for a bad name), as the warehouse names it. */
+const NgsRunParams = z.object({ name: z.string() });
 
 export interface BenchlingDeps {
   benchling: BenchlingService;
 }
 
-const NoQuery = z.strictObject({});
 const UNAVAILABLE = {
   status: 503,
   description: 'Unable to access sample data: the warehouse is down or not configured',
@@ -28,7 +30,7 @@ const UNAVAILABLE = {
 /** Find NGS runs and samples in the Benchling warehouse; build a samplesheet from them. */
 export function benchlingRoutes(deps: BenchlingDeps): Route[] {
   return [
-    {
+    defineRoute({
       method: 'get',
       path: '/api/benchling/runs',
       summary:
@@ -41,14 +43,15 @@ export function benchlingRoutes(deps: BenchlingDeps): Route[] {
         { status: 400, description: 'a bad filter: details name it' },
         UNAVAILABLE,
       ],
-      handler: async (ctx) => ({ body: await deps.benchling.runs(ctx.query as BenchlingRunsQuery) }),
-    },
-    {
+      handler: async (ctx) => ({ body: await deps.benchling.runs(ctx.query) }),
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/benchling/runs/{name}/samples',
       summary: 'The samples of one NGS run (by its name), with FASTQ paths and metadata',
       tags: ['benchling'],
       auth: true,
+      params: NgsRunParams,
       query: NoQuery,
       responses: [
         { status: 200, description: 'the run and its samples', schema: BenchlingSamplesResponse },
@@ -59,8 +62,8 @@ export function benchlingRoutes(deps: BenchlingDeps): Route[] {
         const name = parseOrThrow(WarehouseName, ctx.params.name, 'NGS run name');
         return { body: await deps.benchling.runSamples(name) };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/benchling/metadata',
       summary:
@@ -73,8 +76,8 @@ export function benchlingRoutes(deps: BenchlingDeps): Route[] {
         UNAVAILABLE,
       ],
       handler: async () => ({ body: await deps.benchling.metadata() }),
-    },
-    {
+    }),
+    defineRoute({
       method: 'post',
       path: '/api/samplesheets',
       summary:
@@ -92,6 +95,6 @@ export function benchlingRoutes(deps: BenchlingDeps): Route[] {
         const request = parseOrThrow(BuildSamplesheetRequest, ctx.body, 'samplesheet request');
         return { body: await buildSamplesheet(deps.benchling, request) };
       },
-    },
+    }),
   ];
 }

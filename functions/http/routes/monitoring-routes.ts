@@ -3,20 +3,22 @@ import type { Readable } from 'node:stream';
 import { createSession, type Session } from 'better-sse';
 import yazl from 'yazl';
 import { z } from 'zod';
-import type { RunStore } from '../core/runs/ports';
-import { progressView } from '../core/runs/progress';
-import { listRunFiles, runObjectName } from '../core/runs/run-files';
-import { locateRunLog, readLogPage, readLogTail } from '../core/runs/run-logs';
-import { isTerminal, type Run } from '../core/runs/run-model';
-import { getAccessibleRun } from '../core/runs/run-service';
-import { findTask, queryTasks, type TaskCatalog, TasksQuery, taskView } from '../core/runs/run-tasks';
-import { readTaskLogs, type TaskLogSource } from '../core/runs/task-logs';
-import { LogPage, RunFiles } from '../core/runs/views';
-import type { Caller } from '../core/shared/caller';
-import { NotFoundError } from '../core/shared/errors';
-import type { ObjectStore } from '../core/shared/ports';
-import { describeError, type Logger } from '../logging';
-import type { Route, RouteContext } from './router';
+import type { RunStore } from '../../core/runs/ports';
+import { progressView } from '../../core/runs/progress';
+import { listRunFiles, runObjectName } from '../../core/runs/run-files';
+import { locateRunLog, readLogPage, readLogTail } from '../../core/runs/run-logs';
+import { isTerminal, type Run } from '../../core/runs/run-model';
+import { getAccessibleRun } from '../../core/runs/run-service';
+import { findTask, queryTasks, type TaskCatalog, TasksQuery, taskView } from '../../core/runs/run-tasks';
+import { readTaskLogs, type TaskLogSource } from '../../core/runs/task-logs';
+import { LogPage, RunFiles } from '../../core/runs/views';
+import { NotFoundError } from '../../core/shared/errors';
+import type { ObjectStore } from '../../core/shared/ports';
+import { describeError, type Logger } from '../../logging';
+import { defineRoute, NoQuery, type Route, type RouteContext } from '../router';
+import { RunParams, requireCaller, runMissing } from './run-routes';
+
+const TaskParams = RunParams.extend({ task_id: z.string().max(20) });
 
 export interface MonitoringDeps {
   runs: RunStore;
@@ -67,8 +69,6 @@ const DownloadQuery = z.strictObject({
   format: z.enum(['redirect', 'json']).default('redirect'),
 });
 
-const NoQuery = z.strictObject({});
-
 const ZIP_FILES = ['nextflow.log', 'trace.txt', 'timeline.html', 'report.html'];
 
 function streamHeaders(ctx: RouteContext): void {
@@ -82,21 +82,23 @@ function endSession(session: Session, ctx: RouteContext): void {
 }
 
 export function monitoringRoutes(deps: MonitoringDeps): Route[] {
-  const run = (ctx: RouteContext): Promise<Run> =>
-    getAccessibleRun(deps, ctx.caller as Caller, ctx.params.id!);
+  const run = (ctx: RouteContext<unknown, { id: string }>): Promise<Run> =>
+    getAccessibleRun(deps, requireCaller(ctx), ctx.params.id);
 
   return [
-    {
+    defineRoute({
       method: 'get',
       path: '/api/runs/{id}/tasks',
       summary: 'The run’s tasks: live while it runs, from the final trace after; filter, sort, page',
       tags: ['monitoring'],
       auth: true,
+      params: RunParams,
+      missing: runMissing,
       query: TasksQuery,
       responses: [{ status: 200, description: 'a page of tasks' }],
       handler: async (ctx) => {
         const current = await run(ctx);
-        const query = ctx.query as TasksQuery;
+        const { query } = ctx;
         const set = await deps.tasks.tasks(current.run_id);
         const page = queryTasks(set.tasks, query);
         return {
@@ -110,13 +112,15 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
           },
         };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/runs/{id}/tasks/{task_id}/logs',
       summary: 'stdout and stderr of one task (the end of them, 256 KB each)',
       tags: ['monitoring'],
       auth: true,
+      params: TaskParams,
+      missing: runMissing,
       query: NoQuery,
       responses: [
         { status: 200, description: 'the task’s output' },
@@ -127,44 +131,48 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
         const task = findTask(
           current.run_id,
           (await deps.tasks.tasks(current.run_id)).tasks,
-          ctx.params.task_id!,
+          ctx.params.task_id,
         );
         const logs = await readTaskLogs(deps.taskLogs, current.run_id, task);
         return {
           body: { task_id: task.task_id, name: task.name, status: task.status, exit: task.exit, ...logs },
         };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/runs/{id}/logs',
       summary: 'nextflow.log as entries: a page from a byte offset, or the tail; ranged reads only',
       tags: ['monitoring'],
       auth: true,
+      params: RunParams,
+      missing: runMissing,
       query: LogsQuery,
       responses: [{ status: 200, description: 'log entries', schema: LogPage }],
       handler: async (ctx) => {
         const current = await run(ctx);
-        const query = ctx.query as z.infer<typeof LogsQuery>;
+        const { query } = ctx;
         const log = await locateRunLog(deps.objects, current.run_id);
         const page = query.tail
           ? await readLogTail(deps.objects, log, query.tail, current.created_at)
           : await readLogPage(deps.objects, log, query.offset ?? 0, query.limit, current.created_at);
         return { body: page };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/runs/{id}/logs/stream',
       summary:
         'Server-Sent Events: new nextflow.log entries as they are written (event "entries", id = byte offset), then "done"',
       tags: ['monitoring'],
       auth: true,
+      params: RunParams,
+      missing: runMissing,
       query: StreamQuery,
       responses: [{ status: 200, description: 'text/event-stream' }],
       handler: async (ctx) => {
         const current = await run(ctx);
-        const query = ctx.query as z.infer<typeof StreamQuery>;
+        const { query } = ctx;
         streamHeaders(ctx);
         const session = await createSession(ctx.req, ctx.res, { keepAlive: deps.heartbeatMs, retry: 3_000 });
         const resumeFrom = /^\d+$/.test(session.lastId) ? Number(session.lastId) : undefined;
@@ -193,14 +201,16 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
         }
         return null;
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/runs/{id}/events',
       summary:
         'Server-Sent Events: the run (status, timestamps, progress) each time it changes (event "run"), then "done"',
       tags: ['monitoring'],
       auth: true,
+      params: RunParams,
+      missing: runMissing,
       query: NoQuery,
       responses: [{ status: 200, description: 'text/event-stream' }],
       handler: async (ctx) => {
@@ -248,26 +258,30 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
         });
         return null;
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/runs/{id}/files',
       summary: 'The run’s files grouped as inputs, results and logs, with download links',
       tags: ['files'],
       auth: true,
+      params: RunParams,
+      missing: runMissing,
       query: NoQuery,
       responses: [{ status: 200, description: 'files', schema: RunFiles.extend({ run_id: z.string() }) }],
       handler: async (ctx) => {
         const current = await run(ctx);
         return { body: { run_id: current.run_id, ...(await listRunFiles(deps.objects, current.run_id)) } };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/runs/{id}/download',
       summary: 'A short-lived signed URL for one file of the run (302 to it, or JSON with format=json)',
       tags: ['files'],
       auth: true,
+      params: RunParams,
+      missing: runMissing,
       query: DownloadQuery,
       responses: [
         { status: 302, description: 'redirect to the signed URL' },
@@ -275,7 +289,7 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
       ],
       handler: async (ctx) => {
         const current = await run(ctx);
-        const query = ctx.query as z.infer<typeof DownloadQuery>;
+        const { query } = ctx;
         const name = runObjectName(current.run_id, query.path);
         if (!(await deps.objects.stat(name)))
           throw new NotFoundError(`Run ${current.run_id} has no file ${query.path}.`);
@@ -292,13 +306,15 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
           body: { url, expires_at },
         };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/runs/{id}/logs/download',
       summary: 'A zip of nextflow.log, trace.txt, timeline.html and report.html, streamed',
       tags: ['files'],
       auth: true,
+      params: RunParams,
+      missing: runMissing,
       query: NoQuery,
       responses: [{ status: 200, description: 'application/zip', contentType: 'application/zip' }],
       handler: async (ctx) => {
@@ -337,6 +353,6 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
         output.pipe(ctx.res);
         return null;
       },
-    },
+    }),
   ];
 }

@@ -1,0 +1,225 @@
+/** Runs: list, launch, preview, recover, read and cancel. */
+import { z } from 'zod';
+import type { InputFiles } from '../../core/runs/input-files';
+import type { JobRunner } from '../../core/runs/ports';
+import { progressView } from '../../core/runs/progress';
+import { type RecoveryDeps, recoverRun } from '../../core/runs/recovery';
+import {
+  CreateRunRequest,
+  ListRunsQuery,
+  ListRunsResponse,
+  RecoverRunRequest,
+  type Run,
+  RunId,
+  RunView,
+} from '../../core/runs/run-model';
+import { previewRun, type RunPreviewDeps } from '../../core/runs/run-preview';
+import { cancelRun, getRunWithHistory, launchRun, listRuns } from '../../core/runs/run-service';
+import type { Caller } from '../../core/shared/caller';
+import type { Logger } from '../../logging';
+import { audit } from '../audit';
+import { defineRoute, NoQuery, type Route, type RouteContext } from '../router';
+
+export interface RunRouteDeps extends RecoveryDeps {
+  jobs: JobRunner;
+  inputFiles: InputFiles;
+  logger: Logger;
+  /** What the rendered nextflow.config of a preview is made with (the run id aside). */
+  nextflowSettings: RunPreviewDeps['nextflowSettings'];
+}
+
+/** A run id in the path; anything else is a run that does not exist (404, as for someone else's). */
+export const RunParams = z.object({ id: RunId });
+export const runMissing = (raw: Record<string, string>) => `Run ${raw.id} was not found.`;
+
+/** The caller of an authenticated route (the app signs the user in before the handler runs). */
+export function requireCaller(ctx: RouteContext<unknown, unknown>): Caller {
+  return ctx.caller!;
+}
+
+const RunHistoryEntrySchema = z.object({
+  source: z.string(),
+  from: z.string().nullable(),
+  to: z.string(),
+  at: z.string(),
+  detail: z.string().nullable(),
+  applied: z.boolean(),
+});
+const RunWithEvents = RunView.extend({
+  recoveries: z.array(RunId).describe('runs that recover this one, oldest first'),
+  events: z.array(RunHistoryEntrySchema).optional(),
+});
+
+/** A run as the API shows it: progress with running and total_known derived. */
+function view<T extends Run>(run: T): T & RunView {
+  return { ...run, progress: progressView(run) };
+}
+
+const GetRunQuery = z.strictObject({
+  include: z.enum(['events']).optional().describe('events: add the status history'),
+});
+export function runRoutes(deps: RunRouteDeps): Route[] {
+  const created = (
+    ctx: RouteContext,
+    { run, startError }: { run: Run; startError: string | null },
+    event: 'run_created' | 'run_recovered',
+  ) => {
+    audit(deps.logger, event, {
+      user: ctx.caller?.email ?? null,
+      run_id: run.run_id,
+      request_id: ctx.requestId,
+      owner: run.user_email,
+      parent_run_id: run.parent_run_id,
+    });
+    if (startError) {
+      deps.logger.log('ERROR', 'workflow_start_failed', {
+        run_id: run.run_id,
+        error: startError,
+        request_id: ctx.requestId,
+      });
+    }
+    return { status: 201, body: view(run), headers: { location: `/api/runs/${run.run_id}` } };
+  };
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/runs',
+      summary: "The caller's runs, newest first (scope=all: everyone's, administrators only)",
+      tags: ['runs'],
+      auth: true,
+      query: ListRunsQuery,
+      responses: [{ status: 200, description: 'a page of runs', schema: ListRunsResponse }],
+      handler: async (ctx) => {
+        const { query } = ctx;
+        const page = await listRuns(deps, requireCaller(ctx), query);
+        return {
+          body: {
+            runs: page.runs.map(view),
+            page: query.page_token ? 0 : query.page,
+            page_size: query.page_size,
+            total: page.total,
+            next_page_token: page.next_page_token,
+          },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/runs',
+      summary: 'Launch a run (stored as pending; validated against the pipeline schemas first)',
+      tags: ['runs'],
+      auth: true,
+      query: NoQuery,
+      body: CreateRunRequest,
+      rateLimit: 'launch',
+      responses: [
+        { status: 201, description: 'the new run', schema: RunView },
+        { status: 400, description: 'invalid request: details name the field, row and column' },
+        { status: 413, description: 'samplesheet over 10 MB, config over 100 KB or params over 100 KB' },
+      ],
+      handler: async (ctx) => {
+        const launched = await launchRun(deps, requireCaller(ctx), ctx.body);
+        return created(ctx, launched, 'run_created');
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/runs/preview',
+      summary:
+        'Check a run request as POST /api/runs would (params, samplesheet rows, input files) and render its config; nothing is launched',
+      tags: ['runs'],
+      auth: true,
+      query: NoQuery,
+      body: z.unknown(),
+      responses: [
+        {
+          status: 200,
+          description:
+            'valid: the params, params.yaml and nextflow.config that would be submitted ({run_id} stands for the id assigned at launch); invalid: the problems by field, row and column',
+        },
+        { status: 413, description: 'samplesheet over 10 MB, config over 100 KB or params over 100 KB' },
+      ],
+      handler: async (ctx) => ({
+        body: await previewRun(
+          {
+            bucket: deps.objects.bucket,
+            inputFiles: deps.inputFiles,
+            nextflowSettings: deps.nextflowSettings,
+          },
+          ctx.body,
+        ),
+      }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/runs/{id}/recover',
+      summary:
+        'Recover a failed or cancelled run: a new run that resumes its Nextflow session (-resume) in the root run’s work dir, or starts afresh',
+      tags: ['runs'],
+      auth: true,
+      params: RunParams,
+      missing: runMissing,
+      query: NoQuery,
+      body: RecoverRunRequest,
+      bodyOptional: true,
+      rateLimit: 'launch',
+      responses: [
+        { status: 201, description: 'the recovery run (pending)', schema: RunView },
+        { status: 400, description: 'invalid overrides: details name the param' },
+        {
+          status: 409,
+          description:
+            'the run is not failed or cancelled, its work dir is gone (retention), or another run of its chain is active',
+        },
+        { status: 413, description: 'override_config over 100 KB or override_params over 100 KB' },
+      ],
+      handler: async (ctx) => {
+        const recovered = await recoverRun(deps, requireCaller(ctx), ctx.params.id, ctx.body);
+        return created(ctx, recovered, 'run_recovered');
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/runs/{id}',
+      summary: 'One run (404 if it is not yours)',
+      tags: ['runs'],
+      auth: true,
+      params: RunParams,
+      missing: runMissing,
+      query: GetRunQuery,
+      responses: [{ status: 200, description: 'the run', schema: RunWithEvents }],
+      handler: async (ctx) => {
+        const { query } = ctx;
+        return {
+          body: view(
+            await getRunWithHistory(deps, requireCaller(ctx), ctx.params.id, query.include === 'events'),
+          ),
+        };
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/runs/{id}',
+      summary: 'Cancel a run (idempotent; 409 if it already completed or failed)',
+      tags: ['runs'],
+      auth: true,
+      params: RunParams,
+      missing: runMissing,
+      query: NoQuery,
+      responses: [
+        { status: 200, description: 'the cancelled run', schema: RunView },
+        { status: 409, description: 'the run already completed or failed' },
+      ],
+      handler: async (ctx) => {
+        const run = await cancelRun(deps, requireCaller(ctx), ctx.params.id);
+        audit(deps.logger, 'run_cancelled', {
+          user: ctx.caller?.email ?? null,
+          run_id: run.run_id,
+          request_id: ctx.requestId,
+          owner: run.user_email,
+        });
+        return { body: view(run) };
+      },
+    }),
+  ];
+}
