@@ -109,3 +109,72 @@ export function Dialog({
     </dialog>
   );
 }
+
+/** A labelled select of a filter form: an "any" choice first, then the options. */
+export function SelectFilter({
+  label,
+  value,
+  any,
+  options,
+  onChange,
+}: {
+  label: string;
+  value: string;
+  any: string;
+  options: readonly string[];
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">{any}</option>
+        {options.map((option) => (
+          <option value={option}>{option}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/**
+ * A filter form: its filters, then a search box and its button. Submitting (the button, or
+ * Enter in the box) calls `onSubmit`; the page is not reloaded. `after` follows the button.
+ */
+export function FilterForm({
+  label,
+  search,
+  onSubmit,
+  children,
+  after,
+}: {
+  label: string;
+  search: { value: string; placeholder: string; onInput: (value: string) => void };
+  onSubmit: () => void;
+  children: ComponentChildren;
+  after?: ComponentChildren;
+}) {
+  return (
+    <form
+      class="filters"
+      aria-label={label}
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSubmit();
+      }}
+    >
+      {children}
+      <label class="grow">
+        Search
+        <input
+          type="search"
+          value={search.value}
+          placeholder={search.placeholder}
+          onInput={(e) => search.onInput(e.currentTarget.value)}
+        />
+      </label>
+      <button type="submit">Search</button>
+      {after}
+    </form>
+  );
+}

@@ -98,16 +98,7 @@ function ProcessProgress({ run }: { run: Run }) {
           {plural(progress.completed + progress.cached, 'task')} done of {progress.total_known} known
         </span>
       </h2>
-      <ProgressBar
-        label="Overall progress"
-        total={progress.total_known}
-        segments={{
-          completed: progress.completed,
-          cached: progress.cached,
-          failed: progress.failed,
-          running: progress.running,
-        }}
-      />
+      <ProgressBar label="Overall progress" total={progress.total_known} segments={progress} />
       <p class="legend small">
         <span class="key seg-completed" /> completed <span class="key seg-cached" /> cached{' '}
         <span class="key seg-failed" /> failed <span class="key seg-running" /> running
@@ -124,16 +115,7 @@ function ProcessProgress({ run }: { run: Run }) {
                 <span class="process-name" title={name}>
                   {shortProcessName(name)}
                 </span>
-                <ProgressBar
-                  label={`${shortProcessName(name)} progress`}
-                  total={total}
-                  segments={{
-                    completed: p.completed,
-                    cached: p.cached,
-                    failed: p.failed,
-                    running: p.running,
-                  }}
-                />
+                <ProgressBar label={`${shortProcessName(name)} progress`} total={total} segments={p} />
                 <span class="counts small">
                   {p.completed} done{p.cached ? ` · ${p.cached} cached` : ''}
                   {p.failed ? ` · ${p.failed} failed` : ''}

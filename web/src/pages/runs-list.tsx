@@ -4,7 +4,7 @@ import { progressView } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
 import { RunStatus } from '../../../functions/core/shared/run-status';
 import { api } from '../api';
-import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
+import { ErrorNote, FilterForm, Loading, ProgressBar, SelectFilter, StatusBadge } from '../components/ui';
 import { formatDuration, formatTime, plural, runDuration } from '../format';
 import { type RunFilters, type Session, useRunsPage } from '../live';
 import { useNow } from '../use-now';
@@ -62,16 +62,7 @@ function RunRow({ run, now, showOwner }: { run: Run; now: number; showOwner: boo
       </td>
       <td>{formatDuration(runDuration(run, now))}</td>
       <td class="progress-cell">
-        <ProgressBar
-          label={`Progress of ${run.run_id}`}
-          total={progress.total_known}
-          segments={{
-            completed: progress.completed,
-            cached: progress.cached,
-            failed: progress.failed,
-            running: progress.running,
-          }}
-        />
+        <ProgressBar label={`Progress of ${run.run_id}`} total={progress.total_known} segments={progress} />
       </td>
     </tr>
   );
@@ -110,65 +101,56 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
           New run
         </a>
       </div>
-      <form
-        class="filters"
-        aria-label="Filter runs"
-        onSubmit={(event) => {
-          event.preventDefault();
-          set({ search: searchText.trim() });
+      <FilterForm
+        label="Filter runs"
+        search={{
+          value: searchText,
+          placeholder: 'Run id (run-…), sample or NGS run name',
+          onInput: setSearchText,
         }}
+        onSubmit={() => set({ search: searchText.trim() })}
+        after={
+          <>
+            {filtered && (
+              <button
+                type="button"
+                class="link"
+                onClick={() => {
+                  setSearchText('');
+                  set({ status: '', pipeline: '', search: '' });
+                }}
+              >
+                Clear filters
+              </button>
+            )}
+            {session.admin && (
+              <label class="inline">
+                <input
+                  type="checkbox"
+                  checked={filters.everyone}
+                  onChange={(e) => set({ everyone: e.currentTarget.checked })}
+                />
+                Everyone's runs
+              </label>
+            )}
+          </>
+        }
       >
-        <label>
-          Status
-          <select value={filters.status} onChange={(e) => set({ status: e.currentTarget.value })}>
-            <option value="">Any</option>
-            {RunStatus.map((s) => (
-              <option value={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Pipeline
-          <select value={filters.pipeline} onChange={(e) => set({ pipeline: e.currentTarget.value })}>
-            <option value="">Any</option>
-            {pipelines.map((p) => (
-              <option value={p}>{p}</option>
-            ))}
-          </select>
-        </label>
-        <label class="grow">
-          Search
-          <input
-            type="search"
-            value={searchText}
-            placeholder="Run id (run-…), sample or NGS run name"
-            onInput={(e) => setSearchText(e.currentTarget.value)}
-          />
-        </label>
-        <button type="submit">Search</button>
-        {filtered && (
-          <button
-            type="button"
-            class="link"
-            onClick={() => {
-              setSearchText('');
-              set({ status: '', pipeline: '', search: '' });
-            }}
-          >
-            Clear filters
-          </button>
-        )}
-        {session.admin && (
-          <label class="inline">
-            <input
-              type="checkbox"
-              checked={filters.everyone}
-              onChange={(e) => set({ everyone: e.currentTarget.checked })}
-            />
-            Everyone's runs
-          </label>
-        )}
-      </form>
+        <SelectFilter
+          label="Status"
+          value={filters.status}
+          any="Any"
+          options={RunStatus}
+          onChange={(status) => set({ status })}
+        />
+        <SelectFilter
+          label="Pipeline"
+          value={filters.pipeline}
+          any="Any"
+          options={pipelines}
+          onChange={(pipeline) => set({ pipeline })}
+        />
+      </FilterForm>
 
       {page.state === 'loading' && <Loading what="Loading your runs…" />}
       {page.state === 'error' && <ErrorNote title="Could not load runs.">{page.message}</ErrorNote>}

@@ -1,8 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc, errorText } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
-import type { Draft } from './draft';
-import { type PreviewState, problemsOf } from './preview';
+import { problemsOf, type StepProps } from './preview';
 
 interface ParamSchema {
   type?: string | string[];
@@ -174,15 +173,7 @@ function ParamField({
 }
 
 /** Step 4: the pipeline version and its parameters, a form built from that version's nextflow_schema.json. */
-export function ParamsStep({
-  draft,
-  update,
-  preview,
-}: {
-  draft: Draft;
-  update: (change: Partial<Draft>) => void;
-  preview: PreviewState;
-}) {
+export function ParamsStep({ draft, update, preview }: StepProps) {
   const [pipeline, setPipeline] = useState<Pipeline | null>(null);
   const [schema, setSchema] = useState<NextflowSchema | null>(null);
   const [error, setError] = useState<string | null>(null);

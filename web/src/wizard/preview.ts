@@ -70,3 +70,10 @@ export function problemsOf(preview: PreviewState, match: (p: FieldProblem) => bo
   const result = latestResult(preview);
   return result && !result.valid ? result.problems.filter(match) : [];
 }
+
+/** What a wizard step that edits the draft and shows the launch's checks receives. */
+export interface StepProps {
+  draft: Draft;
+  update: (change: Partial<Draft>) => void;
+  preview: PreviewState;
+}

@@ -2,8 +2,7 @@ import Papa from 'papaparse';
 import { useEffect, useState } from 'preact/hooks';
 import { api, errorText, type FieldProblem } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
-import type { Draft } from './draft';
-import { type PreviewState, problemsOf } from './preview';
+import { problemsOf, type StepProps } from './preview';
 
 interface BuiltSamplesheet {
   samplesheet_csv: string;
@@ -27,15 +26,7 @@ function isSamplesheetProblem(p: FieldProblem): boolean {
 }
 
 /** Step 3: the samplesheet built from the selection, editable as a grid or as text, checked as you type. */
-export function SamplesheetStep({
-  draft,
-  update,
-  preview,
-}: {
-  draft: Draft;
-  update: (change: Partial<Draft>) => void;
-  preview: PreviewState;
-}) {
+export function SamplesheetStep({ draft, update, preview }: StepProps) {
   const [error, setError] = useState<string | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
   const [asText, setAsText] = useState(false);

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, errorText } from '../api';
-import { ErrorNote, Loading } from '../components/ui';
+import { ErrorNote, FilterForm, Loading, SelectFilter } from '../components/ui';
 import type { Draft } from './draft';
 
 interface Metadata {
@@ -85,32 +85,25 @@ export function SourceStep({ draft, update }: { draft: Draft; update: (change: P
       {metadata?.stale && (
         <p class="note">Benchling is not answering: project and instrument lists may be out of date.</p>
       )}
-      <form
-        class="filters"
-        aria-label="Find NGS runs"
-        onSubmit={(event) => {
-          event.preventDefault();
-          filter({ q: q.trim() });
-        }}
+      <FilterForm
+        label="Find NGS runs"
+        search={{ value: q, placeholder: 'Run, project, instrument or sample name', onInput: setQ }}
+        onSubmit={() => filter({ q: q.trim() })}
       >
-        <label>
-          Project
-          <select value={f.project} onChange={(e) => filter({ project: e.currentTarget.value })}>
-            <option value="">All projects</option>
-            {metadata?.projects.map((p) => (
-              <option value={p.name}>{p.name}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Instrument
-          <select value={f.instrument} onChange={(e) => filter({ instrument: e.currentTarget.value })}>
-            <option value="">All instruments</option>
-            {metadata?.instruments.map((i) => (
-              <option value={i.name}>{i.name}</option>
-            ))}
-          </select>
-        </label>
+        <SelectFilter
+          label="Project"
+          value={f.project}
+          any="All projects"
+          options={metadata?.projects.map((p) => p.name) ?? []}
+          onChange={(project) => filter({ project })}
+        />
+        <SelectFilter
+          label="Instrument"
+          value={f.instrument}
+          any="All instruments"
+          options={metadata?.instruments.map((i) => i.name) ?? []}
+          onChange={(instrument) => filter({ instrument })}
+        />
         <label>
           From
           <input
@@ -129,17 +122,7 @@ export function SourceStep({ draft, update }: { draft: Draft; update: (change: P
             onChange={(e) => filter({ to: e.currentTarget.value })}
           />
         </label>
-        <label class="grow">
-          Search
-          <input
-            type="search"
-            value={q}
-            placeholder="Run, project, instrument or sample name"
-            onInput={(e) => setQ(e.currentTarget.value)}
-          />
-        </label>
-        <button type="submit">Search</button>
-      </form>
+      </FilterForm>
       {error && <ErrorNote title="Could not read Benchling.">{error}</ErrorNote>}
       {warning && <p class="note">{warning}</p>}
       {runs && runs.length === 0 && !loading && (
