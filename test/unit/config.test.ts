@@ -22,6 +22,24 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ADMIN_EMAILS: 'ok@example.com, nope' })).toThrow(/ADMIN_EMAILS/);
   });
 
+  it('reports every problem at once, across sections, each with its fix', () => {
+    let message = '';
+    try {
+      loadConfig({
+        RUNS_BUCKET: 'gs://x',
+        MAX_CONCURRENT_JOBS: '-1',
+        WAREHOUSE_PORT: 'x',
+        AUTH_MODE: 'sometimes',
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/RUNS_BUCKET .*\(set it to the bucket/);
+    expect(message).toMatch(/MAX_CONCURRENT_JOBS .*\(set it to the most Batch jobs to run at once/);
+    expect(message).toMatch(/WAREHOUSE_PORT /);
+    expect(message).toMatch(/AUTH_MODE /);
+  });
+
   it('parses the dev user and admin list', () => {
     const config = loadConfig({
       AUTH_MODE: 'dev',

@@ -1,0 +1,56 @@
+/**
+ * Every setting the functions read, from one env object, parsed once (never at import time).
+ * One section a domain (platform, access, runs, benchling): each variable's schema, with the
+ * fix its error names, sits beside what it means in the section's config; the Config type is
+ * what the sections build. Every problem is reported at once. Defaults suit the local stack;
+ * production sets GOOGLE_CLOUD_PROJECT, RUNS_BUCKET and the rest explicitly.
+ */
+import type { z } from 'zod';
+import { accessConfig, accessEnv, accessProblems } from './access';
+import { benchlingConfig, benchlingEnv } from './benchling';
+import { platformConfig, platformEnv } from './platform';
+import { runsConfig, runsEnv } from './runs';
+import { fixOf } from './schema';
+
+export { IAP_AUDIENCE } from './access';
+
+export class ConfigError extends Error {}
+
+export type Config = ReturnType<typeof platformConfig> &
+  ReturnType<typeof accessConfig> &
+  ReturnType<typeof runsConfig> &
+  ReturnType<typeof benchlingConfig>;
+
+function problemsOf(schema: z.ZodObject, env: Record<string, string>): string[] {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return [];
+  return parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0]);
+    const fix = fixOf(schema.shape, name);
+    return `${name} ${issue.message}${fix ? ` (${fix})` : ''}`;
+  });
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable counts as unset (Terraform and shells set optional ones to "").
+  const set = Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => entry[1] !== '' && entry[1] !== undefined,
+    ),
+  );
+  const problems = [platformEnv, accessEnv, runsEnv, benchlingEnv].flatMap((schema) =>
+    problemsOf(schema, set),
+  );
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  const platform = platformConfig(platformEnv.parse(set), env);
+  const access = accessEnv.parse(set);
+  const crossField = accessProblems(access, platform);
+  if (crossField.length > 0) throw new ConfigError(`Invalid configuration: ${crossField.join(' ')}`);
+  let benchling: ReturnType<typeof benchlingConfig>;
+  try {
+    benchling = benchlingConfig(benchlingEnv.parse(set));
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: ${(error as Error).message}`);
+  }
+  return { ...platform, ...accessConfig(access), ...runsConfig(runsEnv.parse(set), platform), ...benchling };
+}
