@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import { liveProgress } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
-import { api, enc, errorText } from '../api';
+import { api, enc, errorText, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import { formatBytes, formatDuration } from '../format';
 
@@ -50,15 +50,9 @@ const SORTS: Record<string, string> = {
 const PAGE_SIZE = 100;
 
 function TaskLogView({ runId, task, onClose }: { runId: string; task: TaskRow; onClose: () => void }) {
-  const [logs, setLogs] = useState<TaskLogs | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    setLogs(null);
-    setError(null);
-    api<TaskLogs>(`/api/runs/${runId}/tasks/${task.task_id}/logs`)
-      .then(setLogs)
-      .catch((e: unknown) => setError(errorText(e)));
-  }, [runId, task.task_id]);
+  const live = useApi<TaskLogs>(`/api/runs/${enc(runId)}/tasks/${task.task_id}/logs`);
+  const logs = live.state === 'ready' ? live.value : null;
+  const error = live.state === 'error' ? live.message : null;
   return (
     <section class="task-logs card" aria-label={`Logs of task ${task.task_id}`} data-testid="task-logs">
       <div class="toolbar">

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { progressView } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
 import { RunStatus } from '../../../functions/core/shared/run-status';
-import { api } from '../api';
+import { useApi } from '../api';
 import { ErrorNote, FilterForm, Loading, ProgressBar, SelectFilter, StatusBadge } from '../components/ui';
 import { formatDuration, formatTime, plural, runDuration } from '../format';
 import { type RunFilters, type Session, useRunsPage } from '../live';
@@ -72,18 +72,14 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
   const filters = filtersFrom(query);
   const [cursors, setCursors] = useState<DocumentSnapshot[]>([]);
   const [searchText, setSearchText] = useState(filters.search);
-  const [pipelines, setPipelines] = useState<string[]>([]);
   const now = useNow(1000);
   const after = cursors.at(-1) ?? null;
   const page = useRunsPage(session, filters, PAGE_SIZE, after);
   const key = JSON.stringify(filters);
 
   useEffect(() => setCursors([]), [key]);
-  useEffect(() => {
-    api<{ pipelines: { name: string }[] }>('/api/pipelines')
-      .then((body) => setPipelines(body.pipelines.map((p) => p.name)))
-      .catch(() => setPipelines([]));
-  }, []);
+  const pipelinesRead = useApi<{ pipelines: { name: string }[] }>('/api/pipelines');
+  const pipelines = pipelinesRead.state === 'ready' ? pipelinesRead.value.pipelines.map((p) => p.name) : [];
   useEffect(() => {
     if (page.state === 'ready') performance.mark('arc:runs-list-rendered');
   }, [page.state]);

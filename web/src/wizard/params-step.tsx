@@ -1,5 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, enc, errorText } from '../api';
+import { useState } from 'preact/hooks';
+import { enc, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import { problemsOf, type StepProps } from './preview';
 
@@ -174,26 +174,25 @@ function ParamField({
 
 /** Step 4: the pipeline version and its parameters, a form built from that version's nextflow_schema.json. */
 export function ParamsStep({ draft, update, preview }: StepProps) {
-  const [pipeline, setPipeline] = useState<Pipeline | null>(null);
-  const [schema, setSchema] = useState<NextflowSchema | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const pipelineRead = useApi<Pipeline>(`/api/pipelines/${enc(draft.pipeline)}`);
+  const pipeline = pipelineRead.state === 'ready' ? pipelineRead.value : null;
   const [showHidden, setShowHidden] = useState(false);
   const version = draft.version || pipeline?.default_version || '';
 
-  useEffect(() => {
-    api<Pipeline>(`/api/pipelines/${enc(draft.pipeline)}`)
-      .then(setPipeline)
-      .catch((e: unknown) => setError(errorText(e)));
-  }, [draft.pipeline]);
-  useEffect(() => {
-    if (!version) return;
-    setSchema(null);
-    api<{ nextflow_schema: NextflowSchema }>(
-      `/api/pipelines/${enc(draft.pipeline)}/schema?version=${enc(version)}`,
-    )
-      .then((body) => setSchema(body.nextflow_schema))
-      .catch((e: unknown) => setError(errorText(e)));
-  }, [draft.pipeline, version]);
+  const schemaRead = useApi<{ nextflow_schema: NextflowSchema; version: string }>(
+    version ? `/api/pipelines/${enc(draft.pipeline)}/schema?version=${enc(version)}` : null,
+  );
+  // The schema of the version chosen now, not the one shown while it loads.
+  const schema =
+    schemaRead.state === 'ready' && schemaRead.value.version === version
+      ? schemaRead.value.nextflow_schema
+      : null;
+  const error =
+    pipelineRead.state === 'error'
+      ? pipelineRead.message
+      : schemaRead.state === 'error'
+        ? schemaRead.message
+        : null;
 
   if (error) return <ErrorNote title="Could not load the pipeline's parameters.">{error}</ErrorNote>;
   if (!pipeline || !schema) return <Loading what="Loading the pipeline's parameters…" />;

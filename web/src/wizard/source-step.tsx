@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, errorText } from '../api';
+import { api, errorText, useApi } from '../api';
 import { ErrorNote, FilterForm, Loading, SelectFilter } from '../components/ui';
 import type { Draft } from './draft';
 
@@ -29,7 +29,6 @@ const PAGE_SIZE = 20;
 
 /** Step 1: the NGS runs, found by project, instrument, date and text. */
 export function SourceStep({ draft, update }: { draft: Draft; update: (change: Partial<Draft>) => void }) {
-  const [metadata, setMetadata] = useState<Metadata | null>(null);
   const [runs, setRuns] = useState<NgsRun[] | null>(null);
   const [page, setPage] = useState(1);
   const [more, setMore] = useState(false);
@@ -39,11 +38,9 @@ export function SourceStep({ draft, update }: { draft: Draft; update: (change: P
   const [q, setQ] = useState(draft.filters.q);
   const f = draft.filters;
 
-  useEffect(() => {
-    api<Metadata>('/api/benchling/metadata')
-      .then(setMetadata)
-      .catch((e: unknown) => setError(errorText(e)));
-  }, []);
+  const metadataRead = useApi<Metadata>('/api/benchling/metadata');
+  const metadata = metadataRead.state === 'ready' ? metadataRead.value : null;
+  const metadataError = metadataRead.state === 'error' ? metadataRead.message : null;
 
   useEffect(() => {
     const controller = new AbortController();
@@ -123,7 +120,9 @@ export function SourceStep({ draft, update }: { draft: Draft; update: (change: P
           />
         </label>
       </FilterForm>
-      {error && <ErrorNote title="Could not read Benchling.">{error}</ErrorNote>}
+      {(error ?? metadataError) && (
+        <ErrorNote title="Could not read Benchling.">{error ?? metadataError}</ErrorNote>
+      )}
       {warning && <p class="note">{warning}</p>}
       {runs && runs.length === 0 && !loading && (
         <p class="muted">No NGS run matches. Widen the dates or clear the search.</p>
