@@ -289,6 +289,108 @@ main:
     expect(h.recorded.calls).toHaveLength(6);
   });
 
+  it('retries with a map: the default predicate, its own max_retries and backoff', async () => {
+    let calls = 0;
+    const h = host(() =>
+      ++calls < 3 ? { code: 502, headers: {}, body: null } : { code: 200, headers: {}, body: 'ok' },
+    );
+    const yaml = `
+- get:
+    try:
+      call: http.get
+      args:
+        url: http://fn/x
+      result: r
+    retry:
+      predicate: \${http.default_retry_predicate}
+      max_retries: 3
+      backoff:
+        initial_delay: 2
+        max_delay: 10
+        multiplier: 3
+- done:
+    return: \${r.body}
+`;
+    expect(await run(yaml, null, h)).toBe('ok');
+    expect(h.recorded.sleeps).toEqual([2, 6]);
+  });
+
+  it('retries with a custom predicate subworkflow, which decides from the error', async () => {
+    let calls = 0;
+    const h = host(() => {
+      calls++;
+      return calls < 3 ? { code: 500, headers: {}, body: null } : { code: 404, headers: {}, body: null };
+    });
+    const yaml = `
+main:
+  steps:
+    - get:
+        try:
+          call: http.get
+          args:
+            url: http://fn/x
+        retry:
+          predicate: \${only_500}
+          max_retries: 5
+          backoff: {initial_delay: 1, max_delay: 1, multiplier: 1}
+only_500:
+  params: [e]
+  steps:
+    - check:
+        switch:
+          - condition: \${e.code == 500}
+            return: true
+    - otherwise:
+        return: false
+`;
+    await expect(run(yaml, null, h)).rejects.toMatchObject({ payload: { code: 404 } });
+    expect(calls).toBe(3);
+  });
+
+  it.each([
+    [
+      'retry without try',
+      '- post:\n    call: http.get\n    args: {url: http://x}\n    retry: ${http.default_retry}\n',
+      /step "post": retry without try is refused/,
+    ],
+    [
+      'except without try',
+      '- post:\n    call: http.get\n    args: {url: http://x}\n    except:\n      as: e\n      steps:\n        - x:\n            return: 1\n',
+      /step "post": except without try/,
+    ],
+    [
+      'a condition that is not an expression',
+      '- pick:\n    switch:\n      - condition: "x == 1"\n        return: 1\n',
+      /step "pick": a condition must be an expression/,
+    ],
+    ['an unknown step key', '- s:\n    retries: 3\n    return: 1\n', /step "s": "retries" is not supported/],
+    [
+      'a retry map without backoff',
+      '- s:\n    try:\n      call: http.get\n      args: {url: http://x}\n    retry:\n      predicate: ${http.default_retry_predicate}\n      max_retries: 2\n',
+      /step "s": a retry map needs max_retries and backoff/,
+    ],
+    [
+      'a retry predicate that names nothing',
+      '- s:\n    try:\n      call: http.get\n      args: {url: http://x}\n    retry:\n      predicate: ${nope}\n      max_retries: 2\n      backoff: {initial_delay: 1, max_delay: 1, multiplier: 1}\n',
+      /step "s": retry.predicate must name a predicate/,
+    ],
+  ])('refuses what Cloud Workflows refuses, naming the step: %s', (_what, yaml, message) => {
+    expect(() => new WorkflowDefinition(yaml)).toThrow(message);
+  });
+
+  it("refuses the old run-pipeline definition's reconcile step (retry without try), and accepts the fixed one", () => {
+    const fixed = readFileSync('workflows/run-pipeline.workflows.yaml', 'utf8');
+    expect(() => new WorkflowDefinition(fixed)).not.toThrow();
+    const old = fixed.replace(
+      / {4}- post:\n {8}try:\n {10}call: http\.post\n {10}args:\n {12}url: \$\{url\}\n {12}auth:\n {14}type: OIDC\n {12}body: \$\{body\}\n {10}result: response\n/,
+      '    - post:\n        call: http.post\n        args:\n          url: ${url}\n          auth:\n            type: OIDC\n          body: ${body}\n        result: response\n',
+    );
+    expect(old).not.toBe(fixed);
+    expect(() => new WorkflowDefinition(old)).toThrow(
+      /step "post": retry without try is refused by Cloud Workflows/,
+    );
+  });
+
   it('calls subworkflows with params, defaults and results', async () => {
     const yaml = `
 main:

@@ -12,6 +12,7 @@ import {
   evaluateNode,
   type Node,
   parseExpression,
+  RETRY_POLICIES,
   raise,
   type Scope,
   UnsupportedError,
@@ -142,6 +143,14 @@ export class WorkflowDefinition {
         for (const option of body.switch as unknown[]) {
           if (!isRecord(option) || !('condition' in option))
             throw new UnsupportedError(`step "${name}": every switch case needs a condition`);
+          const condition = option.condition;
+          if (
+            typeof condition !== 'boolean' &&
+            !(typeof condition === 'string' && EXPRESSION.test(condition))
+          )
+            throw new UnsupportedError(
+              `step "${name}": a condition must be an expression \${…} or true/false, got ${JSON.stringify(condition)}`,
+            );
           for (const key of Object.keys(option)) {
             if (!SWITCH_CASE_KEYS.has(key))
               throw new UnsupportedError(`step "${name}": "${key}" in a switch case is not supported`);
@@ -150,6 +159,17 @@ export class WorkflowDefinition {
           if (option.steps !== undefined) this.check(option.steps, `step "${name}"`);
         }
       }
+      // Cloud Workflows knows retry and except only as parts of a try step; elsewhere the
+      // service refuses the whole definition at deploy time.
+      if (body.retry !== undefined && body.try === undefined) {
+        throw new UnsupportedError(
+          `step "${name}": retry without try is refused by Cloud Workflows; write the call under try: (step: {try: {call: …}, retry: …})`,
+        );
+      }
+      if (body.except !== undefined && body.try === undefined) {
+        throw new UnsupportedError(`step "${name}": except without try is refused by Cloud Workflows`);
+      }
+      if (body.retry !== undefined) this.checkRetry(name, body.retry);
       if (body.try !== undefined) {
         if (!isRecord(body.try)) throw new UnsupportedError(`step "${name}": try must be a map`);
         if (Array.isArray(body.try.steps)) this.check(body.try.steps, `step "${name}"`);
@@ -161,6 +181,38 @@ export class WorkflowDefinition {
         }
         this.check(body.except.steps, `step "${name}"`);
       }
+    }
+  }
+
+  /** A retry is a predefined policy (`${http.default_retry}`) or a map: predicate, max_retries, backoff. */
+  private checkRetry(step: string, retry: unknown): void {
+    if (typeof retry === 'string') {
+      const name = EXPRESSION.exec(retry)?.[1]?.trim();
+      if (!name || !(name in RETRY_POLICIES))
+        throw new UnsupportedError(
+          `step "${step}": retry must be a predefined policy such as \${http.default_retry}, or a map with predicate, max_retries and backoff`,
+        );
+      return;
+    }
+    if (!isRecord(retry)) throw new UnsupportedError(`step "${step}": retry must be a policy or a map`);
+    const predicate =
+      typeof retry.predicate === 'string' ? EXPRESSION.exec(retry.predicate)?.[1]?.trim() : undefined;
+    if (!predicate || !(predicate in RETRY_PREDICATES || this.subworkflows.has(predicate)))
+      throw new UnsupportedError(
+        `step "${step}": retry.predicate must name a predicate (\${http.default_retry_predicate}, \${http.default_retry_predicate_non_idempotent}, \${retry.always}, \${retry.never}) or a subworkflow`,
+      );
+    const backoff = retry.backoff;
+    if (
+      retry.max_retries === undefined ||
+      !isRecord(backoff) ||
+      ['initial_delay', 'max_delay', 'multiplier'].some((key) => backoff[key] === undefined)
+    )
+      throw new UnsupportedError(
+        `step "${step}": a retry map needs max_retries and backoff {initial_delay, max_delay, multiplier}`,
+      );
+    for (const key of Object.keys(retry)) {
+      if (!['predicate', 'max_retries', 'backoff'].includes(key))
+        throw new UnsupportedError(`step "${step}": "${key}" is not a retry field`);
     }
   }
 
@@ -178,26 +230,32 @@ class Frame implements Scope {
   }
 }
 
-function retryable(policy: Value, error: WorkflowError): boolean {
-  const kind = isRecord(policy) ? policy.__retry_policy : undefined;
+/** An expression step value: `${…}`. */
+const EXPRESSION = /^\$\{([\s\S]*)\}$/;
+
+/** The predicates Cloud Workflows predefines for retry maps, as the documentation describes them. */
+const RETRY_PREDICATES: Record<string, (code: number | null, tags: string[]) => boolean> = {
+  'http.default_retry_predicate': (code, tags) =>
+    (tags.includes('HttpError') && code !== null && [429, 502, 503, 504].includes(code)) ||
+    tags.some((t) => ['ConnectionError', 'ConnectionFailedError', 'TimeoutError'].includes(t)),
+  'http.default_retry_predicate_non_idempotent': (code, tags) =>
+    (tags.includes('HttpError') && (code === 429 || code === 503)) || tags.includes('ConnectionFailedError'),
+  'retry.always': () => true,
+  'retry.never': () => false,
+};
+
+/** The predicate each predefined policy retries on. */
+const POLICY_PREDICATE: Record<string, string> = {
+  'http.default_retry': 'http.default_retry_predicate',
+  'http.default_retry_non_idempotent': 'http.default_retry_predicate_non_idempotent',
+};
+
+function matchesPredicate(name: string, error: WorkflowError): boolean {
   const payload = error.payload;
   const code = isRecord(payload) && typeof payload.code === 'number' ? payload.code : null;
-  const tags = error.tags;
-  if (kind === 'http.default_retry_non_idempotent') {
-    return (
-      (tags.includes('HttpError') && (code === 429 || code === 503)) || tags.includes('ConnectionFailedError')
-    );
-  }
-  if (kind === 'http.default_retry') {
-    return (
-      (tags.includes('HttpError') && code !== null && [429, 502, 503, 504].includes(code)) ||
-      tags.some((t) => ['ConnectionError', 'ConnectionFailedError', 'TimeoutError'].includes(t))
-    );
-  }
-  throw new UnsupportedError(
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: Workflows expression syntax, not a template.
-    'only ${http.default_retry} and ${http.default_retry_non_idempotent} retry policies are supported',
-  );
+  const predicate = RETRY_PREDICATES[name];
+  if (!predicate) throw new UnsupportedError(`retry predicate ${name} is not supported`);
+  return predicate(code, error.tags);
 }
 
 export interface ExecuteOptions {
@@ -323,7 +381,7 @@ export class WorkflowInterpreter {
 
   private async runTry(name: string, body: StepBody, frame: Frame, signal: AbortSignal): Promise<Flow> {
     const attempt = body.try as StepBody;
-    const policy = body.retry === undefined ? null : this.evaluate(body.retry, frame, name);
+    const policy = body.retry === undefined ? null : this.retryPolicy(name, body.retry, frame);
     for (let retries = 0; ; retries++) {
       try {
         return Array.isArray(attempt.steps)
@@ -331,8 +389,8 @@ export class WorkflowInterpreter {
           : await this.runStep(name, attempt, frame, signal);
       } catch (error) {
         if (!(error instanceof WorkflowError)) throw error;
-        if (policy && isRecord(policy) && retries < Number(policy.max_retries) && retryable(policy, error)) {
-          const backoff = policy.backoff as { initial_delay: number; max_delay: number; multiplier: number };
+        if (policy && retries < policy.maxRetries && (await policy.retryable(error))) {
+          const backoff = policy.backoff;
           await this.host.sleep(
             Math.min(backoff.max_delay, backoff.initial_delay * backoff.multiplier ** retries),
             signal,
@@ -345,6 +403,54 @@ export class WorkflowInterpreter {
         return this.runSteps(handler.steps, frame, signal);
       }
     }
+  }
+
+  /** What a step's retry says: how often, how long to wait, and which errors it retries. */
+  private retryPolicy(
+    step: string,
+    retry: unknown,
+    frame: Frame,
+  ): {
+    maxRetries: number;
+    backoff: { initial_delay: number; max_delay: number; multiplier: number };
+    retryable: (error: WorkflowError) => Promise<boolean>;
+  } {
+    if (typeof retry === 'string') {
+      const policy = this.evaluate(retry, frame, step) as {
+        max_retries: number;
+        backoff: never;
+        __retry_policy: string;
+      };
+      return {
+        maxRetries: Number(policy.max_retries),
+        backoff: policy.backoff,
+        retryable: async (error) => matchesPredicate(POLICY_PREDICATE[policy.__retry_policy]!, error),
+      };
+    }
+    const map = retry as Record<string, unknown>;
+    const predicate = EXPRESSION.exec(String(map.predicate))![1]!.trim();
+    const backoff = this.evaluate(map.backoff, frame, step) as {
+      initial_delay: number;
+      max_delay: number;
+      multiplier: number;
+    };
+    return {
+      maxRetries: Number(this.evaluate(map.max_retries, frame, step)),
+      backoff,
+      retryable: async (error) => {
+        if (predicate in RETRY_PREDICATES) return matchesPredicate(predicate, error);
+        // A custom predicate: a subworkflow of one parameter, the error, that returns a boolean.
+        const sub = this.definition.subworkflows.get(predicate)!;
+        const callFrame = new Frame();
+        if (sub.params[0]) callFrame.vars.set(sub.params[0].name, error.payload);
+        const verdict = await this.runSubworkflow(predicate, sub, callFrame, new AbortController().signal);
+        if (typeof verdict !== 'boolean')
+          throw new UnsupportedError(
+            `subworkflow "${predicate}": a retry predicate must return true or false`,
+          );
+        return verdict;
+      },
+    };
   }
 
   private assign(step: string, assignments: unknown, frame: Frame): void {
