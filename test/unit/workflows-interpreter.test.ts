@@ -350,7 +350,7 @@ only_500:
   it.each([
     [
       'retry without try',
-      '- post:\n    call: http.get\n    args: {url: http://x}\n    retry: ${http.default_retry}\n',
+      `- post:\n    call: http.get\n    args: {url: http://x}\n    retry: \${http.default_retry}\n`,
       /step "post": retry without try is refused/,
     ],
     [
@@ -366,12 +366,12 @@ only_500:
     ['an unknown step key', '- s:\n    retries: 3\n    return: 1\n', /step "s": "retries" is not supported/],
     [
       'a retry map without backoff',
-      '- s:\n    try:\n      call: http.get\n      args: {url: http://x}\n    retry:\n      predicate: ${http.default_retry_predicate}\n      max_retries: 2\n',
+      `- s:\n    try:\n      call: http.get\n      args: {url: http://x}\n    retry:\n      predicate: \${http.default_retry_predicate}\n      max_retries: 2\n`,
       /step "s": a retry map needs max_retries and backoff/,
     ],
     [
       'a retry predicate that names nothing',
-      '- s:\n    try:\n      call: http.get\n      args: {url: http://x}\n    retry:\n      predicate: ${nope}\n      max_retries: 2\n      backoff: {initial_delay: 1, max_delay: 1, multiplier: 1}\n',
+      `- s:\n    try:\n      call: http.get\n      args: {url: http://x}\n    retry:\n      predicate: \${nope}\n      max_retries: 2\n      backoff: {initial_delay: 1, max_delay: 1, multiplier: 1}\n`,
       /step "s": retry.predicate must name a predicate/,
     ],
   ])('refuses what Cloud Workflows refuses, naming the step: %s', (_what, yaml, message) => {
@@ -383,7 +383,7 @@ only_500:
     expect(() => new WorkflowDefinition(fixed)).not.toThrow();
     const old = fixed.replace(
       / {4}- post:\n {8}try:\n {10}call: http\.post\n {10}args:\n {12}url: \$\{url\}\n {12}auth:\n {14}type: OIDC\n {12}body: \$\{body\}\n {10}result: response\n/,
-      '    - post:\n        call: http.post\n        args:\n          url: ${url}\n          auth:\n            type: OIDC\n          body: ${body}\n        result: response\n',
+      `    - post:\n        call: http.post\n        args:\n          url: \${url}\n          auth:\n            type: OIDC\n          body: \${body}\n        result: response\n`,
     );
     expect(old).not.toBe(fixed);
     expect(() => new WorkflowDefinition(old)).toThrow(
