@@ -115,12 +115,14 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
     perProcess.set(process, entry);
     if (task.status === 'CACHED') continue;
 
-    if (task.submit) firstSubmit = Math.min(firstSubmit ?? Number.POSITIVE_INFINITY, Date.parse(task.submit));
-    // Nextflow's default trace fields have no `complete`: the end is then submit + duration.
+    // A trace without `submit` (custom trace fields) still has `start`: the wall time counts from it.
+    const began = task.submit ?? task.start;
+    if (began) firstSubmit = Math.min(firstSubmit ?? Number.POSITIVE_INFINITY, Date.parse(began));
+    // Nextflow's default trace fields have no `complete`: the end is then submit (or start) + duration.
     const end = task.complete
       ? Date.parse(task.complete)
-      : task.submit && task.duration !== null
-        ? Date.parse(task.submit) + task.duration
+      : began && task.duration !== null
+        ? Date.parse(began) + task.duration
         : null;
     if (end !== null) lastComplete = Math.max(lastComplete ?? 0, end);
     if (task.peak_rss !== null) {

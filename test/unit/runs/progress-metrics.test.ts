@@ -127,6 +127,19 @@ describe('computeMetrics', () => {
     );
   });
 
+  it('measures the wall time from start (plus complete or duration) when the trace has no submit column', () => {
+    const noSubmit = parseTrace(
+      [
+        'task_id\tprocess\tstatus\tstart\tcomplete\tduration',
+        '1\tP:A\tCOMPLETED\t2026-11-27 10:00:00.000\t2026-11-27 10:05:00.000\t5m',
+        '2\tP:B\tCOMPLETED\t2026-11-27 10:02:00.000\t-\t10m',
+      ].join('\n'),
+    ).tasks;
+    expect(noSubmit[0]!.submit).toBeNull();
+    // From the first start (10:00) to the last end: 10:02 + 10 min = 10:12.
+    expect(computeMetrics(noSubmit, PRICES, '1').wall_ms).toBe(12 * 60_000);
+  });
+
   it('summarizes each process', () => {
     const phantom = metrics.processes.find((p) => p.process === 'CHIPSEQ:PHANTOMPEAKQUALTOOLS')!;
     const rows = tasks.filter((t) => t.process === 'CHIPSEQ:PHANTOMPEAKQUALTOOLS');
