@@ -67,6 +67,23 @@ describe('POST /api/runs', () => {
     expect(run.progress).toEqual({ ...emptyProgress(), running: 0, total_known: 0, source: 'live' });
   });
 
+  it('takes a YAML samplesheet (samplesheet_format) and stores the CSV the pipeline reads', async () => {
+    const [header, ...lines] = samplesheet(2).trim().split('\n');
+    const columns = header!.split(',');
+    const yaml = lines
+      .map((line) =>
+        line
+          .split(',')
+          .map((cell, i) => `${i === 0 ? '- ' : '  '}${columns[i]}: "${cell}"`)
+          .join('\n'),
+      )
+      .join('\n');
+    const run = await create(ALICE, { samplesheet_csv: yaml, samplesheet_format: 'yaml' });
+    expect(run.sample_count).toBe(2);
+    const stored = (await api.deps.objects.read(`runs/${run.run_id}/request/samplesheet.csv`)).toString();
+    expect(stored).toBe(samplesheet(2));
+  });
+
   it('defaults to the pipeline default version', async () => {
     const run = await create(ALICE, { pipeline_version: undefined });
     expect(run.pipeline_version).toBe('4.0.0');

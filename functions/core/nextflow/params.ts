@@ -1,6 +1,12 @@
 import type { FieldProblem } from '../shared/errors';
 import { compileSchema, type JsonSchema, schemaProblems } from '../shared/json-schema';
 
+/**
+ * Params nf-schema never reports as unrecognised: its own `nf_test_output`, and the nf-core
+ * template's `validation.defaultIgnoreParams` (`genomes`, the iGenomes map the config defines).
+ */
+export const NF_SCHEMA_IGNORED_PARAMS: readonly string[] = ['nf_test_output', 'genomes'];
+
 /** Params the platform sets itself: the uploaded samplesheet and the run's results prefix. */
 export const PLATFORM_PARAMS = ['input', 'outdir'] as const;
 
@@ -63,7 +69,7 @@ export function validateParams(
       );
       continue;
     }
-    if (!known.has(name)) {
+    if (!known.has(name) && !NF_SCHEMA_IGNORED_PARAMS.includes(name)) {
       warnings.push(
         `Unrecognised param "${name}": it is not in the pipeline schema and is passed to Nextflow as is.`,
       );

@@ -1,5 +1,6 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
+import { parse as parseYaml } from 'yaml';
 import type { FieldProblem } from '../shared/errors';
 import { compileSchema, type JsonSchema, schemaProblems } from '../shared/json-schema';
 
@@ -58,37 +59,158 @@ function castCell(value: string, column: ColumnSchema | undefined): string | num
   return value;
 }
 
-function parseRecords(csv: string): { records: string[][]; lines: number[] } | FieldProblem {
+/** The formats nf-schema reads a samplesheet in (it goes by the file's extension). */
+export const SamplesheetFormat = ['csv', 'tsv', 'yaml', 'json'] as const;
+export type SamplesheetFormat = (typeof SamplesheetFormat)[number];
+
+/** What a samplesheet's text most likely is: JSON or YAML by their openings, TSV when its header has tabs and no commas. */
+export function detectFormat(text: string): SamplesheetFormat {
+  const start = text.replace(/^\uFEFF/, '').trimStart();
+  if (start.startsWith('[') || start.startsWith('{')) return 'json';
+  if (start.startsWith('---') || start.startsWith('- ')) return 'yaml';
+  const firstLine = start.split(/\r?\n/, 1)[0] ?? '';
+  return firstLine.includes('\t') && !firstLine.includes(',') ? 'tsv' : 'csv';
+}
+
+type Cell = string | number | boolean | null;
+
+interface Table {
+  header: string[];
+  /** One entry a row, the header's order; CSV/TSV cells are strings, YAML/JSON values as written. */
+  records: Cell[][];
+  /** 1-based source line of each row, where the format has lines. */
+  lines: (number | null)[];
+}
+
+function parseDelimited(text: string, delimiter: ',' | '\t'): string[][] | FieldProblem {
   try {
-    const lines: number[] = [];
-    const records = parse(csv, {
+    return parse(text, {
       bom: true,
+      delimiter,
       skip_empty_lines: true,
       relax_column_count: true,
+      relax_quotes: delimiter === '\t',
       trim: true,
-      on_record: (record: string[], context) => {
-        lines.push(context.lines);
-        return record;
-      },
-    });
-    return { records, lines };
+    }) as string[][];
   } catch (error) {
     if (error instanceof CsvError) {
       const line = (error as CsvError & { lines?: number }).lines;
       return {
         rule: 'csv',
-        message: `The samplesheet is not valid CSV${line ? ` (line ${line})` : ''}: ${error.message}`,
+        message: `The samplesheet is not valid ${delimiter === ',' ? 'CSV' : 'TSV'}${line ? ` (line ${line})` : ''}: ${error.message}`,
       };
     }
     throw error;
   }
 }
 
+/** YAML or JSON: a list of rows (maps), or of values for a header-less list schema. */
+function parseStructured(text: string, format: 'yaml' | 'json'): unknown[] | FieldProblem {
+  let value: unknown;
+  try {
+    value = format === 'json' ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    return {
+      rule: format,
+      message: `The samplesheet is not valid ${format.toUpperCase()}: ${(error as Error).message}`,
+    };
+  }
+  if (!Array.isArray(value))
+    return { rule: format, message: `A ${format.toUpperCase()} samplesheet must be a list of rows.` };
+  return value;
+}
+
+function tableOf(text: string, format: SamplesheetFormat): Table | FieldProblem {
+  if (format === 'csv' || format === 'tsv') {
+    const records = parseDelimited(text, format === 'csv' ? ',' : '\t');
+    if (!Array.isArray(records)) return records;
+    const [header = [], ...rows] = records;
+    return { header, records: rows, lines: rows.map(() => null) };
+  }
+  const list = parseStructured(text, format);
+  if (!Array.isArray(list)) return list;
+  const header: string[] = [];
+  for (const row of list) {
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) continue;
+    for (const key of Object.keys(row)) if (!header.includes(key)) header.push(key);
+  }
+  const records = list.map((row) =>
+    row !== null && typeof row === 'object' && !Array.isArray(row)
+      ? header.map((key) => {
+          const value = (row as Record<string, unknown>)[key];
+          return value === undefined || value === null || typeof value === 'object' ? null : (value as Cell);
+        })
+      : [],
+  );
+  return { header, records, lines: list.map(() => null) };
+}
+
+/** A sheet whose items are plain values (nf-core/fetchngs: one id a line), not rows of columns. */
+function isListSchema(inputSchema: JsonSchema): boolean {
+  const items = itemSchema(inputSchema);
+  return items.properties === undefined && items.type !== 'object';
+}
+
+function listValues(text: string, format: SamplesheetFormat): Cell[] | FieldProblem {
+  if (format === 'csv' || format === 'tsv') {
+    const records = parseDelimited(text, format === 'csv' ? ',' : '\t');
+    if (!Array.isArray(records)) return records;
+    return records.map((record) => record[0] ?? '');
+  }
+  const list = parseStructured(text, format);
+  if (!Array.isArray(list)) return list;
+  return list.map((value) => (value === null || typeof value === 'object' ? null : (value as Cell)));
+}
+
+/** nf-schema's `uniqueEntries` (on the array, or as sarek writes it, inside `items`): these columns together are unique. */
+function uniqueEntriesOf(inputSchema: JsonSchema): string[] | null {
+  const value = inputSchema.uniqueEntries ?? itemSchema(inputSchema).uniqueEntries;
+  return Array.isArray(value) && value.every((c) => typeof c === 'string') ? (value as string[]) : null;
+}
+
+interface ColumnRules {
+  /** nf-validation `unique`: true (the column alone), or the columns whose group it is unique within. */
+  unique?: true | string[];
+  /** nf-validation `dependentRequired` on a column: when it has a value, these columns must too. */
+  dependentRequired?: string[];
+  /** The same under `anyOf` (sarek 3.4.4's lane): when it has a value, one of these groups must be complete. */
+  dependentAnyOf?: string[][];
+}
+
+function columnRules(properties: Record<string, ColumnSchema>): Map<string, ColumnRules> {
+  const rules = new Map<string, ColumnRules>();
+  for (const [column, schema] of Object.entries(properties)) {
+    const raw = schema as { unique?: unknown; dependentRequired?: unknown; anyOf?: unknown };
+    const rule: ColumnRules = {};
+    if (raw.unique === true) rule.unique = true;
+    else if (Array.isArray(raw.unique)) rule.unique = raw.unique.map(String);
+    if (Array.isArray(raw.dependentRequired)) rule.dependentRequired = raw.dependentRequired.map(String);
+    const alternatives = Array.isArray(raw.anyOf)
+      ? raw.anyOf.flatMap((option: { dependentRequired?: unknown }) =>
+          Array.isArray(option?.dependentRequired) ? [option.dependentRequired.map(String)] : [],
+        )
+      : [];
+    if (alternatives.length > 0) rule.dependentAnyOf = alternatives;
+    if (rule.unique || rule.dependentRequired || rule.dependentAnyOf) rules.set(column, rule);
+  }
+  return rules;
+}
+
+const describeEntries = (columns: string[], values: SamplesheetRow) =>
+  `[${columns.map((c) => `${c}:${values[c] ?? ''}`).join(', ')}]`;
+
 /**
- * Parses a samplesheet with a real CSV parser and validates every row against the pipeline's
- * schema_input.json. Every problem names the 1-based data row (the header is row 0) and the column.
+ * Parses a samplesheet (CSV, TSV, YAML or JSON: `format`, or detected) and validates every row
+ * against the pipeline's schema_input.json as nf-schema does: every problem at once, each
+ * naming its 1-based data row (the header is row 0) and column; `uniqueEntries`, nf-validation's
+ * `unique` and `dependentRequired` over the whole sheet; a row's extra empty trailing cells
+ * ignored (spreadsheet exports add them); a header-less list schema read one value a line.
  */
-export function validateSamplesheet(csv: string, inputSchema: JsonSchema): SamplesheetValidation {
+export function validateSamplesheet(
+  text: string,
+  inputSchema: JsonSchema,
+  format: SamplesheetFormat = detectFormat(text),
+): SamplesheetValidation {
   const result: SamplesheetValidation = {
     header: [],
     rows: [],
@@ -102,22 +224,39 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
     result.error_count += 1;
     if (result.errors.length < MAX_REPORTED_ERRORS) result.errors.push(problem);
   };
+  const tooLong = (cell: Cell) => typeof cell === 'string' && cell.length > MAX_CELL_CHARS;
+  const longCell = (row: number, column: string | undefined, cell: string): FieldProblem => ({
+    row,
+    ...(column === undefined ? {} : { column }),
+    rule: 'maxLength',
+    message: `Row ${row}${column ? `, column ${column}` : ''}: the cell has ${cell.length.toLocaleString('en-US')} characters; at most ${MAX_CELL_CHARS.toLocaleString('en-US')} are accepted.`,
+  });
+  const tooManyRows = (count: number) =>
+    report({
+      rule: 'rows',
+      message: `The samplesheet has ${count.toLocaleString('en-US')} rows; at most ${MAX_SAMPLESHEET_ROWS.toLocaleString('en-US')} are accepted. Split the samples over several runs.`,
+    });
 
-  const parsed = parseRecords(csv);
-  if (!('records' in parsed)) {
-    report(parsed);
+  if (isListSchema(inputSchema))
+    return validateList(text, inputSchema, format, result, report, tooLong, longCell, tooManyRows);
+
+  const table = tableOf(text, format);
+  if (!('records' in table)) {
+    report(table);
     return result;
   }
-  const [header, ...records] = parsed.records;
+  const { header, records } = table;
   const { properties, required } = columnsOf(inputSchema);
   const expected = Object.keys(properties);
-  if (!header || header.every((cell) => cell === '')) {
+  if (header.length === 0 || header.every((cell) => cell === '')) {
     report({
       rule: 'header',
       message: `The samplesheet is empty: it needs a header row (${expected.join(',')}).`,
     });
     return result;
   }
+  // Trailing empty header cells (a spreadsheet's trailing commas) are not columns.
+  while (header.length > 1 && header.at(-1) === '') header.pop();
   result.header = header;
   if (header.length > MAX_COLUMNS) {
     report({
@@ -128,19 +267,9 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
     return result;
   }
   if (records.length > MAX_SAMPLESHEET_ROWS) {
-    report({
-      rule: 'rows',
-      message: `The samplesheet has ${records.length.toLocaleString('en-US')} rows; at most ${MAX_SAMPLESHEET_ROWS.toLocaleString('en-US')} are accepted. Split the samples over several runs.`,
-    });
+    tooManyRows(records.length);
     return result;
   }
-  const tooLong = (cell: string) => cell.length > MAX_CELL_CHARS;
-  const longCell = (row: number, column: string | undefined, cell: string): FieldProblem => ({
-    row,
-    ...(column === undefined ? {} : { column }),
-    rule: 'maxLength',
-    message: `Row ${row}${column ? `, column ${column}` : ''}: the cell has ${cell.length.toLocaleString('en-US')} characters; at most ${MAX_CELL_CHARS.toLocaleString('en-US')} are accepted.`,
-  });
   if (header.some(tooLong)) {
     header.forEach((cell, i) => {
       if (tooLong(cell)) report(longCell(0, `#${i + 1}`, cell));
@@ -177,6 +306,7 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
       });
     seen.add(cell);
   }
+  // A missing required column is reported once, here; the rows' other problems still are.
   const missing = required.filter((column) => !header.includes(column));
   for (const column of missing) {
     report({
@@ -190,7 +320,6 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
   if (unknown.length > 0) {
     result.warnings.push(`Unrecognised columns are ignored by the pipeline: ${unknown.join(', ')}.`);
   }
-  if (missing.length > 0) return result;
 
   if (records.length === 0) {
     report({ rule: 'rows', message: 'The samplesheet has a header but no samples.' });
@@ -198,20 +327,31 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
   }
 
   const validateRow = compileSchema(itemSchema(inputSchema), inputSchema);
+  const rules = columnRules(properties);
+  const uniqueEntries = uniqueEntriesOf(inputSchema);
   const samples = new Set<string>();
   const fingerprints = new Map<string, number>();
-  records.forEach((record, index) => {
+  const entries = new Map<string, number>();
+  const uniques = new Map<string, number>();
+  records.forEach((raw, index) => {
     const row = index + 1;
-    const line = parsed.lines[index + 1];
+    // Extra cells past the header are fine when empty (trailing commas), an error otherwise.
+    let record = raw;
     if (record.length > header.length) {
-      report({
-        row,
-        rule: 'columns',
-        message: `Row ${row} (line ${line}) has ${record.length} cells but the header has ${header.length} columns.`,
-      });
-      return;
+      if (record.slice(header.length).every((cell) => cell === '' || cell === null)) {
+        record = record.slice(0, header.length);
+      } else {
+        report({
+          row,
+          rule: 'columns',
+          message: `Row ${row} has ${record.length} cells but the header has ${header.length} columns.`,
+        });
+        return;
+      }
     }
-    const long = record.flatMap((cell, i) => (tooLong(cell) ? [longCell(row, header[i], cell)] : []));
+    const long = record.flatMap((cell, i) =>
+      tooLong(cell) ? [longCell(row, header[i], cell as string)] : [],
+    );
     if (long.length > 0) {
       long.forEach(report);
       return;
@@ -219,8 +359,8 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
     const values: SamplesheetRow = {};
     header.forEach((column, i) => {
       const cell = record[i] ?? '';
-      if (cell !== '' && Object.hasOwn(properties, column))
-        values[column] = castCell(cell, properties[column]);
+      if (cell === '' || cell === null || !Object.hasOwn(properties, column)) return;
+      values[column] = typeof cell === 'string' ? castCell(cell, properties[column]) : cell;
     });
     const formulas = header.filter(
       (column) => typeof values[column] === 'string' && FORMULA_START.test(values[column]),
@@ -234,9 +374,13 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
       });
     }
     if (formulas.length > 0) return;
+    let valid = true;
     if (!validateRow(values)) {
       for (const problem of schemaProblems(validateRow.errors)) {
         const column = problem.property ?? undefined;
+        // Said once for the whole sheet, at the header.
+        if (problem.rule === 'required' && column !== undefined && missing.includes(column)) continue;
+        valid = false;
         report({
           row,
           ...(column === undefined ? {} : { column }),
@@ -244,17 +388,112 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
           message: `Row ${row}${column ? `, column ${column}` : ''}: ${problem.message}`,
         });
       }
-      return;
     }
+    for (const [column, rule] of rules) {
+      if (values[column] === undefined) continue;
+      for (const needed of rule.dependentRequired ?? []) {
+        if (values[needed] !== undefined) continue;
+        valid = false;
+        report({
+          row,
+          column: needed,
+          rule: 'dependentRequired',
+          message: `Row ${row}, column ${needed}: a value is required when ${column} is set.`,
+        });
+      }
+      if (
+        rule.dependentAnyOf &&
+        !rule.dependentAnyOf.some((group) => group.every((c) => values[c] !== undefined))
+      ) {
+        valid = false;
+        report({
+          row,
+          column,
+          rule: 'dependentRequired',
+          message: `Row ${row}, column ${column}: it needs one of ${rule.dependentAnyOf.map((g) => g.join(' and ')).join(', or ')} as well.`,
+        });
+      }
+      if (rule.unique) {
+        const group = rule.unique === true ? [] : rule.unique;
+        const key = JSON.stringify([column, values[column], ...group.map((c) => values[c] ?? '')]);
+        const first = uniques.get(key);
+        if (first !== undefined) {
+          valid = false;
+          report({
+            row,
+            column,
+            rule: 'unique',
+            message: `Row ${row}, column ${column}: "${String(values[column])}" appears in row ${first} too${group.length > 0 ? ` for the same ${group.join(' and ')}` : ''}; it must be unique.`,
+          });
+        } else uniques.set(key, row);
+      }
+    }
+    if (uniqueEntries) {
+      const key = JSON.stringify(uniqueEntries.map((c) => values[c] ?? ''));
+      const first = entries.get(key);
+      if (first !== undefined) {
+        valid = false;
+        report({
+          row,
+          rule: 'uniqueEntries',
+          message: `Row ${row}: Detected duplicate entries: ${describeEntries(uniqueEntries, values)} (the same as row ${first}).`,
+        });
+      } else entries.set(key, row);
+    }
+    if (!valid) return;
     const fingerprint = JSON.stringify(header.map((column) => values[column] ?? ''));
     const previous = fingerprints.get(fingerprint);
     if (previous !== undefined) result.warnings.push(`Row ${row} repeats row ${previous} exactly.`);
     else fingerprints.set(fingerprint, row);
-    samples.add(String(values.sample));
+    if (values.sample !== undefined) samples.add(String(values.sample));
     result.rows.push(values);
   });
   result.samples = [...samples];
-  result.sample_count = samples.size;
+  result.sample_count = samples.size || result.rows.length;
+  return result;
+}
+
+/** A header-less list sheet: each line (or list item) one value, checked against `items`. */
+function validateList(
+  text: string,
+  inputSchema: JsonSchema,
+  format: SamplesheetFormat,
+  result: SamplesheetValidation,
+  report: (problem: FieldProblem) => void,
+  tooLong: (cell: Cell) => boolean,
+  longCell: (row: number, column: string | undefined, cell: string) => FieldProblem,
+  tooManyRows: (count: number) => void,
+): SamplesheetValidation {
+  const values = listValues(text, format);
+  if (!Array.isArray(values)) {
+    report(values);
+    return result;
+  }
+  if (values.length === 0) {
+    report({ rule: 'rows', message: 'The samplesheet lists nothing: write one entry a line.' });
+    return result;
+  }
+  if (values.length > MAX_SAMPLESHEET_ROWS) {
+    tooManyRows(values.length);
+    return result;
+  }
+  const validate = compileSchema(itemSchema(inputSchema), inputSchema);
+  const seen = new Map<string, number>();
+  values.forEach((value, index) => {
+    const row = index + 1;
+    if (tooLong(value)) return report(longCell(row, undefined, value as string));
+    if (!validate(value)) {
+      for (const problem of schemaProblems(validate.errors))
+        report({ row, rule: problem.rule, message: `Row ${row}: ${problem.message}` });
+      return;
+    }
+    const first = seen.get(String(value));
+    if (first !== undefined) result.warnings.push(`Row ${row} repeats row ${first} exactly.`);
+    else seen.set(String(value), row);
+    result.rows.push({ value: value as string | number | boolean });
+    result.samples.push(String(value));
+  });
+  result.sample_count = result.rows.length;
   return result;
 }
 
@@ -264,6 +503,28 @@ export function validateSamplesheet(csv: string, inputSchema: JsonSchema): Sampl
  */
 export function neutraliseFormula(cell: string): string {
   return FORMULA_START.test(cell) ? `'${cell}` : cell;
+}
+
+/**
+ * A samplesheet in another format (TSV, YAML, JSON) as the CSV the pipeline reads, the header
+ * first (a header-less list: one value a line). A CSV is returned as given.
+ */
+export function samplesheetToCsv(text: string, format: SamplesheetFormat = detectFormat(text)): string {
+  if (format === 'csv') return text;
+  const cell = (value: Cell) => neutraliseFormula(value === null ? '' : String(value));
+  if (format !== 'tsv') {
+    const list = parseStructured(text, format);
+    if (Array.isArray(list) && list.every((v) => v === null || typeof v !== 'object'))
+      return stringify(
+        list.map((v) => [cell(v as Cell)]),
+        { record_delimiter: 'unix' },
+      );
+  }
+  const table = tableOf(text, format);
+  if (!('records' in table)) return text;
+  return stringify([table.header.map(cell), ...table.records.map((record) => record.map(cell))], {
+    record_delimiter: 'unix',
+  });
 }
 
 /**

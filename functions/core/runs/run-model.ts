@@ -7,6 +7,7 @@ import { RunMetrics } from '../nextflow/metrics';
 
 export { isTerminal, RunStatus, TerminalStatus } from '../shared/run-status';
 
+import { SamplesheetFormat } from '../nextflow/samplesheet';
 import { RUN_ID_PATTERN } from '../shared/ids';
 import { RunStatus } from '../shared/run-status';
 
@@ -173,7 +174,16 @@ const ParamsObject = z.record(z.string(), z.unknown());
 export const CreateRunRequest = z.strictObject({
   pipeline: z.string().min(1).max(200).describe('pipeline name, e.g. nf-core/scrnaseq'),
   pipeline_version: z.string().min(1).max(50).optional().describe('defaults to the pipeline default version'),
-  samplesheet_csv: z.string().min(1, 'the samplesheet is empty').describe('CSV with a header row (≤ 10 MB)'),
+  samplesheet_csv: z
+    .string()
+    .min(1, 'the samplesheet is empty')
+    .describe(
+      'the samplesheet (≤ 10 MB): CSV with a header row, or TSV, YAML or JSON (see samplesheet_format)',
+    ),
+  samplesheet_format: z
+    .enum(SamplesheetFormat)
+    .optional()
+    .describe('the format of samplesheet_csv; detected when omitted. The pipeline is given CSV.'),
   config_content: z
     .string()
     .optional()

@@ -1,6 +1,6 @@
 import { validateParams } from '../nextflow/params';
 import { getPipeline, getPipelineVersion } from '../nextflow/pipelines/registry';
-import { type SamplesheetRow, validateSamplesheet } from '../nextflow/samplesheet';
+import { type SamplesheetRow, samplesheetToCsv, validateSamplesheet } from '../nextflow/samplesheet';
 import type { Caller } from '../shared/caller';
 import {
   ConflictError,
@@ -140,7 +140,7 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     input: `gs://${bucket}/${paths.samplesheet}`,
     outdir: `gs://${bucket}/${paths.results.replace(/\/$/, '')}`,
   });
-  const sheet = validateSamplesheet(request.samplesheet_csv, release.inputSchema);
+  const sheet = validateSamplesheet(request.samplesheet_csv, release.inputSchema, request.samplesheet_format);
   const problems: FieldProblem[] = [
     ...params.errors,
     ...sheet.errors.map((p) => ({ ...p, field: 'samplesheet_csv' })),
@@ -261,7 +261,12 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
   const unchecked = await checkInputFiles(deps.inputFiles, inputs.rows);
   const paths = runPaths(deps.objects.bucket, runId);
 
-  await deps.objects.write(paths.requestSamplesheet, inputs.request.samplesheet_csv, 'text/csv');
+  // Stored as CSV, whatever format it came in: that is what the pipeline reads.
+  await deps.objects.write(
+    paths.requestSamplesheet,
+    samplesheetToCsv(inputs.request.samplesheet_csv, inputs.request.samplesheet_format),
+    'text/csv',
+  );
   const run = newRunRecord(deps.objects.bucket, {
     run_id: runId,
     pipeline: inputs.pipeline,

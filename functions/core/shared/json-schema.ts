@@ -14,8 +14,14 @@ export function isDraft2020(schema: JsonSchema): boolean {
   return typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
 }
 
+/**
+ * As nf-schema does: keywords the validator does not know are annotations, never errors (real
+ * schemas carry `min`, nf-validation's `unique`, `uniqueEntries` inside `items`), and a group
+ * may declare `required` without `type`. The samplesheet keywords nf-schema enforces over the
+ * whole sheet are applied by nextflow/samplesheet.ts.
+ */
 function newAjv(draft2020: boolean): Ajv {
-  const options = { allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true };
+  const options = { allErrors: true, strict: false, logger: false as const, allowUnionTypes: true };
   const ajv = draft2020 ? new Ajv2020(options) : new Ajv(options);
   addFormats(ajv);
   ajvErrors(ajv);

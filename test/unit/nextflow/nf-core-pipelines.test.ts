@@ -1,0 +1,148 @@
+/**
+ * Samplesheets and params of nf-core pipelines other than scrnaseq, validated as nf-schema
+ * does, with the pipelines' own files (test/fixtures/nf-core-pipelines, origins in SOURCES.md).
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { validateParams } from '../../../functions/core/nextflow/params';
+import { detectFormat, validateSamplesheet } from '../../../functions/core/nextflow/samplesheet';
+import type { JsonSchema } from '../../../functions/core/shared/json-schema';
+
+const fixture = (path: string) => readFileSync(`test/fixtures/nf-core-pipelines/${path}`, 'utf8');
+const json = (path: string) => JSON.parse(fixture(path)) as JsonSchema;
+const PLATFORM = { input: 'gs://b/runs/x/inputs/samplesheet.csv', outdir: 'gs://b/runs/x/results' };
+
+const rnaseq = json('rnaseq/3.24.0/schema_input.json');
+const sarek310 = json('sarek/3.10.0/schema_input.json');
+const sarek344 = json('sarek/3.4.4/schema_input.json');
+const rnaseqSheet = fixture('rnaseq/3.24.0/samplesheet.csv');
+
+describe('schemas nf-schema accepts', () => {
+  it.each([
+    ['rnaseq 3.24.0', 'rnaseq/3.24.0'],
+    ['rnaseq 3.14.0', 'rnaseq/3.14.0'],
+    ['sarek 3.10.0 (uniqueEntries inside items)', 'sarek/3.10.0'],
+    ['sarek 3.4.4 (nf-validation unique, dependentRequired)', 'sarek/3.4.4'],
+  ])('%s: its params schema and samplesheet schema validate instead of crashing', (_name, dir) => {
+    expect(() => validateParams(json(`${dir}/nextflow_schema.json`), {}, PLATFORM)).not.toThrow();
+    const sheet = validateSamplesheet(fixture(`${dir}/samplesheet.csv`), json(`${dir}/schema_input.json`));
+    expect(sheet.errors).toEqual([]);
+    expect(sheet.rows.length).toBeGreaterThan(0);
+  });
+
+  it('ignores keywords it does not know (ampliseq\'s "min") and accepts a group with required but no type', () => {
+    const schema: JsonSchema = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'object',
+      $defs: {
+        main: { required: ['depth'], properties: { depth: { type: 'integer', min: 1, minimum: 1 } } },
+      },
+      allOf: [{ $ref: '#/$defs/main' }],
+    };
+    expect(validateParams(schema, { depth: 3 }, PLATFORM).errors).toEqual([]);
+    expect(validateParams(schema, {}, PLATFORM).errors).toEqual([
+      expect.objectContaining({ field: 'params.depth', rule: 'required' }),
+    ]);
+  });
+
+  it('stays quiet about the params nf-schema ignores by default (nf_test_output, genomes)', () => {
+    const { warnings } = validateParams(
+      json('rnaseq/3.24.0/nextflow_schema.json'),
+      { genomes: { GRCh38: { fasta: 'gs://b/x.fa' } }, nf_test_output: 'x', not_a_param: 1 },
+      PLATFORM,
+    );
+    expect(warnings).toEqual([expect.stringContaining('Unrecognised param "not_a_param"')]);
+  });
+});
+
+describe('samplesheet rules over the whole sheet', () => {
+  const sarekRow = (lane: string, fastq = 'gs://b/s_1.fastq.gz') =>
+    `P1,S1,${lane},${fastq},gs://b/s_2.fastq.gz`;
+
+  it('enforces uniqueEntries (sarek 3.10.0: lane, patient and sample), naming the row and the entries', () => {
+    const csv = ['patient,sample,lane,fastq_1,fastq_2', sarekRow('L1'), sarekRow('L2'), sarekRow('L1')].join(
+      '\n',
+    );
+    expect(validateSamplesheet(csv, sarek310).errors).toEqual([
+      expect.objectContaining({
+        row: 3,
+        rule: 'uniqueEntries',
+        message: 'Row 3: Detected duplicate entries: [lane:L1, patient:P1, sample:S1] (the same as row 1).',
+      }),
+    ]);
+  });
+
+  it("enforces nf-validation's unique and dependentRequired (sarek 3.4.4)", () => {
+    const csv = [
+      'patient,sample,lane,fastq_1,fastq_2',
+      sarekRow('L1'),
+      sarekRow('L1'),
+      'P1,S2,L1,,gs://b/s_2.fastq.gz',
+    ].join('\n');
+    const { errors } = validateSamplesheet(csv, sarek344);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ row: 2, column: 'lane', rule: 'unique' }),
+        expect.objectContaining({ row: 3, column: 'lane', rule: 'dependentRequired' }),
+      ]),
+    );
+  });
+
+  it('accepts a row whose extra trailing cells are empty (a spreadsheet export)', () => {
+    const withCommas = rnaseqSheet
+      .trim()
+      .split('\n')
+      .map((line) => `${line},,`)
+      .join('\n');
+    expect(validateSamplesheet(withCommas, rnaseq).errors).toEqual([]);
+  });
+
+  it("reports a missing required column and the rows' other problems together", () => {
+    const csv = 'sample,fastq_1\nS1,gs://b/S1_R1.fastq.gz\nS 2,gs://b/S2_R1.bam\n';
+    const { errors } = validateSamplesheet(csv, rnaseq);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ row: 0, column: 'strandedness', rule: 'required' }),
+        expect.objectContaining({ row: 2, column: 'sample' }),
+        expect.objectContaining({ row: 2, column: 'fastq_1' }),
+      ]),
+    );
+    expect(errors.filter((e) => e.column === 'strandedness')).toHaveLength(1);
+  });
+});
+
+describe('samplesheet formats', () => {
+  const rows = rnaseqSheet
+    .trim()
+    .split('\n')
+    .map((line) => line.split(','));
+  const [header, ...body] = rows as [string[], ...string[][]];
+  const objects = body.map((cells) =>
+    Object.fromEntries(header.flatMap((h, i) => (cells[i] ? [[h, cells[i]]] : []))),
+  );
+
+  it.each([
+    ['TSV', rows.map((r) => r.join('\t')).join('\n'), 'tsv'],
+    ['YAML', stringify(objects), 'yaml'],
+    ['JSON', JSON.stringify(objects, null, 2), 'json'],
+  ])('reads a %s samplesheet (detected) like the CSV', (_name, text, format) => {
+    expect(detectFormat(text)).toBe(format);
+    const sheet = validateSamplesheet(text, rnaseq);
+    expect(sheet.errors).toEqual([]);
+    expect(sheet.rows).toEqual(validateSamplesheet(rnaseqSheet, rnaseq).rows);
+  });
+
+  it('reads a header-less list (nf-core/fetchngs: one id a line), each value checked', () => {
+    const ids: JsonSchema = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'array',
+      items: { type: 'string', pattern: '^(SRR|ERR|DRR)\\d+$' },
+    };
+    const good = validateSamplesheet('SRR9984183\nERR1160846\n', ids, 'csv');
+    expect(good.errors).toEqual([]);
+    expect(good.samples).toEqual(['SRR9984183', 'ERR1160846']);
+    const bad = validateSamplesheet('SRR9984183\nnot an id\n', ids, 'csv');
+    expect(bad.errors).toEqual([expect.objectContaining({ row: 2, rule: 'pattern' })]);
+  });
+});
