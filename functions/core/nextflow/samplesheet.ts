@@ -481,7 +481,10 @@ function validateList(
   const seen = new Map<string, number>();
   values.forEach((value, index) => {
     const row = index + 1;
-    if (tooLong(value)) return report(longCell(row, undefined, value as string));
+    if (tooLong(value)) {
+      report(longCell(row, undefined, value as string));
+      return;
+    }
     if (!validate(value)) {
       for (const problem of schemaProblems(validate.errors))
         report({ row, rule: problem.rule, message: `Row ${row}: ${problem.message}` });

@@ -160,7 +160,7 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
           ) : (
             <>
               <h2>No runs yet</h2>
-              <p>Pick samples from a Benchling NGS run and launch nf-core/scrnaseq on them.</p>
+              <p>Pick samples from a Benchling NGS run and launch an nf-core pipeline on them.</p>
               <a class="button primary" href="#/new">
                 New run
               </a>

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { enc, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
+import { browserPattern } from './patterns';
 import { problemsOf, type StepProps } from './preview';
 
 interface ParamSchema {
@@ -27,6 +28,7 @@ interface NextflowSchema {
   $defs?: Record<string, GroupSchema>;
   definitions?: Record<string, GroupSchema>;
   properties?: Record<string, ParamSchema>;
+  required?: string[];
 }
 
 interface Pipeline {
@@ -119,12 +121,14 @@ function ParamField({
         }}
       />
     );
+  } else if (type === 'object' || type === 'array') {
+    input = <JsonField {...common} type={type} value={value} onChange={onChange} />;
   } else {
     input = (
       <input
         type="text"
         {...common}
-        pattern={schema.pattern}
+        pattern={browserPattern(schema.pattern)}
         value={set ? String(value) : ''}
         placeholder={schema.default !== undefined ? String(schema.default) : ''}
         onInput={(e) => {
@@ -172,6 +176,67 @@ function ParamField({
   );
 }
 
+/** An `object` or `array` param, edited as JSON and checked as typed; the value is the parsed JSON. */
+function JsonField({
+  id,
+  type,
+  value,
+  required,
+  onChange,
+  ...aria
+}: {
+  id: string;
+  type: 'object' | 'array';
+  value: unknown;
+  required: boolean;
+  'aria-invalid': boolean | undefined;
+  'aria-describedby': string | undefined;
+  onChange: (value: unknown) => void;
+}) {
+  const [text, setText] = useState(value === undefined ? '' : JSON.stringify(value, null, 2));
+  const [problem, setProblem] = useState<string | null>(null);
+  return (
+    <>
+      <textarea
+        id={id}
+        rows={3}
+        class="mono"
+        required={required}
+        aria-invalid={problem ? true : aria['aria-invalid']}
+        aria-describedby={aria['aria-describedby']}
+        placeholder={type === 'object' ? '{"key": "value"}' : '["a", "b"]'}
+        value={text}
+        onInput={(e) => {
+          const next = e.currentTarget.value;
+          setText(next);
+          if (next.trim() === '') {
+            setProblem(null);
+            onChange(undefined);
+            return;
+          }
+          try {
+            const parsed = JSON.parse(next) as unknown;
+            const isArray = Array.isArray(parsed);
+            if ((type === 'array') !== isArray || parsed === null || typeof parsed !== 'object')
+              throw new Error(
+                `write a JSON ${type === 'array' ? 'list, e.g. ["a", "b"]' : 'map, e.g. {"key": "value"}'}`,
+              );
+            setProblem(null);
+            onChange(parsed);
+          } catch (error) {
+            setProblem(`Not valid JSON for this ${type} parameter: ${(error as Error).message}`);
+          }
+        }}
+      />
+      {problem && (
+        <div class="field-error" role="alert">
+          {problem}
+        </div>
+      )}
+    </>
+  );
+}
+
 /** Step 4: the pipeline version and its parameters, a form built from that version's nextflow_schema.json. */
 export function ParamsStep({ draft, update, preview }: StepProps) {
   const pipelineRead = useApi<Pipeline>(`/api/pipelines/${enc(draft.pipeline)}`);
@@ -203,7 +268,11 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
   );
   const problemFor = (name: string) => problems.find((p) => p.field === `params.${name}`)?.message;
   const general = problems.filter((p) => p.field === 'params');
-  const groups = Object.entries(schema.$defs ?? schema.definitions ?? {});
+  // Every param the schema declares: its groups, then any defined at the top level.
+  const groups: [string, GroupSchema][] = Object.entries(schema.$defs ?? schema.definitions ?? {});
+  if (schema.properties && Object.keys(schema.properties).length > 0)
+    groups.push(['other', { title: 'Other parameters', properties: schema.properties }]);
+  const topRequired = new Set(schema.required ?? []);
   const hiddenCount = groups.reduce(
     (n, [, g]) => n + Object.values(g.properties ?? {}).filter((p) => p.hidden).length,
     0,
@@ -247,7 +316,8 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
         </label>
       </div>
       <p class="muted small">
-        Fields marked <span class="required">*</span> are required. Empty fields use the pipeline's default.{' '}
+        The parameters of {pipeline.name} {version}, from its own nextflow_schema.json. Fields marked{' '}
+        <span class="required">*</span> are required. Empty fields use the pipeline's default.{' '}
         <span class="mono">input</span> and <span class="mono">outdir</span> are set by the platform.
       </p>
       {general.map((p) => (
@@ -265,7 +335,7 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
             !PLATFORM_PARAMS.has(name) && (showHidden || !p.hidden || draft.params[name] !== undefined),
         );
         if (fields.length === 0) return null;
-        const required = new Set(group.required ?? []);
+        const required = new Set([...(group.required ?? []), ...topRequired]);
         return (
           <fieldset class="card group" data-group={id}>
             <legend>{group.title ?? id}</legend>

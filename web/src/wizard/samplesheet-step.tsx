@@ -73,7 +73,7 @@ export function SamplesheetStep({ draft, update, preview }: StepProps) {
   return (
     <div class="stack">
       <p>
-        One row per FASTQ pair, as nf-core/scrnaseq reads it. Edit cells directly; problems are checked as you
+        One row per FASTQ pair, as {draft.pipeline} reads it. Edit cells directly; problems are checked as you
         type, by row and column.
       </p>
       {warnings.map((w) => (
