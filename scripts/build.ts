@@ -8,6 +8,7 @@ import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { writeCatalog } from './pipelines-catalog';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -202,6 +203,8 @@ export function formatBytes(bytes: number): string {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quiet = process.argv.includes('--quiet');
+  // A pipeline folder added since the last build joins the catalog the bundles carry.
+  writeCatalog();
   const built = await buildFunctions();
   const web = await buildWeb();
   const orchestrator = await buildOrchestrator();

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../functions/config';
 import { buildFunctions, buildOrchestrator, buildWeb } from './build';
 import { startLocalStack } from './local/stack';
+import { writeCatalog } from './pipelines-catalog';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const fresh = process.argv.includes('--fresh');
@@ -15,6 +16,7 @@ const say = (line: string) => console.log(`[arc] ${line}`);
 
 async function main(): Promise<void> {
   say('Building the functions and the page…');
+  writeCatalog();
   await buildFunctions();
   await buildWeb();
   await buildOrchestrator();

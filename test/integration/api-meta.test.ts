@@ -34,12 +34,13 @@ afterAll(async () => {
 });
 
 describe('pipelines', () => {
-  it('lists nf-core/scrnaseq with its versions and default', async () => {
+  it('lists nf-core/rnaseq and nf-core/scrnaseq with their versions and defaults', async () => {
     const response = await request<{
       pipelines: { name: string; versions: string[]; default_version: string }[];
     }>(`${api.url}/api/pipelines`, { headers: ALICE });
     expect(response.status).toBe(200);
     expect(response.body.pipelines).toEqual([
+      expect.objectContaining({ name: 'nf-core/rnaseq', versions: ['3.24.0'], default_version: '3.24.0' }),
       expect.objectContaining({
         name: 'nf-core/scrnaseq',
         versions: ['2.7.1', '3.0.0', '4.0.0'],
@@ -87,7 +88,7 @@ describe('pipelines', () => {
       headers: ALICE,
     });
     expect(pipeline.status).toBe(404);
-    expect(pipeline.body.error.message).toContain('Known pipelines: nf-core/scrnaseq');
+    expect(pipeline.body.error.message).toContain('Known pipelines: nf-core/rnaseq, nf-core/scrnaseq');
     const version = await request<{ error: { message: string } }>(
       `${api.url}/api/pipelines/nf-core/scrnaseq/schema?version=1.0.0`,
       { headers: ALICE },

@@ -150,6 +150,32 @@ describe('a run on the local stack', () => {
     expect(trace.match(/STAR_ALIGN \(SAMPLE_1\)\tFAILED/g)).toHaveLength(4);
   });
 
+  it('fails an nf-core/rnaseq run at once, saying the replay has no recording of it and how to run it for real', async () => {
+    const [header, ...rows] = samplesheet(2).trim().split('\n');
+    const rnaseqSheet = [
+      `${header!.replace(',expected_cells', '')},strandedness`,
+      ...rows.map((r) => `${r.replace(/,5000$/, '')},auto`),
+    ].join('\n');
+    const created = await launch({
+      pipeline: 'nf-core/rnaseq',
+      pipeline_version: '3.24.0',
+      samplesheet_csv: rnaseqSheet,
+      params: { genome: 'GRCh38' },
+    });
+    const run = await waitForRun(stack, created.run_id, isFinal);
+    expect(run).toMatchObject({
+      status: 'failed',
+      pipeline: 'nf-core/rnaseq',
+      error_task: null,
+      error_message: expect.stringContaining(
+        'The replay executor has a recording of nf-core/scrnaseq only; nf-core/rnaseq has none, so this run cannot be replayed. Install Nextflow',
+      ),
+    });
+    // Nothing of scrnaseq's was replayed for it.
+    const trace = await objects(`runs/${created.run_id}/logs/live/trace.`);
+    expect(trace).toEqual([]);
+  });
+
   it('cancels a running run: the task process is gone and later Batch events do not change it', async () => {
     const created = await launch();
     await waitForRun(stack, created.run_id, (r) => r.status === 'running');

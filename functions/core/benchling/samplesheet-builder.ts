@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
-import { getPipelineVersion } from '../nextflow/pipelines/registry';
+import { type ColumnSource, getPipelineVersion } from '../nextflow/pipelines/registry';
 import { neutraliseFormula, validateSamplesheet } from '../nextflow/samplesheet';
 import { ValidationError } from '../shared/errors';
 import { type BenchlingService, type NgsSample, WarehouseName } from './sample-warehouse';
@@ -43,16 +43,11 @@ export const BuildSamplesheetResponse = z.object({
   warnings: z.array(z.string()),
 });
 
-/** Which sample field fills each samplesheet column the pipeline's schema declares. */
-const COLUMN_SOURCES: Record<string, (s: NgsSample) => string | number | null> = {
-  sample: (s) => s.name,
-  fastq_1: (s) => s.fastq_1,
-  fastq_2: (s) => s.fastq_2,
-  expected_cells: (s) => s.expected_cells,
-  seq_center: (s) => s.seq_center,
-  sample_type: (s) => s.sample_type,
-  feature_type: (s) => s.feature_type,
-};
+/** The value a column gets for a sample, as the pipeline's manifest says (samplesheet_from_benchling). */
+function columnValue(source: ColumnSource, sample: NgsSample): string | number | boolean | null {
+  if ('value' in source) return source.value;
+  return source.field === 'name' ? sample.name : sample[source.field];
+}
 
 /**
  * The nf-core samplesheet for the selected samples, in the columns of the chosen version's
@@ -80,13 +75,14 @@ export async function buildSamplesheet(
     required?: string[];
   };
   const required = new Set(items.required ?? []);
+  const sources = pipeline.samplesheetFromBenchling;
   const columns = Object.keys(items.properties ?? {}).filter(
     (column) =>
-      COLUMN_SOURCES[column] &&
-      (required.has(column) || samples.some((s) => COLUMN_SOURCES[column]!(s) !== null)),
+      sources[column] !== undefined &&
+      (required.has(column) || samples.some((s) => columnValue(sources[column]!, s) !== null)),
   );
   const records = samples.map((sample) =>
-    columns.map((column) => neutraliseFormula(String(COLUMN_SOURCES[column]!(sample) ?? ''))),
+    columns.map((column) => neutraliseFormula(String(columnValue(sources[column]!, sample) ?? ''))),
   );
   const csv = stringify([columns, ...records], { record_delimiter: 'unix' });
   const validation = validateSamplesheet(csv, release.inputSchema);

@@ -38,7 +38,10 @@ const PipelineSchemaResponse = z.object({
     .record(z.string(), z.unknown())
     .describe("the pipeline's nextflow_schema.json, verbatim"),
   samplesheet_schema: z.record(z.string(), z.unknown()).describe('assets/schema_input.json, verbatim'),
-  protocols: z.record(z.string(), z.unknown()).describe('assets/protocols.json'),
+  protocols: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe("scrnaseq's assets/protocols.json; null for pipelines without one"),
 });
 
 const SchemaQuery = z.strictObject({

@@ -186,8 +186,20 @@ function traceValue(field: string, r: TaskRecord): string {
   }
 }
 
+/** A run of a pipeline the replay has no recording of fails at once, saying so (never replays another pipeline's tasks). */
+function refuseUnrecorded(args: Args): number {
+  const message = `The replay executor has a recording of ${PIPELINE} only; ${args.pipeline} has none, so this run cannot be replayed. Install Nextflow (on PATH, or set NXF_BIN) to run ${args.pipeline} for real.`;
+  writeFileSync(
+    '.nextflow.log',
+    `${formatLogTime(Date.now())} [main] ERROR nextflow.cli.Launcher - ${message}\n`,
+  );
+  process.stderr.write(`ERROR ~ ${message}\n`);
+  return 1;
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.pipeline.toLowerCase() !== PIPELINE.toLowerCase()) return refuseUnrecorded(args);
   const speed = Number(process.env.REPLAY_SPEED ?? 500);
   const storage = new Storage();
   const started = Date.now();

@@ -1,23 +1,48 @@
+/**
+ * The pipelines the platform can launch, read from their folders (README.md beside this file):
+ * each a manifest plus, a version, the pipeline's own schemas. Checked when the module loads:
+ * a broken folder stops the function at start with a message naming the file.
+ */
+import { z } from 'zod';
 import { NotFoundError } from '../../shared/errors';
 import type { JsonSchema } from '../../shared/json-schema';
-import scrnaseq271Schema from './nf-core-scrnaseq/2.7.1/nextflow_schema.json' with { type: 'json' };
-import scrnaseq271Protocols from './nf-core-scrnaseq/2.7.1/protocols.json' with { type: 'json' };
-import scrnaseq271Input from './nf-core-scrnaseq/2.7.1/schema_input.json' with { type: 'json' };
-import scrnaseq300Schema from './nf-core-scrnaseq/3.0.0/nextflow_schema.json' with { type: 'json' };
-import scrnaseq300Protocols from './nf-core-scrnaseq/3.0.0/protocols.json' with { type: 'json' };
-import scrnaseq300Input from './nf-core-scrnaseq/3.0.0/schema_input.json' with { type: 'json' };
-import scrnaseq400Schema from './nf-core-scrnaseq/4.0.0/nextflow_schema.json' with { type: 'json' };
-import scrnaseq400Protocols from './nf-core-scrnaseq/4.0.0/protocols.json' with { type: 'json' };
-import scrnaseq400Input from './nf-core-scrnaseq/4.0.0/schema_input.json' with { type: 'json' };
+import { CATALOG, type CatalogEntry } from './catalog';
+
+/** Where a samplesheet column's value comes from when it is built from Benchling samples. */
+const ColumnSource = z.union([
+  z.strictObject({
+    field: z.enum([
+      'name',
+      'fastq_1',
+      'fastq_2',
+      'expected_cells',
+      'seq_center',
+      'sample_type',
+      'feature_type',
+    ]),
+  }),
+  z.strictObject({ value: z.union([z.string(), z.number(), z.boolean()]) }),
+]);
+export type ColumnSource = z.infer<typeof ColumnSource>;
+
+const Manifest = z.strictObject({
+  name: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name, e.g. nf-core/rnaseq'),
+  title: z.string().min(1),
+  description: z.string(),
+  repository: z.url(),
+  default_version: z.string().min(1),
+  versions: z.array(z.string().min(1)).min(1),
+  samplesheet_from_benchling: z.record(z.string(), ColumnSource).default({}),
+});
 
 export interface PipelineVersion {
   version: string;
   /** The pipeline's own nextflow_schema.json, verbatim. */
   nextflowSchema: JsonSchema;
-  /** assets/schema_input.json: the samplesheet schema. */
+  /** The samplesheet schema the `input` param points at (assets/schema_input.json). */
   inputSchema: JsonSchema;
-  /** assets/protocols.json: aligner protocol names, for the form's hints. */
-  protocols: JsonSchema;
+  /** scrnaseq's assets/protocols.json (aligner protocol names); null for pipelines without one. */
+  protocols: JsonSchema | null;
 }
 
 export interface Pipeline {
@@ -27,39 +52,67 @@ export interface Pipeline {
   repository: string;
   defaultVersion: string;
   versions: PipelineVersion[];
+  /** Samplesheet column → where its value comes from, for samplesheets built from Benchling. */
+  samplesheetFromBenchling: Record<string, ColumnSource>;
 }
 
-const PIPELINES: Pipeline[] = [
-  {
-    name: 'nf-core/scrnaseq',
-    title: 'nf-core/scrnaseq',
-    description:
-      'Single-cell RNA-seq: alignment and quantification of 10x Genomics and other droplet protocols ' +
-      '(simpleaf, STARsolo, kallisto|bustools, Cell Ranger), with QC and count matrices.',
-    repository: 'https://github.com/nf-core/scrnaseq',
-    defaultVersion: '4.0.0',
-    versions: [
-      {
-        version: '2.7.1',
-        nextflowSchema: scrnaseq271Schema,
-        inputSchema: scrnaseq271Input,
-        protocols: scrnaseq271Protocols,
-      },
-      {
-        version: '3.0.0',
-        nextflowSchema: scrnaseq300Schema,
-        inputSchema: scrnaseq300Input,
-        protocols: scrnaseq300Protocols,
-      },
-      {
-        version: '4.0.0',
-        nextflowSchema: scrnaseq400Schema,
-        inputSchema: scrnaseq400Input,
-        protocols: scrnaseq400Protocols,
-      },
-    ],
-  },
-];
+/** The samplesheet schema's file name, from the `input` param's `schema` (nf-schema's pointer). */
+function inputSchemaFile(schema: JsonSchema): string {
+  const groups = (schema.$defs ?? schema.definitions ?? {}) as Record<
+    string,
+    { properties?: Record<string, { schema?: unknown }> }
+  >;
+  const input =
+    (schema.properties as Record<string, { schema?: unknown }> | undefined)?.input ??
+    Object.values(groups).find((g) => g.properties?.input)?.properties?.input;
+  const pointer = typeof input?.schema === 'string' ? input.schema : 'assets/schema_input.json';
+  return pointer.slice(pointer.lastIndexOf('/') + 1);
+}
+
+/** Builds the registry from catalog entries; throws naming the file at fault. */
+export function loadPipelines(catalog: CatalogEntry[]): Pipeline[] {
+  return catalog.map((entry) => {
+    const parsed = Manifest.safeParse(entry.manifest);
+    if (!parsed.success) {
+      throw new Error(
+        `${entry.folder}/pipeline.json: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'manifest'} ${i.message}`).join('; ')}`,
+      );
+    }
+    const manifest = parsed.data;
+    if (!manifest.versions.includes(manifest.default_version))
+      throw new Error(
+        `${entry.folder}/pipeline.json: default_version ${manifest.default_version} is not in versions.`,
+      );
+    const versions = manifest.versions.map((version): PipelineVersion => {
+      const files = entry.versions.find((v) => v.version === version)?.files;
+      const nextflowSchema = files?.['nextflow_schema.json'] as JsonSchema | undefined;
+      if (!nextflowSchema) throw new Error(`${entry.folder}/${version}/nextflow_schema.json is missing.`);
+      const inputFile = inputSchemaFile(nextflowSchema);
+      const inputSchema = files?.[inputFile] as JsonSchema | undefined;
+      if (!inputSchema)
+        throw new Error(
+          `${entry.folder}/${version}/${inputFile} is missing: the input param's schema points at it.`,
+        );
+      return {
+        version,
+        nextflowSchema,
+        inputSchema,
+        protocols: (files?.['protocols.json'] as JsonSchema | undefined) ?? null,
+      };
+    });
+    return {
+      name: manifest.name,
+      title: manifest.title,
+      description: manifest.description,
+      repository: manifest.repository,
+      defaultVersion: manifest.default_version,
+      versions,
+      samplesheetFromBenchling: manifest.samplesheet_from_benchling,
+    };
+  });
+}
+
+const PIPELINES: Pipeline[] = loadPipelines(CATALOG);
 
 export function listPipelines(): readonly Pipeline[] {
   return PIPELINES;
