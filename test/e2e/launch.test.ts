@@ -162,6 +162,55 @@ describe('the new run wizard', () => {
   }, 240_000);
 });
 
+describe('another nf-core pipeline', () => {
+  it('walks nf-core/rnaseq 3.24.0 through the wizard: its samplesheet (strandedness), its form, review, launch', async () => {
+    const carol = await openAs(browser, stack.url, 'carol@example.com');
+    const { page, errors } = carol;
+    await page.goto('/#/new');
+    await page.getByLabel('Pipeline').selectOption('nf-core/rnaseq');
+    await page.locator('tr[data-ngs-run] input[type=checkbox]').first().check({ timeout: 20_000 });
+    await page.getByRole('button', { name: /Next: Samples/ }).click();
+    await page.locator('[data-sample]').first().waitFor();
+    await page.getByRole('button', { name: /Next: Samplesheet/ }).click();
+
+    // The samplesheet has rnaseq's columns, strandedness filled as the manifest says.
+    await page.getByTestId('samplesheet-ok').waitFor({ timeout: 20_000 });
+    expect(await page.getByLabel('Row 1 strandedness').inputValue()).toBe('auto');
+    expect(await page.getByText('as nf-core/rnaseq reads it').isVisible()).toBe(true);
+    await page.getByRole('button', { name: /Next: Parameters/ }).click();
+
+    // rnaseq's own form: its aligner choices, its genome.
+    const aligner = page.locator('[data-param="aligner"] select');
+    await aligner.waitFor({ timeout: 20_000 });
+    expect(await aligner.locator('option').allInnerTexts()).toContain('star_salmon');
+    await page.locator('[data-param="genome"] input').fill('GRCh38');
+    await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
+    await screenshot(page, 'wizard-4-params-rnaseq');
+    await page.getByRole('button', { name: /Next: Review/ }).click();
+    await page.getByTestId('rendered-config').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Launch run' }).click();
+
+    // Locally there is no recording of rnaseq: the run fails at once, saying why and what to do.
+    const detail = page.locator('article.run-detail');
+    await detail.waitFor({ timeout: 20_000 });
+    await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('error-panel').innerText()).toContain(
+      'nf-core/rnaseq has none, so this run cannot be replayed. Install Nextflow',
+    );
+    const runId = await detail.getAttribute('data-run-id');
+    const stored = await request<{
+      pipeline: string;
+      pipeline_version: string;
+      params: Record<string, unknown>;
+    }>(`${stack.url}/api/runs/${runId}`, {
+      headers: { 'x-goog-authenticated-user-email': 'accounts.google.com:carol@example.com' },
+    });
+    expect(stored.body).toMatchObject({ pipeline: 'nf-core/rnaseq', pipeline_version: '3.24.0' });
+    expect(stored.body.params).toMatchObject({ genome: 'GRCh38' });
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
+
 describe('cancelling', () => {
   it('asks for confirmation, then the run shows cancelled', async () => {
     const { page } = alice;

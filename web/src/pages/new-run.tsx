@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Run } from '../../../functions/core/runs/run-model';
-import { ApiError, api, errorText } from '../api';
-import { ErrorNote } from '../components/ui';
+import { ApiError, api, errorText, useApi } from '../api';
+import { ErrorNote, SelectFilter } from '../components/ui';
 import type { Session } from '../live';
 import { navigate } from '../router';
 import { type Draft, useDraft } from '../wizard/draft';
@@ -26,6 +26,37 @@ function blocker(step: number, draft: Draft, problems: { field?: string }[] | nu
   if (step === 3 && problems?.some((p) => p.field?.startsWith('params')))
     return 'Fix the parameter problems first.';
   return null;
+}
+
+/**
+ * The pipeline to launch. Choosing another one starts its samplesheet and parameters afresh
+ * (its columns and parameters are its own), unless the samplesheet was edited by hand.
+ */
+function PipelineChoice({ draft, update }: { draft: Draft; update: (change: Partial<Draft>) => void }) {
+  const read = useApi<{ pipelines: { name: string; description: string }[] }>('/api/pipelines');
+  const pipelines = read.state === 'ready' ? read.value.pipelines : [];
+  const chosen = pipelines.find((p) => p.name === draft.pipeline);
+  return (
+    <div class="filters">
+      <SelectFilter
+        label="Pipeline"
+        value={draft.pipeline}
+        any="Choose a pipeline"
+        options={pipelines.map((p) => p.name)}
+        onChange={(pipeline) =>
+          pipeline &&
+          pipeline !== draft.pipeline &&
+          update({
+            pipeline,
+            version: '',
+            params: {},
+            samplesheet: draft.samplesheetEdited ? draft.samplesheet : '',
+          })
+        }
+      />
+      {chosen && <p class="muted small grow">{chosen.description}</p>}
+    </div>
+  );
 }
 
 export function NewRun({ session }: { session: Session }) {
@@ -76,6 +107,7 @@ export function NewRun({ session }: { session: Session }) {
           Discard draft
         </button>
       </div>
+      <PipelineChoice draft={draft} update={update} />
       <ol class="steps" aria-label="Steps">
         {STEPS.map((name, i) => (
           <li
