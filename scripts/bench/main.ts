@@ -15,6 +15,7 @@ import * as faults from './sections/faults';
 import * as monitoring from './sections/monitoring';
 import * as page from './sections/page';
 import * as recovery from './sections/recovery';
+import * as samplesheet from './sections/samplesheet';
 import * as security from './sections/security';
 
 const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string, unknown>> }> = {
@@ -26,6 +27,7 @@ const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string,
   benchling,
   page,
   faults,
+  samplesheet,
 };
 
 async function main(): Promise<void> {
