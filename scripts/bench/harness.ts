@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url';
 
 import { createStorage } from '../../functions/deps';
 import { memoryLogger } from '../../functions/logging';
-import { buildOrchestrator } from '../build';
+import { buildFunctions, buildOrchestrator } from '../build';
 import { type RunningEmulator, startFirestoreEmulator } from '../lib/firestore-emulator';
 import { freePort, waitFor, waitForValue } from '../lib/net';
 import { LocalGcsServer } from '../local/gcs-server';
 import { type RunningStack, startLocalStack } from '../local/stack';
-import { EXAMPLE_FASTQS } from '../local/warehouse';
+import { EXAMPLE_FASTQS, startDemoWarehouse } from '../local/warehouse';
 
 export const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -170,4 +170,25 @@ export async function timeUntil(
     { timeoutMs: 120_000, intervalMs: 20, what },
   );
   return performance.now() - started;
+}
+
+/**
+ * The built `api` function against the bench's backends and a demo warehouse of its own (in
+ * `.bench/<name>`), signed in as a development user, reads unlimited.
+ */
+export async function startApiWithWarehouse(backends: Backends, name: string) {
+  const [api] = await buildFunctions(join(root, '.bench', 'functions'));
+  const warehouse = await startDemoWarehouse({ dataDir: join(root, '.bench', name) });
+  const fn = await startFunction(api!.dir, 'api', {
+    FIRESTORE_EMULATOR_HOST: backends.emulator.host,
+    STORAGE_EMULATOR_HOST: backends.gcsUrl,
+    RUNS_BUCKET: backends.bucket,
+    GOOGLE_CLOUD_PROJECT: `arc-bench-${name}`,
+    AUTH_MODE: 'dev',
+    DEV_USER_EMAIL: 'bench@example.com',
+    USER_TOUCH_INTERVAL_SECONDS: '3600',
+    RATE_LIMIT_READS_PER_MINUTE: '0',
+    ...warehouse.env(),
+  });
+  return { fn, warehouse };
 }

@@ -1,24 +1,8 @@
-import { join } from 'node:path';
-
-import { buildFunctions } from '../../build';
-import { startDemoWarehouse } from '../../local/warehouse';
-import { type Backends, ms, percentile, root, startFunction, stopChild } from '../harness';
+import { type Backends, ms, percentile, startApiWithWarehouse, stopChild } from '../harness';
 
 export async function run(backends: Backends): Promise<Record<string, unknown>> {
   console.log('\n== benchling: /api/benchling/runs under 20 concurrent clients for 30 s');
-  const [api] = await buildFunctions(join(root, '.bench', 'functions'));
-  const warehouse = await startDemoWarehouse({ dataDir: join(root, '.bench', 'warehouse') });
-  const fn = await startFunction(api!.dir, 'api', {
-    FIRESTORE_EMULATOR_HOST: backends.emulator.host,
-    STORAGE_EMULATOR_HOST: backends.gcsUrl,
-    RUNS_BUCKET: backends.bucket,
-    GOOGLE_CLOUD_PROJECT: 'arc-bench-benchling',
-    AUTH_MODE: 'dev',
-    DEV_USER_EMAIL: 'bench@example.com',
-    USER_TOUCH_INTERVAL_SECONDS: '3600',
-    RATE_LIMIT_READS_PER_MINUTE: '0',
-    ...warehouse.env(),
-  });
+  const { fn, warehouse } = await startApiWithWarehouse(backends, 'warehouse');
   // The pool's size as the server sees it: the reader role's open connections, sampled.
   const admin = await warehouse.adminClient('postgres');
   let peak = 0;

@@ -1,15 +1,10 @@
-import { join } from 'node:path';
-
-import { buildFunctions } from '../../build';
-import { startDemoWarehouse } from '../../local/warehouse';
 import {
   type Backends,
   BENCH_RUN,
   benchStack,
   median,
   ms,
-  root,
-  startFunction,
+  startApiWithWarehouse,
   stopChild,
   timeUntil,
 } from '../harness';
@@ -65,18 +60,7 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
     `orchestrator killed (exit 50001) → the run counts progress again: median ${ms(resume)} over ${kills.length} kills, vs launch → first progress ${ms(fresh)} (${(resume / fresh).toFixed(2)}×); Batch's retry delay in the twin is 200 ms`,
   );
 
-  const [api] = await buildFunctions(join(root, '.bench', 'functions'));
-  const warehouse = await startDemoWarehouse({ dataDir: join(root, '.bench', 'warehouse-frozen') });
-  const fn = await startFunction(api!.dir, 'api', {
-    FIRESTORE_EMULATOR_HOST: backends.emulator.host,
-    STORAGE_EMULATOR_HOST: backends.gcsUrl,
-    RUNS_BUCKET: backends.bucket,
-    GOOGLE_CLOUD_PROJECT: 'arc-bench-frozen',
-    AUTH_MODE: 'dev',
-    DEV_USER_EMAIL: 'bench@example.com',
-    RATE_LIMIT_READS_PER_MINUTE: '0',
-    ...warehouse.env(),
-  });
+  const { fn, warehouse } = await startApiWithWarehouse(backends, 'warehouse-frozen');
   const answer = async (path: string) => {
     const t = performance.now();
     const response = await fetch(`${fn.url}${path}`);
