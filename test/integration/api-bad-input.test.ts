@@ -91,10 +91,10 @@ describe('POST /api/runs refuses bad input and writes nothing', () => {
   });
 
   it('an unknown pipeline: the message lists the known ones', async () => {
-    const response = await post(runBody({ pipeline: 'nf-core/rnaseq' }));
+    const response = await post(runBody({ pipeline: 'nf-core/nowhere' }));
     expect(response.status).toBe(400);
     expect(response.body.error.message).toBe(
-      'Unknown pipeline "nf-core/rnaseq". Known pipelines: nf-core/scrnaseq.',
+      'Unknown pipeline "nf-core/nowhere". Known pipelines: nf-core/rnaseq, nf-core/scrnaseq.',
     );
     expect(response.body.error.details).toEqual([expect.objectContaining({ field: 'pipeline' })]);
     await nothingWritten();
