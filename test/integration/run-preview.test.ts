@@ -89,6 +89,50 @@ describe('POST /api/runs/preview', () => {
     );
   });
 
+  it("checks the params the schema says must exist (nf-schema's exists): a missing file by param, a folder by prefix", async () => {
+    await api.gcs.putObject(
+      'arc-demo-refs',
+      'star/GRCh38/SA',
+      Buffer.from('index'),
+      'application/octet-stream',
+    );
+    const response = await preview(
+      runBody({
+        params: {
+          aligner: 'star',
+          protocol: '10XV3',
+          fasta: 'gs://arc-demo-refs/GRCh38.fa',
+          star_index: 'gs://arc-demo-refs/star/GRCh38',
+          gtf: 'gs://arc-nowhere-bucket/genes.gtf',
+        },
+      }),
+    );
+    expect(response.body.valid).toBe(false);
+    expect(response.body.problems).toEqual([
+      expect.objectContaining({
+        field: 'params.fasta',
+        rule: 'file_exists',
+        message: 'param fasta: gs://arc-demo-refs/GRCh38.fa does not exist',
+      }),
+      expect.objectContaining({ field: 'params.gtf', rule: 'file_exists' }),
+    ]);
+
+    await api.gcs.putObject('arc-demo-refs', 'GRCh38.fa', Buffer.from('>chr1\nACGT\n'), 'text/plain');
+    await api.gcs.putObject('arc-demo-refs', 'genes.gtf', Buffer.from('chr1\t.\tgene\n'), 'text/plain');
+    const fixed = await preview(
+      runBody({
+        params: {
+          aligner: 'star',
+          protocol: '10XV3',
+          fasta: 'gs://arc-demo-refs/GRCh38.fa',
+          star_index: 'gs://arc-demo-refs/star/GRCh38/',
+          gtf: 'gs://arc-demo-refs/genes.gtf',
+        },
+      }),
+    );
+    expect(fixed.body).toMatchObject({ valid: true });
+  });
+
   it('refuses a cell of a million characters by row and column, without echoing it', async () => {
     const huge = `gs://arc-demo-fastq/${'x'.repeat(1_000_000)}_R1.fastq.gz`;
     const csv = `sample,fastq_1,fastq_2\nS1,${huge},gs://arc-demo-fastq/S1_R2.fastq.gz\n`;

@@ -88,3 +88,38 @@ export function validateParams(
       }));
   return { params, errors, warnings };
 }
+
+/** What an nf-schema path format names: a file, a directory, or either. */
+export type PathKind = 'file' | 'directory' | 'path';
+
+const PATH_FORMATS: Record<string, PathKind> = {
+  'file-path': 'file',
+  'directory-path': 'directory',
+  path: 'path',
+};
+
+/** A param or samplesheet column that nf-schema checks exists (`exists: true` on a path format). */
+export interface ExistsField {
+  name: string;
+  kind: PathKind;
+}
+
+/** The properties nf-schema checks exist before the pipeline starts, and what each must be. */
+export function existsFields(properties: Record<string, JsonSchema>): ExistsField[] {
+  const fields: ExistsField[] = [];
+  for (const [name, property] of Object.entries(properties)) {
+    const kind = PATH_FORMATS[String(property.format)];
+    if (property.exists === true && kind) fields.push({ name, kind });
+  }
+  return fields;
+}
+
+/** The params of a nextflow_schema.json that must exist, less the ones the platform sets itself. */
+export function paramsThatMustExist(schema: JsonSchema): ExistsField[] {
+  const properties = Object.fromEntries(
+    paramDefinitions(schema)
+      .filter((d) => !(PLATFORM_PARAMS as readonly string[]).includes(d.name))
+      .map((d) => [d.name, d.schema]),
+  );
+  return existsFields(properties);
+}

@@ -3,6 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { parse as parseYaml } from 'yaml';
 import type { FieldProblem } from '../shared/errors';
 import { compileSchema, type JsonSchema, schemaProblems } from '../shared/json-schema';
+import { type ExistsField, existsFields } from './params';
 
 export type SamplesheetRow = Record<string, string | number | boolean>;
 
@@ -32,6 +33,11 @@ interface ColumnSchema {
 
 function itemSchema(inputSchema: JsonSchema): JsonSchema {
   return (inputSchema.items ?? {}) as JsonSchema;
+}
+
+/** The samplesheet columns nf-schema checks exist (`exists: true` on a path format). */
+export function columnsThatMustExist(inputSchema: JsonSchema): ExistsField[] {
+  return existsFields((itemSchema(inputSchema).properties ?? {}) as Record<string, JsonSchema>);
 }
 
 function columnsOf(inputSchema: JsonSchema): {

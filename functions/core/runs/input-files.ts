@@ -1,97 +1,132 @@
 import pLimit from 'p-limit';
+import type { ExistsField, PathKind } from '../nextflow/params';
 import type { SamplesheetRow } from '../nextflow/samplesheet';
 import { UpstreamError, ValidationError } from '../shared/errors';
 
 /** What the platform can tell about an input object before a run needs it. */
 export type InputFileState = 'found' | 'missing' | 'forbidden';
 
-/** Objects in any bucket (the FASTQs live outside the runs bucket). */
+/** Objects in any bucket (the inputs live outside the runs bucket). */
 export interface InputFiles {
-  state(bucket: string, name: string): Promise<InputFileState>;
+  /**
+   * Whether `name` exists as the kind nf-schema asks for: an object (`file`), a prefix holding
+   * objects (`directory`), or either (`path`).
+   */
+  state(bucket: string, name: string, kind: PathKind): Promise<InputFileState>;
 }
 
-/** The samplesheet columns that name input files. */
-export const FILE_COLUMNS = ['fastq_1', 'fastq_2'] as const;
+/** The inputs of a run whose schema says they must exist (`exists: true` on a path format). */
+export interface InputPaths {
+  rows: SamplesheetRow[];
+  /** Samplesheet columns that must exist, from the samplesheet schema. */
+  columns: ExistsField[];
+  params: Record<string, unknown>;
+  /** Params that must exist, from the pipeline schema (not the ones the platform sets). */
+  paramFields: ExistsField[];
+}
 
 const GS_URI = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])\/(.+)$/;
 
 /** How many existence checks run at once: enough to finish 1,000 files in seconds, few enough to be polite. */
 export const CHECK_CONCURRENCY = 16;
 
+/** Where an input is named: a samplesheet cell, or a param. */
+type Use = { row: number; column: string } | { param: string };
+
 export interface MissingFile {
-  /** 1-based data row of the samplesheet. */
-  row: number;
-  column: string;
+  use: Use;
   uri: string;
+  kind: PathKind;
   state: 'missing' | 'forbidden';
 }
 
+/** How a missing input is described, by what the schema asked it to be. */
+const MISSING: Record<PathKind, string> = {
+  file: 'does not exist',
+  directory: 'is not a folder with objects in it',
+  path: 'does not exist as an object or a folder',
+};
+
+function where(use: Use): string {
+  return 'param' in use ? `param ${use.param}` : `row ${use.row} ${use.column}`;
+}
+
+function order(a: MissingFile, b: MissingFile): number {
+  const rank = (u: Use) =>
+    ('param' in u ? [0, 0, u.param] : [1, u.row, u.column]) as [number, number, string];
+  const [ra, na, ca] = rank(a.use);
+  const [rb, nb, cb] = rank(b.use);
+  return ra - rb || na - nb || ca.localeCompare(cb);
+}
+
 /**
- * Checks, before anything is written, that every `gs://` file the samplesheet names exists and
- * that the platform may read it; throws 400 listing each one that does not, by row and column.
- * Each distinct object is checked once, at most CHECK_CONCURRENCY at a time. Files elsewhere
+ * Checks, before anything is written, that every `gs://` input the schemas say must exist
+ * (samplesheet cells and params, as nf-schema's `exists` does) is there and readable by the
+ * platform; throws 400 listing each one that is not, by row and column or by param. Each
+ * distinct object is checked once, at most CHECK_CONCURRENCY at a time. Inputs elsewhere
  * (https://, s3://) cannot be checked: they come back as warnings.
  */
-export async function checkInputFiles(files: InputFiles, rows: SamplesheetRow[]): Promise<string[]> {
-  const uses = new Map<string, { row: number; column: string }[]>();
+export async function checkInputFiles(files: InputFiles, inputs: InputPaths): Promise<string[]> {
+  const uses = new Map<string, { kind: PathKind; uses: Use[] }>();
   const unchecked = new Set<string>();
-  rows.forEach((values, index) => {
-    for (const column of FILE_COLUMNS) {
-      const uri = values[column];
-      if (typeof uri !== 'string' || uri === '') continue;
-      if (!GS_URI.test(uri)) {
-        unchecked.add(uri);
-        continue;
-      }
-      const list = uses.get(uri) ?? [];
-      list.push({ row: index + 1, column });
-      uses.set(uri, list);
+  const note = (value: unknown, kind: PathKind, use: Use) => {
+    if (typeof value !== 'string' || value === '') return;
+    if (!GS_URI.test(value)) {
+      unchecked.add(value);
+      return;
     }
+    const key = `${kind} ${value}`;
+    const entry = uses.get(key) ?? { kind, uses: [] };
+    entry.uses.push(use);
+    uses.set(key, entry);
+  };
+  for (const { name, kind } of inputs.paramFields) note(inputs.params[name], kind, { param: name });
+  inputs.rows.forEach((values, index) => {
+    for (const { name, kind } of inputs.columns) note(values[name], kind, { row: index + 1, column: name });
   });
 
   const limit = pLimit(CHECK_CONCURRENCY);
   let states: [string, InputFileState][];
   try {
     states = await Promise.all(
-      [...uses.keys()].map((uri) =>
+      [...uses.entries()].map(([key, { kind }]) =>
         limit(async (): Promise<[string, InputFileState]> => {
-          const [, bucket, name] = GS_URI.exec(uri)!;
-          return [uri, await files.state(bucket!, name!)];
+          const [, bucket, name] = GS_URI.exec(key.slice(kind.length + 1))!;
+          return [key, await files.state(bucket!, name!, kind)];
         }),
       ),
     );
   } catch (error) {
     limit.clearQueue();
     if (error instanceof UpstreamError) throw error;
-    throw new UpstreamError(
-      "The samplesheet's input files could not be checked; nothing was launched. Try again.",
-      {
-        cause: error,
-      },
-    );
+    throw new UpstreamError("The run's input files could not be checked; nothing was launched. Try again.", {
+      cause: error,
+    });
   }
 
   const missing: MissingFile[] = [];
-  for (const [uri, state] of states) {
+  for (const [key, state] of states) {
     if (state === 'found') continue;
-    for (const use of uses.get(uri)!) missing.push({ ...use, uri, state });
+    const { kind, uses: found } = uses.get(key)!;
+    const uri = key.slice(kind.length + 1);
+    for (const use of found) missing.push({ use, uri, kind, state });
   }
   if (missing.length > 0) {
-    missing.sort((a, b) => a.row - b.row || a.column.localeCompare(b.column));
+    missing.sort(order);
     const describe = (m: MissingFile) =>
-      `row ${m.row} ${m.column}: ${m.uri} ${m.state === 'missing' ? 'does not exist' : 'is not readable by the platform'}`;
+      `${where(m.use)}: ${m.uri} ${m.state === 'missing' ? MISSING[m.kind] : 'is not readable by the platform'}`;
     const forbidden = missing.some((m) => m.state === 'forbidden');
     throw new ValidationError(
-      `${missing.length} input file(s) named in the samplesheet cannot be read: ${missing
+      `${missing.length} input(s) the run needs cannot be read: ${missing
         .slice(0, 3)
         .map(describe)
         .join(
           '; ',
         )}${missing.length > 3 ? '; …' : ''}. Fix the paths${forbidden ? ", or grant the platform's service account read access to those buckets" : ''}, then launch again.`,
       missing.slice(0, 200).map((m) => ({
-        field: 'samplesheet_csv',
-        row: m.row,
-        column: m.column,
+        ...('param' in m.use
+          ? { field: `params.${m.use.param}` }
+          : { field: 'samplesheet_csv', row: m.use.row, column: m.use.column }),
         rule: m.state === 'missing' ? 'file_exists' : 'file_readable',
         message: describe(m),
       })),
@@ -100,5 +135,5 @@ export async function checkInputFiles(files: InputFiles, rows: SamplesheetRow[])
   }
   return [...unchecked]
     .slice(0, 5)
-    .map((uri) => `input file ${uri} is not in Cloud Storage, so it was not checked before launch`);
+    .map((uri) => `input ${uri} is not in Cloud Storage, so it was not checked before launch`);
 }

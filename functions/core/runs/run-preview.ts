@@ -40,7 +40,7 @@ export type RunPreview =
 export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<RunPreview> {
   try {
     const inputs = validateCreateRequest(body, deps.bucket, RUN_ID_PLACEHOLDER);
-    const unchecked = await checkInputFiles(deps.inputFiles, inputs.rows);
+    const unchecked = await checkInputFiles(deps.inputFiles, inputs.inputPaths);
     return {
       valid: true,
       pipeline: inputs.pipeline,

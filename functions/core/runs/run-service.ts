@@ -1,6 +1,6 @@
-import { validateParams } from '../nextflow/params';
+import { paramsThatMustExist, validateParams } from '../nextflow/params';
 import { getPipeline, getPipelineVersion } from '../nextflow/pipelines/registry';
-import { type SamplesheetRow, samplesheetToCsv, validateSamplesheet } from '../nextflow/samplesheet';
+import { columnsThatMustExist, samplesheetToCsv, validateSamplesheet } from '../nextflow/samplesheet';
 import type { Caller } from '../shared/caller';
 import {
   ConflictError,
@@ -13,7 +13,7 @@ import {
 import { newRunId, RUN_ID_PATTERN } from '../shared/ids';
 import type { Clock, ObjectStore, Randomness } from '../shared/ports';
 import { byteLength, checkSize, parseOrThrow } from '../shared/validation';
-import { checkInputFiles, type InputFiles } from './input-files';
+import { checkInputFiles, type InputFiles, type InputPaths } from './input-files';
 import type {
   JobRunner,
   RunHistoryEntry,
@@ -87,8 +87,8 @@ interface ValidatedInputs {
   warnings: string[];
   samples: string[];
   sampleCount: number;
-  /** The samplesheet's rows, cast by the column types. */
-  rows: SamplesheetRow[];
+  /** The inputs the schemas say must exist, for checkInputFiles. */
+  inputPaths: InputPaths;
 }
 
 /** Everything that can be checked without writing anything; throws with every problem found. */
@@ -172,7 +172,12 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     warnings: [...params.warnings, ...sheet.warnings],
     samples: sheet.samples,
     sampleCount: sheet.sample_count,
-    rows: sheet.rows,
+    inputPaths: {
+      rows: sheet.rows,
+      columns: columnsThatMustExist(release.inputSchema),
+      params: params.params,
+      paramFields: paramsThatMustExist(release.nextflowSchema),
+    },
   };
 }
 
@@ -258,7 +263,7 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
 export async function createRun(deps: RunServiceDeps, caller: Caller, body: unknown): Promise<Run> {
   const runId = newRunId(deps.random.bytes);
   const inputs = validateCreateRequest(body, deps.objects.bucket, runId);
-  const unchecked = await checkInputFiles(deps.inputFiles, inputs.rows);
+  const unchecked = await checkInputFiles(deps.inputFiles, inputs.inputPaths);
   const paths = runPaths(deps.objects.bucket, runId);
 
   // Stored as CSV, whatever format it came in: that is what the pipeline reads.

@@ -5,8 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { validateParams } from '../../../functions/core/nextflow/params';
-import { detectFormat, validateSamplesheet } from '../../../functions/core/nextflow/samplesheet';
+import { paramsThatMustExist, validateParams } from '../../../functions/core/nextflow/params';
+import {
+  columnsThatMustExist,
+  detectFormat,
+  validateSamplesheet,
+} from '../../../functions/core/nextflow/samplesheet';
 import type { JsonSchema } from '../../../functions/core/shared/json-schema';
 
 const fixture = (path: string) => readFileSync(`test/fixtures/nf-core-pipelines/${path}`, 'utf8');
@@ -144,5 +148,21 @@ describe('samplesheet formats', () => {
     expect(good.samples).toEqual(['SRR9984183', 'ERR1160846']);
     const bad = validateSamplesheet('SRR9984183\nnot an id\n', ids, 'csv');
     expect(bad.errors).toEqual([expect.objectContaining({ row: 2, rule: 'pattern' })]);
+  });
+});
+
+describe("nf-schema's exists", () => {
+  it('finds every rnaseq 3.24.0 column and param that must exist, with the kind of path, not the ones the platform sets', () => {
+    expect(columnsThatMustExist(rnaseq)).toEqual([
+      { name: 'fastq_1', kind: 'file' },
+      { name: 'fastq_2', kind: 'file' },
+      { name: 'genome_bam', kind: 'file' },
+      { name: 'transcriptome_bam', kind: 'file' },
+    ]);
+    const params = paramsThatMustExist(json('rnaseq/3.24.0/nextflow_schema.json'));
+    expect(params).toContainEqual({ name: 'fasta', kind: 'file' });
+    expect(params).toContainEqual({ name: 'star_index', kind: 'path' });
+    expect(params.map((p) => p.name)).not.toContain('input');
+    expect(params).toHaveLength(20);
   });
 });

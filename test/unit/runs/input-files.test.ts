@@ -1,17 +1,43 @@
 import { describe, expect, it } from 'vitest';
-import { checkInputFiles, type InputFileState } from '../../../functions/core/runs/input-files';
+import type { PathKind } from '../../../functions/core/nextflow/params';
+import type { SamplesheetRow } from '../../../functions/core/nextflow/samplesheet';
+import {
+  checkInputFiles,
+  type InputFileState,
+  type InputPaths,
+} from '../../../functions/core/runs/input-files';
 import { UpstreamError, ValidationError } from '../../../functions/core/shared/errors';
 
 /** An object store that answers from a table and counts what it was asked. */
 function files(states: Record<string, InputFileState>, fail = false) {
   const asked: string[] = [];
+  const kinds: PathKind[] = [];
   return {
     asked,
-    async state(bucket: string, name: string): Promise<InputFileState> {
+    kinds,
+    async state(bucket: string, name: string, kind: PathKind): Promise<InputFileState> {
       asked.push(`gs://${bucket}/${name}`);
+      kinds.push(kind);
       if (fail) throw new Error('connection reset');
       return states[`gs://${bucket}/${name}`] ?? 'missing';
     },
+  };
+}
+
+/** A samplesheet whose FASTQ columns must exist, as the scrnaseq and rnaseq schemas say. */
+function sheet(
+  rows: SamplesheetRow[],
+  params: Partial<Pick<InputPaths, 'params' | 'paramFields'>> = {},
+): InputPaths {
+  return {
+    rows,
+    columns: [
+      { name: 'fastq_1', kind: 'file' },
+      { name: 'fastq_2', kind: 'file' },
+    ],
+    params: {},
+    paramFields: [],
+    ...params,
   };
 }
 
@@ -26,7 +52,7 @@ describe('checkInputFiles', () => {
       { sample: 'A', fastq_1: A1, fastq_2: A2 },
       { sample: 'A', fastq_1: A1, fastq_2: A2 },
     ];
-    await expect(checkInputFiles(store, rows)).resolves.toEqual([]);
+    await expect(checkInputFiles(store, sheet(rows))).resolves.toEqual([]);
     expect(store.asked.sort()).toEqual([A1, A2]);
   });
 
@@ -36,7 +62,7 @@ describe('checkInputFiles', () => {
       { sample: 'A', fastq_1: A1, fastq_2: A2 },
       { sample: 'B', fastq_1: A1, fastq_2: B2 },
     ];
-    const error = await checkInputFiles(store, rows).catch((e: unknown) => e);
+    const error = await checkInputFiles(store, sheet(rows)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     const problem = error as ValidationError;
     expect(problem.code).toBe('missing_input_files');
@@ -49,9 +75,10 @@ describe('checkInputFiles', () => {
 
   it('cannot check files outside Cloud Storage: warns instead', async () => {
     const store = files({});
-    const warnings = await checkInputFiles(store, [
-      { sample: 'A', fastq_1: 'https://example.org/a_R1.fastq.gz', fastq_2: 's3://x/a_R2.fastq.gz' },
-    ]);
+    const warnings = await checkInputFiles(
+      store,
+      sheet([{ sample: 'A', fastq_1: 'https://example.org/a_R1.fastq.gz', fastq_2: 's3://x/a_R2.fastq.gz' }]),
+    );
     expect(store.asked).toEqual([]);
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toContain('was not checked');
@@ -59,7 +86,46 @@ describe('checkInputFiles', () => {
 
   it('answers 503, not "missing", when the store cannot be asked', async () => {
     await expect(
-      checkInputFiles(files({}, true), [{ sample: 'A', fastq_1: A1, fastq_2: A2 }]),
+      checkInputFiles(files({}, true), sheet([{ sample: 'A', fastq_1: A1, fastq_2: A2 }])),
     ).rejects.toThrow(UpstreamError);
+  });
+
+  it('checks the params the pipeline schema says must exist, as the kind it names, and names the param', async () => {
+    const fasta = 'gs://refs/GRCh38.fa';
+    const index = 'gs://refs/star';
+    const store = files({ [A1]: 'found', [A2]: 'found', [index]: 'found' });
+    const error = await checkInputFiles(
+      store,
+      sheet([{ sample: 'A', fastq_1: A1, fastq_2: A2 }], {
+        params: { fasta, star_index: index, outdir: 'gs://runs/out', multiqc_title: 'gs://not/a/path' },
+        paramFields: [
+          { name: 'fasta', kind: 'file' },
+          { name: 'star_index', kind: 'path' },
+          { name: 'gtf', kind: 'file' },
+        ],
+      }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).details).toEqual([
+      { field: 'params.fasta', rule: 'file_exists', message: `param fasta: ${fasta} does not exist` },
+    ]);
+    expect(store.asked.sort()).toEqual([A1, A2, fasta, index]);
+    expect(store.kinds.filter((k) => k === 'path')).toHaveLength(1);
+  });
+
+  it('asks for a folder when the schema says directory-path', async () => {
+    const dir = 'gs://refs/salmon/';
+    const store = files({});
+    const error = await checkInputFiles(
+      store,
+      sheet([], {
+        params: { salmon_index: dir },
+        paramFields: [{ name: 'salmon_index', kind: 'directory' }],
+      }),
+    ).catch((e: unknown) => e);
+    expect(store.kinds).toEqual(['directory']);
+    expect((error as ValidationError).message).toContain(
+      'param salmon_index: gs://refs/salmon/ is not a folder with objects in it',
+    );
   });
 });
