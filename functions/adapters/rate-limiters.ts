@@ -39,7 +39,12 @@ export class MemoryRateLimiter implements RateLimiter {
 /**
  * Across every instance: one Firestore document per user and one-minute window
  * (`rate_limits/{bucket}:{key}:{window}`), counted with conditional writes so that concurrent
- * requests never both take the last slot. Documents carry `expires_at` for a TTL policy.
+ * requests never both take the last slot. A request counts against the last 60 s, estimated as
+ * this window's count plus the previous window's weighted by how much of it those 60 s still
+ * cover (Cloudflare's sliding-window estimate): a full burst at the end of one clock minute
+ * leaves room for about one more at the start of the next, and the room comes back over that
+ * minute, instead of a second full burst a moment later. Documents carry `expires_at` for a
+ * TTL policy.
  */
 export class FirestoreRateLimiter implements RateLimiter {
   constructor(
@@ -50,21 +55,39 @@ export class FirestoreRateLimiter implements RateLimiter {
     private readonly collection = 'rate_limits',
   ) {}
 
+  private ref(key: string, window: number) {
+    return this.db.collection(this.collection).doc(`${this.bucket}:${key}:${window}`);
+  }
+
   async consume(key: string): Promise<RateDecision> {
     const now = this.now();
     const window = Math.floor(now / WINDOW_MS);
-    const resetSeconds = Math.max(1, Math.ceil(((window + 1) * WINDOW_MS - now) / 1000));
-    const ref = this.db.collection(this.collection).doc(`${this.bucket}:${key}:${window}`);
-    const decision = (allowed: boolean, count: number): RateDecision => ({
-      allowed,
-      limit: this.perMinute,
-      remaining: Math.max(0, this.perMinute - count),
-      resetSeconds,
-    });
+    const elapsed = now - window * WINDOW_MS;
+    const ref = this.ref(key, window);
+    // The previous window is closed: read once, it no longer changes.
+    const previous = await this.ref(key, window - 1).get();
+    const carried = previous.exists ? Number(previous.get('count') ?? 0) : 0;
+    const weight = 1 - elapsed / WINDOW_MS;
+    const estimate = (count: number) => carried * weight + count;
+    const refused = (count: number): RateDecision => {
+      // When the estimate first drops below the limit: later in this window as the previous
+      // one's weight falls, or just after it ends, when this window's count is all that remains.
+      const within =
+        carried > 0 && count < this.perMinute
+          ? (WINDOW_MS * (carried - (this.perMinute - count))) / carried - elapsed
+          : WINDOW_MS - elapsed;
+      return {
+        allowed: false,
+        limit: this.perMinute,
+        remaining: 0,
+        // The first whole second strictly after: at `within` itself the estimate is still the limit.
+        resetSeconds: Math.max(1, Math.floor(within / 1000) + 1),
+      };
+    };
     for (let attempt = 1; ; attempt++) {
       const snapshot = await ref.get();
       const count = snapshot.exists ? Number(snapshot.get('count') ?? 0) : 0;
-      if (count >= this.perMinute) return decision(false, count);
+      if (estimate(count) >= this.perMinute) return refused(count);
       try {
         if (snapshot.exists) {
           await ref.update({ count: count + 1 }, { lastUpdateTime: snapshot.updateTime! });
@@ -77,7 +100,12 @@ export class FirestoreRateLimiter implements RateLimiter {
             expires_at: new Date((window + 2) * WINDOW_MS),
           });
         }
-        return decision(true, count + 1);
+        return {
+          allowed: true,
+          limit: this.perMinute,
+          remaining: Math.max(0, Math.floor(this.perMinute - estimate(count + 1))),
+          resetSeconds: Math.max(1, Math.ceil((WINDOW_MS - elapsed) / 1000)),
+        };
       } catch (error) {
         const code = (error as { code?: number }).code;
         if (

@@ -234,7 +234,7 @@ describe('rate limits', () => {
     expect((await request(`${first.url}/api/health`)).status).toBe(200);
   });
 
-  it('lets exactly the limit through when requests race, and opens again in the next window', async () => {
+  it('lets exactly the limit through when requests race, and opens again as the minute slides on', async () => {
     const db = createFirestore(first.config);
     let now = Date.UTC(2026, 10, 23, 12, 0, 30);
     const limiter = new FirestoreRateLimiter(db, 'race', 5, () => now);
@@ -242,12 +242,37 @@ describe('rate limits', () => {
       Array.from({ length: 20 }, () => limiter.consume('dave@example.com')),
     );
     expect(decisions.filter((d) => d.allowed)).toHaveLength(5);
-    expect(decisions.find((d) => !d.allowed)?.resetSeconds).toBe(30);
-    now += 30_000;
+    // At 12:01:00 the last 60 s still hold all five: the first second after it.
+    expect(decisions.find((d) => !d.allowed)?.resetSeconds).toBe(31);
+    // 1 s into the next minute, the last 60 s hold 59/60 of the five: room for one more.
+    now += 31_000;
+    expect((await limiter.consume('dave@example.com')).allowed).toBe(true);
+    // The next fits once the previous minute's share has fallen below four: just after 12 s in.
+    const refused = await limiter.consume('dave@example.com');
+    expect(refused).toMatchObject({ allowed: false, resetSeconds: 12 });
+    now += 11_000;
+    expect((await limiter.consume('dave@example.com')).allowed).toBe(false);
+    now += 1_000;
     expect((await limiter.consume('dave@example.com')).allowed).toBe(true);
     const window = await db.collection('rate_limits').where('key', '==', 'dave@example.com').get();
-    expect(window.docs.map((d) => d.get('count')).sort()).toEqual([1, 5]);
+    expect(window.docs.map((d) => d.get('count')).sort()).toEqual([2, 5]);
     expect(window.docs.every((d) => d.get('expires_at') !== undefined)).toBe(true);
+  });
+
+  it('does not let a burst at the end of one clock minute be followed by another at the start of the next', async () => {
+    const db = createFirestore(first.config);
+    let now = Date.UTC(2026, 10, 23, 12, 0, 58);
+    const limiter = new FirestoreRateLimiter(db, 'burst', 5, () => now);
+    const consume = async (n: number) => {
+      const allowed: boolean[] = [];
+      for (let i = 0; i < n; i++) allowed.push((await limiter.consume('erin@example.com')).allowed);
+      return allowed.filter(Boolean).length;
+    };
+    expect(await consume(5)).toBe(5);
+    now += 4_000; // 12:01:02: a fixed window would let five more through
+    expect(await consume(5)).toBe(1);
+    now += 60_000; // 12:02:02: the burst is a minute old, and the one launch after it nearly so
+    expect(await consume(5)).toBe(5);
   });
 });
 
