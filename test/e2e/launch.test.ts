@@ -184,6 +184,8 @@ describe('another nf-core pipeline', () => {
     await aligner.waitFor({ timeout: 20_000 });
     expect(await aligner.locator('option').allInnerTexts()).toContain('star_salmon');
     await page.locator('[data-param="genome"] input').fill('GRCh38');
+    // nf-schema's help switches would make the run print help and exit: never offered.
+    expect(await page.locator('[data-param="help"], [data-param="show_hidden"]').count()).toBe(0);
     await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
     await screenshot(page, 'wizard-4-params-rnaseq');
     await page.getByRole('button', { name: /Next: Review/ }).click();

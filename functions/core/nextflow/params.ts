@@ -1,5 +1,6 @@
 import type { FieldProblem } from '../shared/errors';
 import { compileSchema, type JsonSchema, schemaProblems } from '../shared/json-schema';
+import { HELP_PARAMS, PLATFORM_PARAMS } from './param-names';
 
 /**
  * Params nf-schema never reports as unrecognised: its own `nf_test_output`, and the nf-core
@@ -7,8 +8,7 @@ import { compileSchema, type JsonSchema, schemaProblems } from '../shared/json-s
  */
 export const NF_SCHEMA_IGNORED_PARAMS: readonly string[] = ['nf_test_output', 'genomes'];
 
-/** Params the platform sets itself: the uploaded samplesheet and the run's results prefix. */
-export const PLATFORM_PARAMS = ['input', 'outdir'] as const;
+export { PLATFORM_PARAMS } from './param-names';
 
 export interface ParamDefinition {
   name: string;
@@ -86,6 +86,15 @@ export function validateParams(
         rule: p.rule,
         message: p.property === null ? p.message : `${p.property}: ${p.message}`,
       }));
+  for (const name of HELP_PARAMS) {
+    const value = userParams[name];
+    if (value === undefined || value === null || value === false || value === '') continue;
+    errors.push({
+      field: `params.${name}`,
+      rule: 'not_for_launch',
+      message: `${name}: makes the pipeline print its help and exit without running anything; remove it (each parameter's help is in the launch form and in GET /api/pipelines/{name}/schema).`,
+    });
+  }
   return { params, errors, warnings };
 }
 

@@ -74,6 +74,15 @@ describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (ver
     expect(result.warnings).toHaveLength(2);
   });
 
+  it("refuses nf-schema's help switches, which would make the run print help and exit", () => {
+    const result = validateParams(schema, { help: true, show_hidden: 'yes', help_full: false }, PLATFORM);
+    expect(result.errors).toEqual([
+      expect.objectContaining({ field: 'params.help', rule: 'not_for_launch' }),
+      expect.objectContaining({ field: 'params.show_hidden', rule: 'not_for_launch' }),
+    ]);
+    expect(result.errors[0]!.message).toContain('remove it');
+  });
+
   it('knows every param of every group', () => {
     const names = paramDefinitions(schema).map((d) => d.name);
     expect(names).toEqual(

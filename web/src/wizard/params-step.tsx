@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { isFormParam } from '../../../functions/core/nextflow/param-names';
 import { enc, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import { browserPattern } from './patterns';
@@ -36,9 +37,6 @@ interface Pipeline {
   default_version: string;
   versions: string[];
 }
-
-/** Set by the platform for every run: shown, never asked for. */
-const PLATFORM_PARAMS = new Set(['input', 'outdir']);
 
 function typeOf(schema: ParamSchema): string {
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
@@ -274,7 +272,8 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
     groups.push(['other', { title: 'Other parameters', properties: schema.properties }]);
   const topRequired = new Set(schema.required ?? []);
   const hiddenCount = groups.reduce(
-    (n, [, g]) => n + Object.values(g.properties ?? {}).filter((p) => p.hidden).length,
+    (n, [, g]) =>
+      n + Object.entries(g.properties ?? {}).filter(([name, p]) => p.hidden && isFormParam(name)).length,
     0,
   );
   const setParam = (name: string, value: unknown) => {
@@ -331,8 +330,7 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
       )}
       {groups.map(([id, group]) => {
         const fields = Object.entries(group.properties ?? {}).filter(
-          ([name, p]) =>
-            !PLATFORM_PARAMS.has(name) && (showHidden || !p.hidden || draft.params[name] !== undefined),
+          ([name, p]) => isFormParam(name) && (showHidden || !p.hidden || draft.params[name] !== undefined),
         );
         if (fields.length === 0) return null;
         const required = new Set([...(group.required ?? []), ...topRequired]);
