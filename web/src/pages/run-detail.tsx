@@ -58,18 +58,22 @@ function ErrorPanel({ run }: { run: Run }) {
   return (
     <section class="card error-panel" aria-labelledby="error-heading" role="alert" data-testid="error-panel">
       <h2 id="error-heading">Why the run failed</h2>
-      <dl class="stats">
-        {run.error_task && (
-          <div>
-            <dt>Failed task</dt>
-            <dd class="mono">{run.error_task}</dd>
-          </div>
-        )}
-        <div>
-          <dt>Exit code</dt>
-          <dd>{run.exit_code ?? '—'}</dd>
-        </div>
-      </dl>
+      {(run.error_task || typeof run.exit_code === 'number') && (
+        <dl class="stats">
+          {run.error_task && (
+            <div>
+              <dt>Failed task</dt>
+              <dd class="mono">{run.error_task}</dd>
+            </div>
+          )}
+          {typeof run.exit_code === 'number' && (
+            <div>
+              <dt>Exit code</dt>
+              <dd>{run.exit_code}</dd>
+            </div>
+          )}
+        </dl>
+      )}
       {hint && <p class="hint">{hint}</p>}
       {run.error_message && <p>{run.error_message}</p>}
       {run.error_detail && (
