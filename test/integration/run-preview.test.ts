@@ -104,6 +104,7 @@ describe('POST /api/runs/preview', () => {
           fasta: 'gs://arc-demo-refs/GRCh38.fa',
           star_index: 'gs://arc-demo-refs/star/GRCh38',
           gtf: 'gs://arc-nowhere-bucket/genes.gtf',
+          kallisto_index: 'gs://arc-nowhere-bucket/kallisto',
         },
       }),
     );
@@ -115,6 +116,11 @@ describe('POST /api/runs/preview', () => {
         message: 'param fasta: gs://arc-demo-refs/GRCh38.fa does not exist',
       }),
       expect.objectContaining({ field: 'params.gtf', rule: 'file_exists' }),
+      expect.objectContaining({
+        field: 'params.kallisto_index',
+        message:
+          'param kallisto_index: gs://arc-nowhere-bucket/kallisto does not exist as an object or a folder',
+      }),
     ]);
 
     await api.gcs.putObject('arc-demo-refs', 'GRCh38.fa', Buffer.from('>chr1\nACGT\n'), 'text/plain');
