@@ -10,8 +10,6 @@ import { processOfName } from './process-names';
 
 export { processOfName };
 
-export const KNOWN_STATUSES = ['COMPLETED', 'CACHED', 'FAILED', 'ABORTED'] as const;
-
 export interface TraceTask {
   task_id: number | null;
   hash: string | null;
