@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { inject } from 'vitest';
-import { freePort, waitFor } from '../../scripts/lib/net';
+import { freePort, waitFor, waitForValue } from '../../scripts/lib/net';
 
 export interface BuiltFunction {
   url: string;
@@ -10,6 +10,13 @@ export interface BuiltFunction {
   output(): string;
   /** The JSON log lines written so far. */
   logLines(): Record<string, unknown>[];
+  /**
+   * Waits for a JSON log line with these fields (the child's stdout reaches this process
+   * after its HTTP response may have), failing with what was logged when none comes.
+   */
+  waitForLogLine(fields: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Waits until the output contains `text`. */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
   stop(): Promise<void>;
@@ -39,21 +46,42 @@ export async function spawnBuiltFunction(name: string, env: Record<string, strin
     output += chunk.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const logLines = () =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+  const matches = (line: Record<string, unknown>, fields: Record<string, unknown>) =>
+    Object.entries(fields).every(([key, value]) => line[key] === value);
   return {
     url: `http://127.0.0.1:${port}`,
     child,
     output: () => output,
-    logLines: () =>
-      output
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .flatMap((line) => {
-          try {
-            return [JSON.parse(line) as Record<string, unknown>];
-          } catch {
-            return [];
-          }
-        }),
+    logLines,
+    async waitForLogLine(fields, timeoutMs = 5_000) {
+      try {
+        return await waitForValue(() => logLines().find((line) => matches(line, fields)) ?? null, {
+          timeoutMs,
+          intervalMs: 20,
+          what: `a log line with ${JSON.stringify(fields)}`,
+        });
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\nLogged:\n${output}`);
+      }
+    },
+    async waitForOutput(text, timeoutMs = 5_000) {
+      await waitFor(() => output.includes(text), {
+        timeoutMs,
+        intervalMs: 20,
+        what: `output containing ${text}`,
+      });
+    },
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -79,9 +79,7 @@ describe('the built api bundle', () => {
     expect(response.status).toBe(401);
     expect(response.body.error.code).toBe('missing_token');
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(api.logLines()).toContainEqual(
-      expect.objectContaining({ message: 'audit', event: 'access_denied', status: 401 }),
-    );
+    await api.waitForLogLine({ message: 'audit', event: 'access_denied', status: 401 });
   });
 
   it('answers 404 for an unknown route and for a run that does not exist', async () => {
@@ -97,14 +95,12 @@ describe('the built api bundle', () => {
     const headers = iapHeaders(await iapToken(key, { email: 'mallory@example.com' }));
     const response = await request<ErrorBody>(`${api.url}/api/runs/run-b0117000000c`, { headers });
     expect(response.status).toBe(404);
-    expect(api.logLines()).toContainEqual(
-      expect.objectContaining({
-        message: 'audit',
-        event: 'access_denied',
-        user: 'mallory@example.com',
-        run_id: 'run-b0117000000c',
-      }),
-    );
+    await api.waitForLogLine({
+      message: 'audit',
+      event: 'access_denied',
+      user: 'mallory@example.com',
+      run_id: 'run-b0117000000c',
+    });
   });
 
   it('answers 400 for an invalid body and 409 for recovering a completed run', async () => {
@@ -195,6 +191,6 @@ describe('the built prepareRun bundle', () => {
     });
     expect(missing.status).toBe(404);
     // Names survive minification, so the logs say what failed.
-    expect(prepare.output()).toContain('ConflictError');
+    await prepare.waitForOutput('ConflictError');
   });
 });
