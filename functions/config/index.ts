@@ -1,12 +1,13 @@
 /**
  * Every setting the functions read, from one env object, parsed once (never at import time).
- * One section a domain (platform, access, runs, benchling): each variable's schema, with the
+ * One section a domain (platform, access, runs, benchling, assistant): each variable's schema, with the
  * fix its error names, sits beside what it means in the section's config; the Config type is
  * what the sections build. Every problem is reported at once. Defaults suit the local stack;
  * production sets GOOGLE_CLOUD_PROJECT, RUNS_BUCKET and the rest explicitly.
  */
 import type { z } from 'zod';
 import { accessConfig, accessEnv, accessProblems } from './access';
+import { assistantConfig, assistantEnv } from './assistant';
 import { benchlingConfig, benchlingEnv } from './benchling';
 import { platformConfig, platformEnv } from './platform';
 import { runsConfig, runsEnv } from './runs';
@@ -19,7 +20,8 @@ export class ConfigError extends Error {}
 export type Config = ReturnType<typeof platformConfig> &
   ReturnType<typeof accessConfig> &
   ReturnType<typeof runsConfig> &
-  ReturnType<typeof benchlingConfig>;
+  ReturnType<typeof benchlingConfig> &
+  ReturnType<typeof assistantConfig>;
 
 function problemsOf(schema: z.ZodObject, env: Record<string, string>): string[] {
   const parsed = schema.safeParse(env);
@@ -38,7 +40,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       (entry): entry is [string, string] => entry[1] !== '' && entry[1] !== undefined,
     ),
   );
-  const problems = [platformEnv, accessEnv, runsEnv, benchlingEnv].flatMap((schema) =>
+  const problems = [platformEnv, accessEnv, runsEnv, benchlingEnv, assistantEnv].flatMap((schema) =>
     problemsOf(schema, set),
   );
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
@@ -52,5 +54,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   } catch (error) {
     throw new ConfigError(`Invalid configuration: ${(error as Error).message}`);
   }
-  return { ...platform, ...accessConfig(access), ...runsConfig(runsEnv.parse(set), platform), ...benchling };
+  return {
+    ...platform,
+    ...accessConfig(access),
+    ...runsConfig(runsEnv.parse(set), platform),
+    ...benchling,
+    ...assistantConfig(assistantEnv.parse(set)),
+  };
 }

@@ -8,6 +8,7 @@ import { TaskCatalog } from '../core/runs/run-tasks';
 import { type ApiDeps, READINESS_TIMEOUT_MS } from '../http/api-app';
 import { jsonLogger, redacting } from '../logging';
 import { createApiAuthenticator, createRateLimiters, createSessionTokens } from './access';
+import { assistantReadiness, createAssistantDeps } from './assistant';
 import { createWarehouse } from './benchling';
 import { createFirestore, createStorage, systemClock, systemRandomness, VERSION } from './platform';
 import { createBatchRunner, createRunStore } from './runs';
@@ -15,7 +16,7 @@ import { createSecrets } from './secrets';
 import { createTaskLogSources } from './task-logs';
 import { createWorkflowStarter, workflowArgument } from './workflows';
 
-/** The api function: the platform, the runs and Benchling domains, and the HTTP API's own parts. */
+/** The api function: the platform, the runs, Benchling and assistant domains, and the HTTP API's own parts. */
 
 /** Builds everything the api function needs, once per instance. Tests pass overrides. */
 export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}): ApiDeps {
@@ -27,8 +28,21 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
   const benchling =
     overrides.benchling ?? new BenchlingService(createWarehouse(config, secrets), systemClock);
   const logger = redacting(overrides.logger ?? jsonLogger(), (text) => secrets.redact(text));
+  const runs = createRunStore(db, logger);
+  const tasks = new TaskCatalog(objects);
+  const taskLogs = createTaskLogSources(config, objects, jobs);
+  const assistant =
+    overrides.assistant ??
+    createAssistantDeps(
+      config,
+      db,
+      secrets,
+      { runs, tasks, taskLogs, benchling, bucket: config.runsBucket },
+      logger,
+    );
   return {
-    runs: createRunStore(db, logger),
+    runs,
+    assistant,
     users: new FirestoreUserStore(db, config.userTouchIntervalMs),
     secrets,
     objects,
@@ -44,8 +58,8 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     rateLimits: createRateLimiters(config, db),
     corsOrigins: config.corsOrigins,
     sessionTokens: createSessionTokens(config),
-    tasks: new TaskCatalog(objects),
-    taskLogs: createTaskLogSources(config, objects, jobs),
+    tasks,
+    taskLogs,
     signedUrlTtlSeconds: config.signedUrlTtlSeconds,
     workRetentionDays: config.workRetentionDays,
     logPollMs: config.logPollMs,
@@ -58,6 +72,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
         check: () => jobs.ping(batchParent(config.project, config.region), READINESS_TIMEOUT_MS),
       },
       ...(benchling.configured ? [{ name: 'warehouse', check: () => benchling.ping() }] : []),
+      assistantReadiness(assistant),
     ],
     version: VERSION,
     nextflowSettings: {

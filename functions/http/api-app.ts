@@ -5,6 +5,7 @@
 import type { Request, Response } from 'express';
 import type { Secrets } from '../core/shared/ports';
 import { type AppDeps, createHttpApp } from './app';
+import { type AssistantRouteDeps, assistantRoutes } from './routes/assistant-routes';
 import { type BenchlingDeps, benchlingRoutes } from './routes/benchling-routes';
 import { type HealthDeps, healthRoutes } from './routes/health-routes';
 import { type MonitoringDeps, monitoringRoutes } from './routes/monitoring-routes';
@@ -15,7 +16,13 @@ import { sessionRoutes } from './routes/session-routes';
 export { MAX_BODY_BYTES } from './app';
 export { READINESS_TIMEOUT_MS, type ReadinessCheck } from './routes/health-routes';
 
-export interface ApiDeps extends AppDeps, HealthDeps, RunRouteDeps, MonitoringDeps, BenchlingDeps {
+export interface ApiDeps
+  extends AppDeps,
+    HealthDeps,
+    RunRouteDeps,
+    MonitoringDeps,
+    BenchlingDeps,
+    AssistantRouteDeps {
   sessionTokens: Parameters<typeof sessionRoutes>[0]['sessionTokens'];
   secrets: Secrets;
 }
@@ -30,6 +37,7 @@ export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) =
       sessionRoutes(deps),
       monitoringRoutes(deps),
       benchlingRoutes(deps),
+      assistantRoutes(deps),
     ],
     { basePath: '/api', title: 'Arc Reactor API' },
   );

@@ -2,6 +2,7 @@ import {
   ConflictError,
   DomainError,
   ForbiddenError,
+  NotConfiguredError,
   NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
@@ -31,6 +32,7 @@ const STATUS: [abstract new (...args: never[]) => DomainError, number][] = [
   [UnsupportedMediaTypeError, 415],
   [RateLimitedError, 429],
   [UpstreamError, 503],
+  [NotConfiguredError, 503],
 ];
 
 export function statusOf(error: DomainError): number {

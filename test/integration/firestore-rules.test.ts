@@ -54,6 +54,9 @@ beforeAll(async () => {
     await db.doc(`users/${ALICE.email}`).set({ email: ALICE.email, role: 'user' });
     await db.doc(`users/${BOB.email}`).set({ email: BOB.email, role: 'user' });
     await db.doc('rate_limits/launch:alice@example.com:1').set({ count: 1 });
+    await db
+      .doc(`users/${ALICE.email}/conversations/c1`)
+      .set({ id: 'c1', title: 'why did it fail', messages_json: '[]' });
   });
 });
 afterAll(async () => {
@@ -86,6 +89,16 @@ describe('Firestore rules (infra/firestore.rules) in the emulator', () => {
     await assertFails(as(ALICE).doc(`users/${BOB.email}`).get());
     await assertFails(as(ALICE).collection('users').get());
     await assertSucceeds(as(ADMIN).doc(`users/${BOB.email}`).get());
+  });
+
+  it("keeps a user's assistant conversations to that user, admins included, and read-only", async () => {
+    const mine = `users/${ALICE.email}/conversations`;
+    expect((await assertSucceeds(as(ALICE).doc(`${mine}/c1`).get())).get('title')).toBe('why did it fail');
+    await assertSucceeds(as(ALICE).collection(mine).get());
+    await assertFails(as(BOB).doc(`${mine}/c1`).get());
+    await assertFails(as(BOB).collection(mine).get());
+    await assertFails(as(ADMIN).doc(`${mine}/c1`).get());
+    await assertFails(as(ALICE).doc(`${mine}/c2`).set({ title: 'x' }));
   });
 
   it('refuses signed-out readers, tokens without an email, and server-only collections', async () => {

@@ -19,7 +19,7 @@ export interface RecoveryDeps extends LaunchDeps {
   workRetentionDays: number;
 }
 
-const RECOVERABLE = ['failed', 'cancelled'];
+export const RECOVERABLE: readonly string[] = ['failed', 'cancelled'];
 
 /**
  * JSON Merge Patch (RFC 7386) of params: a value replaces the parent's, `null` removes the
@@ -64,8 +64,8 @@ async function checkWorkDir(deps: RecoveryDeps, parent: Run): Promise<void> {
   );
 }
 
-/** Params and config of the recovery, validated exactly as on create. */
-function recoveryInputs(
+/** Params and config of the recovery, validated exactly as on create (the assistant's proposals too). */
+export function recoveryInputs(
   parent: Run,
   request: RecoverRunRequest,
   bucket: string,

@@ -56,6 +56,11 @@ export class ConflictError extends DomainError {
   readonly code = 'conflict';
 }
 
+/** A feature this deployment has not been set up for (the message says how); 503, not a fault. */
+export class NotConfiguredError extends DomainError {
+  readonly code = 'not_configured';
+}
+
 export class RateLimitedError extends DomainError {
   readonly code = 'rate_limited';
   constructor(

@@ -8,7 +8,8 @@ import { defineRoute, NoQuery, type Route } from '../router';
 
 export interface ReadinessCheck {
   name: string;
-  check(): Promise<void>;
+  /** Resolves when ready; a string is a note shown beside ok (e.g. "disabled: …"). */
+  check(): Promise<unknown>;
 }
 
 /** Each readiness check answers within this, so /ready always answers (a hung dependency is "not ready"). */
@@ -54,7 +55,10 @@ export function healthRoutes(deps: HealthDeps, basePath = '/api'): Route[] {
           description: 'ready',
           schema: z.object({
             status: z.enum(['ready', 'unavailable']),
-            checks: z.record(z.string(), z.object({ ok: z.boolean(), error: z.string().optional() })),
+            checks: z.record(
+              z.string(),
+              z.object({ ok: z.boolean(), note: z.string().optional(), error: z.string().optional() }),
+            ),
           }),
         },
         { status: 503, description: 'a dependency is unavailable' },
@@ -64,8 +68,8 @@ export function healthRoutes(deps: HealthDeps, basePath = '/api'): Route[] {
           deps.readiness.map(async ({ name, check }) => {
             const timeoutMs = deps.readinessTimeoutMs ?? READINESS_TIMEOUT_MS;
             try {
-              await within(check(), timeoutMs);
-              return [name, { ok: true }] as const;
+              const note = await within(check(), timeoutMs);
+              return [name, typeof note === 'string' ? { ok: true, note } : { ok: true }] as const;
             } catch (error) {
               deps.logger.log('WARNING', 'readiness_check_failed', {
                 check: name,

@@ -1,0 +1,227 @@
+/**
+ * Claude through the official SDK (`@anthropic-ai/sdk`, pinned to 0.137.x: the 1.x line sends
+ * API version 2026-10-21, which rejects `temperature`). The SDK retries 429, 529 and 5xx itself
+ * (maxRetries, honouring retry-after); nothing here loops on top of it. Errors become
+ * ModelErrors in the assistant's words; the key never appears in them.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import {
+  type ChatModel,
+  ModelError,
+  type ModelEvent,
+  type ModelMessage,
+  type ModelRequest,
+} from '../core/assistant/ports';
+
+export interface AnthropicSettings {
+  apiKey: () => Promise<string>;
+  model: string;
+  temperature: number;
+  maxTokens: number;
+  /** The local twin, or a proxy; default api.anthropic.com. */
+  baseUrl?: string;
+  maxRetries: number;
+  /** Per request, ms. */
+  timeoutMs: number;
+  /** How long a successful model check is trusted. */
+  checkTtlMs: number;
+}
+
+const PROMPT_TOO_LONG = /prompt is too long|too many tokens|context (window|length)/i;
+
+/** The status, the error type Anthropic named, and our words for the user. */
+export function modelErrorFrom(error: unknown): ModelError {
+  if (error instanceof ModelError) return error;
+  if (error instanceof Anthropic.APIUserAbortError) {
+    return new ModelError('unavailable', 'The answer was stopped.', null, { cause: error });
+  }
+  if (error instanceof Anthropic.APIConnectionError) {
+    return new ModelError(
+      'unavailable',
+      'Claude could not be reached (the connection failed or dropped); try again.',
+      null,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (error instanceof Anthropic.APIError) {
+    const status = error.status ?? null;
+    const body = error.error as { error?: { type?: string; message?: string } } | undefined;
+    const type = body?.error?.type ?? null;
+    const text = body?.error?.message ?? '';
+    if (status === 400 && PROMPT_TOO_LONG.test(text)) {
+      return new ModelError('context_too_long', 'Conversation too long for the model.', status, {
+        cause: error,
+      });
+    }
+    if (status === 401 || status === 403) {
+      return new ModelError(
+        'refused',
+        'Claude refused the API key: replace the secret anthropic-api-key (ANTHROPIC_API_KEY locally) with a valid key.',
+        status,
+        { cause: error },
+      );
+    }
+    if (status === 404) {
+      return new ModelError(
+        'refused',
+        'The configured model does not exist: set ANTHROPIC_MODEL to a model your key can use.',
+        status,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (status === null || status === 429 || status === 529 || status >= 500 || type === 'overloaded_error') {
+      const why =
+        status === 429
+          ? 'rate limited'
+          : status === 529 || type === 'overloaded_error'
+            ? 'overloaded'
+            : 'unavailable';
+      return new ModelError('unavailable', `Claude is ${why} right now; try again in a minute.`, status, {
+        cause: error,
+      });
+    }
+    return new ModelError(
+      'refused',
+      `Claude refused the request (${status}${type ? ` ${type}` : ''}).`,
+      status,
+      {
+        cause: error,
+      },
+    );
+  }
+  return new ModelError('unavailable', 'Claude could not be reached; try again.', null, { cause: error });
+}
+
+function toAnthropic(messages: ModelMessage[]): Anthropic.MessageParam[] {
+  return messages.map((message) => ({
+    role: message.role,
+    content: message.content.map((block): Anthropic.ContentBlockParam => {
+      if (block.type === 'text') return { type: 'text', text: block.text };
+      if (block.type === 'tool_use')
+        return {
+          type: 'tool_use',
+          id: block.id,
+          name: block.name,
+          input: block.input as Record<string, unknown>,
+        };
+      return {
+        type: 'tool_result',
+        tool_use_id: block.tool_use_id,
+        content: block.content,
+        is_error: block.is_error,
+      };
+    }),
+  }));
+}
+
+export class AnthropicChatModel implements ChatModel {
+  private client: Promise<Anthropic> | null = null;
+  private checkedAt = 0;
+
+  constructor(private readonly settings: AnthropicSettings) {}
+
+  get model(): string {
+    return this.settings.model;
+  }
+
+  private sdk(): Promise<Anthropic> {
+    this.client ??= this.settings.apiKey().then(
+      (apiKey) =>
+        new Anthropic({
+          apiKey,
+          baseURL: this.settings.baseUrl,
+          maxRetries: this.settings.maxRetries,
+          timeout: this.settings.timeoutMs,
+        }),
+    );
+    this.client.catch(() => {
+      this.client = null;
+    });
+    return this.client;
+  }
+
+  async *stream(request: ModelRequest): AsyncIterable<ModelEvent> {
+    const client = await this.sdk();
+    const tools = new Map<number, { id: string; name: string; json: string }>();
+    try {
+      const stream = await client.messages.create(
+        {
+          model: this.settings.model,
+          max_tokens: request.maxTokens ?? this.settings.maxTokens,
+          temperature: this.settings.temperature,
+          system: request.system,
+          messages: toAnthropic(request.messages),
+          tools: request.tools.map((t) => ({
+            name: t.name,
+            description: t.description,
+            input_schema: t.input_schema as Anthropic.Tool.InputSchema,
+          })),
+          stream: true,
+        },
+        { signal: request.signal },
+      );
+      let stopReason: string | null = null;
+      for await (const event of stream) {
+        if (event.type === 'content_block_start' && event.content_block.type === 'tool_use') {
+          tools.set(event.index, { id: event.content_block.id, name: event.content_block.name, json: '' });
+        } else if (event.type === 'content_block_delta') {
+          if (event.delta.type === 'text_delta') yield { type: 'text', text: event.delta.text };
+          else if (event.delta.type === 'input_json_delta') {
+            const tool = tools.get(event.index);
+            if (tool) tool.json += event.delta.partial_json;
+          }
+        } else if (event.type === 'content_block_stop') {
+          const tool = tools.get(event.index);
+          if (tool) {
+            let input: unknown = {};
+            try {
+              input = tool.json ? JSON.parse(tool.json) : {};
+            } catch {
+              input = { unparsable_input: tool.json.slice(0, 200) };
+            }
+            yield { type: 'tool_use', id: tool.id, name: tool.name, input };
+          }
+        } else if (event.type === 'message_delta') {
+          stopReason = event.delta.stop_reason ?? stopReason;
+        }
+      }
+      yield { type: 'end', stopReason };
+    } catch (error) {
+      throw modelErrorFrom(error);
+    }
+  }
+
+  async complete(request: Omit<ModelRequest, 'tools'>): Promise<string> {
+    const client = await this.sdk();
+    try {
+      const message = await client.messages.create(
+        {
+          model: this.settings.model,
+          max_tokens: request.maxTokens ?? this.settings.maxTokens,
+          temperature: this.settings.temperature,
+          system: request.system,
+          messages: toAnthropic(request.messages),
+        },
+        { signal: request.signal },
+      );
+      return message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+    } catch (error) {
+      throw modelErrorFrom(error);
+    }
+  }
+
+  async check(): Promise<void> {
+    if (Date.now() - this.checkedAt < this.settings.checkTtlMs) return;
+    const client = await this.sdk();
+    try {
+      await client.models.retrieve(this.settings.model, undefined, { maxRetries: 0, timeout: 2_500 });
+      this.checkedAt = Date.now();
+    } catch (error) {
+      throw modelErrorFrom(error);
+    }
+  }
+}
