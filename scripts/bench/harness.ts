@@ -87,7 +87,11 @@ export function logSpanMs(log: string): number {
 }
 
 /** A local stack on the shared emulator, replaying at the default speed. */
-export async function benchStack(backends: Backends, name: string): Promise<RunningStack> {
+export async function benchStack(
+  backends: Backends,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<RunningStack> {
   const orchestrator = await buildOrchestrator(join(root, '.bench', 'orchestrator'));
   return startLocalStack({
     dataDir: join(root, '.bench', `stack-${name}`),
@@ -101,6 +105,7 @@ export async function benchStack(backends: Backends, name: string): Promise<Runn
       GOOGLE_CLOUD_PROJECT: `arc-bench-${name}`,
       WORKFLOW_POLL_SECONDS: '1',
       CHUNK_INTERVAL_SECONDS: '1',
+      ...env,
     },
   });
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Backends, root, startBackends } from './harness';
 import * as api from './sections/api';
+import * as assistant from './sections/assistant';
 import * as benchling from './sections/benchling';
 import * as execution from './sections/execution';
 import * as faults from './sections/faults';
@@ -28,6 +29,7 @@ const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string,
   page,
   faults,
   samplesheet,
+  assistant,
 };
 
 async function main(): Promise<void> {

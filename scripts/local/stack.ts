@@ -5,6 +5,7 @@
  * Framework, and the web page — all on loopback. `npm start` runs it; tests and benchmarks
  * start it in-process.
  */
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -31,6 +32,7 @@ import {
   type RunningEmulator,
   startFirestoreEmulator,
 } from '../lib/firestore-emulator';
+import { AnthropicTwin, DEMO_MODEL_LABEL } from './anthropic/twin';
 import { EventBridge, PUBSUB_PUBLISHED, STORAGE_FINALIZED } from './event-bridge';
 import { LocalGcsServer } from './gcs-server';
 import { serveBatch } from './grpc/batch-service';
@@ -70,6 +72,8 @@ export interface LocalStackOptions {
    * its FASTQs in the local GCS server; none: no warehouse (the Benchling API answers 503).
    */
   warehouse?: 'demo' | 'none';
+  /** Pause between the demo model's streamed words, ms (default 15; tests use 0). */
+  assistantChunkDelayMs?: number;
   onLog?: (line: string) => void;
 }
 
@@ -194,6 +198,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       warehouseEnv = warehouse.env();
     }
 
+    // The assistant: Claude when a key is set; otherwise the local Anthropic twin's offline demo
+    // model, labelled a stand-in wherever the page shows it.
+    let assistantEnv: Record<string, string> = {};
+    if (!baseEnv.ANTHROPIC_API_KEY && !baseEnv.SECRET_ANTHROPIC_API_KEY && !baseEnv.ANTHROPIC_BASE_URL) {
+      const key = `local-${randomBytes(16).toString('hex')}`;
+      const twin = new AnthropicTwin({ apiKey: key, chunkDelayMs: options.assistantChunkDelayMs ?? 15 });
+      const url = await twin.start(0);
+      stoppers.push(() => twin.stop());
+      say(`Assistant: no ANTHROPIC_API_KEY, so the offline demo model answers (${DEMO_MODEL_LABEL}).`);
+      assistantEnv = {
+        ANTHROPIC_BASE_URL: url,
+        ANTHROPIC_API_KEY: key,
+        ASSISTANT_MODEL_LABEL: DEMO_MODEL_LABEL,
+      };
+    } else {
+      say('Assistant: Claude (ANTHROPIC_API_KEY is set).');
+    }
+
     // The functions host answers before the functions exist: their dependencies need the URLs.
     const routes = new Map<string, Listener>();
     const functionsHost = createServer((req, res) => {
@@ -248,6 +270,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     const config = loadConfig({
       ...baseEnv,
       ...warehouseEnv,
+      ...assistantEnv,
       FIRESTORE_EMULATOR_HOST: firestoreHost,
       STORAGE_EMULATOR_HOST: gcsUrl,
       BATCH_EMULATOR_HOST: batchService.host,

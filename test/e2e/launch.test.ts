@@ -107,6 +107,19 @@ describe('the new run wizard', () => {
     await aligner.waitFor();
     await aligner.selectOption('star');
     await page.locator('[data-param="protocol"] input').fill('10XV3');
+    // The assistant proposes a change as a diff against the draft; Apply puts it in the form.
+    await page.getByRole('button', { name: 'Ask the assistant' }).click();
+    const drawer = page.getByRole('complementary', { name: 'Assistant' });
+    await drawer.getByLabel('Message the assistant').fill('Please set multiqc_title to Organoids');
+    await drawer.getByRole('button', { name: 'Send' }).click();
+    const proposal = drawer.getByTestId('proposal');
+    await proposal.waitFor({ timeout: 20_000 });
+    expect(await proposal.getAttribute('data-kind')).toBe('params');
+    expect(await proposal.locator('table.diff').innerText()).toMatch(/multiqc_title\s+default\s+Organoids/);
+    await screenshot(page, 'wizard-4-assistant-proposal');
+    await proposal.getByRole('button', { name: 'Apply to draft' }).click();
+    await drawer.getByRole('button', { name: 'Close the assistant' }).click();
+    await expect.poll(() => page.locator('[data-param="multiqc_title"] input').inputValue()).toBe('Organoids');
     const email = page.locator('[data-param="email"] input');
     await email.fill('not an email');
     await page.locator('[data-param="email"] .field-error').waitFor({ timeout: 20_000 });
@@ -157,7 +170,7 @@ describe('the new run wizard', () => {
       headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
     });
     expect(stored.body).toMatchObject({ source_ngs_runs: [ngsRun!.name], sample_count: 2 });
-    expect(stored.body.params).toMatchObject({ aligner: 'star', protocol: '10XV3' });
+    expect(stored.body.params).toMatchObject({ aligner: 'star', protocol: '10XV3', multiqc_title: 'Organoids' });
     expect(errors).toEqual([]);
   }, 240_000);
 });

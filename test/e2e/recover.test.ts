@@ -16,6 +16,7 @@ let browser: Browser;
 let alice: UserPage;
 let bob: UserPage;
 let failedRunId: string;
+let oomRunId: string;
 
 beforeAll(async () => {
   stack = await startTestStack({ withPage: true });
@@ -29,6 +30,20 @@ beforeAll(async () => {
   });
   expect(created.status).toBe(201);
   failedRunId = created.body.run_id;
+  const oom = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
+    method: 'POST',
+    json: runBody({
+      params: {
+        aligner: 'star',
+        protocol: '10XV3',
+        replay_fail_process: 'STAR_ALIGN',
+        replay_fail_exit_code: 137,
+      },
+    }),
+    headers: asUser(ALICE),
+  });
+  expect(oom.status).toBe(201);
+  oomRunId = oom.body.run_id;
 });
 afterAll(async () => {
   await browser?.close();
@@ -166,4 +181,38 @@ describe('another user', () => {
     expect(viaApi.status).toBe(404);
     expect(errors).toEqual([]);
   }, 60_000);
+});
+
+describe('the assistant on a failed run', () => {
+  it('answers "why did this fail?" with the task and exit code, and its proposed recovery opens the Recover dialog prefilled', async () => {
+    const { page, errors } = alice;
+    await page.goto(`/#/runs/${oomRunId}`);
+    await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
+    await page.getByRole('button', { name: 'Ask the assistant' }).click();
+    const drawer = page.getByRole('complementary', { name: 'Assistant' });
+    await expect.poll(() => drawer.getByTestId('assistant-model').innerText()).toContain('stand-in');
+    const box = drawer.getByLabel('Message the assistant');
+    await box.fill('Why did this run fail?');
+    await box.press('Enter');
+    const answer = drawer.locator('[data-role="assistant"]');
+    await expect.poll(() => answer.getByTestId('tool-chip').count(), { timeout: 20_000 }).toBe(3);
+    expect(await answer.getByTestId('tool-chip').nth(1).innerText()).toMatch(/^read .*STAR_ALIGN.* stderr$/);
+    await expect.poll(() => answer.innerText(), { timeout: 20_000 }).toMatch(/STAR_ALIGN.*exit code 137/s);
+    const proposal = answer.getByTestId('proposal');
+    await proposal.waitFor();
+    expect(await proposal.getAttribute('data-kind')).toBe('recovery');
+    await screenshot(page, 'assistant-failed-run');
+    await proposal.getByRole('button', { name: 'Apply: open Recover' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await dialog.getByRole('heading').innerText()).toBe(`Recover ${oomRunId}`);
+    expect(await dialog.getByLabel(/Config override/).inputValue()).toMatch(
+      /withName: '.*STAR_ALIGN' \{\s*memory = \d+\.GB/,
+    );
+    expect(await dialog.getByLabel(/Notes/).inputValue()).toMatch(/^Proposed by the assistant: .*exit 137/);
+    expect(await dialog.getByRole('checkbox').isChecked()).toBe(true);
+    await screenshot(page, 'assistant-recover-prefilled');
+    await dialog.getByRole('button', { name: 'Back' }).click();
+    expect(errors).toEqual([]);
+  }, 90_000);
 });

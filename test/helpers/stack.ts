@@ -34,7 +34,12 @@ export async function startTestStack(
     sweepClock,
     // Suites that need the warehouse pass a test database's WAREHOUSE_* settings.
     warehouse: 'none',
+    // The offline demo model, whatever key the developer's shell holds.
+    assistantChunkDelayMs: 0,
     env: {
+      ANTHROPIC_API_KEY: '',
+      SECRET_ANTHROPIC_API_KEY: '',
+      ANTHROPIC_BASE_URL: '',
       FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
       GOOGLE_CLOUD_PROJECT: uniqueProjectId(),
       USER_TOUCH_INTERVAL_SECONDS: '0',

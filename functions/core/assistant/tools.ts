@@ -440,13 +440,16 @@ export const TOOLS = [
 
 export const TOOL_NAMES = TOOLS.map((t) => t.name);
 
-/** The tools as the model is told about them (JSON Schema of each input). */
+let specs: ToolSpec[] | null = null;
+
+/** The tools as the model is told about them (JSON Schema of each input; built once). */
 export function toolSpecs(): ToolSpec[] {
-  return TOOLS.map((tool) => ({
+  specs ??= TOOLS.map((tool) => ({
     name: tool.name,
     description: tool.description,
     input_schema: z.toJSONSchema(tool.input, { io: 'input' }) as Record<string, unknown>,
   }));
+  return specs;
 }
 
 /**

@@ -242,6 +242,27 @@ export function demoReply(request: DemoRequest): Reply {
   const text = lastUserText(request);
   const lower = text.toLowerCase();
   const runId = /run-[0-9a-z]{12}/.exec(text)?.[0] ?? /looking at run (run-[0-9a-z]{12})/.exec(system)?.[1];
+  // "set expected_cells to 5000": a proposal the user applies to the draft.
+  const setting = /\bset\s+([a-z_][a-z0-9_]*)\s+(?:to|=)\s+"?([^"\s]+)"?/i.exec(text);
+  if (setting) {
+    const [, name, raw] = setting as unknown as [string, string, string];
+    const value = /^-?\d+(\.\d+)?$/.test(raw)
+      ? Number(raw)
+      : raw === 'true'
+        ? true
+        : raw === 'false'
+          ? false
+          : raw;
+    return {
+      text: `I'll propose setting \`${name}\` to ${JSON.stringify(value)}; it is checked against the pipeline's schema before you apply it.`,
+      tools: [
+        {
+          name: 'propose_params',
+          input: { changes: { [name]: value }, reason: `You asked to set ${name} to ${raw}.` },
+        },
+      ],
+    };
+  }
   if (/fail|why|error|crash|wrong|debug|broke/.test(lower)) {
     if (runId) return { tools: [{ name: 'get_run', input: { run_id: runId } }] };
     return { tools: [{ name: 'list_my_runs', input: { status: 'failed', limit: 5 } }] };

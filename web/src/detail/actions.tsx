@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Run } from '../../../functions/core/runs/run-model';
 import { isTerminal } from '../../../functions/core/shared/run-status';
 import { ApiError, api, errorText } from '../api';
@@ -17,11 +17,31 @@ function parseOverrides(text: string): Record<string, unknown> | string {
   }
 }
 
-function RecoverForm({ run, onDone }: { run: Run; onDone: () => void }) {
-  const [notes, setNotes] = useState('');
-  const [reuse, setReuse] = useState(true);
-  const [overrides, setOverrides] = useState('');
-  const [config, setConfig] = useState('');
+/** What the assistant proposed for a recovery: the Recover dialog opens with it filled in. */
+export interface RecoveryPrefill {
+  notes: string;
+  reuse_work_dir: boolean;
+  override_params: Record<string, unknown>;
+  config_content: string | null;
+}
+
+function RecoverForm({
+  run,
+  onDone,
+  initial,
+}: {
+  run: Run;
+  onDone: () => void;
+  initial: RecoveryPrefill | null;
+}) {
+  const [notes, setNotes] = useState(initial?.notes ?? '');
+  const [reuse, setReuse] = useState(initial?.reuse_work_dir ?? true);
+  const [overrides, setOverrides] = useState(
+    initial && Object.keys(initial.override_params).length > 0
+      ? JSON.stringify(initial.override_params, null, 2)
+      : '',
+  );
+  const [config, setConfig] = useState(initial?.config_content ?? '');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const parsed = parseOverrides(overrides);
@@ -101,8 +121,12 @@ function RecoverForm({ run, onDone }: { run: Run; onDone: () => void }) {
   );
 }
 
-export function RunActions({ run }: { run: Run }) {
+export function RunActions({ run, prefill = null }: { run: Run; prefill?: RecoveryPrefill | null }) {
   const [dialog, setDialog] = useState<'cancel' | 'recover' | null>(null);
+  // A new proposal applied from the assistant opens the Recover dialog with it.
+  useEffect(() => {
+    if (prefill) setDialog('recover');
+  }, [prefill]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const active = !isTerminal(run.status);
@@ -149,7 +173,7 @@ export function RunActions({ run }: { run: Run }) {
         </div>
       </Dialog>
       <Dialog open={dialog === 'recover'} title={`Recover ${run.run_id}`} onClose={() => setDialog(null)}>
-        <RecoverForm run={run} onDone={() => setDialog(null)} />
+        <RecoverForm run={run} onDone={() => setDialog(null)} initial={prefill} />
       </Dialog>
     </div>
   );

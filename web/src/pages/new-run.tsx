@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Run } from '../../../functions/core/runs/run-model';
 import { ApiError, api, errorText, useApi } from '../api';
+import { AssistantDrawer } from '../assistant/drawer';
 import { ErrorNote, SelectFilter } from '../components/ui';
 import type { Session } from '../live';
 import { navigate } from '../router';
@@ -97,15 +98,39 @@ export function NewRun({ session }: { session: Session }) {
     <section class="wizard" aria-labelledby="wizard-heading">
       <div class="toolbar">
         <h1 id="wizard-heading">New run</h1>
-        <button
-          type="button"
-          class="link"
-          onClick={() => {
-            if (confirm('Discard this draft and start over?')) discard();
-          }}
-        >
-          Discard draft
-        </button>
+        <div class="buttons">
+          <AssistantDrawer
+            context={() => ({
+              page: 'wizard',
+              draft: {
+                pipeline: draft.pipeline,
+                ...(draft.version ? { pipeline_version: draft.version } : {}),
+                params: draft.params,
+                samplesheet_csv: draft.samplesheet.slice(0, 100_000),
+                config_content: draft.config.slice(0, 100_000),
+              },
+            })}
+            onApply={(proposal) => {
+              const pipeline =
+                'pipeline' in proposal && proposal.pipeline !== draft.pipeline
+                  ? { pipeline: proposal.pipeline, version: proposal.pipeline_version }
+                  : {};
+              if (proposal.kind === 'params')
+                update({ ...pipeline, params: applyMergePatch(draft.params, proposal.changes) });
+              if (proposal.kind === 'samplesheet')
+                update({ ...pipeline, samplesheet: proposal.csv, samplesheetEdited: true });
+            }}
+          />
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              if (confirm('Discard this draft and start over?')) discard();
+            }}
+          >
+            Discard draft
+          </button>
+        </div>
       </div>
       <PipelineChoice draft={draft} update={update} />
       <ol class="steps" aria-label="Steps">
@@ -161,4 +186,17 @@ export function NewRun({ session }: { session: Session }) {
       </div>
     </section>
   );
+}
+
+/** JSON Merge Patch of params (RFC 7386, one level): a value sets, null removes. */
+function applyMergePatch(
+  params: Record<string, unknown>,
+  changes: Record<string, unknown>,
+): Record<string, unknown> {
+  const next = { ...params };
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null) delete next[name];
+    else next[name] = value;
+  }
+  return next;
 }

@@ -1,11 +1,13 @@
+import { useState } from 'preact/hooks';
 import { exitCodeHint } from '../../../functions/core/nextflow/exit-codes';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import type { RunHistoryEntry } from '../../../functions/core/runs/ports';
 import { progressView } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
 import { isTerminal, type RunStatus, STATUS_RANK } from '../../../functions/core/shared/run-status';
+import { AssistantDrawer } from '../assistant/drawer';
 import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
-import { RunActions } from '../detail/actions';
+import { type RecoveryPrefill, RunActions } from '../detail/actions';
 import { FilesPanel } from '../detail/files';
 import { LogTail } from '../detail/log-tail';
 import { MetricsPanel } from '../detail/metrics';
@@ -164,6 +166,7 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
   const run = live.state === 'ready' ? live.value : null;
   const chain = useRecoveryChain(session, run);
   const now = useNow(1000);
+  const [prefill, setPrefill] = useState<RecoveryPrefill | null>(null);
 
   if (live.state === 'loading') return <Loading what={`Loading ${runId}…`} />;
   if (live.state === 'error') return <ErrorNote title={`Could not load ${runId}.`}>{live.message}</ErrorNote>;
@@ -208,7 +211,21 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
             </p>
           )}
         </div>
-        <RunActions run={run} />
+        <div class="buttons">
+          <AssistantDrawer
+            context={() => ({ page: 'run', run_id: run.run_id })}
+            onApply={(proposal) => {
+              if (proposal.kind !== 'recovery') return;
+              setPrefill({
+                notes: `Proposed by the assistant: ${proposal.reason}`.slice(0, 2000),
+                reuse_work_dir: proposal.reuse_work_dir,
+                override_params: proposal.override_params,
+                config_content: proposal.config_content,
+              });
+            }}
+          />
+          <RunActions run={run} prefill={prefill} />
+        </div>
       </header>
       {run.param_warnings.length > 0 && (
         <div class="note">
