@@ -46,6 +46,8 @@ locals {
     WAREHOUSE_PASSWORD_SECRET    = google_secret_manager_secret.warehouse_password.secret_id
     WAREHOUSE_SSL                = "require"
     WAREHOUSE_MAPPING            = var.warehouse_mapping
+    ANTHROPIC_API_KEY_SECRET     = google_secret_manager_secret.anthropic_api_key.secret_id
+    ANTHROPIC_MODEL              = var.anthropic_model
   }
   # invoker: the one identity allowed to call a private function.
   http_functions = {
@@ -465,6 +467,24 @@ resource "google_secret_manager_secret" "warehouse_password" {
 
 resource "google_secret_manager_secret_iam_member" "warehouse_password_reader" {
   secret_id = google_secret_manager_secret.warehouse_password.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.sa["functions"].email}"
+}
+
+# The assistant's Anthropic API key: the secret without a value
+# (gcloud secrets versions add anthropic-api-key --data-file=-). Until it has one, the
+# assistant answers "not configured" and /api/ready reports it disabled.
+resource "google_secret_manager_secret" "anthropic_api_key" {
+  secret_id = "anthropic-api-key"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.services]
+}
+
+# Only the functions' service account reads it (the api function calls Claude).
+resource "google_secret_manager_secret_iam_member" "anthropic_api_key_reader" {
+  secret_id = google_secret_manager_secret.anthropic_api_key.id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.sa["functions"].email}"
 }

@@ -95,3 +95,9 @@ variable "warehouse_mapping" {
   type        = string
   default     = ""
 }
+
+variable "anthropic_model" {
+  description = "The Claude model the assistant uses. The spec's claude-sonnet-4-5-20250929 is retired by Anthropic on 2026-11-30: set a current model id."
+  type        = string
+  default     = "claude-sonnet-4-5-20250929"
+}

@@ -119,7 +119,9 @@ describe('the new run wizard', () => {
     await screenshot(page, 'wizard-4-assistant-proposal');
     await proposal.getByRole('button', { name: 'Apply to draft' }).click();
     await drawer.getByRole('button', { name: 'Close the assistant' }).click();
-    await expect.poll(() => page.locator('[data-param="multiqc_title"] input').inputValue()).toBe('Organoids');
+    await expect
+      .poll(() => page.locator('[data-param="multiqc_title"] input').inputValue())
+      .toBe('Organoids');
     const email = page.locator('[data-param="email"] input');
     await email.fill('not an email');
     await page.locator('[data-param="email"] .field-error').waitFor({ timeout: 20_000 });
@@ -170,7 +172,11 @@ describe('the new run wizard', () => {
       headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
     });
     expect(stored.body).toMatchObject({ source_ngs_runs: [ngsRun!.name], sample_count: 2 });
-    expect(stored.body.params).toMatchObject({ aligner: 'star', protocol: '10XV3', multiqc_title: 'Organoids' });
+    expect(stored.body.params).toMatchObject({
+      aligner: 'star',
+      protocol: '10XV3',
+      multiqc_title: 'Organoids',
+    });
     expect(errors).toEqual([]);
   }, 240_000);
 });
