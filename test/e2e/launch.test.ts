@@ -118,7 +118,12 @@ describe('the new run wizard', () => {
     expect(await proposal.locator('table.diff').innerText()).toMatch(/multiqc_title\s+default\s+Organoids/);
     await screenshot(page, 'wizard-4-assistant-proposal');
     await proposal.getByRole('button', { name: 'Apply to draft' }).click();
-    await drawer.getByRole('button', { name: 'Close the assistant' }).click();
+    // Escape closes the drawer and gives focus back to the button that opened it.
+    await drawer.getByLabel('Message the assistant').press('Escape');
+    await drawer.waitFor({ state: 'detached' });
+    await expect
+      .poll(() => page.evaluate(() => document.activeElement?.textContent))
+      .toBe('Ask the assistant');
     await expect
       .poll(() => page.locator('[data-param="multiqc_title"] input').inputValue())
       .toBe('Organoids');

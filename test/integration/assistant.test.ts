@@ -248,6 +248,37 @@ describe('POST /api/chat', () => {
     ).toBe(true);
   });
 
+  it('stops when the user does: the model request is cut, and the partial answer is kept', async () => {
+    twin.script({ text: 'word '.repeat(400), chunkDelayMs: 10 });
+    const id = conversation();
+    const controller = new AbortController();
+    const response = await fetch(`${api.url}/api/chat`, {
+      method: 'POST',
+      headers: { ...asUser(ALICE), 'content-type': 'application/json' },
+      body: JSON.stringify({ id, messages: [userMessage('talk a lot')] }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = '';
+    while (!seen.includes('"type":"text-delta"')) seen += (await reader.read()).value ?? '';
+    controller.abort();
+    await expect
+      .poll(
+        () =>
+          api.logs.entries.find((e) => e.message === 'chat_turn' && e.fields.conversation_id === id)?.fields
+            .outcome,
+      )
+      .toBe('aborted');
+    expect(twin.messageRequests().at(-1)!.closedEarly).toBe(true);
+    const stored = await request<{ messages: { role: string; parts: { type: string; text?: string }[] }[] }>(
+      `${api.url}/api/chat/conversations/${id}`,
+      { headers: asUser(ALICE) },
+    );
+    const text = stored.body.messages[1]!.parts.find((p) => p.type === 'text')!.text!;
+    expect(text.startsWith('word')).toBe(true);
+    expect(text.length).toBeLessThan(2_000);
+  });
+
   it('refuses an invalid request with every problem named, before calling the model', async () => {
     const before = twin.messageRequests().length;
     const bad = await request<{ error: { code: string; details: { field: string }[] } }>(

@@ -36,6 +36,9 @@ async function start(command: string[]): Promise<Started> {
     SWEEP_INTERVAL_SECONDS: '1',
   };
   delete env.FIRESTORE_EMULATOR_HOST;
+  // Whatever key the developer's shell holds: the offline demo model.
+  for (const name of ['ANTHROPIC_API_KEY', 'SECRET_ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL'])
+    delete env[name];
   // What `npm start` runs: node itself, so Ctrl-C reaches the stack with no wrapper process
   // (tsx's CLI kills a child that does not acknowledge a signal within 30 ms).
   const child = spawn(command[0]!, command.slice(1), {
@@ -73,6 +76,13 @@ describe('npm start', () => {
   it('serves the API and the page, stops cleanly on Ctrl-C, keeps data across restarts, and --fresh starts empty', async () => {
     const first = await npmStart();
     expect((await request(`${first.url}/api/health`)).status).toBe(200);
+    // Without a key the assistant is the offline demo model, and says it is a stand-in.
+    const assistant = await request(`${first.url}/api/chat/status`);
+    expect(assistant.body).toMatchObject({
+      enabled: true,
+      stand_in: true,
+      label: expect.stringContaining('stand-in'),
+    });
     const page = await fetch(`${first.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>Arc Reactor</title>');

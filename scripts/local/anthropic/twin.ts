@@ -32,7 +32,12 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   body: DemoRequest | null;
   answered: number;
+  /** The client went away before the answer ended (a Stop, an abort). */
+  closedEarly: boolean;
 }
+
+/** A scripted reply; `chunkDelayMs` slows its stream (to stop it halfway, say). */
+export type ScriptedReply = Reply & { chunkDelayMs?: number };
 
 export interface TwinOptions {
   /** The key requests must carry (x-api-key). */
@@ -53,7 +58,7 @@ function id(prefix: string): string {
 export class AnthropicTwin {
   readonly requests: RecordedRequest[] = [];
   private readonly faults: Fault[] = [];
-  private readonly scripted: Reply[] = [];
+  private readonly scripted: ScriptedReply[] = [];
   private server: Server | null = null;
   private readonly models: string[];
   maxPromptChars: number;
@@ -69,7 +74,7 @@ export class AnthropicTwin {
   }
 
   /** Replies for the next successful /v1/messages requests, in order; then the demo model. */
-  script(...replies: Reply[]): void {
+  script(...replies: ScriptedReply[]): void {
     this.scripted.push(...replies);
   }
 
@@ -135,7 +140,11 @@ export class AnthropicTwin {
       headers,
       body,
       answered: 0,
+      closedEarly: false,
     };
+    res.on('close', () => {
+      if (!res.writableFinished) recorded.closedEarly = true;
+    });
     this.requests.push(recorded);
     const answer = (status: number) => {
       recorded.answered = status;
@@ -270,8 +279,13 @@ export class AnthropicTwin {
     );
   }
 
-  private async stream(res: ServerResponse, request: DemoRequest, reply: Reply, fault: Fault | undefined) {
-    const delay = this.options.chunkDelayMs ?? 0;
+  private async stream(
+    res: ServerResponse,
+    request: DemoRequest,
+    reply: ScriptedReply,
+    fault: Fault | undefined,
+  ) {
+    const delay = reply.chunkDelayMs ?? this.options.chunkDelayMs ?? 0;
     const pause = () =>
       delay > 0 ? new Promise((resolve) => setTimeout(resolve, delay)) : Promise.resolve();
     if (fault?.kind === 'drop' && fault.afterText === 0) {
@@ -332,6 +346,7 @@ export class AnthropicTwin {
           return;
         }
         await pause();
+        if (res.destroyed) return;
       }
       send('content_block_stop', { type: 'content_block_stop', index });
       index += 1;

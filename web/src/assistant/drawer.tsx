@@ -149,13 +149,18 @@ export function AssistantDrawer({
   const [history, setHistory] = useState<Summary[] | null>(null);
   const log = useRef<HTMLDivElement>(null);
   const box = useRef<HTMLTextAreaElement>(null);
+  const toggle = useRef<HTMLButtonElement>(null);
+  const wasOpen = useRef(false);
 
   useEffect(() => {
     if (!open || status) return;
     api<Status>('/api/chat/status').then(setStatus, (e) => setError(errorText(e)));
   }, [open, status]);
   useEffect(() => {
+    // Focus goes into the drawer when it opens, and back to its button when it closes.
     if (open) box.current?.focus();
+    else if (wasOpen.current) toggle.current?.focus();
+    wasOpen.current = open;
     document.body.classList.toggle('assistant-open', open);
     return () => document.body.classList.remove('assistant-open');
   }, [open]);
@@ -223,7 +228,8 @@ export function AssistantDrawer({
     return (
       <button
         type="button"
-        class="assistant-toggle primary"
+        class="assistant-toggle"
+        ref={toggle}
         onClick={() => setOpen(true)}
         aria-expanded="false"
       >
@@ -232,7 +238,14 @@ export function AssistantDrawer({
     );
 
   return (
-    <aside class="assistant" aria-label="Assistant" data-testid="assistant">
+    <aside
+      class="assistant"
+      aria-label="Assistant"
+      data-testid="assistant"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') setOpen(false);
+      }}
+    >
       <header class="toolbar">
         <div>
           <h2>Assistant</h2>
