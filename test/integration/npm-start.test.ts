@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../scripts/lib/net';
 import { request } from '../helpers/api-server';
+import { chat, textOf, userMessage } from '../helpers/chat';
 import { tempDir } from '../helpers/env';
 import { runBody } from '../helpers/samplesheets';
 
@@ -83,6 +84,13 @@ describe('npm start', () => {
       stand_in: true,
       label: expect.stringContaining('stand-in'),
     });
+    // …which answers by calling the platform's tools: here the demo warehouse.
+    const answer = await chat(first.url, 'dev@example.com', {
+      id: 'c-npm-start',
+      messages: [userMessage('Which Benchling sequencing runs are there?')],
+    });
+    expect(answer.parts.find((p) => p.type === 'tool-output-available')?.output).toMatchObject({ ok: true });
+    expect(textOf(answer.message)).toMatch(/^NGS runs in Benchling:\n- \d{6}_/);
     const page = await fetch(`${first.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>Arc Reactor</title>');

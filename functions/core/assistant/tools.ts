@@ -5,7 +5,7 @@
  * launches, cancels or recovers anything.
  */
 import { z } from 'zod';
-import type { BenchlingService } from '../benchling/sample-warehouse';
+import { BenchlingRunsQuery, type BenchlingService, WarehouseName } from '../benchling/sample-warehouse';
 import { exitCodeHint } from '../nextflow/exit-codes';
 import { paramDefinitions, validateParams } from '../nextflow/params';
 import { getPipelineVersion, listPipelines } from '../nextflow/pipelines/registry';
@@ -264,35 +264,17 @@ export const TOOLS = [
   define({
     name: 'list_benchling_runs',
     description: 'NGS runs in the Benchling warehouse, newest first; filter by text, project or dates.',
-    input: z.object({
-      q: z.string().max(100).optional(),
-      project: z.string().max(200).optional(),
-      from: z
-        .string()
-        .regex(/^\d{4}-\d{2}-\d{2}$/)
-        .optional(),
-      to: z
-        .string()
-        .regex(/^\d{4}-\d{2}-\d{2}$/)
-        .optional(),
-      limit: z.number().int().min(1).max(25).default(10),
-    }),
+    // The API's own query schema: the same bounds and patterns as GET /api/benchling/runs.
+    input: BenchlingRunsQuery,
     async run(deps, _call, input) {
-      const page = await deps.benchling.runs({
-        q: input.q,
-        project: input.project,
-        from: input.from,
-        to: input.to,
-        page: 1,
-        page_size: input.limit,
-      });
+      const page = await deps.benchling.runs(input);
       return { summary: `searched Benchling NGS runs${input.q ? ` for “${input.q}”` : ''}`, result: page };
     },
   }),
   define({
     name: 'list_benchling_samples',
     description: 'The samples of one Benchling NGS run, with FASTQ paths and metadata.',
-    input: z.object({ ngs_run: z.string().min(1).max(200) }),
+    input: z.object({ ngs_run: WarehouseName }),
     async run(deps, _call, input) {
       const found = await deps.benchling.runSamples(input.ngs_run);
       return { summary: `read the samples of ${input.ngs_run}`, result: found };

@@ -271,7 +271,7 @@ export function demoReply(request: DemoRequest): Reply {
   if (word || /param|setting|option/.test(lower))
     return { tools: [{ name: 'get_pipeline_schema', input: word ? { search: word } : {} }] };
   if (/sample|benchling|ngs|sequenc/.test(lower))
-    return { tools: [{ name: 'list_benchling_runs', input: { limit: 5 } }] };
+    return { tools: [{ name: 'list_benchling_runs', input: { page_size: 5 } }] };
   if (/\bruns?\b/.test(lower)) return { tools: [{ name: 'list_my_runs', input: { limit: 10 } }] };
   return {
     text: 'I\'m the offline demo model, a stand-in for Claude: no ANTHROPIC_API_KEY is set, so I follow a few fixed paths through the platform\'s tools. Ask me why a run failed, about a pipeline parameter ("which genome?"), or for your runs or Benchling samples. Set ANTHROPIC_API_KEY and restart npm start to talk to Claude.',
