@@ -213,6 +213,18 @@ describe('the assistant on a failed run', () => {
     expect(await dialog.getByRole('checkbox').isChecked()).toBe(true);
     await screenshot(page, 'assistant-recover-prefilled');
     await dialog.getByRole('button', { name: 'Back' }).click();
+
+    // The conversation is kept: after a reload, History reopens it with its proposal.
+    await page.reload();
+    await page.getByRole('button', { name: 'Ask the assistant' }).click();
+    await drawer.getByRole('button', { name: 'History' }).click();
+    await drawer
+      .getByRole('navigation', { name: 'Earlier conversations' })
+      .getByRole('button', { name: 'Why did this run fail?' })
+      .first()
+      .click();
+    await drawer.getByTestId('proposal').waitFor();
+    expect(await drawer.locator('[data-role="assistant"]').innerText()).toMatch(/exit code 137/);
     expect(errors).toEqual([]);
   }, 90_000);
 });

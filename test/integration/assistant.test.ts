@@ -494,9 +494,14 @@ describe('configuration', () => {
     }
   });
 
-  it("refuses with 429 once the lab's key limit is reached, whoever asks", async () => {
+  it("refuses with 429 past a user's 1 message a minute, and past the lab's key limit, whoever asks", async () => {
     const limited = await startTestApi({
-      env: { ANTHROPIC_BASE_URL: twinUrl, ANTHROPIC_API_KEY: KEY, ANTHROPIC_KEY_REQUESTS_PER_MINUTE: '2' },
+      env: {
+        ANTHROPIC_BASE_URL: twinUrl,
+        ANTHROPIC_API_KEY: KEY,
+        ANTHROPIC_KEY_REQUESTS_PER_MINUTE: '2',
+        RATE_LIMIT_CHAT_PER_MINUTE: '1',
+      },
     });
     try {
       twin.script({ tools: [{ name: 'list_my_runs', input: {} }] }, { text: 'You have no runs.' });
@@ -505,6 +510,14 @@ describe('configuration', () => {
         messages: [userMessage('my runs?')],
       });
       expect(textOf(first.message)).toBe('You have no runs.');
+      const again = await chat(limited.url, ALICE, {
+        id: conversation(),
+        messages: [userMessage('and now?')],
+      });
+      expect(again.status).toBe(429);
+      expect(again.json?.error.message).toMatch(
+        /^Too many assistant messages: the limit is 1 per minute per user/,
+      );
       const before = twin.messageRequests().length;
       const second = await chat(limited.url, BOB, { id: conversation(), messages: [userMessage('hello')] });
       expect(second.status).toBe(429);

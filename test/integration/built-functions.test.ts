@@ -156,7 +156,7 @@ describe('what each bundle carries', () => {
     };
 
   it.each(['onBatchJobEvent', 'onRunArtifact', 'prepareRun', 'reconcileRun', 'sweepStaleRuns'])(
-    '%s carries no warehouse driver and no client it does not use',
+    '%s carries no warehouse driver, no Anthropic SDK and no client it does not use',
     (name) => {
       const { bundled, external } = packagesOf(name);
       expect(bundled.filter((p) => p.startsWith('pg'))).toEqual([]);
@@ -166,6 +166,7 @@ describe('what each bundle carries', () => {
         '@google-cloud/secret-manager',
         'jose',
         'rate-limiter-flexible',
+        '@anthropic-ai/sdk',
       ];
       // CloudEvent functions answer no HTTP of their own: no Express, no security headers.
       if (name.startsWith('on')) unused.push('express', 'helmet', 'cors');
@@ -173,8 +174,8 @@ describe('what each bundle carries', () => {
     },
   );
 
-  it('the api carries the warehouse driver it uses', () => {
-    expect(packagesOf('api').bundled).toContain('pg');
+  it('the api carries the warehouse driver and the Anthropic SDK it uses', () => {
+    expect(packagesOf('api').bundled).toEqual(expect.arrayContaining(['pg', '@anthropic-ai/sdk']));
   });
 });
 
