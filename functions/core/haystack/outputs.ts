@@ -1,0 +1,288 @@
+/**
+ * A run's three outputs: the predictions (AnnData: obs, var, uns as HAYSTACK.md lays them out),
+ * a self-contained HTML report, and log.json (its zod schema here). All say what is synthetic
+ * and what model made them.
+ */
+import { z } from 'zod';
+import type { AnnData, Column } from './anndata';
+import type { HaystackRequest, HaystackResult } from './loop';
+import { TERMINATION_REASONS } from './loop';
+
+export const HaystackLog = z.object({
+  run_id: z.string(),
+  query: z.string(),
+  config: z.object({
+    control_strategy: z.string(),
+    max_iterations: z.number().int(),
+    score_threshold: z.number().int(),
+    dataset: z.string().nullable(),
+    seed: z.number().int(),
+  }),
+  structured_query: z.record(z.string(), z.unknown()),
+  interpreter: z.enum(['claude', 'rules']),
+  model: z.string(),
+  control_strategy: z.string(),
+  control_strategy_effective: z.string(),
+  iterations: z.array(
+    z.object({
+      iteration: z.number().int(),
+      strategy: z.string(),
+      dataset: z.string(),
+      condition: z.string(),
+      cell_type: z.string(),
+      rationale: z.string(),
+      prompt_cells: z.number().int(),
+      control_cells: z.number().int(),
+      control_strategy_effective: z.string(),
+      scores: z.object({
+        P: z.number(),
+        T: z.number(),
+        L: z.number(),
+        N: z.number(),
+        composite: z.number(),
+        penalty: z.number(),
+      }),
+      de_up: z.number().int(),
+      de_down: z.number().int(),
+      top_pathways: z.array(z.object({ set: z.string(), padj: z.number(), overlap: z.number().int() })),
+      suggestions: z.array(z.string()),
+    }),
+  ),
+  final_score: z.number().nullable(),
+  termination_reason: z.enum(TERMINATION_REASONS),
+  error_message: z.string().nullable(),
+  data: z.object({ dataset_kind: z.literal('synthetic'), note: z.string() }),
+  literature: z.object({ source: z.literal('unavailable'), score: z.literal(5) }),
+});
+export type HaystackLog = z.infer<typeof HaystackLog>;
+
+const SYNTHETIC_NOTE =
+  'Cells are synthetic (generated from a seed with the real datasets’ vocabulary); predictions come from the STACK stand-in (a mean-shift baseline), not STACK.';
+
+export function haystackLog(runId: string, request: HaystackRequest, result: HaystackResult): HaystackLog {
+  return HaystackLog.parse({
+    run_id: runId,
+    query: request.query,
+    config: {
+      control_strategy: request.control_strategy,
+      max_iterations: request.max_iterations,
+      score_threshold: request.score_threshold,
+      dataset: request.dataset ?? null,
+      seed: request.seed,
+    },
+    structured_query: result.structured_query,
+    interpreter: result.structured_query.interpreter,
+    model: result.model,
+    control_strategy: result.control_strategy,
+    control_strategy_effective: result.control_strategy_effective,
+    iterations: result.iterations.map((it) => ({
+      iteration: it.iteration,
+      strategy: it.prompt.strategy,
+      dataset: it.prompt.dataset,
+      condition: it.prompt.condition,
+      cell_type: it.prompt.cell_type,
+      rationale: it.prompt.rationale,
+      prompt_cells: it.prompt_cells,
+      control_cells: it.control_cells,
+      control_strategy_effective: it.control_strategy_effective,
+      scores: {
+        P: it.grounding.P,
+        T: it.grounding.T,
+        L: it.grounding.L,
+        N: it.grounding.N,
+        composite: it.grounding.composite,
+        penalty: it.grounding.penalty,
+      },
+      de_up: it.grounding.de_up.length,
+      de_down: it.grounding.de_down.length,
+      top_pathways: it.grounding.enriched
+        .slice(0, 5)
+        .map((e) => ({ set: e.set, padj: e.padj, overlap: e.overlap.length })),
+      suggestions: it.grounding.suggestions,
+    })),
+    final_score: result.final_score,
+    termination_reason: result.termination_reason,
+    error_message: result.error_message,
+    data: { dataset_kind: 'synthetic', note: SYNTHETIC_NOTE },
+    literature: { source: 'unavailable', score: 5 },
+  });
+}
+
+/** The best iteration's predicted counts for the query cells, annotated. */
+export function predictionsAnnData(runId: string, request: HaystackRequest, result: HaystackResult): AnnData {
+  const query = result.query_cells;
+  const prediction = result.prediction;
+  const best = result.best;
+  if (!query || !prediction || !best)
+    throw new Error('No iteration finished: there are no predictions to write.');
+  const n = query.obs.index.length;
+  const fill = (value: string): Column => ({
+    kind: 'string',
+    values: Array.from({ length: n }, () => value),
+  });
+  const sq = result.structured_query;
+  const byGene = new Map(result.de.map((d) => [d.gene, d]));
+  const targets = new Set(sq.expected_targets.map((t) => t.gene));
+  const genes = query.var.index;
+  const iterations: Record<string, Record<string, string | number>> = {};
+  for (const it of result.iterations) {
+    iterations[String(it.iteration)] = {
+      strategy: it.prompt.strategy,
+      condition: it.prompt.condition,
+      cell_type: it.prompt.cell_type,
+      composite: it.grounding.composite,
+      P: it.grounding.P,
+      T: it.grounding.T,
+      L: it.grounding.L,
+      N: it.grounding.N,
+    };
+  }
+  const enriched = best.grounding.enriched;
+  return {
+    obs: {
+      index: query.obs.index,
+      columns: [
+        ['cell_id', { kind: 'string', values: query.obs.index }],
+        ['task_type', fill(sq.task_type)],
+        ['cell_type_query', fill(sq.target_cell_type)],
+        ['perturbation_query', fill(sq.perturbation ?? '')],
+        ['prompt_strategy', fill(best.prompt.strategy)],
+        ['iteration', { kind: 'int', values: Array.from({ length: n }, () => best.iteration) }],
+        [
+          'grounding_score',
+          { kind: 'int', values: Array.from({ length: n }, () => best.grounding.composite) },
+        ],
+      ],
+    },
+    var: {
+      index: genes,
+      columns: [
+        ['gene_symbol', { kind: 'string', values: genes }],
+        ['predicted_lfc', { kind: 'float', values: genes.map((g) => byGene.get(g)?.log2fc ?? 0) }],
+        ['predicted_pval', { kind: 'float', values: genes.map((g) => byGene.get(g)?.pval ?? 1) }],
+        ['predicted_padj', { kind: 'float', values: genes.map((g) => byGene.get(g)?.padj ?? 1) }],
+        ['is_de', { kind: 'bool', values: genes.map((g) => byGene.get(g)?.is_de ?? false) }],
+        ['target_gene', { kind: 'bool', values: genes.map((g) => targets.has(g)) }],
+      ],
+    },
+    X: prediction.X,
+    uns: {
+      run_id: runId,
+      query: request.query,
+      model: result.model,
+      synthetic: 'true',
+      dataset_kind: 'synthetic',
+      note: SYNTHETIC_NOTE,
+      config: {
+        control_strategy: request.control_strategy,
+        control_strategy_effective: result.control_strategy_effective,
+        max_iterations: request.max_iterations,
+        score_threshold: request.score_threshold,
+        seed: request.seed,
+      },
+      final_score: result.final_score ?? 0,
+      termination_reason: result.termination_reason,
+      iterations,
+      enrichment: {
+        set: enriched.map((e) => e.set),
+        padj: enriched.map((e) => e.padj),
+        overlap: enriched.map((e) => e.overlap.length),
+      },
+    },
+  };
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+
+/** Scores per iteration as an inline SVG line chart (no script, no external asset). */
+function scoreChart(log: HaystackLog): string {
+  const width = 560;
+  const height = 220;
+  const pad = 36;
+  const n = Math.max(log.iterations.length, 1);
+  const x = (i: number) => pad + (n === 1 ? (width - 2 * pad) / 2 : ((width - 2 * pad) * i) / (n - 1));
+  const y = (score: number) => height - pad - ((height - 2 * pad) * (score - 1)) / 9;
+  const series = (key: 'composite' | 'P' | 'T' | 'N', color: string) => {
+    const points = log.iterations
+      .map((it, i) => `${x(i).toFixed(1)},${y(it.scores[key]).toFixed(1)}`)
+      .join(' ');
+    return `<polyline fill="none" stroke="${color}" stroke-width="${key === 'composite' ? 3 : 1.5}" points="${points}"><title>${key}</title></polyline>`;
+  };
+  const grid = [1, 4, 7, 10]
+    .map(
+      (s) =>
+        `<line x1="${pad}" x2="${width - pad}" y1="${y(s)}" y2="${y(s)}" stroke="#ddd"/><text x="8" y="${y(s) + 4}" font-size="11">${s}</text>`,
+    )
+    .join('');
+  const labels = log.iterations
+    .map((it, i) => `<text x="${x(i) - 4}" y="${height - 12}" font-size="11">${it.iteration}</text>`)
+    .join('');
+  const threshold = `<line x1="${pad}" x2="${width - pad}" y1="${y(log.config.score_threshold)}" y2="${y(log.config.score_threshold)}" stroke="#c0392b" stroke-dasharray="4 3"><title>threshold</title></line>`;
+  return `<svg role="img" aria-label="Grounding scores per iteration" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${grid}${threshold}${series('P', '#7fb8d6')}${series('T', '#e0a526')}${series('N', '#8e6fbf')}${series('composite', '#2f5fc4')}${labels}</svg>`;
+}
+
+export function reportHtml(log: HaystackLog, result: HaystackResult): string {
+  const best = result.best;
+  const de = result.de
+    .filter((d) => d.is_de)
+    .sort((a, b) => a.padj - b.padj)
+    .slice(0, 40);
+  const rows = (cells: string[][]) =>
+    cells.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>HAYSTACK report ${escapeHtml(log.run_id)}</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border-bottom:1px solid #dde1e8;padding:.25rem .6rem;text-align:left}
+.label{background:#fff8e1;border:1px solid #f0d98a;padding:.5rem .8rem;border-radius:6px}.mono{font-family:ui-monospace,monospace}</style></head>
+<body>
+<h1>HAYSTACK report</h1>
+<p class="label"><strong>Synthetic data, stand-in model.</strong> ${escapeHtml(log.data.note)} Literature support scores a neutral 5: literature databases are not reachable (source: ${escapeHtml(log.literature.source)}).</p>
+<p><strong>Question:</strong> ${escapeHtml(log.query)}</p>
+<p><strong>Understood as</strong> (${escapeHtml(log.interpreter === 'rules' ? 'rule-based interpreter, no language model' : 'Claude')}): ${escapeHtml(String(log.structured_query.rationale ?? ''))}</p>
+<table><tbody>${rows([
+    ['Run', log.run_id],
+    ['Model', log.model],
+    ['Control strategy', `${log.control_strategy} requested, ${log.control_strategy_effective} used`],
+    ['Final score', log.final_score === null ? '—' : `${log.final_score} / 10`],
+    ['Ended because', log.termination_reason.replace(/_/g, ' ')],
+    ['Seed', String(log.config.seed)],
+  ])}</tbody></table>
+${log.error_message ? `<p class="label">Error: ${escapeHtml(log.error_message)}</p>` : ''}
+<h2>Grounding scores per iteration</h2>
+${scoreChart(log)}
+<p class="mono">composite (blue) · P pathway coherence · T target activation · N network coherence · dashed: threshold ${log.config.score_threshold}</p>
+<h2>Prompts tried</h2>
+<table><thead><tr><th>#</th><th>Strategy</th><th>Condition</th><th>Prompt cells</th><th>Controls</th><th>P</th><th>T</th><th>L</th><th>N</th><th>Score</th></tr></thead><tbody>${rows(
+    log.iterations.map((it) => [
+      String(it.iteration),
+      it.strategy,
+      `${it.condition} on ${it.cell_type} (${it.dataset})`,
+      String(it.prompt_cells),
+      `${it.control_cells} (${it.control_strategy_effective.replace(/_/g, ' ')})`,
+      String(it.scores.P),
+      String(it.scores.T),
+      String(it.scores.L),
+      String(it.scores.N),
+      String(it.scores.composite),
+    ]),
+  )}</tbody></table>
+<h2>Differentially expressed genes${best ? ` (iteration ${best.iteration})` : ''}</h2>
+<p>Wilcoxon rank-sum on log1p-CP10k, Benjamini–Hochberg; |log2FC| ≥ 0.5, padj ≤ 0.05.</p>
+<table><thead><tr><th>Gene</th><th>log2FC</th><th>padj</th></tr></thead><tbody>${rows(
+    de.map((d) => [d.gene, d.log2fc.toFixed(2), d.padj.toExponential(2)]),
+  )}</tbody></table>
+<h2>Enriched pathways</h2>
+<p>MSigDB Hallmark v7.0 (CC BY 4.0; Liberzon et al., Cell Systems 2015), hypergeometric over-representation.</p>
+<table><thead><tr><th>Set</th><th>Overlap</th><th>padj</th></tr></thead><tbody>${rows(
+    (best?.grounding.enriched ?? [])
+      .slice(0, 10)
+      .map((e) => [e.set, String(e.overlap.length), e.padj.toExponential(2)]),
+  )}</tbody></table>
+<h2>Suggestions</h2><ul>${(best?.grounding.suggestions ?? []).map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
+</body></html>
+`;
+}
