@@ -118,17 +118,19 @@ function toAnthropic(messages: ModelMessage[]): Anthropic.MessageParam[] {
   }));
 }
 
-export class AnthropicChatModel implements ChatModel {
+/**
+ * One SDK client per key, made on first use (the key may come from Secret Manager); a failed
+ * key lookup is not kept, so the next request tries again. The assistant and HAYSTACK's query
+ * interpreter share this set-up.
+ */
+export class AnthropicClient {
   private client: Promise<Anthropic> | null = null;
-  private checkedAt = 0;
 
-  constructor(private readonly settings: AnthropicSettings) {}
+  constructor(
+    private readonly settings: Pick<AnthropicSettings, 'apiKey' | 'baseUrl' | 'maxRetries' | 'timeoutMs'>,
+  ) {}
 
-  get model(): string {
-    return this.settings.model;
-  }
-
-  private sdk(): Promise<Anthropic> {
+  get(): Promise<Anthropic> {
     this.client ??= this.settings.apiKey().then(
       (apiKey) =>
         new Anthropic({
@@ -142,6 +144,23 @@ export class AnthropicChatModel implements ChatModel {
       this.client = null;
     });
     return this.client;
+  }
+}
+
+export class AnthropicChatModel implements ChatModel {
+  private readonly client: AnthropicClient;
+  private checkedAt = 0;
+
+  constructor(private readonly settings: AnthropicSettings) {
+    this.client = new AnthropicClient(settings);
+  }
+
+  get model(): string {
+    return this.settings.model;
+  }
+
+  private sdk(): Promise<Anthropic> {
+    return this.client.get();
   }
 
   async *stream(request: ModelRequest): AsyncIterable<ModelEvent> {

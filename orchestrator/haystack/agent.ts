@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { AnthropicClient } from '../../functions/adapters/anthropic-chat-model';
+import { AnthropicQueryInterpreter } from '../../functions/adapters/anthropic-query-interpreter';
 import { H5wasmAnnDataFiles } from '../../functions/adapters/h5wasm-h5ad';
 import type { AnnData } from '../../functions/core/haystack/anndata';
 import { generateDataset } from '../../functions/core/haystack/atlas';
@@ -24,7 +26,7 @@ import {
 } from '../../functions/core/haystack/loop';
 import { haystackLog, predictionsAnnData, reportHtml } from '../../functions/core/haystack/outputs';
 import type { PredictionModel, RunProgress } from '../../functions/core/haystack/ports';
-import { RuleBasedInterpreter } from '../../functions/core/haystack/query';
+import { type QueryInterpreter, RuleBasedInterpreter } from '../../functions/core/haystack/query';
 import { DATASETS, type DatasetName } from '../../functions/core/haystack/vocabulary';
 
 const run = promisify(execFile);
@@ -73,6 +75,28 @@ export class ProgramModel implements PredictionModel {
     ]);
     return this.files.read(`${prefix}-pred.h5ad`);
   }
+}
+
+/** Claude when ANTHROPIC_API_KEY is set (falling back to the rules, saying so), else the rules. */
+function interpreterFrom(env: NodeJS.ProcessEnv, log: (line: string) => void): QueryInterpreter {
+  const key = env.ANTHROPIC_API_KEY;
+  if (!key) {
+    log('Interpreter: rule-based (no ANTHROPIC_API_KEY).');
+    return new RuleBasedInterpreter();
+  }
+  const client = new AnthropicClient({
+    apiKey: async () => key,
+    baseUrl: env.ANTHROPIC_BASE_URL,
+    maxRetries: 3,
+    timeoutMs: 60_000,
+  });
+  log('Interpreter: Claude.');
+  return new AnthropicQueryInterpreter(
+    client,
+    env.ANTHROPIC_MODEL ?? 'claude-sonnet-4-5-20250929',
+    (reason) =>
+      log(`Claude's reading was not used (${reason}); the rule-based interpreter read the question.`),
+  );
 }
 
 export async function runAgent(
@@ -133,7 +157,12 @@ export async function runAgent(
   };
   try {
     const result = await runHaystack(
-      { interpreter: new RuleBasedInterpreter(), catalog, model: new ProgramModel(files, work), progress },
+      {
+        interpreter: interpreterFrom(process.env, log),
+        catalog,
+        model: new ProgramModel(files, work),
+        progress,
+      },
       request,
     );
     await mkdir(values.out, { recursive: true });

@@ -13,6 +13,7 @@ import * as assistant from './sections/assistant';
 import * as benchling from './sections/benchling';
 import * as execution from './sections/execution';
 import * as faults from './sections/faults';
+import * as haystack from './sections/haystack';
 import * as monitoring from './sections/monitoring';
 import * as page from './sections/page';
 import * as recovery from './sections/recovery';
@@ -30,6 +31,7 @@ const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string,
   faults,
   samplesheet,
   assistant,
+  haystack,
 };
 
 async function main(): Promise<void> {

@@ -27,8 +27,14 @@ afterAll(async () => {
   await dir?.remove();
 });
 
+// Without a key the agent reads questions with its rules, whatever the developer's shell holds.
+const { ANTHROPIC_API_KEY: _key, ...env } = process.env;
 const tsx = (script: string, args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', timeout: 120_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env,
+  });
 
 describe('h5ad we write', () => {
   it('is an atlas anndata opens: shape, obs and var columns, the synthetic label, the same counts', async () => {
@@ -135,6 +141,7 @@ describe('the programs', () => {
       '2',
     ]);
     expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('Interpreter: rule-based (no ANTHROPIC_API_KEY).');
     expect(result.stdout).toMatch(/\[1\] direct: IFN-gamma on CD14-positive monocyte → score \d+/);
     expect(result.stdout).toMatch(/Done: max iterations, final score \d+/);
     const log = HaystackLog.parse(JSON.parse(await readFile(join(out, 'hs-test_log.json'), 'utf8')));
