@@ -15,6 +15,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Deployed functions: name → entry file. The name is the Functions Framework target. */
 export const FUNCTIONS: Record<string, string> = {
   api: 'functions/api.ts',
+  haystack: 'functions/haystack.ts',
   prepareRun: 'functions/prepare-run.ts',
   reconcileRun: 'functions/reconcile-run.ts',
   onBatchJobEvent: 'functions/on-batch-job-event.ts',

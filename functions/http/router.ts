@@ -25,6 +25,11 @@ export interface RouteContext<Q = unknown, P = Record<string, string>> {
   requestId: string;
 }
 
+/** The caller of an authenticated route (the app signs the user in before the handler runs). */
+export function requireCaller(ctx: RouteContext<unknown, unknown>): Caller {
+  return ctx.caller!;
+}
+
 export interface RouteResult {
   status?: number;
   body: unknown;

@@ -19,9 +19,11 @@ import { type Config, loadConfig } from '../../functions/config';
 import { failRunsOrphanedByRestart, type SweepReport } from '../../functions/core/runs/sweeper';
 import type { Clock } from '../../functions/core/shared/ports';
 import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps } from '../../functions/deps';
+import { createHaystackDeps } from '../../functions/deps/haystack';
 import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
 import { answerFrameworkErrorsAsJson } from '../../functions/http/framework-errors';
+import { createHaystackHandler } from '../../functions/http/haystack-app';
 import { pageSecurityHeaders } from '../../functions/http/security-headers';
 import { createSweepStaleRunsHandler } from '../../functions/http/sweep-endpoint';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
@@ -362,6 +364,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     const apiDeps = createApiDeps(config, { logger, ...options.apiOverrides });
     stoppers.push(() => apiDeps.benchling.close());
     const apiListener = frameworkListener((name) => functions.http(name, createApiHandler(apiDeps)));
+    // HAYSTACK's API is a function of its own; /api/v1/* goes to it, as the load balancer sends it.
+    const haystackListener = frameworkListener((name) =>
+      functions.http(name, createHaystackHandler(createHaystackDeps(config, { logger }))),
+    );
 
     const page = express();
     page.disable('x-powered-by');
@@ -381,7 +387,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       });
     }
     const server = createServer((req, res) => {
-      if (req.url === '/api' || req.url?.startsWith('/api/')) apiListener(req, res);
+      if (req.url === '/api/v1' || req.url?.startsWith('/api/v1/')) haystackListener(req, res);
+      else if (req.url === '/api' || req.url?.startsWith('/api/')) apiListener(req, res);
       else page(req, res);
     });
     const port = await listen(server, options.port, host);

@@ -77,6 +77,10 @@ describe('npm start', () => {
   it('serves the API and the page, stops cleanly on Ctrl-C, keeps data across restarts, and --fresh starts empty', async () => {
     const first = await npmStart();
     expect((await request(`${first.url}/api/health`)).status).toBe(200);
+    // /api/v1 is HAYSTACK's own function, on the same port as the load balancer will route it.
+    const haystack = await request<{ datasets: unknown[] }>(`${first.url}/api/v1/metadata/datasets`);
+    expect(haystack.status).toBe(200);
+    expect(haystack.body.datasets).toHaveLength(3);
     // Without a key the assistant is the offline demo model, and says it is a stand-in.
     const assistant = await request(`${first.url}/api/chat/status`);
     expect(assistant.body).toMatchObject({

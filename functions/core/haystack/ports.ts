@@ -1,6 +1,8 @@
-/** HAYSTACK's ports: the model it prompts, and where a run reports its progress. */
+/** HAYSTACK's ports: the model it prompts, h5ad files, where runs live and report progress. */
+import type { RunStatus } from '../shared/run-status';
 import type { AnnData } from './anndata';
 import type { IterationRecord, Phase } from './loop';
+import type { HaystackRun } from './run-model';
 
 export type { QueryInterpreter } from './query';
 
@@ -22,4 +24,19 @@ export interface RunProgress {
 export interface AnnDataFiles {
   write(path: string, adata: AnnData): Promise<void>;
   read(path: string): Promise<AnnData>;
+}
+
+/** HAYSTACK runs in Firestore; who may see one is the service's business. */
+export interface HaystackRunStore {
+  create(run: HaystackRun): Promise<void>;
+  get(runId: string): Promise<HaystackRun | null>;
+  list(
+    filter: { user_email?: string; status?: RunStatus },
+    page: { page: number; page_size: number },
+  ): Promise<{ runs: HaystackRun[]; total: number }>;
+  /** Applies `change` in a transaction (null: leave the run as it is); the run as stored after. */
+  update(
+    runId: string,
+    change: (run: HaystackRun) => Partial<HaystackRun> | null,
+  ): Promise<HaystackRun | null>;
 }

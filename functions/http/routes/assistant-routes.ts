@@ -9,8 +9,7 @@ import {
   type UIStreamWriter,
 } from '../../core/assistant/ui-stream';
 import { NotConfiguredError, NotFoundError } from '../../core/shared/errors';
-import { defineRoute, NoQuery, type Route } from '../router';
-import { requireCaller } from './run-routes';
+import { defineRoute, NoQuery, type Route, requireCaller } from '../router';
 
 export interface AssistantStatus {
   enabled: boolean;

@@ -23,8 +23,8 @@ export interface HealthDeps {
   version: string;
 }
 
-/** `{basePath}/health` and `{basePath}/ready`. */
-export function healthRoutes(deps: HealthDeps, basePath = '/api'): Route[] {
+/** `{basePath}/health` and the readiness check at `readyPath` (default `{basePath}/ready`). */
+export function healthRoutes(deps: HealthDeps, basePath = '/api', readyPath = `${basePath}/ready`): Route[] {
   return [
     defineRoute({
       method: 'get',
@@ -44,7 +44,7 @@ export function healthRoutes(deps: HealthDeps, basePath = '/api'): Route[] {
     }),
     defineRoute({
       method: 'get',
-      path: `${basePath}/ready`,
+      path: readyPath,
       summary: 'Readiness: every dependency answers (503 names the ones that do not)',
       tags: ['health'],
       auth: false,

@@ -15,8 +15,8 @@ import { LogPage, RunFiles } from '../../core/runs/views';
 import { NotFoundError } from '../../core/shared/errors';
 import type { ObjectStore } from '../../core/shared/ports';
 import { describeError, type Logger } from '../../logging';
-import { defineRoute, NoQuery, type Route, type RouteContext } from '../router';
-import { RunParams, requireCaller, runMissing } from './run-routes';
+import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
+import { RunParams, runMissing } from './run-routes';
 
 const TaskParams = RunParams.extend({ task_id: z.string().max(20) });
 

@@ -15,10 +15,9 @@ import {
 } from '../../core/runs/run-model';
 import { previewRun, type RunPreviewDeps } from '../../core/runs/run-preview';
 import { cancelRun, getRunWithHistory, launchRun, listRuns } from '../../core/runs/run-service';
-import type { Caller } from '../../core/shared/caller';
 import type { Logger } from '../../logging';
 import { audit } from '../audit';
-import { defineRoute, NoQuery, type Route, type RouteContext } from '../router';
+import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
 
 export interface RunRouteDeps extends RecoveryDeps {
   jobs: JobRunner;
@@ -31,11 +30,6 @@ export interface RunRouteDeps extends RecoveryDeps {
 /** A run id in the path; anything else is a run that does not exist (404, as for someone else's). */
 export const RunParams = z.object({ id: RunId });
 export const runMissing = (raw: Record<string, string>) => `Run ${raw.id} was not found.`;
-
-/** The caller of an authenticated route (the app signs the user in before the handler runs). */
-export function requireCaller(ctx: RouteContext<unknown, unknown>): Caller {
-  return ctx.caller!;
-}
 
 const RunHistoryEntrySchema = z.object({
   source: z.string(),

@@ -1,7 +1,6 @@
 /** The page's credentials for reading Firestore as the signed-in user. */
 import type { SessionTokens } from '../../core/shared/session';
-import { defineRoute, NoQuery, type Route } from '../router';
-import { requireCaller } from './run-routes';
+import { defineRoute, NoQuery, type Route, requireCaller } from '../router';
 
 export function sessionRoutes(deps: { sessionTokens: SessionTokens }): Route[] {
   return [

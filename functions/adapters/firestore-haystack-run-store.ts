@@ -1,0 +1,60 @@
+import type { Firestore, Query } from '@google-cloud/firestore';
+import { FieldPath } from '@google-cloud/firestore';
+import type { HaystackRunStore } from '../core/haystack/ports';
+import { HaystackRun } from '../core/haystack/run-model';
+import type { RunStatus } from '../core/shared/run-status';
+
+/** `haystack_runs/{run_id}`: one document a run; changes in transactions. */
+export class FirestoreHaystackRunStore implements HaystackRunStore {
+  constructor(
+    private readonly db: Firestore,
+    private readonly collection = 'haystack_runs',
+  ) {}
+
+  private runs() {
+    return this.db.collection(this.collection);
+  }
+
+  async create(run: HaystackRun): Promise<void> {
+    await this.runs().doc(run.run_id).create(run);
+  }
+
+  async get(runId: string): Promise<HaystackRun | null> {
+    const snapshot = await this.runs().doc(runId).get();
+    return snapshot.exists ? HaystackRun.parse(snapshot.data()) : null;
+  }
+
+  async list(
+    filter: { user_email?: string; status?: RunStatus },
+    page: { page: number; page_size: number },
+  ): Promise<{ runs: HaystackRun[]; total: number }> {
+    let query: Query = this.runs();
+    if (filter.user_email !== undefined) query = query.where('user_email', '==', filter.user_email);
+    if (filter.status !== undefined) query = query.where('status', '==', filter.status);
+    query = query.orderBy('created_at', 'desc').orderBy(FieldPath.documentId(), 'desc');
+    const [snapshot, total] = await Promise.all([
+      query
+        .offset((page.page - 1) * page.page_size)
+        .limit(page.page_size)
+        .get(),
+      query.count().get(),
+    ]);
+    return { runs: snapshot.docs.map((doc) => HaystackRun.parse(doc.data())), total: total.data().count };
+  }
+
+  async update(
+    runId: string,
+    change: (run: HaystackRun) => Partial<HaystackRun> | null,
+  ): Promise<HaystackRun | null> {
+    const ref = this.runs().doc(runId);
+    return this.db.runTransaction(async (tx) => {
+      const snapshot = await tx.get(ref);
+      if (!snapshot.exists) return null;
+      const run = HaystackRun.parse(snapshot.data());
+      const patch = change(run);
+      if (!patch) return run;
+      tx.update(ref, patch);
+      return { ...run, ...patch };
+    });
+  }
+}

@@ -1,0 +1,51 @@
+import { FirestoreHaystackRunStore } from '../adapters/firestore-haystack-run-store';
+import { FirestoreUserStore } from '../adapters/firestore-user-store';
+import { GcsObjectStore } from '../adapters/gcs-object-store';
+import type { Config } from '../config';
+import { generateDataset } from '../core/haystack/atlas';
+import { AtlasCatalog } from '../core/haystack/catalog';
+import { RuleBasedInterpreter } from '../core/haystack/query';
+import { DATASETS } from '../core/haystack/vocabulary';
+import type { HaystackApiDeps } from '../http/haystack-app';
+import { jsonLogger } from '../logging';
+import { createApiAuthenticator, createRateLimiters } from './access';
+import { createFirestore, createStorage, systemClock, systemRandomness, VERSION } from './platform';
+
+/** The seed of the synthetic atlas every HAYSTACK function and job generates. */
+export const ATLAS_SEED = 0;
+
+/** The haystack function: the platform's clients and HAYSTACK's own (no Batch, no warehouse). */
+export function createHaystackDeps(
+  config: Config,
+  overrides: Partial<HaystackApiDeps> = {},
+): HaystackApiDeps {
+  const db = createFirestore(config);
+  const objects = new GcsObjectStore(createStorage(config), config.runsBucket);
+  let catalog: AtlasCatalog | null = null;
+  return {
+    haystackRuns: new FirestoreHaystackRunStore(db),
+    users: new FirestoreUserStore(db, config.userTouchIntervalMs),
+    objects,
+    clock: systemClock,
+    random: systemRandomness,
+    interpreter: new RuleBasedInterpreter(),
+    catalog: () => {
+      catalog ??= new AtlasCatalog(
+        Object.fromEntries(DATASETS.map((d) => [d, generateDataset(d, ATLAS_SEED)])),
+      );
+      return catalog;
+    },
+    signedUrlTtlSeconds: config.signedUrlTtlSeconds,
+    authenticator: overrides.authenticator ?? createApiAuthenticator(config),
+    adminEmails: config.adminEmails,
+    rateLimits: createRateLimiters(config, db),
+    corsOrigins: config.corsOrigins,
+    logger: jsonLogger(),
+    version: VERSION,
+    readiness: [
+      { name: 'firestore', check: async () => void (await db.collection('haystack_runs').limit(1).get()) },
+      { name: 'storage', check: () => objects.ping() },
+    ],
+    ...overrides,
+  };
+}
