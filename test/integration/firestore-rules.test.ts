@@ -55,6 +55,9 @@ beforeAll(async () => {
     await db.doc(`users/${BOB.email}`).set({ email: BOB.email, role: 'user' });
     await db.doc('rate_limits/launch:alice@example.com:1').set({ count: 1 });
     await db
+      .doc('haystack_runs/hs-alice0000001')
+      .set({ run_id: 'hs-alice0000001', user_email: ALICE.email, status: 'running' });
+    await db
       .doc(`users/${ALICE.email}/conversations/c1`)
       .set({ id: 'c1', title: 'why did it fail', messages_json: '[]' });
   });
@@ -89,6 +92,15 @@ describe('Firestore rules (infra/firestore.rules) in the emulator', () => {
     await assertFails(as(ALICE).doc(`users/${BOB.email}`).get());
     await assertFails(as(ALICE).collection('users').get());
     await assertSucceeds(as(ADMIN).doc(`users/${BOB.email}`).get());
+  });
+
+  it('lets a user follow their own HAYSTACK runs live, an admin all, nobody else, and nobody write', async () => {
+    await assertSucceeds(as(ALICE).doc('haystack_runs/hs-alice0000001').get());
+    await assertSucceeds(as(ALICE).collection('haystack_runs').where('user_email', '==', ALICE.email).get());
+    await assertSucceeds(as(ADMIN).doc('haystack_runs/hs-alice0000001').get());
+    await assertFails(as(BOB).doc('haystack_runs/hs-alice0000001').get());
+    await assertFails(as(BOB).collection('haystack_runs').get());
+    await assertFails(as(ALICE).doc('haystack_runs/hs-alice0000001').update({ status: 'completed' }));
   });
 
   it("keeps a user's assistant conversations to that user, admins included, and read-only", async () => {
