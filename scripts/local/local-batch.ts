@@ -28,6 +28,12 @@ export interface PubSubMessage {
 export interface LocalBatchOptions {
   /** The program a task runs, e.g. [node, dist/orchestrator/main.js]. */
   command: string[];
+  /**
+   * Programs by container image, as Batch would pull and run the job's own image: the first
+   * whose `image` the job's `imageUri` contains runs instead of `command` (e.g. the STACK
+   * stand-in for the inference image). A job runs its container's `commands` as arguments.
+   */
+  programs?: { image: string; command: string[] }[];
   /** Extra environment for every task (emulator hosts, NXF_BIN, …), over the job's own. */
   env: Record<string, string>;
   publish(message: PubSubMessage): void;
@@ -303,7 +309,11 @@ export class LocalBatch implements JobRunner {
         `Job state is set from SCHEDULED to RUNNING for job ${local.job.name}.`,
       );
     const task = local.spec.taskGroups[0]!.taskSpec;
-    const [command, ...args] = this.options.command;
+    const container = task.runnables[0]?.container;
+    const program = this.options.programs?.find((p) => container?.imageUri.includes(p.image));
+    const [command, ...args] = program
+      ? [...program.command, ...(container?.commands ?? [])]
+      : this.options.command;
     local.log ??= createWriteStream(join(this.options.logDir, `${local.job.name.split('/').at(-1)}.log`), {
       flags: 'a',
     });

@@ -56,6 +56,13 @@ beforeAll(async () => {
   // The task runs `node -e "$SCRIPT"`: the job's own environment decides how it exits.
   batch = new LocalBatch({
     command: [process.execPath, '-e', 'eval(process.env.SCRIPT)'],
+    // The inference image runs its own program, with the container's commands as arguments.
+    programs: [
+      {
+        image: 'stack-inference',
+        command: [process.execPath, '-e', 'process.exit(Number(process.argv.at(-1)))'],
+      },
+    ],
     env: {},
     publish: (m) => published.push(m),
     logDir: dir.path,
@@ -114,6 +121,28 @@ describe('BatchJobRunner against the Batch twin over gRPC', () => {
     expect(
       published.filter((m) => m.attributes.JobName === created.name).map((m) => m.attributes.NewJobState),
     ).toEqual(['QUEUED', 'SCHEDULED', 'RUNNING', 'SUCCEEDED']);
+  });
+
+  it("runs the program of the job's container image, with the container's commands", async () => {
+    const inference = spec();
+    inference.taskGroups[0]!.taskSpec.runnables = [
+      { container: { imageUri: 'us-docker.pkg.dev/arc/stack-inference:1', commands: ['3'] } },
+    ];
+    const { name } = await runner.createJob({
+      parent: PARENT,
+      jobId: `stack-hs-adapter0000${++counter % 10}-i1-treat`,
+      requestId: requestId(),
+      job: inference,
+    });
+    const failed = await waitForState(name, 'FAILED');
+    expect(failed.status.statusEvents.map((e) => e.description).join(' ')).toMatch(/exit code 3/);
+    const { name: orchestrator } = await runner.createJob({
+      parent: PARENT,
+      jobId: jobId(),
+      requestId: requestId(),
+      job: spec('process.exit(0)'),
+    });
+    await waitForState(orchestrator, 'SUCCEEDED');
   });
 
   it('adopts the existing job on ALREADY_EXISTS, or reports it when asked not to', async () => {
