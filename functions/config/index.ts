@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { accessConfig, accessEnv, accessProblems } from './access';
 import { assistantConfig, assistantEnv } from './assistant';
 import { benchlingConfig, benchlingEnv } from './benchling';
+import { haystackConfig, haystackEnv } from './haystack';
 import { platformConfig, platformEnv } from './platform';
 import { runsConfig, runsEnv } from './runs';
 import { fixOf } from './schema';
@@ -21,7 +22,8 @@ export type Config = ReturnType<typeof platformConfig> &
   ReturnType<typeof accessConfig> &
   ReturnType<typeof runsConfig> &
   ReturnType<typeof benchlingConfig> &
-  ReturnType<typeof assistantConfig>;
+  ReturnType<typeof assistantConfig> &
+  ReturnType<typeof haystackConfig>;
 
 function problemsOf(schema: z.ZodObject, env: Record<string, string>): string[] {
   const parsed = schema.safeParse(env);
@@ -40,8 +42,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       (entry): entry is [string, string] => entry[1] !== '' && entry[1] !== undefined,
     ),
   );
-  const problems = [platformEnv, accessEnv, runsEnv, benchlingEnv, assistantEnv].flatMap((schema) =>
-    problemsOf(schema, set),
+  const problems = [platformEnv, accessEnv, runsEnv, benchlingEnv, assistantEnv, haystackEnv].flatMap(
+    (schema) => problemsOf(schema, set),
   );
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   const platform = platformConfig(platformEnv.parse(set), env);
@@ -60,5 +62,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ...runsConfig(runsEnv.parse(set), platform),
     ...benchling,
     ...assistantConfig(assistantEnv.parse(set)),
+    ...haystackConfig(haystackEnv.parse(set), platform),
   };
 }

@@ -4,15 +4,69 @@ import { GcsObjectStore } from '../adapters/gcs-object-store';
 import type { Config } from '../config';
 import { generateDataset } from '../core/haystack/atlas';
 import { AtlasCatalog } from '../core/haystack/catalog';
+import type { HaystackJobSettings } from '../core/haystack/execution';
+import type { HaystackExecutor } from '../core/haystack/ports';
 import { RuleBasedInterpreter } from '../core/haystack/query';
+import type { HaystackRun } from '../core/haystack/run-model';
 import { DATASETS } from '../core/haystack/vocabulary';
 import type { HaystackApiDeps } from '../http/haystack-app';
 import { jsonLogger } from '../logging';
 import { createApiAuthenticator, createRateLimiters } from './access';
 import { createFirestore, createStorage, systemClock, systemRandomness, VERSION } from './platform';
+import { createBatchRunner } from './runs';
+import { createWorkflowStarter, workflowArgument } from './workflows';
 
-/** The seed of the synthetic atlas every HAYSTACK function and job generates. */
-export const ATLAS_SEED = 0;
+/** The agent job's settings; locally its environment names the emulators. */
+export function haystackJobSettings(config: Config): HaystackJobSettings {
+  return {
+    project: config.project,
+    region: config.region,
+    agentImage: config.haystack.agentImage,
+    agentMachineType: config.haystack.agentMachineType,
+    serviceAccount: config.haystack.serviceAccount,
+    runsBucket: config.runsBucket,
+    atlasSeed: config.haystack.atlasSeed,
+    environment: {
+      ...(config.firestore.emulatorHost ? { FIRESTORE_EMULATOR_HOST: config.firestore.emulatorHost } : {}),
+      ...(config.storageEmulatorHost ? { STORAGE_EMULATOR_HOST: config.storageEmulatorHost } : {}),
+    },
+  };
+}
+
+/**
+ * A HAYSTACK run executes through the same Cloud Workflows definition as a Nextflow run, with
+ * HAYSTACK's prepare and reconcile functions; cancel stops its agent job.
+ */
+export function createHaystackExecutor(config: Config): HaystackExecutor {
+  const workflows = createWorkflowStarter(config);
+  const argument = workflowArgument(config);
+  const jobs = createBatchRunner(config);
+  return {
+    async start(runId) {
+      await workflows.start({
+        ...argument(runId),
+        prepare_url: `${config.functionsBaseUrl}/prepareHaystackRun`,
+        reconcile_url: `${config.functionsBaseUrl}/reconcileHaystackRun`,
+      });
+    },
+    async stop(run: HaystackRun) {
+      if (run.batch_job_name) await jobs.cancelJob(run.batch_job_name);
+    },
+  };
+}
+
+/** What the two workflow steps of a HAYSTACK run need. */
+export function createHaystackExecutionDeps(
+  config: Config,
+  overrides: { logger?: ReturnType<typeof jsonLogger> } = {},
+) {
+  return {
+    haystackRuns: new FirestoreHaystackRunStore(createFirestore(config)),
+    clock: systemClock,
+    settings: haystackJobSettings(config),
+    logger: overrides.logger ?? jsonLogger(),
+  };
+}
 
 /** The haystack function: the platform's clients and HAYSTACK's own (no Batch, no warehouse). */
 export function createHaystackDeps(
@@ -31,11 +85,12 @@ export function createHaystackDeps(
     interpreter: new RuleBasedInterpreter(),
     catalog: () => {
       catalog ??= new AtlasCatalog(
-        Object.fromEntries(DATASETS.map((d) => [d, generateDataset(d, ATLAS_SEED)])),
+        Object.fromEntries(DATASETS.map((d) => [d, generateDataset(d, config.haystack.atlasSeed)])),
       );
       return catalog;
     },
     signedUrlTtlSeconds: config.signedUrlTtlSeconds,
+    execution: overrides.execution ?? createHaystackExecutor(config),
     authenticator: overrides.authenticator ?? createApiAuthenticator(config),
     adminEmails: config.adminEmails,
     rateLimits: createRateLimiters(config, db),

@@ -19,11 +19,15 @@ import { type Config, loadConfig } from '../../functions/config';
 import { failRunsOrphanedByRestart, type SweepReport } from '../../functions/core/runs/sweeper';
 import type { Clock } from '../../functions/core/shared/ports';
 import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps } from '../../functions/deps';
-import { createHaystackDeps } from '../../functions/deps/haystack';
+import { createHaystackDeps, createHaystackExecutionDeps } from '../../functions/deps/haystack';
 import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
 import { answerFrameworkErrorsAsJson } from '../../functions/http/framework-errors';
 import { createHaystackHandler } from '../../functions/http/haystack-app';
+import {
+  createPrepareHaystackRunHandler,
+  createReconcileHaystackRunHandler,
+} from '../../functions/http/haystack-steps';
 import { pageSecurityHeaders } from '../../functions/http/security-headers';
 import { createSweepStaleRunsHandler } from '../../functions/http/sweep-endpoint';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
@@ -246,6 +250,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       },
       publish: (message) => bridge.publish(message),
       logDir: join(options.dataDir, 'batch-logs'),
+      // Jobs run their image's program: HAYSTACK's agent, and the STACK stand-in for inference.
+      programs: [
+        {
+          image: 'haystack-agent',
+          command: [process.execPath, '--import', 'tsx', join(root, 'orchestrator', 'haystack', 'job.ts')],
+        },
+        {
+          image: 'stack-inference',
+          command: [
+            process.execPath,
+            '--import',
+            'tsx',
+            join(root, 'orchestrator', 'haystack', 'stack-standin.ts'),
+          ],
+        },
+      ],
     });
     stoppers.push(() => batch.shutdown());
     const batchService = await serveBatch(batch);
@@ -292,6 +312,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     routes.set(
       'reconcileRun',
       frameworkListener((name) => functions.http(name, createReconcileRunHandler(executionDeps))),
+    );
+    const haystackExecution = createHaystackExecutionDeps(config, { logger });
+    routes.set(
+      'prepareHaystackRun',
+      frameworkListener((name) => functions.http(name, createPrepareHaystackRunHandler(haystackExecution))),
+    );
+    routes.set(
+      'reconcileHaystackRun',
+      frameworkListener((name) => functions.http(name, createReconcileHaystackRunHandler(haystackExecution))),
     );
     routes.set(
       'onBatchJobEvent',

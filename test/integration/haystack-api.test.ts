@@ -16,6 +16,10 @@ import { createHaystackDeps } from '../../functions/deps/haystack';
 import { createHaystackHandler } from '../../functions/http/haystack-app';
 import { memoryLogger } from '../../functions/logging';
 import { LocalGcsServer } from '../../scripts/local/gcs-server';
+import { serveBatch } from '../../scripts/local/grpc/batch-service';
+import { serveWorkflows } from '../../scripts/local/grpc/workflows-service';
+import { LocalBatch } from '../../scripts/local/local-batch';
+import { LocalWorkflows } from '../../scripts/local/local-workflows';
 import { localSigner } from '../../scripts/local/signer';
 import { asUser, request } from '../helpers/api-server';
 import { firestoreEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
@@ -27,6 +31,9 @@ let server: Server;
 let gcs: LocalGcsServer;
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let store: FirestoreHaystackRunStore;
+let batch: LocalBatch;
+let workflows: LocalWorkflows;
+const stoppers: (() => Promise<void>)[] = [];
 const logs = memoryLogger();
 const config = loadConfig({
   GOOGLE_CLOUD_PROJECT: uniqueProjectId('arc-hs'),
@@ -48,7 +55,31 @@ beforeAll(async () => {
   const gcsUrl = await gcs.start();
   const signer = localSigner('arc-hs');
   gcs.trustSigner(signer.credentials.client_email, signer.publicKey);
+  // The Batch and Workflows twins: an execution starts per run and is held at its first step.
+  batch = new LocalBatch({
+    command: [process.execPath, '-e', ''],
+    env: {},
+    publish: () => {},
+    logDir: `${dir.path}/batch`,
+  });
+  const batchService = await serveBatch(batch);
+  workflows = new LocalWorkflows({
+    definitionPath: 'workflows/run-pipeline.workflows.yaml',
+    jobs: batch,
+    holdAll: true,
+  });
+  const workflowsService = await serveWorkflows(workflows);
+  stoppers.push(
+    async () => {
+      for (const execution of workflows.list()) workflows.cancel(execution.name);
+    },
+    () => batch.shutdown(),
+    () => batchService.stop(),
+    () => workflowsService.stop(),
+  );
   const withStorage = loadConfig({
+    BATCH_EMULATOR_HOST: batchService.host,
+    WORKFLOWS_EMULATOR_HOST: workflowsService.host,
     GOOGLE_CLOUD_PROJECT: config.project,
     FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
     STORAGE_EMULATOR_HOST: gcsUrl,
@@ -70,6 +101,7 @@ beforeAll(async () => {
 afterAll(async () => {
   server?.closeAllConnections();
   await new Promise<void>((resolve) => server?.close(() => resolve()));
+  for (const stop of stoppers) await stop();
   await gcs?.stop();
   await dir?.remove();
 });
@@ -114,6 +146,12 @@ describe('POST /api/v1/runs', () => {
       model: 'stack-standin',
     });
     expect(created.body.run_id).toMatch(/^hs-[a-z0-9]{12}$/);
+    // Its execution started: the platform's run-pipeline workflow, with HAYSTACK's two steps.
+    const execution = workflows.list().find((e) => JSON.parse(e.argument).run_id === created.body.run_id);
+    expect(JSON.parse(execution!.argument)).toMatchObject({
+      prepare_url: expect.stringMatching(/\/prepareHaystackRun$/),
+      reconcile_url: expect.stringMatching(/\/reconcileHaystackRun$/),
+    });
     const mine = await get('/api/v1/runs');
     expect((mine.body.runs as { run_id: string }[]).map((r) => r.run_id)).toContain(created.body.run_id);
     const bobs = await get('/api/v1/runs', BOB);

@@ -40,3 +40,10 @@ export interface HaystackRunStore {
     change: (run: HaystackRun) => Partial<HaystackRun> | null,
   ): Promise<HaystackRun | null>;
 }
+
+/** Starts a run's execution (the workflow) and stops its Batch jobs. */
+export interface HaystackExecutor {
+  start(runId: string): Promise<void>;
+  /** Cancels every Batch job of the run; jobs gone or ended are left alone. */
+  stop(run: HaystackRun): Promise<void>;
+}

@@ -4,13 +4,13 @@
  * user's run is "not found", as for Nextflow runs.
  */
 import type { Caller } from '../shared/caller';
-import { ConflictError, ForbiddenError, NotFoundError } from '../shared/errors';
+import { ConflictError, ForbiddenError, NotFoundError, UpstreamError } from '../shared/errors';
 import type { Clock, ObjectStore, Randomness } from '../shared/ports';
 import { isTerminal } from '../shared/run-status';
 import { parseOrThrow } from '../shared/validation';
 import type { AtlasCatalog } from './catalog';
 import { type ControlCheck, checkControls } from './loop';
-import type { HaystackRunStore, QueryInterpreter } from './ports';
+import type { HaystackExecutor, HaystackRunStore, QueryInterpreter } from './ports';
 import {
   CreateHaystackRunRequest,
   type HaystackRun,
@@ -31,6 +31,7 @@ export interface HaystackServiceDeps {
   /** The atlas, built on first use (it takes a moment and some memory). */
   catalog(): AtlasCatalog;
   signedUrlTtlSeconds: number;
+  execution: HaystackExecutor;
 }
 
 export async function createHaystackRun(
@@ -60,15 +61,37 @@ export async function createHaystackRun(
     error_message: null,
     created_at: now,
     updated_at: now,
+    submitted_at: null,
     started_at: null,
     completed_at: null,
     failed_at: null,
     cancelled_at: null,
     gcs_path: `gs://${deps.objects.bucket}/${haystackPaths(runId).prefix}`,
+    batch_job_name: null,
+    batch_request_id: deps.random.uuid(),
     dataset_kind: 'synthetic',
     model: STANDIN_MODEL,
   };
   await deps.haystackRuns.create(run);
+  try {
+    await deps.execution.start(runId);
+  } catch (error) {
+    const failedAt = deps.clock.now().toISOString();
+    await deps.haystackRuns.update(runId, () => ({
+      status: 'failed',
+      failed_at: failedAt,
+      updated_at: failedAt,
+      termination_reason: 'error',
+      error_message:
+        'The run could not be started (the workflow service did not take it). Ask again in a minute.',
+    }));
+    throw new UpstreamError(
+      'HAYSTACK could not start the run: the workflow service did not answer. Ask again in a minute.',
+      {
+        cause: error,
+      },
+    );
+  }
   return run;
 }
 
@@ -103,7 +126,7 @@ export async function listHaystackRuns(
 
 /** Idempotent: a run already ended is answered as it is. */
 export async function cancelHaystackRun(
-  deps: Pick<HaystackServiceDeps, 'haystackRuns' | 'clock'>,
+  deps: Pick<HaystackServiceDeps, 'haystackRuns' | 'clock' | 'execution'>,
   caller: Caller,
   runId: string,
 ): Promise<HaystackRun> {
@@ -120,6 +143,8 @@ export async function cancelHaystackRun(
           current_phase: null,
         },
   );
+  // Stopping is idempotent too: asked again, jobs already gone are left alone.
+  if (updated!.status === 'cancelled') await deps.execution.stop(updated!);
   return updated!;
 }
 

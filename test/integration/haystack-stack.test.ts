@@ -1,0 +1,136 @@
+/**
+ * HAYSTACK runs on the local stack, end to end: /api/v1 → the run-pipeline workflow with
+ * HAYSTACK's steps → the agent as a Batch job (the twin runs its image's program) → progress in
+ * the run → outputs in the bucket → the result's signed URLs.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForValue } from '../../scripts/lib/net';
+import { anndataInspect } from '../helpers/anndata';
+import { asUser, request } from '../helpers/api-server';
+import { tempDir } from '../helpers/env';
+import { startTestStack, type TestStack } from '../helpers/stack';
+
+const ALICE = 'alice@example.com';
+let stack: TestStack;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+
+type HaystackRunView = {
+  run_id: string;
+  status: string;
+  current_phase: string | null;
+  grounding_scores: { iteration: number; composite: number }[];
+  final_score: number | null;
+  termination_reason: string | null;
+  error_message: string | null;
+  control_strategy_effective: string | null;
+  batch_job_name: string | null;
+};
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  dir = await tempDir('arc-hs-stack-');
+});
+afterAll(async () => {
+  await stack?.close();
+  await dir?.remove();
+});
+
+const launch = async (body: Record<string, unknown>) => {
+  const created = await request<HaystackRunView>(`${stack.url}/api/v1/runs`, {
+    method: 'POST',
+    headers: asUser(ALICE),
+    json: body,
+  });
+  expect(created.status).toBe(201);
+  return created.body.run_id;
+};
+const read = async (id: string) =>
+  (await request<HaystackRunView>(`${stack.url}/api/v1/runs/${id}`, { headers: asUser(ALICE) })).body;
+const until = (id: string, test: (run: HaystackRunView) => boolean, what: string) =>
+  waitForValue(
+    async () => {
+      const run = await read(id);
+      return test(run) ? run : null;
+    },
+    { timeoutMs: 90_000, intervalMs: 100, what },
+  );
+
+describe('a HAYSTACK run on the platform', () => {
+  it('runs as a Batch job through the workflow, shows its scores live, and ends at the threshold with its three outputs', async () => {
+    const id = await launch({
+      query: 'How would lung fibroblasts respond to interferon gamma?',
+      score_threshold: 7,
+    });
+    const running = await until(id, (r) => r.status === 'running', 'the agent job to start');
+    expect(running.batch_job_name).toMatch(new RegExp(`/jobs/haystack-${id}$`));
+    const done = await until(
+      id,
+      (r) => ['completed', 'failed', 'cancelled'].includes(r.status),
+      'the run to end',
+    );
+    expect(done).toMatchObject({
+      status: 'completed',
+      termination_reason: 'threshold_reached',
+      control_strategy_effective: 'synthetic_control',
+      current_phase: null,
+    });
+    expect(done.grounding_scores.length).toBeGreaterThanOrEqual(1);
+    expect(done.final_score).toBeGreaterThanOrEqual(7);
+    const result = await request<{ anndata_url: string; report_url: string; log_url: string }>(
+      `${stack.url}/api/v1/runs/${id}/result`,
+      {
+        headers: asUser(ALICE),
+      },
+    );
+    expect(result.status).toBe(200);
+    const h5ad = join(dir.path, 'predictions.h5ad');
+    await writeFile(h5ad, Buffer.from(await (await fetch(result.body.anndata_url)).arrayBuffer()));
+    expect(anndataInspect(h5ad).uns).toEqual(expect.arrayContaining(['run_id', 'model', 'synthetic']));
+    expect(await (await fetch(result.body.report_url)).text()).toContain('Synthetic data, stand-in model.');
+    const log = (await (await fetch(result.body.log_url)).json()) as { run_id: string; final_score: number };
+    expect(log).toMatchObject({ run_id: id, final_score: done.final_score });
+  }, 120_000);
+
+  it('stops when cancelled: the run is cancelled, its agent job too, and there are no results', async () => {
+    const id = await launch({
+      query: 'How would NK cells respond to IL-15?',
+      score_threshold: 10,
+      max_iterations: 10,
+    });
+    await until(id, (r) => r.status === 'running', 'the agent job to start');
+    const cancelled = await request<HaystackRunView>(`${stack.url}/api/v1/runs/${id}/cancel`, {
+      method: 'POST',
+      headers: asUser(ALICE),
+    });
+    expect(cancelled.body.status).toBe('cancelled');
+    await waitForValue(
+      async () => {
+        const job = await stack.batch.getJob(cancelled.body.batch_job_name!);
+        return job && ['CANCELLED', 'SUCCEEDED'].includes(job.status.state) ? job : null;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: 'the agent job to stop' },
+    );
+    expect((await read(id)).status).toBe('cancelled');
+    const result = await request(`${stack.url}/api/v1/runs/${id}/result`, { headers: asUser(ALICE) });
+    expect(result.status).toBe(409);
+  }, 120_000);
+
+  it('ends failed, saying why, when the agent’s process is killed', async () => {
+    const id = await launch({
+      query: 'How would CD14 monocytes respond to TNF-alpha?',
+      score_threshold: 10,
+      max_iterations: 10,
+    });
+    const running = await until(id, (r) => r.status === 'running', 'the agent job to start');
+    expect(stack.batch.interruptTask(running.batch_job_name!, 137)).toBe(true);
+    const ended = await until(
+      id,
+      (r) => ['completed', 'failed', 'cancelled'].includes(r.status),
+      'the run to end',
+    );
+    expect(ended.status).toBe('failed');
+    expect(ended.error_message).toMatch(/agent job failed before it recorded why/);
+  }, 120_000);
+});
