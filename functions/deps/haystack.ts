@@ -4,7 +4,7 @@ import { GcsObjectStore } from '../adapters/gcs-object-store';
 import type { Config } from '../config';
 import { generateDataset } from '../core/haystack/atlas';
 import { AtlasCatalog } from '../core/haystack/catalog';
-import type { HaystackJobSettings } from '../core/haystack/execution';
+import { type HaystackJobSettings, inferenceJobIds } from '../core/haystack/execution';
 import type { HaystackExecutor } from '../core/haystack/ports';
 import { RuleBasedInterpreter } from '../core/haystack/query';
 import type { HaystackRun } from '../core/haystack/run-model';
@@ -23,12 +23,17 @@ export function haystackJobSettings(config: Config): HaystackJobSettings {
     region: config.region,
     agentImage: config.haystack.agentImage,
     agentMachineType: config.haystack.agentMachineType,
+    inferenceImage: config.haystack.inferenceImage,
+    gpuMachineType: config.haystack.gpuMachineType,
+    gpuAccelerator: config.haystack.gpuAccelerator,
     serviceAccount: config.haystack.serviceAccount,
     runsBucket: config.runsBucket,
     atlasSeed: config.haystack.atlasSeed,
     environment: {
       ...(config.firestore.emulatorHost ? { FIRESTORE_EMULATOR_HOST: config.firestore.emulatorHost } : {}),
       ...(config.storageEmulatorHost ? { STORAGE_EMULATOR_HOST: config.storageEmulatorHost } : {}),
+      ...(config.emulators.batch ? { BATCH_EMULATOR_HOST: config.emulators.batch } : {}),
+      ...(config.firestore.emulatorHost ? { HAYSTACK_POLL_MS: '200' } : {}),
     },
   };
 }
@@ -50,7 +55,12 @@ export function createHaystackExecutor(config: Config): HaystackExecutor {
       });
     },
     async stop(run: HaystackRun) {
-      if (run.batch_job_name) await jobs.cancelJob(run.batch_job_name);
+      const parent = `projects/${config.project}/locations/${config.region}/jobs`;
+      const names = [
+        ...(run.batch_job_name ? [run.batch_job_name] : []),
+        ...inferenceJobIds(run).map((id) => `${parent}/${id}`),
+      ];
+      await Promise.all(names.map((name) => jobs.cancelJob(name)));
     },
   };
 }

@@ -7,9 +7,27 @@
  *
  *   stack-standin --prompt prompt.h5ad --query query.h5ad --output pred.h5ad
  *                 [--genelist genes.txt] [--split-column condition] [--steps 5] [--seed 0]
+ *
+ * Paths may be `gs://bucket/name` (as a Batch job is given them): read from and written to
+ * Cloud Storage (STORAGE_EMULATOR_HOST locally).
  */
-import { readFile } from 'node:fs/promises';
+
+const GS = /^gs:\/\/([^/]+)\/(.+)$/;
+
+/** A local path for `path`: itself, or a download of a gs:// object into `dir`. */
+async function localCopy(path: string, dir: string, name: string): Promise<string> {
+  const match = GS.exec(path);
+  if (!match) return path;
+  const local = join(dir, name);
+  await new Storage().bucket(match[1]!).file(match[2]!).download({ destination: local });
+  return local;
+}
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Storage } from '@google-cloud/storage';
 import { H5wasmAnnDataFiles } from '../../functions/adapters/h5wasm-h5ad';
 import type { AnnData, Matrix } from '../../functions/core/haystack/anndata';
 import { predictMeanShift, STANDIN_ALPHA, STANDIN_MODEL } from '../../functions/core/haystack/standin';
@@ -57,7 +75,31 @@ export async function runStandin(argv: string[]): Promise<void> {
   if (!Number.isInteger(seed) || !Number.isInteger(steps) || steps < 1)
     throw new Error(`--seed and --steps must be integers (steps ≥ 1). ${USAGE}`);
   const files = new H5wasmAnnDataFiles();
-  const [prompt, query] = await Promise.all([files.read(values.prompt), files.read(values.query)]);
+  const work = await mkdtemp(join(tmpdir(), 'stack-standin-'));
+  try {
+    await predictFiles(
+      files,
+      work,
+      values as Required<Pick<typeof values, 'prompt' | 'query' | 'output'>> & typeof values,
+      seed,
+      steps,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function predictFiles(
+  files: H5wasmAnnDataFiles,
+  work: string,
+  values: { prompt: string; query: string; output: string; genelist?: string; 'split-column'?: string },
+  seed: number,
+  steps: number,
+): Promise<void> {
+  const [prompt, query] = await Promise.all([
+    localCopy(values.prompt, work, 'prompt.h5ad').then((p) => files.read(p)),
+    localCopy(values.query, work, 'query.h5ad').then((p) => files.read(p)),
+  ]);
   const genes = values.genelist
     ? (await readFile(values.genelist, 'utf8')).split(/\s+/).filter(Boolean)
     : query.var.index;
@@ -81,7 +123,13 @@ export async function runStandin(argv: string[]): Promise<void> {
       query_cells: query.obs.index.length,
     },
   };
-  await files.write(values.output, prediction);
+  const target = GS.exec(values.output);
+  const local = target ? join(work, 'pred.h5ad') : values.output;
+  await files.write(local, prediction);
+  if (target)
+    await new Storage()
+      .bucket(target[1]!)
+      .upload(local, { destination: target[2]!, contentType: 'application/x-hdf5' });
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {

@@ -282,7 +282,7 @@ export class LocalBatch implements JobRunner {
     });
     local.job.updateTime = now;
     if (state === 'CANCELLATION_IN_PROGRESS') return;
-    const topic = local.spec.notifications[0]?.pubsubTopic;
+    const topic = local.spec.notifications?.[0]?.pubsubTopic;
     if (!topic) return;
     const region = local.job.name.split('/')[3] ?? '';
     this.options.publish({

@@ -91,6 +91,15 @@ describe('a HAYSTACK run on the platform', () => {
     expect(await (await fetch(result.body.report_url)).text()).toContain('Synthetic data, stand-in model.');
     const log = (await (await fetch(result.body.log_url)).json()) as { run_id: string; final_score: number };
     expect(log).toMatchObject({ run_id: id, final_score: done.final_score });
+    // Each model call was its own Batch job on the inference image: treat and control per iteration.
+    const inference = done.grounding_scores.flatMap((g) => [`i${g.iteration}-treat`, `i${g.iteration}-ctrl`]);
+    for (const label of inference) {
+      const job = await stack.batch.getJob(
+        `projects/${stack.config.project}/locations/${stack.config.region}/jobs/stack-${id}-${label}`,
+      );
+      expect(job?.status.state, label).toBe('SUCCEEDED');
+    }
+    expect(await (await fetch(result.body.report_url)).text()).toContain('stack-standin');
   }, 120_000);
 
   it('stops when cancelled: the run is cancelled, its agent job too, and there are no results', async () => {
@@ -99,7 +108,7 @@ describe('a HAYSTACK run on the platform', () => {
       score_threshold: 10,
       max_iterations: 10,
     });
-    await until(id, (r) => r.status === 'running', 'the agent job to start');
+    await until(id, (r) => r.current_phase === 'inference', 'the first model call');
     const cancelled = await request<HaystackRunView>(`${stack.url}/api/v1/runs/${id}/cancel`, {
       method: 'POST',
       headers: asUser(ALICE),
@@ -113,8 +122,40 @@ describe('a HAYSTACK run on the platform', () => {
       { timeoutMs: 30_000, intervalMs: 100, what: 'the agent job to stop' },
     );
     expect((await read(id)).status).toBe('cancelled');
+    // Every model job of the run is stopped (or had finished), and no other one starts.
+    const prefix = `projects/${stack.config.project}/locations/${stack.config.region}/jobs/stack-${id}-`;
+    await waitForValue(
+      async () => {
+        const states = await Promise.all(
+          ['i1-treat', 'i1-ctrl', 'i2-treat', 'i2-ctrl'].map(
+            async (l) => (await stack.batch.getJob(prefix + l))?.status.state ?? null,
+          ),
+        );
+        return states.every((s) => s === null || ['CANCELLED', 'SUCCEEDED', 'FAILED'].includes(s))
+          ? states
+          : null;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: 'the model jobs to stop' },
+    );
     const result = await request(`${stack.url}/api/v1/runs/${id}/result`, { headers: asUser(ALICE) });
     expect(result.status).toBe(409);
+  }, 120_000);
+
+  it('runs one model job per iteration with the query as control', async () => {
+    const id = await launch({
+      query: 'How would lung fibroblasts respond to interferon gamma?',
+      control_strategy: 'query_as_control',
+      max_iterations: 1,
+    });
+    const done = await until(
+      id,
+      (r) => ['completed', 'failed', 'cancelled'].includes(r.status),
+      'the run to end',
+    );
+    expect(done).toMatchObject({ status: 'completed', control_strategy_effective: 'query_as_control' });
+    const jobs = `projects/${stack.config.project}/locations/${stack.config.region}/jobs/stack-${id}`;
+    expect((await stack.batch.getJob(`${jobs}-i1-treat`))?.status.state).toBe('SUCCEEDED');
+    expect(await stack.batch.getJob(`${jobs}-i1-ctrl`)).toBeNull();
   }, 120_000);
 
   it('ends failed, saying why, when the agent’s process is killed', async () => {

@@ -18,6 +18,9 @@ export interface HaystackJobSettings {
   region: string;
   agentImage: string;
   agentMachineType: string;
+  inferenceImage: string;
+  gpuMachineType: string;
+  gpuAccelerator: string;
   serviceAccount: string;
   runsBucket: string;
   atlasSeed: number;
@@ -39,7 +42,14 @@ export interface HaystackJobSpec {
     };
   }[];
   allocationPolicy: {
-    instances: { policy: { machineType: string; provisioningModel: 'STANDARD' } }[];
+    instances: {
+      policy: {
+        machineType: string;
+        provisioningModel: 'STANDARD';
+        accelerators?: { type: string; count: number }[];
+      };
+      installGpuDrivers?: boolean;
+    }[];
     serviceAccount: { email: string };
   };
   labels: Record<string, string>;
@@ -71,6 +81,10 @@ export function agentJobSpec(run: HaystackRun, settings: HaystackJobSettings): H
               GCP_REGION: settings.region,
               RUNS_BUCKET: settings.runsBucket,
               HAYSTACK_ATLAS_SEED: String(settings.atlasSeed),
+              HAYSTACK_INFERENCE_IMAGE: settings.inferenceImage,
+              HAYSTACK_GPU_MACHINE_TYPE: settings.gpuMachineType,
+              HAYSTACK_GPU_ACCELERATOR: settings.gpuAccelerator,
+              HAYSTACK_SERVICE_ACCOUNT: settings.serviceAccount,
               ...settings.environment,
             },
           },
@@ -87,6 +101,80 @@ export function agentJobSpec(run: HaystackRun, settings: HaystackJobSettings): H
       run_id: run.run_id,
       user: sanitizeLabelValue(run.user_email),
     },
+    logsPolicy: { destination: 'CLOUD_LOGGING' },
+  };
+}
+
+/** One model call's job id: stack-{run}-i{n}-treat|ctrl. */
+export const inferenceJobId = (runId: string, label: string) => {
+  const id = `stack-${runId}-${label}`;
+  if (!BATCH_JOB_ID_PATTERN.test(id)) throw new Error(`"${id}" is not a valid Batch job id`);
+  return id;
+};
+
+/** Every inference job id a run can have (cancel stops them all; ones never made are skipped). */
+export function inferenceJobIds(run: Pick<HaystackRun, 'run_id' | 'max_iterations'>): string[] {
+  return Array.from({ length: run.max_iterations }, (_, i) => i + 1).flatMap((n) =>
+    ['treat', 'ctrl'].map((kind) => inferenceJobId(run.run_id, `i${n}-${kind}`)),
+  );
+}
+
+/**
+ * A model call as a GPU Batch job: the inference image with the stand-in's (and STACK's
+ * wrapper's) contract as its arguments; one accelerator, drivers installed, 30 minutes at most.
+ */
+export function inferenceJobSpec(
+  runId: string,
+  settings: Pick<
+    HaystackJobSettings,
+    'inferenceImage' | 'gpuMachineType' | 'gpuAccelerator' | 'serviceAccount' | 'environment'
+  >,
+  args: { prompt: string; query: string; output: string; seed: number },
+): HaystackJobSpec {
+  return {
+    taskGroups: [
+      {
+        taskCount: 1,
+        taskSpec: {
+          runnables: [
+            {
+              container: {
+                imageUri: settings.inferenceImage,
+                commands: [
+                  '--prompt',
+                  args.prompt,
+                  '--query',
+                  args.query,
+                  '--output',
+                  args.output,
+                  '--seed',
+                  String(args.seed),
+                ],
+              },
+            },
+          ],
+          computeResource: { cpuMilli: 8000, memoryMib: 65_536 },
+          maxRunDuration: '1800s',
+          maxRetryCount: 0,
+          lifecyclePolicies: [],
+          environment: { variables: { ...settings.environment } },
+        },
+      },
+    ],
+    allocationPolicy: {
+      instances: [
+        {
+          policy: {
+            machineType: settings.gpuMachineType,
+            provisioningModel: 'STANDARD',
+            accelerators: [{ type: settings.gpuAccelerator, count: 1 }],
+          },
+          installGpuDrivers: true,
+        },
+      ],
+      serviceAccount: { email: settings.serviceAccount },
+    },
+    labels: { app: 'arc-reactor', component: 'haystack-inference', run_id: runId },
     logsPolicy: { destination: 'CLOUD_LOGGING' },
   };
 }

@@ -69,12 +69,20 @@ export interface BatchJobSpec {
     };
   }[];
   allocationPolicy: {
-    instances: { policy: { machineType: string; provisioningModel: 'SPOT' | 'STANDARD' } }[];
+    instances: {
+      policy: {
+        machineType: string;
+        provisioningModel: 'SPOT' | 'STANDARD';
+        /** GPUs (HAYSTACK's inference jobs). */
+        accelerators?: { type: string; count: number }[];
+      };
+      installGpuDrivers?: boolean;
+    }[];
     serviceAccount: { email: string };
   };
   labels: Record<string, string>;
   logsPolicy: { destination: 'CLOUD_LOGGING' };
-  notifications: { pubsubTopic: string; message: { type: 'JOB_STATE_CHANGED' } }[];
+  notifications?: { pubsubTopic: string; message: { type: 'JOB_STATE_CHANGED' } }[];
 }
 
 export interface RunLocations {
