@@ -55,6 +55,10 @@ locals {
     prepareRun     = { entry = "prepareRun", public = false, invoker = "workflows" }
     reconcileRun   = { entry = "reconcileRun", public = false, invoker = "workflows" }
     sweepStaleRuns = { entry = "sweepStaleRuns", public = false, invoker = "scheduler" }
+    # HAYSTACK: its API under /api/v1, and the workflow's two steps for its runs.
+    haystack             = { entry = "haystack", public = true, invoker = null }
+    prepareHaystackRun   = { entry = "prepareHaystackRun", public = false, invoker = "workflows" }
+    reconcileHaystackRun = { entry = "reconcileHaystackRun", public = false, invoker = "workflows" }
   }
   event_functions = {
     onBatchJobEvent = {
@@ -128,6 +132,33 @@ resource "google_firestore_index" "runs" {
   }
   database   = google_firestore_database.default.name
   collection = "runs"
+
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
+# HAYSTACK runs: a user's newest first (the page, GET /api/v1/runs), optionally by status.
+resource "google_firestore_index" "haystack_runs" {
+  for_each = {
+    user        = ["user_email"]
+    user_status = ["user_email", "status"]
+    status      = ["status"]
+  }
+  database   = google_firestore_database.default.name
+  collection = "haystack_runs"
 
   dynamic "fields" {
     for_each = each.value

@@ -249,6 +249,16 @@ export async function runJob(env: NodeJS.ProcessEnv): Promise<number> {
             termination_reason: result.termination_reason,
             error_message: result.error_message,
             control_strategy_effective: result.control_strategy_effective,
+            best: result.best
+              ? {
+                  iteration: result.best.iteration,
+                  de_up: result.best.grounding.de_up.slice(0, 25),
+                  de_down: result.best.grounding.de_down.slice(0, 25),
+                  pathways: result.best.grounding.enriched
+                    .slice(0, 10)
+                    .map((e) => ({ set: e.set, padj: e.padj, overlap: e.overlap.length })),
+                }
+              : null,
             current_phase: null,
             updated_at: now(),
           }

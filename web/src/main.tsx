@@ -3,6 +3,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { errorText } from './api';
 import { ErrorNote, Loading } from './components/ui';
 import { connect, type Session } from './live';
+import { HaystackPage } from './pages/haystack';
+import { HaystackRunPage } from './pages/haystack-run';
 import { NewRun } from './pages/new-run';
 import { RunDetail } from './pages/run-detail';
 import { RunsList } from './pages/runs-list';
@@ -35,6 +37,12 @@ function App() {
           <a href="#/new" aria-current={route.name === 'new' ? 'page' : undefined}>
             New run
           </a>
+          <a
+            href="#/haystack"
+            aria-current={route.name === 'haystack' || route.name === 'haystack-run' ? 'page' : undefined}
+          >
+            Cell prompting
+          </a>
         </nav>
         {session && (
           <span class="user" data-testid="user">
@@ -49,6 +57,8 @@ function App() {
         {session && route.name === 'runs' && <RunsList session={session} query={route.query} />}
         {session && route.name === 'run' && <RunDetail session={session} runId={route.id} />}
         {session && route.name === 'new' && <NewRun session={session} />}
+        {session && route.name === 'haystack' && <HaystackPage session={session} />}
+        {session && route.name === 'haystack-run' && <HaystackRunPage session={session} runId={route.id} />}
         {session && route.name === 'missing' && (
           <section class="empty">
             <h1>Page not found</h1>

@@ -6,6 +6,8 @@ export type Route =
   | { name: 'runs'; query: URLSearchParams }
   | { name: 'run'; id: string }
   | { name: 'new' }
+  | { name: 'haystack' }
+  | { name: 'haystack-run'; id: string }
   | { name: 'missing'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -13,6 +15,9 @@ export function parseRoute(hash: string): Route {
   if (path === '' || path === '/' || path === '/runs')
     return { name: 'runs', query: new URLSearchParams(search) };
   if (path === '/new') return { name: 'new' };
+  if (path === '/haystack') return { name: 'haystack' };
+  const question = /^\/haystack\/(hs-[a-z0-9]{12})$/.exec(path);
+  if (question) return { name: 'haystack-run', id: question[1]! };
   const run = new RegExp(`^/runs/(${RUN_ID})$`).exec(path);
   if (run) return { name: 'run', id: run[1]! };
   return { name: 'missing', path };

@@ -16,27 +16,16 @@ import { differentialExpression, type GeneDE } from './stats';
 import { candidatePrompts, nextPrompt, type Prompt } from './strategies';
 import { CELL_TYPES, DATASET_DEFINITIONS, type DatasetName } from './vocabulary';
 
-export const PHASES = [
-  'query_analysis',
-  'prompt_generation',
-  'inference',
-  'evaluation',
-  'output_generation',
-] as const;
-export type Phase = (typeof PHASES)[number];
+export {
+  CONTROL_STRATEGIES,
+  type ControlStrategy,
+  PHASES,
+  type Phase,
+  TERMINATION_REASONS,
+  type TerminationReason,
+} from './phases';
 
-export const CONTROL_STRATEGIES = ['synthetic_control', 'query_as_control'] as const;
-export type ControlStrategy = (typeof CONTROL_STRATEGIES)[number];
-
-export const TERMINATION_REASONS = [
-  'threshold_reached',
-  'max_iterations',
-  'plateau',
-  'prompts_exhausted',
-  'cancelled',
-  'error',
-] as const;
-export type TerminationReason = (typeof TERMINATION_REASONS)[number];
+import type { ControlStrategy, Phase, TerminationReason } from './phases';
 
 export interface HaystackRequest {
   query: string;

@@ -73,6 +73,16 @@ export const HaystackRun = z.object({
   completed_at: IsoTime.nullable(),
   failed_at: IsoTime.nullable(),
   cancelled_at: IsoTime.nullable(),
+  best: z
+    .object({
+      iteration: z.number().int(),
+      de_up: z.array(z.string()),
+      de_down: z.array(z.string()),
+      pathways: z.array(z.object({ set: z.string(), padj: z.number(), overlap: z.number().int() })),
+    })
+    .nullable()
+    .default(null)
+    .describe('the best iteration: its DE genes (25 each way at most) and enriched Hallmark sets'),
   gcs_path: z.string(),
   batch_job_name: z.string().nullable(),
   batch_request_id: z.uuid().describe('the requestId sent with jobs.create, stable across retries'),

@@ -66,6 +66,7 @@ export async function createHaystackRun(
     completed_at: null,
     failed_at: null,
     cancelled_at: null,
+    best: null,
     gcs_path: `gs://${deps.objects.bucket}/${haystackPaths(runId).prefix}`,
     batch_job_name: null,
     batch_request_id: deps.random.uuid(),
