@@ -229,6 +229,25 @@ resource "google_firestore_index" "sweeper" {
   }
 }
 
+# The sweep of HAYSTACK runs (functions/core/haystack/sweeper.ts).
+resource "google_firestore_index" "haystack_sweeper" {
+  for_each   = toset(["updated_at", "created_at"])
+  database   = google_firestore_database.default.name
+  collection = "haystack_runs"
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = each.value
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+}
+
 # Rate-limit windows delete themselves (ARCHITECTURE §11): a TTL policy on expires_at.
 resource "google_firestore_field" "rate_limit_ttl" {
   database   = google_firestore_database.default.name

@@ -42,6 +42,21 @@ export class FirestoreHaystackRunStore implements HaystackRunStore {
     return { runs: snapshot.docs.map((doc) => HaystackRun.parse(doc.data())), total: total.data().count };
   }
 
+  async findStale(query: {
+    statuses: RunStatus[];
+    field: 'updated_at' | 'created_at';
+    before: string;
+    limit: number;
+  }): Promise<HaystackRun[]> {
+    const snapshot = await this.runs()
+      .where('status', 'in', query.statuses)
+      .where(query.field, '<', query.before)
+      .orderBy(query.field, 'asc')
+      .limit(query.limit)
+      .get();
+    return snapshot.docs.map((doc) => HaystackRun.parse(doc.data()));
+  }
+
   async update(
     runId: string,
     change: (run: HaystackRun) => Partial<HaystackRun> | null,

@@ -1,4 +1,5 @@
 import { ExecutionsClient } from '@google-cloud/workflows';
+import { FirestoreHaystackRunStore } from '../adapters/firestore-haystack-run-store';
 import { CloudWorkflowsStarter } from '../adapters/workflows-starter';
 import type { Config } from '../config';
 import type { WorkflowArgument } from '../core/runs/ports';
@@ -39,13 +40,26 @@ export function workflowArgument(config: Config): (runId: string) => WorkflowArg
 /** What sweepStaleRuns needs. */
 export function createSweepDeps(config: Config, overrides: Partial<SweepDeps & { logger: Logger }> = {}) {
   const logger = overrides.logger ?? jsonLogger();
+  const db = createFirestore(config);
+  const jobs = createBatchRunner(config);
+  const clock = overrides.clock ?? systemClock;
+  const settings = {
+    staleAfterMs: config.sweep.staleAfterMs,
+    pendingTimeoutMs: config.sweep.pendingTimeoutMs,
+  };
   return {
-    runs: createRunStore(createFirestore(config), logger),
-    jobs: createBatchRunner(config),
+    runs: createRunStore(db, logger),
+    jobs,
     workflows: createWorkflowStarter(config),
-    clock: systemClock,
+    clock,
     logger,
-    settings: { staleAfterMs: config.sweep.staleAfterMs, pendingTimeoutMs: config.sweep.pendingTimeoutMs },
+    settings,
+    haystack: {
+      haystackRuns: new FirestoreHaystackRunStore(db),
+      jobStates: { state: async (name: string) => (await jobs.getJob(name))?.status.state ?? null },
+      clock,
+      settings,
+    },
     ...overrides,
   };
 }

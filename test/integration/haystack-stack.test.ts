@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FirestoreHaystackRunStore } from '../../functions/adapters/firestore-haystack-run-store';
 import { waitForValue } from '../../scripts/lib/net';
 import { anndataInspect } from '../helpers/anndata';
 import { asUser, request } from '../helpers/api-server';
@@ -173,5 +174,44 @@ describe('a HAYSTACK run on the platform', () => {
     );
     expect(ended.status).toBe('failed');
     expect(ended.error_message).toMatch(/agent job failed before it recorded why/);
+  }, 120_000);
+
+  it('is swept like any run: a running one whose agent job is gone fails, a pending one never started fails', async () => {
+    const store = new FirestoreHaystackRunStore(stack.firestore);
+    const id = await launch({ query: 'How would B cells respond to IL-4?', max_iterations: 1 });
+    await until(id, (r) => r.status !== 'pending' && r.status !== 'submitted', 'the run to start');
+    await until(id, (r) => ['completed', 'failed'].includes(r.status), 'the run to end');
+    // Two runs the platform lost track of: a running one whose job is gone, a pending one never started.
+    const old = new Date(Date.now() - 3_600_000).toISOString();
+    const base = (await store.get(id))!;
+    const lostJob = {
+      ...base,
+      run_id: 'hs-sweptrunning',
+      status: 'running' as const,
+      updated_at: old,
+      created_at: old,
+      batch_job_name: `${base.batch_job_name}-gone`,
+    };
+    const neverStarted = {
+      ...base,
+      run_id: 'hs-sweptpending',
+      status: 'pending' as const,
+      updated_at: old,
+      created_at: old,
+      batch_job_name: null,
+    };
+    await store.create(lostJob);
+    await store.create(neverStarted);
+    const report = await stack.sweep();
+    expect(report.changed).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ run_id: 'hs-sweptrunning', from: 'running', to: 'failed' }),
+        expect.objectContaining({ run_id: 'hs-sweptpending', from: 'pending', to: 'failed' }),
+      ]),
+    );
+    expect((await store.get('hs-sweptrunning'))?.error_message).toMatch(/agent job disappeared/);
+    expect((await store.get('hs-sweptpending'))?.error_message).toMatch(/never started/);
+    // The finished run is left alone.
+    expect(report.changed.map((c) => c.run_id)).not.toContain(id);
   }, 120_000);
 });

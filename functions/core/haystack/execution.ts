@@ -246,7 +246,10 @@ export const HaystackReconcileRequest = z.strictObject({
 export type HaystackReconcileRequest = z.infer<typeof HaystackReconcileRequest>;
 
 /** Applies what the workflow saw of the agent job; `stop` tells it the run has ended. */
-export async function reconcileHaystackRun(deps: HaystackExecutionDeps, request: HaystackReconcileRequest) {
+export async function reconcileHaystackRun(
+  deps: Pick<HaystackExecutionDeps, 'haystackRuns' | 'clock'>,
+  request: HaystackReconcileRequest,
+) {
   const now = deps.clock.now().toISOString();
   const state = request.job?.status?.state ?? null;
   const updated = await deps.haystackRuns.update(request.run_id, (run) => {

@@ -34,6 +34,13 @@ export interface HaystackRunStore {
     filter: { user_email?: string; status?: RunStatus },
     page: { page: number; page_size: number },
   ): Promise<{ runs: HaystackRun[]; total: number }>;
+  /** Runs in these statuses whose `field` is older than `before`, oldest first. */
+  findStale(query: {
+    statuses: RunStatus[];
+    field: 'updated_at' | 'created_at';
+    before: string;
+    limit: number;
+  }): Promise<HaystackRun[]>;
   /** Applies `change` in a transaction (null: leave the run as it is); the run as stored after. */
   update(
     runId: string,
@@ -46,4 +53,9 @@ export interface HaystackExecutor {
   start(runId: string): Promise<void>;
   /** Cancels every Batch job of the run; jobs gone or ended are left alone. */
   stop(run: HaystackRun): Promise<void>;
+}
+
+/** What Batch says of a job: its state, or null when it does not exist. */
+export interface JobStates {
+  state(jobName: string): Promise<string | null>;
 }
