@@ -159,6 +159,33 @@ describe('a HAYSTACK run on the platform', () => {
     expect(await stack.batch.getJob(`${jobs}-i1-ctrl`)).toBeNull();
   }, 120_000);
 
+  it('falls back to the query as control where no matched controls exist, one model job an iteration, both strategies recorded', async () => {
+    // OpenProblems' T regulatory cells have no DMSO wells in the atlas.
+    const id = await launch({
+      query: 'How would T regulatory cells respond to Belinostat?',
+      dataset: 'openproblems',
+      max_iterations: 1,
+    });
+    const done = await until(
+      id,
+      (r) => ['completed', 'failed', 'cancelled'].includes(r.status),
+      'the run to end',
+    );
+    expect(done).toMatchObject({ status: 'completed', control_strategy_effective: 'query_as_control' });
+    expect((await read(id)).grounding_scores[0]).toMatchObject({
+      control_strategy_effective: 'query_as_control',
+    });
+    const stored = (
+      await request<{ control_strategy: string }>(`${stack.url}/api/v1/runs/${id}`, {
+        headers: asUser(ALICE),
+      })
+    ).body;
+    expect(stored.control_strategy).toBe('synthetic_control');
+    const jobs = `projects/${stack.config.project}/locations/${stack.config.region}/jobs/stack-${id}`;
+    expect((await stack.batch.getJob(`${jobs}-i1-treat`))?.status.state).toBe('SUCCEEDED');
+    expect(await stack.batch.getJob(`${jobs}-i1-ctrl`)).toBeNull();
+  }, 120_000);
+
   it('ends failed, saying why, when the agent’s process is killed', async () => {
     const id = await launch({
       query: 'How would CD14 monocytes respond to TNF-alpha?',

@@ -113,6 +113,7 @@ export function generateDataset(dataset: DatasetName, seed: number): AnnData {
   for (const condition of definition.conditions) {
     const control = definition.controls.includes(condition);
     for (const { label, cell_type, tissue } of definition.cell_types) {
+      if (control && definition.missing_controls?.includes(label)) continue;
       const effect = conditionEffect(condition, cell_type.responsiveness, seed);
       const identity = model.identity.get(cell_type.name)!;
       for (const donor of donorsFor(dataset, condition, seed)) {

@@ -116,6 +116,8 @@ export interface Dataset {
   control_cells_per_group: number;
   /** Only some (donor, condition) pairs are measured, as in a real screen. */
   donors_per_condition: number;
+  /** Cell types whose control wells are missing (failed QC, as happens): no synthetic control for them. */
+  missing_controls?: string[];
 }
 
 export const PARSE_PBMC_CONDITIONS: string[] = PARSE_PBMC_CONDITIONS_TXT.split('\n').filter(Boolean);
@@ -170,6 +172,8 @@ export const DATASET_DEFINITIONS: Record<DatasetName, Dataset> = {
     cells_per_group: 8,
     control_cells_per_group: 12,
     donors_per_condition: 3,
+    // Their DMSO wells are missing: a question about them cannot have a synthetic control.
+    missing_controls: ['T regulatory cells'],
   },
   tabula_sapiens: {
     name: 'tabula_sapiens',
