@@ -214,21 +214,18 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
       await checkpoint('inference', n);
       const atlas = catalog.atlas(prompt.dataset);
       const seed = request.seed * 1_000 + n;
-      const treated = await model.predict({
-        prompt: subsetCells(atlas, promptIdx),
-        query,
-        seed,
-        label: `i${n}-treat`,
-      });
-      const control =
+      // The treated and control predictions are independent: both model calls run at once.
+      const [treated, control] = await Promise.all([
+        model.predict({ prompt: subsetCells(atlas, promptIdx), query, seed, label: `i${n}-treat` }),
         iterationStrategy === 'synthetic_control'
-          ? await model.predict({
+          ? model.predict({
               prompt: subsetCells(atlas, controls),
               query,
               seed: seed + 500,
               label: `i${n}-ctrl`,
             })
-          : null;
+          : Promise.resolve(null),
+      ]);
       await checkpoint('evaluation', n);
       const de = differentialExpression(
         log1pCp10k(treated.X),
