@@ -14,17 +14,19 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AnthropicClient } from '../../functions/adapters/anthropic-chat-model';
+import { AnthropicQueryInterpreter } from '../../functions/adapters/anthropic-query-interpreter';
 import { FirestoreHaystackRunStore } from '../../functions/adapters/firestore-haystack-run-store';
 import { GcsObjectStore } from '../../functions/adapters/gcs-object-store';
 import { H5wasmAnnDataFiles } from '../../functions/adapters/h5wasm-h5ad';
-import { loadConfig } from '../../functions/config';
+import { type Config, loadConfig } from '../../functions/config';
 import type { AnnData } from '../../functions/core/haystack/anndata';
 import { generateDataset } from '../../functions/core/haystack/atlas';
 import { AtlasCatalog } from '../../functions/core/haystack/catalog';
 import { inferenceJobId, inferenceJobSpec, transition } from '../../functions/core/haystack/execution';
 import { runHaystack } from '../../functions/core/haystack/loop';
 import { haystackLog, predictionsAnnData, reportHtml } from '../../functions/core/haystack/outputs';
-import type { PredictionModel, RunProgress } from '../../functions/core/haystack/ports';
+import type { PredictionModel, QueryInterpreter, RunProgress } from '../../functions/core/haystack/ports';
 import { RuleBasedInterpreter } from '../../functions/core/haystack/query';
 import { haystackPaths } from '../../functions/core/haystack/run-model';
 import { DATASETS } from '../../functions/core/haystack/vocabulary';
@@ -32,11 +34,37 @@ import type { BatchJobSpec } from '../../functions/core/runs/batch-job';
 import type { JobRunner } from '../../functions/core/runs/ports';
 import { createFirestore, createStorage } from '../../functions/deps/platform';
 import { createBatchRunner } from '../../functions/deps/runs';
+import { createSecrets } from '../../functions/deps/secrets';
 
 const log = (message: string, fields: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ severity: 'INFO', message, ...fields }));
 
 class Cancelled extends Error {}
+
+/**
+ * Claude reads the question when the deployment has an Anthropic key (the secret, read with the
+ * job's own service account; never passed in the job's environment), with the run's llm_model or
+ * the configured one; otherwise, and whenever Claude's answer does not validate, the rules do —
+ * and the run's log says which.
+ */
+async function interpreterFor(config: Config, model: string | null): Promise<QueryInterpreter> {
+  let key: string;
+  try {
+    key = config.assistant.apiKey ?? (await createSecrets(config).get(config.assistant.keySecret));
+  } catch {
+    log('haystack_interpreter', { interpreter: 'rules', reason: 'no Anthropic key' });
+    return new RuleBasedInterpreter();
+  }
+  const client = new AnthropicClient({
+    apiKey: async () => key,
+    baseUrl: config.assistant.baseUrl,
+    maxRetries: 3,
+    timeoutMs: 60_000,
+  });
+  return new AnthropicQueryInterpreter(client, model ?? config.assistant.model, (reason) =>
+    log('haystack_interpreter_fallback', { reason }),
+  );
+}
 
 interface InferenceDeps {
   runId: string;
@@ -212,10 +240,8 @@ export async function runJob(env: NodeJS.ProcessEnv): Promise<number> {
     };
     let result: Awaited<ReturnType<typeof runHaystack>>;
     try {
-      result = await runHaystack(
-        { interpreter: new RuleBasedInterpreter(), catalog, model, progress },
-        request,
-      );
+      const interpreter = await interpreterFor(config, run!.llm_model);
+      result = await runHaystack({ interpreter, catalog, model, progress }, request);
     } catch (error) {
       if (error instanceof Cancelled) {
         log('haystack_job_cancelled', { run_id: runId, during: 'inference' });
