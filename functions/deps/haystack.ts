@@ -29,6 +29,7 @@ export function haystackJobSettings(config: Config): HaystackJobSettings {
     serviceAccount: config.haystack.serviceAccount,
     runsBucket: config.runsBucket,
     atlasSeed: config.haystack.atlasSeed,
+    eventsTopic: `projects/${config.project}/topics/${config.runEventsTopic}`,
     environment: {
       ...(config.firestore.emulatorHost ? { FIRESTORE_EMULATOR_HOST: config.firestore.emulatorHost } : {}),
       ...(config.storageEmulatorHost ? { STORAGE_EMULATOR_HOST: config.storageEmulatorHost } : {}),

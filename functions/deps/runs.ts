@@ -1,9 +1,11 @@
 import { BatchServiceClient } from '@google-cloud/batch';
 import type { Firestore } from '@google-cloud/firestore';
 import { BatchJobRunner } from '../adapters/batch-job-runner';
+import { FirestoreHaystackRunStore } from '../adapters/firestore-haystack-run-store';
 import { FirestoreRunStore } from '../adapters/firestore-run-store';
 import { GcsObjectStore } from '../adapters/gcs-object-store';
 import type { Config } from '../config';
+import type { HaystackRunStore } from '../core/haystack/ports';
 import type { ExecutionDeps } from '../core/runs/execution-service';
 import { audit } from '../http/audit';
 import { jsonLogger, type Logger } from '../logging';
@@ -36,13 +38,17 @@ export function createRunStore(db: Firestore, logger: Logger): FirestoreRunStore
 
 export interface FunctionDeps extends ExecutionDeps {
   logger: Logger;
+  /** HAYSTACK's agent jobs publish to the same topic: onBatchJobEvent updates their runs. */
+  haystackRuns?: HaystackRunStore;
 }
 
 /** What prepareRun, reconcileRun, onBatchJobEvent and onRunArtifact need. */
 export function createExecutionDeps(config: Config, overrides: Partial<FunctionDeps> = {}): FunctionDeps {
   const logger = overrides.logger ?? jsonLogger();
+  const db = createFirestore(config);
   return {
-    runs: createRunStore(createFirestore(config), logger),
+    runs: createRunStore(db, logger),
+    haystackRuns: new FirestoreHaystackRunStore(db),
     objects: new GcsObjectStore(createStorage(config), config.runsBucket),
     jobs: createBatchRunner(config),
     clock: systemClock,

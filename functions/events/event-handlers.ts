@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { handleHaystackJobEvent, haystackRunIdFromJobId } from '../core/haystack/execution';
+import type { HaystackRunStore } from '../core/haystack/ports';
 import type { ExecutionDeps } from '../core/runs/execution-service';
 import {
   BatchEventAttributes,
@@ -10,7 +12,8 @@ import {
 import type { Logger } from '../logging';
 
 /** What the execution functions need: the core's dependencies and a logger. */
-type FunctionDeps = ExecutionDeps & { logger: Logger };
+/** HAYSTACK runs share the event: an agent job's state changes update its run. */
+type FunctionDeps = ExecutionDeps & { logger: Logger; haystackRuns?: HaystackRunStore };
 
 /** The CloudEvent the Functions Framework hands us: only the fields we read. */
 export interface IncomingCloudEvent {
@@ -55,6 +58,20 @@ export function createBatchJobEventHandler(deps: FunctionDeps) {
         type: event.type,
         reason: 'no Batch JobName attribute',
       });
+      return;
+    }
+    const haystackRun = haystackRunIdFromJobId(attributes.data.JobName.split('/').at(-1)!);
+    if (haystackRun && deps.haystackRuns && attributes.data.JobName.startsWith('projects/')) {
+      const outcome = await handleHaystackJobEvent(
+        {
+          haystackRuns: deps.haystackRuns,
+          jobStates: { state: async (name) => (await deps.jobs.getJob(name))?.status.state ?? null },
+          clock: deps.clock,
+        },
+        haystackRun,
+        attributes.data.JobName,
+      );
+      logOutcome(deps, 'batch_event', event, outcome as EventOutcome);
       return;
     }
     logOutcome(deps, 'batch_event', event, await handleBatchJobEvent(deps, attributes.data));

@@ -101,6 +101,12 @@ describe('a HAYSTACK run on the platform', () => {
       expect(job?.status.state, label).toBe('SUCCEEDED');
     }
     expect(await (await fetch(result.body.report_url)).text()).toContain('stack-standin');
+    // The agent job's state changes reached the run through Batch's events, as a pipeline job's do.
+    await waitForValue(
+      () =>
+        stack.logs.entries.find((e) => e.message === 'batch_event_applied' && e.fields.run_id === id) ?? null,
+      { timeoutMs: 10_000, intervalMs: 100, what: 'a Batch event applied to the run' },
+    );
   }, 120_000);
 
   it('stops when cancelled: the run is cancelled, its agent job too, and there are no results', async () => {

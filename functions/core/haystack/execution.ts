@@ -10,7 +10,7 @@ import { ConflictError, NotFoundError } from '../shared/errors';
 import { BATCH_JOB_ID_PATTERN, sanitizeLabelValue } from '../shared/ids';
 import type { Clock } from '../shared/ports';
 import { isTerminal, type RunStatus, STATUS_RANK } from '../shared/run-status';
-import type { HaystackRunStore } from './ports';
+import type { HaystackRunStore, JobStates } from './ports';
 import type { HaystackRun } from './run-model';
 
 export interface HaystackJobSettings {
@@ -26,6 +26,8 @@ export interface HaystackJobSettings {
   atlasSeed: number;
   /** Extra environment for the agent (locally: the emulators' addresses). */
   environment: Record<string, string>;
+  /** Where Batch publishes the agent job's state changes (the runs' topic). */
+  eventsTopic: string;
 }
 
 /** The Batch job an agent runs in, shaped as the Batch API takes it (jobs.create body). */
@@ -54,6 +56,7 @@ export interface HaystackJobSpec {
   };
   labels: Record<string, string>;
   logsPolicy: { destination: 'CLOUD_LOGGING' };
+  notifications?: { pubsubTopic: string; message: { type: 'JOB_STATE_CHANGED' } }[];
 }
 
 export const agentJobId = (runId: string) => {
@@ -102,7 +105,47 @@ export function agentJobSpec(run: HaystackRun, settings: HaystackJobSettings): H
       user: sanitizeLabelValue(run.user_email),
     },
     logsPolicy: { destination: 'CLOUD_LOGGING' },
+    // Its state changes reach onBatchJobEvent like a pipeline job's.
+    notifications: [{ pubsubTopic: settings.eventsTopic, message: { type: 'JOB_STATE_CHANGED' } }],
   };
+}
+
+/** The run a HAYSTACK agent job belongs to, from its id; null for any other job. */
+export function haystackRunIdFromJobId(jobId: string): string | null {
+  return /^haystack-(hs-[a-z0-9]{12})$/.exec(jobId)?.[1] ?? null;
+}
+
+/**
+ * A Batch state event of an agent job: the job, read from Batch, is the authority. RUNNING moves
+ * the run to running; an ended job ends the run as the workflow's reconcile would.
+ */
+export async function handleHaystackJobEvent(
+  deps: { haystackRuns: HaystackRunStore; jobStates: JobStates; clock: Clock },
+  runId: string,
+  jobName: string,
+): Promise<
+  | { outcome: 'applied'; run_id: string; status: RunStatus }
+  | { outcome: 'ignored'; run_id: string; reason: string }
+> {
+  const state = await deps.jobStates.state(jobName);
+  if (!state) return { outcome: 'ignored', run_id: runId, reason: `job ${jobName} no longer exists` };
+  const now = deps.clock.now().toISOString();
+  if (state === 'RUNNING') {
+    const before = await deps.haystackRuns.get(runId);
+    const after = await deps.haystackRuns.update(runId, (run) => transition(run, 'running', now));
+    if (!after) return { outcome: 'ignored', run_id: runId, reason: 'no such run' };
+    return after.status !== before?.status
+      ? { outcome: 'applied', run_id: runId, status: after.status }
+      : { outcome: 'ignored', run_id: runId, reason: `run is ${after.status}` };
+  }
+  if (!['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(state))
+    return { outcome: 'ignored', run_id: runId, reason: `job state ${state} changes nothing` };
+  const result = await reconcileHaystackRun(deps, {
+    run_id: runId,
+    phase: 'final',
+    job: { status: { state } },
+  });
+  return { outcome: 'applied', run_id: runId, status: result.status };
 }
 
 /** One model call's job id: stack-{run}-i{n}-treat|ctrl. */
