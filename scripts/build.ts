@@ -167,6 +167,29 @@ export async function buildOrchestrator(
   return { dir: outDir, bytes: (await stat(join(outDir, 'main.js'))).size };
 }
 
+/** The `arc` command line (cli/arc.ts) as one file, dist/cli/arc.js: the package's `bin`. */
+export async function buildCli(outDir = join(root, 'dist', 'cli')): Promise<{ dir: string; bytes: number }> {
+  await mkdir(outDir, { recursive: true });
+  await build({
+    entryPoints: [join(root, 'cli', 'arc.ts')],
+    outfile: join(outDir, 'arc.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    // google-auth-library loads files at run time: installed beside it, as for the functions.
+    external: ['google-auth-library'],
+    banner: { js: `#!/usr/bin/env node\n${ESM_REQUIRE_BANNER}` },
+    logLevel: 'warning',
+  });
+  await chmod(join(outDir, 'arc.js'), 0o755);
+  await writeFile(
+    join(outDir, 'package.json'),
+    `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`,
+  );
+  return { dir: outDir, bytes: (await stat(join(outDir, 'arc.js'))).size };
+}
+
 /** Bundles the page (web/src) into dist/web with its index.html. */
 export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<{ dir: string; bytes: number }> {
   await rm(outDir, { recursive: true, force: true });
@@ -211,7 +234,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const built = await buildFunctions();
   const web = await buildWeb();
   const orchestrator = await buildOrchestrator();
+  const cli = await buildCli();
   if (!quiet) {
+    console.log(`  ${'arc (cli)'.padEnd(20)} ${formatBytes(cli.bytes).padStart(10)}  ${cli.dir}`);
     console.log(
       `  ${'orchestrator'.padEnd(20)} ${formatBytes(orchestrator.bytes).padStart(10)}  ${orchestrator.dir}`,
     );

@@ -1,0 +1,155 @@
+/**
+ * The `arc` command line as a user or a CI job runs it: a child process talking to the local
+ * stack over HTTP, exit codes and output checked.
+ */
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asUser, request } from '../helpers/api-server';
+import { tempDir } from '../helpers/env';
+import { samplesheet } from '../helpers/samplesheets';
+import { startTestStack, type TestStack } from '../helpers/stack';
+
+let stack: TestStack;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+const USER = 'ci-bot@example.com';
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  dir = await tempDir('arc-cli-');
+  await writeFile(join(dir.path, 'sheet.csv'), samplesheet());
+  await writeFile(join(dir.path, 'params.yaml'), 'aligner: star\nprotocol: 10XV3\ngenome: GRCh38\n');
+  await writeFile(
+    join(dir.path, 'failing.yaml'),
+    'aligner: star\nprotocol: 10XV3\nreplay_fail_process: STAR_ALIGN\n',
+  );
+  await writeFile(join(dir.path, 'bad.csv'), 'sample,fastq_1,fastq_2\nS1,not-a-path.fastq.gz,\n');
+});
+afterAll(async () => {
+  await stack?.close();
+  await dir?.remove();
+});
+
+/** Runs arc; `onStderr` sees its progress as it comes. */
+function arc(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'cli/arc.ts', '--url', stack.url, '--user', USER, ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    onStderr?.(stderr, child);
+  });
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
+const launch = (params: string, sheet = 'sheet.csv') => [
+  'runs',
+  'launch',
+  '--pipeline',
+  'nf-core/scrnaseq',
+  '--version',
+  '4.0.0',
+  '--samplesheet',
+  join(dir.path, sheet),
+  '--params-file',
+  join(dir.path, params),
+];
+
+describe('arc', () => {
+  it('launches a run and waits for it: progress lines while it goes, exit 0 when it completes', async () => {
+    const result = await arc([...launch('params.yaml'), '--wait', '--interval', '0.3']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/running · \d+ of \d+ tasks done/);
+    expect(result.stdout).toMatch(/^Run run-[a-z0-9]{12} completed: \d+ tasks/);
+  }, 120_000);
+
+  it('draws a progress bar per process while waiting (as on a terminal)', async () => {
+    const result = await arc(['--progress', 'bars', ...launch('params.yaml'), '--wait', '--interval', '0.3']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(
+      /STAR_ALIGN\s*\|[█░]+\| \d+\/\d+ done · \d+ cached · \d+ failed · \d+ running/,
+    );
+  }, 120_000);
+
+  it('exits 1 when the run fails, naming the failed task and its exit code', async () => {
+    const result = await arc([...launch('failing.yaml'), '--wait', '--interval', '0.3']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /failed in NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN \(.+\) \(exit code \d+\)/,
+    );
+  }, 120_000);
+
+  it('exits 4 with each problem by row and column when the platform refuses the launch', async () => {
+    const result = await arc(launch('params.yaml', 'bad.csv'));
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(/^arc: /);
+    expect(result.stderr).toMatch(/\n {2}Row 1, column fastq_2: a value is required/);
+  });
+
+  it('exits 2 on bad usage, and 4 when the platform cannot be reached', async () => {
+    expect((await arc(['runs', 'launch', '--pipeline', 'nf-core/scrnaseq'])).code).toBe(2);
+    const unreachable = await new Promise<number | null>((resolve) =>
+      spawn(process.execPath, [
+        '--import',
+        'tsx',
+        'cli/arc.ts',
+        '--url',
+        'http://127.0.0.1:9',
+        'runs',
+        'list',
+      ]).once('exit', resolve),
+    );
+    expect(unreachable).toBe(4);
+  });
+
+  it('on Ctrl-C stops waiting, leaves the run going, and says how to reattach', async () => {
+    const result = await arc([...launch('params.yaml'), '--wait', '--interval', '0.3'], (stderr, child) => {
+      if (/running · /.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    expect(result.code).toBe(130);
+    const runId = /Run (run-[a-z0-9]{12}) launched/.exec(result.stderr)?.[1];
+    expect(result.stderr).toContain(`keeps going. Reattach with: arc runs wait ${runId}`);
+    const run = await request<{ status: string }>(`${stack.url}/api/runs/${runId}`, {
+      headers: asUser(USER),
+    });
+    expect(['running', 'completed']).toContain(run.body.status);
+    // Reattached, it waits to the end.
+    const again = await arc(['runs', 'wait', runId!, '--interval', '0.3']);
+    expect(again.code).toBe(0);
+  }, 180_000);
+
+  it('asks HAYSTACK a question and waits for the answer', async () => {
+    const result = await arc([
+      'cells',
+      'ask',
+      'How would lung fibroblasts respond to interferon gamma?',
+      '--max-iterations',
+      '1',
+      '--wait',
+      '--interval',
+      '0.3',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/iteration 1: direct IFN-gamma on CD14-positive monocyte → score \d+/);
+    expect(result.stdout).toMatch(/completed: .*final score \d+\/10\. Synthetic data, stand-in model\./);
+  }, 120_000);
+
+  it('prints JSON for scripts', async () => {
+    const listed = await arc(['--json', 'runs', 'list']);
+    expect(listed.code).toBe(0);
+    const body = JSON.parse(listed.stdout) as { runs: { run_id: string }[] };
+    expect(body.runs.length).toBeGreaterThanOrEqual(3);
+  });
+});
