@@ -59,7 +59,8 @@ interface LocalJob {
 }
 
 type Fault = { kind: 'fail'; status: number; message: string } | { kind: 'lose-reply' };
-type GetFault = { status: number; message: string };
+/** `name`: only a get of that job fails (other readers, such as a polling workflow, are unaffected). */
+type GetFault = { status: number; message: string; name?: string };
 
 const REQUEST_ID_WINDOW_MS = 60 * 60 * 1000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -96,8 +97,13 @@ export class LocalBatch implements JobRunner {
   }
 
   /** The next getJob calls fail, as Batch does when it is briefly unavailable. */
-  failNextGets(count: number, status = 503, message = 'The service is currently unavailable.'): void {
-    for (let i = 0; i < count; i++) this.getFaults.push({ status, message });
+  failNextGets(
+    count: number,
+    status = 503,
+    message = 'The service is currently unavailable.',
+    name?: string,
+  ): void {
+    for (let i = 0; i < count; i++) this.getFaults.push({ status, message, ...(name ? { name } : {}) });
   }
 
   /** The next createJob succeeds but its reply is lost (the caller sees an error and retries). */
@@ -210,8 +216,11 @@ export class LocalBatch implements JobRunner {
   }
 
   async getJob(name: string): Promise<BatchJob | null> {
-    const fault = this.getFaults.shift();
-    if (fault) throw new JobRunnerError(fault.message, fault.status);
+    const index = this.getFaults.findIndex((f) => f.name === undefined || f.name === name);
+    if (index >= 0) {
+      const [fault] = this.getFaults.splice(index, 1);
+      throw new JobRunnerError(fault!.message, fault!.status);
+    }
     const local = this.jobs.get(name);
     return local ? structuredClone(local.job) : null;
   }

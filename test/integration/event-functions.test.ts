@@ -107,7 +107,8 @@ describe('onBatchJobEvent', () => {
     const created = await launch();
     await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
     const jobName = `projects/${stack.config.project}/locations/us-central1/jobs/nf-${created.run_id}`;
-    stack.batch.failNextGets(1, 500, 'Internal error encountered.');
+    // Only this job's read fails: other runs' workflows, still polling Batch, must not take the fault.
+    stack.batch.failNextGets(1, 500, 'Internal error encountered.', jobName);
     const response = await postBinary('onBatchJobEvent', PUBSUB, pubsubData({ JobName: jobName }));
     expect(response.status).toBe(500);
     // The same event again, Batch reachable: acknowledged (the job does not exist yet, nothing changes).
