@@ -65,6 +65,15 @@ describe('cell prompting in the page', () => {
     expect(await tab.locator('svg[aria-label="Grounding scores per iteration"]').count()).toBe(1);
     await screenshot(tab, 'haystack-report');
     await tab.close();
+    // On a phone-sized window the run page still reads: no table or chart cut off the screen.
+    const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
+    await narrow.page.goto(page.url());
+    await narrow.page
+      .locator('article[data-haystack-run][data-status="completed"]')
+      .waitFor({ timeout: 20_000 });
+    expect(await narrow.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+    await screenshot(narrow.page, 'haystack-run-narrow');
+    await narrow.context.close();
     expect(errors).toEqual([]);
   }, 180_000);
 });

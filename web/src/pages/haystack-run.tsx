@@ -51,9 +51,8 @@ function ScoreChart({ run }: { run: HaystackRun }) {
     <svg
       role="img"
       aria-label={`Score per iteration: ${run.grounding_scores.map((g) => g.composite).join(', ') || 'none yet'}`}
-      width={width}
-      height={height}
       viewBox={`0 0 ${width} ${height}`}
+      style={{ width: '100%', maxWidth: `${width}px`, height: 'auto' }}
       data-testid="score-chart"
     >
       {[1, 4, 7, 10].map((s) => (
@@ -193,40 +192,42 @@ export function HaystackRunPage({ session, runId }: { session: Session; runId: s
       <section class="card" aria-labelledby="scores-heading">
         <h2 id="scores-heading">Grounding score per iteration</h2>
         <ScoreChart run={run} />
-        <table data-testid="prompts">
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>Strategy</th>
-              <th>Prompt</th>
-              <th>Control</th>
-              <th>P</th>
-              <th>T</th>
-              <th>L</th>
-              <th>N</th>
-              <th>Score</th>
-            </tr>
-          </thead>
-          <tbody>
-            {run.grounding_scores.map((g) => (
-              <tr key={g.iteration}>
-                <td>{g.iteration}</td>
-                <td>{g.strategy}</td>
-                <td>
-                  {g.condition} on {g.cell_type}
-                </td>
-                <td>{words(g.control_strategy_effective)}</td>
-                <td>{g.P}</td>
-                <td>{g.T}</td>
-                <td>{g.L}</td>
-                <td>{g.N}</td>
-                <td>
-                  <strong>{g.composite}</strong>
-                </td>
+        <div class="table-wrap">
+          <table data-testid="prompts">
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>Strategy</th>
+                <th>Prompt</th>
+                <th>Control</th>
+                <th>P</th>
+                <th>T</th>
+                <th>L</th>
+                <th>N</th>
+                <th>Score</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {run.grounding_scores.map((g) => (
+                <tr key={g.iteration}>
+                  <td>{g.iteration}</td>
+                  <td>{g.strategy}</td>
+                  <td>
+                    {g.condition} on {g.cell_type}
+                  </td>
+                  <td>{words(g.control_strategy_effective)}</td>
+                  <td>{g.P}</td>
+                  <td>{g.T}</td>
+                  <td>{g.L}</td>
+                  <td>{g.N}</td>
+                  <td>
+                    <strong>{g.composite}</strong>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
         <p class="muted small">
           P pathway coherence · T target activation · L literature (neutral 5: no literature source here) · N
           network coherence.
@@ -241,24 +242,26 @@ export function HaystackRunPage({ session, runId }: { session: Session; runId: s
           <p>
             <strong>Down:</strong> {run.best.de_down.join(', ') || 'none'}
           </p>
-          <table>
-            <thead>
-              <tr>
-                <th>Hallmark set</th>
-                <th>DE genes in it</th>
-                <th>padj</th>
-              </tr>
-            </thead>
-            <tbody>
-              {run.best.pathways.map((p) => (
-                <tr key={p.set}>
-                  <td>{p.set}</td>
-                  <td>{p.overlap}</td>
-                  <td>{p.padj.toExponential(1)}</td>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>Hallmark set</th>
+                  <th>DE genes in it</th>
+                  <th>padj</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {run.best.pathways.map((p) => (
+                  <tr key={p.set}>
+                    <td>{p.set}</td>
+                    <td>{p.overlap}</td>
+                    <td>{p.padj.toExponential(1)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </section>
       )}
       <Downloads run={run} />

@@ -185,30 +185,32 @@ export function HaystackPage({ session }: { session: Session }) {
         )}
         {runs.state === 'ready' && runs.value.length === 0 && <p class="muted">No questions yet.</p>}
         {runs.state === 'ready' && runs.value.length > 0 && (
-          <table>
-            <thead>
-              <tr>
-                <th>Question</th>
-                <th>Status</th>
-                <th>Score</th>
-                <th>Asked</th>
-              </tr>
-            </thead>
-            <tbody>
-              {runs.value.map((run) => (
-                <tr key={run.run_id} data-haystack-run={run.run_id}>
-                  <td>
-                    <a href={`#/haystack/${run.run_id}`}>{run.query}</a>
-                  </td>
-                  <td>
-                    <StatusBadge status={run.status} />
-                  </td>
-                  <td>{run.final_score ?? run.grounding_scores.at(-1)?.composite ?? '—'}</td>
-                  <td>{formatTime(run.created_at)}</td>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>Question</th>
+                  <th>Status</th>
+                  <th>Score</th>
+                  <th>Asked</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {runs.value.map((run) => (
+                  <tr key={run.run_id} data-haystack-run={run.run_id}>
+                    <td>
+                      <a href={`#/haystack/${run.run_id}`}>{run.query}</a>
+                    </td>
+                    <td>
+                      <StatusBadge status={run.status} />
+                    </td>
+                    <td>{run.final_score ?? run.grounding_scores.at(-1)?.composite ?? '—'}</td>
+                    <td>{formatTime(run.created_at)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </section>
     </section>
