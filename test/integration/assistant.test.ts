@@ -531,6 +531,23 @@ describe('configuration', () => {
     }
   });
 
+  it('says the configured model does not exist when Claude answers 404 for it (not retried)', async () => {
+    const wrong = await startTestApi({
+      env: { ANTHROPIC_BASE_URL: twinUrl, ANTHROPIC_API_KEY: KEY, ANTHROPIC_MODEL: 'claude-nowhere-1' },
+    });
+    try {
+      const before = twin.messageRequests().length;
+      const answer = await chat(wrong.url, ALICE, { id: conversation(), messages: [userMessage('hello')] });
+      expect(answer.parts.find((p) => p.type === 'error')?.errorText).toBe(
+        'The configured model does not exist: set ANTHROPIC_MODEL to a model your key can use.',
+      );
+      expect(twin.messageRequests().length - before).toBe(1);
+      expect(twin.messageRequests().at(-1)!.answered).toBe(404);
+    } finally {
+      await wrong.close();
+    }
+  });
+
   it('fails readiness, saying why, when the configured model does not exist', async () => {
     const wrong = await startTestApi({
       env: { ANTHROPIC_BASE_URL: twinUrl, ANTHROPIC_API_KEY: KEY, ANTHROPIC_MODEL: 'claude-nowhere-1' },

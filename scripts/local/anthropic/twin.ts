@@ -181,6 +181,11 @@ export class AnthropicTwin {
       answer(404);
       return this.error(res, 404, 'not_found_error', `${req.method} ${url.pathname} does not exist`);
     }
+    // A model the API does not have is 404 not_found_error, as Anthropic answers it.
+    if (body && typeof body.model === 'string' && !this.models.includes(body.model)) {
+      answer(404);
+      return this.error(res, 404, 'not_found_error', `model: ${body.model}`);
+    }
     const problem = this.invalid(body);
     if (problem) {
       answer(400);
@@ -223,8 +228,7 @@ export class AnthropicTwin {
   /** What the real API refuses with invalid_request_error. */
   private invalid(body: DemoRequest | null): string | null {
     if (!body || typeof body !== 'object') return 'body: must be a JSON object';
-    if (typeof body.model !== 'string' || !this.models.includes(body.model))
-      return `model: ${String(body.model)}`;
+    if (typeof body.model !== 'string') return 'model: Field required';
     if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) return 'max_tokens: Field required';
     if (
       body.temperature !== undefined &&
