@@ -28,6 +28,7 @@ locals {
     ORCHESTRATOR_IMAGE           = var.orchestrator_image
     ORCHESTRATOR_SERVICE_ACCOUNT = google_service_account.sa["orchestrator"].email
     TASKS_SERVICE_ACCOUNT        = google_service_account.sa["tasks"].email
+    BATCH_EVENTS_TOPIC           = google_pubsub_topic.batch_events.name
     RUN_EVENTS_TOPIC             = google_pubsub_topic.run_events.name
     WORKFLOW_NAME                = "run-pipeline"
     FUNCTIONS_BASE_URL           = local.functions_base_url
@@ -63,7 +64,7 @@ locals {
   event_functions = {
     onBatchJobEvent = {
       event_type = "google.cloud.pubsub.topic.v1.messagePublished"
-      topic      = google_pubsub_topic.run_events.id
+      topic      = google_pubsub_topic.batch_events.id
       filters    = {}
     }
     onRunArtifact = {
@@ -147,6 +148,20 @@ resource "google_firestore_index" "runs" {
   fields {
     field_path = "__name__"
     order      = "DESCENDING"
+  }
+}
+
+# Run status events not yet published, per run in status order (the outbox's drain).
+resource "google_firestore_index" "run_event_outbox" {
+  database   = google_firestore_database.default.name
+  collection = "run_event_outbox"
+  fields {
+    field_path = "run_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "seq"
+    order      = "ASCENDING"
   }
 }
 
@@ -340,14 +355,37 @@ resource "google_service_account_iam_member" "functions_sign" {
 
 # ---- events -------------------------------------------------------------------------
 
-resource "google_pubsub_topic" "run_events" {
-  name       = "arc-run-events"
+resource "google_pubsub_topic" "batch_events" {
+  name       = "arc-batch-events"
   depends_on = [google_project_service.services]
+}
+
+# Run status events (ARCHITECTURE §14): one CloudEvent per applied status change of a run, for
+# the notifier and any other system. Kept a week so a subscriber that was down can catch up.
+resource "google_pubsub_topic" "run_events" {
+  name                       = "arc-run-events"
+  message_retention_duration = "604800s"
+  depends_on                 = [google_project_service.services]
+}
+
+# The functions publish status changes (the run stores, after each commit, and the sweeper).
+resource "google_pubsub_topic_iam_member" "functions_publish_run_events" {
+  topic  = google_pubsub_topic.run_events.name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.sa["functions"].email}"
+}
+
+# Who may attach subscriptions to run events (other teams' systems): an explicit list.
+resource "google_pubsub_topic_iam_member" "run_events_subscribers" {
+  for_each = toset(var.run_event_subscribers)
+  topic    = google_pubsub_topic.run_events.name
+  role     = "roles/pubsub.subscriber"
+  member   = each.value
 }
 
 # Batch publishes job state changes with its service agent.
 resource "google_pubsub_topic_iam_member" "batch_publisher" {
-  topic  = google_pubsub_topic.run_events.name
+  topic  = google_pubsub_topic.batch_events.name
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-cloudbatch.iam.gserviceaccount.com"
 }

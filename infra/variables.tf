@@ -101,3 +101,9 @@ variable "anthropic_model" {
   type        = string
   default     = "claude-sonnet-4-5-20250929"
 }
+
+variable "run_event_subscribers" {
+  description = "Principals (user:, group:, serviceAccount:) that may subscribe to arc-run-events"
+  type        = list(string)
+  default     = []
+}

@@ -3,11 +3,14 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { buildFunctions, buildOrchestrator, buildWeb } from '../scripts/build';
 import { type RunningEmulator, startFirestoreEmulator } from '../scripts/lib/firestore-emulator';
+import { type JavaEmulator, startPubSubEmulator } from '../scripts/lib/pubsub-emulator';
 import { type DemoWarehouse, startDemoWarehouse } from '../scripts/local/warehouse';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     firestoreEmulatorHost: string;
+    /** One Pub/Sub emulator for the run; each test file's project id has its own topics. */
+    pubsubEmulatorHost: string;
     /** The orchestrator built for this test run (not dist/, which `npm start` tests rebuild). */
     orchestratorDir: string;
     /** The web page built for this test run. */
@@ -25,6 +28,7 @@ declare module 'vitest' {
 }
 
 let emulator: RunningEmulator | null = null;
+let pubsub: JavaEmulator | null = null;
 let buildDir: string | null = null;
 let warehouse: DemoWarehouse | null = null;
 
@@ -46,6 +50,12 @@ export async function setup(project: TestProject): Promise<void> {
     reader: warehouse.reader,
     referenceDay: referenceDay.toISOString(),
   });
+  if (process.env.PUBSUB_EMULATOR_HOST)
+    project.provide('pubsubEmulatorHost', process.env.PUBSUB_EMULATOR_HOST);
+  else {
+    pubsub = await startPubSubEmulator();
+    project.provide('pubsubEmulatorHost', pubsub.host);
+  }
   const existing = process.env.FIRESTORE_EMULATOR_HOST;
   if (existing) {
     project.provide('firestoreEmulatorHost', existing);
@@ -58,5 +68,6 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   await warehouse?.stop();
   await emulator?.stop();
+  await pubsub?.stop();
   if (buildDir) await rm(buildDir, { recursive: true, force: true });
 }

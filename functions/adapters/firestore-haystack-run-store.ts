@@ -2,12 +2,15 @@ import type { Firestore, Query } from '@google-cloud/firestore';
 import { FieldPath } from '@google-cloud/firestore';
 import type { HaystackRunStore } from '../core/haystack/ports';
 import { HaystackRun } from '../core/haystack/run-model';
+import { runStatusEvent } from '../core/shared/run-events';
 import type { RunStatus } from '../core/shared/run-status';
+import type { StatusEvents } from './firestore-run-store';
 
 /** `haystack_runs/{run_id}`: one document a run; changes in transactions. */
 export class FirestoreHaystackRunStore implements HaystackRunStore {
   constructor(
     private readonly db: Firestore,
+    private readonly events: StatusEvents | null = null,
     private readonly collection = 'haystack_runs',
   ) {}
 
@@ -62,14 +65,34 @@ export class FirestoreHaystackRunStore implements HaystackRunStore {
     change: (run: HaystackRun) => Partial<HaystackRun> | null,
   ): Promise<HaystackRun | null> {
     const ref = this.runs().doc(runId);
-    return this.db.runTransaction(async (tx) => {
+    let moved = false;
+    const updated = await this.db.runTransaction(async (tx) => {
       const snapshot = await tx.get(ref);
       if (!snapshot.exists) return null;
       const run = HaystackRun.parse(snapshot.data());
       const patch = change(run);
       if (!patch) return run;
       tx.update(ref, patch);
-      return { ...run, ...patch };
+      const next = { ...run, ...patch };
+      moved = next.status !== run.status;
+      if (moved && this.events) {
+        const event = runStatusEvent(
+          'haystack',
+          { ...next, pipeline: 'haystack', pipeline_version: null },
+          { from: run.status, to: next.status, at: next.updated_at },
+          this.events.project,
+        );
+        this.events.outbox.stage(tx, event);
+      }
+      return next;
     });
+    if (moved && this.events) {
+      try {
+        await this.events.outbox.drain(runId);
+      } catch (error) {
+        this.events.onPublishError(runId, error);
+      }
+    }
+    return updated;
   }
 }

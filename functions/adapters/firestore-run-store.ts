@@ -28,6 +28,8 @@ import {
   type RunPatch,
 } from '../core/runs/state-machine';
 import { ConflictError, ValidationError } from '../core/shared/errors';
+import { runStatusEvent } from '../core/shared/run-events';
+import type { FirestoreRunEventOutbox } from './firestore-run-event-outbox';
 import { GrpcCode, grpcCodeOf } from './grpc-status';
 
 /** Attempts of a read-then-conditional-write before the change is given up (the caller retries later). */
@@ -112,18 +114,33 @@ export interface StatusChange {
   user_email: string;
 }
 
+/** Status events: staged in the outbox with each change, published after the commit. */
+export interface StatusEvents {
+  outbox: FirestoreRunEventOutbox;
+  project: string;
+  /** A publish failed: the event stays staged and the sweeper publishes it later. */
+  onPublishError: (runId: string, error: unknown) => void;
+}
+
 export class FirestoreRunStore implements RunStore {
   private readonly collection: string;
   private readonly users: string;
   private readonly onStatusChange: (change: StatusChange) => void;
+  readonly events: StatusEvents | null;
 
   constructor(
     private readonly db: Firestore,
-    options: { collection?: string; users?: string; onStatusChange?: (change: StatusChange) => void } = {},
+    options: {
+      collection?: string;
+      users?: string;
+      onStatusChange?: (change: StatusChange) => void;
+      events?: StatusEvents;
+    } = {},
   ) {
     this.collection = options.collection ?? 'runs';
     this.users = options.users ?? 'users';
     this.onStatusChange = options.onStatusChange ?? (() => {});
+    this.events = options.events ?? null;
   }
 
   private runs() {
@@ -265,15 +282,20 @@ export class FirestoreRunStore implements RunStore {
       const batch = this.db.batch();
       let run = original;
       let changes: RunPatch = {};
+      const transitions: { from: RunStatus; to: RunStatus; at: string }[] = [];
       list.forEach((event, index) => {
         const patch = applyRunEvent(run, event);
         if (patch || index === list.length - 1)
           batch.create(ref.collection('events').doc(), historyEntry(run, event, patch));
         if (patch) {
+          if (patch.status !== undefined)
+            transitions.push({ from: run.status, to: patch.status, at: event.at });
           run = { ...run, ...patch };
           changes = { ...changes, ...patch };
         }
       });
+      for (const transition of transitions)
+        this.events?.outbox.stage(batch, runStatusEvent('nextflow', run, transition, this.events.project));
       // Most events change nothing (redeliveries, late notifications). A run only moves
       // forward, so an event ignored now is ignored later too: its history needs no precondition.
       if (Object.keys(changes).length === 0) {
@@ -310,12 +332,23 @@ export class FirestoreRunStore implements RunStore {
             source: list.findLast((e) => e.to === run.status)?.source ?? list.at(-1)!.source,
             user_email: original.user_email,
           });
+          await this.publish(runId);
         }
         return {
           run: countStats ? { ...run, ingest: { ...run.ingest, stats_counted: true } } : run,
           applied: true,
         };
       }
+    }
+  }
+
+  /** Publishes the run's staged status events; a failure leaves them to the sweeper. */
+  private async publish(runId: string): Promise<void> {
+    if (!this.events) return;
+    try {
+      await this.events.outbox.drain(runId);
+    } catch (error) {
+      this.events.onPublishError(runId, error);
     }
   }
 
@@ -338,7 +371,10 @@ export class FirestoreRunStore implements RunStore {
     } catch (error) {
       const code = grpcCodeOf(error);
       if (code === GrpcCode.NOT_FOUND) return 'missing';
-      if (code !== GrpcCode.FAILED_PRECONDITION || attempt >= MAX_ATTEMPTS) throw error;
+      // ALREADY_EXISTS: another writer applied the same change first and staged its status event
+      // (Firestore reports the outbox document's create before the run's precondition).
+      const lost = code === GrpcCode.FAILED_PRECONDITION || code === GrpcCode.ALREADY_EXISTS;
+      if (!lost || attempt >= MAX_ATTEMPTS) throw error;
       await backoff(attempt);
       return 'stale';
     }

@@ -55,6 +55,17 @@ export const platformEnv = z.object({
     'set it to the local Workflows twin, e.g. 127.0.0.1:8791, or unset it',
   ),
   SECRET_MANAGER_EMULATOR_HOST: HostPort.optional(),
+  PUBSUB_EMULATOR_HOST: fix(
+    HostPort.optional(),
+    'set it to the Pub/Sub emulator, e.g. 127.0.0.1:8085, or unset it',
+  ),
+  RUN_EVENTS_TOPIC: fix(
+    z
+      .string()
+      .regex(/^[A-Za-z][\w.~+%-]{2,254}$/, 'must be a Pub/Sub topic id')
+      .default('arc-run-events'),
+    'the topic every run status change is published to (Terraform: arc-run-events)',
+  ),
 });
 
 export function platformConfig(c: z.output<typeof platformEnv>, env: Record<string, string | undefined>) {
@@ -64,6 +75,8 @@ export function platformConfig(c: z.output<typeof platformEnv>, env: Record<stri
     runsBucket: c.RUNS_BUCKET,
     firestore: { databaseId: c.FIRESTORE_DATABASE, emulatorHost: c.FIRESTORE_EMULATOR_HOST },
     storageEmulatorHost: c.STORAGE_EMULATOR_HOST,
+    /** Every run status change is published here (ARCHITECTURE §14). */
+    runEventsTopic: c.RUN_EVENTS_TOPIC,
     signedUrlTtlSeconds: c.SIGNED_URL_TTL_SECONDS,
     /** Only for local stacks: a key to sign download links with (on GCP, the IAM Credentials API signs). */
     storageSigner: c.STORAGE_SIGNER_CREDENTIALS,
@@ -77,6 +90,7 @@ export function platformConfig(c: z.output<typeof platformEnv>, env: Record<stri
       workflows: c.WORKFLOWS_EMULATOR_HOST,
       logging: c.LOGGING_EMULATOR_HOST,
       secretManager: c.SECRET_MANAGER_EMULATOR_HOST,
+      pubsub: c.PUBSUB_EMULATOR_HOST,
     },
     /** SECRET_<NAME> variables: local values for Secret Manager secrets (never logged). */
     secretOverrides: Object.fromEntries(

@@ -12,10 +12,10 @@ export const runsEnv = z.object({
   ORCHESTRATOR_IMAGE: z.string().min(1).optional(),
   ORCHESTRATOR_SERVICE_ACCOUNT: z.email().optional(),
   TASKS_SERVICE_ACCOUNT: z.email().optional(),
-  RUN_EVENTS_TOPIC: z
+  BATCH_EVENTS_TOPIC: z
     .string()
     .regex(/^[A-Za-z][\w.~+%-]{2,254}$/, 'must be a Pub/Sub topic id')
-    .default('arc-run-events'),
+    .default('arc-batch-events'),
   WORKFLOW_NAME: z
     .string()
     .regex(/^[A-Za-z][\w-]{0,63}$/, 'must be a workflow id')
@@ -63,7 +63,7 @@ export function runsConfig(c: z.output<typeof runsEnv>, platform: PlatformConfig
       chunkIntervalSeconds: c.CHUNK_INTERVAL_SECONDS,
     },
     tasksServiceAccount: c.TASKS_SERVICE_ACCOUNT ?? `arc-tasks@${project}.iam.gserviceaccount.com`,
-    runEventsTopic: c.RUN_EVENTS_TOPIC,
+    batchEventsTopic: c.BATCH_EVENTS_TOPIC,
     workflow: {
       name: c.WORKFLOW_NAME,
       parent: `projects/${project}/locations/${region}/workflows/${c.WORKFLOW_NAME}`,

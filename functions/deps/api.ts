@@ -28,7 +28,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
   const benchling =
     overrides.benchling ?? new BenchlingService(createWarehouse(config, secrets), systemClock);
   const logger = redacting(overrides.logger ?? jsonLogger(), (text) => secrets.redact(text));
-  const runs = createRunStore(db, logger);
+  const runs = createRunStore(config, db, logger);
   const tasks = new TaskCatalog(objects);
   const taskLogs = createTaskLogSources(config, objects, jobs);
   const assistant =

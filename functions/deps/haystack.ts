@@ -1,4 +1,3 @@
-import { FirestoreHaystackRunStore } from '../adapters/firestore-haystack-run-store';
 import { FirestoreUserStore } from '../adapters/firestore-user-store';
 import { GcsObjectStore } from '../adapters/gcs-object-store';
 import type { Config } from '../config';
@@ -12,6 +11,7 @@ import { DATASETS } from '../core/haystack/vocabulary';
 import type { HaystackApiDeps } from '../http/haystack-app';
 import { jsonLogger } from '../logging';
 import { createApiAuthenticator, createRateLimiters } from './access';
+import { createHaystackRunStore } from './events';
 import { createFirestore, createStorage, systemClock, systemRandomness, VERSION } from './platform';
 import { createBatchRunner } from './runs';
 import { createWorkflowStarter, workflowArgument } from './workflows';
@@ -29,7 +29,7 @@ export function haystackJobSettings(config: Config): HaystackJobSettings {
     serviceAccount: config.haystack.serviceAccount,
     runsBucket: config.runsBucket,
     atlasSeed: config.haystack.atlasSeed,
-    eventsTopic: `projects/${config.project}/topics/${config.runEventsTopic}`,
+    eventsTopic: `projects/${config.project}/topics/${config.batchEventsTopic}`,
     environment: {
       ...(config.firestore.emulatorHost ? { FIRESTORE_EMULATOR_HOST: config.firestore.emulatorHost } : {}),
       ...(config.storageEmulatorHost ? { STORAGE_EMULATOR_HOST: config.storageEmulatorHost } : {}),
@@ -71,11 +71,12 @@ export function createHaystackExecutionDeps(
   config: Config,
   overrides: { logger?: ReturnType<typeof jsonLogger> } = {},
 ) {
+  const logger = overrides.logger ?? jsonLogger();
   return {
-    haystackRuns: new FirestoreHaystackRunStore(createFirestore(config)),
+    haystackRuns: createHaystackRunStore(config, createFirestore(config), logger),
     clock: systemClock,
     settings: haystackJobSettings(config),
-    logger: overrides.logger ?? jsonLogger(),
+    logger,
   };
 }
 
@@ -88,7 +89,7 @@ export function createHaystackDeps(
   const objects = new GcsObjectStore(createStorage(config), config.runsBucket);
   let catalog: AtlasCatalog | null = null;
   return {
-    haystackRuns: new FirestoreHaystackRunStore(db),
+    haystackRuns: createHaystackRunStore(config, db, overrides.logger ?? jsonLogger()),
     users: new FirestoreUserStore(db, config.userTouchIntervalMs),
     objects,
     clock: systemClock,

@@ -21,7 +21,10 @@ export const systemRandomness: Randomness = { bytes: (n) => randomBytes(n), uuid
  * Placeholder credentials for emulators and local twins: they stop the Google clients from
  * probing for Application Default Credentials; the insecure channel never sends them.
  */
-const EMULATOR_CREDENTIALS = { client_email: 'emulator@localhost', private_key: 'not-used-by-emulators' };
+export const emulatorCredentials = {
+  client_email: 'emulator@localhost',
+  private_key: 'not-used-by-emulators',
+};
 
 export function emulatorEndpoint(hostPort: string) {
   const [host, port] = hostPort.split(':');
@@ -29,7 +32,7 @@ export function emulatorEndpoint(hostPort: string) {
     apiEndpoint: host!,
     port: Number(port),
     sslCreds: grpc.credentials.createInsecure(),
-    credentials: EMULATOR_CREDENTIALS,
+    credentials: emulatorCredentials,
   };
 }
 
@@ -38,7 +41,7 @@ export function createFirestore(config: Config): Firestore {
     projectId: config.project,
     databaseId: config.firestore.databaseId,
     ...(config.firestore.emulatorHost
-      ? { host: config.firestore.emulatorHost, ssl: false, credentials: EMULATOR_CREDENTIALS }
+      ? { host: config.firestore.emulatorHost, ssl: false, credentials: emulatorCredentials }
       : {}),
     ignoreUndefinedProperties: true,
   });

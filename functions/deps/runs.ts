@@ -1,7 +1,6 @@
 import { BatchServiceClient } from '@google-cloud/batch';
 import type { Firestore } from '@google-cloud/firestore';
 import { BatchJobRunner } from '../adapters/batch-job-runner';
-import { FirestoreHaystackRunStore } from '../adapters/firestore-haystack-run-store';
 import { FirestoreRunStore } from '../adapters/firestore-run-store';
 import { GcsObjectStore } from '../adapters/gcs-object-store';
 import type { Config } from '../config';
@@ -9,6 +8,7 @@ import type { HaystackRunStore } from '../core/haystack/ports';
 import type { ExecutionDeps } from '../core/runs/execution-service';
 import { audit } from '../http/audit';
 import { jsonLogger, type Logger } from '../logging';
+import { createHaystackRunStore, createStatusEvents } from './events';
 import { createFirestore, createStorage, emulatorEndpoint, systemClock } from './platform';
 
 /** The runs domain's clients the execution functions need: the run store and Batch. */
@@ -22,9 +22,10 @@ export function createBatchRunner(config: Config): BatchJobRunner {
   );
 }
 
-/** The run store every function uses: status changes go to the audit log. */
-export function createRunStore(db: Firestore, logger: Logger): FirestoreRunStore {
+/** The run store every function uses: status changes go to the audit log and to `arc-run-events`. */
+export function createRunStore(config: Config, db: Firestore, logger: Logger): FirestoreRunStore {
   return new FirestoreRunStore(db, {
+    events: createStatusEvents(config, db, logger),
     onStatusChange: (change) =>
       audit(logger, 'run_status_changed', {
         user: change.user_email,
@@ -47,8 +48,8 @@ export function createExecutionDeps(config: Config, overrides: Partial<FunctionD
   const logger = overrides.logger ?? jsonLogger();
   const db = createFirestore(config);
   return {
-    runs: createRunStore(db, logger),
-    haystackRuns: new FirestoreHaystackRunStore(db),
+    runs: createRunStore(config, db, logger),
+    haystackRuns: createHaystackRunStore(config, db, logger),
     objects: new GcsObjectStore(createStorage(config), config.runsBucket),
     jobs: createBatchRunner(config),
     clock: systemClock,
@@ -65,7 +66,7 @@ export function createExecutionDeps(config: Config, overrides: Partial<FunctionD
         region: config.region,
         image: config.orchestrator.image,
         serviceAccount: config.orchestrator.serviceAccount,
-        eventsTopic: config.runEventsTopic,
+        eventsTopic: config.batchEventsTopic,
         chunkIntervalSeconds: config.orchestrator.chunkIntervalSeconds,
       },
     },

@@ -1,10 +1,10 @@
 import { ExecutionsClient } from '@google-cloud/workflows';
-import { FirestoreHaystackRunStore } from '../adapters/firestore-haystack-run-store';
 import { CloudWorkflowsStarter } from '../adapters/workflows-starter';
 import type { Config } from '../config';
 import type { WorkflowArgument } from '../core/runs/ports';
 import type { SweepDeps } from '../core/runs/sweeper';
 import { jsonLogger, type Logger } from '../logging';
+import { createHaystackRunStore } from './events';
 import { createFirestore, emulatorEndpoint, systemClock } from './platform';
 import { createBatchRunner, createRunStore } from './runs';
 
@@ -47,15 +47,17 @@ export function createSweepDeps(config: Config, overrides: Partial<SweepDeps & {
     staleAfterMs: config.sweep.staleAfterMs,
     pendingTimeoutMs: config.sweep.pendingTimeoutMs,
   };
+  const runs = createRunStore(config, db, logger);
   return {
-    runs: createRunStore(db, logger),
+    runs,
+    events: runs.events?.outbox,
     jobs,
     workflows: createWorkflowStarter(config),
     clock,
     logger,
     settings,
     haystack: {
-      haystackRuns: new FirestoreHaystackRunStore(db),
+      haystackRuns: createHaystackRunStore(config, db, logger),
       jobStates: { state: async (name: string) => (await jobs.getJob(name))?.status.state ?? null },
       clock,
       settings,

@@ -30,6 +30,7 @@ export function createSweepStaleRunsHandler(
       checked: report.checked,
       changed: report.changed.length,
       errors: report.errors.length,
+      events_published: report.events_published,
     });
     return report;
   });

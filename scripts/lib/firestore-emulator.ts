@@ -40,12 +40,17 @@ function sdkRoots(): string[] {
   return roots.filter((r): r is string => Boolean(r));
 }
 
-export function findEmulatorJar(): string | null {
+/** A file of the Cloud SDK (`platform/…`), wherever the SDK is installed. */
+export function findSdkFile(relative: string): string | null {
   for (const root of sdkRoots()) {
-    const jar = join(root, JAR);
-    if (existsSync(jar)) return jar;
+    const file = join(root, relative);
+    if (existsSync(file)) return file;
   }
   return null;
+}
+
+export function findEmulatorJar(): string | null {
+  return findSdkFile(JAR);
 }
 
 function javaAvailable(): boolean {
@@ -76,21 +81,28 @@ export async function latestExport(dir: string): Promise<string | null> {
 
 export interface StartOptions {
   importFrom?: string | null;
-  onOutput?: (line: string) => void;
 }
 
-export async function startFirestoreEmulator(options: StartOptions = {}): Promise<RunningEmulator> {
-  const jar = findEmulatorJar();
-  if (!jar) throw new Error(INSTALL_HELP);
-  if (!javaAvailable()) throw new Error(`Java was not found on PATH.\n${INSTALL_HELP}`);
+/** A Java emulator of the Cloud SDK running as a child: answers once `GET http://host/` is 200. */
+export interface JavaEmulator {
+  host: string;
+  stop(): Promise<void>;
+}
+
+export async function spawnJavaEmulator(
+  name: string,
+  args: (port: number) => string[],
+): Promise<JavaEmulator> {
+  if (!javaAvailable()) throw new Error(`Java was not found on PATH: the ${name} needs Java 17+.`);
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  const args = ['-Duser.language=en', '-cp', jar, MAIN_CLASS, 'start', '--host=127.0.0.1', `--port=${port}`];
-  if (options.importFrom) args.push(`--import-data=${options.importFrom}`);
   // Run java itself (not the SDK's bash wrapper) so that stopping the child stops the JVM,
   // in its own process group so that a terminal's Ctrl-C reaches us first and we can save
   // the data before stopping it.
-  const child: ChildProcess = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child: ChildProcess = spawn('java', args(port), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const output: string[] = [];
@@ -99,7 +111,6 @@ export async function startFirestoreEmulator(options: StartOptions = {}): Promis
       if (!line.trim()) continue;
       output.push(line);
       if (output.length > 200) output.shift();
-      options.onOutput?.(line);
     }
   };
   child.stdout?.on('data', collect);
@@ -112,16 +123,47 @@ export async function startFirestoreEmulator(options: StartOptions = {}): Promis
   try {
     await waitFor(
       async () => {
-        if (exited) throw new Error(`The Firestore emulator exited during start:\n${output.join('\n')}`);
+        if (exited) throw new Error(`The ${name} exited during start:\n${output.join('\n')}`);
         const response = await fetch(`http://${host}/`).catch(() => null);
         return response?.ok === true;
       },
-      { timeoutMs: 60_000, what: 'the Firestore emulator to answer' },
+      { timeoutMs: 60_000, what: `the ${name} to answer` },
     );
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
   }
+  return {
+    host,
+    async stop() {
+      process.removeListener('exit', killOnExit);
+      if (exited) return;
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function startFirestoreEmulator(options: StartOptions = {}): Promise<RunningEmulator> {
+  const jar = findEmulatorJar();
+  if (!jar) throw new Error(INSTALL_HELP);
+  if (!javaAvailable()) throw new Error(`Java was not found on PATH.\n${INSTALL_HELP}`);
+  const { host, stop } = await spawnJavaEmulator('Firestore emulator', (port) => {
+    const args = [
+      '-Duser.language=en',
+      '-cp',
+      jar,
+      MAIN_CLASS,
+      'start',
+      '--host=127.0.0.1',
+      `--port=${port}`,
+    ];
+    if (options.importFrom) args.push(`--import-data=${options.importFrom}`);
+    return args;
+  });
 
   return {
     host,
@@ -140,15 +182,7 @@ export async function startFirestoreEmulator(options: StartOptions = {}): Promis
         if (newest && !newest.includes(entry)) await rm(join(dir, entry), { recursive: true, force: true });
       }
     },
-    async stop() {
-      process.removeListener('exit', killOnExit);
-      if (exited) return;
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await gone;
-      clearTimeout(timer);
-    },
+    stop,
   };
 }
 

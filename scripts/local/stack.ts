@@ -38,6 +38,7 @@ import {
   type RunningEmulator,
   startFirestoreEmulator,
 } from '../lib/firestore-emulator';
+import { ensureTopic, startPubSubEmulator } from '../lib/pubsub-emulator';
 import { AnthropicTwin, DEMO_MODEL_LABEL } from './anthropic/twin';
 import { EventBridge, PUBSUB_PUBLISHED, STORAGE_FINALIZED } from './event-bridge';
 import { LocalGcsServer } from './gcs-server';
@@ -92,6 +93,8 @@ export interface RunningStack {
   workflows: LocalWorkflows;
   bridge: EventBridge;
   firestoreHost: string;
+  /** The Pub/Sub emulator run status events are published to. */
+  pubsubHost: string;
   /** Runs the stale-run sweeper now, the way the stack's timer (Cloud Scheduler's twin) does. */
   sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
@@ -176,6 +179,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
   }
 
   try {
+    if (baseEnv.PUBSUB_EMULATOR_HOST) {
+      say(`Using the Pub/Sub emulator at ${baseEnv.PUBSUB_EMULATOR_HOST} (PUBSUB_EMULATOR_HOST).`);
+    } else {
+      say('Starting the Pub/Sub emulator…');
+      const pubsub = await startPubSubEmulator();
+      stoppers.push(() => pubsub.stop());
+      baseEnv.PUBSUB_EMULATOR_HOST = pubsub.host;
+    }
+    const pubsubHost = baseEnv.PUBSUB_EMULATOR_HOST;
     // The page reads Firestore directly: the production rules apply locally too.
     await loadFirestoreRules(
       firestoreHost!,
@@ -302,6 +314,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       STORAGE_SIGNER_CREDENTIALS: JSON.stringify(signer.credentials),
     });
     await gcs.createBucket(config.runsBucket);
+    await ensureTopic(pubsubHost, config.project, config.runEventsTopic);
 
     answerFrameworkErrorsAsJson(logger);
     const executionDeps = createExecutionDeps(config, { logger });
@@ -372,7 +385,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
 
     bridge.subscribe({
       type: PUBSUB_PUBLISHED,
-      topic: `projects/${config.project}/topics/${config.runEventsTopic}`,
+      topic: `projects/${config.project}/topics/${config.batchEventsTopic}`,
       url: `${functionsUrl}/onBatchJobEvent`,
     });
     bridge.subscribe({
@@ -446,6 +459,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       workflows,
       bridge,
       firestoreHost,
+      pubsubHost,
       sweep,
       async stop() {
         if (timer) clearInterval(timer);

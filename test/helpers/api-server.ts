@@ -7,13 +7,14 @@ import { createApiDeps, createFirestore } from '../../functions/deps';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
 import { answerFrameworkErrorsAsJson } from '../../functions/http/framework-errors';
 import { memoryLogger } from '../../functions/logging';
+import { ensureTopic } from '../../scripts/lib/pubsub-emulator';
 import { LocalGcsServer } from '../../scripts/local/gcs-server';
 import { serveBatch } from '../../scripts/local/grpc/batch-service';
 import { serveWorkflows } from '../../scripts/local/grpc/workflows-service';
 import { LocalBatch } from '../../scripts/local/local-batch';
 import { LocalWorkflows } from '../../scripts/local/local-workflows';
 import { localSigner } from '../../scripts/local/signer';
-import { firestoreEmulatorHost, tempDir, uniqueProjectId } from './env';
+import { firestoreEmulatorHost, pubsubEmulatorHost, tempDir, uniqueProjectId } from './env';
 import { createFastqsFor, STANDARD_FASTQS } from './samplesheets';
 
 let registered = 0;
@@ -66,6 +67,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const config = loadConfig({
     GOOGLE_CLOUD_PROJECT: uniqueProjectId(),
     FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+    PUBSUB_EMULATOR_HOST: pubsubEmulatorHost(),
     STORAGE_EMULATOR_HOST: gcsUrl,
     RUNS_BUCKET: 'arc-test-runs',
     USER_TOUCH_INTERVAL_SECONDS: '0',
@@ -78,6 +80,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     STORAGE_SIGNER_CREDENTIALS: JSON.stringify(signer.credentials),
     ...env,
   });
+  if (config.emulators.pubsub)
+    await ensureTopic(config.emulators.pubsub, config.project, config.runEventsTopic);
   if (createBucket) await gcs.createBucket(config.runsBucket);
   await createFastqsFor(gcs, STANDARD_FASTQS);
   const logs = memoryLogger();

@@ -13,6 +13,10 @@ export function firestoreEmulatorHost(): string {
   return inject('firestoreEmulatorHost');
 }
 
+export function pubsubEmulatorHost(): string {
+  return inject('pubsubEmulatorHost');
+}
+
 export async function tempDir(prefix = 'arc-'): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };

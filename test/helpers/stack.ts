@@ -5,7 +5,7 @@ import { memoryLogger } from '../../functions/logging';
 import { waitFor } from '../../scripts/lib/net';
 import { type RunningStack, startLocalStack } from '../../scripts/local/stack';
 import { request } from './api-server';
-import { firestoreEmulatorHost, tempDir, uniqueProjectId } from './env';
+import { firestoreEmulatorHost, pubsubEmulatorHost, tempDir, uniqueProjectId } from './env';
 import { createFastqsFor, STANDARD_FASTQS } from './samplesheets';
 
 export interface TestStack extends RunningStack {
@@ -41,6 +41,7 @@ export async function startTestStack(
       SECRET_ANTHROPIC_API_KEY: '',
       ANTHROPIC_BASE_URL: '',
       FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+      PUBSUB_EMULATOR_HOST: pubsubEmulatorHost(),
       GOOGLE_CLOUD_PROJECT: uniqueProjectId(),
       USER_TOUCH_INTERVAL_SECONDS: '0',
       RATE_LIMIT_LAUNCHES_PER_MINUTE: '0',

@@ -36,7 +36,7 @@ const spec = (command = 'process.exit(0)'): BatchJobSpec => ({
   labels: { app: 'arc-reactor' },
   logsPolicy: { destination: 'CLOUD_LOGGING' },
   notifications: [
-    { pubsubTopic: 'projects/arc-test/topics/arc-run-events', message: { type: 'JOB_STATE_CHANGED' } },
+    { pubsubTopic: 'projects/arc-test/topics/arc-batch-events', message: { type: 'JOB_STATE_CHANGED' } },
   ],
 });
 

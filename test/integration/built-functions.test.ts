@@ -20,7 +20,7 @@ import { freePort } from '../../scripts/lib/net';
 import { LocalGcsServer } from '../../scripts/local/gcs-server';
 import { request } from '../helpers/api-server';
 import { type BuiltFunction, startBuiltFunction } from '../helpers/built-function';
-import { firestoreEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
+import { firestoreEmulatorHost, pubsubEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
 import { storedRunRecord } from '../helpers/runs';
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -45,6 +45,7 @@ beforeAll(async () => {
   const env = {
     GOOGLE_CLOUD_PROJECT: projectId,
     FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+    PUBSUB_EMULATOR_HOST: pubsubEmulatorHost(),
     STORAGE_EMULATOR_HOST: gcsUrl,
     RUNS_BUCKET: 'arc-built-runs',
     AUTH_MODE: 'iap',

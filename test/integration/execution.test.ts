@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { Run } from '../../functions/core/runs/run-model';
+import type { Run, RunStatus } from '../../functions/core/runs/run-model';
+import { STATUS_RANK } from '../../functions/core/shared/run-status';
 import { waitFor } from '../../scripts/lib/net';
 import type { CloudEvent } from '../../scripts/local/event-bridge';
 import { request } from '../helpers/api-server';
+import { subscribeToRunEvents } from '../helpers/pubsub';
 import { runBody, samplesheet } from '../helpers/samplesheets';
 import { getRun, isFinal, settled, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
 
@@ -106,7 +108,7 @@ describe('a run on the local stack', () => {
 
     const execution = stack.workflows.get(created.workflow_execution!)!;
     await settled(stack, execution.done, 'the workflow execution ending');
-    expect(execution.state).toBe('SUCCEEDED');
+    expect(execution.state, JSON.stringify(execution.error ?? execution)).toBe('SUCCEEDED');
   });
 
   it('fails at the chosen process with the exit code, the failed task and the error from the log', async () => {
@@ -242,6 +244,11 @@ describe('a run on the local stack', () => {
     const created = await launch({
       params: { aligner: 'star', protocol: '10XV3', replay_fail_process: 'MTX_TO_H5AD' },
     });
+    const subscriber = await subscribeToRunEvents(
+      stack.pubsubHost,
+      stack.config.project,
+      stack.config.runEventsTopic,
+    );
     const isThisRun = (event: CloudEvent) =>
       (event.subject ?? '').includes(created.run_id) ||
       JSON.stringify(event.data).includes(`nf-${created.run_id}`);
@@ -254,7 +261,7 @@ describe('a run on the local stack', () => {
     );
     stack.bridge.stopCapturing();
     expect(reconciled.status).toBe('failed');
-    expect(captured.length).toBeGreaterThan(5);
+    expect(captured.length, JSON.stringify(reconciled)).toBeGreaterThan(5);
 
     const shuffled = (seed: number) =>
       [...captured, ...captured]
@@ -274,6 +281,46 @@ describe('a run on the local stack', () => {
         'Process `NFCORE_SCRNASEQ:SCRNASEQ:MTX_TO_H5AD (SAMPLE_1)` terminated with an error exit status (1)',
     });
     expect(first.started_at).toEqual(expect.any(String));
+
+    // What went out of the platform: one event per applied status change, in order, however
+    // duplicated and shuffled the events that came in were.
+    const history = await request<
+      Run & { events: { from: RunStatus | null; to: RunStatus; applied: boolean }[] }
+    >(`${stack.url}/api/runs/${created.run_id}?include=events`);
+    const transitions = history.body.events
+      .filter((e) => e.applied && e.from !== null && STATUS_RANK[e.to] > STATUS_RANK[e.from])
+      .map((e) => `${e.from}→${e.to}`);
+    expect(transitions).toEqual(['pending→submitted', 'submitted→running', 'running→failed']);
+    const ofThisRun = () => subscriber.received.filter((r) => r.event.subject === created.run_id);
+    await waitFor(() => ofThisRun().length >= transitions.length, {
+      timeoutMs: 15_000,
+      what: 'the run events',
+    });
+    // Anything late or repeated would have arrived by now: the emulator delivers within milliseconds.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await subscriber.close();
+    const out = ofThisRun();
+    expect(out.map((r) => `${r.event.data.from}→${r.event.data.to}`)).toEqual(transitions);
+    expect(new Set(out.map((r) => r.event.id)).size).toBe(out.length);
+    const failed = out.at(-1)!;
+    expect(failed.event).toMatchObject({
+      specversion: '1.0',
+      type: 'com.arcreactor.run.status.changed.v1',
+      id: `${created.run_id}/failed`,
+      data: {
+        kind: 'nextflow',
+        pipeline: 'nf-core/scrnaseq',
+        user_email: 'dev@example.com',
+        duration_seconds: expect.any(Number),
+      },
+    });
+    expect(failed.attributes).toMatchObject({
+      status: 'failed',
+      pipeline: 'nf-core/scrnaseq',
+      user: 'dev@example.com',
+      kind: 'nextflow',
+    });
+    expect(failed.orderingKey).toBe(created.run_id);
   });
 });
 

@@ -22,7 +22,7 @@ import { LocalBatch } from '../../scripts/local/local-batch';
 import { LocalWorkflows } from '../../scripts/local/local-workflows';
 import { localSigner } from '../../scripts/local/signer';
 import { asUser, request } from '../helpers/api-server';
-import { firestoreEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
+import { firestoreEmulatorHost, pubsubEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
 
 const ALICE = 'alice@example.com';
 const BOB = 'bob@example.com';
@@ -38,6 +38,7 @@ const logs = memoryLogger();
 const config = loadConfig({
   GOOGLE_CLOUD_PROJECT: uniqueProjectId('arc-hs'),
   FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+  PUBSUB_EMULATOR_HOST: pubsubEmulatorHost(),
   RUNS_BUCKET: 'arc-hs-runs',
   AUTH_MODE: 'dev',
   USER_TOUCH_INTERVAL_SECONDS: '0',
@@ -82,6 +83,7 @@ beforeAll(async () => {
     WORKFLOWS_EMULATOR_HOST: workflowsService.host,
     GOOGLE_CLOUD_PROJECT: config.project,
     FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+    PUBSUB_EMULATOR_HOST: pubsubEmulatorHost(),
     STORAGE_EMULATOR_HOST: gcsUrl,
     RUNS_BUCKET: 'arc-hs-runs',
     AUTH_MODE: 'dev',

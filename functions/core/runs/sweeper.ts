@@ -7,6 +7,7 @@
  */
 
 import type { Clock } from '../shared/ports';
+import type { RunEventOutbox } from '../shared/run-events';
 import { eventsFromJob, recordOrchestratorRetries } from './execution-service';
 import type { JobRunner, RunStore, WorkflowStarter } from './ports';
 import type { Run, RunStatus } from './run-model';
@@ -25,6 +26,8 @@ export interface SweepDeps {
   workflows: Pick<WorkflowStarter, 'describe'>;
   clock: Clock;
   settings: SweepSettings;
+  /** Status events whose publish failed after their change was committed. */
+  events?: RunEventOutbox;
 }
 
 export interface SweepChange {
@@ -39,7 +42,12 @@ export interface SweepReport {
   changed: SweepChange[];
   /** Runs whose job or workflow could not be read this time; the next sweep tries again. */
   errors: { run_id: string; error: string }[];
+  /** Status events published now that were left staged (a publish failed, a function died). */
+  events_published: number;
 }
+
+/** A staged status event this old has lost its writer's publish: the sweeper publishes it. */
+export const UNPUBLISHED_AFTER_MS = 60_000;
 
 /** At most this many runs of each kind per sweep; the rest wait for the next one. */
 export const SWEEP_LIMIT = 200;
@@ -128,7 +136,12 @@ export async function sweepStaleRuns(deps: SweepDeps, limit = SWEEP_LIMIT): Prom
       limit,
     }),
   ]);
-  const report: SweepReport = { checked: active.length + pending.length, changed: [], errors: [] };
+  const report: SweepReport = {
+    checked: active.length + pending.length,
+    changed: [],
+    errors: [],
+    events_published: 0,
+  };
   await forEachLimited([...active, ...pending], CONCURRENCY, async (run) => {
     try {
       const at = deps.clock.now().toISOString();
@@ -153,6 +166,13 @@ export async function sweepStaleRuns(deps: SweepDeps, limit = SWEEP_LIMIT): Prom
       });
     }
   });
+  if (deps.events) {
+    try {
+      report.events_published = await deps.events.drainStale(iso(UNPUBLISHED_AFTER_MS), limit);
+    } catch (error) {
+      report.errors.push({ run_id: '*', error: `publishing staged status events: ${String(error)}` });
+    }
+  }
   return report;
 }
 

@@ -35,7 +35,7 @@ const settings = {
   region: 'europe-west4',
   image: 'europe-west4-docker.pkg.dev/lab-prod/arc-reactor/orchestrator:1.2.3',
   serviceAccount: 'arc-orchestrator@lab-prod.iam.gserviceaccount.com',
-  eventsTopic: 'arc-run-events',
+  eventsTopic: 'arc-batch-events',
   chunkIntervalSeconds: 5,
 };
 

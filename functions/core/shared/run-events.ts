@@ -1,0 +1,135 @@
+/**
+ * What the platform tells other systems about its runs: one CloudEvent (structured JSON,
+ * CloudEvents 1.0) per applied status change of a run, of either kind, published to the
+ * `arc-run-events` topic with attributes to filter on. A run enters each status at most once
+ * (statuses only move forward, ARCHITECTURE §3), so `{run_id}/{status}` identifies the event:
+ * a republished event keeps its id and subscribers drop what they have seen.
+ */
+import { z } from 'zod';
+import { isTerminal, RunStatus, STATUS_RANK } from './run-status';
+
+export const RUN_STATUS_CHANGED = 'com.arcreactor.run.status.changed.v1';
+
+export const RunKind = ['nextflow', 'haystack'] as const;
+export type RunKind = (typeof RunKind)[number];
+
+export const RunStatusEventData = z.object({
+  run_id: z.string(),
+  kind: z.enum(RunKind),
+  from: z.enum(RunStatus),
+  to: z.enum(RunStatus),
+  at: z.string().describe('when the run entered `to` (ISO 8601, UTC)'),
+  user_email: z.string(),
+  /** The pipeline (`nf-core/scrnaseq`) or `haystack`. */
+  pipeline: z.string(),
+  pipeline_version: z.string().nullable(),
+  labels: z.record(z.string(), z.string()),
+  created_at: z.string(),
+  /** From start (or creation) to `at`, once the run has ended. */
+  duration_seconds: z.number().nullable(),
+  error_message: z.string().nullable(),
+  error_task: z.string().nullable(),
+});
+export type RunStatusEventData = z.infer<typeof RunStatusEventData>;
+
+export const RunStatusCloudEvent = z.object({
+  specversion: z.literal('1.0'),
+  id: z.string(),
+  source: z.string(),
+  type: z.literal(RUN_STATUS_CHANGED),
+  subject: z.string(),
+  time: z.string(),
+  datacontenttype: z.literal('application/json'),
+  data: RunStatusEventData,
+});
+export type RunStatusCloudEvent = z.infer<typeof RunStatusCloudEvent>;
+
+/** A message for a topic: the body, attributes subscribers can filter on, and the per-run order key. */
+export interface OutgoingMessage {
+  data: string;
+  attributes: Record<string, string>;
+  orderingKey: string;
+}
+
+/** Pub/Sub (or its emulator): publishes one message, resolving with its id once the topic has it. */
+export interface MessagePublisher {
+  publish(message: OutgoingMessage): Promise<string>;
+}
+
+/** Status changes committed but not yet published (the outbox), published again by the sweeper. */
+export interface RunEventOutbox {
+  /** Publishes, in order, what runs staged before `before` (ISO 8601) and nobody published; answers how many. */
+  drainStale(before: string, limit: number): Promise<number>;
+}
+
+export interface RunForEvent {
+  run_id: string;
+  user_email: string;
+  created_at: string;
+  started_at?: string | null;
+  pipeline: string;
+  pipeline_version?: string | null;
+  labels?: Record<string, string> | null;
+  error_message?: string | null;
+  error_task?: string | null;
+}
+
+function durationSeconds(run: RunForEvent, to: RunStatus, at: string): number | null {
+  if (!isTerminal(to)) return null;
+  const start = Date.parse(run.started_at ?? run.created_at);
+  const end = Date.parse(at);
+  return Number.isFinite(start) && Number.isFinite(end)
+    ? Math.max(0, Math.round((end - start) / 1000))
+    : null;
+}
+
+/** The event for `run` (as it is after the change) moving `from` → `to` at `at`. */
+export function runStatusEvent(
+  kind: RunKind,
+  run: RunForEvent,
+  change: { from: RunStatus; to: RunStatus; at: string },
+  project: string,
+): RunStatusCloudEvent {
+  return {
+    specversion: '1.0',
+    id: `${run.run_id}/${change.to}`,
+    source: `//arcreactor/projects/${project}/runs`,
+    type: RUN_STATUS_CHANGED,
+    subject: run.run_id,
+    time: change.at,
+    datacontenttype: 'application/json',
+    data: {
+      run_id: run.run_id,
+      kind,
+      from: change.from,
+      to: change.to,
+      at: change.at,
+      user_email: run.user_email,
+      pipeline: run.pipeline,
+      pipeline_version: run.pipeline_version ?? null,
+      labels: run.labels ?? {},
+      created_at: run.created_at,
+      duration_seconds: durationSeconds(run, change.to, change.at),
+      error_message: isTerminal(change.to) ? (run.error_message ?? null) : null,
+      error_task: isTerminal(change.to) ? (run.error_task ?? null) : null,
+    },
+  };
+}
+
+/** Attributes subscribers filter on (`attributes.status = "failed"`), and the per-run ordering key. */
+export function toMessage(event: RunStatusCloudEvent): OutgoingMessage {
+  return {
+    data: JSON.stringify(event),
+    attributes: {
+      type: event.type,
+      kind: event.data.kind,
+      status: event.data.to,
+      pipeline: event.data.pipeline,
+      user: event.data.user_email,
+    },
+    orderingKey: event.data.run_id,
+  };
+}
+
+/** Where an event sits in its run's stream: later statuses publish after earlier ones. */
+export const eventSequence = (to: RunStatus) => STATUS_RANK[to];

@@ -1,0 +1,41 @@
+import type { Firestore } from '@google-cloud/firestore';
+import { PubSub } from '@google-cloud/pubsub';
+import { FirestoreHaystackRunStore } from '../adapters/firestore-haystack-run-store';
+import { FirestoreRunEventOutbox } from '../adapters/firestore-run-event-outbox';
+import type { StatusEvents } from '../adapters/firestore-run-store';
+import { PubSubPublisher } from '../adapters/pubsub-publisher';
+import type { Config } from '../config';
+import { describeError, type Logger } from '../logging';
+import { emulatorCredentials } from './platform';
+
+/** Run status events: the Firestore outbox and the `arc-run-events` topic it publishes to. */
+export function createRunEventOutbox(config: Config, db: Firestore): FirestoreRunEventOutbox {
+  const emulator = config.emulators.pubsub;
+  const pubsub = new PubSub({
+    projectId: config.project,
+    ...(emulator ? { apiEndpoint: emulator, emulatorMode: true, credentials: emulatorCredentials } : {}),
+  });
+  return new FirestoreRunEventOutbox(db, new PubSubPublisher(pubsub, config.runEventsTopic));
+}
+
+/** What the run stores need to publish status events; failures are logged (the sweeper republishes). */
+export function createStatusEvents(config: Config, db: Firestore, logger: Logger): StatusEvents {
+  return {
+    outbox: createRunEventOutbox(config, db),
+    project: config.project,
+    onPublishError: (runId, error) =>
+      logger.log('WARNING', 'run status event not published yet; the sweeper will retry', {
+        run_id: runId,
+        error: describeError(error),
+      }),
+  };
+}
+
+/** HAYSTACK's run store, publishing its status changes like the run store does. */
+export function createHaystackRunStore(
+  config: Config,
+  db: Firestore,
+  logger: Logger,
+): FirestoreHaystackRunStore {
+  return new FirestoreHaystackRunStore(db, createStatusEvents(config, db, logger));
+}
