@@ -151,6 +151,39 @@ resource "google_firestore_index" "runs" {
   }
 }
 
+# The runs list filtered by a label (GET /api/runs?label=key=value): label_pairs holds the
+# labels as key=value strings, queried with array-contains.
+resource "google_firestore_index" "runs_by_label" {
+  for_each = {
+    user          = ["user_email"]
+    user_status   = ["user_email", "status"]
+    user_pipeline = ["user_email", "pipeline"]
+    all           = []
+  }
+  database   = google_firestore_database.default.name
+  collection = "runs"
+
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+  fields {
+    field_path   = "label_pairs"
+    array_config = "CONTAINS"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
 # Run status events not yet published, per run in status order (the outbox's drain).
 resource "google_firestore_index" "run_event_outbox" {
   database   = google_firestore_database.default.name

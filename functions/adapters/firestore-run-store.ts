@@ -7,6 +7,7 @@ import {
   type Timestamp,
   type WriteBatch,
 } from '@google-cloud/firestore';
+import { labelPairs } from '../core/runs/labels';
 import { progressPath } from '../core/runs/orchestrator-attempts';
 import type {
   ApplyResult,
@@ -44,7 +45,12 @@ interface Cursor {
 }
 
 function filterKey(filter: RunFilter): string {
-  return JSON.stringify([filter.user_email ?? null, filter.status ?? null, filter.pipeline ?? null]);
+  return JSON.stringify([
+    filter.user_email ?? null,
+    filter.status ?? null,
+    filter.pipeline ?? null,
+    filter.label ?? null,
+  ]);
 }
 
 function encodeCursor(cursor: Cursor): string {
@@ -150,7 +156,8 @@ export class FirestoreRunStore implements RunStore {
   private creation(run: Run, detail: string): WriteBatch {
     const ref = this.runs().doc(run.run_id);
     const batch = this.db.batch();
-    batch.create(ref, run);
+    // label_pairs: the labels as `key=value` strings, the form a list filter can query.
+    batch.create(ref, { ...run, label_pairs: labelPairs(run.labels) });
     batch.create(ref.collection('events').doc(), {
       source: 'api',
       from: null,
@@ -248,6 +255,7 @@ export class FirestoreRunStore implements RunStore {
     if (filter.user_email !== undefined) query = query.where('user_email', '==', filter.user_email);
     if (filter.status !== undefined) query = query.where('status', '==', filter.status);
     if (filter.pipeline !== undefined) query = query.where('pipeline', '==', filter.pipeline);
+    if (filter.label !== undefined) query = query.where('label_pairs', 'array-contains', filter.label);
     query = query.orderBy('created_at', 'desc').orderBy(FieldPath.documentId(), 'desc');
 
     const totalPromise = query.count().get();
@@ -387,7 +395,9 @@ export class FirestoreRunStore implements RunStore {
 
   async setFields(runId: string, fields: RunFields): Promise<boolean> {
     try {
-      await this.runs().doc(runId).update(fields);
+      await this.runs()
+        .doc(runId)
+        .update(fields.labels ? { ...fields, label_pairs: labelPairs(fields.labels) } : fields);
       return true;
     } catch (error) {
       if ((error as { code?: number }).code === GrpcCode.NOT_FOUND) return false;

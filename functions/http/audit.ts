@@ -6,6 +6,8 @@ export type AuditEvent =
   | 'run_created'
   | 'run_cancelled'
   | 'run_recovered'
+  | 'run_labels_changed'
+  | 'preferences_changed'
   | 'run_status_changed'
   | 'access_denied';
 

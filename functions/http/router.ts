@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Caller } from '../core/shared/caller';
 import { type DomainError, ValidationError } from '../core/shared/errors';
 
-export type HttpMethod = 'get' | 'post' | 'delete';
+export type HttpMethod = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
 /** No query parameters at all: an unknown one is refused (400). */
 export const NoQuery = z.strictObject({});

@@ -77,7 +77,7 @@ export function corsFor(origins: string[]): (req: Request, res: Response) => Pro
   if (origins.length === 0) return async () => false;
   const middleware = cors({
     origin: origins,
-    methods: ['GET', 'POST', 'DELETE'],
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['content-type', 'x-request-id', 'last-event-id'],
     exposedHeaders: ['x-request-id', 'retry-after', 'location'],
     maxAge: 600,

@@ -63,7 +63,8 @@ describe('POST /api/runs', () => {
     expect(stored.toString()).toBe(sheet);
     const doc = await api.firestore.collection('runs').doc(run.run_id).get();
     // Stored: additive counters only. Shown: with running, total_known and where they come from.
-    expect(doc.data()).toEqual({ ...run, progress: emptyProgress() });
+    // label_pairs: the labels in the form the list's label filter queries.
+    expect(doc.data()).toEqual({ ...run, progress: emptyProgress(), label_pairs: [] });
     expect(run.progress).toEqual({ ...emptyProgress(), running: 0, total_known: 0, source: 'live' });
   });
 

@@ -151,6 +151,8 @@ export function buildBatchJob(run: Run, where: RunLocations, settings: Orchestra
       serviceAccount: { email: settings.serviceAccount },
     },
     labels: {
+      // The run's own labels reach the billing export through the job; the platform's come last.
+      ...run.labels,
       'run-id': sanitizeLabelValue(run.run_id),
       app: 'arc-reactor',
       pipeline: sanitizeLabelValue(run.pipeline),

@@ -7,6 +7,8 @@ export interface RunFilter {
   user_email?: string;
   status?: RunStatus;
   pipeline?: string;
+  /** `key=value`: only runs with this label. */
+  label?: string;
 }
 
 export interface PageRequest {
@@ -50,6 +52,7 @@ export type RunFields = Partial<
     | 'orchestrator_attempt'
     | 'orchestrator_retries'
     | 'queue'
+    | 'labels'
   >
 >;
 

@@ -179,6 +179,8 @@ export async function recoverRun(
     recovery_notes: request.notes ?? null,
     reused_work_dir: reuse,
     attempt: parent.attempt + 1,
+    // A recovery is the same work: it is billed and found under the same labels.
+    labels: parent.labels,
   });
   const detail = `Recovery of ${parent.run_id} by ${caller.email}${reuse ? `, resuming session ${parent.session_id} in work/${parent.root_run_id}/` : ', from the start in a new session'}`;
   await deps.runs.createInChain(run, parent.root_run_id, detail, async () => {

@@ -10,6 +10,7 @@ export { isTerminal, RunStatus, TerminalStatus } from '../shared/run-status';
 import { SamplesheetFormat } from '../nextflow/samplesheet';
 import { RUN_ID_PATTERN } from '../shared/ids';
 import { RunStatus } from '../shared/run-status';
+import { LabelFilter, Labels, LabelsPatch } from './labels';
 
 export { RUN_ID_PATTERN };
 export const RunId = z
@@ -162,6 +163,9 @@ export const Run = z.object({
     .default({})
     .describe('progress counted by orchestrator attempts after the first (the first counts in progress)'),
   workflow_execution: z.string().nullable(),
+  labels: Labels.default({}).describe(
+    'key=value labels (Google Cloud label rules), copied onto the Batch jobs',
+  ),
   queue: RunQueue.nullable()
     .default(null)
     .describe('set while a pending run waits for Batch capacity: why, and since when'),
@@ -191,6 +195,7 @@ export const CreateRunRequest = z.strictObject({
   params: ParamsObject.default({}).describe('pipeline parameters, validated against nextflow_schema.json'),
   source_ngs_runs: z.array(z.string().min(1).max(200)).max(100).optional(),
   source_project: z.string().min(1).max(200).optional(),
+  labels: Labels.optional().describe('up to 25 key=value labels, e.g. {"team": "genomics"}'),
 });
 export type CreateRunRequest = z.infer<typeof CreateRunRequest>;
 
@@ -202,12 +207,19 @@ export const RecoverRunRequest = z.strictObject({
 });
 export type RecoverRunRequest = z.infer<typeof RecoverRunRequest>;
 
+/** PATCH /api/runs/{id}: what may change on a run after launch. */
+export const UpdateRunRequest = z.strictObject({
+  labels: LabelsPatch.describe('a JSON Merge Patch of the labels: a value sets a label, null removes it'),
+});
+export type UpdateRunRequest = z.infer<typeof UpdateRunRequest>;
+
 export const MAX_PAGE_SIZE = 100;
 
 export const ListRunsQuery = z.strictObject({
   scope: z.enum(['mine', 'all']).default('mine').describe("all: every user's runs (administrators only)"),
   status: z.enum(RunStatus).optional(),
   pipeline: z.string().min(1).max(200).optional(),
+  label: LabelFilter.optional().describe('only runs with this label, as key=value'),
   page: z.coerce.number().int().min(1).max(10_000).default(1),
   page_size: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
   page_token: z.string().max(500).optional().describe('opaque cursor from next_page_token; overrides page'),

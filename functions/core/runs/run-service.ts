@@ -14,6 +14,7 @@ import { newRunId, RUN_ID_PATTERN } from '../shared/ids';
 import type { Clock, ObjectStore, Randomness } from '../shared/ports';
 import { byteLength, checkSize, parseOrThrow } from '../shared/validation';
 import { checkInputFiles, type InputFiles, type InputPaths } from './input-files';
+import { MAX_LABELS, mergeLabels } from './labels';
 import type {
   JobRunner,
   RunHistoryEntry,
@@ -31,6 +32,7 @@ import {
   PARAMS_MAX_BYTES,
   type Run,
   SAMPLESHEET_MAX_BYTES,
+  UpdateRunRequest,
 } from './run-model';
 
 export interface RunServiceDeps {
@@ -203,7 +205,13 @@ export type NewRunFields = Pick<
   Partial<
     Pick<
       Run,
-      'parent_run_id' | 'root_run_id' | 'is_recovery' | 'recovery_notes' | 'reused_work_dir' | 'attempt'
+      | 'labels'
+      | 'parent_run_id'
+      | 'root_run_id'
+      | 'is_recovery'
+      | 'recovery_notes'
+      | 'reused_work_dir'
+      | 'attempt'
     >
   >;
 
@@ -254,6 +262,7 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
     orchestrator_retries: [],
     attempt_progress: {},
     workflow_execution: null,
+    labels: fields.labels ?? {},
     queue: null,
     ingest: {},
   };
@@ -288,6 +297,7 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     source_ngs_runs: inputs.request.source_ngs_runs ?? [],
     source_project: inputs.request.source_project ?? null,
     session_id: deps.random.uuid(),
+    labels: inputs.request.labels ?? {},
   });
   await deps.runs.create(run);
   return run;
@@ -308,6 +318,7 @@ export async function listRuns(
       user_email: query.scope === 'all' ? undefined : caller.email,
       status: query.status,
       pipeline: query.pipeline,
+      label: query.label,
     },
     { page: query.page, page_size: query.page_size, page_token: query.page_token },
   );
@@ -412,4 +423,25 @@ export async function cancelRun(deps: CancelDeps, caller: Caller, runId: string)
   }
   await stopJob(deps, current);
   return current;
+}
+
+/** PATCH: changes a run's labels (its own or, for an administrator, anyone's). */
+export async function updateRun(
+  deps: Pick<RunServiceDeps, 'runs'>,
+  caller: Caller,
+  runId: string,
+  body: unknown,
+): Promise<Run> {
+  const request = parseOrThrow(UpdateRunRequest, body, 'run update');
+  const run = await getAccessibleRun(deps, caller, runId);
+  const labels = mergeLabels(run.labels, request.labels);
+  const count = Object.keys(labels).length;
+  if (count > MAX_LABELS) {
+    throw new ValidationError(
+      `A run has at most ${MAX_LABELS} labels; this change would leave ${count}. Remove some with "key": null.`,
+      [{ field: 'labels', rule: 'max_labels', message: `at most ${MAX_LABELS} labels (would be ${count})` }],
+    );
+  }
+  if (!(await deps.runs.setFields(runId, { labels }))) throw new NotFoundError(`Run ${runId} was not found.`);
+  return { ...run, labels };
 }

@@ -12,9 +12,10 @@ import {
   type Run,
   RunId,
   RunView,
+  UpdateRunRequest,
 } from '../../core/runs/run-model';
 import { previewRun, type RunPreviewDeps } from '../../core/runs/run-preview';
-import { cancelRun, getRunWithHistory, launchRun, listRuns } from '../../core/runs/run-service';
+import { cancelRun, getRunWithHistory, launchRun, listRuns, updateRun } from '../../core/runs/run-service';
 import type { Logger } from '../../logging';
 import { audit } from '../audit';
 import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
@@ -189,6 +190,33 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
             await getRunWithHistory(deps, requireCaller(ctx), ctx.params.id, query.include === 'events'),
           ),
         };
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/runs/{id}',
+      summary:
+        "Change a run's labels (a JSON Merge Patch: a value sets a label, null removes it); the Batch jobs already created keep the labels they were created with",
+      tags: ['runs'],
+      auth: true,
+      params: RunParams,
+      missing: runMissing,
+      query: NoQuery,
+      body: UpdateRunRequest,
+      responses: [
+        { status: 200, description: 'the run with its new labels', schema: RunView },
+        { status: 400, description: 'a label breaks the Google Cloud label rules, or more than 25 labels' },
+      ],
+      handler: async (ctx) => {
+        const run = await updateRun(deps, requireCaller(ctx), ctx.params.id, ctx.body);
+        audit(deps.logger, 'run_labels_changed', {
+          user: ctx.caller?.email ?? null,
+          run_id: run.run_id,
+          request_id: ctx.requestId,
+          owner: run.user_email,
+          labels: Object.keys(run.labels),
+        });
+        return { body: view(run) };
       },
     }),
     defineRoute({

@@ -97,10 +97,19 @@ describe('buildBatchJob (ARCHITECTURE §5)', () => {
     for (const value of Object.values(job.labels)) expect(value).toMatch(/^[a-z0-9_-]{0,63}$/);
   });
 
-  it('logs to Cloud Logging and notifies state changes to the run-events topic', () => {
+  it("copies the run's labels onto the job, so they reach the billing export", () => {
+    const labelled = buildBatchJob(
+      { ...run, labels: { team: 'genomics', 'cost-center': 'cc-42' } },
+      where,
+      settings,
+    );
+    expect(labelled.labels).toMatchObject({ team: 'genomics', 'cost-center': 'cc-42', app: 'arc-reactor' });
+  });
+
+  it('logs to Cloud Logging and notifies state changes to the Batch events topic', () => {
     expect(job.logsPolicy).toEqual({ destination: 'CLOUD_LOGGING' });
     expect(job.notifications).toEqual([
-      { pubsubTopic: 'projects/lab-prod/topics/arc-run-events', message: { type: 'JOB_STATE_CHANGED' } },
+      { pubsubTopic: 'projects/lab-prod/topics/arc-batch-events', message: { type: 'JOB_STATE_CHANGED' } },
     ]);
   });
 
