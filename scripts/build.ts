@@ -22,6 +22,7 @@ export const FUNCTIONS: Record<string, string> = {
   reconcileRun: 'functions/reconcile-run.ts',
   onBatchJobEvent: 'functions/on-batch-job-event.ts',
   onRunArtifact: 'functions/on-run-artifact.ts',
+  onRunEvent: 'functions/on-run-event.ts',
   sweepStaleRuns: 'functions/sweep-stale-runs.ts',
 };
 

@@ -10,6 +10,7 @@ import { accessConfig, accessEnv, accessProblems } from './access';
 import { assistantConfig, assistantEnv } from './assistant';
 import { benchlingConfig, benchlingEnv } from './benchling';
 import { haystackConfig, haystackEnv } from './haystack';
+import { notificationsConfig, notificationsEnv } from './notifications';
 import { platformConfig, platformEnv } from './platform';
 import { runsConfig, runsEnv } from './runs';
 import { fixOf } from './schema';
@@ -23,7 +24,8 @@ export type Config = ReturnType<typeof platformConfig> &
   ReturnType<typeof runsConfig> &
   ReturnType<typeof benchlingConfig> &
   ReturnType<typeof assistantConfig> &
-  ReturnType<typeof haystackConfig>;
+  ReturnType<typeof haystackConfig> &
+  ReturnType<typeof notificationsConfig>;
 
 function problemsOf(schema: z.ZodObject, env: Record<string, string>): string[] {
   const parsed = schema.safeParse(env);
@@ -42,9 +44,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       (entry): entry is [string, string] => entry[1] !== '' && entry[1] !== undefined,
     ),
   );
-  const problems = [platformEnv, accessEnv, runsEnv, benchlingEnv, assistantEnv, haystackEnv].flatMap(
-    (schema) => problemsOf(schema, set),
-  );
+  const problems = [
+    platformEnv,
+    accessEnv,
+    runsEnv,
+    benchlingEnv,
+    assistantEnv,
+    haystackEnv,
+    notificationsEnv,
+  ].flatMap((schema) => problemsOf(schema, set));
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   const platform = platformConfig(platformEnv.parse(set), env);
   const access = accessEnv.parse(set);
@@ -63,5 +71,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ...benchling,
     ...assistantConfig(assistantEnv.parse(set)),
     ...haystackConfig(haystackEnv.parse(set), platform),
+    ...notificationsConfig(notificationsEnv.parse(set), platform.project),
   };
 }

@@ -1,3 +1,4 @@
+import { FirestorePreferencesStore } from '../adapters/firestore-notifications';
 import { FirestoreUserStore } from '../adapters/firestore-user-store';
 import { GcsInputFiles } from '../adapters/gcs-input-files';
 import { GcsObjectStore } from '../adapters/gcs-object-store';
@@ -58,6 +59,12 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     rateLimits: createRateLimiters(config, db),
     corsOrigins: config.corsOrigins,
     sessionTokens: createSessionTokens(config),
+    notificationPreferences: {
+      preferences: new FirestorePreferencesStore(db),
+      clock: systemClock,
+      random: systemRandomness,
+      allowPrivateWebhooks: config.notifications.allowPrivateWebhooks,
+    },
     tasks,
     taskLogs,
     signedUrlTtlSeconds: config.signedUrlTtlSeconds,

@@ -23,7 +23,7 @@ export interface IncomingCloudEvent {
   data?: unknown;
 }
 
-const PubSubEventData = z.object({
+export const PubSubEventData = z.object({
   message: z.object({
     attributes: z.record(z.string(), z.string()).default({}),
     data: z.string().optional(),

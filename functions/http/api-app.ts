@@ -10,6 +10,7 @@ import { type BenchlingDeps, benchlingRoutes } from './routes/benchling-routes';
 import { type HealthDeps, healthRoutes } from './routes/health-routes';
 import { type MonitoringDeps, monitoringRoutes } from './routes/monitoring-routes';
 import { pipelineRoutes } from './routes/pipeline-routes';
+import { type PreferencesRouteDeps, preferencesRoutes } from './routes/preferences-routes';
 import { type RunRouteDeps, runRoutes } from './routes/run-routes';
 import { sessionRoutes } from './routes/session-routes';
 
@@ -22,7 +23,8 @@ export interface ApiDeps
     RunRouteDeps,
     MonitoringDeps,
     BenchlingDeps,
-    AssistantRouteDeps {
+    AssistantRouteDeps,
+    PreferencesRouteDeps {
   sessionTokens: Parameters<typeof sessionRoutes>[0]['sessionTokens'];
   secrets: Secrets;
 }
@@ -38,6 +40,7 @@ export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) =
       monitoringRoutes(deps),
       benchlingRoutes(deps),
       assistantRoutes(deps),
+      preferencesRoutes(deps),
     ],
     { basePath: '/api', title: 'Arc Reactor API' },
   );

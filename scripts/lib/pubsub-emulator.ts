@@ -5,6 +5,8 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Message, PubSub } from '@google-cloud/pubsub';
+import { emulatorCredentials } from '../../functions/deps/platform';
 import { findSdkFile, type JavaEmulator, spawnJavaEmulator } from './firestore-emulator';
 
 export type { JavaEmulator };
@@ -45,4 +47,60 @@ export async function ensureTopic(host: string, project: string, topic: string):
     throw new Error(
       `The Pub/Sub emulator refused topic ${topic}: ${response.status} ${await response.text()}`,
     );
+}
+
+export interface PulledMessage {
+  id: string;
+  data: Buffer;
+  attributes: Record<string, string>;
+  publishTime: string;
+  orderingKey?: string;
+}
+
+/**
+ * Eventarc's push subscription, locally: an ordered subscription to `topic` in the emulator
+ * whose messages go to `deliver`, acked when it answers true and nacked (redelivered) when
+ * not. Answers a function that stops it.
+ */
+export async function pushSubscription(
+  host: string,
+  project: string,
+  topic: string,
+  deliver: (message: PulledMessage, subscription: string, topic: string) => Promise<boolean>,
+  onError: (error: Error) => void = () => {},
+): Promise<() => Promise<void>> {
+  const pubsub = new PubSub({
+    projectId: project,
+    apiEndpoint: host,
+    emulatorMode: true,
+    credentials: emulatorCredentials,
+  });
+  const name = `eventarc-local-${topic}`;
+  const subscription = pubsub.subscription(name);
+  const [exists] = await subscription.exists();
+  if (!exists)
+    await pubsub
+      .topic(topic)
+      .createSubscription(name, { enableMessageOrdering: true, ackDeadlineSeconds: 60 });
+  subscription.on('message', (message: Message) => {
+    deliver(
+      {
+        id: message.id,
+        data: message.data,
+        attributes: message.attributes,
+        publishTime: message.publishTime.toISOString(),
+        ...(message.orderingKey ? { orderingKey: message.orderingKey } : {}),
+      },
+      subscription.name,
+      `projects/${project}/topics/${topic}`,
+    ).then(
+      (taken) => (taken ? message.ack() : message.nack()),
+      () => message.nack(),
+    );
+  });
+  subscription.on('error', onError);
+  return async () => {
+    await subscription.close();
+    await pubsub.close();
+  };
 }

@@ -114,6 +114,41 @@ export class EventBridge {
     }
   }
 
+  /**
+   * A message pulled from a Pub/Sub emulator subscription (the run status events), delivered
+   * as Eventarc would push it; true when the function took it (the caller then acks it).
+   */
+  async deliverPulled(
+    message: {
+      id: string;
+      data: Buffer;
+      attributes: Record<string, string>;
+      publishTime: string;
+      orderingKey?: string;
+    },
+    subscription: string,
+    topic: string,
+    url: string,
+  ): Promise<boolean> {
+    const event: CloudEvent = {
+      id: message.id,
+      type: PUBSUB_PUBLISHED,
+      source: `//pubsub.googleapis.com/${topic}`,
+      time: message.publishTime,
+      data: {
+        message: {
+          attributes: message.attributes,
+          data: message.data.toString('base64'),
+          messageId: message.id,
+          publishTime: message.publishTime,
+          ...(message.orderingKey ? { orderingKey: message.orderingKey } : {}),
+        },
+        subscription,
+      },
+    };
+    return (await this.deliver(event, url)) === 'delivered';
+  }
+
   storageFinalized(object: StoredObject): void {
     const event: CloudEvent = {
       id: randomUUID(),
@@ -144,7 +179,7 @@ export class EventBridge {
     void this.deliver(event, url);
   }
 
-  private async deliver(event: CloudEvent, url: string): Promise<void> {
+  private async deliver(event: CloudEvent, url: string): Promise<Delivery['outcome']> {
     this.inFlight += 1;
     const record: Delivery = { event, url, attempts: 0, status: null, outcome: 'gave-up' };
     this.deliveries.push(record);
@@ -158,14 +193,14 @@ export class EventBridge {
         record.status = status;
         if (status !== null && status >= 200 && status < 300) {
           record.outcome = 'delivered';
-          return;
+          return record.outcome;
         }
         if (status !== null && status >= 400 && status < 500 && status !== 429) {
           record.outcome = 'rejected';
           this.options.log?.(
             `event ${event.type} ${event.subject ?? event.id} rejected by ${url} with ${status}; not retried`,
           );
-          return;
+          return record.outcome;
         }
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, this.options.maxDelayMs ?? 5_000);
@@ -173,6 +208,7 @@ export class EventBridge {
       this.options.log?.(
         `event ${event.type} ${event.subject ?? event.id} not delivered to ${url} after ${record.attempts} attempts`,
       );
+      return record.outcome;
     } finally {
       this.pendingRecords.delete(record);
       this.inFlight -= 1;

@@ -20,7 +20,9 @@ import { failRunsOrphanedByRestart, type SweepReport } from '../../functions/cor
 import type { Clock } from '../../functions/core/shared/ports';
 import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps } from '../../functions/deps';
 import { createHaystackDeps, createHaystackExecutionDeps } from '../../functions/deps/haystack';
+import { createNotifierDeps } from '../../functions/deps/notifications';
 import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
+import { createRunEventNotifierHandler } from '../../functions/events/run-event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
 import { answerFrameworkErrorsAsJson } from '../../functions/http/framework-errors';
 import { createHaystackHandler } from '../../functions/http/haystack-app';
@@ -38,7 +40,7 @@ import {
   type RunningEmulator,
   startFirestoreEmulator,
 } from '../lib/firestore-emulator';
-import { ensureTopic, startPubSubEmulator } from '../lib/pubsub-emulator';
+import { ensureTopic, pushSubscription, startPubSubEmulator } from '../lib/pubsub-emulator';
 import { AnthropicTwin, DEMO_MODEL_LABEL } from './anthropic/twin';
 import { EventBridge, PUBSUB_PUBLISHED, STORAGE_FINALIZED } from './event-bridge';
 import { LocalGcsServer } from './gcs-server';
@@ -46,6 +48,7 @@ import { serveBatch } from './grpc/batch-service';
 import { serveWorkflows } from './grpc/workflows-service';
 import { LocalBatch } from './local-batch';
 import { LocalWorkflows } from './local-workflows';
+import { SendGridTwin } from './sendgrid/twin';
 import { localSigner } from './signer';
 import { createDemoFastqs, EXAMPLE_FASTQS, startDemoWarehouse } from './warehouse';
 import { DEMO_FASTQ_BUCKET } from './warehouse-seed';
@@ -95,6 +98,8 @@ export interface RunningStack {
   firestoreHost: string;
   /** The Pub/Sub emulator run status events are published to. */
   pubsubHost: string;
+  /** The SendGrid twin the notifier's email goes to (null when SENDGRID_BASE_URL is set). */
+  sendgrid: SendGridTwin | null;
   /** Runs the stale-run sweeper now, the way the stack's timer (Cloud Scheduler's twin) does. */
   sweep(): Promise<SweepReport>;
   stop(): Promise<void>;
@@ -159,6 +164,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     WORKFLOW_POLL_SECONDS: '1',
     CHUNK_INTERVAL_SECONDS: '1',
     LOG_POLL_SECONDS: '0.5',
+    // Locally a webhook may be an http:// sink on this machine; production refuses them.
+    NOTIFY_ALLOW_PRIVATE_WEBHOOKS: 'true',
     ...process.env,
     ...options.env,
   };
@@ -234,6 +241,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       say('Assistant: Claude (ANTHROPIC_API_KEY is set).');
     }
 
+    // Notification email goes to the SendGrid twin unless a SendGrid URL is configured.
+    let sendgrid: SendGridTwin | null = null;
+    let sendgridEnv: Record<string, string> = {};
+    if (!baseEnv.SENDGRID_BASE_URL) {
+      const key = `SG.local-${randomBytes(12).toString('hex')}`;
+      sendgrid = new SendGridTwin({
+        apiKey: key,
+        onMail: (mail) => say(`Email (SendGrid twin, not sent): to ${mail.to.join(', ')}: ${mail.subject}`),
+      });
+      const url = await sendgrid.start(0, '127.0.0.1');
+      const twin = sendgrid;
+      stoppers.push(() => twin.stop());
+      sendgridEnv = { SENDGRID_BASE_URL: url, SECRET_SENDGRID_API_KEY: key };
+    }
+
     // The functions host answers before the functions exist: their dependencies need the URLs.
     const routes = new Map<string, Listener>();
     const functionsHost = createServer((req, res) => {
@@ -305,6 +327,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       ...baseEnv,
       ...warehouseEnv,
       ...assistantEnv,
+      ...sendgridEnv,
       FIRESTORE_EMULATOR_HOST: firestoreHost,
       STORAGE_EMULATOR_HOST: gcsUrl,
       BATCH_EMULATOR_HOST: batchService.host,
@@ -315,6 +338,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     });
     await gcs.createBucket(config.runsBucket);
     await ensureTopic(pubsubHost, config.project, config.runEventsTopic);
+    const notifierDeps = createNotifierDeps(config, { logger });
+    routes.set(
+      'onRunEvent',
+      frameworkListener((name) => functions.cloudEvent(name, createRunEventNotifierHandler(notifierDeps))),
+    );
+    // Eventarc's twin for the run status topic: a subscription in the emulator, each message
+    // pushed to onRunEvent and acknowledged once it took it (redelivered otherwise).
+    stoppers.push(
+      await pushSubscription(
+        pubsubHost,
+        config.project,
+        config.runEventsTopic,
+        (message, subscription, topic) =>
+          bridge.deliverPulled(message, subscription, topic, `${functionsUrl}/onRunEvent`),
+        (error) => logger.log('WARNING', `run events subscription: ${error.message}`),
+      ),
+    );
 
     answerFrameworkErrorsAsJson(logger);
     const executionDeps = createExecutionDeps(config, { logger });
@@ -435,6 +475,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     });
     const port = await listen(server, options.port, host);
     stoppers.push(() => close(server));
+    // Links in notifications lead to this page.
+    notifierDeps.settings.publicUrl =
+      baseEnv.PUBLIC_URL ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     say(
       `Executor: ${executor}${nextflow ? ` (${nextflow})` : ' (no nextflow on PATH: runs replay a recorded nf-core/scrnaseq execution)'}`,
     );
@@ -460,6 +503,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       bridge,
       firestoreHost,
       pubsubHost,
+      sendgrid,
       sweep,
       async stop() {
         if (timer) clearInterval(timer);

@@ -1,0 +1,35 @@
+import { FirestoreDeliveryLog, FirestorePreferencesStore } from '../adapters/firestore-notifications';
+import { HttpsWebhookSender } from '../adapters/https-webhook-sender';
+import { SendGridEmailSender } from '../adapters/sendgrid-email-sender';
+import type { Config } from '../config';
+import type { NotifierDeps } from '../core/notifications/notifier';
+import { jsonLogger, type Logger } from '../logging';
+import { createFirestore, systemClock } from './platform';
+import { createSecrets } from './secrets';
+
+/** What onRunEvent needs: preferences, the delivery log, the webhook and SendGrid senders. */
+export function createNotifierDeps(
+  config: Config,
+  overrides: { logger?: Logger } = {},
+): NotifierDeps & { logger: Logger } {
+  const db = createFirestore(config);
+  const { notifications } = config;
+  return {
+    preferences: new FirestorePreferencesStore(db),
+    deliveries: new FirestoreDeliveryLog(db),
+    webhooks: new HttpsWebhookSender(notifications.allowPrivateWebhooks),
+    email: new SendGridEmailSender(createSecrets(config), {
+      baseUrl: notifications.sendgrid.baseUrl,
+      secretName: notifications.sendgrid.secretName,
+      from: notifications.sendgrid.from,
+    }),
+    clock: systemClock,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    settings: {
+      publicUrl: notifications.publicUrl,
+      retryDelaysMs: notifications.retryDelaysMs,
+      maxDeliveries: notifications.maxDeliveries,
+    },
+    logger: overrides.logger ?? jsonLogger(),
+  };
+}

@@ -1,0 +1,43 @@
+import { type NotifierDeps, notify, RetryLaterError } from '../core/notifications/notifier';
+import { RunStatusCloudEvent } from '../core/shared/run-events';
+import type { Logger } from '../logging';
+import { type IncomingCloudEvent, PubSubEventData } from './event-handlers';
+
+/** The run status event a Pub/Sub message of `arc-run-events` carries; null when it is not one. */
+export function runEventOf(event: IncomingCloudEvent): RunStatusCloudEvent | null {
+  const data = PubSubEventData.safeParse(event.data);
+  if (!data.success || !data.data.message.data) return null;
+  try {
+    const parsed = RunStatusCloudEvent.safeParse(
+      JSON.parse(Buffer.from(data.data.message.data, 'base64').toString('utf8')),
+    );
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * onRunEvent (Pub/Sub messagePublished on arc-run-events via Eventarc): notifies the run's
+ * owner. A message that is not a run status event is logged and acknowledged; a channel still
+ * failing after its retries throws, so that the event is delivered again (notifier.ts).
+ */
+export function createRunEventNotifierHandler(deps: NotifierDeps & { logger: Logger }) {
+  return async (incoming: IncomingCloudEvent): Promise<void> => {
+    const event = runEventOf(incoming);
+    if (!event) {
+      deps.logger.log('WARNING', 'run_event_malformed', { event_id: incoming.id, type: incoming.type });
+      return;
+    }
+    const fields = { event_id: event.id, run_id: event.data.run_id, status: event.data.to };
+    try {
+      const outcomes = await notify(deps, event);
+      if (Object.keys(outcomes).length > 0)
+        deps.logger.log('INFO', 'notification_done', { ...fields, ...outcomes });
+    } catch (error) {
+      if (error instanceof RetryLaterError)
+        deps.logger.log('WARNING', 'notification_retry', { ...fields, channels: error.channels });
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,5 @@
+import { eventFunction } from './bootstrap/events';
+import { createNotifierDeps } from './deps/notifications';
+import { createRunEventNotifierHandler } from './events/run-event-handlers';
+
+eventFunction('onRunEvent', (config) => () => createRunEventNotifierHandler(createNotifierDeps(config)));

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { notificationText, runPageUrl } from '../../../functions/core/notifications/message';
+import { type NotifierDeps, notify, RetryLaterError } from '../../../functions/core/notifications/notifier';
+import type { DeliveryRecord, SendResult } from '../../../functions/core/notifications/ports';
+import { DEFAULT_PREFERENCES, webhookUrlProblem } from '../../../functions/core/notifications/preferences';
+import { runStatusEvent } from '../../../functions/core/shared/run-events';
+
+describe('webhook URLs in production', () => {
+  it.each([
+    ['https://hooks.slack.com/services/T000/B000/XXXX', null],
+    ['https://example.org:8443/arc', null],
+    ['http://example.org/arc', /https:\/\//],
+    ['https://user:pw@example.org/arc', /user name or password/],
+    ['https://localhost/arc', /local or internal/],
+    ['https://metadata.google.internal/computeMetadata', /local or internal/],
+    ['https://127.0.0.1/arc', /private or local/],
+    ['https://10.1.2.3/arc', /private or local/],
+    ['https://169.254.169.254/latest', /private or local/],
+    ['https://[::1]/arc', /private or local/],
+    ['https://[::ffff:192.168.0.1]/arc', /private or local/],
+    ['not a url', /not a URL/],
+  ])('%s', (url, problem) => {
+    const found = webhookUrlProblem(url, false);
+    if (problem === null) expect(found).toBeNull();
+    else expect(found).toMatch(problem);
+  });
+
+  it('allows http and loopback only on a local stack', () => {
+    expect(webhookUrlProblem('http://127.0.0.1:9000/hook', true)).toBeNull();
+    expect(webhookUrlProblem('file:///etc/passwd', true)).toMatch(/http\(s\)/);
+  });
+});
+
+const event = runStatusEvent(
+  'nextflow',
+  {
+    run_id: 'run-abc123def456',
+    user_email: 'alice@example.com',
+    created_at: '2026-11-27T10:00:00.000Z',
+    started_at: '2026-11-27T10:01:00.000Z',
+    pipeline: 'nf-core/scrnaseq',
+    pipeline_version: '4.0.0',
+    labels: { team: 'genomics' },
+    error_task: 'NFCORE_SCRNASEQ:STAR_ALIGN (<b>PBMC_1</b>)',
+    error_message: 'Process terminated with an error exit status (1)',
+  },
+  { from: 'running', to: 'failed', at: '2026-11-27T11:03:30.000Z' },
+  'lab-prod',
+);
+
+describe('the message', () => {
+  it('says what happened, for how long, the failed task (no markup) and where to look', () => {
+    const link = runPageUrl('https://arc.example.org/', event);
+    expect(link).toBe('https://arc.example.org/#/runs/run-abc123def456');
+    const { subject, text } = notificationText(event, link);
+    expect(subject).toBe('run-abc123def456 failed after 1 h 2 min (nf-core/scrnaseq 4.0.0)');
+    expect(text).toContain('Failed task: NFCORE_SCRNASEQ:STAR_ALIGN ( b PBMC_1 /b )');
+    expect(text).toContain('Labels: team=genomics');
+    expect(text.split('\n').at(-1)).toBe(link);
+  });
+});
+
+function deps(answers: SendResult[], maxDeliveries = 2) {
+  const log = new Map<string, DeliveryRecord>();
+  const sent: string[] = [];
+  const d: NotifierDeps = {
+    preferences: {
+      get: async () => ({
+        ...DEFAULT_PREFERENCES,
+        webhook_url: 'https://example.org/hook',
+        webhook_secret: 's',
+      }),
+      put: async () => {},
+    },
+    deliveries: {
+      get: async (id, channel) => log.get(`${id}|${channel}`) ?? null,
+      record: async (id, channel, record) => void log.set(`${id}|${channel}`, record),
+    },
+    webhooks: {
+      post: async (_url, body) => {
+        sent.push(body);
+        return answers.shift() ?? { status: 200 };
+      },
+    },
+    email: null,
+    clock: { now: () => new Date('2026-11-27T11:04:00.000Z') },
+    sleep: async () => {},
+    settings: { publicUrl: 'https://arc.example.org', retryDelaysMs: [10, 20], maxDeliveries },
+  };
+  return { d, log, sent };
+}
+
+describe('the notifier', () => {
+  it('retries a failing webhook within a delivery, then asks for redelivery, then gives up', async () => {
+    const { d, log, sent } = deps(Array.from({ length: 6 }, () => ({ status: 503 })));
+    await expect(notify(d, event)).rejects.toBeInstanceOf(RetryLaterError);
+    expect(sent).toHaveLength(3);
+    expect(log.get(`${event.id}|webhook`)).toMatchObject({ outcome: 'retrying', attempts: 3 });
+    const last = await notify(d, event);
+    expect(last.webhook).toMatchObject({ outcome: 'gave_up', detail: 'answered 503 after 6 attempt(s)' });
+    expect(sent).toHaveLength(6);
+    expect((await notify(d, event)).webhook?.outcome).toBe('gave_up');
+    expect(sent).toHaveLength(6);
+  });
+
+  it('gives up at once on a 4xx from the receiver (other than 429), and tells nobody twice', async () => {
+    const refused = deps([{ status: 404 }]);
+    expect((await notify(refused.d, event)).webhook?.outcome).toBe('gave_up');
+    expect(refused.sent).toHaveLength(1);
+    const fine = deps([{ status: 429 }]);
+    expect((await notify(fine.d, event)).webhook?.outcome).toBe('delivered');
+    expect((await notify(fine.d, event)).webhook?.outcome).toBe('already_delivered');
+    expect(fine.sent).toHaveLength(2);
+  });
+});
