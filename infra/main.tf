@@ -48,6 +48,9 @@ locals {
     WAREHOUSE_SSL                = "require"
     WAREHOUSE_MAPPING            = var.warehouse_mapping
     ANTHROPIC_API_KEY_SECRET     = google_secret_manager_secret.anthropic_api_key.secret_id
+    SENDGRID_API_KEY_SECRET      = google_secret_manager_secret.sendgrid_api_key.secret_id
+    NOTIFY_FROM_EMAIL            = var.notify_from_email
+    PUBLIC_URL                   = var.public_url
     ANTHROPIC_MODEL              = var.anthropic_model
   }
   # invoker: the one identity allowed to call a private function.
@@ -71,6 +74,12 @@ locals {
       event_type = "google.cloud.storage.object.v1.finalized"
       topic      = null
       filters    = { bucket = var.runs_bucket }
+    }
+    # Notifications: each run status event, to the webhooks and email its owner chose.
+    onRunEvent = {
+      event_type = "google.cloud.pubsub.topic.v1.messagePublished"
+      topic      = google_pubsub_topic.run_events.id
+      filters    = {}
     }
   }
 }
@@ -604,6 +613,22 @@ resource "google_secret_manager_secret" "anthropic_api_key" {
 }
 
 # Only the functions' service account reads it (the api function calls Claude).
+# The notifier's email goes through SendGrid (the HAYSTACK spec's channel); add a version
+# with the key: gcloud secrets versions add sendgrid-api-key --data-file=-
+resource "google_secret_manager_secret" "sendgrid_api_key" {
+  secret_id = "sendgrid-api-key"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.services]
+}
+
+resource "google_secret_manager_secret_iam_member" "sendgrid_api_key_reader" {
+  secret_id = google_secret_manager_secret.sendgrid_api_key.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.sa["functions"].email}"
+}
+
 resource "google_secret_manager_secret_iam_member" "anthropic_api_key_reader" {
   secret_id = google_secret_manager_secret.anthropic_api_key.id
   role      = "roles/secretmanager.secretAccessor"

@@ -107,3 +107,13 @@ variable "run_event_subscribers" {
   type        = list(string)
   default     = []
 }
+
+variable "public_url" {
+  description = "The page's address (links in notifications), e.g. https://arc.example.org"
+  type        = string
+}
+
+variable "notify_from_email" {
+  description = "The sender of notification email: an address SendGrid has verified"
+  type        = string
+}
