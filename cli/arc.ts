@@ -7,7 +7,11 @@
  * 4 the platform could not be reached or refused the request; 130 when Ctrl-C stops the wait
  * (the run goes on).
  */
-import { readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { stripVTControlCharacters } from 'node:util';
 import { MultiBar, Presets } from 'cli-progress';
 import { Command, CommanderError, Option } from 'commander';
 import YAML from 'yaml';
@@ -40,6 +44,7 @@ interface RunView {
   error_message: string | null;
   error_task: string | null;
   exit_code: number | null;
+  labels?: Record<string, string>;
   progress: ProcessCounts & { total_known: number; processes: Record<string, ProcessCounts> };
 }
 
@@ -193,6 +198,48 @@ async function waitForQuestion(
   }
 }
 
+/** Log and task text is the pipeline's: terminal control sequences in it are dropped, not obeyed. */
+const printable = (text: string) =>
+  Array.from(stripVTControlCharacters(text))
+    .filter((c) => c >= ' ' || c === '\n' || c === '\t')
+    .join('');
+
+interface LogEntry {
+  timestamp: string;
+  thread: string;
+  level: string;
+  logger: string;
+  message: string;
+}
+
+const logLine = (e: LogEntry) =>
+  printable(`${e.timestamp} [${e.thread}] ${e.level} ${e.logger} - ${e.message}`);
+
+/** Streams nextflow.log from `offset` until the run has ended and the log is read to its end. */
+async function followLogs(client: ArcClient, globals: Globals, runId: string, offset: number): Promise<void> {
+  await client.stream(`/api/runs/${encodeURIComponent(runId)}/logs/stream?offset=${offset}`, (event) => {
+    if (event.event === 'entries') {
+      for (const entry of JSON.parse(event.data) as LogEntry[])
+        process.stdout.write(globals.json ? `${JSON.stringify(entry)}\n` : `${logLine(entry)}\n`);
+    }
+    return event.event !== 'done';
+  });
+}
+
+/** `key=value` pairs as --label gives them; the API checks them (Google Cloud label rules). */
+function labelsOf(pairs: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0)
+      throw new CliError(`--label ${pair}: write it as key=value, e.g. --label team=genomics`, EXIT.usage);
+    labels[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return labels;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 async function readParams(path: string | undefined): Promise<Record<string, unknown>> {
   if (!path) return {};
   const text = await readFile(path, 'utf8');
@@ -247,19 +294,124 @@ export function program(): Command {
   runs
     .command('list')
     .option('--status <status>')
-    .action(async (opts: { status?: string }) => {
-      const page = await client().request<{ runs: RunView[] }>(
-        'GET',
-        `/api/runs${opts.status ? `?status=${encodeURIComponent(opts.status)}` : ''}`,
-      );
+    .option('--pipeline <name>')
+    .option('--label <key=value>', 'only runs with this label')
+    .option('--page-size <n>', 'how many (at most 100)', '20')
+    .action(async (opts: { status?: string; pipeline?: string; label?: string; pageSize: string }) => {
+      const query = new URLSearchParams({ page_size: opts.pageSize });
+      if (opts.status) query.set('status', opts.status);
+      if (opts.pipeline) query.set('pipeline', opts.pipeline);
+      if (opts.label) query.set('label', opts.label);
+      const page = await client().request<{ runs: RunView[] }>('GET', `/api/runs?${query}`);
       print(
         globals(),
         page,
         () =>
           page.runs
-            .map((r) => `${r.run_id}\t${r.status}\t${r.pipeline} ${r.pipeline_version}\t${r.created_at}`)
+            .map((r) => {
+              const labels = Object.entries(r.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+              return `${r.run_id}\t${r.status}\t${r.pipeline} ${r.pipeline_version}\t${r.created_at}${labels.length ? `\t${labels.join(',')}` : ''}`;
+            })
             .join('\n') || 'No runs.',
       );
+    });
+  runs
+    .command('label <id> <changes...>')
+    .description('set labels (key=value) or remove them (key-)')
+    .action(async (id: string, changes: string[]) => {
+      const patch: Record<string, string | null> = {};
+      for (const change of changes) {
+        if (/^[^=]+-$/.test(change)) patch[change.slice(0, -1)] = null;
+        else Object.assign(patch, labelsOf([change]));
+      }
+      const run = await client().request<RunView>('PATCH', `/api/runs/${encodeURIComponent(id)}`, {
+        labels: patch,
+      });
+      print(
+        globals(),
+        run,
+        () =>
+          Object.entries(run.labels ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join('\n') || `Run ${run.run_id} has no labels.`,
+      );
+    });
+  runs
+    .command('tasks <id>')
+    .description("the run's tasks (failed ones with --status FAILED)")
+    .option('--status <statuses>', 'e.g. FAILED or FAILED,ABORTED')
+    .option('--process <name>')
+    .option('--page-size <n>', 'how many (at most 500)', '100')
+    .action(async (id: string, opts: { status?: string; process?: string; pageSize: string }) => {
+      const query = new URLSearchParams({ page_size: opts.pageSize });
+      if (opts.status) query.set('status', opts.status);
+      if (opts.process) query.set('process', opts.process);
+      const page = await client().request<{
+        total: number;
+        tasks: {
+          task_id: number | null;
+          name: string | null;
+          status: string | null;
+          exit: number | null;
+          realtime: number | null;
+        }[];
+      }>('GET', `/api/runs/${encodeURIComponent(id)}/tasks?${query}`);
+      print(globals(), page, () =>
+        [
+          ...page.tasks.map((t) =>
+            printable(
+              `${t.task_id ?? '-'}\t${t.status ?? '-'}\t${t.exit ?? '-'}\t${t.realtime !== null ? `${Math.round(t.realtime / 1000)} s` : '-'}\t${t.name ?? ''}`,
+            ),
+          ),
+          `${page.tasks.length} of ${page.total} tasks`,
+        ].join('\n'),
+      );
+    });
+  runs.command('files <id>').action(async (id: string) => {
+    const files = await client().request<
+      Record<'inputs' | 'results' | 'logs', { path: string; size: number }[]> & { truncated: boolean }
+    >('GET', `/api/runs/${encodeURIComponent(id)}/files`);
+    print(globals(), files, () =>
+      [
+        ...(['results', 'logs', 'inputs'] as const).flatMap((group) =>
+          files[group].map((f) => `${f.path}\t${f.size}`),
+        ),
+        ...(files.truncated ? ['(more files than listed)'] : []),
+      ].join('\n'),
+    );
+  });
+  runs
+    .command('download <id> <path>')
+    .description('download one file of the run (a path from `arc runs files`)')
+    .option('-o, --output <file>', 'where to write it (default: its name, here)')
+    .action(async (id: string, path: string, opts: { output?: string }) => {
+      const link = await client().request<{ url: string }>(
+        'GET',
+        `/api/runs/${encodeURIComponent(id)}/download?format=json&path=${encodeURIComponent(path)}`,
+      );
+      const response = await fetch(link.url).catch((error: Error) => {
+        throw new CliError(`Could not download ${path} (${error.message}).`, EXIT.unreachable);
+      });
+      if (!response.ok || !response.body)
+        throw new CliError(`Downloading ${path} answered ${response.status}.`, EXIT.unreachable);
+      const target = opts.output ?? path.split('/').pop()!;
+      await pipeline(Readable.fromWeb(response.body as never), createWriteStream(target));
+      if (!globals().json) process.stderr.write(`Wrote ${target}.\n`);
+      else print(globals(), { path, output: target }, () => '');
+    });
+  runs
+    .command('logs <id>')
+    .description('nextflow.log: its end, or -f to follow it until the run ends')
+    .option('-f, --follow', 'keep printing new entries until the run has ended')
+    .option('--tail <n>', 'entries from the end', '100')
+    .action(async (id: string, opts: { follow?: boolean; tail: string }) => {
+      const page = await client().request<{ entries: LogEntry[]; next_offset: number }>(
+        'GET',
+        `/api/runs/${encodeURIComponent(id)}/logs?tail=${encodeURIComponent(opts.tail)}`,
+      );
+      for (const entry of page.entries)
+        process.stdout.write(globals().json ? `${JSON.stringify(entry)}\n` : `${logLine(entry)}\n`);
+      if (opts.follow) await followLogs(client(), globals(), id, page.next_offset);
     });
   runs.command('get <id>').action(async (id: string) => {
     const run = await client().request<RunView>('GET', `/api/runs/${encodeURIComponent(id)}`);
@@ -317,7 +469,9 @@ export function program(): Command {
     .requiredOption('--samplesheet <file>', 'CSV, TSV, YAML or JSON')
     .option('--params-file <file>', 'params (YAML or JSON)')
     .option('--config <file>', 'extra Nextflow config')
+    .option('--label <key=value>', 'a label (repeat for more), e.g. --label team=genomics', collect, [])
     .option('--wait', 'wait for the run to end: exit 0 completed, 1 failed, 3 cancelled')
+    .option('--follow', 'print nextflow.log as it is written (implies --wait)')
     .option('--interval <seconds>', 'how often to look while waiting', '2')
     .action(
       async (opts: {
@@ -326,22 +480,115 @@ export function program(): Command {
         samplesheet: string;
         paramsFile?: string;
         config?: string;
+        label: string[];
         wait?: boolean;
+        follow?: boolean;
         interval: string;
       }) => {
+        const labels = labelsOf(opts.label);
         const body = {
           pipeline: opts.pipeline,
           ...(opts.version ? { pipeline_version: opts.version } : {}),
           samplesheet_csv: await readFile(opts.samplesheet, 'utf8'),
           params: await readParams(opts.paramsFile),
           ...(opts.config ? { config_content: await readFile(opts.config, 'utf8') } : {}),
+          ...(opts.label.length ? { labels } : {}),
         };
         const run = await client().request<RunView>('POST', '/api/runs', body);
-        if (!opts.wait) return print(globals(), run, () => `Run ${run.run_id} launched (${run.status}).`);
+        if (!opts.wait && !opts.follow)
+          return print(globals(), run, () => `Run ${run.run_id} launched (${run.status}).`);
         process.stderr.write(`Run ${run.run_id} launched.\n`);
-        process.exitCode = await waitForRun(client(), globals(), run.run_id, interval(opts.interval));
+        if (opts.follow) {
+          // The log on stdout, the status on stderr; the exit code is the run's.
+          await followLogs(client(), { ...globals(), progress: 'lines' }, run.run_id, 0);
+        }
+        process.exitCode = await waitForRun(
+          client(),
+          opts.follow ? { ...globals(), progress: 'lines' } : globals(),
+          run.run_id,
+          interval(opts.interval),
+        );
       },
     );
+
+  const benchling = arc.command('benchling').description('sequencing runs and samples in Benchling');
+  benchling
+    .command('runs')
+    .option('--search <text>', "text in the run's, project's, instrument's or a sample's name")
+    .option('--project <name>')
+    .option('--from <day>', 'sequenced on or after (YYYY-MM-DD)')
+    .option('--to <day>', 'sequenced on or before (YYYY-MM-DD)')
+    .action(async (opts: { search?: string; project?: string; from?: string; to?: string }) => {
+      const query = new URLSearchParams();
+      if (opts.search) query.set('q', opts.search);
+      if (opts.project) query.set('project', opts.project);
+      if (opts.from) query.set('from', opts.from);
+      if (opts.to) query.set('to', opts.to);
+      const page = await client().request<{
+        runs: { name: string; project: { name: string } | null; instrument: { name: string } | null }[];
+        has_more: boolean;
+        warning?: string;
+      }>('GET', `/api/benchling/runs?${query}`);
+      print(
+        globals(),
+        page,
+        () =>
+          [
+            ...page.runs.map((r) => `${r.name}\t${r.project?.name ?? '-'}\t${r.instrument?.name ?? '-'}`),
+            ...(page.has_more ? ['(more: narrow the search)'] : []),
+            ...(page.warning ? [page.warning] : []),
+          ].join('\n') || 'No NGS runs.',
+      );
+    });
+  benchling.command('samples <ngs-run>').action(async (name: string) => {
+    const found = await client().request<{
+      samples: {
+        name: string;
+        fastq_1: string | null;
+        fastq_2: string | null;
+        expected_cells: number | null;
+      }[];
+    }>('GET', `/api/benchling/runs/${encodeURIComponent(name)}/samples`);
+    print(globals(), found, () =>
+      found.samples
+        .map((s) => `${s.name}\t${s.fastq_1 ?? '-'}\t${s.fastq_2 ?? '-'}\t${s.expected_cells ?? '-'}`)
+        .join('\n'),
+    );
+  });
+
+  arc
+    .command('samplesheet')
+    .description('samplesheets from Benchling')
+    .command('build')
+    .description('build the samplesheet for every sample of NGS runs (checked as a launch would)')
+    .requiredOption('--ngs-run <name>', 'an NGS run (repeat for more)', collect, [])
+    .option('--pipeline <name>', 'the pipeline', 'nf-core/scrnaseq')
+    .option('--version <version>')
+    .option('-o, --output <file>', 'write the CSV here (default: stdout)')
+    .action(async (opts: { ngsRun: string[]; pipeline: string; version?: string; output?: string }) => {
+      const built = await client().request<{
+        samplesheet_csv: string;
+        validation: { valid: boolean; errors: { message: string }[]; sample_count: number };
+        warnings: string[];
+        source_ngs_runs: string[];
+      }>('POST', '/api/samplesheets', {
+        pipeline: opts.pipeline,
+        ...(opts.version ? { pipeline_version: opts.version } : {}),
+        ngs_runs: opts.ngsRun,
+      });
+      if (globals().json) print(globals(), built, () => '');
+      else if (opts.output) await writeFile(opts.output, built.samplesheet_csv);
+      else process.stdout.write(built.samplesheet_csv);
+      for (const warning of built.warnings) process.stderr.write(`warning: ${warning}\n`);
+      if (!built.validation.valid)
+        throw new CliError(
+          'The samplesheet would not pass a launch:',
+          EXIT.failed,
+          built.validation.errors.map((e) => e.message),
+        );
+      if (opts.output && !globals().json)
+        process.stderr.write(`Wrote ${opts.output}: ${built.validation.sample_count} samples.\n`);
+    });
 
   const cells = arc
     .command('cells')

@@ -4,6 +4,7 @@
  * gcloud user credentials) as `Authorization: Bearer`, the way a request passes IAP; without,
  * the local stack's development identity (ARC_USER picks a user, as the IAP header would).
  */
+import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { GoogleAuth } from 'google-auth-library';
 
 export const EXIT = { completed: 0, failed: 1, usage: 2, cancelled: 3, unreachable: 4 } as const;
@@ -49,6 +50,57 @@ export class ArcClient {
       : {};
   }
 
+  /**
+   * Reads a Server-Sent Events stream (the log stream) until it ends or `onEvent` answers
+   * false; errors are reported like request()'s.
+   */
+  async stream(
+    path: string,
+    onEvent: (event: { event?: string; id?: string; data: string }) => boolean,
+  ): Promise<void> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.options.url), {
+        headers: { accept: 'text/event-stream', ...(await this.headers()) },
+      });
+    } catch (error) {
+      throw this.unreachable(error);
+    }
+    if (!response.ok || !response.body) this.fail(response, await response.text());
+    const events = response
+      .body!.pipeThrough(new TextDecoderStream())
+      .pipeThrough(new EventSourceParserStream());
+    for await (const event of events) {
+      if (!onEvent(event)) break;
+    }
+  }
+
+  private unreachable(error: unknown): CliError {
+    return new CliError(
+      `Could not reach Arc Reactor at ${this.options.url} (${(error as Error).message}). Is it running? Set --url or ARC_URL.`,
+      EXIT.unreachable,
+    );
+  }
+
+  private fail(response: Response, text: string): never {
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | null)
+      ?.error;
+    // Each problem exactly as the API words it (it names the row and column itself).
+    const problems = Array.isArray(error?.details) ? (error.details as Problem[]).map((p) => p.message) : [];
+    const retry = response.headers.get('retry-after');
+    throw new CliError(
+      `${error?.message ?? `Arc Reactor answered ${response.status}.`}${response.status === 429 && retry ? ` (retry in ${retry} s)` : ''}`,
+      EXIT.unreachable,
+      problems,
+    );
+  }
+
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
@@ -62,31 +114,15 @@ export class ArcClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
-      throw new CliError(
-        `Could not reach Arc Reactor at ${this.options.url} (${(error as Error).message}). Is it running? Set --url or ARC_URL.`,
-        EXIT.unreachable,
-      );
+      throw this.unreachable(error);
     }
     const text = await response.text();
+    if (!response.ok) this.fail(response, text);
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
       parsed = null;
-    }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | null)
-        ?.error;
-      // Each problem exactly as the API words it (it names the row and column itself).
-      const problems = Array.isArray(error?.details)
-        ? (error.details as Problem[]).map((p) => p.message)
-        : [];
-      const retry = response.headers.get('retry-after');
-      throw new CliError(
-        `${error?.message ?? `Arc Reactor answered ${response.status}.`}${response.status === 429 && retry ? ` (retry in ${retry} s)` : ''}`,
-        EXIT.unreachable,
-        problems,
-      );
     }
     return parsed as T;
   }

@@ -3,20 +3,25 @@
  * stack over HTTP, exit codes and output checked.
  */
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDemoFastqs } from '../../scripts/local/warehouse';
 import { asUser, request } from '../helpers/api-server';
 import { tempDir } from '../helpers/env';
 import { samplesheet } from '../helpers/samplesheets';
 import { startTestStack, type TestStack } from '../helpers/stack';
+import { type TestWarehouse, testWarehouse } from '../helpers/warehouse';
 
 let stack: TestStack;
 let dir: Awaited<ReturnType<typeof tempDir>>;
+let warehouse: TestWarehouse;
 const USER = 'ci-bot@example.com';
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  warehouse = await testWarehouse();
+  stack = await startTestStack({ env: warehouse.env });
+  await createDemoFastqs(stack.gcs, warehouse.seed);
   dir = await tempDir('arc-cli-');
   await writeFile(join(dir.path, 'sheet.csv'), samplesheet());
   await writeFile(join(dir.path, 'params.yaml'), 'aligner: star\nprotocol: 10XV3\ngenome: GRCh38\n');
@@ -28,6 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack?.close();
+  await warehouse?.drop();
   await dir?.remove();
 });
 
@@ -145,6 +151,71 @@ describe('arc', () => {
     expect(result.stderr).toMatch(/iteration 1: direct IFN-gamma on CD14-positive monocyte → score \d+/);
     expect(result.stdout).toMatch(/completed: .*final score \d+\/10\. Synthetic data, stand-in model\./);
   }, 120_000);
+
+  it('labels runs at launch and later, lists by label, and follows the log, its tasks and its files', async () => {
+    const launched = await arc([
+      ...launch('params.yaml'),
+      '--label',
+      'team=genomics',
+      '--label',
+      'cost-center=cc-42',
+      '--follow',
+      '--interval',
+      '0.3',
+    ]);
+    expect(launched.code, launched.stderr).toBe(0);
+    // --follow: nextflow.log on stdout as it is written, to its end.
+    expect(launched.stdout).toMatch(/\[main\] \w+ nextflow\.cli\.CmdRun - /);
+    expect(launched.stdout).toMatch(/Run run-[a-z0-9]{12} completed/);
+    const runId = /Run (run-[a-z0-9]{12}) launched/.exec(launched.stderr)![1]!;
+
+    const listed = await arc(['runs', 'list', '--label', 'cost-center=cc-42']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.trim().split('\n')).toHaveLength(1);
+    expect(listed.stdout).toContain(`${runId}\tcompleted`);
+    expect(listed.stdout).toMatch(/\tteam=genomics,cost-center=cc-42\n/);
+
+    const relabelled = await arc(['runs', 'label', runId, 'project=pbmc', 'cost-center-']);
+    expect(relabelled.code, relabelled.stderr).toBe(0);
+    expect(relabelled.stdout.trim().split('\n').sort()).toEqual(['project=pbmc', 'team=genomics']);
+    const badLabel = await arc(['runs', 'label', runId, 'Team=X']);
+    expect(badLabel.code).toBe(4);
+    expect(badLabel.stderr).toMatch(/lowercase letters/);
+
+    const tasks = await arc(['runs', 'tasks', runId, '--page-size', '5']);
+    expect(tasks.code, tasks.stderr).toBe(0);
+    expect(tasks.stdout).toMatch(/\tCOMPLETED\t0\t/);
+    expect(tasks.stdout).toMatch(/5 of \d+ tasks/);
+
+    const files = await arc(['runs', 'files', runId]);
+    expect(files.code, files.stderr).toBe(0);
+    expect(files.stdout).toContain('logs/nextflow.log');
+    const out = join(dir.path, 'downloaded.log');
+    const downloaded = await arc(['runs', 'download', runId, 'logs/nextflow.log', '-o', out]);
+    expect(downloaded.code, downloaded.stderr).toBe(0);
+    expect(await readFile(out, 'utf8')).toMatch(/N E X T F L O W/);
+
+    const logs = await arc(['runs', 'logs', runId, '--tail', '3']);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout.trim().split('\n')).toHaveLength(3);
+  }, 120_000);
+
+  it('finds NGS runs and samples in Benchling and builds their samplesheet', async () => {
+    const ngsRun = warehouse.seed.runs.find((r) => !r.archived)!;
+    const runs = await arc(['benchling', 'runs', '--search', ngsRun.name]);
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(runs.stdout).toContain(ngsRun.name);
+    const samples = await arc(['benchling', 'samples', ngsRun.name]);
+    expect(samples.code, samples.stderr).toBe(0);
+    expect(samples.stdout).toMatch(/gs:\/\/\S+\.fastq\.gz/);
+    const out = join(dir.path, 'built.csv');
+    const built = await arc(['samplesheet', 'build', '--ngs-run', ngsRun.name, '-o', out]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toMatch(/Wrote .*built\.csv: \d+ samples/);
+    expect((await readFile(out, 'utf8')).split('\n')[0]).toMatch(/^sample,fastq_1,fastq_2/);
+    const unknown = await arc(['samplesheet', 'build', '--ngs-run', 'NO-SUCH-RUN']);
+    expect(unknown.code).toBe(4);
+  });
 
   it('prints JSON for scripts', async () => {
     const listed = await arc(['--json', 'runs', 'list']);
