@@ -228,3 +228,63 @@ describe('the assistant on a failed run', () => {
     expect(errors).toEqual([]);
   }, 90_000);
 });
+
+describe('labels and notifications in the page', () => {
+  it('adds a label on the run page, lists the runs that carry it, and removes it', async () => {
+    const { page, errors } = alice;
+    await page.goto(`/#/runs/${oomRunId}`);
+    const labels = page.getByTestId('labels');
+    await labels.waitFor({ timeout: 30_000 });
+    await labels.getByLabel('New label').fill('Team=X');
+    await labels.getByRole('button', { name: 'Add label' }).click();
+    await labels
+      .getByRole('alert')
+      .filter({ hasText: /lowercase letters/ })
+      .waitFor();
+    await labels.getByLabel('New label').fill('team=genomics');
+    await labels.getByRole('button', { name: 'Add label' }).click();
+    await labels.getByRole('link', { name: 'team=genomics' }).waitFor();
+    await screenshot(page, 'detail-labels');
+
+    await labels.getByRole('link', { name: 'team=genomics' }).click();
+    await page.waitForURL(/#\/runs\?label=team%3Dgenomics/);
+    const rows = page.locator('table.runs tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(1);
+    expect(await rows.first().getAttribute('data-run-id')).toBe(oomRunId);
+    expect(await page.getByRole('textbox', { name: 'Label' }).inputValue()).toBe('team=genomics');
+
+    await page.goto(`/#/runs/${oomRunId}`);
+    await labels.getByRole('button', { name: 'Remove label team' }).click();
+    await expect.poll(() => labels.getByRole('link').count(), { timeout: 20_000 }).toBe(0);
+    expect(errors).toEqual([]);
+  }, 90_000);
+
+  it('saves a webhook and email for failed runs and shows the signing secret', async () => {
+    const { page, errors } = alice;
+    await page.goto('/#/settings');
+    await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+    await page.getByLabel('Webhook URL').fill('ftp://hooks.example.org/arc');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /webhook_url must be an http\(s\) URL/ })
+      .waitFor();
+    await page.getByLabel('Webhook URL').fill('https://hooks.example.org/arc');
+    await page.getByLabel('Also email me').check();
+    await page.getByLabel('completed').uncheck();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    expect(await page.getByTestId('webhook-secret').innerText()).toMatch(/whsec_[A-Za-z0-9_-]{40,}/);
+    await screenshot(page, 'settings-notifications');
+    const stored = await request<{ webhook_url: string; email: boolean; statuses: string[] }>(
+      `${stack.url}/api/me/preferences`,
+      { headers: asUser(ALICE) },
+    );
+    expect(stored.body).toMatchObject({
+      webhook_url: 'https://hooks.example.org/arc',
+      email: true,
+      statuses: ['failed', 'cancelled'],
+    });
+    expect(errors).toEqual([]);
+  }, 60_000);
+});

@@ -104,6 +104,7 @@ export function asRun(data: unknown): Run {
     metrics: run.metrics ?? null,
     progress: storedProgress(run.progress),
     queue: run.queue ?? null,
+    labels: run.labels ?? {},
     orchestrator_attempt: run.orchestrator_attempt ?? 1,
     orchestrator_retries: run.orchestrator_retries ?? [],
     attempt_progress: Object.fromEntries(
@@ -186,6 +187,8 @@ export interface RunFilters {
   status: string;
   pipeline: string;
   search: string;
+  /** `key=value`: runs with this label. */
+  label: string;
   /** Admins: every user's runs. */
   everyone: boolean;
 }
@@ -208,6 +211,17 @@ function baseConstraints(session: Session, filters: RunFilters): QueryConstraint
   if (filters.pipeline) constraints.push(where('pipeline', '==', filters.pipeline));
   return constraints;
 }
+
+/** The label filter: a query of its own (array-contains), except in a search, which uses it already. */
+function withLabel(filters: RunFilters): QueryConstraint[] {
+  return filters.label ? [where('label_pairs', 'array-contains', filters.label)] : [];
+}
+
+const hasLabel = (run: Run, label: string) => {
+  if (!label) return true;
+  const at = label.indexOf('=');
+  return run.labels[label.slice(0, at)] === label.slice(at + 1);
+};
 
 /**
  * Search: a run id prefix, or an exact sample or NGS run name (Firestore has no substring
@@ -269,7 +283,9 @@ export function useRunsPage(
             if (results.size < queries.length) return;
             const merged = new Map<string, Run>();
             for (const list of results.values()) for (const run of list) merged.set(run.run_id, run);
-            const runs = [...merged.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
+            const runs = [...merged.values()]
+              .filter((run) => hasLabel(run, filters.label))
+              .sort((a, b) => b.created_at.localeCompare(a.created_at));
             setLive({ state: 'ready', value: { runs, hasNext: false, last: null, total: runs.length } });
           },
           onError,
@@ -279,7 +295,11 @@ export function useRunsPage(
         for (const unsubscribe of unsubscribes) unsubscribe();
       };
     }
-    const constraints = [...baseConstraints(session, filters), orderBy('created_at', 'desc')];
+    const constraints = [
+      ...baseConstraints(session, filters),
+      ...withLabel(filters),
+      orderBy('created_at', 'desc'),
+    ];
     if (after) constraints.push(startAfter(after));
     // One more than a page tells whether there is a next one.
     constraints.push(limit(pageSize + 1));
@@ -306,7 +326,9 @@ export function useRunsPage(
   useEffect(() => {
     if (filters.search.trim()) return;
     let cancelled = false;
-    getCountFromServer(query(collection(session.db, 'runs'), ...baseConstraints(session, filters)))
+    getCountFromServer(
+      query(collection(session.db, 'runs'), ...baseConstraints(session, filters), ...withLabel(filters)),
+    )
       .then((count) => {
         if (!cancelled) setTotal(count.data().count);
       })

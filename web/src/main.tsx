@@ -8,6 +8,7 @@ import { HaystackRunPage } from './pages/haystack-run';
 import { NewRun } from './pages/new-run';
 import { RunDetail } from './pages/run-detail';
 import { RunsList } from './pages/runs-list';
+import { SettingsPage } from './pages/settings';
 import { useRoute } from './router';
 
 function App() {
@@ -43,6 +44,9 @@ function App() {
           >
             Cell prompting
           </a>
+          <a href="#/settings" aria-current={route.name === 'settings' ? 'page' : undefined}>
+            Notifications
+          </a>
         </nav>
         {session && (
           <span class="user" data-testid="user">
@@ -58,6 +62,7 @@ function App() {
         {session && route.name === 'run' && <RunDetail session={session} runId={route.id} />}
         {session && route.name === 'new' && <NewRun session={session} />}
         {session && route.name === 'haystack' && <HaystackPage session={session} />}
+        {session && route.name === 'settings' && <SettingsPage />}
         {session && route.name === 'haystack-run' && <HaystackRunPage session={session} runId={route.id} />}
         {session && route.name === 'missing' && (
           <section class="empty">

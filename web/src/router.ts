@@ -7,6 +7,7 @@ export type Route =
   | { name: 'run'; id: string }
   | { name: 'new' }
   | { name: 'haystack' }
+  | { name: 'settings' }
   | { name: 'haystack-run'; id: string }
   | { name: 'missing'; path: string };
 
@@ -16,6 +17,7 @@ export function parseRoute(hash: string): Route {
     return { name: 'runs', query: new URLSearchParams(search) };
   if (path === '/new') return { name: 'new' };
   if (path === '/haystack') return { name: 'haystack' };
+  if (path === '/settings') return { name: 'settings' };
   const question = /^\/haystack\/(hs-[a-z0-9]{12})$/.exec(path);
   if (question) return { name: 'haystack-run', id: question[1]! };
   const run = new RegExp(`^/runs/(${RUN_ID})$`).exec(path);

@@ -96,7 +96,7 @@ export async function notify(
   event: RunStatusCloudEvent,
 ): Promise<Partial<Record<Channel, { outcome: ChannelOutcome; detail: string | null }>>> {
   const preferences = await deps.preferences.get(event.data.user_email);
-  if (!preferences || !preferences.statuses.includes(event.data.to)) return {};
+  if (!preferences?.statuses.includes(event.data.to)) return {};
   const link = runPageUrl(deps.settings.publicUrl, event);
   const { subject, text } = notificationText(event, link);
   const outcomes: Partial<Record<Channel, { outcome: ChannelOutcome; detail: string | null }>> = {};

@@ -178,3 +178,24 @@ export function FilterForm({
     </form>
   );
 }
+
+/** A run's labels as chips; each one lists the runs with that label. */
+export function LabelChips({ labels }: { labels: Record<string, string> }) {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return null;
+  return (
+    <ul class="labels" aria-label="Labels">
+      {entries.map(([key, value]) => (
+        <li key={key}>
+          <a
+            class="tag"
+            href={`#/runs?label=${encodeURIComponent(`${key}=${value}`)}`}
+            title="Runs with this label"
+          >
+            {key}={value}
+          </a>
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -9,6 +9,7 @@ import { AssistantDrawer } from '../assistant/drawer';
 import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
 import { type RecoveryPrefill, RunActions } from '../detail/actions';
 import { FilesPanel } from '../detail/files';
+import { LabelsEditor } from '../detail/labels';
 import { LogTail } from '../detail/log-tail';
 import { MetricsPanel } from '../detail/metrics';
 import { TasksTable } from '../detail/tasks';
@@ -201,6 +202,7 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
             {run.source_ngs_runs.length > 0 && ` from ${run.source_ngs_runs.join(', ')}`} · {run.user_name} ·
             started {formatTime(run.created_at)} · {formatDuration(runDuration(run, now))}
           </p>
+          <LabelsEditor run={run} />
           {run.is_recovery && run.parent_run_id && (
             <p>
               Recovery of{' '}

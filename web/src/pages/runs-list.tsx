@@ -4,7 +4,15 @@ import { progressView } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
 import { RunStatus } from '../../../functions/core/shared/run-status';
 import { useApi } from '../api';
-import { ErrorNote, FilterForm, Loading, ProgressBar, SelectFilter, StatusBadge } from '../components/ui';
+import {
+  ErrorNote,
+  FilterForm,
+  LabelChips,
+  Loading,
+  ProgressBar,
+  SelectFilter,
+  StatusBadge,
+} from '../components/ui';
 import { formatDuration, formatTime, plural, runDuration } from '../format';
 import { type RunFilters, type Session, useRunsPage } from '../live';
 import { useNow } from '../use-now';
@@ -16,6 +24,7 @@ function filtersFrom(query: URLSearchParams): RunFilters {
     status: query.get('status') ?? '',
     pipeline: query.get('pipeline') ?? '',
     search: query.get('q') ?? '',
+    label: query.get('label') ?? '',
     everyone: query.get('scope') === 'all',
   };
 }
@@ -25,6 +34,7 @@ function hashFor(filters: RunFilters): string {
   if (filters.status) query.set('status', filters.status);
   if (filters.pipeline) query.set('pipeline', filters.pipeline);
   if (filters.search) query.set('q', filters.search);
+  if (filters.label) query.set('label', filters.label);
   if (filters.everyone) query.set('scope', 'all');
   const text = query.toString();
   return text ? `#/runs?${text}` : '#/';
@@ -46,6 +56,7 @@ function RunRow({ run, now, showOwner }: { run: Run; now: number; showOwner: boo
           </span>
         )}
         {showOwner && <div class="muted small">{run.user_email}</div>}
+        <LabelChips labels={run.labels} />
       </td>
       <td>
         <StatusBadge status={run.status} queue={run.queue} />
@@ -87,7 +98,9 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
   const set = (change: Partial<RunFilters>) => {
     location.hash = hashFor({ ...filters, ...change });
   };
-  const filtered = filters.status || filters.pipeline || filters.search;
+  const filtered = filters.status || filters.pipeline || filters.search || filters.label;
+  const [labelText, setLabelText] = useState(filters.label);
+  useEffect(() => setLabelText(filters.label), [filters.label]);
 
   return (
     <section aria-labelledby="runs-heading">
@@ -104,7 +117,7 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
           placeholder: 'Run id (run-…), sample or NGS run name',
           onInput: setSearchText,
         }}
-        onSubmit={() => set({ search: searchText.trim() })}
+        onSubmit={() => set({ search: searchText.trim(), label: labelText.trim() })}
         after={
           <>
             {filtered && (
@@ -113,7 +126,8 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
                 class="link"
                 onClick={() => {
                   setSearchText('');
-                  set({ status: '', pipeline: '', search: '' });
+                  setLabelText('');
+                  set({ status: '', pipeline: '', search: '', label: '' });
                 }}
               >
                 Clear filters
@@ -146,6 +160,19 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
           options={pipelines}
           onChange={(pipeline) => set({ pipeline })}
         />
+        <label class="inline">
+          Label{' '}
+          <input
+            type="text"
+            name="label"
+            placeholder="team=genomics"
+            value={labelText}
+            pattern="[a-z][a-z0-9_\-]*=[a-z0-9_\-]*"
+            title="key=value, lowercase letters, digits, _ or -"
+            onInput={(e) => setLabelText(e.currentTarget.value)}
+            onChange={(e) => set({ label: e.currentTarget.value.trim() })}
+          />
+        </label>
       </FilterForm>
 
       {page.state === 'loading' && <Loading what="Loading your runs…" />}
