@@ -146,6 +146,15 @@ describe('the new run wizard', () => {
     await config.waitFor({ timeout: 20_000 });
     expect(await config.innerText()).toContain("executor      = 'google-batch'");
     expect(await page.getByTestId('review').innerText()).toContain('aligner = "star"');
+    // Labels at launch: a bad one is named before anything is launched.
+    await page.getByLabel(/^Labels/).fill('Team=organoids');
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /lowercase letters/ })
+      .waitFor({ timeout: 20_000 });
+    expect(await page.getByRole('alert').innerText()).toContain('Fix the labels above.');
+    await page.getByLabel(/^Labels/).fill('team=organoids, cost-center=cc-42');
+    await page.getByTestId('review').waitFor({ timeout: 20_000 });
     await screenshot(page, 'wizard-5-review');
     await page.getByRole('button', { name: 'Launch run' }).click();
 
@@ -173,10 +182,15 @@ describe('the new run wizard', () => {
       source_ngs_runs: string[];
       params: Record<string, unknown>;
       sample_count: number;
+      labels: Record<string, string>;
     }>(`${stack.url}/api/runs/${runId}`, {
       headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
     });
-    expect(stored.body).toMatchObject({ source_ngs_runs: [ngsRun!.name], sample_count: 2 });
+    expect(stored.body).toMatchObject({
+      source_ngs_runs: [ngsRun!.name],
+      sample_count: 2,
+      labels: { team: 'organoids', 'cost-center': 'cc-42' },
+    });
     expect(stored.body.params).toMatchObject({
       aligner: 'star',
       protocol: '10XV3',

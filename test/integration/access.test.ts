@@ -27,8 +27,10 @@ async function call(url: string, method: string, headers: Record<string, string>
   const controller = new AbortController();
   const response = await fetch(url, {
     method,
-    headers: method === 'POST' ? { ...headers, 'content-type': 'application/json' } : headers,
-    body: method === 'POST' ? '{}' : undefined,
+    headers: ['POST', 'PATCH'].includes(method)
+      ? { ...headers, 'content-type': 'application/json' }
+      : headers,
+    body: ['POST', 'PATCH'].includes(method) ? '{}' : undefined,
     redirect: 'manual',
     signal: controller.signal,
   });
@@ -322,7 +324,7 @@ describe('response hardening', () => {
       headers: { origin: 'https://lims.example.org', 'access-control-request-method': 'POST' },
     });
     expect(allowedPreflight.status).toBe(204);
-    expect(allowedPreflight.headers.get('access-control-allow-methods')).toBe('GET,POST,DELETE');
+    expect(allowedPreflight.headers.get('access-control-allow-methods')).toBe('GET,POST,PUT,PATCH,DELETE');
     const other = await fetch(`${corsApi.url}/api/runs`, {
       headers: { ...ALICE, origin: 'https://evil.example' },
     });

@@ -432,8 +432,9 @@ export async function updateRun(
   runId: string,
   body: unknown,
 ): Promise<Run> {
-  const request = parseOrThrow(UpdateRunRequest, body, 'run update');
+  // Someone else's run is "not found" whatever the body, as for every run route.
   const run = await getAccessibleRun(deps, caller, runId);
+  const request = parseOrThrow(UpdateRunRequest, body, 'run update');
   const labels = mergeLabels(run.labels, request.labels);
   const count = Object.keys(labels).length;
   if (count > MAX_LABELS) {

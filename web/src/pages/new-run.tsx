@@ -158,7 +158,7 @@ export function NewRun({ session }: { session: Session }) {
       {step === 1 && <SamplesStep draft={draft} update={update} />}
       {step === 2 && <SamplesheetStep draft={draft} update={update} preview={preview} />}
       {step === 3 && <ParamsStep draft={draft} update={update} preview={preview} />}
-      {step === 4 && <ReviewStep draft={draft} preview={preview} />}
+      {step === 4 && <ReviewStep draft={draft} preview={preview} update={update} />}
       {error && <ErrorNote title="The run was not launched.">{error}</ErrorNote>}
       <div class="wizard-nav">
         <button type="button" disabled={step === 0} onClick={() => go(step - 1)}>

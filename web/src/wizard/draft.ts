@@ -15,6 +15,8 @@ export interface Draft {
   samplesheetEdited: boolean;
   params: Record<string, unknown>;
   config: string;
+  /** Labels as typed at Review: `key=value` pairs separated by commas or spaces. */
+  labels: string;
 }
 
 export function emptyDraft(): Draft {
@@ -30,6 +32,7 @@ export function emptyDraft(): Draft {
     samplesheetEdited: false,
     params: {},
     config: '',
+    labels: '',
   };
 }
 

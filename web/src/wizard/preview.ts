@@ -21,7 +21,19 @@ export function requestBody(draft: Draft): Record<string, unknown> {
   if (draft.config.trim()) body.config_content = draft.config;
   if (draft.ngsRuns.length > 0) body.source_ngs_runs = draft.ngsRuns;
   if (draft.sourceProject) body.source_project = draft.sourceProject;
+  const labels = labelsFromText(draft.labels);
+  if (Object.keys(labels).length > 0) body.labels = labels;
   return body;
+}
+
+/** `team=genomics, cost-center=cc-42` → an object; the API checks each (its problems name the label). */
+export function labelsFromText(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(/[\s,]+/).filter(Boolean)) {
+    const at = pair.indexOf('=');
+    labels[at < 0 ? pair : pair.slice(0, at)] = at < 0 ? '' : pair.slice(at + 1);
+  }
+  return labels;
 }
 
 /**

@@ -3,16 +3,42 @@ import type { Draft } from './draft';
 import type { PreviewState } from './preview';
 
 /** Step 5: everything that will be submitted, as the platform will submit it. */
-export function ReviewStep({ draft, preview }: { draft: Draft; preview: PreviewState }) {
+export function ReviewStep({
+  draft,
+  preview,
+  update,
+}: {
+  draft: Draft;
+  preview: PreviewState;
+  update: (change: Partial<Draft>) => void;
+}) {
+  const labelsField = (
+    <label class="field">
+      Labels <span class="muted small">(optional: key=value, separated by commas, e.g. team=genomics)</span>
+      <input
+        type="text"
+        name="labels"
+        value={draft.labels}
+        placeholder="team=genomics, cost-center=cc-42"
+        onInput={(e) => update({ labels: e.currentTarget.value })}
+      />
+    </label>
+  );
   if (preview.state === 'idle' || (preview.state === 'checking' && !preview.last))
     return <Loading what="Preparing the review…" />;
   if (preview.state === 'error') return <p class="note note-error">{preview.message}</p>;
   const result = preview.state === 'done' ? preview.result : preview.last!;
   if (!result.valid) {
     return (
-      <div class="note note-error" role="alert">
-        <strong>This run cannot be launched yet: </strong>
-        {result.message} Go back to the step the problem names.
+      <div class="stack">
+        {labelsField}
+        <div class="note note-error" role="alert">
+          <strong>This run cannot be launched yet: </strong>
+          {result.message}{' '}
+          {result.problems.some((p) => p.field?.startsWith('labels'))
+            ? 'Fix the labels above.'
+            : 'Go back to the step the problem names.'}
+        </div>
       </div>
     );
   }
@@ -39,6 +65,7 @@ export function ReviewStep({ draft, preview }: { draft: Draft; preview: PreviewS
           <dd>{draft.sourceProject ?? '—'}</dd>
         </div>
       </dl>
+      {labelsField}
       {result.warnings.map((w) => (
         <p class="note">{w}</p>
       ))}
