@@ -1,13 +1,14 @@
 /** What every bench section shares: the backends, functions and stacks they start, and the statistics. */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
 import { createStorage } from '../../functions/deps';
 import { memoryLogger } from '../../functions/logging';
 import { buildFunctions, buildOrchestrator } from '../build';
 import { type RunningEmulator, startFirestoreEmulator } from '../lib/firestore-emulator';
 import { freePort, waitFor, waitForValue } from '../lib/net';
+import { type JavaEmulator, startPubSubEmulator } from '../lib/pubsub-emulator';
 import { LocalGcsServer } from '../local/gcs-server';
 import { type RunningStack, startLocalStack } from '../local/stack';
 import { EXAMPLE_FASTQS, startDemoWarehouse } from '../local/warehouse';
@@ -26,13 +27,15 @@ export const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 export interface Backends {
   emulator: RunningEmulator;
+  /** Run status events go here (one emulator for every bench stack). */
+  pubsub: JavaEmulator;
   gcs: LocalGcsServer;
   gcsUrl: string;
   bucket: string;
 }
 
 export async function startBackends(): Promise<Backends> {
-  const emulator = await startFirestoreEmulator();
+  const [emulator, pubsub] = await Promise.all([startFirestoreEmulator(), startPubSubEmulator()]);
   const gcs = new LocalGcsServer({ dataDir: join(root, '.bench', 'gcs') });
   const gcsUrl = await gcs.start();
   const bucket = 'arc-bench-runs';
@@ -42,7 +45,7 @@ export async function startBackends(): Promise<Backends> {
     for (const read of [1, 2])
       await gcs.putObject('b', `S${i}_R${read}.fastq.gz`, 'fastq', 'application/gzip');
   }
-  return { emulator, gcs, gcsUrl, bucket };
+  return { emulator, pubsub, gcs, gcsUrl, bucket };
 }
 
 export async function startFunction(
@@ -102,6 +105,7 @@ export async function benchStack(
     warehouse: 'none',
     env: {
       FIRESTORE_EMULATOR_HOST: backends.emulator.host,
+      PUBSUB_EMULATOR_HOST: backends.pubsub.host,
       GOOGLE_CLOUD_PROJECT: `arc-bench-${name}`,
       WORKFLOW_POLL_SECONDS: '1',
       CHUNK_INTERVAL_SECONDS: '1',

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   } finally {
     await backends.gcs.stop();
     await backends.emulator.stop();
+    await backends.pubsub.stop();
   }
   await mkdir(join(root, '.bench'), { recursive: true });
   await writeFile(

@@ -1,8 +1,26 @@
-import { type Backends, BENCH_RUN, benchStack, median, ms, runToEnd } from '../harness';
+import { PubSub } from '@google-cloud/pubsub';
+import { emulatorCredentials } from '../../../functions/deps/platform';
+import { type Backends, BENCH_RUN, benchStack, median, ms, percentile, runToEnd } from '../harness';
 
 export async function run(backends: Backends): Promise<Record<string, unknown>> {
   console.log('\n== execution (local stack, replay executor)');
   const stack = await benchStack(backends, 'exec');
+  // What another system sees: each status change on arc-run-events, and how long after it happened.
+  const pubsub = new PubSub({
+    projectId: stack.config.project,
+    apiEndpoint: stack.pubsubHost,
+    emulatorMode: true,
+    credentials: emulatorCredentials,
+  });
+  const [subscription] = await pubsub
+    .topic(stack.config.runEventsTopic)
+    .createSubscription('bench-run-events', { enableMessageOrdering: true });
+  const lags: number[] = [];
+  subscription.on('message', (message) => {
+    const event = JSON.parse(message.data.toString('utf8')) as { data: { at: string } };
+    lags.push(Date.now() - Date.parse(event.data.at));
+    message.ack();
+  });
   try {
     const rounds = 3;
     const totals: number[] = [];
@@ -55,6 +73,17 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
       );
       return events / ((performance.now() - startedEvents) / 1000);
     };
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const events = {
+      count: lags.length,
+      p50_ms: percentile(lags, 50),
+      p95_ms: percentile(lags, 95),
+    };
+    console.log(
+      `run status events on arc-run-events: ${events.count} for ${rounds} runs (${events.count / rounds} each); status change → subscriber p50 ${ms(events.p50_ms)}, p95 ${ms(events.p95_ms)}`,
+    );
+    await subscription.close();
+
     const sequential = await deliver(200, 1);
     const concurrent = await deliver(400, 8);
     console.log(
@@ -67,8 +96,10 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
       platform_share: (total - pipeline) / total,
       rounds,
       batch_events_per_second: { sequential, concurrent_8: concurrent, runs: runs.length },
+      run_events: events,
     };
   } finally {
+    await pubsub.close();
     await stack.stop();
   }
 }
