@@ -9,7 +9,13 @@ export type SamplesheetRow = Record<string, string | number | boolean>;
 
 export interface SamplesheetValidation {
   header: string[];
+  /** The rows that passed every check. */
   rows: SamplesheetRow[];
+  /**
+   * Every data row's readable values by position (row n is cells[n - 1]), failing rows
+   * included: their input files are checked too, so all problems are reported at once.
+   */
+  cells: SamplesheetRow[];
   errors: FieldProblem[];
   /** Errors beyond MAX_REPORTED_ERRORS are counted, not listed. */
   error_count: number;
@@ -220,6 +226,7 @@ export function validateSamplesheet(
   const result: SamplesheetValidation = {
     header: [],
     rows: [],
+    cells: [],
     errors: [],
     error_count: 0,
     warnings: [],
@@ -333,6 +340,7 @@ export function validateSamplesheet(
   }
 
   const validateRow = compileSchema(itemSchema(inputSchema), inputSchema);
+  const fileColumns = columnsThatMustExist(inputSchema).map((c) => c.name);
   const rules = columnRules(properties);
   const uniqueEntries = uniqueEntriesOf(inputSchema);
   const samples = new Set<string>();
@@ -341,6 +349,7 @@ export function validateSamplesheet(
   const uniques = new Map<string, number>();
   records.forEach((raw, index) => {
     const row = index + 1;
+    result.cells.push({});
     // Extra cells past the header are fine when empty (trailing commas), an error otherwise.
     let record = raw;
     if (record.length > header.length) {
@@ -368,6 +377,7 @@ export function validateSamplesheet(
       if (cell === '' || cell === null || !Object.hasOwn(properties, column)) return;
       values[column] = typeof cell === 'string' ? castCell(cell, properties[column]) : cell;
     });
+    result.cells[index] = values;
     const formulas = header.filter(
       (column) => typeof values[column] === 'string' && FORMULA_START.test(values[column]),
     );
@@ -381,6 +391,27 @@ export function validateSamplesheet(
     }
     if (formulas.length > 0) return;
     let valid = true;
+    // Input files must be in Cloud Storage: a local, s3:// or https:// path passes the schema
+    // but the tasks on Google Batch cannot read it, so the run would fail later.
+    for (const column of fileColumns) {
+      const value = values[column];
+      if (typeof value !== 'string' || value.startsWith('gs://')) continue;
+      valid = false;
+      report({
+        row,
+        column,
+        rule: 'gs_path',
+        message: `Row ${row}, column ${column}: "${value.slice(0, 200)}" must be a gs:// path in Cloud Storage; the pipeline runs on Google Batch, which cannot read local, s3:// or https:// paths.`,
+      });
+    }
+    if (typeof values.fastq_1 === 'string' && values.fastq_1 === values.fastq_2)
+      result.warnings.push(
+        `Row ${row}: fastq_1 and fastq_2 are the same file; read 2 should be the other read.`,
+      );
+    if (typeof values.expected_cells === 'number' && values.expected_cells <= 0)
+      result.warnings.push(
+        `Row ${row}, column expected_cells: ${values.expected_cells} is not a number of cells; leave it empty to let the pipeline estimate it.`,
+      );
     if (!validateRow(values)) {
       for (const problem of schemaProblems(validateRow.errors)) {
         const column = problem.property ?? undefined;

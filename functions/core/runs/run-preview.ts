@@ -11,8 +11,8 @@ import {
   renderParamsYaml,
 } from '../nextflow/nextflow-config';
 import { type FieldProblem, ValidationError } from '../shared/errors';
-import { checkInputFiles, type InputFiles } from './input-files';
-import { validateCreateRequest } from './run-service';
+import type { InputFiles } from './input-files';
+import { validateWithFiles } from './run-service';
 
 /** Stands in for the run id, which is assigned at launch. */
 export const RUN_ID_PLACEHOLDER = '{run_id}';
@@ -39,8 +39,12 @@ export type RunPreview =
 
 export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<RunPreview> {
   try {
-    const inputs = validateCreateRequest(body, deps.bucket, RUN_ID_PLACEHOLDER);
-    const unchecked = await checkInputFiles(deps.inputFiles, inputs.inputPaths);
+    const { inputs, unchecked } = await validateWithFiles(
+      deps.inputFiles,
+      body,
+      deps.bucket,
+      RUN_ID_PLACEHOLDER,
+    );
     return {
       valid: true,
       pipeline: inputs.pipeline,

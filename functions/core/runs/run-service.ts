@@ -93,6 +93,61 @@ interface ValidatedInputs {
   inputPaths: InputPaths;
 }
 
+/**
+ * A request with problems whose input files can still be checked: the files are looked at
+ * before the answer, so every problem (cells, params and missing files) is reported at once.
+ */
+export class InvalidRunRequest extends ValidationError {
+  constructor(
+    readonly problems: FieldProblem[],
+    readonly counted: number,
+    readonly inputPaths: InputPaths,
+  ) {
+    super(runRequestMessage(problems, counted), problems);
+    this.name = 'InvalidRunRequest';
+  }
+}
+
+function runRequestMessage(problems: FieldProblem[], counted: number): string {
+  return `The run request has ${counted} problem(s): ${problems
+    .filter((p) => p.rule !== 'truncated')
+    .slice(0, 3)
+    .map((p) => p.message)
+    .join('; ')}${counted > 3 ? '; …' : ''}`;
+}
+
+/**
+ * Validates a launch and checks its input files, reporting every problem together (the
+ * files of rows with other problems included); answers the inputs and the paths not checked.
+ */
+export async function validateWithFiles(
+  inputFiles: InputFiles,
+  body: unknown,
+  bucket: string,
+  runId: string,
+): Promise<{ inputs: ValidatedInputs; unchecked: string[] }> {
+  let inputs: ValidatedInputs;
+  try {
+    inputs = validateCreateRequest(body, bucket, runId);
+  } catch (error) {
+    if (!(error instanceof InvalidRunRequest)) throw error;
+    let missing: FieldProblem[] = [];
+    try {
+      await checkInputFiles(inputFiles, error.inputPaths);
+    } catch (files) {
+      if (!(files instanceof ValidationError)) throw files;
+      missing = Array.isArray(files.details) ? (files.details as FieldProblem[]) : [];
+    }
+    // A cell already wrong in itself (a bad pattern) is not reported missing as well.
+    const flagged = new Set(error.problems.map((p) => `${p.row}:${p.column}`));
+    missing = missing.filter((p) => p.row === undefined || !flagged.has(`${p.row}:${p.column}`));
+    if (missing.length === 0) throw error;
+    const problems = [...error.problems, ...missing];
+    throw new ValidationError(runRequestMessage(problems, error.counted + missing.length), problems);
+  }
+  return { inputs, unchecked: await checkInputFiles(inputFiles, inputs.inputPaths) };
+}
+
 /** Everything that can be checked without writing anything; throws with every problem found. */
 export function validateCreateRequest(body: unknown, bucket: string, runId: string): ValidatedInputs {
   if (body && typeof body === 'object') {
@@ -147,13 +202,15 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     ...params.errors,
     ...sheet.errors.map((p) => ({ ...p, field: 'samplesheet_csv' })),
   ];
+  const inputPaths: InputPaths = {
+    rows: sheet.cells.length > 0 ? sheet.cells : sheet.rows,
+    columns: columnsThatMustExist(release.inputSchema),
+    params: params.params,
+    paramFields: paramsThatMustExist(release.nextflowSchema),
+  };
   if (problems.length > 0) {
     const extra = sheet.error_count - sheet.errors.length;
-    throw new ValidationError(
-      `The run request has ${params.errors.length + sheet.error_count} problem(s): ${problems
-        .slice(0, 3)
-        .map((p) => p.message)
-        .join('; ')}${problems.length > 3 ? '; …' : ''}`,
+    throw new InvalidRunRequest(
       extra > 0
         ? [
             ...problems,
@@ -164,6 +221,8 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
             },
           ]
         : problems,
+      params.errors.length + sheet.error_count,
+      inputPaths,
     );
   }
   return {
@@ -174,12 +233,7 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     warnings: [...params.warnings, ...sheet.warnings],
     samples: sheet.samples,
     sampleCount: sheet.sample_count,
-    inputPaths: {
-      rows: sheet.rows,
-      columns: columnsThatMustExist(release.inputSchema),
-      params: params.params,
-      paramFields: paramsThatMustExist(release.nextflowSchema),
-    },
+    inputPaths,
   };
 }
 
@@ -271,8 +325,7 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
 /** Validates, stores the samplesheet and a `pending` run. Nothing is written if anything is invalid. */
 export async function createRun(deps: RunServiceDeps, caller: Caller, body: unknown): Promise<Run> {
   const runId = newRunId(deps.random.bytes);
-  const inputs = validateCreateRequest(body, deps.objects.bucket, runId);
-  const unchecked = await checkInputFiles(deps.inputFiles, inputs.inputPaths);
+  const { inputs, unchecked } = await validateWithFiles(deps.inputFiles, body, deps.objects.bucket, runId);
   const paths = runPaths(deps.objects.bucket, runId);
 
   // Stored as CSV, whatever format it came in: that is what the pipeline reads.

@@ -51,6 +51,31 @@ export interface SchemaProblem {
   message: string;
 }
 
+/**
+ * A pattern's rule as a sentence, for the shapes nf-core schemas use (emails, file
+ * extensions, no spaces); anything else is said plainly, with the rule in brackets.
+ */
+export function patternInWords(pattern: string): string {
+  if (pattern.includes('@')) return 'must be an email address, e.g. name@example.org';
+  if (/f\(ast\)\?q|fastq|\\\.fq/.test(pattern)) return 'must be a FASTQ file name (.fastq.gz or .fq.gz)';
+  if (/fn\?a\(sta\)\?|fasta/.test(pattern))
+    return 'must be a FASTA file name (.fa or .fasta, optionally .gz)';
+  let rest = pattern;
+  let gz = '';
+  const optionalGz = /\(\\\.gz\)\?\$$/;
+  if (optionalGz.test(rest)) {
+    rest = rest.replace(optionalGz, '$');
+    gz = ' (optionally .gz)';
+  }
+  const extensions = /\\\.\(?([\w|]+)\)?\$$/.exec(rest);
+  if (extensions) {
+    const list = extensions[1]!.split('|').map((e) => `.${e}`);
+    return `must be a file name ending in ${list.join(' or ')}${gz}`;
+  }
+  if (pattern === '^\\S+$') return 'must not contain spaces';
+  return `is not in the form this field takes (the rule is ${pattern})`;
+}
+
 function describe(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
@@ -61,7 +86,7 @@ function describe(error: ErrorObject): string {
     case 'enum':
       return `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
     case 'pattern':
-      return `must match the pattern ${String(params.pattern)}`;
+      return patternInWords(String(params.pattern));
     case 'format':
       return `must be a valid ${String(params.format)}`;
     default:

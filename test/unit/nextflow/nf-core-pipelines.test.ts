@@ -13,7 +13,12 @@ import {
 } from '../../../functions/core/nextflow/samplesheet';
 import type { JsonSchema } from '../../../functions/core/shared/json-schema';
 
-const fixture = (path: string) => readFileSync(`test/fixtures/nf-core-pipelines/${path}`, 'utf8');
+/**
+ * nf-core's example sheets name local paths (/path/to/…); the platform takes gs:// only
+ * (a local path is an error, see samplesheet.ts), so the examples are read as if in a bucket.
+ */
+const fixture = (path: string) =>
+  readFileSync(`test/fixtures/nf-core-pipelines/${path}`, 'utf8').replace(/(^|,)\/path\/to\//gm, '$1gs://b/path/to/');
 const json = (path: string) => JSON.parse(fixture(path)) as JsonSchema;
 const PLATFORM = { input: 'gs://b/runs/x/inputs/samplesheet.csv', outdir: 'gs://b/runs/x/results' };
 
