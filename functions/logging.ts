@@ -5,11 +5,21 @@ export interface Logger {
   log(severity: Severity, message: string, fields?: Record<string, unknown>): void;
 }
 
+const RANK: Record<Severity, number> = { DEBUG: 0, INFO: 1, NOTICE: 2, WARNING: 3, ERROR: 4 };
+
+/** The least severe level written: LOG_LEVEL (DEBUG, INFO, NOTICE, WARNING, ERROR), default INFO. */
+export function logLevel(value = process.env.LOG_LEVEL): Severity {
+  const level = value?.toUpperCase();
+  return level && level in RANK ? (level as Severity) : 'INFO';
+}
+
 export function jsonLogger(
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  level: Severity = logLevel(),
 ): Logger {
   return {
     log(severity, message, fields = {}) {
+      if (RANK[severity] < RANK[level]) return;
       write(JSON.stringify({ severity, message, time: new Date().toISOString(), ...fields }));
     },
   };

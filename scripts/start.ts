@@ -2,6 +2,7 @@
  * `npm start`: the whole local stack on http://localhost:8080 (PORT).
  * `npm start -- --fresh` starts with empty data. Ctrl-C stops everything and saves the data.
  */
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../functions/config';
@@ -14,7 +15,24 @@ const fresh = process.argv.includes('--fresh');
 const port = Number(process.env.PORT ?? 8080);
 const say = (line: string) => console.log(`[arc] ${line}`);
 
+/** Whether something already listens on the port: asked before the slow start, not after it. */
+function portTaken(portNumber: number, host: string): Promise<boolean> {
+  if (portNumber === 0) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
+    probe.listen(portNumber, host, () => probe.close(() => resolve(false)));
+  });
+}
+
 async function main(): Promise<void> {
+  const host = process.env.HOST ?? '127.0.0.1';
+  if (await portTaken(port, host)) {
+    say(
+      `Something is already listening on ${port} (another Arc Reactor?). Stop it, or start on another port: PORT=${port + 1} npm start`,
+    );
+    process.exit(1);
+  }
   say('Building the functions and the page…');
   writeCatalog();
   await buildFunctions();
@@ -23,7 +41,7 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({
     dataDir: process.env.ARC_DATA_DIR ?? join(root, '.data'),
     port,
-    host: process.env.HOST ?? '127.0.0.1',
+    host,
     fresh,
     webDir: join(root, 'dist', 'web'),
     exportIntervalMs: 30_000,

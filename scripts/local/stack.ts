@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
@@ -143,7 +143,15 @@ function nextflowOnPath(): string | null {
 export async function startLocalStack(options: LocalStackOptions): Promise<RunningStack> {
   const say = options.onLog ?? (() => {});
   const host = options.host ?? '127.0.0.1';
-  if (options.fresh) await rm(options.dataDir, { recursive: true, force: true });
+  if (options.fresh && existsSync(options.dataDir)) {
+    // Kept once, beside it: a --fresh typed by mistake loses nothing.
+    const backup = `${options.dataDir}.before-fresh`;
+    await rm(backup, { recursive: true, force: true });
+    await rename(options.dataDir, backup);
+    say(
+      `--fresh: starting empty. The saved runs, files, task logs and warehouse data were moved to ${backup} (the previous backup there was replaced); move it back to ${options.dataDir} to undo.`,
+    );
+  }
   await mkdir(options.dataDir, { recursive: true });
   const exportDir = join(options.dataDir, 'firestore');
   const orchestratorDir = resolve(options.orchestratorDir ?? join(root, 'dist', 'orchestrator'));

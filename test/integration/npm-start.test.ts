@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm, symlink } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../scripts/lib/net';
@@ -22,6 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await dataDir?.remove();
+  await rm(`${dataDir.path}.before-fresh`, { recursive: true, force: true });
 });
 
 /** `npm start` as a user runs it: its own process group, its own emulator, PORT=0. */
@@ -77,6 +81,10 @@ describe('npm start', () => {
   it('serves the API and the page, stops cleanly on Ctrl-C, keeps data across restarts, and --fresh starts empty', async () => {
     const first = await npmStart();
     expect((await request(`${first.url}/api/health`)).status).toBe(200);
+    // A normal start fits a terminal screen: what it started and where, no debug lines.
+    const startup = first.output.filter((line) => line.trim());
+    expect(startup.length, startup.join('\n')).toBeLessThanOrEqual(24);
+    expect(startup.join('\n')).not.toContain('"severity":"DEBUG"');
     // /api/v1 is HAYSTACK's own function, on the same port as the load balancer will route it.
     const haystack = await request<{ datasets: unknown[] }>(`${first.url}/api/v1/metadata/datasets`);
     expect(haystack.status).toBe(200);
@@ -152,8 +160,30 @@ describe('npm start', () => {
     const fresh = await npmStart('--fresh');
     const empty = await request<{ total: number }>(`${fresh.url}/api/runs`);
     expect(empty.body.total).toBe(0);
+    // --fresh says what it set aside, and where: nothing is lost.
+    expect(fresh.output.join('\n')).toContain(
+      `--fresh: starting empty. The saved runs, files, task logs and warehouse data were moved to ${dataDir.path}.before-fresh`,
+    );
+    expect(existsSync(join(`${dataDir.path}.before-fresh`, 'firestore'))).toBe(true);
     expect(await ctrlC(fresh)).toBe(0);
   }, 240_000);
+
+  it('says the port is taken before the slow start, and exits 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      env: { ...process.env, PORT: String(port), ARC_DATA_DIR: dataDir.path },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    taken.close();
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain(
+      `Something is already listening on ${port} (another Arc Reactor?). Stop it, or start on another port: PORT=${port + 1} npm start`,
+    );
+    expect(result.stdout).not.toContain('Building');
+  });
 
   it.each(['SIGTERM', 'SIGINT'] as const)(
     'stops with every child when npm itself is sent %s (a supervisor, an IDE stop button, kill PID)',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown } from '../../../web/src/assistant/markdown';
+import { renderMarkdown } from '../../../web/src/markdown';
 
 describe("the assistant's Markdown", () => {
   it.each([

@@ -7,7 +7,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Proposal } from '../../../functions/core/assistant/ui-stream';
 import { api, errorText } from '../api';
-import { renderMarkdown } from './markdown';
+import { renderMarkdown } from '../markdown';
 import {
   type ChatContext,
   type ChatMessage,

@@ -32,7 +32,14 @@ function Timeline({ run, events }: { run: Run; events: RunHistoryEntry[] }) {
       }
     : null;
   const reached = (status: RunStatus) => STATUS_RANK[run.status] >= STATUS_RANK[status];
-  const detailOf = (status: RunStatus) => events.find((e) => e.applied && e.to === status)?.detail;
+  // The transition into the status, not a later report of it ("repeated completed: …").
+  const detailOf = (status: RunStatus) =>
+    events.find(
+      (e) =>
+        e.applied &&
+        e.to === status &&
+        (e.from === null || STATUS_RANK[e.from as RunStatus] < STATUS_RANK[status]),
+    )?.detail;
   return (
     <section aria-labelledby="timeline-heading" class="card">
       <h2 id="timeline-heading">Timeline</h2>

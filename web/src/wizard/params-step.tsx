@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { isFormParam } from '../../../functions/core/nextflow/param-names';
 import { enc, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
+import { renderMarkdown } from '../markdown';
 import { browserPattern } from './patterns';
 import { problemsOf, type StepProps } from './preview';
 
@@ -157,7 +158,11 @@ function ParamField({
       {schema.help_text && (
         <details class="help">
           <summary>Help</summary>
-          <p class="small">{schema.help_text}</p>
+          {/* The pipeline's help is Markdown: rendered, with raw HTML escaped and unsafe links dropped. */}
+          <div
+            class="small markdown"
+            dangerouslySetInnerHTML={{ __html: renderMarkdown(schema.help_text) }}
+          />
         </details>
       )}
       {problem && (
