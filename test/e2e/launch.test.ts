@@ -95,7 +95,7 @@ describe('the new run wizard', () => {
     await fastq.fill('gs://arc-demo-sequencing/nowhere/missing_R1_001.fastq.gz');
     const problems = page.getByTestId('samplesheet-problems');
     await problems.waitFor({ timeout: 20_000 });
-    expect(await problems.innerText()).toMatch(/row 1 fastq_1: .*does not exist/i);
+    expect(await problems.innerText()).toMatch(/row 1, column fastq_1: .*does not exist/i);
     expect(await page.getByRole('button', { name: /Next: Parameters/ }).isDisabled()).toBe(true);
     await screenshot(page, 'wizard-3-samplesheet-error');
     await fastq.fill(original);
@@ -198,6 +198,45 @@ describe('the new run wizard', () => {
     });
     expect(errors).toEqual([]);
   }, 240_000);
+});
+
+describe('a samplesheet with four broken cells', () => {
+  it('shows all four problems at once: a local path, a bad number, a missing file and a bad name', async () => {
+    const { page, errors } = alice;
+    const good = (n: number, r: number) => `gs://arc-demo-fastq/ngs/S${n}_L001_R${r}_001.fastq.gz`;
+    const sheet = [
+      'sample,fastq_1,fastq_2,expected_cells',
+      `S1,reads/S1_R1.fastq.gz,${good(1, 2)},5000`,
+      `S2,${good(2, 1)},${good(2, 2)},many`,
+      `S3,${good(3, 1)},gs://arc-demo-fastq/ngs/NOT_THERE_R2.fastq.gz,5000`,
+      `S 4,${good(4, 1)},${good(4, 2)},5000`,
+    ].join('\n');
+    // The wizard keeps its draft in the browser: open it at the samplesheet step with this sheet.
+    await page.goto('/#/');
+    await page.evaluate(({ key, draft }) => localStorage.setItem(key, JSON.stringify(draft)), {
+      key: `arc:new-run-draft:v1:${ALICE}`,
+      draft: {
+        step: 2,
+        pipeline: 'nf-core/scrnaseq',
+        version: '4.0.0',
+        samplesheet: sheet,
+        samplesheetEdited: true,
+      },
+    });
+    await page.goto('/#/new');
+    const problems = page.getByTestId('samplesheet-problems');
+    await problems.waitFor({ timeout: 20_000 });
+    await expect.poll(() => problems.locator('li').count(), { timeout: 20_000 }).toBe(4);
+    const text = await problems.innerText();
+    expect(text).toContain('4 problems to fix before launch');
+    expect(text).toMatch(/must be a gs:\/\/ path in Cloud Storage/);
+    expect(text).toMatch(/NOT_THERE_R2\.fastq\.gz/);
+    expect(text).toMatch(/expected_cells/);
+    expect(text).toMatch(/Sample name must be provided and cannot contain spaces/);
+    await screenshot(page, 'wizard-3-four-problems');
+    await page.evaluate((key) => localStorage.removeItem(key), `arc:new-run-draft:v1:${ALICE}`);
+    expect(errors).toEqual([]);
+  }, 60_000);
 });
 
 describe('another nf-core pipeline', () => {

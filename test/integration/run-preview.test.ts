@@ -70,7 +70,9 @@ describe('POST /api/runs/preview', () => {
     expect(problems.map((p) => p.field)).toEqual(
       expect.arrayContaining(['params.aligner', 'params.email', 'samplesheet_csv']),
     );
-    expect(problems.find((p) => p.field === 'samplesheet_csv')).toMatchObject({ row: 1, column: 'fastq_2' });
+    // Every problem at once: the bad fastq_2 and, in the same answer, the fastq_1 that does not exist.
+    expect(problems.find((p) => p.column === 'fastq_2')).toMatchObject({ row: 1, rule: 'pattern' });
+    expect(problems.find((p) => p.column === 'fastq_1')).toMatchObject({ row: 1, rule: 'file_exists' });
 
     const launch = await request<{ error: { details: unknown } }>(`${api.url}/api/runs`, {
       method: 'POST',
@@ -113,13 +115,13 @@ describe('POST /api/runs/preview', () => {
       expect.objectContaining({
         field: 'params.fasta',
         rule: 'file_exists',
-        message: 'param fasta: gs://arc-demo-refs/GRCh38.fa does not exist',
+        message: 'Param fasta: gs://arc-demo-refs/GRCh38.fa does not exist',
       }),
       expect.objectContaining({ field: 'params.gtf', rule: 'file_exists' }),
       expect.objectContaining({
         field: 'params.kallisto_index',
         message:
-          'param kallisto_index: gs://arc-nowhere-bucket/kallisto does not exist as an object or a folder',
+          'Param kallisto_index: gs://arc-nowhere-bucket/kallisto does not exist as an object or a folder',
       }),
     ]);
 

@@ -391,19 +391,6 @@ export function validateSamplesheet(
     }
     if (formulas.length > 0) return;
     let valid = true;
-    // Input files must be in Cloud Storage: a local, s3:// or https:// path passes the schema
-    // but the tasks on Google Batch cannot read it, so the run would fail later.
-    for (const column of fileColumns) {
-      const value = values[column];
-      if (typeof value !== 'string' || value.startsWith('gs://')) continue;
-      valid = false;
-      report({
-        row,
-        column,
-        rule: 'gs_path',
-        message: `Row ${row}, column ${column}: "${value.slice(0, 200)}" must be a gs:// path in Cloud Storage; the pipeline runs on Google Batch, which cannot read local, s3:// or https:// paths.`,
-      });
-    }
     if (typeof values.fastq_1 === 'string' && values.fastq_1 === values.fastq_2)
       result.warnings.push(
         `Row ${row}: fastq_1 and fastq_2 are the same file; read 2 should be the other read.`,
@@ -412,12 +399,14 @@ export function validateSamplesheet(
       result.warnings.push(
         `Row ${row}, column expected_cells: ${values.expected_cells} is not a number of cells; leave it empty to let the pipeline estimate it.`,
       );
+    const flagged = new Set<string>();
     if (!validateRow(values)) {
       for (const problem of schemaProblems(validateRow.errors)) {
         const column = problem.property ?? undefined;
         // Said once for the whole sheet, at the header.
         if (problem.rule === 'required' && column !== undefined && missing.includes(column)) continue;
         valid = false;
+        if (column !== undefined) flagged.add(column);
         report({
           row,
           ...(column === undefined ? {} : { column }),
@@ -425,6 +414,19 @@ export function validateSamplesheet(
           message: `Row ${row}${column ? `, column ${column}` : ''}: ${problem.message}`,
         });
       }
+    }
+    // Input files must be in Cloud Storage: a local, s3:// or https:// path passes the schema
+    // but the tasks on Google Batch cannot read it, so the run would fail later.
+    for (const column of fileColumns) {
+      const value = values[column];
+      if (typeof value !== 'string' || value.startsWith('gs://') || flagged.has(column)) continue;
+      valid = false;
+      report({
+        row,
+        column,
+        rule: 'gs_path',
+        message: `Row ${row}, column ${column}: "${value.slice(0, 200)}" must be a gs:// path in Cloud Storage; the pipeline runs on Google Batch, which cannot read local, s3:// or https:// paths.`,
+      });
     }
     for (const [column, rule] of rules) {
       if (values[column] === undefined) continue;

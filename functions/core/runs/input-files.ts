@@ -48,7 +48,7 @@ const MISSING: Record<PathKind, string> = {
 };
 
 function where(use: Use): string {
-  return 'param' in use ? `param ${use.param}` : `row ${use.row} ${use.column}`;
+  return 'param' in use ? `Param ${use.param}` : `Row ${use.row}, column ${use.column}`;
 }
 
 function order(a: MissingFile, b: MissingFile): number {

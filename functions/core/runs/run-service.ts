@@ -142,7 +142,10 @@ export async function validateWithFiles(
     const flagged = new Set(error.problems.map((p) => `${p.row}:${p.column}`));
     missing = missing.filter((p) => p.row === undefined || !flagged.has(`${p.row}:${p.column}`));
     if (missing.length === 0) throw error;
-    const problems = [...error.problems, ...missing];
+    // In sheet order: a problem of the whole request first, then row by row.
+    const problems = [...error.problems, ...missing].sort(
+      (a, b) => (a.row ?? -1) - (b.row ?? -1) || (a.column ?? '').localeCompare(b.column ?? ''),
+    );
     throw new ValidationError(runRequestMessage(problems, error.counted + missing.length), problems);
   }
   return { inputs, unchecked: await checkInputFiles(inputFiles, inputs.inputPaths) };

@@ -18,7 +18,10 @@ import type { JsonSchema } from '../../../functions/core/shared/json-schema';
  * (a local path is an error, see samplesheet.ts), so the examples are read as if in a bucket.
  */
 const fixture = (path: string) =>
-  readFileSync(`test/fixtures/nf-core-pipelines/${path}`, 'utf8').replace(/(^|,)\/path\/to\//gm, '$1gs://b/path/to/');
+  readFileSync(`test/fixtures/nf-core-pipelines/${path}`, 'utf8').replace(
+    /(^|,)\/path\/to\//gm,
+    '$1gs://b/path/to/',
+  );
 const json = (path: string) => JSON.parse(fixture(path)) as JsonSchema;
 const PLATFORM = { input: 'gs://b/runs/x/inputs/samplesheet.csv', outdir: 'gs://b/runs/x/results' };
 

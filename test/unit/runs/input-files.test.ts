@@ -107,7 +107,7 @@ describe('checkInputFiles', () => {
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).details).toEqual([
-      { field: 'params.fasta', rule: 'file_exists', message: `param fasta: ${fasta} does not exist` },
+      { field: 'params.fasta', rule: 'file_exists', message: `Param fasta: ${fasta} does not exist` },
     ]);
     expect(store.asked.sort()).toEqual([A1, A2, fasta, index]);
     expect(store.kinds.filter((k) => k === 'path')).toHaveLength(1);
@@ -125,7 +125,7 @@ describe('checkInputFiles', () => {
     ).catch((e: unknown) => e);
     expect(store.kinds).toEqual(['directory']);
     expect((error as ValidationError).message).toContain(
-      'param salmon_index: gs://refs/salmon/ is not a folder with objects in it',
+      'Param salmon_index: gs://refs/salmon/ is not a folder with objects in it',
     );
   });
 });
