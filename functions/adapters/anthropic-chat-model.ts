@@ -1,6 +1,5 @@
 /**
- * Claude through the official SDK (`@anthropic-ai/sdk`, pinned to 0.137.x: the 1.x line sends
- * API version 2026-10-21, which rejects `temperature`). The SDK retries 429, 529 and 5xx itself
+ * Claude through the official SDK (`@anthropic-ai/sdk`, pinned to 0.137.x). The SDK retries 429, 529 and 5xx itself
  * (maxRetries, honouring retry-after); nothing here loops on top of it. Errors become
  * ModelErrors in the assistant's words; the key never appears in them.
  */
@@ -16,7 +15,8 @@ import {
 export interface AnthropicSettings {
   apiKey: () => Promise<string>;
   model: string;
-  temperature: number;
+  /** Sent only when set (models after Claude Opus 4.6 refuse one). */
+  temperature?: number;
   maxTokens: number;
   /** The local twin, or a proxy; default api.anthropic.com. */
   baseUrl?: string;
@@ -171,7 +171,7 @@ export class AnthropicChatModel implements ChatModel {
         {
           model: this.settings.model,
           max_tokens: request.maxTokens ?? this.settings.maxTokens,
-          temperature: this.settings.temperature,
+          ...(this.settings.temperature === undefined ? {} : { temperature: this.settings.temperature }),
           system: request.system,
           messages: toAnthropic(request.messages),
           tools: request.tools.map((t) => ({
@@ -221,7 +221,7 @@ export class AnthropicChatModel implements ChatModel {
         {
           model: this.settings.model,
           max_tokens: request.maxTokens ?? this.settings.maxTokens,
-          temperature: this.settings.temperature,
+          ...(this.settings.temperature === undefined ? {} : { temperature: this.settings.temperature }),
           system: request.system,
           messages: toAnthropic(request.messages),
         },

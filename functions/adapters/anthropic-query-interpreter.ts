@@ -5,6 +5,7 @@
  * condition, a malformed field — or Claude being unavailable, falls back to the rule-based
  * interpreter, and the result says which one read the question.
  */
+
 import { z } from 'zod';
 import { hallmarkSets } from '../core/haystack/gene-sets';
 import {
@@ -21,6 +22,7 @@ import {
   OPENPROBLEMS_COMPOUNDS,
   PARSE_PBMC_CONDITIONS,
 } from '../core/haystack/vocabulary';
+import { modelTakesTemperature } from '../core/shared/claude-models';
 import { type AnthropicClient, modelErrorFrom } from './anthropic-chat-model';
 
 const cellTypeIds = Object.values(CELL_TYPES).map((t) => t.ontology_id);
@@ -72,7 +74,8 @@ export class AnthropicQueryInterpreter implements QueryInterpreter {
       const message = await sdk.messages.create({
         model: this.model,
         max_tokens: 1_000,
-        temperature: 0,
+        // As literal as the model allows: models after Claude Opus 4.6 take no temperature.
+        ...(modelTakesTemperature(this.model) ? { temperature: 0 } : {}),
         system: SYSTEM,
         messages: [
           { role: 'user', content: dataset ? `${query}\n(Prompt from the ${dataset} dataset.)` : query },

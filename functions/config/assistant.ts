@@ -1,13 +1,15 @@
 /** The assistant (Claude): which model, how it answers, and its limits. */
 import { z } from 'zod';
+import { DEFAULT_CLAUDE_MODEL, modelTakesTemperature } from '../core/shared/claude-models';
 import { fix, PerMinute } from './schema';
 
 export const assistantEnv = z.object({
   ANTHROPIC_MODEL: fix(
     z.string().regex(/^[\w.:-]{1,100}$/, 'must be a model id'),
-    'set it to a model id, e.g. claude-sonnet-4-5-20250929',
-  ).default('claude-sonnet-4-5-20250929'),
-  ANTHROPIC_TEMPERATURE: fix(z.coerce.number().min(0).max(1), 'set it to a number from 0 to 1').default(0.1),
+    `set it to a model id, e.g. ${DEFAULT_CLAUDE_MODEL}`,
+  ).default(DEFAULT_CLAUDE_MODEL),
+  /** Only models up to Claude Opus 4.6 take one; unset, none is sent (core/shared/claude-models.ts). */
+  ANTHROPIC_TEMPERATURE: fix(z.coerce.number().min(0).max(1), 'set it to a number from 0 to 1').optional(),
   ANTHROPIC_MAX_TOKENS: fix(z.coerce.number().int().min(256).max(64_000), 'set it to 256–64000').default(
     6_000,
   ),
@@ -51,4 +53,10 @@ export function assistantConfig(c: z.output<typeof assistantEnv>) {
       label: c.ASSISTANT_MODEL_LABEL ?? null,
     },
   };
+}
+
+/** Models released after Claude Opus 4.6 refuse a temperature: say so at start, not at the first chat. */
+export function temperatureProblem(model: string, temperature: number | undefined): string | null {
+  if (temperature === undefined || temperature === 1 || modelTakesTemperature(model)) return null;
+  return `ANTHROPIC_TEMPERATURE is set but ${model} does not accept a temperature (models after Claude Opus 4.6 refuse it); unset ANTHROPIC_TEMPERATURE, or choose a model that takes one`;
 }

@@ -7,7 +7,7 @@
  */
 import type { z } from 'zod';
 import { accessConfig, accessEnv, accessProblems } from './access';
-import { assistantConfig, assistantEnv } from './assistant';
+import { assistantConfig, assistantEnv, temperatureProblem } from './assistant';
 import { benchlingConfig, benchlingEnv } from './benchling';
 import { haystackConfig, haystackEnv } from './haystack';
 import { notificationsConfig, notificationsEnv } from './notifications';
@@ -18,6 +18,13 @@ import { fixOf } from './schema';
 export { IAP_AUDIENCE } from './access';
 
 export class ConfigError extends Error {}
+
+/** The assistant's settings; a temperature the configured model would refuse stops the instance here. */
+function assistantFrom(env: z.output<typeof assistantEnv>) {
+  const problem = temperatureProblem(env.ANTHROPIC_MODEL, env.ANTHROPIC_TEMPERATURE);
+  if (problem) throw new ConfigError(`Invalid configuration: ${problem}`);
+  return assistantConfig(env);
+}
 
 export type Config = ReturnType<typeof platformConfig> &
   ReturnType<typeof accessConfig> &
@@ -69,7 +76,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ...accessConfig(access),
     ...runsConfig(runsEnv.parse(set), platform),
     ...benchling,
-    ...assistantConfig(assistantEnv.parse(set)),
+    ...assistantFrom(assistantEnv.parse(set)),
     ...haystackConfig(haystackEnv.parse(set), platform),
     ...notificationsConfig(notificationsEnv.parse(set), platform.project),
   };

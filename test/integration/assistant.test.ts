@@ -124,9 +124,10 @@ describe('POST /api/chat', () => {
     for (const part of answer.parts) expect(Object.keys(part).sort()).toEqual(keys[part.type as string]);
     expect(twin.messageRequests().length - before).toBe(1);
     const sent = twin.messageRequests().at(-1)!;
-    expect(sent.body?.temperature).toBe(0.1);
+    // The default model (after Claude Opus 4.6) takes no temperature: none is sent.
+    expect(sent.body).not.toHaveProperty('temperature');
     expect(sent.body?.max_tokens).toBe(6000);
-    expect(sent.body?.model).toBe('claude-sonnet-4-5-20250929');
+    expect(sent.body?.model).toBe('claude-sonnet-5-5');
     expect(sent.headers['x-api-key']).toBe('[matches]');
   });
 
@@ -468,7 +469,7 @@ describe('configuration', () => {
     const status = await request(`${api.url}/api/chat/status`, { headers: asUser(ALICE) });
     expect(status.body).toMatchObject({
       enabled: true,
-      model: 'claude-sonnet-4-5-20250929',
+      model: 'claude-sonnet-5-5',
       stand_in: false,
     });
   });
@@ -546,6 +547,45 @@ describe('configuration', () => {
     } finally {
       await wrong.close();
     }
+  });
+
+  it("sends the spec's temperature to the model that takes one; the twin refuses one for the newer models as the API does", async () => {
+    const legacy = await startTestApi({
+      env: {
+        ANTHROPIC_BASE_URL: twinUrl,
+        ANTHROPIC_API_KEY: KEY,
+        ANTHROPIC_MODEL: 'claude-sonnet-4-5-20250929',
+        ANTHROPIC_TEMPERATURE: '0.1',
+      },
+    });
+    try {
+      const answer = await chat(legacy.url, ALICE, { id: conversation(), messages: [userMessage('hello')] });
+      expect(answer.parts.some((p) => p.type === 'error')).toBe(false);
+      expect(twin.messageRequests().at(-1)!.body).toMatchObject({
+        model: 'claude-sonnet-4-5-20250929',
+        temperature: 0.1,
+      });
+    } finally {
+      await legacy.close();
+    }
+    const refused = await fetch(`${twinUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-5-5',
+        max_tokens: 10,
+        temperature: 0.1,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message: expect.stringContaining('does not support setting temperature'),
+      },
+    });
   });
 
   it('fails readiness, saying why, when the configured model does not exist', async () => {

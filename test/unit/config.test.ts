@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../functions/config';
+import { modelTakesTemperature } from '../../functions/core/shared/claude-models';
 
 describe('loadConfig', () => {
   it('has defaults that suit the local stack', () => {
@@ -95,5 +96,27 @@ describe('loadConfig', () => {
       /WAREHOUSE_MAPPING/,
     );
     expect(() => loadConfig({ WAREHOUSE_MAPPING: 'not json' })).toThrow(/must be a JSON object/);
+  });
+
+  it('sends no temperature to models that refuse one, and will not start with one set for them', () => {
+    expect(loadConfig({}).assistant).toMatchObject({ model: 'claude-sonnet-5-5', temperature: undefined });
+    expect(() => loadConfig({ ANTHROPIC_TEMPERATURE: '0.1' })).toThrow(
+      /ANTHROPIC_TEMPERATURE is set but claude-sonnet-5-5 does not accept a temperature/,
+    );
+    // The spec's pair, while that model lives.
+    expect(
+      loadConfig({ ANTHROPIC_MODEL: 'claude-sonnet-4-5-20250929', ANTHROPIC_TEMPERATURE: '0.1' }).assistant,
+    ).toMatchObject({ temperature: 0.1 });
+    for (const [model, takes] of [
+      ['claude-sonnet-4-5-20250929', true],
+      ['claude-opus-4-6', true],
+      ['claude-3-7-sonnet-20250219', true],
+      ['claude-haiku-4-5', true],
+      ['claude-sonnet-4-6', false],
+      ['claude-opus-4-7', false],
+      ['claude-sonnet-5-5', false],
+      ['some-proxy-model', false],
+    ] as const)
+      expect(modelTakesTemperature(model), model).toBe(takes);
   });
 });

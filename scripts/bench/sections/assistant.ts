@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { DEFAULT_CLAUDE_MODEL } from '../../../functions/core/shared/claude-models';
 import { AnthropicTwin } from '../../local/anthropic/twin';
 import { type Backends, benchStack, median, ms, percentile } from '../harness';
 
@@ -29,7 +30,7 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
       twin.script({ text: TEXT });
       let started = performance.now();
       const stream = await client.messages.create({
-        model: 'claude-sonnet-4-5-20250929',
+        model: DEFAULT_CLAUDE_MODEL,
         max_tokens: 100,
         messages: [{ role: 'user', content: 'Why did it fail?' }],
         stream: true,

@@ -10,9 +10,11 @@
  * What it answers: scripted turns when a test queued them, otherwise the offline demo model
  * (demo-model.ts), which is a stand-in for Claude and says so.
  */
+
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_CLAUDE_MODEL, modelTakesTemperature } from '../../../functions/core/shared/claude-models';
 import { type DemoRequest, demoReply, type Reply } from './demo-model';
 
 export const DEMO_MODEL_LABEL = 'Offline demo model (a stand-in for Claude)';
@@ -64,7 +66,8 @@ export class AnthropicTwin {
   maxPromptChars: number;
 
   constructor(private readonly options: TwinOptions) {
-    this.models = options.models ?? ['claude-sonnet-4-5-20250929'];
+    // The platform's default and the model it replaced (which still takes a temperature).
+    this.models = options.models ?? [DEFAULT_CLAUDE_MODEL, 'claude-sonnet-4-5-20250929'];
     this.maxPromptChars = options.maxPromptChars ?? 600_000;
   }
 
@@ -235,6 +238,9 @@ export class AnthropicTwin {
       (typeof body.temperature !== 'number' || body.temperature < 0 || body.temperature > 1)
     )
       return 'temperature: must be between 0 and 1';
+    // Models released after Claude Opus 4.6 accept only the default (1.0).
+    if (body.temperature !== undefined && body.temperature !== 1 && !modelTakesTemperature(body.model))
+      return `temperature: ${body.model} does not support setting temperature; omit it or send 1.0`;
     if (!Array.isArray(body.messages) || body.messages.length === 0)
       return 'messages: at least one message is required';
     let previous: string | null = null;
