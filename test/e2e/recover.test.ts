@@ -60,6 +60,9 @@ describe('a failed run', () => {
     await expect.poll(() => panel.innerText(), { timeout: 20_000 }).toMatch(/STAR_ALIGN/);
     const text = await panel.innerText();
     expect(text).toMatch(/Exit code\s*\n?\s*\d+/);
+    // The card leads with what the failing command itself wrote to stderr.
+    await expect.poll(() => page.getByTestId('command-error').count(), { timeout: 20_000 }).toBe(1);
+    expect((await page.getByTestId('command-error').innerText()).trim().length).toBeGreaterThan(0);
     const logs = page.getByTestId('task-logs');
     await logs.waitFor({ timeout: 20_000 });
     expect(await logs.innerText()).toMatch(/STAR_ALIGN/);
@@ -99,8 +102,46 @@ describe('a failed run', () => {
     expect(await chain.innerText()).toContain(failedRunId);
     expect(await chain.innerText()).toContain('STAR_ALIGN fixed');
     await screenshot(page, 'detail-recovered');
+
+    // Back on the failed run: it says who recovered it, and asks before a second recovery.
+    await page.goto(`/#/runs/${failedRunId}`);
+    const note = page.getByTestId('recovered-by');
+    await note.waitFor({ timeout: 20_000 });
+    expect(await note.innerText()).toContain(`Recovered by ${recoveryId} (completed)`);
+    await page.getByRole('button', { name: 'Recover' }).click();
+    const again = page.getByRole('dialog', { name: `${failedRunId} was already recovered` });
+    await again.waitFor();
+    await again.getByRole('button', { name: 'Recover again' }).click();
+    const form = page.getByRole('dialog', { name: `Recover ${failedRunId}` });
+    await form.waitFor();
+    // The extra config starts as the run's own: what is left there replaces it.
+    expect(await form.getByLabel(/Extra Nextflow config/).inputValue()).toBe('');
+    expect(await form.innerText()).toContain('what you leave here replaces it for the recovery');
+    await screenshot(page, 'detail-recover-again');
+    await form.getByRole('button', { name: 'Back' }).click();
     expect(errors).toEqual([]);
   }, 120_000);
+
+  it('relaunches any run with changes: the wizard opens at Parameters with its inputs', async () => {
+    const { page, errors } = alice;
+    await page.goto(`/#/runs/${oomRunId}`);
+    await page.getByRole('button', { name: 'Relaunch with changes' }).click();
+    await page.waitForURL(/#\/new$/);
+    await page.getByRole('heading', { name: /Step 4 of 5: Parameters/ }).waitFor({ timeout: 20_000 });
+    expect(await page.getByLabel(/^aligner/).inputValue()).toBe('star');
+    await screenshot(page, 'wizard-relaunch');
+    // The samplesheet as the run was launched with it; the platform's own params left out.
+    const key = `arc:new-run-draft:v1:${ALICE}`;
+    const draft = JSON.parse((await page.evaluate((k) => localStorage.getItem(k), key)) ?? '{}') as {
+      samplesheet: string;
+      params: Record<string, unknown>;
+    };
+    expect(draft.samplesheet).toMatch(/^sample,fastq_1,fastq_2/);
+    expect(draft.samplesheet).toContain('SAMPLE_1');
+    expect(draft.params).not.toHaveProperty('outdir');
+    await page.evaluate((k) => localStorage.removeItem(k), key);
+    expect(errors).toEqual([]);
+  }, 60_000);
 });
 
 describe('runs that stopped outside their tasks', () => {
@@ -206,7 +247,7 @@ describe('the assistant on a failed run', () => {
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
     expect(await dialog.getByRole('heading').innerText()).toBe(`Recover ${oomRunId}`);
-    expect(await dialog.getByLabel(/Config override/).inputValue()).toMatch(
+    expect(await dialog.getByLabel(/Extra Nextflow config/).inputValue()).toMatch(
       /withName: '.*STAR_ALIGN' \{\s*memory = \d+\.GB/,
     );
     expect(await dialog.getByLabel(/Notes/).inputValue()).toMatch(/^Proposed by the assistant: .*exit 137/);

@@ -502,3 +502,16 @@ export async function updateRun(
   if (!(await deps.runs.setFields(runId, { labels }))) throw new NotFoundError(`Run ${runId} was not found.`);
   return { ...run, labels };
 }
+
+/** The samplesheet as the run was launched with it (CSV), for "Relaunch with changes". */
+export async function runSamplesheet(
+  deps: Pick<RunServiceDeps, 'runs' | 'objects'>,
+  caller: Caller,
+  runId: string,
+): Promise<{ run_id: string; samplesheet_csv: string }> {
+  const run = await getAccessibleRun(deps, caller, runId);
+  const name = runPaths(deps.objects.bucket, run.run_id).requestSamplesheet;
+  if (!(await deps.objects.exists(name)))
+    throw new NotFoundError(`The samplesheet of run ${run.run_id} is gone; build a new one.`);
+  return { run_id: run.run_id, samplesheet_csv: (await deps.objects.read(name)).toString('utf8') };
+}

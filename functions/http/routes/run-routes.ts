@@ -15,7 +15,14 @@ import {
   UpdateRunRequest,
 } from '../../core/runs/run-model';
 import { previewRun, type RunPreviewDeps } from '../../core/runs/run-preview';
-import { cancelRun, getRunWithHistory, launchRun, listRuns, updateRun } from '../../core/runs/run-service';
+import {
+  cancelRun,
+  getRunWithHistory,
+  launchRun,
+  listRuns,
+  runSamplesheet,
+  updateRun,
+} from '../../core/runs/run-service';
 import type { Logger } from '../../logging';
 import { audit } from '../audit';
 import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
@@ -191,6 +198,24 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
           ),
         };
       },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/runs/{id}/samplesheet',
+      summary: 'The samplesheet the run was launched with (CSV, as the pipeline read it)',
+      tags: ['runs'],
+      auth: true,
+      params: RunParams,
+      missing: runMissing,
+      query: NoQuery,
+      responses: [
+        {
+          status: 200,
+          description: '{run_id, samplesheet_csv}',
+          schema: z.object({ run_id: RunId, samplesheet_csv: z.string() }),
+        },
+      ],
+      handler: async (ctx) => ({ body: await runSamplesheet(deps, requireCaller(ctx), ctx.params.id) }),
     }),
     defineRoute({
       method: 'patch',

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useId, useRef } from 'preact/hooks';
 import type { RunStatus } from '../../../functions/core/shared/run-status';
 
 const STATUS_LABEL: Record<RunStatus, string> = {
@@ -96,15 +96,29 @@ export function Dialog({
   children: ComponentChildren;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // A close the page asked for (open turned false) is not the user closing it: no onClose,
+  // which would also close a dialog opened in its place.
+  const closing = useRef(false);
+  const id = useId();
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
     if (open && !dialog.open) dialog.showModal();
-    if (!open && dialog.open) dialog.close();
+    if (!open && dialog.open) {
+      closing.current = true;
+      dialog.close();
+    }
   }, [open]);
+  const closed = () => {
+    if (closing.current) {
+      closing.current = false;
+      return;
+    }
+    onClose();
+  };
   return (
-    <dialog ref={ref} aria-labelledby="dialog-title" onClose={onClose} onCancel={onClose}>
-      <h2 id="dialog-title">{title}</h2>
+    <dialog ref={ref} aria-labelledby={id} onClose={closed} onCancel={onClose}>
+      <h2 id={id}>{title}</h2>
       {open && children}
     </dialog>
   );

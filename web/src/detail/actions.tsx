@@ -1,9 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Run } from '../../../functions/core/runs/run-model';
 import { isTerminal } from '../../../functions/core/shared/run-status';
-import { ApiError, api, errorText } from '../api';
+import { ApiError, api, enc, errorText } from '../api';
 import { Dialog, ErrorNote } from '../components/ui';
 import { navigate } from '../router';
+import { emptyDraft, saveDraft } from '../wizard/draft';
 
 function parseOverrides(text: string): Record<string, unknown> | string {
   if (!text.trim()) return {};
@@ -41,7 +42,8 @@ function RecoverForm({
       ? JSON.stringify(initial.override_params, null, 2)
       : '',
   );
-  const [config, setConfig] = useState(initial?.config_content ?? '');
+  // The recovery's extra config replaces the run's: it starts as the run's, to edit.
+  const [config, setConfig] = useState(initial?.config_content ?? run.config_content);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const parsed = parseOverrides(overrides);
@@ -55,7 +57,7 @@ function RecoverForm({
       const body: Record<string, unknown> = { reuse_work_dir: reuse };
       if (notes.trim()) body.notes = notes.trim();
       if (Object.keys(parsed).length > 0) body.override_params = parsed;
-      if (config.trim()) body.override_config = config;
+      if (config !== run.config_content) body.override_config = config;
       const recovery = await api<Run>(`/api/runs/${run.run_id}/recover`, { method: 'POST', body });
       onDone();
       navigate(`#/runs/${recovery.run_id}`);
@@ -99,7 +101,10 @@ function RecoverForm({
         </p>
       )}
       <label>
-        Config override <span class="muted">(Nextflow config appended to the run's, e.g. more memory)</span>
+        Extra Nextflow config{' '}
+        <span class="muted">
+          (this run's, to edit: what you leave here replaces it for the recovery, e.g. more memory)
+        </span>
         <textarea
           class="mono"
           rows={3}
@@ -121,8 +126,45 @@ function RecoverForm({
   );
 }
 
-export function RunActions({ run, prefill = null }: { run: Run; prefill?: RecoveryPrefill | null }) {
-  const [dialog, setDialog] = useState<'cancel' | 'recover' | null>(null);
+/**
+ * "Relaunch with changes": the wizard, prefilled with the run's pipeline, samplesheet (as it
+ * was submitted), params, config, labels and NGS runs, opened at its Parameters step.
+ */
+async function relaunch(run: Run, email: string): Promise<void> {
+  const sheet = await api<{ samplesheet_csv: string }>(`/api/runs/${enc(run.run_id)}/samplesheet`);
+  // The platform sets these two for every run; a new run gets its own.
+  const { input: _input, outdir: _outdir, ...params } = run.params;
+  saveDraft(email, {
+    ...emptyDraft(),
+    step: 3,
+    pipeline: run.pipeline,
+    version: run.pipeline_version,
+    samplesheet: sheet.samplesheet_csv,
+    samplesheetEdited: true,
+    ngsRuns: run.source_ngs_runs,
+    sourceProject: run.source_project,
+    params,
+    config: run.config_content,
+    labels: Object.entries(run.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', '),
+  });
+  navigate('#/new');
+}
+
+export function RunActions({
+  run,
+  prefill = null,
+  recoveredBy = [],
+  email,
+}: {
+  run: Run;
+  prefill?: RecoveryPrefill | null;
+  /** Runs that already recover this one: Recover asks first. */
+  recoveredBy?: Run[];
+  email: string;
+}) {
+  const [dialog, setDialog] = useState<'cancel' | 'recover' | 'recover-again' | null>(null);
   // A new proposal applied from the assistant opens the Recover dialog with it.
   useEffect(() => {
     if (prefill) setDialog('recover');
@@ -152,11 +194,47 @@ export function RunActions({ run, prefill = null }: { run: Run; prefill?: Recove
           Cancel run
         </button>
       )}
+      <button
+        type="button"
+        disabled={busy}
+        onClick={() => {
+          setBusy(true);
+          relaunch(run, email)
+            .catch((e: unknown) => setError(errorText(e)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        Relaunch with changes
+      </button>
       {recoverable && (
-        <button type="button" class="primary" onClick={() => setDialog('recover')}>
+        <button
+          type="button"
+          class="primary"
+          onClick={() => setDialog(recoveredBy.length > 0 ? 'recover-again' : 'recover')}
+        >
           Recover
         </button>
       )}
+      {error && dialog === null && <ErrorNote title="Could not open the wizard.">{error}</ErrorNote>}
+      <Dialog
+        open={dialog === 'recover-again'}
+        title={`${run.run_id} was already recovered`}
+        onClose={() => setDialog(null)}
+      >
+        <p>
+          {recoveredBy.map((r) => `${r.run_id} (${r.status})`).join(', ')} already recover
+          {recoveredBy.length === 1 ? 's' : ''} this run. Recovering it again starts another attempt from this
+          run, beside {recoveredBy.length === 1 ? 'that one' : 'those'}.
+        </p>
+        <div class="buttons">
+          <button type="button" onClick={() => navigate(`#/runs/${recoveredBy.at(-1)!.run_id}`)}>
+            Open {recoveredBy.at(-1)?.run_id}
+          </button>
+          <button type="button" class="primary" onClick={() => setDialog('recover')}>
+            Recover again
+          </button>
+        </div>
+      </Dialog>
       <Dialog open={dialog === 'cancel'} title={`Cancel ${run.run_id}?`} onClose={() => setDialog(null)}>
         <p>
           The Batch job is stopped and running tasks are killed. Finished tasks stay in the work directory, so

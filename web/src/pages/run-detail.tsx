@@ -63,11 +63,28 @@ function Timeline({ run, events }: { run: Run; events: RunHistoryEntry[] }) {
   );
 }
 
+/** The "Command error:" lines of Nextflow's error block: what the failing tool itself said. */
+export function commandError(detail: string | null): string | null {
+  const found = /Command error:\n([\s\S]*?)(?:\n\s*\n|\nWork dir:|$)/.exec(detail ?? '');
+  const lines = found?.[1]
+    ?.split('\n')
+    .map((line) => line.replace(/^ {2}/, ''))
+    .filter((line) => line.trim() !== '');
+  return lines && lines.length > 0 ? lines.slice(-20).join('\n') : null;
+}
+
 function ErrorPanel({ run }: { run: Run }) {
   const hint = exitCodeHint(run.exit_code);
+  const said = commandError(run.error_detail);
   return (
     <section class="card error-panel" aria-labelledby="error-heading" role="alert" data-testid="error-panel">
       <h2 id="error-heading">Why the run failed</h2>
+      {said && (
+        <div data-testid="command-error">
+          <p class="small muted">The failing command said:</p>
+          <pre class="log">{said}</pre>
+        </div>
+      )}
       {(run.error_task || typeof run.exit_code === 'number') && (
         <dl class="stats">
           {run.error_task && (
@@ -175,6 +192,7 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
   const chain = useRecoveryChain(session, run);
   const now = useNow(1000);
   const [prefill, setPrefill] = useState<RecoveryPrefill | null>(null);
+  const recoveredBy = chain.filter((r) => run && r.parent_run_id === run.run_id);
 
   if (live.state === 'loading') return <Loading what={`Loading ${runId}…`} />;
   if (live.state === 'error') return <ErrorNote title={`Could not load ${runId}.`}>{live.message}</ErrorNote>;
@@ -233,9 +251,24 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
               });
             }}
           />
-          <RunActions run={run} prefill={prefill} />
+          <RunActions run={run} prefill={prefill} recoveredBy={recoveredBy} email={session.email} />
         </div>
       </header>
+      {recoveredBy.length > 0 && (
+        <div class="note" data-testid="recovered-by" role="status">
+          <strong>Recovered by </strong>
+          {recoveredBy.map((r, i) => (
+            <span key={r.run_id}>
+              {i > 0 && ', '}
+              <a class="mono" href={`#/runs/${r.run_id}`}>
+                {r.run_id}
+              </a>{' '}
+              ({r.status})
+            </span>
+          ))}
+          . Look there first: recovering this run again starts another attempt beside it.
+        </div>
+      )}
       {run.param_warnings.length > 0 && (
         <div class="note">
           <strong>Warnings: </strong>

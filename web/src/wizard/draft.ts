@@ -52,6 +52,11 @@ function load(email: string): Draft {
   }
 }
 
+/** Replaces the user's draft: "Relaunch with changes" opens the wizard with a run's inputs. */
+export function saveDraft(email: string, draft: Draft): void {
+  localStorage.setItem(storageKey(email), JSON.stringify(draft));
+}
+
 export function useDraft(email: string): [Draft, (change: Partial<Draft>) => void, () => void] {
   const [draft, setDraft] = useState(() => load(email));
   useEffect(() => {
