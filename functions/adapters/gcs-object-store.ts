@@ -119,15 +119,22 @@ export class GcsObjectStore implements ObjectStore {
     return { objects: objects.slice(0, limit), truncated: objects.length > limit || Boolean(pageToken) };
   }
 
-  async signedUrl(name: string, expiresInSeconds: number, downloadName?: string): Promise<string> {
+  async signedUrl(
+    name: string,
+    expiresInSeconds: number,
+    downloadName?: string,
+    inlineType?: string,
+  ): Promise<string> {
     const [url] = await guardStorage(() =>
       this.file(name).getSignedUrl({
         version: 'v4',
         action: 'read',
         expires: Date.now() + expiresInSeconds * 1000,
-        ...(downloadName
-          ? { responseDisposition: `attachment; filename="${downloadName.replace(/["\\\r\n]/g, '_')}"` }
-          : {}),
+        ...(inlineType
+          ? { responseDisposition: 'inline', responseType: inlineType }
+          : downloadName
+            ? { responseDisposition: `attachment; filename="${downloadName.replace(/["\\\r\n]/g, '_')}"` }
+            : {}),
       }),
     );
     return url;

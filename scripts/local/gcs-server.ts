@@ -494,11 +494,14 @@ export class LocalGcsServer {
     const [, bucket, ...rest] = rawPath.split('/');
     const disposition = query.get('response-content-disposition');
     if (disposition) res.setHeader('content-disposition', disposition);
+    // As GCS does: a signed URL may name the response's content type (an HTML report shown inline).
     return this.handleDownload(
       req,
       res,
       decodeURIComponent(bucket ?? ''),
       decodeURIComponent(rest.join('/')),
+      null,
+      query.get('response-content-type'),
     );
   }
 
@@ -548,12 +551,13 @@ export class LocalGcsServer {
     bucket: string,
     name: string,
     generation?: string | null,
+    contentType?: string | null,
   ): Promise<void> {
     const object = this.object(bucket, name, generation);
     const size = Number(object.size);
     const range = parseRange(req.headers.range, size);
     const headers: Record<string, string> = {
-      'content-type': object.contentType,
+      'content-type': contentType ?? object.contentType,
       'x-goog-generation': object.generation,
       'x-goog-metageneration': object.metageneration,
       'x-goog-stored-content-length': object.size,

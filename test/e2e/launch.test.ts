@@ -178,6 +178,28 @@ describe('the new run wizard', () => {
     await page.locator('.chart canvas').first().waitFor({ timeout: 10_000 });
     await screenshot(page, 'detail-completed');
 
+    // Results first, open, by folder; an HTML report opens in the browser from Cloud Storage's origin.
+    await expect.poll(() => page.locator('details[data-group="results"]').getAttribute('open')).toBe('');
+    expect(await page.locator('details[data-group="inputs"]').getAttribute('open')).toBeNull();
+    const groups = await page
+      .locator('.files > details')
+      .evaluateAll((list) => list.map((d) => d.getAttribute('data-group')));
+    expect(groups).toEqual(['results', 'logs', 'inputs']);
+    expect(await page.locator('details[data-folder="fastqc/"]').count()).toBe(1);
+    const open = page.getByTestId('open-report').first();
+    expect(await open.getAttribute('target')).toBe('_blank');
+    expect(await open.getAttribute('rel')).toBe('noopener noreferrer');
+    const viaApi = await fetch(`${stack.url}${await open.getAttribute('href')}`, {
+      headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
+      redirect: 'manual',
+    });
+    expect(viaApi.status).toBe(302);
+    const report = await fetch(viaApi.headers.get('location')!);
+    expect(report.status).toBe(200);
+    expect(report.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(report.headers.get('content-disposition')).toBe('inline');
+    expect(new URL(viaApi.headers.get('location')!).origin).not.toBe(new URL(stack.url).origin);
+
     const stored = await request<{
       source_ngs_runs: string[];
       params: Record<string, unknown>;

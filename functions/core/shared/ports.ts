@@ -65,8 +65,16 @@ export interface ObjectStore {
   stat(name: string): Promise<ObjectInfo | null>;
   /** Objects under a prefix, in name order; at most `limit` (then `truncated`). */
   list(prefix: string, limit: number): Promise<{ objects: ObjectInfo[]; truncated: boolean }>;
-  /** A V4 signed URL that lets anyone holding it download the object until it expires. */
-  signedUrl(name: string, expiresInSeconds: number, downloadName?: string): Promise<string>;
+  /**
+   * A V4 signed URL that lets anyone holding it read the object until it expires: a download
+   * named `downloadName`, or with `inlineType` shown by the browser as that type (an HTML report).
+   */
+  signedUrl(
+    name: string,
+    expiresInSeconds: number,
+    downloadName?: string,
+    inlineType?: string,
+  ): Promise<string>;
   ping(): Promise<void>;
 }
 

@@ -12,7 +12,7 @@ import { getAccessibleRun } from '../../core/runs/run-service';
 import { findTask, queryTasks, type TaskCatalog, TasksQuery, taskView } from '../../core/runs/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../../core/runs/task-logs';
 import { LogPage, RunFiles } from '../../core/runs/views';
-import { NotFoundError } from '../../core/shared/errors';
+import { NotFoundError, ValidationError } from '../../core/shared/errors';
 import type { ObjectStore } from '../../core/shared/ports';
 import { describeError, type Logger } from '../../logging';
 import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
@@ -67,6 +67,12 @@ const StreamQuery = z.strictObject({
 const DownloadQuery = z.strictObject({
   path: z.string().describe('relative to the run, e.g. results/multiqc/multiqc_report.html'),
   format: z.enum(['redirect', 'json']).default('redirect'),
+  view: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe(
+      'true: an HTML report (MultiQC, Nextflow report and timeline) shown in the browser, from Cloud Storage’s own origin, not downloaded',
+    ),
 });
 
 const ZIP_FILES = ['nextflow.log', 'trace.txt', 'timeline.html', 'report.html'];
@@ -293,10 +299,19 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
         const name = runObjectName(current.run_id, query.path);
         if (!(await deps.objects.stat(name)))
           throw new NotFoundError(`Run ${current.run_id} has no file ${query.path}.`);
+        const view = query.view === 'true';
+        if (view && !/\.html?$/i.test(query.path))
+          throw new ValidationError(
+            `Only HTML reports open in the browser; download ${query.path} instead.`,
+            [{ field: 'view', rule: 'html', message: 'view=true is for .html files' }],
+          );
+        // A report is served by Cloud Storage, on its own origin: its scripts never run with the
+        // platform's cookies or IAP session.
         const url = await deps.objects.signedUrl(
           name,
           deps.signedUrlTtlSeconds,
           query.path.slice(query.path.lastIndexOf('/') + 1),
+          view ? 'text/html; charset=utf-8' : undefined,
         );
         const expires_at = new Date(Date.now() + deps.signedUrlTtlSeconds * 1000).toISOString();
         if (query.format === 'json') return { body: { url, expires_at } };

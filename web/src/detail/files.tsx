@@ -5,10 +5,51 @@ import { ErrorNote, Loading } from '../components/ui';
 import { formatBytes } from '../format';
 
 const GROUPS: [keyof Pick<RunFiles, 'inputs' | 'results' | 'logs'>, string][] = [
-  ['inputs', 'Inputs'],
   ['results', 'Results'],
   ['logs', 'Logs'],
+  ['inputs', 'Inputs'],
 ];
+
+const isHtml = (path: string) => /\.html?$/i.test(path);
+
+/** One file: its download, and for an HTML report (MultiQC, Nextflow's report) an Open link. */
+function FileLink({ file, label }: { file: RunFile; label: string }) {
+  return (
+    <li>
+      <a href={file.download_url} download={file.name} title={file.path}>
+        {label}
+      </a>{' '}
+      <span class="muted small">{formatBytes(file.size)}</span>
+      {isHtml(file.path) && (
+        <>
+          {' '}
+          {/* Served by Cloud Storage from its own origin: the report's scripts never see this page's session. */}
+          <a
+            class="small"
+            href={`${file.download_url}&view=true`}
+            target="_blank"
+            rel="noopener noreferrer"
+            data-testid="open-report"
+          >
+            Open in browser
+          </a>
+        </>
+      )}
+    </li>
+  );
+}
+
+/** Results by their top folder (multiqc/, star/ …), reports first within each. */
+function byFolder(files: RunFile[]): [string, RunFile[]][] {
+  const folders = new Map<string, RunFile[]>();
+  for (const file of files) {
+    const relative = file.path.replace(/^results\//, '');
+    const folder = relative.includes('/') ? relative.slice(0, relative.indexOf('/') + 1) : '';
+    folders.set(folder, [...(folders.get(folder) ?? []), file]);
+  }
+  const rank = (folder: string) => (folder === 'multiqc/' ? 0 : folder === 'pipeline_info/' ? 2 : 1);
+  return [...folders.entries()].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+}
 
 export function FilesPanel({ run }: { run: Run }) {
   const live = useApi<RunFiles>(`/api/runs/${enc(run.run_id)}/files`, [run.status]);
@@ -30,7 +71,7 @@ export function FilesPanel({ run }: { run: Run }) {
           {GROUPS.map(([key, title]) => {
             const list: RunFile[] = files[key];
             return (
-              <details open={key !== 'results' || list.length <= 30}>
+              <details open={key === 'results'} data-group={key}>
                 <summary>
                   {title} <span class="muted">({list.length})</span>
                 </summary>
@@ -38,15 +79,28 @@ export function FilesPanel({ run }: { run: Run }) {
                   <p class="muted small">
                     {key === 'results' ? 'Results appear here as the pipeline publishes them.' : 'None yet.'}
                   </p>
+                ) : key === 'results' ? (
+                  byFolder(list).map(([folder, inFolder]) => (
+                    <details open={folder === 'multiqc/' || inFolder.length <= 10} data-folder={folder}>
+                      <summary class="mono">
+                        {folder || '(top level)'} <span class="muted">({inFolder.length})</span>
+                      </summary>
+                      <ul>
+                        {[...inFolder]
+                          .sort((a, b) => Number(isHtml(b.path)) - Number(isHtml(a.path)))
+                          .map((file) => (
+                            <FileLink
+                              file={file}
+                              label={file.path.replace(/^results\/[^/]*\/?/, '') || file.name}
+                            />
+                          ))}
+                      </ul>
+                    </details>
+                  ))
                 ) : (
                   <ul>
                     {list.map((file) => (
-                      <li>
-                        <a href={file.download_url} download={file.name}>
-                          {file.path}
-                        </a>{' '}
-                        <span class="muted small">{formatBytes(file.size)}</span>
-                      </li>
+                      <FileLink file={file} label={file.path} />
                     ))}
                   </ul>
                 )}
