@@ -234,18 +234,21 @@ resource "google_firestore_index" "haystack_runs" {
   }
 }
 
-# The page's search (web/src/live.ts): a user's runs by sample or NGS run name, newest first,
-# and by run id prefix.
+# The page's search (web/src/live.ts): runs by a prefix of their name, samples, NGS runs or
+# project (search_terms, lowercase), a user's or everyone's, newest first; and by run id prefix.
 resource "google_firestore_index" "runs_search" {
-  for_each   = toset(["samples", "source_ngs_runs"])
+  for_each   = { user = ["user_email"], all = [] }
   database   = google_firestore_database.default.name
   collection = "runs"
-  fields {
-    field_path = "user_email"
-    order      = "ASCENDING"
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
   }
   fields {
-    field_path   = each.value
+    field_path   = "search_terms"
     array_config = "CONTAINS"
   }
   fields {

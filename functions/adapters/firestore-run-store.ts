@@ -21,6 +21,7 @@ import type {
   StaleQuery,
 } from '../core/runs/ports';
 import { isTerminal, Run, type RunStatus, type StoredProgress } from '../core/runs/run-model';
+import { searchTerms } from '../core/runs/search';
 import {
   appliedDetail,
   applyRunEvent,
@@ -157,7 +158,8 @@ export class FirestoreRunStore implements RunStore {
     const ref = this.runs().doc(run.run_id);
     const batch = this.db.batch();
     // label_pairs: the labels as `key=value` strings, the form a list filter can query.
-    batch.create(ref, { ...run, label_pairs: labelPairs(run.labels) });
+    // search_terms: lowercase prefixes of its name, samples, NGS runs and project (the page's search).
+    batch.create(ref, { ...run, label_pairs: labelPairs(run.labels), search_terms: searchTerms(run) });
     batch.create(ref.collection('events').doc(), {
       source: 'api',
       from: null,
@@ -395,9 +397,15 @@ export class FirestoreRunStore implements RunStore {
 
   async setFields(runId: string, fields: RunFields): Promise<boolean> {
     try {
-      await this.runs()
-        .doc(runId)
-        .update(fields.labels ? { ...fields, label_pairs: labelPairs(fields.labels) } : fields);
+      const ref = this.runs().doc(runId);
+      const derived: Record<string, unknown> = {};
+      if (fields.labels) derived.label_pairs = labelPairs(fields.labels);
+      if (fields.name !== undefined) {
+        const current = await this.get(runId);
+        if (!current) return false;
+        derived.search_terms = searchTerms({ ...current, name: fields.name });
+      }
+      await ref.update({ ...fields, ...derived });
       return true;
     } catch (error) {
       if ((error as { code?: number }).code === GrpcCode.NOT_FOUND) return false;

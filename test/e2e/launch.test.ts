@@ -152,8 +152,10 @@ describe('the new run wizard', () => {
       .getByRole('alert')
       .filter({ hasText: /lowercase letters/ })
       .waitFor({ timeout: 20_000 });
-    expect(await page.getByRole('alert').innerText()).toContain('Fix the labels above.');
+    expect(await page.getByRole('alert').innerText()).toContain('Fix the fields above.');
     await page.getByLabel(/^Labels/).fill('team=organoids, cost-center=cc-42');
+    await page.getByLabel(/^Run name/).fill('Organoids day 14');
+    await page.getByLabel(/^Description/).fill('Second batch, new dissociation protocol.');
     await page.getByTestId('review').waitFor({ timeout: 20_000 });
     await screenshot(page, 'wizard-5-review');
     await page.getByRole('button', { name: 'Launch run' }).click();
@@ -205,6 +207,8 @@ describe('the new run wizard', () => {
       params: Record<string, unknown>;
       sample_count: number;
       labels: Record<string, string>;
+      name: string;
+      description: string;
     }>(`${stack.url}/api/runs/${runId}`, {
       headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
     });
@@ -212,7 +216,19 @@ describe('the new run wizard', () => {
       source_ngs_runs: [ngsRun!.name],
       sample_count: 2,
       labels: { team: 'organoids', 'cost-center': 'cc-42' },
+      name: 'Organoids day 14',
+      description: 'Second batch, new dissociation protocol.',
     });
+    // The list shows its name, project and NGS run; the search finds it by the start of its name, in any case.
+    await page.goto('/#/');
+    const row = page.locator(`tr[data-run-id="${runId}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    expect(await row.locator('.run-name').innerText()).toBe('Organoids day 14');
+    expect(await row.innerText()).toContain(ngsRun!.name);
+    await page.getByRole('searchbox', { name: 'Search' }).fill('ORGANOIDS da');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('table.runs tbody tr').count(), { timeout: 20_000 }).toBe(1);
+    await screenshot(page, 'list-named-run');
     expect(stored.body.params).toMatchObject({
       aligner: 'star',
       protocol: '10XV3',

@@ -64,7 +64,12 @@ describe('POST /api/runs', () => {
     const doc = await api.firestore.collection('runs').doc(run.run_id).get();
     // Stored: additive counters only. Shown: with running, total_known and where they come from.
     // label_pairs: the labels in the form the list's label filter queries.
-    expect(doc.data()).toEqual({ ...run, progress: emptyProgress(), label_pairs: [] });
+    expect(doc.data()).toEqual({
+      ...run,
+      progress: emptyProgress(),
+      label_pairs: [],
+      search_terms: expect.arrayContaining(['sa', 'sample_1']),
+    });
     expect(run.progress).toEqual({ ...emptyProgress(), running: 0, total_known: 0, source: 'live' });
   });
 

@@ -4,6 +4,7 @@
  * that is the emulator with the dev identity's mock token; in production a Firebase custom
  * token from /api/session/token.
  */
+
 import { type FirebaseApp, initializeApp } from 'firebase/app';
 import {
   collection,
@@ -25,6 +26,7 @@ import {
 import { useEffect, useState } from 'preact/hooks';
 import type { RunHistoryEntry } from '../../functions/core/runs/ports';
 import type { Run } from '../../functions/core/runs/run-model';
+import { searchKey } from '../../functions/core/runs/search';
 import type { SessionToken } from '../../functions/core/shared/session';
 import { api } from './api';
 
@@ -105,6 +107,8 @@ export function asRun(data: unknown): Run {
     progress: storedProgress(run.progress),
     queue: run.queue ?? null,
     labels: run.labels ?? {},
+    name: run.name ?? null,
+    description: run.description ?? null,
     orchestrator_attempt: run.orchestrator_attempt ?? 1,
     orchestrator_retries: run.orchestrator_retries ?? [],
     attempt_progress: Object.fromEntries(
@@ -243,15 +247,16 @@ function searchQueries(session: Session, filters: RunFilters): Query[] {
       ),
     ];
   }
-  return ['samples', 'source_ngs_runs'].map((field) =>
+  // A run's name, samples, NGS runs and project, case-insensitively and by prefix (search_terms).
+  return [
     query(
       runs,
       ...base,
-      where(field, 'array-contains', text),
+      where('search_terms', 'array-contains', searchKey(text)),
       orderBy('created_at', 'desc'),
       limit(SEARCH_LIMIT),
     ),
-  );
+  ];
 }
 
 /** One page of the user's runs, newest first, live: a run changing status updates in place. */

@@ -53,6 +53,8 @@ export type RunFields = Partial<
     | 'orchestrator_retries'
     | 'queue'
     | 'labels'
+    | 'name'
+    | 'description'
   >
 >;
 

@@ -181,6 +181,8 @@ export async function recoverRun(
     attempt: parent.attempt + 1,
     // A recovery is the same work: it is billed and found under the same labels.
     labels: parent.labels,
+    name: parent.name,
+    description: parent.description,
   });
   const detail = `Recovery of ${parent.run_id} by ${caller.email}${reuse ? `, resuming session ${parent.session_id} in work/${parent.root_run_id}/` : ', from the start in a new session'}`;
   await deps.runs.createInChain(run, parent.root_run_id, detail, async () => {

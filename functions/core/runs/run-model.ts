@@ -18,6 +18,12 @@ export const RunId = z
   .regex(RUN_ID_PATTERN, 'must look like run-xxxxxxxxxxxx (12 lowercase letters or digits)');
 
 const IsoTime = z.iso.datetime({ offset: false });
+const RunName = z
+  .string()
+  .trim()
+  .min(1, 'a name cannot be empty')
+  .max(100, 'a name is at most 100 characters');
+const RunDescription = z.string().trim().max(2_000, 'a description is at most 2,000 characters');
 const NullableIsoTime = IsoTime.nullable();
 
 export const SAMPLESHEET_MAX_BYTES = 10 * 1024 * 1024;
@@ -166,6 +172,8 @@ export const Run = z.object({
   labels: Labels.default({}).describe(
     'key=value labels (Google Cloud label rules), copied onto the Batch jobs',
   ),
+  name: z.string().nullable().default(null).describe('what the scientist calls the run'),
+  description: z.string().nullable().default(null),
   queue: RunQueue.nullable()
     .default(null)
     .describe('set while a pending run waits for Batch capacity: why, and since when'),
@@ -196,6 +204,8 @@ export const CreateRunRequest = z.strictObject({
   source_ngs_runs: z.array(z.string().min(1).max(200)).max(100).optional(),
   source_project: z.string().min(1).max(200).optional(),
   labels: Labels.optional().describe('up to 25 key=value labels, e.g. {"team": "genomics"}'),
+  name: RunName.optional().describe('a name to know the run by, e.g. "PBMC stim, day 3"'),
+  description: RunDescription.optional(),
 });
 export type CreateRunRequest = z.infer<typeof CreateRunRequest>;
 
@@ -208,9 +218,17 @@ export const RecoverRunRequest = z.strictObject({
 export type RecoverRunRequest = z.infer<typeof RecoverRunRequest>;
 
 /** PATCH /api/runs/{id}: what may change on a run after launch. */
-export const UpdateRunRequest = z.strictObject({
-  labels: LabelsPatch.describe('a JSON Merge Patch of the labels: a value sets a label, null removes it'),
-});
+export const UpdateRunRequest = z
+  .strictObject({
+    labels: LabelsPatch.optional().describe(
+      'a JSON Merge Patch of the labels: a value sets a label, null removes it',
+    ),
+    name: RunName.nullable().optional().describe('null removes the name'),
+    description: RunDescription.nullable().optional(),
+  })
+  .refine((r) => r.labels !== undefined || r.name !== undefined || r.description !== undefined, {
+    message: 'give labels, name or description to change',
+  });
 export type UpdateRunRequest = z.infer<typeof UpdateRunRequest>;
 
 export const MAX_PAGE_SIZE = 100;

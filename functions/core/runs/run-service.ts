@@ -263,6 +263,8 @@ export type NewRunFields = Pick<
     Pick<
       Run,
       | 'labels'
+      | 'name'
+      | 'description'
       | 'parent_run_id'
       | 'root_run_id'
       | 'is_recovery'
@@ -320,6 +322,8 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
     attempt_progress: {},
     workflow_execution: null,
     labels: fields.labels ?? {},
+    name: fields.name ?? null,
+    description: fields.description ?? null,
     queue: null,
     ingest: {},
   };
@@ -354,6 +358,8 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     source_project: inputs.request.source_project ?? null,
     session_id: deps.random.uuid(),
     labels: inputs.request.labels ?? {},
+    name: inputs.request.name ?? null,
+    description: inputs.request.description || null,
   });
   await deps.runs.create(run);
   return run;
@@ -491,7 +497,7 @@ export async function updateRun(
   // Someone else's run is "not found" whatever the body, as for every run route.
   const run = await getAccessibleRun(deps, caller, runId);
   const request = parseOrThrow(UpdateRunRequest, body, 'run update');
-  const labels = mergeLabels(run.labels, request.labels);
+  const labels = mergeLabels(run.labels, request.labels ?? {});
   const count = Object.keys(labels).length;
   if (count > MAX_LABELS) {
     throw new ValidationError(
@@ -499,8 +505,13 @@ export async function updateRun(
       [{ field: 'labels', rule: 'max_labels', message: `at most ${MAX_LABELS} labels (would be ${count})` }],
     );
   }
-  if (!(await deps.runs.setFields(runId, { labels }))) throw new NotFoundError(`Run ${runId} was not found.`);
-  return { ...run, labels };
+  const changes = {
+    labels,
+    ...(request.name !== undefined ? { name: request.name } : {}),
+    ...(request.description !== undefined ? { description: request.description || null } : {}),
+  };
+  if (!(await deps.runs.setFields(runId, changes))) throw new NotFoundError(`Run ${runId} was not found.`);
+  return { ...run, ...changes };
 }
 
 /** The samplesheet as the run was launched with it (CSV), for "Relaunch with changes". */

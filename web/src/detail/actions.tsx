@@ -145,6 +145,8 @@ async function relaunch(run: Run, email: string): Promise<void> {
     sourceProject: run.source_project,
     params,
     config: run.config_content,
+    name: run.name ?? '',
+    description: run.description ?? '',
     labels: Object.entries(run.labels)
       .map(([k, v]) => `${k}=${v}`)
       .join(', '),

@@ -220,8 +220,10 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
       <header class="toolbar">
         <div>
           <h1 id="run-heading">
+            {run.name && <span class="run-title">{run.name} </span>}
             <span class="mono">{run.run_id}</span> <StatusBadge status={run.status} queue={run.queue} />
           </h1>
+          {run.description && <p data-testid="run-description">{run.description}</p>}
           <p class="muted">
             {run.pipeline} {run.pipeline_version} · {plural(run.sample_count, 'sample')}
             {run.source_ngs_runs.length > 0 && ` from ${run.source_ngs_runs.join(', ')}`} · {run.user_name} ·

@@ -55,6 +55,7 @@ function RunRow({ run, now, showOwner }: { run: Run; now: number; showOwner: boo
             recovery
           </span>
         )}
+        {run.name && <div class="run-name">{run.name}</div>}
         {showOwner && <div class="muted small">{run.user_email}</div>}
         <LabelChips labels={run.labels} />
       </td>
@@ -63,6 +64,12 @@ function RunRow({ run, now, showOwner }: { run: Run; now: number; showOwner: boo
       </td>
       <td>
         {run.pipeline} <span class="muted">{run.pipeline_version}</span>
+        {(run.source_project || run.source_ngs_runs.length > 0) && (
+          <div class="muted small">
+            {[run.source_project, run.source_ngs_runs.slice(0, 2).join(', ')].filter(Boolean).join(' · ')}
+            {run.source_ngs_runs.length > 2 && ` +${run.source_ngs_runs.length - 2}`}
+          </div>
+        )}
       </td>
       <td title={run.samples.join(', ')}>
         {plural(run.sample_count, 'sample')}
@@ -114,7 +121,7 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
         label="Filter runs"
         search={{
           value: searchText,
-          placeholder: 'Run id (run-…), sample or NGS run name',
+          placeholder: 'Run id (run-…), or the start of a run name, sample, NGS run or project',
           onInput: setSearchText,
         }}
         onSubmit={() => set({ search: searchText.trim(), label: labelText.trim() })}
@@ -160,8 +167,8 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
           options={pipelines}
           onChange={(pipeline) => set({ pipeline })}
         />
-        <label class="inline">
-          Label{' '}
+        <label>
+          Label
           <input
             type="text"
             name="label"
@@ -181,8 +188,8 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
         <div class="empty" data-testid="empty-state">
           {filtered ? (
             <p>
-              No runs match these filters. Search matches a run id prefix, or a sample or NGS run name
-              exactly.
+              No runs match these filters. Search finds a run id by its start (run-…), and a run by the start
+              of its name, a sample, its NGS run or project, in any case.
             </p>
           ) : (
             <>

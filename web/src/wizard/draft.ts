@@ -17,6 +17,8 @@ export interface Draft {
   config: string;
   /** Labels as typed at Review: `key=value` pairs separated by commas or spaces. */
   labels: string;
+  name: string;
+  description: string;
 }
 
 export function emptyDraft(): Draft {
@@ -33,6 +35,8 @@ export function emptyDraft(): Draft {
     params: {},
     config: '',
     labels: '',
+    name: '',
+    description: '',
   };
 }
 

@@ -21,6 +21,8 @@ export function requestBody(draft: Draft): Record<string, unknown> {
   if (draft.config.trim()) body.config_content = draft.config;
   if (draft.ngsRuns.length > 0) body.source_ngs_runs = draft.ngsRuns;
   if (draft.sourceProject) body.source_project = draft.sourceProject;
+  if (draft.name?.trim()) body.name = draft.name.trim();
+  if (draft.description?.trim()) body.description = draft.description.trim();
   const labels = labelsFromText(draft.labels);
   if (Object.keys(labels).length > 0) body.labels = labels;
   return body;

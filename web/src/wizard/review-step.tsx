@@ -12,7 +12,7 @@ export function ReviewStep({
   preview: PreviewState;
   update: (change: Partial<Draft>) => void;
 }) {
-  const labelsField = (
+  const labelsInput = (
     <label class="field">
       Labels <span class="muted small">(optional: key=value, separated by commas, e.g. team=genomics)</span>
       <input
@@ -23,6 +23,31 @@ export function ReviewStep({
         onInput={(e) => update({ labels: e.currentTarget.value })}
       />
     </label>
+  );
+  const labelsField = (
+    <>
+      <label class="field">
+        Run name <span class="muted small">(optional: how you will find it, e.g. “PBMC stim, day 3”)</span>
+        <input
+          type="text"
+          name="run-name"
+          maxLength={100}
+          value={draft.name}
+          onInput={(e) => update({ name: e.currentTarget.value })}
+        />
+      </label>
+      <label class="field">
+        Description <span class="muted small">(optional)</span>
+        <textarea
+          name="description"
+          rows={2}
+          maxLength={2000}
+          value={draft.description}
+          onInput={(e) => update({ description: e.currentTarget.value })}
+        />
+      </label>
+      {labelsInput}
+    </>
   );
   if (preview.state === 'idle' || (preview.state === 'checking' && !preview.last))
     return <Loading what="Preparing the review…" />;
@@ -35,8 +60,8 @@ export function ReviewStep({
         <div class="note note-error" role="alert">
           <strong>This run cannot be launched yet: </strong>
           {result.message}{' '}
-          {result.problems.some((p) => p.field?.startsWith('labels'))
-            ? 'Fix the labels above.'
+          {result.problems.some((p) => /^(labels|name|description)/.test(p.field ?? ''))
+            ? 'Fix the fields above.'
             : 'Go back to the step the problem names.'}
         </div>
       </div>
