@@ -91,7 +91,23 @@ describe('the new run wizard', () => {
     // 3. Samplesheet: generated and valid; an edit that breaks a FASTQ path is named by row and column.
     await page.getByTestId('samplesheet-ok').waitFor({ timeout: 20_000 });
     const fastq = page.getByLabel('Row 1 fastq_1');
-    const original = await fastq.inputValue();
+    // A path shows its file name, the full gs:// URI on hover and when focused to edit it.
+    const original = (await fastq.getAttribute('data-full'))!;
+    expect(original).toMatch(/^gs:\/\/arc-demo-sequencing\/.+\/[^/]+_R1_001\.fastq\.gz$/);
+    expect(await fastq.inputValue()).toBe(original.slice(original.lastIndexOf('/') + 1));
+    expect(await fastq.getAttribute('title')).toBe(original);
+    await fastq.focus();
+    expect(await fastq.inputValue()).toBe(original);
+    // Columns are as wide as what they hold: the path column is wider than the sample column.
+    const widths = await page.evaluate(() =>
+      ['sample', 'fastq_1'].map(
+        (c) => (document.querySelector(`input[aria-label^="Row 1 ${c}"]`) as HTMLInputElement).size,
+      ),
+    );
+    expect(widths[1]).toBeGreaterThan(widths[0]!);
+    await page.getByRole('button', { name: '+ Add row' }).click();
+    await expect.poll(() => page.locator('table.sheet tbody tr').count()).toBe(3);
+    await page.getByRole('button', { name: 'Remove row 3' }).click();
     await fastq.fill('gs://arc-demo-sequencing/nowhere/missing_R1_001.fastq.gz');
     const problems = page.getByTestId('samplesheet-problems');
     await problems.waitFor({ timeout: 20_000 });

@@ -12,7 +12,7 @@ interface BuiltSamplesheet {
 }
 
 function parse(csv: string): string[][] {
-  return Papa.parse<string[]>(csv.trim(), { skipEmptyLines: 'greedy' }).data;
+  return Papa.parse<string[]>(csv.trim(), { skipEmptyLines: true }).data;
 }
 
 /** "Row 2, fastq_1: …", unless the message already says where. */
@@ -26,6 +26,50 @@ function isSamplesheetProblem(p: FieldProblem): boolean {
 }
 
 /** Step 3: the samplesheet built from the selection, editable as a grid or as text, checked as you type. */
+const isPath = (value: string) => /^(gs|s3|https?):\/\//.test(value) || value.includes('/');
+const fileName = (value: string) => value.slice(value.lastIndexOf('/') + 1) || value;
+
+/** A column as wide as what it holds (in characters), within reason; paths show their file name. */
+function columnWidth(values: string[], header: string): number {
+  const longest = Math.max(header.length, ...values.map((v) => (isPath(v) ? fileName(v) : v).length));
+  return Math.min(48, Math.max(6, longest + 2));
+}
+
+/**
+ * One cell. A path shows its file name (the part that tells rows apart) with the full URI on
+ * hover; focusing it edits the full URI.
+ */
+function Cell({
+  value,
+  label,
+  width,
+  problem,
+  onInput,
+}: {
+  value: string;
+  label: string;
+  width: number;
+  problem: FieldProblem | undefined;
+  onInput: (value: string) => void;
+}) {
+  const [editing, setEditing] = useState(false);
+  // A cell with a problem shows all of itself: the problem may be in the part a name would hide.
+  const shorten = isPath(value) && !editing && !problem;
+  return (
+    <input
+      value={shorten ? fileName(value) : value}
+      size={width}
+      aria-label={`${label}${shorten ? `: ${value}` : ''}`}
+      aria-invalid={problem ? true : undefined}
+      title={problem ? `${problem.message}\n${value}` : value}
+      data-full={value}
+      onFocus={() => setEditing(true)}
+      onBlur={() => setEditing(false)}
+      onInput={(e) => onInput(e.currentTarget.value)}
+    />
+  );
+}
+
 export function SamplesheetStep({ draft, update, preview }: StepProps) {
   const [error, setError] = useState<string | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
@@ -65,6 +109,16 @@ export function SamplesheetStep({ draft, update, preview }: StepProps) {
     next[row + 1]![col] = value;
     update({ samplesheet: `${Papa.unparse(next)}\n`, samplesheetEdited: true });
   };
+  const addRow = () => {
+    const next = [...rows.map((r) => [...r]), header.map(() => '')];
+    update({ samplesheet: `${Papa.unparse(next)}\n`, samplesheetEdited: true });
+  };
+  const widths = header.map((column, c) =>
+    columnWidth(
+      data.map((cells) => cells[c] ?? ''),
+      column,
+    ),
+  );
   const removeRow = (row: number) => {
     const next = rows.filter((_, i) => i !== row + 1);
     update({ samplesheet: `${Papa.unparse(next)}\n`, samplesheetEdited: true });
@@ -129,12 +183,12 @@ export function SamplesheetStep({ draft, update, preview }: StepProps) {
                     const problem = cellProblem(r + 1, column);
                     return (
                       <td class={problem ? 'cell-invalid' : ''}>
-                        <input
+                        <Cell
                           value={cells[c] ?? ''}
-                          aria-label={`Row ${r + 1} ${column}`}
-                          aria-invalid={problem ? true : undefined}
-                          title={problem?.message}
-                          onInput={(e) => setCell(r, c, e.currentTarget.value)}
+                          label={`Row ${r + 1} ${column}`}
+                          width={widths[c]!}
+                          problem={problem}
+                          onInput={(value) => setCell(r, c, value)}
                         />
                       </td>
                     );
@@ -153,6 +207,9 @@ export function SamplesheetStep({ draft, update, preview }: StepProps) {
               ))}
             </tbody>
           </table>
+          <button type="button" class="small" onClick={addRow}>
+            + Add row
+          </button>
         </div>
       )}
       <div id="samplesheet-problems" aria-live="polite">
