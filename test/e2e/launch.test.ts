@@ -293,6 +293,34 @@ describe('a samplesheet with four broken cells', () => {
   }, 60_000);
 });
 
+describe('a phone-sized window (420 px)', () => {
+  it('lists runs, shows a completed run with its chart, and walks the wizard without scrolling sideways', async () => {
+    const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
+    try {
+      const { page, errors } = narrow;
+      const overflow = () =>
+        page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      await page.goto('/#/');
+      await page.locator('table.runs tbody tr').first().waitFor({ timeout: 30_000 });
+      expect(await overflow(), 'the runs list').toBeLessThanOrEqual(0);
+      await screenshot(page, 'narrow-list');
+      const completed = page.locator('tr[data-status="completed"] a').first();
+      await completed.click();
+      await page.locator('.chart canvas').first().waitFor({ timeout: 20_000 });
+      expect(await overflow(), 'a completed run').toBeLessThanOrEqual(0);
+      expect(await page.locator('.chart .u-legend').innerText()).not.toContain('--');
+      await screenshot(page, 'narrow-detail-completed');
+      await page.goto('/#/new');
+      await page.getByRole('heading', { name: /Step 1 of 5/ }).waitFor({ timeout: 20_000 });
+      expect(await overflow(), 'the wizard').toBeLessThanOrEqual(0);
+      await screenshot(page, 'narrow-wizard');
+      expect(errors).toEqual([]);
+    } finally {
+      await narrow.context.close();
+    }
+  }, 90_000);
+});
+
 describe('another nf-core pipeline', () => {
   it('walks nf-core/rnaseq 3.24.0 through the wizard: its samplesheet (strandedness), its form, review, launch', async () => {
     const carol = await openAs(browser, stack.url, 'carol@example.com');

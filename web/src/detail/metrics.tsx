@@ -17,23 +17,29 @@ function ProcessChart({ metrics }: { metrics: RunMetrics }) {
     const xs = names.map((_, i) => i);
     const bars = uPlot.paths.bars!({ size: [0.35, 40], align: -1 });
     const bars2 = uPlot.paths.bars!({ size: [0.35, 40], align: 1 });
-    const width = Math.max(320, Math.min(element.clientWidth || 720, 960));
+    const width = Math.max(280, Math.min(element.clientWidth || 720, 960));
+    // Room below the axis for the longest (rotated) process name, so none is clipped.
+    const longest = Math.max(...names.map((n) => n.length));
+    const labelRoom = Math.min(170, 24 + longest * 5.5);
     const chart = new uPlot(
       {
         width,
-        height: 260,
+        // The plot keeps 200 px above the names, however long they are.
+        height: 200 + labelRoom,
         title: 'Resources by process',
         scales: { x: { time: false, range: [-0.6, names.length - 0.4] }, cpu: {}, mem: {} },
         axes: [
           {
             values: (_u, ticks) => ticks.map((t) => names[t] ?? ''),
             splits: () => xs,
-            rotate: -30,
-            size: 90,
+            rotate: -40,
+            size: labelRoom,
           } as uPlot.Axis,
-          { scale: 'cpu', label: 'CPU-hours' },
-          { scale: 'mem', label: 'Peak memory (GiB)', side: 1, grid: { show: false } },
+          { scale: 'cpu', label: 'CPU-hours', size: 56 },
+          { scale: 'mem', label: 'Peak memory (GiB)', side: 1, grid: { show: false }, size: 56 },
         ],
+        // The legend names the series; the figures are in the table below (no "Value: --").
+        legend: { live: false },
         series: [
           {},
           {
