@@ -2,7 +2,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoFastqs } from '../../scripts/local/warehouse';
 import { request } from '../helpers/api-server';
-import { launchBrowser, openAs, screenshot, type UserPage } from '../helpers/browser';
+import { launchBrowser, openAs, screenshot, sidewaysScroll, type UserPage } from '../helpers/browser';
 import { runBody } from '../helpers/samplesheets';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { type TestWarehouse, testWarehouse } from '../helpers/warehouse';
@@ -298,22 +298,30 @@ describe('a phone-sized window (420 px)', () => {
     const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
     try {
       const { page, errors } = narrow;
-      const overflow = () =>
-        page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       await page.goto('/#/');
       await page.locator('table.runs tbody tr').first().waitFor({ timeout: 30_000 });
-      expect(await overflow(), 'the runs list').toBeLessThanOrEqual(0);
+      expect(await sidewaysScroll(page), 'the runs list').toBe(0);
       await screenshot(page, 'narrow-list');
       const completed = page.locator('tr[data-status="completed"] a').first();
       await completed.click();
       await page.locator('.chart canvas').first().waitFor({ timeout: 20_000 });
-      expect(await overflow(), 'a completed run').toBeLessThanOrEqual(0);
+      expect(await sidewaysScroll(page), 'a completed run').toBe(0);
       expect(await page.locator('.chart .u-legend').innerText()).not.toContain('--');
       await screenshot(page, 'narrow-detail-completed');
       await page.goto('/#/new');
       await page.getByRole('heading', { name: /Step 1 of 5/ }).waitFor({ timeout: 20_000 });
-      expect(await overflow(), 'the wizard').toBeLessThanOrEqual(0);
-      await screenshot(page, 'narrow-wizard');
+      expect(await sidewaysScroll(page), 'the wizard').toBe(0);
+      await screenshot(page, 'narrow-wizard-1-source');
+      // A run while it runs.
+      const launched = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
+        method: 'POST',
+        headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
+        json: runBody(),
+      });
+      await page.goto(`/#/runs/${launched.body.run_id}`);
+      await page.locator('article.run-detail[data-status="running"]').waitFor({ timeout: 30_000 });
+      expect(await sidewaysScroll(page), 'a running run').toBe(0);
+      await screenshot(page, 'narrow-detail-running');
       expect(errors).toEqual([]);
     } finally {
       await narrow.context.close();

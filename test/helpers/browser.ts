@@ -23,7 +23,8 @@ export async function openAs(
   browser: Browser,
   baseUrl: string,
   email: string,
-  viewport = { width: 1280, height: 900 },
+  // A laptop's window; tests of phone-sized windows pass 420 px.
+  viewport = { width: 1400, height: 900 },
 ): Promise<UserPage> {
   const context = await browser.newContext({ baseURL: baseUrl, viewport });
   const header = asUser(email);
@@ -39,4 +40,35 @@ export async function openAs(
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * 0 when the page fits its window; otherwise how far it scrolls sideways and the elements that
+ * make it do so (found by hiding each in turn), for the failure message.
+ */
+export async function sidewaysScroll(page: Page): Promise<0 | string> {
+  return page.evaluate(() => {
+    const doc = document.documentElement;
+    const out: string[] = [];
+    const walk = (el: Element, depth: number) => {
+      for (const child of [...el.children]) {
+        const before = doc.scrollWidth;
+        const style = (child as HTMLElement).style;
+        const old = style.display;
+        style.display = 'none';
+        const after = doc.scrollWidth;
+        style.display = old;
+        if (after < before) {
+          out.push(
+            `${'>'.repeat(depth)}${child.tagName.toLowerCase()}.${child.className} (${before}→${after})`,
+          );
+          if (depth < 8) walk(child, depth + 1);
+        }
+      }
+    };
+    const overflow = doc.scrollWidth - doc.clientWidth;
+    if (overflow <= 0) return 0;
+    walk(document.body, 0);
+    return `${overflow} px: ${out.join(' | ')}`;
+  });
 }

@@ -1,3 +1,4 @@
+import { closest, distance } from 'fastest-levenshtein';
 import type { FieldProblem } from '../shared/errors';
 import { compileSchema, type JsonSchema, schemaProblems } from '../shared/json-schema';
 import { HELP_PARAMS, PLATFORM_PARAMS } from './param-names';
@@ -70,8 +71,17 @@ export function validateParams(
       continue;
     }
     if (!known.has(name) && !NF_SCHEMA_IGNORED_PARAMS.includes(name)) {
+      // A typo'd name is a param the pipeline never reads: its intended one keeps its default.
+      const near = closest(
+        name,
+        [...known].filter((k) => !(PLATFORM_PARAMS as readonly string[]).includes(k)),
+      );
+      const guess =
+        near && distance(name.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(near.length / 4))
+          ? ` Did you mean "${near}"? Without it, ${near} keeps its default.`
+          : '';
       warnings.push(
-        `Unrecognised param "${name}": it is not in the pipeline schema and is passed to Nextflow as is.`,
+        `Unrecognised param "${name}": it is not in the pipeline schema and is passed to Nextflow as is.${guess}`,
       );
     }
     params[name] = value;

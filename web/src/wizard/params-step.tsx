@@ -271,6 +271,12 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
   );
   const problemFor = (name: string) => problems.find((p) => p.field === `params.${name}`)?.message;
   const general = problems.filter((p) => p.field === 'params');
+  // Params the form has no field for (a typo, an old version's param): said here, with a guess.
+  const shown =
+    preview.state === 'done' ? preview.result : preview.state === 'checking' ? preview.last : null;
+  const unknown = (shown?.valid ? shown.warnings : []).filter(
+    (w) => w.startsWith('Unrecognised param') && (/"([^"]+)"/.exec(w)?.[1] ?? '') in draft.params,
+  );
   // Every param the schema declares: its groups, then any defined at the top level.
   const groups: [string, GroupSchema][] = Object.entries(schema.$defs ?? schema.definitions ?? {});
   if (schema.properties && Object.keys(schema.properties).length > 0)
@@ -327,6 +333,27 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
       {general.map((p) => (
         <p class="field-error">{p.message}</p>
       ))}
+      {unknown.length > 0 && (
+        <div class="note" role="status" data-testid="unknown-params">
+          <strong>
+            Not parameters of {pipeline.name} {version}:
+          </strong>
+          <ul>
+            {unknown.map((warning) => (
+              <li>
+                {warning}{' '}
+                <button
+                  type="button"
+                  class="link small"
+                  onClick={() => setParam(/"([^"]+)"/.exec(warning)![1]!, undefined)}
+                >
+                  Remove
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       {problems.length > 0 && (
         <p class="note note-error" role="alert">
           {problems.length} parameter problem{problems.length === 1 ? '' : 's'}:{' '}
