@@ -207,6 +207,11 @@ export function SamplesheetStep({ draft, update, preview }: StepProps) {
               ))}
             </tbody>
           </table>
+        </div>
+      )}
+      {/* Outside the table's scroller, so a narrow window shows it whole. */}
+      {!asText && (
+        <div>
           <button type="button" class="small" onClick={addRow}>
             + Add row
           </button>
