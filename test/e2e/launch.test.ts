@@ -149,6 +149,28 @@ describe('the new run wizard', () => {
     expect(await page.getByRole('button', { name: /Next: Review/ }).isDisabled()).toBe(true);
     await email.fill('');
     await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
+    // A genome the pipeline's iGenomes config does not define: a warning beside the field, with
+    // the key it likely meant; it does not block. The config's keys are offered as you type.
+    expect(await page.locator('#param-genome-known option').count()).toBe(39);
+    const genome = page.locator('[data-param="genome"] input');
+    await genome.fill('GRCm39');
+    const genomeWarning = page.locator('[data-param="genome"] .field-warning');
+    await genomeWarning.waitFor({ timeout: 20_000 });
+    expect(await genomeWarning.innerText()).toContain('did you mean "GRCm38"?');
+    expect(await page.getByRole('button', { name: /Next: Review/ }).isDisabled()).toBe(false);
+    await screenshot(page, 'wizard-4-params-genome-warning');
+    await genome.fill('GRCh38');
+    await expect.poll(() => genomeWarning.count(), { timeout: 20_000 }).toBe(0);
+    // A description's Markdown link is a link, and no field's text runs into the next column.
+    expect(await page.locator('[data-param="gex_frna_probe_set"] a').first().getAttribute('href')).toMatch(
+      /^https:\/\/www\.10xgenomics\.com\//,
+    );
+    const overflowing = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('.field')]
+        .filter((field) => field.scrollWidth > field.clientWidth + 1)
+        .map((field) => field.dataset.param),
+    );
+    expect(overflowing).toEqual([]);
     await screenshot(page, 'wizard-4-params');
 
     // The draft survives a reload.
@@ -312,6 +334,20 @@ describe('a phone-sized window (420 px)', () => {
       await page.getByRole('heading', { name: /Step 1 of 5/ }).waitFor({ timeout: 20_000 });
       expect(await sidewaysScroll(page), 'the wizard').toBe(0);
       await screenshot(page, 'narrow-wizard-1-source');
+      // The NGS run's samples, then the review of what will be launched.
+      await page.locator('tr[data-ngs-run] input[type=checkbox]').first().check({ timeout: 20_000 });
+      await page.getByRole('button', { name: /Next: Samples/ }).click();
+      await page.locator('[data-sample]').first().waitFor({ timeout: 20_000 });
+      expect(await sidewaysScroll(page), 'the samples step').toBe(0);
+      await screenshot(page, 'narrow-wizard-2-samples');
+      await page.getByRole('button', { name: /Next: Samplesheet/ }).click();
+      await page.getByTestId('samplesheet-ok').waitFor({ timeout: 20_000 });
+      await page.getByRole('button', { name: /Next: Parameters/ }).click();
+      await page.locator('[data-param="aligner"] select').waitFor({ timeout: 20_000 });
+      await page.getByRole('button', { name: /Next: Review/ }).click();
+      await page.getByTestId('rendered-config').waitFor({ timeout: 20_000 });
+      expect(await sidewaysScroll(page), 'the review step').toBe(0);
+      await screenshot(page, 'narrow-wizard-5-review');
       // A run while it runs.
       const launched = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
         method: 'POST',

@@ -305,10 +305,15 @@ export const TOOLS = [
       }
       const { pipeline, release } = pipelineOf(call, { pipeline: pipelineName, pipeline_version: version });
       const merged = mergeParams(base, input.changes);
-      const validation = validateParams(release.nextflowSchema, merged, {
-        input: `gs://${deps.bucket}/runs/proposal/inputs/samplesheet.csv`,
-        outdir: `gs://${deps.bucket}/runs/proposal/results`,
-      });
+      const validation = validateParams(
+        release.nextflowSchema,
+        merged,
+        {
+          input: `gs://${deps.bucket}/runs/proposal/inputs/samplesheet.csv`,
+          outdir: `gs://${deps.bucket}/runs/proposal/results`,
+        },
+        { genomes: release.igenomes },
+      );
       const problems = validation.errors.map((e) => e.message);
       const proposal: Proposal = {
         kind: 'params',

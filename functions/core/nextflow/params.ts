@@ -38,11 +38,56 @@ export function paramDefinitions(schema: JsonSchema): ParamDefinition[] {
   return definitions;
 }
 
+/** A warning about one param's value, shown next to its field (its text is in `warnings` too). */
+export interface ParamWarning {
+  param: string;
+  message: string;
+}
+
+/** Lists of values a pipeline's config knows, beyond what its schema says. */
+export interface KnownValues {
+  /** The genome keys its iGenomes config defines. */
+  genomes?: readonly string[] | null;
+}
+
 export interface ParamsValidation {
   /** The user's params over the schema defaults, with the platform params set. */
   params: Record<string, unknown>;
   errors: FieldProblem[];
   warnings: string[];
+  /** The warnings that belong to one param: unknown names, values outside known lists. */
+  paramWarnings: ParamWarning[];
+}
+
+/** The closest of `candidates` when it is near enough to be a likely typo of `name`. */
+function likelyMeant(name: string, candidates: readonly string[]): string | null {
+  if (candidates.length === 0) return null;
+  const near = closest(name, candidates as string[]);
+  const exact = candidates.find((c) => c.toLowerCase() === name.toLowerCase());
+  if (exact) return exact;
+  return near && distance(name.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(near.length / 4))
+    ? near
+    : null;
+}
+
+/**
+ * A `genome` the pipeline's iGenomes config does not define: nf-core pipelines then stop at
+ * start ("The provided genome '…' is not available in the iGenomes file") unless fasta and gtf
+ * are given, or igenomes_ignore is set.
+ */
+function genomeWarning(params: Record<string, unknown>, genomes: readonly string[]): string | null {
+  const genome = params.genome;
+  if (typeof genome !== 'string' || genome === '' || params.igenomes_ignore === true) return null;
+  if (genomes.includes(genome)) return null;
+  const meant = likelyMeant(genome, genomes);
+  const own = typeof params.fasta === 'string' && params.fasta !== '';
+  return `genome "${genome}" is not a reference the pipeline's iGenomes config defines${
+    meant ? `: did you mean "${meant}"?` : '.'
+  }${
+    own
+      ? ' The fasta you gave is used, but the pipeline may still look the genome up.'
+      : ' Without fasta and gtf the pipeline stops at start; pick a listed genome, or give your own fasta and gtf.'
+  }`;
 }
 
 /**
@@ -54,10 +99,16 @@ export function validateParams(
   schema: JsonSchema,
   userParams: Record<string, unknown>,
   platform: Record<(typeof PLATFORM_PARAMS)[number], string>,
+  known: KnownValues = {},
 ): ParamsValidation {
   const warnings: string[] = [];
+  const paramWarnings: ParamWarning[] = [];
+  const warn = (param: string, message: string) => {
+    warnings.push(message);
+    paramWarnings.push({ param, message });
+  };
   const definitions = paramDefinitions(schema);
-  const known = new Set(definitions.map((d) => d.name));
+  const names = new Set(definitions.map((d) => d.name));
 
   const params: Record<string, unknown> = {};
   for (const { name, schema: property } of definitions) {
@@ -70,23 +121,25 @@ export function validateParams(
       );
       continue;
     }
-    if (!known.has(name) && !NF_SCHEMA_IGNORED_PARAMS.includes(name)) {
+    if (!names.has(name) && !NF_SCHEMA_IGNORED_PARAMS.includes(name)) {
       // A typo'd name is a param the pipeline never reads: its intended one keeps its default.
-      const near = closest(
+      const near = likelyMeant(
         name,
-        [...known].filter((k) => !(PLATFORM_PARAMS as readonly string[]).includes(k)),
+        [...names].filter((k) => !(PLATFORM_PARAMS as readonly string[]).includes(k)),
       );
-      const guess =
-        near && distance(name.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(near.length / 4))
-          ? ` Did you mean "${near}"? Without it, ${near} keeps its default.`
-          : '';
-      warnings.push(
+      const guess = near ? ` Did you mean "${near}"? Without it, ${near} keeps its default.` : '';
+      warn(
+        name,
         `Unrecognised param "${name}": it is not in the pipeline schema and is passed to Nextflow as is.${guess}`,
       );
     }
     params[name] = value;
   }
   Object.assign(params, platform);
+  if (known.genomes && names.has('genome')) {
+    const message = genomeWarning(params, known.genomes);
+    if (message) warn('genome', message);
+  }
 
   const validate = compileSchema(schema);
   const errors: FieldProblem[] = validate(params)
@@ -105,7 +158,7 @@ export function validateParams(
       message: `${name}: makes the pipeline print its help and exit without running anything; remove it (each parameter's help is in the launch form and in GET /api/pipelines/{name}/schema).`,
     });
   }
-  return { params, errors, warnings };
+  return { params, errors, warnings, paramWarnings };
 }
 
 /** What an nf-schema path format names: a file, a directory, or either. */

@@ -104,6 +104,7 @@ export function recoveryInputs(
       input: `gs://${bucket}/${paths.samplesheet}`,
       outdir: `gs://${bucket}/${paths.results.replace(/\/$/, '')}`,
     },
+    { genomes: release.igenomes },
   );
   if (validated.errors.length > 0) {
     const problems: FieldProblem[] = validated.errors.map((p) => ({

@@ -10,6 +10,7 @@ import {
   renderNextflowConfig,
   renderParamsYaml,
 } from '../nextflow/nextflow-config';
+import type { ParamWarning } from '../nextflow/params';
 import { type FieldProblem, ValidationError } from '../shared/errors';
 import type { InputFiles } from './input-files';
 import { validateWithFiles } from './run-service';
@@ -34,6 +35,8 @@ export type RunPreview =
       sample_count: number;
       samples: string[];
       warnings: string[];
+      /** The warnings that belong to one param (an unknown name, a genome the config lacks). */
+      param_warnings: ParamWarning[];
     }
   | { valid: false; message: string; problems: FieldProblem[] };
 
@@ -58,6 +61,7 @@ export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<R
       sample_count: inputs.sampleCount,
       samples: inputs.samples,
       warnings: [...inputs.warnings, ...unchecked],
+      param_warnings: inputs.paramWarnings,
     };
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;

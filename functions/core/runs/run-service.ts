@@ -1,4 +1,4 @@
-import { paramsThatMustExist, validateParams } from '../nextflow/params';
+import { type ParamWarning, paramsThatMustExist, validateParams } from '../nextflow/params';
 import { getPipeline, getPipelineVersion } from '../nextflow/pipelines/registry';
 import { columnsThatMustExist, samplesheetToCsv, validateSamplesheet } from '../nextflow/samplesheet';
 import type { Caller } from '../shared/caller';
@@ -87,6 +87,8 @@ interface ValidatedInputs {
   version: string;
   params: Record<string, unknown>;
   warnings: string[];
+  /** The warnings about one param, for its field in the form. */
+  paramWarnings: ParamWarning[];
   samples: string[];
   sampleCount: number;
   /** The inputs the schemas say must exist, for checkInputFiles. */
@@ -196,10 +198,15 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
   );
   const { pipeline, release } = found;
   const paths = runPaths(bucket, runId);
-  const params = validateParams(release.nextflowSchema, request.params, {
-    input: `gs://${bucket}/${paths.samplesheet}`,
-    outdir: `gs://${bucket}/${paths.results.replace(/\/$/, '')}`,
-  });
+  const params = validateParams(
+    release.nextflowSchema,
+    request.params,
+    {
+      input: `gs://${bucket}/${paths.samplesheet}`,
+      outdir: `gs://${bucket}/${paths.results.replace(/\/$/, '')}`,
+    },
+    { genomes: release.igenomes },
+  );
   const sheet = validateSamplesheet(request.samplesheet_csv, release.inputSchema, request.samplesheet_format);
   const problems: FieldProblem[] = [
     ...params.errors,
@@ -234,6 +241,7 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     version: release.version,
     params: params.params,
     warnings: [...params.warnings, ...sheet.warnings],
+    paramWarnings: params.paramWarnings,
     samples: sheet.samples,
     sampleCount: sheet.sample_count,
     inputPaths,

@@ -42,6 +42,10 @@ const PipelineSchemaResponse = z.object({
     .record(z.string(), z.unknown())
     .nullable()
     .describe("scrnaseq's assets/protocols.json; null for pipelines without one"),
+  igenomes: z
+    .array(z.string())
+    .nullable()
+    .describe("the genome keys the pipeline's conf/igenomes.config defines; null when not known"),
 });
 
 const SchemaQuery = z.strictObject({
@@ -116,6 +120,7 @@ export function pipelineRoutes(): Route[] {
             nextflow_schema: release.nextflowSchema,
             samplesheet_schema: release.inputSchema,
             protocols: release.protocols,
+            igenomes: release.igenomes ? [...release.igenomes] : null,
           },
         };
       },

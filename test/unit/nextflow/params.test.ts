@@ -83,6 +83,48 @@ describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (ver
     expect(result.errors[0]!.message).toContain('remove it');
   });
 
+  it('warns, next to the genome field, about a genome its iGenomes config does not define', () => {
+    const { release } = getPipelineVersion('nf-core/scrnaseq', version);
+    expect(release.igenomes).toContain('GRCh38');
+    const known = { genomes: release.igenomes };
+    const typo = validateParams(schema, { genome: 'GRCm39' }, PLATFORM, known);
+    expect(typo.errors).toEqual([]);
+    expect(typo.paramWarnings).toEqual([
+      {
+        param: 'genome',
+        message: expect.stringMatching(
+          /^genome "GRCm39" is not .*iGenomes.*did you mean "GRCm38"\?.*fasta and gtf/,
+        ),
+      },
+    ]);
+    expect(typo.warnings).toEqual([typo.paramWarnings[0]!.message]);
+    // The case is wrong: the key it meant is named.
+    expect(validateParams(schema, { genome: 'grch38' }, PLATFORM, known).paramWarnings[0]!.message).toContain(
+      'did you mean "GRCh38"?',
+    );
+    // Nothing near: no guess, but still what to do.
+    const far = validateParams(schema, { genome: 'Xenopus_laevis_v10' }, PLATFORM, known);
+    expect(far.paramWarnings[0]!.message).not.toContain('did you mean');
+    expect(far.paramWarnings[0]!.message).toContain('give your own fasta and gtf');
+    // Known keys, no genome, or the iGenomes config switched off: nothing to say.
+    for (const params of [
+      { genome: 'GRCh38' },
+      { genome: 'mm10' },
+      {},
+      { genome: 'custom', igenomes_ignore: true },
+    ])
+      expect(validateParams(schema, params, PLATFORM, known).paramWarnings).toEqual([]);
+    // Without a list (a pipeline that ships none) the genome is not judged.
+    expect(validateParams(schema, { genome: 'GRCh39' }, PLATFORM).paramWarnings).toEqual([]);
+  });
+
+  it('ties an unknown param warning to the param, for the form', () => {
+    const result = validateParams(schema, { algner: 'star' }, PLATFORM);
+    expect(result.paramWarnings).toEqual([
+      { param: 'algner', message: expect.stringContaining('Did you mean "aligner"?') },
+    ]);
+  });
+
   it('knows every param of every group', () => {
     const names = paramDefinitions(schema).map((d) => d.name);
     expect(names).toEqual(

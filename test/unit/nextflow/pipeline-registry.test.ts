@@ -24,6 +24,9 @@ describe('the pipeline registry (a folder a pipeline)', () => {
     expect(release.protocols).toBeNull();
     expect(pipeline.samplesheetFromBenchling.strandedness).toEqual({ value: 'auto' });
     expect(getPipelineVersion('nf-core/scrnaseq', '2.7.1').release.protocols).not.toBeNull();
+    // The genome keys of scrnaseq's iGenomes config; rnaseq ships no list, so its genome is not judged.
+    expect(getPipelineVersion('nf-core/scrnaseq').release.igenomes).toHaveLength(39);
+    expect(release.igenomes).toBeNull();
   });
 
   it('has a catalog.ts that is current with the folders (npm run pipelines writes it)', () => {
@@ -53,5 +56,12 @@ describe('the pipeline registry (a folder a pipeline)', () => {
     );
     const badManifest = { ...rnaseq, manifest: { ...(rnaseq.manifest as object), repository: 'not a url' } };
     expect(() => loadPipelines([badManifest])).toThrow(/^nf-core-rnaseq\/pipeline\.json: repository/);
+    const badGenomes = {
+      ...rnaseq,
+      versions: [
+        { ...rnaseq.versions[0]!, files: { ...rnaseq.versions[0]!.files, 'igenomes.json': ['GRCh38'] } },
+      ],
+    };
+    expect(() => loadPipelines([badGenomes])).toThrow(/^nf-core-rnaseq\/3\.24\.0\/igenomes\.json: must be/);
   });
 });

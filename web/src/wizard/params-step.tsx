@@ -50,6 +50,8 @@ function ParamField({
   required,
   value,
   problem,
+  warning,
+  suggestions,
   onChange,
 }: {
   name: string;
@@ -57,6 +59,10 @@ function ParamField({
   required: boolean;
   value: unknown;
   problem: string | undefined;
+  /** Something the launch would accept but likely not mean (a genome the config lacks). */
+  warning: string | undefined;
+  /** Values the pipeline's config knows (its iGenomes keys), offered as the user types. */
+  suggestions: readonly string[] | undefined;
   onChange: (value: unknown) => void;
 }) {
   const id = `param-${name}`;
@@ -64,8 +70,9 @@ function ParamField({
   const set = value !== undefined;
   const shown = set ? value : schema.default;
   const describedBy =
-    [schema.description ? `${id}-desc` : '', problem ? `${id}-error` : ''].filter(Boolean).join(' ') ||
-    undefined;
+    [schema.description ? `${id}-desc` : '', problem ? `${id}-error` : '', warning ? `${id}-warning` : '']
+      .filter(Boolean)
+      .join(' ') || undefined;
   const common = {
     id,
     'aria-invalid': problem ? true : undefined,
@@ -127,6 +134,7 @@ function ParamField({
       <input
         type="text"
         {...common}
+        list={suggestions ? `${id}-known` : undefined}
         pattern={browserPattern(schema.pattern)}
         value={set ? String(value) : ''}
         placeholder={schema.default !== undefined ? String(schema.default) : ''}
@@ -150,10 +158,20 @@ function ParamField({
         {set && <span class="tag">changed</span>}
       </label>
       {input}
+      {suggestions && type === 'string' && !schema.enum && (
+        <datalist id={`${id}-known`}>
+          {suggestions.map((s) => (
+            <option value={s} />
+          ))}
+        </datalist>
+      )}
       {schema.description && (
-        <div id={`${id}-desc`} class="muted small">
-          {schema.description}
-        </div>
+        // Descriptions are Markdown too (links to the tools' docs): rendered like the help, wrapped.
+        <div
+          id={`${id}-desc`}
+          class="muted small markdown inline-markdown"
+          dangerouslySetInnerHTML={{ __html: renderMarkdown(schema.description) }}
+        />
       )}
       {schema.help_text && (
         <details class="help">
@@ -168,6 +186,11 @@ function ParamField({
       {problem && (
         <div id={`${id}-error`} class="field-error" role="alert">
           {problem}
+        </div>
+      )}
+      {!problem && warning && (
+        <div id={`${id}-warning`} class="field-warning" role="status">
+          {warning}
         </div>
       )}
       {set && (
@@ -247,14 +270,15 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
   const [showHidden, setShowHidden] = useState(false);
   const version = draft.version || pipeline?.default_version || '';
 
-  const schemaRead = useApi<{ nextflow_schema: NextflowSchema; version: string }>(
-    version ? `/api/pipelines/${enc(draft.pipeline)}/schema?version=${enc(version)}` : null,
-  );
+  const schemaRead = useApi<{
+    nextflow_schema: NextflowSchema;
+    version: string;
+    igenomes: string[] | null;
+  }>(version ? `/api/pipelines/${enc(draft.pipeline)}/schema?version=${enc(version)}` : null);
   // The schema of the version chosen now, not the one shown while it loads.
-  const schema =
-    schemaRead.state === 'ready' && schemaRead.value.version === version
-      ? schemaRead.value.nextflow_schema
-      : null;
+  const current =
+    schemaRead.state === 'ready' && schemaRead.value.version === version ? schemaRead.value : null;
+  const schema = current?.nextflow_schema ?? null;
   const error =
     pipelineRead.state === 'error'
       ? pipelineRead.message
@@ -274,9 +298,12 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
   // Params the form has no field for (a typo, an old version's param): said here, with a guess.
   const shown =
     preview.state === 'done' ? preview.result : preview.state === 'checking' ? preview.last : null;
-  const unknown = (shown?.valid ? shown.warnings : []).filter(
-    (w) => w.startsWith('Unrecognised param') && (/"([^"]+)"/.exec(w)?.[1] ?? '') in draft.params,
+  const paramWarnings = shown?.valid ? shown.param_warnings : [];
+  const unknown = paramWarnings.filter(
+    (w) => w.param in draft.params && w.message.startsWith('Unrecognised param'),
   );
+  const warningFor = (name: string) => paramWarnings.find((w) => w.param === name)?.message;
+  const suggestionsFor = (name: string) => (name === 'genome' ? (current?.igenomes ?? undefined) : undefined);
   // Every param the schema declares: its groups, then any defined at the top level.
   const groups: [string, GroupSchema][] = Object.entries(schema.$defs ?? schema.definitions ?? {});
   if (schema.properties && Object.keys(schema.properties).length > 0)
@@ -341,12 +368,8 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
           <ul>
             {unknown.map((warning) => (
               <li>
-                {warning}{' '}
-                <button
-                  type="button"
-                  class="link small"
-                  onClick={() => setParam(/"([^"]+)"/.exec(warning)![1]!, undefined)}
-                >
+                {warning.message}{' '}
+                <button type="button" class="link small" onClick={() => setParam(warning.param, undefined)}>
                   Remove
                 </button>
               </li>
@@ -378,6 +401,8 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
                   required={required.has(name)}
                   value={draft.params[name]}
                   problem={problemFor(name)}
+                  warning={warningFor(name)}
+                  suggestions={suggestionsFor(name)}
                   onChange={(value) => setParam(name, value)}
                 />
               ))}

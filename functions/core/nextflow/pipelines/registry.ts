@@ -43,7 +43,11 @@ export interface PipelineVersion {
   inputSchema: JsonSchema;
   /** scrnaseq's assets/protocols.json (aligner protocol names); null for pipelines without one. */
   protocols: JsonSchema | null;
+  /** The genome keys the pipeline's conf/igenomes.config defines (igenomes.json); null if not known. */
+  igenomes: readonly string[] | null;
 }
+
+const IgenomesFile = z.object({ genomes: z.array(z.string().min(1)).min(1) });
 
 export interface Pipeline {
   name: string;
@@ -93,11 +97,22 @@ export function loadPipelines(catalog: CatalogEntry[]): Pipeline[] {
         throw new Error(
           `${entry.folder}/${version}/${inputFile} is missing: the input param's schema points at it.`,
         );
+      const igenomesFile = files?.['igenomes.json'];
+      let igenomes: string[] | null = null;
+      if (igenomesFile !== undefined) {
+        const parsedIgenomes = IgenomesFile.safeParse(igenomesFile);
+        if (!parsedIgenomes.success)
+          throw new Error(
+            `${entry.folder}/${version}/igenomes.json: must be {"genomes": ["GRCh38", …]} (${parsedIgenomes.error.issues[0]?.message}).`,
+          );
+        igenomes = parsedIgenomes.data.genomes;
+      }
       return {
         version,
         nextflowSchema,
         inputSchema,
         protocols: (files?.['protocols.json'] as JsonSchema | undefined) ?? null,
+        igenomes,
       };
     });
     return {
