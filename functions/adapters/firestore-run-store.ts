@@ -413,6 +413,59 @@ export class FirestoreRunStore implements RunStore {
     }
   }
 
+  /**
+   * Writes the fields derived for queries (`search_terms`, `label_pairs`) on runs stored before
+   * they existed, a page at a time in document order; runs that have them are left alone, so it
+   * can be run again, and stopped and resumed, safely. `onPage` hears the counts after each page.
+   */
+  async backfillDerivedFields(
+    pageSize = 300,
+    onPage: (counts: { scanned: number; updated: number }) => void = () => {},
+  ): Promise<{ scanned: number; updated: number }> {
+    const counts = { scanned: 0, updated: 0 };
+    let after: string | null = null;
+    for (;;) {
+      let query = this.runs()
+        .select(
+          'name',
+          'samples',
+          'source_ngs_runs',
+          'source_project',
+          'labels',
+          'search_terms',
+          'label_pairs',
+        )
+        .orderBy(FieldPath.documentId())
+        .limit(pageSize);
+      if (after) query = query.startAfter(after);
+      const page = await query.get();
+      if (page.empty) return counts;
+      const batch = this.db.batch();
+      let writes = 0;
+      for (const doc of page.docs) {
+        const data = doc.data() as Partial<Run> & { search_terms?: unknown; label_pairs?: unknown };
+        const derived: Record<string, unknown> = {};
+        if (!Array.isArray(data.search_terms))
+          derived.search_terms = searchTerms({
+            name: data.name ?? null,
+            samples: data.samples ?? [],
+            source_ngs_runs: data.source_ngs_runs ?? [],
+            source_project: data.source_project ?? null,
+          });
+        if (!Array.isArray(data.label_pairs)) derived.label_pairs = labelPairs(data.labels ?? {});
+        if (Object.keys(derived).length === 0) continue;
+        batch.update(doc.ref, derived);
+        writes++;
+      }
+      if (writes > 0) await batch.commit();
+      counts.scanned += page.size;
+      counts.updated += writes;
+      onPage({ ...counts });
+      after = page.docs[page.docs.length - 1]!.id;
+      if (page.size < pageSize) return counts;
+    }
+  }
+
   async applyOnce(
     runId: string,
     key: string,

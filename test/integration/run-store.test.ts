@@ -5,6 +5,7 @@ import { loadConfig } from '../../functions/config';
 import type { Run } from '../../functions/core/runs/run-model';
 import type { RunEvent } from '../../functions/core/runs/state-machine';
 import { createFirestore } from '../../functions/deps';
+import { migrate } from '../../scripts/migrate';
 import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';
 import { storedRunRecord } from '../helpers/runs';
 
@@ -117,4 +118,63 @@ describe('FirestoreRunStore under concurrent writers', () => {
     });
     expect(['2026-11-23T11:00:00.000Z', '2026-11-23T11:00:01.000Z']).toContain(user?.last_login_at);
   });
+});
+
+describe('npm run migrate', () => {
+  it('gives runs stored before search_terms and label_pairs both, a page at a time, and changes nothing the second time', async () => {
+    const project = uniqueProjectId('arc-migrate');
+    const env = { GOOGLE_CLOUD_PROJECT: project, FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost() };
+    const oldDb = createFirestore(loadConfig(env));
+    // 650 runs written as the code before search_terms stored them (more than two pages of 300),
+    // and one written by today's code, which is left as it is.
+    const old = Array.from({ length: 650 }, (_, i) =>
+      storedRunRecord({
+        run_id: `run-old${String(i).padStart(9, '0')}`,
+        user_email: 'old@example.com',
+        name: i === 7 ? 'PBMC stim day 3' : null,
+        samples: [`PBMC_${i}`],
+        source_ngs_runs: ['261128_VH00963_0129_PLYRVDSX8'],
+        source_project: 'Organoid Development',
+        labels: i === 7 ? { team: 'genomics' } : {},
+      }),
+    );
+    for (let i = 0; i < old.length; i += 400) {
+      const batch = oldDb.batch();
+      for (const run of old.slice(i, i + 400)) batch.set(oldDb.collection('runs').doc(run.run_id), run);
+      await batch.commit();
+    }
+    await new FirestoreRunStore(oldDb).create(storedRunRecord({ run_id: 'run-new000000000', name: 'New' }));
+    const before = (await oldDb.collection('runs').doc('run-old000000007').get()).data();
+    expect(before?.search_terms).toBeUndefined();
+
+    const lines: string[] = [];
+    const first = await migrate(env, (line) => lines.push(line));
+    expect(first).toEqual({ scanned: 651, updated: 650 });
+    // Progress is said page by page.
+    expect(lines.filter((l) => /runs read/.test(l))).toEqual([
+      '  300 runs read, 299 updated', // run-new… sorts first and has them already
+      '  600 runs read, 599 updated',
+      '  651 runs read, 650 updated',
+    ]);
+    // The page's search and label filter now find the old runs.
+    const byName = await oldDb.collection('runs').where('search_terms', 'array-contains', 'stim').get();
+    expect(byName.docs.map((d) => d.id)).toEqual(['run-old000000007']);
+    const bySample = await oldDb.collection('runs').where('search_terms', 'array-contains', 'pbmc_64').get();
+    expect(bySample.docs.map((d) => d.id)).toContain('run-old000000064');
+    const byLabel = await oldDb
+      .collection('runs')
+      .where('label_pairs', 'array-contains', 'team=genomics')
+      .get();
+    expect(byLabel.docs.map((d) => d.id)).toEqual(['run-old000000007']);
+    // Nothing else about a run changed.
+    const after = (await oldDb.collection('runs').doc('run-old000000007').get()).data();
+    expect({ ...after, search_terms: undefined, label_pairs: undefined }).toEqual({
+      ...before,
+      search_terms: undefined,
+      label_pairs: undefined,
+    });
+
+    expect(await migrate(env, () => {})).toEqual({ scanned: 651, updated: 0 });
+    await oldDb.terminate();
+  }, 120_000);
 });
