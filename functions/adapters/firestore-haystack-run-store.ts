@@ -4,7 +4,7 @@ import type { HaystackRunStore } from '../core/haystack/ports';
 import { HaystackRun } from '../core/haystack/run-model';
 import { runStatusEvent } from '../core/shared/run-events';
 import type { RunStatus } from '../core/shared/run-status';
-import type { StatusEvents } from './firestore-run-store';
+import { publishAfterCommit, type StatusEvents } from './firestore-run-event-outbox';
 
 /** `haystack_runs/{run_id}`: one document a run; changes in transactions. */
 export class FirestoreHaystackRunStore implements HaystackRunStore {
@@ -86,13 +86,7 @@ export class FirestoreHaystackRunStore implements HaystackRunStore {
       }
       return next;
     });
-    if (moved && this.events) {
-      try {
-        await this.events.outbox.drain(runId);
-      } catch (error) {
-        this.events.onPublishError(runId, error);
-      }
-    }
+    if (moved) await publishAfterCommit(this.events, runId);
     return updated;
   }
 }

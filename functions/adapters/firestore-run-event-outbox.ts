@@ -18,6 +18,27 @@ interface Staged {
 
 const BATCH = 20;
 
+/** Status events: staged in the outbox with each change, published after the commit. */
+export interface StatusEvents {
+  outbox: FirestoreRunEventOutbox;
+  project: string;
+  /** A publish failed: the event stays staged and the sweeper publishes it later. */
+  onPublishError: (runId: string, error: unknown) => void;
+}
+
+/**
+ * After a commit that staged a run's status events (both run stores call it): publishes them;
+ * a failure goes to `onPublishError` and leaves them staged for the sweeper.
+ */
+export async function publishAfterCommit(events: StatusEvents | null, runId: string): Promise<void> {
+  if (!events) return;
+  try {
+    await events.outbox.drain(runId);
+  } catch (error) {
+    events.onPublishError(runId, error);
+  }
+}
+
 /**
  * The transactional outbox of run status events. A status change and its event are written in
  * the same commit (`stage`), so an event exists exactly when its change was applied, whatever

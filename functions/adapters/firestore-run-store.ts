@@ -31,7 +31,7 @@ import {
 } from '../core/runs/state-machine';
 import { ConflictError, ValidationError } from '../core/shared/errors';
 import { runStatusEvent } from '../core/shared/run-events';
-import type { FirestoreRunEventOutbox } from './firestore-run-event-outbox';
+import { publishAfterCommit, type StatusEvents } from './firestore-run-event-outbox';
 import { GrpcCode, grpcCodeOf } from './grpc-status';
 
 /** Attempts of a read-then-conditional-write before the change is given up (the caller retries later). */
@@ -119,14 +119,6 @@ export interface StatusChange {
   to: RunStatus;
   source: RunEvent['source'];
   user_email: string;
-}
-
-/** Status events: staged in the outbox with each change, published after the commit. */
-export interface StatusEvents {
-  outbox: FirestoreRunEventOutbox;
-  project: string;
-  /** A publish failed: the event stays staged and the sweeper publishes it later. */
-  onPublishError: (runId: string, error: unknown) => void;
 }
 
 export class FirestoreRunStore implements RunStore {
@@ -342,23 +334,13 @@ export class FirestoreRunStore implements RunStore {
             source: list.findLast((e) => e.to === run.status)?.source ?? list.at(-1)!.source,
             user_email: original.user_email,
           });
-          await this.publish(runId);
+          await publishAfterCommit(this.events, runId);
         }
         return {
           run: countStats ? { ...run, ingest: { ...run.ingest, stats_counted: true } } : run,
           applied: true,
         };
       }
-    }
-  }
-
-  /** Publishes the run's staged status events; a failure leaves them to the sweeper. */
-  private async publish(runId: string): Promise<void> {
-    if (!this.events) return;
-    try {
-      await this.events.outbox.drain(runId);
-    } catch (error) {
-      this.events.onPublishError(runId, error);
     }
   }
 

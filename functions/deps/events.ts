@@ -1,8 +1,8 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
 import { FirestoreHaystackRunStore } from '../adapters/firestore-haystack-run-store';
+import type { StatusEvents } from '../adapters/firestore-run-event-outbox';
 import { FirestoreRunEventOutbox } from '../adapters/firestore-run-event-outbox';
-import type { StatusEvents } from '../adapters/firestore-run-store';
 import { PubSubPublisher } from '../adapters/pubsub-publisher';
 import type { Config } from '../config';
 import { describeError, type Logger } from '../logging';

@@ -37,6 +37,16 @@ export async function startPubSubEmulator(): Promise<JavaEmulator> {
   ]);
 }
 
+/** The real Pub/Sub client, pointed at the emulator (scripts and tests; functions build their own). */
+export function emulatorPubSub(host: string, project: string): PubSub {
+  return new PubSub({
+    projectId: project,
+    apiEndpoint: host,
+    emulatorMode: true,
+    credentials: emulatorCredentials,
+  });
+}
+
 /** Creates the topic in the emulator's project unless it exists (the emulator starts empty). */
 export async function ensureTopic(host: string, project: string, topic: string): Promise<void> {
   const response = await fetch(
@@ -69,12 +79,7 @@ export async function pushSubscription(
   deliver: (message: PulledMessage, subscription: string, topic: string) => Promise<boolean>,
   onError: (error: Error) => void = () => {},
 ): Promise<() => Promise<void>> {
-  const pubsub = new PubSub({
-    projectId: project,
-    apiEndpoint: host,
-    emulatorMode: true,
-    credentials: emulatorCredentials,
-  });
+  const pubsub = emulatorPubSub(host, project);
   const name = `eventarc-local-${topic}`;
   const subscription = pubsub.subscription(name);
   const [exists] = await subscription.exists();

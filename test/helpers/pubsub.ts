@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { PubSub } from '@google-cloud/pubsub';
 import { RunStatusCloudEvent } from '../../functions/core/shared/run-events';
-import { emulatorCredentials } from '../../functions/deps/platform';
+import { emulatorPubSub } from '../../scripts/lib/pubsub-emulator';
 
 export interface ReceivedEvent {
   event: RunStatusCloudEvent;
@@ -18,12 +17,7 @@ export async function subscribeToRunEvents(
   project: string,
   topic: string,
 ): Promise<{ received: ReceivedEvent[]; close(): Promise<void> }> {
-  const pubsub = new PubSub({
-    projectId: project,
-    apiEndpoint: host,
-    emulatorMode: true,
-    credentials: emulatorCredentials,
-  });
+  const pubsub = emulatorPubSub(host, project);
   const [subscription] = await pubsub
     .topic(topic)
     .createSubscription(`test-${randomBytes(4).toString('hex')}`, { enableMessageOrdering: true });

@@ -1,13 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PubSub } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NotificationPreferences } from '../../functions/core/notifications/preferences';
 import type { Run } from '../../functions/core/runs/run-model';
 import type { RunStatusCloudEvent } from '../../functions/core/shared/run-events';
-import { emulatorCredentials } from '../../functions/deps/platform';
 import { waitFor } from '../../scripts/lib/net';
+import { emulatorPubSub } from '../../scripts/lib/pubsub-emulator';
 import { request } from '../helpers/api-server';
 import { runBody } from '../helpers/samplesheets';
 import { isFinal, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
@@ -108,12 +107,7 @@ describe('notifications', () => {
     expect(stack.sendgrid!.messages[0]!.subject).toContain(`${runId} failed`);
 
     // The same event delivered again (Pub/Sub is at least once): nobody is told twice.
-    const pubsub = new PubSub({
-      projectId: stack.config.project,
-      apiEndpoint: stack.pubsubHost,
-      emulatorMode: true,
-      credentials: emulatorCredentials,
-    });
+    const pubsub = emulatorPubSub(stack.pubsubHost, stack.config.project);
     await pubsub
       .topic(stack.config.runEventsTopic)
       .publishMessage({ data: Buffer.from(JSON.stringify(event)) });

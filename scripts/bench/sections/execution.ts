@@ -1,17 +1,11 @@
-import { PubSub } from '@google-cloud/pubsub';
-import { emulatorCredentials } from '../../../functions/deps/platform';
+import { emulatorPubSub } from '../../lib/pubsub-emulator';
 import { type Backends, BENCH_RUN, benchStack, median, ms, percentile, runToEnd } from '../harness';
 
 export async function run(backends: Backends): Promise<Record<string, unknown>> {
   console.log('\n== execution (local stack, replay executor)');
   const stack = await benchStack(backends, 'exec');
   // What another system sees: each status change on arc-run-events, and how long after it happened.
-  const pubsub = new PubSub({
-    projectId: stack.config.project,
-    apiEndpoint: stack.pubsubHost,
-    emulatorMode: true,
-    credentials: emulatorCredentials,
-  });
+  const pubsub = emulatorPubSub(stack.pubsubHost, stack.config.project);
   const [subscription] = await pubsub
     .topic(stack.config.runEventsTopic)
     .createSubscription('bench-run-events', { enableMessageOrdering: true });
