@@ -487,7 +487,8 @@ resource "google_cloudfunctions2_function" "http" {
     timeout_seconds       = 120
     max_instance_count    = 20
     service_account_email = google_service_account.sa["functions"].email
-    environment_variables = merge(local.common_env, { NODE_ENV = "production" })
+    # The api function also serves the page (dist/web, deployed as web/ inside its source).
+    environment_variables = merge(local.common_env, { NODE_ENV = "production" }, each.key == "api" ? { WEB_DIR = "web" } : {})
     ingress_settings      = each.value.public ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
   }
   depends_on = [google_project_service.services]

@@ -3,11 +3,11 @@
  * tree-shaken, and prints each bundle's size. `--quiet` prints nothing but errors.
  */
 import { readFileSync } from 'node:fs';
-import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { writeCatalog } from './pipelines-catalog';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -191,12 +191,35 @@ export async function buildCli(outDir = join(root, 'dist', 'cli')): Promise<{ di
   return { dir: outDir, bytes: (await stat(join(outDir, 'arc.js'))).size };
 }
 
+/** The page's files: content-hashed names, so a browser may keep them a year (index.html is never kept). */
+export interface BuiltWeb {
+  dir: string;
+  /** Minified size of the entry script. */
+  bytes: number;
+  /** The entry script and stylesheet, as index.html names them (e.g. `app-5KQ2NV3H.js`). */
+  script: string;
+  stylesheet: string;
+}
+
+/** The one output of `entry` in an esbuild metafile, relative to `outDir`. */
+function outputOf(metafile: Metafile, entry: string, outDir: string): string {
+  const found = Object.entries(metafile.outputs).find(
+    ([, o]) => o.entryPoint && resolve(o.entryPoint) === entry,
+  );
+  if (!found) throw new Error(`esbuild wrote no output for ${entry}`);
+  return relative(outDir, resolve(found[0]));
+}
+
 /** Bundles the page (web/src) into dist/web with its index.html. */
-export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<{ dir: string; bytes: number }> {
+export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<BuiltWeb> {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  await build({
-    entryPoints: { app: join(root, 'web', 'src', 'main.tsx') },
+  const mainEntry = join(root, 'web', 'src', 'main.tsx');
+  const cssEntry = join(root, 'web', 'src', 'app.css');
+  const js = await build({
+    entryPoints: { app: mainEntry },
+    entryNames: '[name]-[hash]',
+    metafile: true,
     outdir: outDir,
     bundle: true,
     // Firebase Auth is only needed in production (custom token): a chunk loaded on demand.
@@ -213,15 +236,38 @@ export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<{ di
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'warning',
   });
-  await build({
-    entryPoints: { app: join(root, 'web', 'src', 'app.css') },
+  const css = await build({
+    entryPoints: { app: cssEntry },
+    entryNames: '[name]-[hash]',
+    metafile: true,
     outdir: outDir,
     bundle: true,
     minify: true,
     logLevel: 'warning',
   });
-  await copyFile(join(root, 'web', 'index.html'), join(outDir, 'index.html'));
-  return { dir: outDir, bytes: (await stat(join(outDir, 'app.js'))).size };
+  const script = outputOf(js.metafile, mainEntry, outDir);
+  const stylesheet = outputOf(css.metafile, cssEntry, outDir);
+  const html = await readFile(join(root, 'web', 'index.html'), 'utf8');
+  if (!html.includes('/app.js') || !html.includes('/app.css'))
+    throw new Error('web/index.html must load /app.js and /app.css (the build puts the hashed names there).');
+  await writeFile(
+    join(outDir, 'index.html'),
+    html.replace('/app.js', `/${script}`).replace('/app.css', `/${stylesheet}`),
+  );
+  return { dir: outDir, bytes: (await stat(join(outDir, script))).size, script, stylesheet };
+}
+
+/**
+ * The page goes out inside the api function's source (its `web/`; Terraform sets WEB_DIR=web),
+ * so the api function serves it on the API's origin, behind the same IAP.
+ */
+export async function addPageToApi(
+  webDir: string,
+  functionsDir = join(root, 'dist', 'functions'),
+): Promise<void> {
+  const target = join(functionsDir, 'api', 'web');
+  await rm(target, { recursive: true, force: true });
+  await cp(webDir, target, { recursive: true });
 }
 
 export function formatBytes(bytes: number): string {
@@ -234,6 +280,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeCatalog();
   const built = await buildFunctions();
   const web = await buildWeb();
+  await addPageToApi(web.dir);
   const orchestrator = await buildOrchestrator();
   const cli = await buildCli();
   if (!quiet) {

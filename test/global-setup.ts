@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { buildFunctions, buildOrchestrator, buildWeb } from '../scripts/build';
+import { addPageToApi, buildFunctions, buildOrchestrator, buildWeb } from '../scripts/build';
 import { type RunningEmulator, startFirestoreEmulator } from '../scripts/lib/firestore-emulator';
 import { type JavaEmulator, startPubSubEmulator } from '../scripts/lib/pubsub-emulator';
 import { type DemoWarehouse, startDemoWarehouse } from '../scripts/local/warehouse';
@@ -39,8 +39,10 @@ export async function setup(project: TestProject): Promise<void> {
   buildDir = await mkdtemp(join(process.cwd(), '.build', 'test-'));
   const orchestrator = await buildOrchestrator(join(buildDir, 'orchestrator'));
   project.provide('orchestratorDir', orchestrator.dir);
-  project.provide('webDir', (await buildWeb(join(buildDir, 'web'))).dir);
+  const web = await buildWeb(join(buildDir, 'web'));
+  project.provide('webDir', web.dir);
   await buildFunctions(join(buildDir, 'functions'));
+  await addPageToApi(web.dir, join(buildDir, 'functions'));
   project.provide('functionsDir', join(buildDir, 'functions'));
   const referenceDay = new Date();
   warehouse = await startDemoWarehouse({ dataDir: join(buildDir, 'warehouse'), referenceDay });

@@ -41,6 +41,7 @@ export const accessEnv = z.object({
   RATE_LIMIT_READS_PER_MINUTE: PerMinute.default(300),
   CORS_ALLOWED_ORIGINS: commaList(z.url()),
   FIREBASE_WEB_API_KEY: z.string().min(1).optional(),
+  WEB_DIR: z.string().min(1).optional(),
 });
 
 /** The rules across variables; each names what to change. */
@@ -83,5 +84,7 @@ export function accessConfig(c: z.output<typeof accessEnv>) {
     corsOrigins: c.CORS_ALLOWED_ORIGINS.map((origin) => new URL(origin).origin),
     /** The Firebase web API key the page signs in to Firestore with (not a secret). */
     firebaseWebApiKey: c.FIREBASE_WEB_API_KEY ?? null,
+    /** The built page (dist/web) the api function serves beside /api; unset: the API only. */
+    webDir: c.WEB_DIR ?? null,
   };
 }

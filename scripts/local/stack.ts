@@ -30,8 +30,8 @@ import {
   createPrepareHaystackRunHandler,
   createReconcileHaystackRunHandler,
 } from '../../functions/http/haystack-steps';
-import { pageSecurityHeaders } from '../../functions/http/security-headers';
 import { createSweepStaleRunsHandler } from '../../functions/http/sweep-endpoint';
+import { createPageHandler } from '../../functions/http/web-page';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
 import { jsonLogger, type Logger } from '../../functions/logging';
 import {
@@ -461,12 +461,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
 
     const page = express();
     page.disable('x-powered-by');
-    // The page talks to its own origin (the API) and to the Firestore emulator.
-    page.use(pageSecurityHeaders([`http://${firestoreHost}`]));
     const webDir = options.webDir;
     if (webDir && existsSync(join(webDir, 'index.html'))) {
-      page.use(express.static(webDir, { index: 'index.html', fallthrough: true }));
-      page.use((_req, res) => res.sendFile(join(webDir, 'index.html')));
+      // As the api function serves it in production (functions/http/web-page.ts); the page talks
+      // to its own origin (the API) and to the Firestore emulator.
+      const serve = createPageHandler(webDir, [`http://${firestoreHost}`]);
+      page.use((req, res, next) => {
+        serve(req, res).catch(next);
+      });
     } else {
       page.use((_req, res) => {
         res

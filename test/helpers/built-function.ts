@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { inject } from 'vitest';
 import { freePort, waitFor, waitForValue } from '../../scripts/lib/net';
 
@@ -29,14 +30,19 @@ export interface BuiltFunction {
  * environment given here.
  */
 export async function spawnBuiltFunction(name: string, env: Record<string, string>): Promise<BuiltFunction> {
-  const source = `${inject('functionsDir')}/${name}`;
+  const source = resolve(`${inject('functionsDir')}/${name}`);
   if (!existsSync(`${source}/index.js`))
     throw new Error(`${source} is not built: the global setup builds it.`);
   const port = await freePort();
+  // In the source folder, as Cloud Run starts it (/workspace): relative paths (WEB_DIR) resolve there.
   const child = spawn(
-    'node_modules/.bin/functions-framework',
+    resolve('node_modules/.bin/functions-framework'),
     [`--target=${name}`, `--source=${source}`, `--port=${port}`],
-    { env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: source,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {

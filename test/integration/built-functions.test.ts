@@ -59,6 +59,8 @@ beforeAll(async () => {
     SECRET_WAREHOUSE_PASSWORD: 'unused',
     // No Batch twin and no Google credentials: Batch cannot be reached (and no metadata server is asked).
     METADATA_SERVER_DETECTION: 'none',
+    // The page, deployed inside the api function's source as Terraform sets it.
+    WEB_DIR: 'web',
   };
   [api, prepare] = await Promise.all([startBuiltFunction('api', env), startBuiltFunction('prepareRun', env)]);
   await new FirestoreRunStore(db).create(
@@ -146,6 +148,58 @@ describe('the built api bundle', () => {
     }
     expect(statuses).toContain(429);
     expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+});
+
+describe('the page the built api bundle serves (one origin behind one IAP)', () => {
+  it('answers index.html for / and for deep links, never cached, with a CSP that lets it reach Firestore only', async () => {
+    for (const path of ['/', '/runs/run-b0117000000c', '/haystack', '/index.html']) {
+      const page = await fetch(`${api.url}${path}`);
+      expect(page.status, path).toBe(200);
+      expect(page.headers.get('content-type'), path).toBe('text/html; charset=utf-8');
+      expect(page.headers.get('cache-control'), path).toBe('no-store');
+      const csp = page.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain(`connect-src 'self' http://${firestoreEmulatorHost()}`);
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(await page.text()).toContain('<div id="app">');
+    }
+  });
+
+  it('serves the hashed assets index.html names for a year, and nothing else', async () => {
+    const html = await (await fetch(`${api.url}/`)).text();
+    const script = /src="\/(app-[A-Z0-9]{8}\.js)"/.exec(html)?.[1];
+    const stylesheet = /href="\/(app-[A-Z0-9]{8}\.css)"/.exec(html)?.[1];
+    expect(script, 'index.html names a hashed script').toBeDefined();
+    expect(stylesheet, 'index.html names a hashed stylesheet').toBeDefined();
+    for (const [file, type] of [
+      [script, 'javascript'],
+      [stylesheet, 'text/css'],
+    ]) {
+      const asset = await fetch(`${api.url}/${file}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('content-type')).toContain(type);
+      expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    }
+    // A file the build did not make, a path out of the page's folder, a dotfile: 404, no page.
+    for (const path of ['/app.js', '/nope-ABCDEFGH.js', '/..%2fpackage.json', '/%2e%2e/index.js', '/.env']) {
+      const missing = await fetch(`${api.url}${path}`);
+      expect(missing.status, path).toBe(404);
+      expect(await missing.text(), path).not.toContain('<div id="app">');
+    }
+    const posted = await fetch(`${api.url}/`, { method: 'POST', body: 'x' });
+    expect(posted.status).toBe(405);
+    expect(posted.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('leaves /api to the API: JSON, its own headers, sign-in required', async () => {
+    const health = await fetch(`${api.url}/api/health`);
+    expect(health.status).toBe(200);
+    expect(health.headers.get('content-type')).toContain('application/json');
+    expect(health.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect((await fetch(`${api.url}/api/nothing-here`)).status).toBe(404);
+    expect((await fetch(`${api.url}/api/runs`)).status).toBe(401);
   });
 });
 

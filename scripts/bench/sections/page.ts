@@ -19,7 +19,7 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
   const web = await buildWeb(join(root, '.bench', 'web'));
   const gz = async (file: string) => gzipSync(await readFile(file)).length;
   const chunks = (await readdir(join(web.dir, 'chunks'))).filter((f) => f.endsWith('.js'));
-  const initial = (await gz(join(web.dir, 'app.js'))) + (await gz(join(web.dir, 'app.css')));
+  const initial = (await gz(join(web.dir, web.script))) + (await gz(join(web.dir, web.stylesheet)));
   let lazy = 0;
   for (const chunk of chunks) lazy += await gz(join(web.dir, 'chunks', chunk));
   console.log(
