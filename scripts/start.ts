@@ -52,7 +52,11 @@ async function main(): Promise<void> {
   );
   say(`Page:   ${stack.url}/`);
   say(`API:    ${stack.url}/api/health   (OpenAPI: ${stack.url}/api/openapi.json)`);
-  say(`Signed in as ${stack.config.devUser?.email ?? 'nobody'} (DEV_USER_EMAIL). Ctrl-C stops everything.`);
+  say(
+    stack.config.auth.mode === 'iap'
+      ? 'Identity: IAP tokens only (AUTH_MODE=iap; npm run token -- you@example.com). Ctrl-C stops everything.'
+      : `Signed in as ${stack.config.devUser?.email ?? 'nobody'} (DEV_USER_EMAIL). Ctrl-C stops everything.`,
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -40,6 +40,7 @@ import {
   type RunningEmulator,
   startFirestoreEmulator,
 } from '../lib/firestore-emulator';
+import { startLocalIap } from '../lib/local-iap';
 import { ensureTopic, pushSubscription, startPubSubEmulator } from '../lib/pubsub-emulator';
 import { AnthropicTwin, DEMO_MODEL_LABEL } from './anthropic/twin';
 import { EventBridge, PUBSUB_PUBLISHED, STORAGE_FINALIZED } from './event-bridge';
@@ -163,12 +164,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
   const logger = options.logger ?? jsonLogger();
   const stoppers: (() => Promise<unknown>)[] = [];
 
+  // AUTH_MODE=iap: identity only from a verified IAP token (npm run token); else the dev user.
+  const authMode = options.env?.AUTH_MODE ?? process.env.AUTH_MODE ?? 'dev';
   const baseEnv: Record<string, string | undefined> = {
     GOOGLE_CLOUD_PROJECT: 'arc-reactor-local',
     // Locally nobody is in front to verify identity: the dev user, or the IAP email header.
-    AUTH_MODE: 'dev',
-    DEV_USER_EMAIL: 'dev@example.com',
-    DEV_USER_NAME: 'Dev User',
+    ...(authMode === 'dev'
+      ? { AUTH_MODE: 'dev', DEV_USER_EMAIL: 'dev@example.com', DEV_USER_NAME: 'Dev User' }
+      : {}),
     WORKFLOW_POLL_SECONDS: '1',
     CHUNK_INTERVAL_SECONDS: '1',
     LOG_POLL_SECONDS: '0.5',
@@ -177,6 +180,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     ...process.env,
     ...options.env,
   };
+
+  if (authMode === 'iap' && !baseEnv.IAP_JWKS_URL) {
+    // Production's identity path, with IAP's keys played by a key kept in the data folder.
+    const iap = await startLocalIap(options.dataDir);
+    stoppers.push(() => iap.close());
+    Object.assign(baseEnv, { ...iap.env, IAP_AUDIENCE: baseEnv.IAP_AUDIENCE ?? iap.env.IAP_AUDIENCE });
+    say(
+      'AUTH_MODE=iap: every request needs an IAP token (X-Goog-IAP-JWT-Assertion), as behind the load balancer; `npm run token -- you@example.com` prints one. The page has no IAP in front of it here, so it cannot sign in.',
+    );
+  }
 
   let emulator: RunningEmulator | null = null;
   let firestoreHost = baseEnv.FIRESTORE_EMULATOR_HOST;

@@ -5,6 +5,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { iapToken, signingKey } from '../../scripts/lib/iap-keys';
+import { LOCAL_IAP_AUDIENCE, localIapKey } from '../../scripts/lib/local-iap';
 import { waitFor } from '../../scripts/lib/net';
 import { request } from '../helpers/api-server';
 import { chat, textOf, userMessage } from '../helpers/chat';
@@ -33,12 +35,13 @@ async function npmStart(...args: string[]): Promise<Started> {
   return start([process.execPath, '--import', 'tsx', 'scripts/start.ts', ...args]);
 }
 
-async function start(command: string[]): Promise<Started> {
+async function start(command: string[], extraEnv: Record<string, string> = {}): Promise<Started> {
   const env: Record<string, string | undefined> = {
     ...process.env,
     PORT: '0',
     ARC_DATA_DIR: dataDir.path,
     SWEEP_INTERVAL_SECONDS: '1',
+    ...extraEnv,
   };
   delete env.FIRESTORE_EMULATOR_HOST;
   // Whatever key the developer's shell holds: the offline demo model.
@@ -167,6 +170,63 @@ describe('npm start', () => {
     expect(existsSync(join(`${dataDir.path}.before-fresh`, 'firestore'))).toBe(true);
     expect(await ctrlC(fresh)).toBe(0);
   }, 240_000);
+
+  it('AUTH_MODE=iap: only a token from `npm run token` gets in; no token, a forged one or another audience do not', async () => {
+    const iapData = await tempDir('arc-start-iap-');
+    try {
+      const env = { ARC_DATA_DIR: iapData.path, AUTH_MODE: 'iap' };
+      const started = await start([process.execPath, '--import', 'tsx', 'scripts/start.ts'], env);
+      expect(started.output.join('\n')).toContain('npm run token -- you@example.com');
+      const token = (email: string) =>
+        spawnSync(process.execPath, ['--import', 'tsx', 'scripts/token.ts', email], {
+          env: { ...process.env, ...env },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+      const minted = token('Alice@Example.com');
+      expect(minted.status, minted.stderr).toBe(0);
+      const jwt = minted.stdout.trim().split('\n').at(-1)!;
+      expect(jwt.split('.')).toHaveLength(3);
+      const as = (assertion: string) => ({ headers: { 'x-goog-iap-jwt-assertion': assertion } });
+
+      const missing = await request<{ error: { code: string } }>(`${started.url}/api/runs`);
+      expect(missing.status).toBe(401);
+      // The identity header the dev mode trusts is nothing here.
+      const claimed = await request(`${started.url}/api/runs`, {
+        headers: { 'x-goog-authenticated-user-email': 'accounts.google.com:alice@example.com' },
+      });
+      expect(claimed.status).toBe(401);
+      const signedIn = await request<{ email: string }>(`${started.url}/api/me/preferences`, as(jwt));
+      expect(signedIn.status, JSON.stringify(signedIn.body)).toBe(200);
+      expect((await request(`${started.url}/api/runs`, as(jwt))).status).toBe(200);
+
+      // Same key id and claims, another key: refused as IAP's verification refuses it.
+      const forger = await signingKey(
+        JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()).kid,
+      );
+      const forged = await request<{ error: { code: string } }>(
+        `${started.url}/api/runs`,
+        as(await iapToken(forger, { email: 'alice@example.com' }, { audience: LOCAL_IAP_AUDIENCE })),
+      );
+      expect(forged.status).toBe(401);
+      expect(JSON.stringify(forged.body)).toContain('bad_signature');
+      const wrongAudience = await request(
+        `${started.url}/api/runs`,
+        as(await iapToken(await localIapKey(iapData.path), { email: 'alice@example.com' })),
+      );
+      expect(wrongAudience.status).toBe(401);
+      expect(JSON.stringify(wrongAudience.body)).toContain('wrong_audience');
+
+      const bad = token('not-an-email');
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain('not an email address');
+      expect(await ctrlC(started)).toBe(0);
+      // The key outlives the stack: a token minted now still names the same key.
+      expect(token('bob@example.com').status).toBe(0);
+    } finally {
+      await iapData.remove();
+    }
+  }, 120_000);
 
   it('says the port is taken before the slow start, and exits 1', async () => {
     const taken = createServer();
