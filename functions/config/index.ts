@@ -19,6 +19,32 @@ export { IAP_AUDIENCE } from './access';
 
 export class ConfigError extends Error {}
 
+/**
+ * Variables whose defaults suit only the local stack (a local project, bucket, page address,
+ * sender, `:latest` images): a function on Google Cloud (Cloud Run sets K_SERVICE) must be given
+ * each. Terraform sets them on every function; test/unit/infra/terraform.test.ts checks it.
+ */
+export const REQUIRED_ON_CLOUD = [
+  'GOOGLE_CLOUD_PROJECT',
+  'RUNS_BUCKET',
+  'PUBLIC_URL',
+  'NOTIFY_FROM_EMAIL',
+  'ORCHESTRATOR_IMAGE',
+  'HAYSTACK_AGENT_IMAGE',
+  'HAYSTACK_INFERENCE_IMAGE',
+] as const;
+
+/** Every variable the functions read, for checking what a deployment sets. */
+export const CONFIG_VARIABLES: readonly string[] = [
+  platformEnv,
+  accessEnv,
+  runsEnv,
+  benchlingEnv,
+  assistantEnv,
+  haystackEnv,
+  notificationsEnv,
+].flatMap((schema) => Object.keys(schema.shape));
+
 /** The assistant's settings; a temperature the configured model would refuse stops the instance here. */
 function assistantFrom(env: z.output<typeof assistantEnv>) {
   const problem = temperatureProblem(env.ANTHROPIC_MODEL, env.ANTHROPIC_TEMPERATURE);
@@ -63,7 +89,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   const platform = platformConfig(platformEnv.parse(set), env);
   const access = accessEnv.parse(set);
-  const crossField = accessProblems(access, platform);
+  const crossField = [
+    ...accessProblems(access, platform),
+    ...(platform.cloudService
+      ? REQUIRED_ON_CLOUD.filter((name) => set[name] === undefined).map(
+          (name) =>
+            `${name} must be set on Google Cloud (K_SERVICE=${platform.cloudService}): its default suits only the local stack.`,
+        )
+      : []),
+  ];
   if (crossField.length > 0) throw new ConfigError(`Invalid configuration: ${crossField.join(' ')}`);
   let benchling: ReturnType<typeof benchlingConfig>;
   try {

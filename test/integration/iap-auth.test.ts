@@ -12,6 +12,7 @@ import {
 } from '../../scripts/lib/iap-keys';
 import { request, startTestApi, type TestApi } from '../helpers/api-server';
 import { spawnBuiltFunction } from '../helpers/built-function';
+import { CLOUD_SAMPLE } from '../helpers/env';
 import { samplesheet } from '../helpers/samplesheets';
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -294,7 +295,10 @@ describe('the deployed api function', () => {
     expect(dev.code).not.toBeNull();
     expect(dev.stderr).toContain('AUTH_MODE=dev trusts unverified identity headers');
 
-    const noAudience = await start({ K_SERVICE: 'api', GOOGLE_CLOUD_PROJECT: 'arc-test-project' });
+    const noAudience = await start({
+      K_SERVICE: 'api',
+      ...CLOUD_SAMPLE,
+    });
     expect(noAudience.code).not.toBe(0);
     expect(noAudience.code).not.toBeNull();
     expect(noAudience.stderr).toContain('IAP_AUDIENCE is required with AUTH_MODE=iap');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../functions/config';
 import { modelTakesTemperature } from '../../functions/core/shared/claude-models';
+import { CLOUD_SAMPLE } from '../helpers/env';
 
 describe('loadConfig', () => {
   it('has defaults that suit the local stack', () => {
@@ -60,9 +61,15 @@ describe('loadConfig', () => {
       /AUTH_MODE=dev trusts unverified identity headers, and this function runs on Google Cloud \(K_SERVICE=api\)/,
     );
     expect(
-      loadConfig({ AUTH_MODE: 'dev', K_SERVICE: 'api', ALLOW_DEV_AUTH_IN_CLOUD: 'true' }).auth.mode,
+      loadConfig({ ...CLOUD_SAMPLE, AUTH_MODE: 'dev', K_SERVICE: 'api', ALLOW_DEV_AUTH_IN_CLOUD: 'true' })
+        .auth.mode,
     ).toBe('dev');
     expect(() => loadConfig({ IAP_AUDIENCE: '/projects/123/apps' })).toThrow(/IAP_AUDIENCE must be/);
+    // On Google Cloud, what defaults only to the local stack must be given, each named.
+    expect(() => loadConfig({ K_SERVICE: 'api', GOOGLE_CLOUD_PROJECT: 'arc-test-project' })).toThrow(
+      /RUNS_BUCKET must be set on Google Cloud \(K_SERVICE=api\): its default suits only the local stack\. PUBLIC_URL must be set/,
+    );
+    expect(loadConfig({ K_SERVICE: 'api', ...CLOUD_SAMPLE }).runsBucket).toBe('arc-test-runs');
     expect(
       loadConfig({
         IAP_AUDIENCE: '/projects/123/global/backendServices/456, /projects/123/apps/my-lab-prod',
