@@ -8,11 +8,14 @@ locals {
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
+    "compute.googleapis.com",
     "eventarc.googleapis.com",
     "firebaserules.googleapis.com",
     "firestore.googleapis.com",
     "iamcredentials.googleapis.com",
+    "iap.googleapis.com",
     "logging.googleapis.com",
+    "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
@@ -26,6 +29,9 @@ locals {
     RUNS_BUCKET                  = var.runs_bucket
     EXECUTOR                     = "google-batch"
     ORCHESTRATOR_IMAGE           = var.orchestrator_image
+    HAYSTACK_AGENT_IMAGE         = var.haystack_agent_image
+    HAYSTACK_INFERENCE_IMAGE     = var.haystack_inference_image
+    HAYSTACK_SERVICE_ACCOUNT     = google_service_account.sa["haystack"].email
     ORCHESTRATOR_SERVICE_ACCOUNT = google_service_account.sa["orchestrator"].email
     TASKS_SERVICE_ACCOUNT        = google_service_account.sa["tasks"].email
     BATCH_EVENTS_TOPIC           = google_pubsub_topic.batch_events.name
@@ -35,23 +41,27 @@ locals {
     ADMIN_EMAILS                 = join(",", var.admin_emails)
     WORK_RETENTION_DAYS          = tostring(var.work_retention_days)
     AUTH_MODE                    = "iap"
-    IAP_AUDIENCE                 = join(",", var.iap_audiences)
-    IAP_HOSTED_DOMAIN            = var.iap_hosted_domain
-    CORS_ALLOWED_ORIGINS         = join(",", var.cors_allowed_origins)
-    FUNCTIONS_SERVICE_ACCOUNT    = google_service_account.sa["functions"].email
-    FIREBASE_WEB_API_KEY         = var.firebase_web_api_key
-    WAREHOUSE_HOST               = var.warehouse_host
-    WAREHOUSE_PORT               = tostring(var.warehouse_port)
-    WAREHOUSE_DATABASE           = var.warehouse_database
-    WAREHOUSE_USER               = var.warehouse_user
-    WAREHOUSE_PASSWORD_SECRET    = google_secret_manager_secret.warehouse_password.secret_id
-    WAREHOUSE_SSL                = "require"
-    WAREHOUSE_MAPPING            = var.warehouse_mapping
-    ANTHROPIC_API_KEY_SECRET     = google_secret_manager_secret.anthropic_api_key.secret_id
-    SENDGRID_API_KEY_SECRET      = google_secret_manager_secret.sendgrid_api_key.secret_id
-    NOTIFY_FROM_EMAIL            = var.notify_from_email
-    PUBLIC_URL                   = var.public_url
-    ANTHROPIC_MODEL              = var.anthropic_model
+    # The audiences IAP signs for: the load balancer's two backends (load-balancer.tf).
+    IAP_AUDIENCE = join(",", [
+      for backend in google_compute_backend_service.frontend :
+      "/projects/${data.google_project.this.number}/global/backendServices/${backend.generated_id}"
+    ])
+    IAP_HOSTED_DOMAIN         = var.iap_hosted_domain
+    CORS_ALLOWED_ORIGINS      = join(",", var.cors_allowed_origins)
+    FUNCTIONS_SERVICE_ACCOUNT = google_service_account.sa["functions"].email
+    FIREBASE_WEB_API_KEY      = var.firebase_web_api_key
+    WAREHOUSE_HOST            = var.warehouse_host
+    WAREHOUSE_PORT            = tostring(var.warehouse_port)
+    WAREHOUSE_DATABASE        = var.warehouse_database
+    WAREHOUSE_USER            = var.warehouse_user
+    WAREHOUSE_PASSWORD_SECRET = google_secret_manager_secret.warehouse_password.secret_id
+    WAREHOUSE_SSL             = "require"
+    WAREHOUSE_MAPPING         = var.warehouse_mapping
+    ANTHROPIC_API_KEY_SECRET  = google_secret_manager_secret.anthropic_api_key.secret_id
+    SENDGRID_API_KEY_SECRET   = google_secret_manager_secret.sendgrid_api_key.secret_id
+    NOTIFY_FROM_EMAIL         = var.notify_from_email
+    PUBLIC_URL                = var.public_url
+    ANTHROPIC_MODEL           = var.anthropic_model
   }
   # invoker: the one identity allowed to call a private function.
   http_functions = {
@@ -346,34 +356,64 @@ resource "google_service_account" "sa" {
     tasks        = "Arc Reactor Nextflow task VMs"
     events       = "Arc Reactor Eventarc triggers"
     scheduler    = "Arc Reactor Cloud Scheduler (stale-run sweeper)"
+    haystack     = "Arc Reactor HAYSTACK agent and STACK model jobs"
   }
   account_id   = "arc-${each.key}"
   display_name = each.value
 }
 
+# Each identity's project roles, and why it needs each (test/unit/infra checks every one is
+# listed here with a reason, and that none is a broad role).
 resource "google_project_iam_member" "roles" {
   for_each = {
-    "functions-datastore"   = ["functions", "roles/datastore.user"]
-    "functions-batch"       = ["functions", "roles/batch.jobsEditor"]
-    "functions-workflows"   = ["functions", "roles/workflows.invoker"]
-    "functions-logs"        = ["functions", "roles/logging.logWriter"]
-    "workflows-batch"       = ["workflows", "roles/batch.jobsEditor"]
-    "workflows-logs"        = ["workflows", "roles/logging.logWriter"]
-    "orchestrator-agent"    = ["orchestrator", "roles/batch.agentReporter"]
-    "orchestrator-batch"    = ["orchestrator", "roles/batch.jobsEditor"]
-    "orchestrator-logs"     = ["orchestrator", "roles/logging.logWriter"]
+    # Runs, users, rate limits, conversations, the outbox: the functions' state is Firestore.
+    "functions-datastore" = ["functions", "roles/datastore.user"]
+    # Cancel and read Batch jobs (cancel, the sweeper, task logs); the workflow creates them.
+    "functions-batch" = ["functions", "roles/batch.jobsEditor"]
+    # A launch or recovery starts a run-pipeline execution.
+    "functions-workflows" = ["functions", "roles/workflows.invoker"]
+    # Structured logs (audit lines, errors) from every function.
+    "functions-logs" = ["functions", "roles/logging.logWriter"]
+    # Task logs of Batch jobs are read from Cloud Logging (GET …/tasks/{id}/logs).
+    "functions-log-viewer" = ["functions", "roles/logging.viewer"]
+    # The workflow creates, polls and deletes the run's Batch job.
+    "workflows-batch" = ["workflows", "roles/batch.jobsEditor"]
+    # The workflow's own step logs.
+    "workflows-logs" = ["workflows", "roles/logging.logWriter"]
+    # The Batch agent on the orchestrator VM reports task state.
+    "orchestrator-agent" = ["orchestrator", "roles/batch.agentReporter"]
+    # Nextflow's google-batch executor creates a Batch job per task.
+    "orchestrator-batch" = ["orchestrator", "roles/batch.jobsEditor"]
+    # The orchestrator's and Nextflow's logs.
+    "orchestrator-logs" = ["orchestrator", "roles/logging.logWriter"]
+    # Pulls the orchestrator image from the arc-reactor repository.
     "orchestrator-registry" = ["orchestrator", "roles/artifactregistry.reader"]
-    "tasks-agent"           = ["tasks", "roles/batch.agentReporter"]
-    "tasks-logs"            = ["tasks", "roles/logging.logWriter"]
-    "events-receiver"       = ["events", "roles/eventarc.eventReceiver"]
+    # The Batch agent on each task VM reports task state.
+    "tasks-agent" = ["tasks", "roles/batch.agentReporter"]
+    # Task stdout/stderr, read back by the task-log route.
+    "tasks-logs" = ["tasks", "roles/logging.logWriter"]
+    # Eventarc's triggers deliver events with this identity.
+    "events-receiver" = ["events", "roles/eventarc.eventReceiver"]
+    # The HAYSTACK agent writes its run's phase, iterations and scores to haystack_runs/.
+    "haystack-datastore" = ["haystack", "roles/datastore.user"]
+    # The agent runs each model call as a Batch job of its own (stack-{run}-i{n}-treat|ctrl).
+    "haystack-batch" = ["haystack", "roles/batch.jobsEditor"]
+    # The Batch agent on the agent's and the model jobs' VMs reports task state.
+    "haystack-agent" = ["haystack", "roles/batch.agentReporter"]
+    # The agent's and the model's logs.
+    "haystack-logs" = ["haystack", "roles/logging.logWriter"]
+    # Pulls the haystack-agent and stack-inference images.
+    "haystack-registry" = ["haystack", "roles/artifactregistry.reader"]
   }
   project = var.project
   role    = each.value[1]
   member  = "serviceAccount:${google_service_account.sa[each.value[0]].email}"
 }
 
+# Run inputs, logs, results and work dirs live in the runs bucket: the functions write inputs and
+# read results, the orchestrator and tasks write everything Nextflow makes, HAYSTACK its h5ad files.
 resource "google_storage_bucket_iam_member" "runs" {
-  for_each = toset(["functions", "orchestrator", "tasks"])
+  for_each = toset(["functions", "orchestrator", "tasks", "haystack"])
   bucket   = google_storage_bucket.runs.name
   role     = "roles/storage.objectAdmin"
   member   = "serviceAccount:${google_service_account.sa[each.value].email}"
@@ -385,6 +425,8 @@ resource "google_service_account_iam_member" "act_as" {
     "functions-orchestrator" = ["functions", "orchestrator"]
     "workflows-orchestrator" = ["workflows", "orchestrator"]
     "orchestrator-tasks"     = ["orchestrator", "tasks"]
+    "workflows-haystack"     = ["workflows", "haystack"]
+    "haystack-haystack"      = ["haystack", "haystack"]
   }
   service_account_id = google_service_account.sa[each.value[1]].name
   role               = "roles/iam.serviceAccountUser"
@@ -426,6 +468,13 @@ resource "google_pubsub_topic_iam_member" "run_events_subscribers" {
   topic    = google_pubsub_topic.run_events.name
   role     = "roles/pubsub.subscriber"
   member   = each.value
+}
+
+# The HAYSTACK agent publishes its run's state changes to arc-batch-events, as Batch does.
+resource "google_pubsub_topic_iam_member" "haystack_publisher" {
+  topic  = google_pubsub_topic.batch_events.name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.sa["haystack"].email}"
 }
 
 # Batch publishes job state changes with its service agent.
@@ -489,7 +538,19 @@ resource "google_cloudfunctions2_function" "http" {
     service_account_email = google_service_account.sa["functions"].email
     # The api function also serves the page (dist/web, deployed as web/ inside its source).
     environment_variables = merge(local.common_env, { NODE_ENV = "production" }, each.key == "api" ? { WEB_DIR = "web" } : {})
-    ingress_settings      = each.value.public ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
+    # The frontends only through the load balancer (and so IAP); the workflow's and the
+    # scheduler's targets are called with an OIDC token and need run.invoker (below).
+    ingress_settings = each.value.public ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
+    # The api function reads the Benchling warehouse: all its traffic leaves through the
+    # egress VPC and Cloud NAT's reserved address (egress.tf), which the warehouse allowlists.
+    direct_vpc_egress = each.key == "api" ? "VPC_EGRESS_ALL_TRAFFIC" : null
+    dynamic "direct_vpc_network_interface" {
+      for_each = each.key == "api" ? [1] : []
+      content {
+        network    = google_compute_network.egress.id
+        subnetwork = google_compute_subnetwork.egress.id
+      }
+    }
   }
   depends_on = [google_project_service.services]
 }

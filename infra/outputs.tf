@@ -1,6 +1,16 @@
-output "api_url" {
-  description = "URL of the api function (put it behind the IAP load balancer)."
-  value       = google_cloudfunctions2_function.http["api"].service_config[0].uri
+output "url" {
+  description = "The page and the API, behind IAP."
+  value       = "https://${var.domain}/"
+}
+
+output "frontend_ip" {
+  description = "Point the domain's DNS A record here; the managed certificate is issued once it resolves."
+  value       = google_compute_global_address.frontend.address
+}
+
+output "egress_ip" {
+  description = "The address the api function reaches the Benchling warehouse from: send it to the warehouse's administrators for their allowlist."
+  value       = google_compute_address.egress.address
 }
 
 output "runs_bucket" {

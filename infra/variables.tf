@@ -49,9 +49,40 @@ variable "sweep_schedule" {
   default     = "*/5 * * * *"
 }
 
-variable "iap_audiences" {
-  description = "Audiences IAP signs for, e.g. /projects/{number}/global/backendServices/{id} (see the backend service of the load balancer)."
+variable "domain" {
+  description = "The page's and the API's domain, e.g. arc.example.org: its DNS A record must point at the frontend_ip output for the managed certificate to be issued."
+  type        = string
+}
+
+variable "iap_members" {
+  description = "Who may sign in through IAP: user:alice@example.org, group:lab@example.org, domain:example.org."
   type        = list(string)
+  validation {
+    condition     = alltrue([for m in var.iap_members : can(regex("^(user|group|domain|serviceAccount):", m))])
+    error_message = "Each member starts with user:, group:, domain: or serviceAccount:."
+  }
+}
+
+variable "egress_subnet_cidr" {
+  description = "The egress VPC's subnet (the api function's Direct VPC egress); any /26 or larger unused range."
+  type        = string
+  default     = "10.8.0.0/26"
+}
+
+variable "haystack_agent_image" {
+  description = "The HAYSTACK agent image, tagged by commit (cloudbuild.yaml pushes it)."
+  type        = string
+}
+
+variable "haystack_inference_image" {
+  description = "The STACK inference image (orchestrator/haystack/inference, built outside CI: it needs the model weights). GPU quota: one NVIDIA H100 80GB (a3-highgpu-1g) per concurrent model call in the region."
+  type        = string
+}
+
+variable "alert_emails" {
+  description = "Who hears the alerts (runs failing, stale runs swept, event functions erroring, the warehouse unreachable)."
+  type        = list(string)
+  default     = []
 }
 
 variable "iap_hosted_domain" {
@@ -97,9 +128,9 @@ variable "warehouse_mapping" {
 }
 
 variable "anthropic_model" {
-  description = "The Claude model the assistant uses. The spec's claude-sonnet-4-5-20250929 is retired by Anthropic on 2026-11-30: set a current model id."
+  description = "The Claude model the assistant uses (the functions' default; the spec's claude-sonnet-4-5-20250929 was retired by Anthropic on 2026-11-30)."
   type        = string
-  default     = "claude-sonnet-4-5-20250929"
+  default     = "claude-sonnet-5-5"
 }
 
 variable "run_event_subscribers" {
@@ -116,4 +147,10 @@ variable "public_url" {
 variable "notify_from_email" {
   description = "The sender of notification email: an address SendGrid has verified"
   type        = string
+}
+
+variable "alert_failed_runs_per_hour" {
+  description = "Alert when more runs than this fail within an hour."
+  type        = number
+  default     = 3
 }

@@ -12,6 +12,7 @@ import {
   PayloadTooLargeError,
   RateLimitedError,
   UnsupportedMediaTypeError,
+  UpstreamError,
   ValidationError,
 } from '../core/shared/errors';
 import type { Clock, RateLimiter, UserStore } from '../core/shared/ports';
@@ -220,6 +221,8 @@ export function createHttpApp(
           request_id: requestId,
           method: req.method,
           path: req.path,
+          // The alert on the warehouse keys on it (infra/monitoring.tf).
+          dependency: error instanceof UpstreamError ? error.dependency : null,
           error: describeError(error),
         });
       }

@@ -83,6 +83,10 @@ describe('the warehouse goes down (its server stopped mid-test)', () => {
     expect(ready.body.checks.warehouse!.ok).toBe(false);
     expect(JSON.stringify(ready.body)).not.toContain(server.reader.password);
     expect(JSON.stringify(setup.api.logs.entries)).not.toContain(server.reader.password);
+    // Each refusal is logged naming the warehouse: the alert on it keys on that (infra/monitoring.tf).
+    const failures = setup.api.logs.entries.filter((e) => e.message === 'request_failed');
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.map((e) => e.fields.dependency)).toEqual(failures.map(() => 'warehouse'));
   });
 
   it('answers 503 for projects and instruments when nothing was cached yet', async () => {

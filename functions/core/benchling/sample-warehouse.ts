@@ -214,7 +214,8 @@ export class BenchlingService {
     try {
       return await query();
     } catch (error) {
-      if (error instanceof WarehouseUnavailableError) throw new UpstreamError(UNAVAILABLE);
+      if (error instanceof WarehouseUnavailableError)
+        throw new UpstreamError(UNAVAILABLE, { cause: error, dependency: 'warehouse' });
       throw error;
     }
   }
@@ -238,7 +239,7 @@ export class BenchlingService {
     } catch (error) {
       if (error instanceof WarehouseUnavailableError) {
         if (this.cached) return this.metadataView(this.cached, true);
-        throw new UpstreamError(UNAVAILABLE);
+        throw new UpstreamError(UNAVAILABLE, { cause: error, dependency: 'warehouse' });
       }
       throw error;
     }

@@ -80,13 +80,16 @@ export class UpstreamError extends DomainError {
   readonly code = 'upstream_unavailable';
   /** Sent as Retry-After. */
   readonly retryAfterSeconds: number;
+  /** Which dependency failed (`warehouse`, …), logged with the failure for alerting. */
+  readonly dependency: string | null;
   constructor(
     message: string,
-    options: { cause?: unknown; retryAfterSeconds?: number; details?: unknown } = {},
+    options: { cause?: unknown; retryAfterSeconds?: number; details?: unknown; dependency?: string } = {},
   ) {
     super(message, options.details);
     if (options.cause !== undefined) this.cause = options.cause;
     this.retryAfterSeconds = options.retryAfterSeconds ?? 30;
+    this.dependency = options.dependency ?? null;
   }
 }
 
