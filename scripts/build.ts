@@ -133,9 +133,10 @@ const ESM_REQUIRE_BANNER =
   "import { createRequire as __arcCreateRequire } from 'node:module'; const require = __arcCreateRequire(import.meta.url);";
 
 /**
- * The orchestrator agent (dist/orchestrator/main.js) and the replay executor that stands in
- * for `nextflow` (dist/orchestrator/nextflow-replay.js, executable). The Docker image and
- * the local Batch twin run these files.
+ * The orchestrator agent (dist/orchestrator/main.js), the replay executor that stands in
+ * for `nextflow` (dist/orchestrator/nextflow-replay.js, executable) and HAYSTACK's agent job
+ * (dist/orchestrator/haystack-agent.js). The Docker images (orchestrator/Dockerfile,
+ * orchestrator/haystack/Dockerfile) and the local Batch twin run these files.
  */
 export async function buildOrchestrator(
   outDir = join(root, 'dist', 'orchestrator'),
@@ -144,6 +145,7 @@ export async function buildOrchestrator(
   const entries: [string, string][] = [
     ['main', 'orchestrator/src/main.ts'],
     ['nextflow-replay', 'orchestrator/src/replay/main.ts'],
+    ['haystack-agent', 'orchestrator/haystack/job.ts'],
   ];
   for (const [name, entry] of entries) {
     await build({
@@ -155,7 +157,8 @@ export async function buildOrchestrator(
       format: 'esm',
       minify: false,
       sourcemap: 'linked',
-      external: ['@google-cloud/storage', 'google-gax'],
+      // h5wasm loads its WebAssembly beside its own files: installed in the image, not bundled.
+      external: ['@google-cloud/storage', 'google-gax', 'h5wasm'],
       banner: { js: ESM_REQUIRE_BANNER },
       logLevel: 'warning',
     });

@@ -309,7 +309,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       programs: [
         {
           image: 'haystack-agent',
-          command: [process.execPath, '--import', 'tsx', join(root, 'orchestrator', 'haystack', 'job.ts')],
+          // The bundle the haystack-agent image runs (orchestrator/haystack/Dockerfile).
+          command: [process.execPath, join(orchestratorDir, 'haystack-agent.js')],
         },
         {
           image: 'stack-inference',
