@@ -147,6 +147,8 @@ function xmlError(res: ServerResponse, status: number, code: string, details: st
 export class LocalGcsServer {
   private server: Server | null = null;
   private readonly buckets = new Map<string, Map<string, StoredObject>>();
+  /** Each bucket's lifecycle configuration, as set with bucket.setMetadata. */
+  private readonly lifecycles = new Map<string, { rule: unknown[] }>();
   private readonly uploads = new Map<string, Upload>();
   private readonly listeners = new Set<FinalizeListener>();
   private lastGeneration = 0;
@@ -374,8 +376,33 @@ export class LocalGcsServer {
     const bucket = decodeURIComponent(segments[1] ?? '');
     if (segments.length === 2) {
       this.bucket(bucket);
-      if (method === 'GET')
-        return this.sendJson(res, 200, { kind: 'storage#bucket', name: bucket, id: bucket });
+      const resource = () => ({
+        kind: 'storage#bucket',
+        name: bucket,
+        id: bucket,
+        ...(this.lifecycles.has(bucket) ? { lifecycle: this.lifecycles.get(bucket) } : {}),
+      });
+      if (method === 'GET') return this.sendJson(res, 200, resource());
+      if (method === 'PATCH') {
+        // bucket.setMetadata({lifecycle}): the rules GCS accepts (an action type and a condition).
+        const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as {
+          lifecycle?: { rule?: { action?: { type?: string }; condition?: Record<string, unknown> }[] };
+        };
+        if (body.lifecycle) {
+          for (const rule of body.lifecycle.rule ?? []) {
+            if (
+              !['Delete', 'SetStorageClass', 'AbortIncompleteMultipartUpload'].includes(
+                rule.action?.type ?? '',
+              )
+            )
+              throw new GcsError(400, `Invalid lifecycle action: ${rule.action?.type}`, 'invalid');
+            if (!rule.condition || Object.keys(rule.condition).length === 0)
+              throw new GcsError(400, 'A lifecycle rule needs at least one condition.', 'invalid');
+          }
+          this.lifecycles.set(bucket, { rule: body.lifecycle.rule ?? [] });
+        }
+        return this.sendJson(res, 200, resource());
+      }
       throw new GcsError(405, `${method} is not supported on buckets here`, 'invalid');
     }
     if (segments[2] !== 'o') throw new GcsError(404, `Not found: ${url.pathname}`, 'notFound');

@@ -76,9 +76,37 @@ export class LocalWorkflows {
   private holdEverything: boolean;
   private readonly held = new Map<string, () => void>();
 
+  /** Deployed workflows by name (the Workflows API's view): run-pipeline is the definition it runs. */
+  private readonly deployments = new Map<string, { source: string; revision: number; updated: string }>();
+
   constructor(private readonly options: LocalWorkflowsOptions) {
-    this.definition = new WorkflowDefinition(readFileSync(options.definitionPath, 'utf8'));
+    const source = readFileSync(options.definitionPath, 'utf8');
+    this.definition = new WorkflowDefinition(source);
+    this.deployments.set('run-pipeline', { source, revision: 1, updated: new Date().toISOString() });
     this.holdEverything = options.holdAll ?? false;
+  }
+
+  /**
+   * Deploys `source` as workflow `name`, as CreateWorkflow/UpdateWorkflow do: a definition the
+   * service would reject is refused (it is parsed and checked the way executions read it).
+   */
+  deploy(name: string, source: string): void {
+    new WorkflowDefinition(source);
+    const previous = this.deployments.get(name);
+    this.deployments.set(name, {
+      source,
+      revision: (previous?.revision ?? 0) + 1,
+      updated: new Date().toISOString(),
+    });
+  }
+
+  /** Removes a deployed workflow (DeleteWorkflow). */
+  undeploy(name: string): void {
+    this.deployments.delete(name);
+  }
+
+  deployment(name: string): { source: string; revision: number; updated: string } | null {
+    return this.deployments.get(name) ?? null;
   }
 
   /** Every execution started from now on waits before its first step, until releaseAll() or release(name). */

@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, REQUIRED_ON_CLOUD } from '../../../functions/config';
 import { assistantEnv } from '../../../functions/config/assistant';
 import { FUNCTIONS } from '../../../scripts/build';
+import { expectedTriggers } from '../../../scripts/doctor/checks';
 
 const INFRA = join(process.cwd(), 'infra');
 type Block = Record<string, unknown>;
@@ -103,6 +104,16 @@ describe('the Terraform in infra/', () => {
         expect(trigger.filters, name).toEqual({ bucket: ref('var.runs_bucket') });
       }
     }
+    // What `npm run doctor` expects to find deployed is what Terraform deploys.
+    const expected = expectedTriggers({
+      project: 'p',
+      runsBucket: 'b',
+      batchEventsTopic: 't',
+      runEventsTopic: 'r',
+    });
+    expect(Object.fromEntries(expected.map((e) => [e.fn, e.eventType]))).toEqual(
+      Object.fromEntries(Object.entries(events).map(([name, e]) => [name, e.event_type])),
+    );
     expect(events.onBatchJobEvent!.topic).toBe(ref('google_pubsub_topic.batch_events.id'));
     expect(events.onRunEvent!.topic).toBe(ref('google_pubsub_topic.run_events.id'));
   });
