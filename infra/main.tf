@@ -60,7 +60,7 @@ locals {
     ANTHROPIC_API_KEY_SECRET  = google_secret_manager_secret.anthropic_api_key.secret_id
     SENDGRID_API_KEY_SECRET   = google_secret_manager_secret.sendgrid_api_key.secret_id
     NOTIFY_FROM_EMAIL         = var.notify_from_email
-    PUBLIC_URL                = var.public_url
+    PUBLIC_URL                = var.public_url != "" ? var.public_url : "https://${var.domain}/"
     ANTHROPIC_MODEL           = var.anthropic_model
   }
   # invoker: the one identity allowed to call a private function.

@@ -140,8 +140,9 @@ variable "run_event_subscribers" {
 }
 
 variable "public_url" {
-  description = "The page's address (links in notifications), e.g. https://arc.example.org"
+  description = "The page's address (links in notifications); empty: https://{domain}/"
   type        = string
+  default     = ""
 }
 
 variable "notify_from_email" {

@@ -1,5 +1,8 @@
 terraform {
   required_version = ">= 1.6"
+  # State in a versioned bucket of the project; `npm run deploy` creates it and passes
+  # -backend-config=bucket=PROJECT-arc-tfstate.
+  backend "gcs" {}
   required_providers {
     google = {
       source  = "hashicorp/google"
