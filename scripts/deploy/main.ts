@@ -88,7 +88,7 @@ async function deploy(options: {
 
   const head = await capture('git', ['rev-parse', '--short=12', 'HEAD']);
   const dirty = (await capture('git', ['status', '--porcelain']))?.stdout.trim();
-  if (!head || head.code !== 0) throw new Error('not a git checkout: images are tagged by commit');
+  if (head?.code !== 0) throw new Error('not a git checkout: images are tagged by commit');
   const tag = `${head.stdout.trim()}${dirty ? '-dirty' : ''}`;
   if (dirty) say('The working tree has uncommitted changes: the images are tagged -dirty.');
 

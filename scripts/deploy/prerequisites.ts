@@ -111,7 +111,7 @@ export async function checkPrerequisites(
   if (!account) problems.push({ what: 'nobody is signed in to gcloud', fix: 'gcloud auth login' });
   else found.account = account;
   const adc = await run('gcloud', ['auth', 'application-default', 'print-access-token']);
-  if (!adc || adc.code !== 0)
+  if (adc?.code !== 0)
     problems.push({
       what: 'no application-default credentials (Terraform and doctor use them)',
       fix: 'gcloud auth application-default login',
@@ -125,7 +125,7 @@ export async function checkPrerequisites(
       `--project=${found.project}`,
       '--format=value(config.name)',
     ]);
-    if (!apis || apis.code !== 0)
+    if (apis?.code !== 0)
       problems.push({
         what: `cannot read project ${found.project} (${apis?.stderr.trim().split('\n').pop() ?? 'no answer'})`,
         fix: 'check the project id, and that your account can see it',
