@@ -20,3 +20,13 @@ output "runs_bucket" {
 output "workflow" {
   value = google_workflows_workflow.run_pipeline.id
 }
+
+output "wif_provider" {
+  description = "The GitHub Actions variable WIF_PROVIDER (empty without github_repository)."
+  value       = var.github_repository == "" ? "" : google_iam_workload_identity_pool_provider.github["github"].name
+}
+
+output "deployer_service_account" {
+  description = "The GitHub Actions variable DEPLOYER_SERVICE_ACCOUNT (empty without github_repository)."
+  value       = var.github_repository == "" ? "" : google_service_account.deployer["github"].email
+}

@@ -155,3 +155,9 @@ variable "alert_failed_runs_per_hour" {
   type        = number
   default     = 3
 }
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose v* tags deploy (empty: no CI deployer)."
+  type        = string
+  default     = ""
+}
