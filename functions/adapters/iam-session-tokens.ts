@@ -1,6 +1,12 @@
 import type { Caller } from '../core/shared/caller';
 import { UpstreamError } from '../core/shared/errors';
-import { type SessionToken, type SessionTokens, sessionClaims, uidFor } from '../core/shared/session';
+import {
+  type SessionToken,
+  type SessionTokens,
+  sessionClaims,
+  tokenClaims,
+  uidFor,
+} from '../core/shared/session';
 
 const AUDIENCE = 'https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit';
 /** Firebase accepts custom tokens that live at most one hour. */
@@ -19,6 +25,8 @@ export class IamSessionTokens implements SessionTokens {
     private readonly now: () => Date = () => new Date(),
     /** The project's Firebase web API key, which the page signs in with (FIREBASE_WEB_API_KEY). */
     private readonly webApiKey: string | null = null,
+    /** Firebase's Auth and Firestore emulators, when the page is to sign in against them (tests). */
+    private readonly emulators: { auth: string; firestore: string } | null = null,
   ) {}
 
   async mint(caller: Caller): Promise<SessionToken> {
@@ -32,7 +40,7 @@ export class IamSessionTokens implements SessionTokens {
       iat,
       exp: iat + LIFETIME_SECONDS,
       uid,
-      claims,
+      claims: tokenClaims(claims),
     };
     const url = `${this.endpoint}/v1/projects/-/serviceAccounts/${encodeURIComponent(this.serviceAccount)}:signJwt`;
     let response: Response;
@@ -68,6 +76,7 @@ export class IamSessionTokens implements SessionTokens {
       claims,
       project_id: this.projectId,
       web_api_key: this.webApiKey,
+      ...(this.emulators ? { emulators: this.emulators } : {}),
     };
   }
 }

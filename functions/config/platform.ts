@@ -55,6 +55,8 @@ export const platformEnv = z.object({
     'set it to the local Workflows twin, e.g. 127.0.0.1:8791, or unset it',
   ),
   SECRET_MANAGER_EMULATOR_HOST: HostPort.optional(),
+  /** Firebase's standard variable: the Auth emulator the page signs in with (its CSP allows it). */
+  FIREBASE_AUTH_EMULATOR_HOST: HostPort.optional(),
   PUBSUB_EMULATOR_HOST: fix(
     HostPort.optional(),
     'set it to the Pub/Sub emulator, e.g. 127.0.0.1:8085, or unset it',
@@ -91,6 +93,7 @@ export function platformConfig(c: z.output<typeof platformEnv>, env: Record<stri
       logging: c.LOGGING_EMULATOR_HOST,
       secretManager: c.SECRET_MANAGER_EMULATOR_HOST,
       pubsub: c.PUBSUB_EMULATOR_HOST,
+      firebaseAuth: c.FIREBASE_AUTH_EMULATOR_HOST,
     },
     /** SECRET_<NAME> variables: local values for Secret Manager secrets (never logged). */
     secretOverrides: Object.fromEntries(

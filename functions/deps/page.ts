@@ -11,7 +11,9 @@ import { createPageHandler } from '../http/web-page';
 export function createPage(config: Config) {
   if (!config.webDir) return null;
   const connect = config.firestore.emulatorHost
-    ? [`http://${config.firestore.emulatorHost}`]
+    ? [config.firestore.emulatorHost, config.emulators.firebaseAuth]
+        .filter((host): host is string => Boolean(host))
+        .map((host) => `http://${host}`)
     : FIREBASE_CONNECT_SOURCES;
   return createPageHandler(resolve(config.webDir), connect);
 }

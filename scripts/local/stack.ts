@@ -479,7 +479,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     if (webDir && existsSync(join(webDir, 'index.html'))) {
       // As the api function serves it in production (functions/http/web-page.ts); the page talks
       // to its own origin (the API) and to the Firestore emulator.
-      const serve = createPageHandler(webDir, [`http://${firestoreHost}`]);
+      const serve = createPageHandler(
+        webDir,
+        [firestoreHost, baseEnv.FIREBASE_AUTH_EMULATOR_HOST].filter(Boolean).map((h) => `http://${h}`),
+      );
       page.use((req, res, next) => {
         serve(req, res).catch(next);
       });

@@ -18,7 +18,12 @@ export interface TestStack extends RunningStack {
 
 /** The whole local stack for one test file: its own project id, data dir and ports; a fast replay. */
 export async function startTestStack(
-  options: { env?: Record<string, string>; replaySpeed?: number; withPage?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    replaySpeed?: number;
+    withPage?: boolean;
+    apiOverrides?: Parameters<typeof startLocalStack>[0]['apiOverrides'];
+  } = {},
 ): Promise<TestStack> {
   const dir = await tempDir('arc-stack-');
   const logs = memoryLogger();
@@ -32,6 +37,7 @@ export async function startTestStack(
     replaySpeed: options.replaySpeed ?? 2_500,
     logger: logs,
     sweepClock,
+    ...(options.apiOverrides ? { apiOverrides: options.apiOverrides } : {}),
     // Suites that need the warehouse pass a test database's WAREHOUSE_* settings.
     warehouse: 'none',
     // The offline demo model, whatever key the developer's shell holds.

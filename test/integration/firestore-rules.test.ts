@@ -19,6 +19,7 @@ import {
 } from 'firebase/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionToken } from '../../functions/core/shared/session';
+import { tokenClaims } from '../../functions/core/shared/session';
 import { request, startTestApi, type TestApi } from '../helpers/api-server';
 import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';
 import { runBody } from '../helpers/samplesheets';
@@ -32,7 +33,7 @@ const BOB = { email: 'bob@example.com', admin: false };
 const ADMIN = { email: 'admin@example.com', admin: true };
 
 function as(claims: { email: string; admin: boolean }) {
-  return env.authenticatedContext(claims.email, claims).firestore();
+  return env.authenticatedContext(claims.email, tokenClaims(claims)).firestore();
 }
 
 beforeAll(async () => {
@@ -119,6 +120,9 @@ describe('Firestore rules (infra/firestore.rules) in the emulator', () => {
     await assertFails(anonymous.collection('runs').where('user_email', '==', ALICE.email).get());
     const noEmail = env.authenticatedContext('someone', {}).firestore();
     await assertFails(noEmail.doc('runs/run-alice0000001').get());
+    // The email is read from arc_email alone: Firebase Auth keeps `email` for the user record.
+    const plainEmail = env.authenticatedContext(ALICE.email, { email: ALICE.email }).firestore();
+    await assertFails(plainEmail.doc('runs/run-alice0000001').get());
     // Ingest markers and rate-limit windows: not even their owner or an admin.
     await assertFails(as(ALICE).doc('runs/run-alice0000001/ingested/trace.000001').get());
     await assertFails(as(ADMIN).doc('rate_limits/launch:alice@example.com:1').get());
@@ -162,7 +166,7 @@ describe('GET /api/session/token', () => {
       project_id: projectId,
       emulator_host: firestoreEmulatorHost(),
       claims: { email: ALICE.email, admin: false },
-      mock_user_token: { user_id: ALICE.email, email: ALICE.email, admin: false },
+      mock_user_token: { user_id: ALICE.email, arc_email: ALICE.email, admin: false },
     });
     if (session.body.kind !== 'emulator') throw new Error('expected an emulator token');
 

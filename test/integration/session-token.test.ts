@@ -1,68 +1,21 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type CryptoKey, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { type CryptoKey, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IamSessionTokens } from '../../functions/adapters/iam-session-tokens';
+import { IamCredentialsTwin } from '../../scripts/local/iam/twin';
 
 const SERVICE_ACCOUNT = 'arc-functions@arc-test-project.iam.gserviceaccount.com';
 const ACCESS_TOKEN = 'ya29.test-access-token';
 
-/**
- * The IAM Credentials API's signJwt (POST /v1/projects/-/serviceAccounts/{email}:signJwt) on
- * loopback: signs the payload with the account's key; 401 without a bearer token, 403 for an
- * account the caller may not use, as the service answers.
- */
-let server: Server;
+const twin = new IamCredentialsTwin(SERVICE_ACCOUNT, ACCESS_TOKEN);
 let endpoint: string;
 let publicKey: CryptoKey;
-const calls: { path: string; payload: Record<string, unknown> }[] = [];
+const calls = twin.calls;
 
 beforeAll(async () => {
-  const keys = await generateKeyPair('RS256');
-  publicKey = keys.publicKey;
-  server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (chunk: Buffer) => {
-      raw += chunk.toString();
-    });
-    req.on('end', async () => {
-      const reply = (status: number, body: unknown): void => {
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      };
-      if (req.headers.authorization !== `Bearer ${ACCESS_TOKEN}`) {
-        return reply(401, {
-          error: {
-            code: 401,
-            message: 'Request had invalid authentication credentials.',
-            status: 'UNAUTHENTICATED',
-          },
-        });
-      }
-      const match = /^\/v1\/projects\/-\/serviceAccounts\/([^/:]+):signJwt$/.exec(req.url ?? '');
-      if (!match || decodeURIComponent(match[1]!) !== SERVICE_ACCOUNT) {
-        return reply(403, {
-          error: {
-            code: 403,
-            message: "Permission 'iam.serviceAccounts.signJwt' denied on resource (or it may not exist).",
-            status: 'PERMISSION_DENIED',
-          },
-        });
-      }
-      const payload = JSON.parse((JSON.parse(raw) as { payload: string }).payload) as Record<string, unknown>;
-      calls.push({ path: req.url!, payload });
-      const signedJwt = await new SignJWT(payload)
-        .setProtectedHeader({ alg: 'RS256', kid: 'key-1', typ: 'JWT' })
-        .sign(keys.privateKey);
-      return reply(200, { keyId: 'key-1', signedJwt });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = await twin.start();
+  publicKey = twin.publicKey;
 });
-afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
-});
+afterAll(() => twin.stop());
 
 describe('Firebase custom tokens signed through IAM (production session tokens)', () => {
   it('carries the user as uid, email and admin claims, for one hour, signed by the functions account', async () => {
@@ -93,7 +46,8 @@ describe('Firebase custom tokens signed through IAM (production session tokens)'
       iat: now.getTime() / 1000,
       exp: now.getTime() / 1000 + 3600,
       uid: 'alice@example.com',
-      claims: { email: 'alice@example.com', admin: true },
+      // The rules read the email from arc_email (Firebase Auth drops a custom `email` claim).
+      claims: { arc_email: 'alice@example.com', admin: true },
     });
     expect(calls.at(-1)?.path).toBe(
       `/v1/projects/-/serviceAccounts/${encodeURIComponent(SERVICE_ACCOUNT)}:signJwt`,

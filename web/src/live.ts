@@ -64,9 +64,20 @@ export async function connect(): Promise<Session> {
       },
       'arc',
     );
-    const { getAuth, signInWithCustomToken } = await import('firebase/auth');
-    await signInWithCustomToken(getAuth(app), token.token);
+    const { connectAuthEmulator, getAuth, signInWithCustomToken } = await import('firebase/auth');
+    const auth = getAuth(app);
     db = getFirestore(app);
+    if (token.emulators) {
+      // Tests of this very path run it against Firebase's emulators.
+      connectAuthEmulator(auth, `http://${token.emulators.auth}`, { disableWarnings: true });
+      const separator = token.emulators.firestore.lastIndexOf(':');
+      connectFirestoreEmulator(
+        db,
+        token.emulators.firestore.slice(0, separator),
+        Number(token.emulators.firestore.slice(separator + 1)),
+      );
+    }
+    await signInWithCustomToken(auth, token.token);
   }
   return { email: token.claims.email, admin: token.claims.admin, db };
 }

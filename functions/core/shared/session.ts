@@ -23,6 +23,8 @@ export type SessionToken =
       project_id: string;
       /** The Firebase web API key signInWithCustomToken needs; null when FIREBASE_WEB_API_KEY is unset. */
       web_api_key: string | null;
+      /** Only against Firebase's emulators (tests): where Auth and Firestore are, as host:port. */
+      emulators?: { auth: string; firestore: string };
     }
   | {
       kind: 'emulator';
@@ -31,7 +33,7 @@ export type SessionToken =
         [claim: string]: string | boolean;
         user_id: string;
         sub: string;
-        email: string;
+        arc_email: string;
         admin: boolean;
       };
       emulator_host: string;
@@ -53,6 +55,16 @@ export function sessionClaims(caller: Caller): SessionClaims {
   return { email: caller.email, admin: caller.is_admin };
 }
 
+/**
+ * The claims as the token carries them and infra/firestore.rules reads them. The email goes in
+ * `arc_email`, not `email`: Firebase Auth keeps `email` for the user record's own address and
+ * drops a custom claim of that name (seen with its emulator), so rules keyed on `email` would
+ * deny every signed-in user.
+ */
+export function tokenClaims(claims: SessionClaims): { arc_email: string; admin: boolean } {
+  return { arc_email: claims.email, admin: claims.admin };
+}
+
 /** The local stack: the emulator accepts unsigned mock tokens with the same claims. */
 export class EmulatorSessionTokens implements SessionTokens {
   constructor(
@@ -65,7 +77,7 @@ export class EmulatorSessionTokens implements SessionTokens {
     const claims = sessionClaims(caller);
     return {
       kind: 'emulator',
-      mock_user_token: { user_id: uid, sub: uid, ...claims },
+      mock_user_token: { user_id: uid, sub: uid, ...tokenClaims(claims) },
       emulator_host: this.emulatorHost,
       uid,
       claims,
