@@ -519,6 +519,8 @@ resource "google_cloudfunctions2_function" "http" {
   for_each = local.http_functions
   name     = each.key
   location = var.region
+  # Which commit is deployed: `npm run doctor` compares it with the checkout.
+  labels = { arc-release = var.release }
 
   build_config {
     runtime     = "nodejs20"
@@ -593,6 +595,7 @@ resource "google_cloudfunctions2_function" "event" {
   for_each = local.event_functions
   name     = each.key
   location = var.region
+  labels   = { arc-release = var.release }
 
   build_config {
     runtime     = "nodejs20"

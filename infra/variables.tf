@@ -161,3 +161,9 @@ variable "github_repository" {
   type        = string
   default     = ""
 }
+
+variable "release" {
+  description = "The deployed commit (npm run deploy passes it): the functions' arc-release label, which doctor checks."
+  type        = string
+  default     = "unreleased"
+}

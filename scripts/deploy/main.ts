@@ -151,6 +151,7 @@ async function deploy(options: {
     `-var=region=${region}`,
     `-var=orchestrator_image=${registry}/orchestrator:${tag}`,
     `-var=haystack_agent_image=${registry}/haystack-agent:${tag}`,
+    `-var=release=${tag}`,
   ]);
   if (!options.yes) {
     const answer = await createInterface({ input: process.stdin, output: process.stdout }).question(
@@ -162,7 +163,12 @@ async function deploy(options: {
     }
   }
   await step('Terraform apply', 'terraform', [`-chdir=${infra}`, 'apply', '-input=false', plan]);
-  const env = { GOOGLE_CLOUD_PROJECT: project, GCP_REGION: region, RUNS_BUCKET: await output('runs_bucket') };
+  const env = {
+    GOOGLE_CLOUD_PROJECT: project,
+    GCP_REGION: region,
+    RUNS_BUCKET: await output('runs_bucket'),
+    ARC_RELEASE: tag,
+  };
   await step('Stored data', 'npm', ['run', 'migrate'], env);
   say(`Deployed ${tag}.`);
   say(

@@ -190,3 +190,117 @@ export function report(checks: Check[]): string {
   );
   return lines.join('\n');
 }
+
+/** A deployed function as Cloud Functions v2 describes it (the fields doctor reads). */
+export interface DeployedFunction {
+  state: string;
+  labels?: Record<string, string>;
+  serviceConfig?: { ingressSettings?: string };
+}
+
+/**
+ * Each function the build makes is deployed, active, of this release (the `arc-release` label
+ * Terraform sets from the deploy's tag), and reachable only as it should be: the frontends
+ * through the load balancer, the event functions from inside Google.
+ */
+export function checkFunctions(
+  deployed: Record<string, DeployedFunction | null>,
+  expected: { frontends: string[]; events: string[]; release: string | null },
+): Check[] {
+  return Object.entries(deployed).map(([fn, found]): Check => {
+    const name = `function ${fn}`;
+    if (!found) return { name, outcome: 'fail', detail: 'not deployed', fix: APPLY };
+    const problems: string[] = [];
+    if (found.state !== 'ACTIVE') problems.push(`state ${found.state}`);
+    const release = found.labels?.['arc-release'];
+    if (expected.release && release !== expected.release)
+      problems.push(`release ${release ?? 'unlabelled'}, not ${expected.release} (this checkout)`);
+    const ingress = found.serviceConfig?.ingressSettings;
+    const wanted = expected.frontends.includes(fn)
+      ? 'ALLOW_INTERNAL_AND_GCLB'
+      : expected.events.includes(fn)
+        ? 'ALLOW_INTERNAL_ONLY'
+        : null;
+    if (wanted && ingress !== wanted) problems.push(`ingress ${ingress ?? 'unset'}, not ${wanted}`);
+    return problems.length === 0
+      ? {
+          name,
+          outcome: 'ok',
+          detail: `active${release ? `, release ${release}` : ''}${ingress ? `, ${ingress}` : ''}`,
+        }
+      : { name, outcome: 'fail', detail: problems.join('; '), fix: APPLY };
+  });
+}
+
+/** IAP is on for each backend the load balancer sends users to. */
+export function checkIap(backends: Record<string, { iap?: { enabled: boolean } } | null>): Check[] {
+  return Object.entries(backends).map(([backend, found]): Check => {
+    const name = `IAP on ${backend}`;
+    if (!found) return { name, outcome: 'fail', detail: 'the backend service does not exist', fix: APPLY };
+    return found.iap?.enabled
+      ? { name, outcome: 'ok', detail: 'on' }
+      : {
+          name,
+          outcome: 'fail',
+          detail:
+            'IAP is off: anyone who reaches the load balancer reaches the functions unauthenticated (they answer 401)',
+          fix: APPLY,
+        };
+  });
+}
+
+/** The Firestore rules in force are infra/firestore.rules. */
+export function checkRules(deployed: string | null, local: string): Check {
+  const name = 'Firestore rules';
+  if (deployed === null)
+    return { name, outcome: 'fail', detail: 'no rules released: the page reads nothing', fix: APPLY };
+  return sha256(deployed) === sha256(local)
+    ? { name, outcome: 'ok', detail: `infra/firestore.rules in force (sha256 ${sha256(local).slice(0, 12)})` }
+    : { name, outcome: 'fail', detail: 'the rules in force are not infra/firestore.rules', fix: APPLY };
+}
+
+/** Each collection has the composite indexes infra/ declares, all READY. */
+export function checkIndexes(
+  declared: Record<string, number>,
+  deployed: { name: string; state: string }[],
+): Check[] {
+  const byCollection = new Map<string, { ready: number; building: number }>();
+  for (const index of deployed) {
+    const collection = /collectionGroups\/([^/]+)\/indexes/.exec(index.name)?.[1] ?? '?';
+    const counts = byCollection.get(collection) ?? { ready: 0, building: 0 };
+    if (index.state === 'READY') counts.ready++;
+    else counts.building++;
+    byCollection.set(collection, counts);
+  }
+  return Object.entries(declared).map(([collection, want]): Check => {
+    const name = `Firestore indexes on ${collection}`;
+    const have = byCollection.get(collection) ?? { ready: 0, building: 0 };
+    if (have.ready >= want) return { name, outcome: 'ok', detail: `${have.ready} ready (${want} declared)` };
+    if (have.ready + have.building >= want)
+      return {
+        name,
+        outcome: 'warn',
+        detail: `${have.building} still building: the lists they serve answer 503 until they are ready`,
+        fix: 'wait (an index builds in minutes), then run doctor again',
+      };
+    return {
+      name,
+      outcome: 'fail',
+      detail: `${have.ready} of ${want} declared indexes exist: the queries that need the others fail`,
+      fix: APPLY,
+    };
+  });
+}
+
+/** Batch answers in the region (its API is on and the region runs Batch). */
+export function checkBatch(region: string, answer: { ok: true } | { ok: false; reason: string }): Check {
+  const name = `Batch in ${region}`;
+  return answer.ok
+    ? { name, outcome: 'ok', detail: 'the API answers in the region' }
+    : {
+        name,
+        outcome: 'fail',
+        detail: `Batch does not answer: ${answer.reason}`,
+        fix: 'enable batch.googleapis.com (npm run deploy does) and pick a region Batch runs in (--region)',
+      };
+}

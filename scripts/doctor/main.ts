@@ -8,18 +8,27 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../functions/config';
+import { FUNCTIONS } from '../build';
 import {
   type Check,
+  checkBatch,
+  checkFunctions,
+  checkIap,
+  checkIndexes,
   checkLifecycle,
+  checkRules,
   checkSecrets,
   checkTriggers,
   checkWorkflow,
   expectedTriggers,
   report,
 } from './checks';
+import { checkoutRelease, declaredIndexes } from './expected';
 import { type DeploymentReader, googleDeployment } from './google';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
+/** The functions users reach through the load balancer (infra/load-balancer.tf's frontends). */
+const FRONTENDS = ['api', 'haystack'];
 
 /** Runs every check; a check whose read fails is reported as failed with the reason, and the rest go on. */
 export async function doctor(
@@ -32,6 +41,7 @@ export async function doctor(
     googleDeployment(config, {
       eventarc: env.EVENTARC_EMULATOR_URL,
       workflows: env.WORKFLOWS_REST_EMULATOR_URL,
+      googleApis: env.GOOGLE_APIS_EMULATOR_URL,
     });
   const checks: Check[] = [];
   const attempt = async (name: string, run: () => Promise<Check[]>) => {
@@ -46,18 +56,24 @@ export async function doctor(
       });
     }
   };
+  const triggers = expectedTriggers({
+    project: config.project,
+    runsBucket: config.runsBucket,
+    batchEventsTopic: config.batchEventsTopic,
+    runEventsTopic: config.runEventsTopic,
+  });
   try {
-    await attempt('Eventarc triggers', async () =>
-      checkTriggers(
-        expectedTriggers({
-          project: config.project,
-          runsBucket: config.runsBucket,
-          batchEventsTopic: config.batchEventsTopic,
-          runEventsTopic: config.runEventsTopic,
-        }),
-        await deployment.triggers(),
-      ),
+    await attempt('functions', async () =>
+      checkFunctions(await deployment.functions(Object.keys(FUNCTIONS)), {
+        frontends: FRONTENDS,
+        events: triggers.map((t) => t.fn),
+        release: env.ARC_RELEASE ?? checkoutRelease(root),
+      }),
     );
+    await attempt('IAP', async () =>
+      checkIap(await deployment.backendServices(FRONTENDS.map((f) => `arc-${f}`))),
+    );
+    await attempt('Eventarc triggers', async () => checkTriggers(triggers, await deployment.triggers()));
     await attempt(`workflow ${config.workflow.name}`, async () => [
       checkWorkflow(
         config.workflow.name,
@@ -83,6 +99,18 @@ export async function doctor(
         await Promise.all(secrets.map(async (s) => ({ ...s, ...(await deployment.secret(s.secret)) }))),
       ),
     );
+    await attempt('Firestore rules', async () => [
+      checkRules(
+        await deployment.firestoreRules(),
+        readFileSync(join(root, 'infra', 'firestore.rules'), 'utf8'),
+      ),
+    ]);
+    await attempt('Firestore indexes', async () =>
+      checkIndexes(await declaredIndexes(join(root, 'infra')), await deployment.firestoreIndexes()),
+    );
+    await attempt(`Batch in ${config.region}`, async () => [
+      checkBatch(config.region, await deployment.batch()),
+    ]);
     await attempt(`bucket ${config.runsBucket}`, async () => [
       checkLifecycle(
         config.runsBucket,

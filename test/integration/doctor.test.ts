@@ -9,8 +9,11 @@ import { readFileSync } from 'node:fs';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorCredentials } from '../../functions/deps/platform';
+import { FUNCTIONS } from '../../scripts/build';
+import { declaredIndexes } from '../../scripts/doctor/expected';
 import { EventarcTwin } from '../../scripts/local/eventarc/twin';
 import { LocalGcsServer } from '../../scripts/local/gcs-server';
+import { GoogleApisTwin } from '../../scripts/local/google-apis/twin';
 import { LocalSecretManager, serveSecretManager } from '../../scripts/local/grpc/secret-manager-service';
 import { LocalBatch } from '../../scripts/local/local-batch';
 import { LocalWorkflows } from '../../scripts/local/local-workflows';
@@ -31,6 +34,11 @@ let secrets: LocalSecretManager;
 let secretsTwin: Awaited<ReturnType<typeof serveSecretManager>>;
 let gcs: LocalGcsServer;
 let gcsUrl: string;
+let apis: GoogleApisTwin;
+let apisUrl: string;
+const RELEASE = '0123456789ab';
+const RULES = readFileSync('infra/firestore.rules', 'utf8');
+const EVENT_FUNCTIONS = ['onBatchJobEvent', 'onRunArtifact', 'onRunEvent'];
 
 const trigger = (fn: string, type: string, extra: Partial<Parameters<EventarcTwin['put']>[0]> = {}) => ({
   name: `projects/${PROJECT}/locations/${REGION}/triggers/${fn.toLowerCase()}-482913`,
@@ -63,7 +71,34 @@ function healthy(): void {
   secrets.set(PROJECT, 'warehouse-password', 'do-not-print-me-3f9a');
   secrets.set(PROJECT, 'anthropic-api-key', 'sk-ant-do-not-print');
   secrets.set(PROJECT, 'sendgrid-api-key', 'SG.do-not-print');
+  for (const fn of Object.keys(FUNCTIONS))
+    apis.functions.set(`projects/${PROJECT}/locations/${REGION}/functions/${fn}`, {
+      name: `projects/${PROJECT}/locations/${REGION}/functions/${fn}`,
+      state: 'ACTIVE',
+      labels: { 'arc-release': RELEASE },
+      serviceConfig: {
+        ingressSettings: ['api', 'haystack'].includes(fn)
+          ? 'ALLOW_INTERNAL_AND_GCLB'
+          : EVENT_FUNCTIONS.includes(fn)
+            ? 'ALLOW_INTERNAL_ONLY'
+            : 'ALLOW_ALL',
+      },
+    });
+  for (const backend of ['arc-api', 'arc-haystack'])
+    apis.backendServices.set(backend, { iap: { enabled: true } });
+  apis.firestoreRules = RULES;
+  apis.indexes.length = 0;
+  for (const [collection, count] of Object.entries(declared))
+    for (let i = 0; i < count; i++)
+      apis.indexes.push({
+        name: `projects/${PROJECT}/databases/(default)/collectionGroups/${collection}/indexes/CICAg${i}`,
+        queryScope: 'COLLECTION',
+        fields: [],
+        state: 'READY',
+      });
+  apis.batchRegions.add(REGION);
 }
+let declared: Record<string, number>;
 
 /** Asynchronously: the twins answer from this process while it runs. */
 function doctor(env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
@@ -82,6 +117,8 @@ function doctor(env: Record<string, string> = {}): Promise<{ code: number | null
           WORKFLOWS_REST_EMULATOR_URL: workflowsRest.url,
           SECRET_MANAGER_EMULATOR_HOST: secretsTwin.host,
           STORAGE_EMULATOR_HOST: gcsUrl,
+          GOOGLE_APIS_EMULATOR_URL: apisUrl,
+          ARC_RELEASE: RELEASE,
           ...env,
         },
         encoding: 'utf8',
@@ -112,6 +149,9 @@ beforeAll(async () => {
   workflowsRest = await serveWorkflowsRest(workflows);
   secrets = new LocalSecretManager();
   secretsTwin = await serveSecretManager(secrets);
+  apis = new GoogleApisTwin();
+  apisUrl = await apis.start();
+  declared = await declaredIndexes('infra');
   gcs = new LocalGcsServer({ dataDir: dir.path });
   gcsUrl = await gcs.start();
   await gcs.createBucket(BUCKET);
@@ -129,6 +169,7 @@ afterAll(async () => {
   await workflowsRest?.stop();
   await secretsTwin?.stop();
   await gcs?.stop();
+  await apis?.stop();
   await dir?.remove();
 });
 
@@ -143,9 +184,14 @@ describe('npm run doctor', () => {
       '✓ workflow run-pipeline: revision',
       '✓ secret warehouse-password: present (1 enabled version; not read)',
       '✓ bucket arc-doctor-runs lifecycle: work/ and cache/ deleted after 30 days',
-      'All 8 checks passed.',
+      `✓ function api: active, release ${RELEASE}, ALLOW_INTERNAL_AND_GCLB`,
+      '✓ IAP on arc-haystack: on',
+      '✓ Firestore rules: infra/firestore.rules in force',
+      `✓ Firestore indexes on runs: ${declared.runs} ready (${declared.runs} declared)`,
+      '✓ Batch in us-central1: the API answers in the region',
     ])
       expect(out).toContain(line);
+    expect(out).toMatch(/\nAll \d+ checks passed\.\n?$/);
     expect(out).not.toMatch(/do-not-print/);
     // Values were never read: only metadata was asked for.
     expect(secrets.accesses).toEqual([]);
@@ -168,7 +214,7 @@ describe('npm run doctor', () => {
       expect(result.out).toContain(
         'fix: run `npm run deploy` (or `terraform apply` in infra/) to put it back',
       );
-      expect(result.out).toContain('3 of 8 checks failed.');
+      expect(result.out).toMatch(/\n3 of \d+ checks failed\./);
     } finally {
       healthy();
     }
@@ -194,6 +240,36 @@ describe('npm run doctor', () => {
         `! secret ${empty}: has no value yet: the assistant (Anthropic API key) is off`,
       );
       expect(result.out).toContain(`fix: gcloud secrets versions add ${empty} --data-file=-`);
+    } finally {
+      healthy();
+    }
+  });
+
+  it('reports IAP off, a function of another release or open to all, rules out of date, an index still building, Batch not in the region', async () => {
+    apis.backendServices.set('arc-haystack', {});
+    const api = `projects/${PROJECT}/locations/${REGION}/functions/api`;
+    apis.functions.set(api, {
+      name: api,
+      state: 'ACTIVE',
+      labels: { 'arc-release': 'fedcba987654' },
+      serviceConfig: { ingressSettings: 'ALLOW_ALL' },
+    });
+    apis.firestoreRules = `${RULES}\n// edited in the console\n`;
+    apis.indexes[0]!.state = 'CREATING';
+    apis.batchRegions.delete(REGION);
+    const collection = /collectionGroups\/([^/]+)\//.exec(apis.indexes[0]!.name)![1];
+    try {
+      const result = await doctor();
+      expect(result.code, result.out).toBe(1);
+      expect(result.out).toContain('✗ IAP on arc-haystack: IAP is off');
+      expect(result.out).toContain(
+        `✗ function api: release fedcba987654, not ${RELEASE} (this checkout); ingress ALLOW_ALL, not ALLOW_INTERNAL_AND_GCLB`,
+      );
+      expect(result.out).toContain('✗ Firestore rules: the rules in force are not infra/firestore.rules');
+      expect(result.out).toContain(`! Firestore indexes on ${collection}: 1 still building`);
+      expect(result.out).toMatch(
+        /✗ Batch in us-central1: Batch does not answer: .* 400 INVALID_ARGUMENT: Location us-central1 is not supported for Batch\./,
+      );
     } finally {
       healthy();
     }

@@ -141,6 +141,15 @@ describe('the Terraform in infra/', () => {
     expect(local<string>('iap_service_agent')).toMatch(/@gcp-sa-iap\.iam\.gserviceaccount\.com$/);
   });
 
+  it('labels every function with the release doctor checks, and names the backends as doctor reads them', () => {
+    for (const kind of ['http', 'event'])
+      expect(resource('google_cloudfunctions2_function', kind).labels, kind).toEqual({
+        'arc-release': ref('var.release'),
+      });
+    expect(resource('google_compute_backend_service', 'frontend').name).toBe(`arc-${ref('each.key')}`);
+    expect(Object.keys(local<Record<string, string>>('frontends')).sort()).toEqual(['api', 'haystack']);
+  });
+
   it('puts IAP on every backend, /api/v1/* to haystack and the rest to api, behind a managed certificate', () => {
     const backends = tf.resource.google_compute_backend_service ?? {};
     expect(Object.keys(backends).length).toBeGreaterThan(0);
