@@ -7,8 +7,10 @@
  * 4 the platform could not be reached or refused the request; 130 when Ctrl-C stops the wait
  * (the run goes on).
  */
-import { createWriteStream } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stripVTControlCharacters } from 'node:util';
@@ -632,7 +634,42 @@ export function program(): Command {
     .action(async (id: string, opts: { interval: string }) => {
       process.exitCode = await waitForQuestion(client(), globals(), id, interval(opts.interval));
     });
+
+  arc
+    .command('doctor')
+    .description(
+      "check a deployment's wiring against this checkout's infra/ and workflows/ (npm run doctor; Google credentials, not the platform's API)",
+    )
+    .action(async () => {
+      const root = checkoutOf(process.cwd());
+      if (!root)
+        throw new CliError(
+          'arc doctor compares a deployment with infra/ and workflows/ of an Arc Reactor checkout: run it inside one.',
+          EXIT.usage,
+        );
+      process.exitCode = await new Promise<number>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', join(root, 'scripts', 'doctor', 'main.ts')],
+          {
+            cwd: root,
+            stdio: 'inherit',
+          },
+        );
+        child.once('error', reject);
+        child.once('exit', (code) => resolve(code ?? EXIT.failed));
+      });
+    });
   return arc;
+}
+
+/** The Arc Reactor checkout that holds `dir`, if any (it has infra/ and scripts/doctor/). */
+function checkoutOf(dir: string): string | null {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    if (existsSync(join(at, 'infra', 'main.tf')) && existsSync(join(at, 'scripts', 'doctor', 'main.ts')))
+      return at;
+    if (dirname(at) === at) return null;
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,6 +6,8 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorCredentials } from '../../functions/deps/platform';
@@ -37,6 +39,7 @@ let gcsUrl: string;
 let apis: GoogleApisTwin;
 let apisUrl: string;
 const RELEASE = '0123456789ab';
+const TSX = pathToFileURL(join(process.cwd(), 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const RULES = readFileSync('infra/firestore.rules', 'utf8');
 const EVENT_FUNCTIONS = ['onBatchJobEvent', 'onRunArtifact', 'onRunEvent'];
 
@@ -100,13 +103,22 @@ function healthy(): void {
 }
 let declared: Record<string, number>;
 
-/** Asynchronously: the twins answer from this process while it runs. */
-function doctor(env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+/**
+ * Asynchronously: the twins answer from this process while it runs. `command` is what the
+ * operator types after node (npm run doctor's script, or arc doctor), `cwd` where.
+ */
+function doctor(
+  env: Record<string, string> = {},
+  command: string[] = ['scripts/doctor/main.ts'],
+  cwd = process.cwd(),
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'scripts/doctor/main.ts'],
+      // tsx by its path: `cwd` may be outside the checkout.
+      ['--import', TSX, ...command],
       {
+        cwd,
         env: {
           PATH: process.env.PATH,
           GOOGLE_CLOUD_PROJECT: PROJECT,
@@ -273,6 +285,18 @@ describe('npm run doctor', () => {
     } finally {
       healthy();
     }
+  });
+
+  it('answers as `arc doctor` in a checkout, and says where to run it outside one', async () => {
+    const arc = join(process.cwd(), 'cli', 'arc.ts');
+    const inside = await doctor({}, [arc, 'doctor'], join(process.cwd(), 'docs'));
+    expect(inside.code, inside.out).toBe(0);
+    expect(inside.out).toMatch(/\nAll \d+ checks passed\.\n?$/);
+    const outside = await doctor({}, [arc, 'doctor'], dir.path);
+    expect(outside.code).toBe(2);
+    expect(outside.out).toContain(
+      'arc: arc doctor compares a deployment with infra/ and workflows/ of an Arc Reactor checkout',
+    );
   });
 
   it('reports what it cannot read, and goes on with the rest', async () => {
