@@ -34,16 +34,11 @@ export const REQUIRED_ON_CLOUD = [
   'HAYSTACK_INFERENCE_IMAGE',
 ] as const;
 
+/** One schema a domain; every problem of every section is reported at once. */
+const SECTIONS = [platformEnv, accessEnv, runsEnv, benchlingEnv, assistantEnv, haystackEnv, notificationsEnv];
+
 /** Every variable the functions read, for checking what a deployment sets. */
-export const CONFIG_VARIABLES: readonly string[] = [
-  platformEnv,
-  accessEnv,
-  runsEnv,
-  benchlingEnv,
-  assistantEnv,
-  haystackEnv,
-  notificationsEnv,
-].flatMap((schema) => Object.keys(schema.shape));
+export const CONFIG_VARIABLES: readonly string[] = SECTIONS.flatMap((schema) => Object.keys(schema.shape));
 
 /** The assistant's settings; a temperature the configured model would refuse stops the instance here. */
 function assistantFrom(env: z.output<typeof assistantEnv>) {
@@ -77,15 +72,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       (entry): entry is [string, string] => entry[1] !== '' && entry[1] !== undefined,
     ),
   );
-  const problems = [
-    platformEnv,
-    accessEnv,
-    runsEnv,
-    benchlingEnv,
-    assistantEnv,
-    haystackEnv,
-    notificationsEnv,
-  ].flatMap((schema) => problemsOf(schema, set));
+  const problems = SECTIONS.flatMap((schema) => problemsOf(schema, set));
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   const platform = platformConfig(platformEnv.parse(set), env);
   const access = accessEnv.parse(set);

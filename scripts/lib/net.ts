@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 
 /** A port that was free a moment ago, for child processes that need a number up front. */
@@ -46,4 +48,17 @@ export async function waitForValue<T>(
     return value !== null;
   }, options);
   return value as T;
+}
+
+/** Listens on a free loopback port; answers the server's http:// address (the twins'). */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Closes a server now, open connections included. */
+export async function closeNow(server: Server | null): Promise<void> {
+  if (!server) return;
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -4,7 +4,7 @@
  * definition with workflows/. Google's error shape; a bearer token is required, as there.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenOnLoopback } from '../lib/net';
 import type { LocalWorkflows } from './local-workflows';
 
 const WORKFLOW =
@@ -35,12 +35,5 @@ export async function serveWorkflowsRest(
       sourceContents: deployed.source,
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { url: await listenOnLoopback(server), stop: () => closeNow(server) };
 }

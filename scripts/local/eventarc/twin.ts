@@ -3,8 +3,9 @@
  * triggers, with Google's error shape, paging, and a refusal without a bearer token. Tests add,
  * break and remove triggers to see `doctor` report them.
  */
+
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenOnLoopback } from '../../lib/net';
 
 export interface EventarcTrigger {
   name: string;
@@ -80,14 +81,10 @@ export class EventarcTwin {
         }),
       );
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return listenOnLoopback(this.server);
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  stop(): Promise<void> {
+    return closeNow(this.server);
   }
 }

@@ -5,8 +5,9 @@
  * and Batch (the jobs list, as the reachability check). Resources are what a test puts; every
  * answer has Google's shape, errors included; a bearer token is required, as there.
  */
+
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenOnLoopback } from '../../lib/net';
 
 export interface CloudFunction {
   name: string;
@@ -48,8 +49,7 @@ export class GoogleApisTwin {
       res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
       res.end(JSON.stringify(answer.body));
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return listenOnLoopback(this.server);
   }
 
   private route(path: string): { body: unknown } | { error: [number, string, string] } | null {
@@ -95,11 +95,8 @@ export class GoogleApisTwin {
     return null;
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  stop(): Promise<void> {
+    return closeNow(this.server);
   }
 }
 

@@ -4,9 +4,10 @@
  * 403 for an account the caller may not use, in Google's error shape, as the service answers.
  * The production session tokens (IamSessionTokens) are minted through it in tests.
  */
+
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type CryptoKey, generateKeyPair, SignJWT } from 'jose';
+import { closeNow, listenOnLoopback } from '../../lib/net';
 
 export class IamCredentialsTwin {
   readonly calls: { path: string; payload: Record<string, unknown> }[] = [];
@@ -70,14 +71,10 @@ export class IamCredentialsTwin {
         return reply(200, { keyId: 'key-1', signedJwt });
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return listenOnLoopback(this.server);
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  stop(): Promise<void> {
+    return closeNow(this.server);
   }
 }
