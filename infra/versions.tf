@@ -6,7 +6,8 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.10, < 8"
+      # 7.21: Direct VPC egress for 2nd gen functions (the api function's fixed egress address).
+      version = ">= 7.21, < 8"
     }
     archive = {
       source  = "hashicorp/archive"
