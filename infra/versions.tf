@@ -5,7 +5,7 @@ terraform {
   backend "gcs" {}
   required_providers {
     google = {
-      source  = "hashicorp/google"
+      source = "hashicorp/google"
       # 7.21: Direct VPC egress for 2nd gen functions (the api function's fixed egress address).
       version = ">= 7.21, < 8"
     }
