@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { goalsTable } from './goals';
 import { type Backends, root, startBackends } from './harness';
 import * as api from './sections/api';
 import * as assistant from './sections/assistant';
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   if (only && !SECTIONS[only])
     throw new Error(`No bench section ${only}; the sections are ${Object.keys(SECTIONS).join(', ')}.`);
   const results: Record<string, unknown> = {};
+  const started = performance.now();
   const backends = await startBackends();
   try {
     for (const [name, section] of Object.entries(SECTIONS)) {
@@ -50,6 +52,8 @@ async function main(): Promise<void> {
     await backends.emulator.stop();
     await backends.pubsub.stop();
   }
+  if (!only) results.elapsed_ms = performance.now() - started;
+  console.log(`\n== goals (issue 22)\n${goalsTable(results)}`);
   await mkdir(join(root, '.bench'), { recursive: true });
   await writeFile(
     join(root, '.bench', 'results.json'),

@@ -114,11 +114,17 @@ const MEMORY_UNITS: Record<string, number> = {
 const DURATION_PART = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const MEMORY = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|PB)$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/;
+const FULL_DATE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$/;
 const INTEGER = /^-?\d+$/;
 const NUMBER = /^-?\d+(?:\.\d+)?$/;
 
 /** `1d 2h 3m 4s`, `4.9s`, `650ms` → ms; null if it is not a Nextflow duration. */
 export function parseDuration(text: string): number | null {
+  if (!text.includes(' ')) {
+    // One part (`4.9s`, `650ms`): most task times.
+    const match = DURATION_PART.exec(text);
+    return match ? Math.round(Number(match[1]) * DURATION_UNITS[match[2]!]!) : null;
+  }
   let total = 0;
   let parts = 0;
   for (const part of text.split(' ')) {
@@ -133,48 +139,45 @@ export function parseDuration(text: string): number | null {
 
 /** `193.5 KB` → bytes (base 1024); a bare number is bytes; null if unreadable. */
 export function parseMemory(text: string): number | null {
-  if (NUMBER.test(text)) return Math.round(Number(text));
+  if (text.charCodeAt(text.length - 1) !== 66 /* B */ && NUMBER.test(text)) return Math.round(Number(text));
   const match = MEMORY.exec(text);
   return match ? Math.round(Number(match[1]) * MEMORY_UNITS[match[2]!]!) : null;
 }
 
 /** `2021-02-17 17:03:21.800` → `2021-02-17T17:03:21.800Z` (Nextflow writes the machine's time, UTC on cloud VMs). */
 export function parseTraceDate(text: string): string | null {
+  // What Nextflow writes (`2021-02-17 17:03:21.800`): checked once, rearranged without a match.
+  if (text.length === 23 && FULL_DATE.test(text)) return `${text.slice(0, 10)}T${text.slice(11)}Z`;
   const match = DATE.exec(text);
   if (!match) return null;
   const [, y, mo, d, h, mi, s, ms] = match;
   return `${y}-${mo}-${d}T${h}:${mi}:${s}.${(ms ?? '0').padEnd(3, '0')}Z`;
 }
 
-function convert(kind: Kind, raw: string): { value: string | number | null; bad: boolean } {
-  if (raw === '-' || raw === '') return { value: null, bad: false };
-  let value: string | number | null;
+/** A present cell (not `-` or empty) as its kind; null when it cannot be read as one. */
+function convert(kind: Kind, raw: string): string | number | null {
   switch (kind) {
     case 'text':
-      return { value: raw, bad: false };
+      return raw;
     case 'int':
-      value = INTEGER.test(raw) ? Number(raw) : null;
-      break;
+      return INTEGER.test(raw) ? Number(raw) : null;
     case 'float':
-      value = NUMBER.test(raw) ? Number(raw) : null;
-      break;
+      return NUMBER.test(raw) ? Number(raw) : null;
     case 'duration':
-      value = parseDuration(raw);
-      break;
+      return parseDuration(raw);
     case 'memory':
-      value = parseMemory(raw);
-      break;
+      return parseMemory(raw);
     case 'percent': {
       const number = raw.endsWith('%') ? raw.slice(0, -1) : raw;
-      value = NUMBER.test(number) ? Number(number) : null;
-      break;
+      return NUMBER.test(number) ? Number(number) : null;
     }
     case 'date':
-      value = parseTraceDate(raw);
-      break;
+      return parseTraceDate(raw);
   }
-  return { value, bad: value === null };
 }
+
+/** Shared by every row without a warning (most): nothing to allocate. */
+const NO_WARNINGS: readonly string[] = Object.freeze([]);
 
 function emptyTask(): TraceTask {
   return {
@@ -217,7 +220,7 @@ function emptyTask(): TraceTask {
   };
 }
 
-export type ParsedLine = { task: TraceTask; warnings: string[] } | { malformed: string };
+export type ParsedLine = { task: TraceTask; warnings: readonly string[] } | { malformed: string };
 
 /** A parser for one trace header; `parseLine` handles the rows that follow it. */
 export class TraceParser {
@@ -230,25 +233,31 @@ export class TraceParser {
   }
 
   parseLine(raw: string): ParsedLine {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
     const cells = line.split('\t');
     if (cells.length !== this.columns.length) {
       return { malformed: `has ${cells.length} cells, the header has ${this.columns.length}` };
     }
+    // A plain loop, no per-cell result object, a warnings array only when there is one: the
+    // first task page of a large run parses every row (ARCHITECTURE §7, the monitoring bench).
     const task = emptyTask();
-    const warnings: string[] = [];
-    cells.forEach((cell, i) => {
+    const record = task as unknown as Record<string, unknown>;
+    let warnings: string[] | null = null;
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells[i]!;
       const field = this.fields[i];
       if (!field) {
         task.extra[this.columns[i]!] = cell;
-        return;
+        continue;
       }
-      const { value, bad } = convert(field[1], cell);
-      if (bad) warnings.push(`${this.columns[i]} "${cell}" is not a valid ${field[1]}`);
-      (task as unknown as Record<string, unknown>)[field[0]] = value;
-    });
+      // Nextflow writes `-` for a value it does not have: the field stays null.
+      if (cell === '-' || cell === '') continue;
+      const value = convert(field[1], cell);
+      if (value === null) (warnings ??= []).push(`${this.columns[i]} "${cell}" is not a valid ${field[1]}`);
+      record[field[0]] = value;
+    }
     if (task.process === null && task.name !== null) task.process = processOfName(task.name);
-    return { task, warnings };
+    return { task, warnings: warnings ?? NO_WARNINGS };
   }
 }
 

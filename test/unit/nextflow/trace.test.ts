@@ -25,7 +25,7 @@ describe('value conversions', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['', 'abc', '5 minutes', '1x', '-'])('duration %s is unreadable', (text) => {
+  it.each(['', 'abc', '5 minutes', '1x', '-', '4.9', '1m 19'])('duration %s is unreadable', (text) => {
     expect(parseDuration(text)).toBeNull();
   });
 
@@ -44,6 +44,10 @@ describe('value conversions', () => {
     expect(parseTraceDate('2021-02-17 17:03:21.800')).toBe('2021-02-17T17:03:21.800Z');
     expect(parseTraceDate('2021-02-17 17:03:21')).toBe('2021-02-17T17:03:21.000Z');
     expect(parseTraceDate('17/02/2021')).toBeNull();
+    expect(parseTraceDate('2021-02-17 17:03:21.8')).toBe('2021-02-17T17:03:21.800Z');
+    // As long as a full date, but not one.
+    expect(parseTraceDate('2021-02-17 17:03:2x.800')).toBeNull();
+    expect(parseTraceDate('2021-02-17T17:03:21.800')).toBeNull();
   });
 
   it('finds the process of a task name', () => {
