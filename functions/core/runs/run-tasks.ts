@@ -4,6 +4,7 @@
  * paging, sorting and filtering a 100,000-task trace does not re-read it; new live chunks are
  * parsed as they appear, each once.
  */
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import { type NumericTaskField, parseTrace, type TraceTask } from '../nextflow/trace';
 import { NotFoundError } from '../shared/errors';
@@ -68,6 +69,8 @@ interface CachedRun {
 }
 
 const MAX_CACHED_TASKS = 400_000;
+/** Trace chunks read at once for a run's first task page. */
+const CHUNK_READS = 16;
 
 export class TaskCatalog {
   private readonly runs = new Map<string, CachedRun>();
@@ -121,13 +124,20 @@ export class TaskCatalog {
     // finished tasks again (CACHED), so they are the whole table (runs/orchestrator-attempts.ts).
     const latest = Math.max(1, ...listed.map((chunk) => chunkAttempt(chunk.name)));
     const chunks = listed.filter((chunk) => chunkAttempt(chunk.name) === latest);
-    for (const chunk of chunks) {
-      const key = `${chunk.name}@${chunk.generation}`;
-      if (entry.chunks.has(key)) continue;
-      const tasks = await this.parse(chunk.name, chunk.size);
-      entry.chunks.set(key, tasks);
-      this.remember(entry, tasks.length);
-    }
+    // The chunks not read yet, CHUNK_READS at a time (a long run has hundreds: one by one, the
+    // first page waited for each read in turn); the table keeps the chunks' order.
+    const limit = pLimit(CHUNK_READS);
+    await Promise.all(
+      chunks.map((chunk) =>
+        limit(async () => {
+          const key = `${chunk.name}@${chunk.generation}`;
+          if (entry.chunks.has(key)) return;
+          const tasks = await this.parse(chunk.name, chunk.size);
+          entry.chunks.set(key, tasks);
+          this.remember(entry, tasks.length);
+        }),
+      ),
+    );
     return {
       source: 'live',
       tasks: chunks.flatMap((chunk) => entry.chunks.get(`${chunk.name}@${chunk.generation}`) ?? []),
