@@ -253,7 +253,10 @@ export class TraceParser {
       // Nextflow writes `-` for a value it does not have: the field stays null.
       if (cell === '-' || cell === '') continue;
       const value = convert(field[1], cell);
-      if (value === null) (warnings ??= []).push(`${this.columns[i]} "${cell}" is not a valid ${field[1]}`);
+      if (value === null) {
+        warnings ??= [];
+        warnings.push(`${this.columns[i]} "${cell}" is not a valid ${field[1]}`);
+      }
       record[field[0]] = value;
     }
     if (task.process === null && task.name !== null) task.process = processOfName(task.name);
