@@ -52,12 +52,20 @@ export async function startFunction(
   source: string,
   target: string,
   env: Record<string, string>,
+  /** Node's own flags for the function's process (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; startMs: number }> {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(
-    join(root, 'node_modules', '.bin', 'functions-framework'),
-    [`--target=${target}`, `--source=${source}`, `--port=${port}`],
+    process.execPath,
+    [
+      ...nodeArgs,
+      join(root, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js'),
+      `--target=${target}`,
+      `--source=${source}`,
+      `--port=${port}`,
+    ],
     {
       // No metadata server here: say so, rather than let the Google clients probe for one.
       env: { ...process.env, NODE_ENV: 'production', METADATA_SERVER_DETECTION: 'none', ...env },

@@ -15,6 +15,7 @@ import * as benchling from './sections/benchling';
 import * as execution from './sections/execution';
 import * as faults from './sections/faults';
 import * as haystack from './sections/haystack';
+import * as load from './sections/load';
 import * as monitoring from './sections/monitoring';
 import * as page from './sections/page';
 import * as recovery from './sections/recovery';
@@ -33,6 +34,7 @@ const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string,
   samplesheet,
   assistant,
   haystack,
+  load,
 };
 
 async function main(): Promise<void> {
