@@ -1,8 +1,9 @@
 /**
  * `npm run migrate`: brings what is stored up to what the current code queries, against the
  * Firestore the environment names (GOOGLE_CLOUD_PROJECT, FIRESTORE_DATABASE, or
- * FIRESTORE_EMULATOR_HOST locally). Today one step: runs stored before `search_terms` and
- * `label_pairs` existed get them, so the page's search and label filter find them too. Every
+ * FIRESTORE_EMULATOR_HOST locally). Today one step: runs stored before `search_terms`,
+ * `label_pairs` and `recovery_run_ids` existed get them, so the page's search and label filter
+ * find them too and reading a run needs no query for its recoveries. Every
  * step leaves done work alone, so it is safe to run again, or to stop and run again.
  */
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,7 @@ export async function migrate(
   const config = loadConfig(env);
   const db = createFirestore(config);
   try {
-    say(`Runs in ${config.project}: writing search_terms and label_pairs where missing…`);
+    say(`Runs in ${config.project}: writing search_terms, label_pairs and recovery_run_ids where missing…`);
     const counts = await new FirestoreRunStore(db).backfillDerivedFields(300, (c) =>
       say(`  ${c.scanned} runs read, ${c.updated} updated`),
     );

@@ -151,7 +151,13 @@ export class FirestoreRunStore implements RunStore {
     const batch = this.db.batch();
     // label_pairs: the labels as `key=value` strings, the form a list filter can query.
     // search_terms: lowercase prefixes of its name, samples, NGS runs and project (the page's search).
-    batch.create(ref, { ...run, label_pairs: labelPairs(run.labels), search_terms: searchTerms(run) });
+    batch.create(ref, {
+      ...run,
+      // Each recovery adds itself here (createInChain): reading a run needs no query for them.
+      recovery_run_ids: run.recovery_run_ids ?? [],
+      label_pairs: labelPairs(run.labels),
+      search_terms: searchTerms(run),
+    });
     batch.create(ref.collection('events').doc(), {
       source: 'api',
       from: null,
@@ -189,6 +195,10 @@ export class FirestoreRunStore implements RunStore {
       const held = await lock.get();
       await guard();
       const batch = this.creation(run, detail);
+      if (run.parent_run_id)
+        batch.update(this.runs().doc(run.parent_run_id), {
+          recovery_run_ids: FieldValue.arrayUnion(run.run_id),
+        });
       const claim = { latest_run_id: run.run_id, at: run.created_at };
       if (held.exists) batch.update(lock, claim, { lastUpdateTime: held.updateTime! });
       else batch.create(lock, claim);
@@ -396,15 +406,20 @@ export class FirestoreRunStore implements RunStore {
   }
 
   /**
-   * Writes the fields derived for queries (`search_terms`, `label_pairs`) on runs stored before
-   * they existed, a page at a time in document order; runs that have them are left alone, so it
-   * can be run again, and stopped and resumed, safely. `onPage` hears the counts after each page.
+   * Writes the fields derived for queries and reads (`search_terms`, `label_pairs`,
+   * `recovery_run_ids`) on runs stored before they existed, a page at a time in document order;
+   * runs that have them are left alone, so it can be run again, and stopped and resumed, safely.
+   * `recovery_run_ids` needs every run's parent, so it is written after the pages are read.
+   * `onPage` hears the counts after each page.
    */
   async backfillDerivedFields(
     pageSize = 300,
     onPage: (counts: { scanned: number; updated: number }) => void = () => {},
   ): Promise<{ scanned: number; updated: number }> {
-    const counts = { scanned: 0, updated: 0 };
+    const updated = new Set<string>();
+    let scanned = 0;
+    const children = new Map<string, { id: string; at: string }[]>();
+    const withoutRecoveries: string[] = [];
     let after: string | null = null;
     for (;;) {
       let query = this.runs()
@@ -416,16 +431,24 @@ export class FirestoreRunStore implements RunStore {
           'labels',
           'search_terms',
           'label_pairs',
+          'parent_run_id',
+          'created_at',
+          'recovery_run_ids',
         )
         .orderBy(FieldPath.documentId())
         .limit(pageSize);
       if (after) query = query.startAfter(after);
       const page = await query.get();
-      if (page.empty) return counts;
       const batch = this.db.batch();
       let writes = 0;
       for (const doc of page.docs) {
         const data = doc.data() as Partial<Run> & { search_terms?: unknown; label_pairs?: unknown };
+        if (data.parent_run_id) {
+          const siblings = children.get(data.parent_run_id) ?? [];
+          siblings.push({ id: doc.id, at: String(data.created_at ?? '') });
+          children.set(data.parent_run_id, siblings);
+        }
+        if (!Array.isArray(data.recovery_run_ids)) withoutRecoveries.push(doc.id);
         const derived: Record<string, unknown> = {};
         if (!Array.isArray(data.search_terms))
           derived.search_terms = searchTerms({
@@ -437,15 +460,28 @@ export class FirestoreRunStore implements RunStore {
         if (!Array.isArray(data.label_pairs)) derived.label_pairs = labelPairs(data.labels ?? {});
         if (Object.keys(derived).length === 0) continue;
         batch.update(doc.ref, derived);
+        updated.add(doc.id);
         writes++;
       }
       if (writes > 0) await batch.commit();
-      counts.scanned += page.size;
-      counts.updated += writes;
-      onPage({ ...counts });
-      after = page.docs[page.docs.length - 1]!.id;
-      if (page.size < pageSize) return counts;
+      scanned += page.size;
+      if (!page.empty) onPage({ scanned, updated: updated.size });
+      after = page.docs.at(-1)?.id ?? after;
+      if (page.size < pageSize) break;
     }
+    // Recoveries of the runs stored before they recorded themselves, oldest first.
+    for (let i = 0; i < withoutRecoveries.length; i += 400) {
+      const batch = this.db.batch();
+      for (const runId of withoutRecoveries.slice(i, i + 400)) {
+        const ids = (children.get(runId) ?? [])
+          .sort((a, b) => a.at.localeCompare(b.at) || a.id.localeCompare(b.id))
+          .map((c) => c.id);
+        batch.update(this.runs().doc(runId), { recovery_run_ids: ids });
+        updated.add(runId);
+      }
+      await batch.commit();
+    }
+    return { scanned, updated: updated.size };
   }
 
   async applyOnce(

@@ -96,6 +96,25 @@ describe('FirestoreRunStore under concurrent writers', () => {
     expect((await runs.get(run.run_id))?.ingest.trace_generation).toBe('12');
   });
 
+  it('records each recovery on the run it recovers, so reading a run needs no query for them', async () => {
+    const parent = newRun({ status: 'failed' });
+    await runs.create(parent);
+    expect((await runs.get(parent.run_id))?.recovery_run_ids).toEqual([]);
+    for (const n of [1, 2]) {
+      const child = newRun({
+        parent_run_id: parent.run_id,
+        root_run_id: parent.run_id,
+        is_recovery: true,
+        created_at: `2026-11-23T11:0${n}:00.000Z`,
+      });
+      await runs.createInChain(child, parent.run_id, 'Recovery', async () => {});
+      expect((await runs.get(parent.run_id))?.recovery_run_ids?.at(-1)).toBe(child.run_id);
+    }
+    const recorded = (await runs.get(parent.run_id))?.recovery_run_ids;
+    expect(recorded).toEqual(await runs.recoveriesOf(parent.run_id));
+    expect(recorded).toHaveLength(2);
+  });
+
   it('answers missing for a run that does not exist', async () => {
     expect(await runs.apply('run-doesnotexist', event('running', 1))).toBeNull();
     expect(await runs.applyOnce('run-doesnotexist', 'k', () => ({ executor: 'local' }))).toBe('missing');
@@ -127,8 +146,9 @@ describe('npm run migrate', () => {
     const oldDb = createFirestore(loadConfig(env));
     // 650 runs written as the code before search_terms stored them (more than two pages of 300),
     // and one written by today's code, which is left as it is.
-    const old = Array.from({ length: 650 }, (_, i) =>
-      storedRunRecord({
+    // As stored before the derived fields existed: without recovery_run_ids either.
+    const old = Array.from({ length: 650 }, (_, i) => {
+      const { recovery_run_ids: _none, ...record } = storedRunRecord({
         run_id: `run-old${String(i).padStart(9, '0')}`,
         user_email: 'old@example.com',
         name: i === 7 ? 'PBMC stim day 3' : null,
@@ -136,8 +156,17 @@ describe('npm run migrate', () => {
         source_ngs_runs: ['261128_VH00963_0129_PLYRVDSX8'],
         source_project: 'Organoid Development',
         labels: i === 7 ? { team: 'genomics' } : {},
-      }),
-    );
+        // Run 9 recovered run 7, and run 11 recovered it again, before runs recorded their recoveries.
+        ...(i === 9 || i === 11
+          ? {
+              parent_run_id: 'run-old000000007',
+              is_recovery: true,
+              created_at: `2026-11-2${i - 8}T10:00:00.000Z`,
+            }
+          : {}),
+      });
+      return record;
+    });
     for (let i = 0; i < old.length; i += 400) {
       const batch = oldDb.batch();
       for (const run of old.slice(i, i + 400)) batch.set(oldDb.collection('runs').doc(run.run_id), run);
@@ -166,12 +195,24 @@ describe('npm run migrate', () => {
       .where('label_pairs', 'array-contains', 'team=genomics')
       .get();
     expect(byLabel.docs.map((d) => d.id)).toEqual(['run-old000000007']);
+    // Every run now carries its recoveries, oldest first: reading it needs no query.
+    const recovered = (await oldDb.collection('runs').doc('run-old000000007').get()).data();
+    expect(recovered?.recovery_run_ids).toEqual(['run-old000000009', 'run-old000000011']);
+    expect((await oldDb.collection('runs').doc('run-old000000008').get()).get('recovery_run_ids')).toEqual(
+      [],
+    );
     // Nothing else about a run changed.
     const after = (await oldDb.collection('runs').doc('run-old000000007').get()).data();
-    expect({ ...after, search_terms: undefined, label_pairs: undefined }).toEqual({
+    expect({
+      ...after,
+      search_terms: undefined,
+      label_pairs: undefined,
+      recovery_run_ids: undefined,
+    }).toEqual({
       ...before,
       search_terms: undefined,
       label_pairs: undefined,
+      recovery_run_ids: undefined,
     });
 
     expect(await migrate(env, () => {})).toEqual({ scanned: 651, updated: 0 });

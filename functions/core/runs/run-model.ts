@@ -131,6 +131,12 @@ export const Run = z.object({
   source_ngs_runs: z.array(z.string()),
   source_project: z.string().nullable(),
   parent_run_id: RunId.nullable(),
+  recovery_run_ids: z
+    .array(RunId)
+    .optional()
+    .describe(
+      'runs that recover this one, oldest first; each recovery adds itself (absent on runs stored before it)',
+    ),
   root_run_id: RunId.describe('the first run of a recovery chain; owns the work dir and cache'),
   is_recovery: z.boolean(),
   recovery_notes: z.string().nullable(),

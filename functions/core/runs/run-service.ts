@@ -310,6 +310,7 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
     source_ngs_runs: fields.source_ngs_runs,
     source_project: fields.source_project,
     parent_run_id: fields.parent_run_id ?? null,
+    recovery_run_ids: [],
     root_run_id: fields.root_run_id ?? fields.run_id,
     is_recovery: fields.is_recovery ?? false,
     recovery_notes: fields.recovery_notes ?? null,
@@ -402,7 +403,8 @@ export async function getRunWithHistory(
 ): Promise<Run & { recoveries: string[]; events?: RunHistoryEntry[] }> {
   const run = await getAccessibleRun(deps, caller, runId);
   const [recoveries, events] = await Promise.all([
-    deps.runs.recoveriesOf(runId),
+    // Recoveries record themselves on their parent; only runs stored before that need the query.
+    run.recovery_run_ids ?? deps.runs.recoveriesOf(runId),
     includeEvents ? deps.runs.history(runId) : undefined,
   ]);
   return { ...run, recoveries, ...(events ? { events } : {}) };
