@@ -62,32 +62,27 @@ export interface ParamsValidation {
 /** The closest of `candidates` when it is near enough to be a likely typo of `name`. */
 function likelyMeant(name: string, candidates: readonly string[]): string | null {
   if (candidates.length === 0) return null;
+  const sameButCase = candidates.find((c) => c.toLowerCase() === name.toLowerCase());
+  if (sameButCase) return sameButCase;
   const near = closest(name, candidates as string[]);
-  const exact = candidates.find((c) => c.toLowerCase() === name.toLowerCase());
-  if (exact) return exact;
   return near && distance(name.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(near.length / 4))
     ? near
     : null;
 }
 
 /**
- * A `genome` the pipeline's iGenomes config does not define: nf-core pipelines then stop at
- * start ("The provided genome '…' is not available in the iGenomes file") unless fasta and gtf
- * are given, or igenomes_ignore is set.
+ * A `genome` the pipeline's iGenomes config does not define: nf-core pipelines stop at start
+ * ("The provided genome '…' is not available in the iGenomes file"), whatever fasta and gtf
+ * say, unless igenomes_ignore is set.
  */
 function genomeWarning(params: Record<string, unknown>, genomes: readonly string[]): string | null {
   const genome = params.genome;
   if (typeof genome !== 'string' || genome === '' || params.igenomes_ignore === true) return null;
   if (genomes.includes(genome)) return null;
   const meant = likelyMeant(genome, genomes);
-  const own = typeof params.fasta === 'string' && params.fasta !== '';
   return `genome "${genome}" is not a reference the pipeline's iGenomes config defines${
     meant ? `: did you mean "${meant}"?` : '.'
-  }${
-    own
-      ? ' The fasta you gave is used, but the pipeline may still look the genome up.'
-      : ' Without fasta and gtf the pipeline stops at start; pick a listed genome, or give your own fasta and gtf.'
-  }`;
+  } The pipeline would stop at start: pick a listed genome, or leave genome empty and give your own fasta and gtf.`;
 }
 
 /**

@@ -93,7 +93,7 @@ describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (ver
       {
         param: 'genome',
         message: expect.stringMatching(
-          /^genome "GRCm39" is not .*iGenomes.*did you mean "GRCm38"\?.*fasta and gtf/,
+          /^genome "GRCm39" is not .*iGenomes.*did you mean "GRCm38"\? The pipeline would stop at start: .*leave genome empty and give your own fasta and gtf\.$/,
         ),
       },
     ]);
@@ -106,6 +106,10 @@ describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (ver
     const far = validateParams(schema, { genome: 'Xenopus_laevis_v10' }, PLATFORM, known);
     expect(far.paramWarnings[0]!.message).not.toContain('did you mean');
     expect(far.paramWarnings[0]!.message).toContain('give your own fasta and gtf');
+    // A fasta does not save it: nf-core looks the genome up first.
+    expect(
+      validateParams(schema, { genome: 'GRCm39', fasta: 'gs://b/genome.fa' }, PLATFORM, known).paramWarnings,
+    ).toHaveLength(1);
     // Known keys, no genome, or the iGenomes config switched off: nothing to say.
     for (const params of [
       { genome: 'GRCh38' },
