@@ -144,7 +144,8 @@ export function checkSecrets(states: SecretState[]): Check[] {
   });
 }
 
-interface LifecycleRule {
+/** A bucket lifecycle rule as Cloud Storage's JSON API describes it (the fields doctor reads). */
+export interface LifecycleRule {
   action?: { type?: string };
   condition?: { age?: number; matchesPrefix?: string[] };
 }

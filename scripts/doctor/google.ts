@@ -10,7 +10,7 @@ import { GoogleAuth } from 'google-auth-library';
 import type { Config } from '../../functions/config';
 import { createStorage, emulatorEndpoint } from '../../functions/deps/platform';
 import type { EventarcTrigger } from '../local/eventarc/twin';
-import type { DeployedFunction } from './checks';
+import type { DeployedFunction, LifecycleRule } from './checks';
 
 const NOT_FOUND = 5;
 const TIMEOUT_MS = 15_000;
@@ -19,7 +19,7 @@ export interface DeploymentReader {
   triggers(): Promise<EventarcTrigger[]>;
   workflow(): Promise<{ sourceContents: string; state: string; revisionId: string } | null>;
   secret(name: string): Promise<{ exists: boolean; enabledVersions: number }>;
-  lifecycle(): Promise<{ action?: { type?: string }; condition?: Record<string, unknown> }[] | null>;
+  lifecycle(): Promise<LifecycleRule[] | null>;
   functions(names: string[]): Promise<Record<string, DeployedFunction | null>>;
   backendServices(names: string[]): Promise<Record<string, { iap?: { enabled: boolean } } | null>>;
   firestoreRules(): Promise<string | null>;
@@ -109,10 +109,7 @@ export function googleDeployment(config: Config, endpoints: RestEndpoints = {}):
     async lifecycle() {
       try {
         const [metadata] = await storage.bucket(config.runsBucket).getMetadata();
-        return (metadata.lifecycle?.rule ?? []) as {
-          action?: { type?: string };
-          condition?: Record<string, unknown>;
-        }[];
+        return (metadata.lifecycle?.rule ?? []) as LifecycleRule[];
       } catch (error) {
         if ((error as { code?: number }).code === 404) return null;
         throw error;

@@ -112,11 +112,7 @@ export async function doctor(
       checkBatch(config.region, await deployment.batch()),
     ]);
     await attempt(`bucket ${config.runsBucket}`, async () => [
-      checkLifecycle(
-        config.runsBucket,
-        (await deployment.lifecycle()) as Parameters<typeof checkLifecycle>[1],
-        config.workRetentionDays,
-      ),
+      checkLifecycle(config.runsBucket, await deployment.lifecycle(), config.workRetentionDays),
     ]);
   } finally {
     if (!reader) await deployment.close();

@@ -21,6 +21,7 @@ import type { Clock } from '../../functions/core/shared/ports';
 import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps } from '../../functions/deps';
 import { createHaystackDeps, createHaystackExecutionDeps } from '../../functions/deps/haystack';
 import { createNotifierDeps } from '../../functions/deps/notifications';
+import { createPage } from '../../functions/deps/page';
 import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
 import { createRunEventNotifierHandler } from '../../functions/events/run-event-handlers';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
@@ -31,7 +32,6 @@ import {
   createReconcileHaystackRunHandler,
 } from '../../functions/http/haystack-steps';
 import { createSweepStaleRunsHandler } from '../../functions/http/sweep-endpoint';
-import { createPageHandler } from '../../functions/http/web-page';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
 import { jsonLogger, type Logger } from '../../functions/logging';
 import {
@@ -479,10 +479,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     if (webDir && existsSync(join(webDir, 'index.html'))) {
       // As the api function serves it in production (functions/http/web-page.ts); the page talks
       // to its own origin (the API) and to the Firestore emulator.
-      const serve = createPageHandler(
-        webDir,
-        [firestoreHost, baseEnv.FIREBASE_AUTH_EMULATOR_HOST].filter(Boolean).map((h) => `http://${h}`),
-      );
+      const serve = createPage({ ...config, webDir })!;
       page.use((req, res, next) => {
         serve(req, res).catch(next);
       });

@@ -36,6 +36,16 @@ export interface Session {
   db: Firestore;
 }
 
+/** Points `db` at the Firestore emulator at `hostPort` (host:port, as the API gives it). */
+function toEmulator(
+  db: Firestore,
+  hostPort: string,
+  options?: Parameters<typeof connectFirestoreEmulator>[3],
+): void {
+  const separator = hostPort.lastIndexOf(':');
+  connectFirestoreEmulator(db, hostPort.slice(0, separator), Number(hostPort.slice(separator + 1)), options);
+}
+
 export async function connect(): Promise<Session> {
   const token = await api<SessionToken>('/api/session/token');
   let app: FirebaseApp;
@@ -43,13 +53,7 @@ export async function connect(): Promise<Session> {
   if (token.kind === 'emulator') {
     app = initializeApp({ projectId: token.project_id, apiKey: 'local-emulator' }, 'arc');
     db = getFirestore(app);
-    const separator = token.emulator_host.lastIndexOf(':');
-    connectFirestoreEmulator(
-      db,
-      token.emulator_host.slice(0, separator),
-      Number(token.emulator_host.slice(separator + 1)),
-      { mockUserToken: token.mock_user_token },
-    );
+    toEmulator(db, token.emulator_host, { mockUserToken: token.mock_user_token });
   } else {
     if (!token.web_api_key) {
       throw new Error(
@@ -70,12 +74,7 @@ export async function connect(): Promise<Session> {
     if (token.emulators) {
       // Tests of this very path run it against Firebase's emulators.
       connectAuthEmulator(auth, `http://${token.emulators.auth}`, { disableWarnings: true });
-      const separator = token.emulators.firestore.lastIndexOf(':');
-      connectFirestoreEmulator(
-        db,
-        token.emulators.firestore.slice(0, separator),
-        Number(token.emulators.firestore.slice(separator + 1)),
-      );
+      toEmulator(db, token.emulators.firestore);
     }
     await signInWithCustomToken(auth, token.token);
   }
