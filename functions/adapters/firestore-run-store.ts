@@ -195,10 +195,16 @@ export class FirestoreRunStore implements RunStore {
       const held = await lock.get();
       await guard();
       const batch = this.creation(run, detail);
-      if (run.parent_run_id)
-        batch.update(this.runs().doc(run.parent_run_id), {
-          recovery_run_ids: FieldValue.arrayUnion(run.run_id),
+      if (run.parent_run_id) {
+        // A parent stored before runs recorded their recoveries gets its whole list, not just this one.
+        const parent = this.runs().doc(run.parent_run_id);
+        const recorded = (await parent.get()).get('recovery_run_ids') as string[] | undefined;
+        batch.update(parent, {
+          recovery_run_ids: Array.isArray(recorded)
+            ? FieldValue.arrayUnion(run.run_id)
+            : [...(await this.recoveriesOf(run.parent_run_id)), run.run_id],
         });
+      }
       const claim = { latest_run_id: run.run_id, at: run.created_at };
       if (held.exists) batch.update(lock, claim, { lastUpdateTime: held.updateTime! });
       else batch.create(lock, claim);

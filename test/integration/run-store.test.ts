@@ -3,6 +3,7 @@ import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store'
 import { FirestoreUserStore } from '../../functions/adapters/firestore-user-store';
 import { loadConfig } from '../../functions/config';
 import type { Run } from '../../functions/core/runs/run-model';
+import { getRunWithHistory } from '../../functions/core/runs/run-service';
 import type { RunEvent } from '../../functions/core/runs/state-machine';
 import { createFirestore } from '../../functions/deps';
 import { migrate } from '../../scripts/migrate';
@@ -113,6 +114,36 @@ describe('FirestoreRunStore under concurrent writers', () => {
     const recorded = (await runs.get(parent.run_id))?.recovery_run_ids;
     expect(recorded).toEqual(await runs.recoveriesOf(parent.run_id));
     expect(recorded).toHaveLength(2);
+  });
+
+  it('keeps every recovery of a run stored before runs recorded them: read by a query, then recorded whole', async () => {
+    const { recovery_run_ids: _none, ...stored } = newRun({ status: 'failed' });
+    await db.collection('runs').doc(stored.run_id).set(stored);
+    // A recovery from before: it did not record itself.
+    const { recovery_run_ids: _also, ...earlier } = newRun({
+      parent_run_id: stored.run_id,
+      root_run_id: stored.run_id,
+      is_recovery: true,
+      created_at: '2026-11-23T11:00:00.000Z',
+    });
+    await db.collection('runs').doc(earlier.run_id).set(earlier);
+    const caller = { email: stored.user_email, name: 'store', is_admin: false };
+    expect((await getRunWithHistory({ runs }, caller, stored.run_id, false)).recoveries).toEqual([
+      earlier.run_id,
+    ]);
+    // A new recovery records the whole list on the parent, the earlier one included.
+    const later = newRun({
+      parent_run_id: stored.run_id,
+      root_run_id: stored.run_id,
+      is_recovery: true,
+      created_at: '2026-11-23T12:00:00.000Z',
+    });
+    await runs.createInChain(later, stored.run_id, 'Recovery', async () => {});
+    expect((await runs.get(stored.run_id))?.recovery_run_ids).toEqual([earlier.run_id, later.run_id]);
+    expect((await getRunWithHistory({ runs }, caller, stored.run_id, false)).recoveries).toEqual([
+      earlier.run_id,
+      later.run_id,
+    ]);
   });
 
   it('answers missing for a run that does not exist', async () => {
