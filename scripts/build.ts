@@ -7,7 +7,8 @@ import { chmod, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
+import { LAZY_SDKS } from '../functions/adapters/google-sdks';
 import { writeCatalog } from './pipelines-catalog';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,6 +57,27 @@ function lockedVersion(name: string): string {
   return version;
 }
 
+/**
+ * zod's `z` namespace carries every error-message locale (some 250 KB minified, half of zod in a
+ * bundle): `z.object` keeps the whole namespace, so esbuild cannot drop them. We use English
+ * only (zod's default), so `z.locales` holds just that; the rest is never parsed at a cold start.
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer)
+        ? { path: 'zod-locales', namespace: 'zod-english-only', pluginData: dirname(args.importer) }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+      contents: "export { default as en } from './en.js';",
+      resolveDir: join(args.pluginData as string, '..', 'locales'),
+      loader: 'js',
+    }));
+  },
+};
+
 export interface BuiltFunction {
   name: string;
   dir: string;
@@ -80,8 +102,13 @@ export async function buildFunctions(outRoot = join(root, 'dist', 'functions')):
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const result = await build({
-      entryPoints: [join(root, entry)],
-      outfile: join(dir, 'index.js'),
+      entryPoints: { index: join(root, entry) },
+      outdir: dir,
+      // What a request loads on first use (`await import(…)`: the Anthropic SDK, pg) goes in
+      // chunks beside index.js, so a cold start does not even parse it (issue 22).
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+      plugins: [zodEnglishOnly],
       metafile: true,
       bundle: true,
       platform: 'node',
@@ -110,17 +137,29 @@ export async function buildFunctions(outRoot = join(root, 'dist', 'functions')):
       dependencies: Object.fromEntries(external.map((dep) => [dep, lockedVersion(dep)])),
     };
     await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
+    const outputs = Object.values(result.metafile.outputs);
     const bundled = new Set<string>();
-    for (const input of Object.keys(output?.inputs ?? {})) {
-      const pkg = input.includes('node_modules/') ? packageOf(input) : null;
-      if (pkg) bundled.add(pkg);
-    }
     const imported = new Set<string>();
-    for (const imp of output?.imports ?? []) {
-      const pkg = imp.external ? packageOf(imp.path) : null;
-      if (pkg) imported.add(pkg);
+    for (const output of outputs) {
+      for (const input of Object.keys(output.inputs)) {
+        const pkg = input.includes('node_modules/') ? packageOf(input) : null;
+        if (pkg) bundled.add(pkg);
+      }
+      for (const imp of output.imports) {
+        const pkg = imp.external ? packageOf(imp.path) : null;
+        if (pkg) imported.add(pkg);
+      }
     }
+    // The Google SDKs a bundle loads on first use (functions/adapters/google-sdks.ts) are no
+    // import esbuild sees: a bundle can load one when it kept that SDK's loader, whose name is there.
+    const code = (
+      await Promise.all(
+        Object.keys(result.metafile.outputs)
+          .filter((file) => file.endsWith('.js'))
+          .map((file) => readFile(resolve(root, file), 'utf8')),
+      )
+    ).join('\n');
+    for (const sdk of LAZY_SDKS) if (code.includes(JSON.stringify(sdk))) imported.add(sdk);
     const packages = { bundled: [...bundled].sort(), external: [...imported].sort() };
     // Beside the deployable folder, not in it: what each bundle carries (checked by the tests).
     await writeFile(join(outRoot, `${name}.packages.json`), `${JSON.stringify(packages, null, 2)}\n`);
@@ -280,7 +319,7 @@ export function formatBytes(bytes: number): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quiet = process.argv.includes('--quiet');
   // A pipeline folder added since the last build joins the catalog the bundles carry.
-  writeCatalog();
+  await writeCatalog();
   const built = await buildFunctions();
   const web = await buildWeb();
   await addPageToApi(web.dir);

@@ -73,8 +73,19 @@ ${entries.join('\n')}
 `;
 }
 
-export function writeCatalog(dir = PIPELINES_DIR): void {
+/**
+ * Writes catalog.ts and checks every folder in it, so a broken manifest or schema stops
+ * `npm run build` and `npm start` with a message naming the file (the functions read the
+ * catalog on first use, not at start).
+ */
+export async function writeCatalog(dir = PIPELINES_DIR): Promise<void> {
   writeFileSync(join(dir, 'catalog.ts'), renderCatalog(dir));
+  if (dir !== PIPELINES_DIR) return;
+  const [{ CATALOG }, { loadPipelines }] = await Promise.all([
+    import('../functions/core/nextflow/pipelines/catalog'),
+    import('../functions/core/nextflow/pipelines/registry'),
+  ]);
+  loadPipelines(CATALOG);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) writeCatalog();
+if (process.argv[1] === fileURLToPath(import.meta.url)) await writeCatalog();

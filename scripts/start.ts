@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   say('Building the functions and the page…');
-  writeCatalog();
+  await writeCatalog();
   await buildFunctions();
   await buildWeb();
   await buildOrchestrator();

@@ -3,7 +3,7 @@
  * (maxRetries, honouring retry-after); nothing here loops on top of it. Errors become
  * ModelErrors in the assistant's words; the key never appears in them.
  */
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import {
   type ChatModel,
   ModelError,
@@ -27,15 +27,27 @@ export interface AnthropicSettings {
   checkTtlMs: number;
 }
 
+/**
+ * The SDK, loaded with the first client: an instance that never calls Claude never loads its
+ * 340 KB (issue 22, cold starts). An error can only be the SDK's once it is loaded.
+ */
+let loadedSdk: typeof Anthropic | undefined;
+async function anthropicSdk(): Promise<typeof Anthropic> {
+  loadedSdk ??= (await import('@anthropic-ai/sdk')).default;
+  return loadedSdk;
+}
+
 const PROMPT_TOO_LONG = /prompt is too long|too many tokens|context (window|length)/i;
 
 /** The status, the error type Anthropic named, and our words for the user. */
 export function modelErrorFrom(error: unknown): ModelError {
   if (error instanceof ModelError) return error;
-  if (error instanceof Anthropic.APIUserAbortError) {
+  const Sdk = loadedSdk;
+  if (!Sdk) return unreachable(error);
+  if (error instanceof Sdk.APIUserAbortError) {
     return new ModelError('unavailable', 'The answer was stopped.', null, { cause: error });
   }
-  if (error instanceof Anthropic.APIConnectionError) {
+  if (error instanceof Sdk.APIConnectionError) {
     return new ModelError(
       'unavailable',
       'Claude could not be reached (the connection failed or dropped); try again.',
@@ -45,7 +57,7 @@ export function modelErrorFrom(error: unknown): ModelError {
       },
     );
   }
-  if (error instanceof Anthropic.APIError) {
+  if (error instanceof Sdk.APIError) {
     const status = error.status ?? null;
     const body = error.error as { error?: { type?: string; message?: string } } | undefined;
     const type = body?.error?.type ?? null;
@@ -93,8 +105,11 @@ export function modelErrorFrom(error: unknown): ModelError {
       },
     );
   }
-  return new ModelError('unavailable', 'Claude could not be reached; try again.', null, { cause: error });
+  return unreachable(error);
 }
+
+const unreachable = (error: unknown) =>
+  new ModelError('unavailable', 'Claude could not be reached; try again.', null, { cause: error });
 
 function toAnthropic(messages: ModelMessage[]): Anthropic.MessageParam[] {
   return messages.map((message) => ({
@@ -131,9 +146,9 @@ export class AnthropicClient {
   ) {}
 
   get(): Promise<Anthropic> {
-    this.client ??= this.settings.apiKey().then(
-      (apiKey) =>
-        new Anthropic({
+    this.client ??= Promise.all([this.settings.apiKey(), anthropicSdk()]).then(
+      ([apiKey, Sdk]) =>
+        new Sdk({
           apiKey,
           baseURL: this.settings.baseUrl,
           maxRetries: this.settings.maxRetries,

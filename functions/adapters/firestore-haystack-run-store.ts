@@ -1,10 +1,10 @@
 import type { Firestore, Query } from '@google-cloud/firestore';
-import { FieldPath } from '@google-cloud/firestore';
 import type { HaystackRunStore } from '../core/haystack/ports';
 import { HaystackRun } from '../core/haystack/run-model';
 import { runStatusEvent } from '../core/shared/run-events';
 import type { RunStatus } from '../core/shared/run-status';
 import { publishAfterCommit, type StatusEvents } from './firestore-run-event-outbox';
+import { firestoreSdk } from './google-sdks';
 
 /** `haystack_runs/{run_id}`: one document a run; changes in transactions. */
 export class FirestoreHaystackRunStore implements HaystackRunStore {
@@ -34,7 +34,7 @@ export class FirestoreHaystackRunStore implements HaystackRunStore {
     let query: Query = this.runs();
     if (filter.user_email !== undefined) query = query.where('user_email', '==', filter.user_email);
     if (filter.status !== undefined) query = query.where('status', '==', filter.status);
-    query = query.orderBy('created_at', 'desc').orderBy(FieldPath.documentId(), 'desc');
+    query = query.orderBy('created_at', 'desc').orderBy(firestoreSdk().FieldPath.documentId(), 'desc');
     const [snapshot, total] = await Promise.all([
       query
         .offset((page.page - 1) * page.page_size)

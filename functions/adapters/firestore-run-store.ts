@@ -1,11 +1,10 @@
-import {
-  type DocumentReference,
+import type {
+  DocumentReference,
   FieldPath,
-  FieldValue,
-  type Firestore,
-  type Query,
-  type Timestamp,
-  type WriteBatch,
+  Firestore,
+  Query,
+  Timestamp,
+  WriteBatch,
 } from '@google-cloud/firestore';
 import { labelPairs } from '../core/runs/labels';
 import { progressPath } from '../core/runs/orchestrator-attempts';
@@ -32,6 +31,7 @@ import {
 import { ConflictError, ValidationError } from '../core/shared/errors';
 import { runStatusEvent } from '../core/shared/run-events';
 import { publishAfterCommit, type StatusEvents } from './firestore-run-event-outbox';
+import { firestoreSdk } from './google-sdks';
 import { GrpcCode, grpcCodeOf } from './grpc-status';
 
 /** Attempts of a read-then-conditional-write before the change is given up (the caller retries later). */
@@ -201,7 +201,7 @@ export class FirestoreRunStore implements RunStore {
         const recorded = (await parent.get()).get('recovery_run_ids') as string[] | undefined;
         batch.update(parent, {
           recovery_run_ids: Array.isArray(recorded)
-            ? FieldValue.arrayUnion(run.run_id)
+            ? firestoreSdk().FieldValue.arrayUnion(run.run_id)
             : [...(await this.recoveriesOf(run.parent_run_id)), run.run_id],
         });
       }
@@ -266,7 +266,7 @@ export class FirestoreRunStore implements RunStore {
     if (filter.status !== undefined) query = query.where('status', '==', filter.status);
     if (filter.pipeline !== undefined) query = query.where('pipeline', '==', filter.pipeline);
     if (filter.label !== undefined) query = query.where('label_pairs', 'array-contains', filter.label);
-    query = query.orderBy('created_at', 'desc').orderBy(FieldPath.documentId(), 'desc');
+    query = query.orderBy('created_at', 'desc').orderBy(firestoreSdk().FieldPath.documentId(), 'desc');
 
     const totalPromise = query.count().get();
     let pageQuery = query;
@@ -330,9 +330,11 @@ export class FirestoreRunStore implements RunStore {
           this.db.collection(this.users).doc(original.user_email),
           {
             stats: {
-              total_runs: FieldValue.increment(1),
-              successful_runs: FieldValue.increment(succeeded ? 1 : 0),
-              total_samples_processed: FieldValue.increment(succeeded ? original.sample_count : 0),
+              total_runs: firestoreSdk().FieldValue.increment(1),
+              successful_runs: firestoreSdk().FieldValue.increment(succeeded ? 1 : 0),
+              total_samples_processed: firestoreSdk().FieldValue.increment(
+                succeeded ? original.sample_count : 0,
+              ),
             },
           },
           { merge: true },
@@ -441,7 +443,7 @@ export class FirestoreRunStore implements RunStore {
           'created_at',
           'recovery_run_ids',
         )
-        .orderBy(FieldPath.documentId())
+        .orderBy(firestoreSdk().FieldPath.documentId())
         .limit(pageSize);
       if (after) query = query.startAfter(after);
       const page = await query.get();
@@ -538,18 +540,25 @@ export class FirestoreRunStore implements RunStore {
     const ref = this.runs().doc(runId);
     const updates: unknown[] = [];
     const increment = (path: FieldPath, value: number) => {
-      if (value !== 0) updates.push(path, FieldValue.increment(value));
+      if (value !== 0) updates.push(path, firestoreSdk().FieldValue.increment(value));
     };
     // Each orchestrator attempt counts apart (core/runs/orchestrator-attempts.ts), still blind increments.
     const base = progressPath(orchestratorAttempt);
-    for (const counter of COUNTERS) increment(new FieldPath(...base, counter), delta[counter]);
+    for (const counter of COUNTERS)
+      increment(new (firestoreSdk().FieldPath)(...base, counter), delta[counter]);
     for (const [process, counters] of Object.entries(delta.processes)) {
       for (const counter of COUNTERS)
-        increment(new FieldPath(...base, 'processes', process, counter), counters[counter]);
+        increment(new (firestoreSdk().FieldPath)(...base, 'processes', process, counter), counters[counter]);
     }
     if (problems.malformedRows > 0) {
-      updates.push(new FieldPath('ingest', 'malformed_rows'), FieldValue.increment(problems.malformedRows));
-      updates.push(new FieldPath('ingest', 'warnings'), FieldValue.arrayUnion(...problems.warnings));
+      updates.push(
+        new (firestoreSdk().FieldPath)('ingest', 'malformed_rows'),
+        firestoreSdk().FieldValue.increment(problems.malformedRows),
+      );
+      updates.push(
+        new (firestoreSdk().FieldPath)('ingest', 'warnings'),
+        firestoreSdk().FieldValue.arrayUnion(...problems.warnings),
+      );
     }
     const batch = this.db.batch();
     // create() fails if the marker exists, and then nothing in the batch is written: each key counts once.

@@ -1,5 +1,5 @@
-import pg from 'pg';
-import Cursor from 'pg-cursor';
+import type pg from 'pg';
+import type Cursor from 'pg-cursor';
 import {
   type NgsRunFilter,
   type NgsRunSummary,
@@ -75,7 +75,13 @@ function isConnectionError(error: unknown): boolean {
   return /timeout exceeded when trying to connect|Connection terminated|connection timeout/i.test(message);
 }
 
-const q = (identifier: string) => pg.escapeIdentifier(identifier);
+/** A quoted SQL identifier, as pg's escapeIdentifier writes it (pg itself loads with the first query). */
+const q = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
+
+interface Driver {
+  pool: pg.Pool;
+  Cursor: typeof Cursor;
+}
 
 /** `%`, `_` and `\` in search text are literal characters, not patterns. */
 export function likePattern(text: string): string {
@@ -206,7 +212,9 @@ function statements(m: WarehouseMapping) {
 export class PgSampleWarehouse implements SampleWarehouse {
   /** Queries sent, and the most connections open at once: for tests and the benchmark. */
   readonly stats = { queries: 0, peakConnections: 0, connectRetries: 0 };
-  private readonly pool: pg.Pool;
+  /** node-postgres and the pool, loaded with the first query: an instance that never asks the warehouse never loads them. */
+  private driver: Promise<Driver> | null = null;
+  private readonly poolOptions: pg.PoolConfig;
   private readonly sql: ReturnType<typeof statements>;
   private readonly retries: number;
   private readonly retryBaseMs: number;
@@ -219,7 +227,7 @@ export class PgSampleWarehouse implements SampleWarehouse {
     this.retryBaseMs = options.retryBaseMs ?? 200;
     this.acquireTimeoutMs = options.acquireTimeoutMs;
     this.queryTimeoutMs = options.statementTimeoutMs + CLIENT_GRACE_MS;
-    this.pool = new pg.Pool({
+    this.poolOptions = {
       host: options.host,
       port: options.port,
       database: options.database,
@@ -239,17 +247,26 @@ export class PgSampleWarehouse implements SampleWarehouse {
       statement_timeout: options.statementTimeoutMs,
       application_name: 'arc-reactor',
       keepAlive: true,
+    };
+  }
+
+  private load(): Promise<Driver> {
+    this.driver ??= Promise.all([import('pg'), import('pg-cursor')]).then(([pgModule, cursorModule]) => {
+      const pool = new pgModule.default.Pool(this.poolOptions);
+      pool.on('connect', () => {
+        this.stats.peakConnections = Math.max(this.stats.peakConnections, pool.totalCount);
+      });
+      // An idle connection the server dropped (restart, failover) is removed by the pool; it must
+      // not take the process down.
+      pool.on('error', () => {});
+      return { pool, Cursor: cursorModule.default };
     });
-    this.pool.on('connect', () => {
-      this.stats.peakConnections = Math.max(this.stats.peakConnections, this.pool.totalCount);
-    });
-    // An idle connection the server dropped (restart, failover) is removed by the pool; it must
-    // not take the process down.
-    this.pool.on('error', () => {});
+    return this.driver;
   }
 
   /** A connection within acquireTimeoutMs, retries included, or WarehouseUnavailableError. */
   private async connect(): Promise<pg.PoolClient> {
+    const { pool } = await this.load();
     const deadline = Date.now() + this.acquireTimeoutMs;
     const unavailable = (attempts: number, cause: unknown) =>
       new WarehouseUnavailableError(
@@ -258,7 +275,7 @@ export class PgSampleWarehouse implements SampleWarehouse {
     for (let attempt = 0; ; attempt++) {
       try {
         // A connection that arrives after the deadline is closed, never leaked into the pool's count.
-        return await before(this.pool.connect(), deadline, (late) => late.release(true));
+        return await before(pool.connect(), deadline, (late) => late.release(true));
       } catch (error) {
         if (error instanceof DeadlineExceeded) throw unavailable(attempt + 1, error);
         const code = String((error as { code?: unknown }).code ?? '');
@@ -285,6 +302,7 @@ export class PgSampleWarehouse implements SampleWarehouse {
   private async rows<R, T>(sql: string, params: unknown[], map: (row: R) => T): Promise<Rows<T>> {
     for (let attempt = 0; ; attempt++) {
       const client = await this.connect();
+      const { Cursor } = await this.load();
       const rows: T[] = [];
       this.stats.queries++;
       const deadline = Date.now() + this.queryTimeoutMs;
@@ -370,6 +388,6 @@ export class PgSampleWarehouse implements SampleWarehouse {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    if (this.driver) await (await this.driver).pool.end();
   }
 }

@@ -1,5 +1,5 @@
 import type { Firestore } from '@google-cloud/firestore';
-import { GoogleAuth } from 'google-auth-library';
+import { authSdk, onFirstUse } from '../adapters/google-sdks';
 import { IamSessionTokens } from '../adapters/iam-session-tokens';
 import { FirestoreRateLimiter, MemoryRateLimiter, Unlimited } from '../adapters/rate-limiters';
 import type { Config } from '../config';
@@ -23,7 +23,9 @@ export function createRateLimiters(config: Config, db: Firestore): ApiDeps['rate
 export function createSessionTokens(config: Config): SessionTokens {
   if (config.firestore.emulatorHost)
     return new EmulatorSessionTokens(config.firestore.emulatorHost, config.project);
-  const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+  const auth = onFirstUse(
+    () => new (authSdk().GoogleAuth)({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }),
+  );
   return new IamSessionTokens(
     config.functionsServiceAccount,
     config.project,

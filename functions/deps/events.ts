@@ -1,8 +1,8 @@
 import type { Firestore } from '@google-cloud/firestore';
-import { PubSub } from '@google-cloud/pubsub';
 import { FirestoreHaystackRunStore } from '../adapters/firestore-haystack-run-store';
 import type { StatusEvents } from '../adapters/firestore-run-event-outbox';
 import { FirestoreRunEventOutbox } from '../adapters/firestore-run-event-outbox';
+import { onFirstUse, pubsubSdk } from '../adapters/google-sdks';
 import { PubSubPublisher } from '../adapters/pubsub-publisher';
 import type { Config } from '../config';
 import { describeError, type Logger } from '../logging';
@@ -11,11 +11,14 @@ import { emulatorCredentials } from './platform';
 /** Run status events: the Firestore outbox and the `arc-run-events` topic it publishes to. */
 export function createRunEventOutbox(config: Config, db: Firestore): FirestoreRunEventOutbox {
   const emulator = config.emulators.pubsub;
-  const pubsub = new PubSub({
-    projectId: config.project,
-    ...(emulator ? { apiEndpoint: emulator, emulatorMode: true, credentials: emulatorCredentials } : {}),
+  const publisher = onFirstUse(() => {
+    const pubsub = new (pubsubSdk().PubSub)({
+      projectId: config.project,
+      ...(emulator ? { apiEndpoint: emulator, emulatorMode: true, credentials: emulatorCredentials } : {}),
+    });
+    return new PubSubPublisher(pubsub, config.runEventsTopic);
   });
-  return new FirestoreRunEventOutbox(db, new PubSubPublisher(pubsub, config.runEventsTopic));
+  return new FirestoreRunEventOutbox(db, publisher);
 }
 
 /** What the run stores need to publish status events; failures are logged (the sweeper republishes). */

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Firestore } from '@google-cloud/firestore';
-import { Storage } from '@google-cloud/storage';
-import { grpc } from 'google-gax';
+import type { Firestore } from '@google-cloud/firestore';
+import type { Storage } from '@google-cloud/storage';
+import { firestoreSdk, gaxSdk, onFirstUse, storageSdk } from '../adapters/google-sdks';
 import type { Config } from '../config';
 import type { Clock, Randomness } from '../core/shared/ports';
 
@@ -31,19 +31,23 @@ export function emulatorEndpoint(hostPort: string) {
   return {
     apiEndpoint: host!,
     port: Number(port),
-    sslCreds: grpc.credentials.createInsecure(),
+    sslCreds: gaxSdk().grpc.credentials.createInsecure(),
     credentials: emulatorCredentials,
   };
 }
 
+/** Built on first use, like every client here: a function loads an SDK only when a request needs it. */
 export function createFirestore(config: Config): Firestore {
-  return new Firestore({
-    projectId: config.project,
-    databaseId: config.firestore.databaseId,
-    ...(config.firestore.emulatorHost
-      ? { host: config.firestore.emulatorHost, ssl: false, credentials: emulatorCredentials }
-      : {}),
-    ignoreUndefinedProperties: true,
+  return onFirstUse(() => {
+    const { Firestore } = firestoreSdk();
+    return new Firestore({
+      projectId: config.project,
+      databaseId: config.firestore.databaseId,
+      ...(config.firestore.emulatorHost
+        ? { host: config.firestore.emulatorHost, ssl: false, credentials: emulatorCredentials }
+        : {}),
+      ignoreUndefinedProperties: true,
+    });
   });
 }
 
@@ -52,9 +56,12 @@ export function createFirestore(config: Config): Firestore {
  * Credentials API (no key files); the local stack passes a generated key instead.
  */
 export function createStorage(config: Config): Storage {
-  return new Storage({
-    projectId: config.project,
-    ...(config.storageEmulatorHost ? { apiEndpoint: config.storageEmulatorHost } : {}),
-    ...(config.storageSigner ? { credentials: config.storageSigner } : {}),
+  return onFirstUse(() => {
+    const { Storage } = storageSdk();
+    return new Storage({
+      projectId: config.project,
+      ...(config.storageEmulatorHost ? { apiEndpoint: config.storageEmulatorHost } : {}),
+      ...(config.storageSigner ? { credentials: config.storageSigner } : {}),
+    });
   });
 }

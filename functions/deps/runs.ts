@@ -1,8 +1,8 @@
-import { BatchServiceClient } from '@google-cloud/batch';
 import type { Firestore } from '@google-cloud/firestore';
 import { BatchJobRunner } from '../adapters/batch-job-runner';
 import { FirestoreRunStore } from '../adapters/firestore-run-store';
 import { GcsObjectStore } from '../adapters/gcs-object-store';
+import { batchSdk, onFirstUse } from '../adapters/google-sdks';
 import type { Config } from '../config';
 import type { HaystackRunStore } from '../core/haystack/ports';
 import type { ExecutionDeps } from '../core/runs/execution-service';
@@ -15,10 +15,13 @@ import { createFirestore, createStorage, emulatorEndpoint, systemClock } from '.
 
 export function createBatchRunner(config: Config): BatchJobRunner {
   return new BatchJobRunner(
-    new BatchServiceClient({
-      projectId: config.project,
-      ...(config.emulators.batch ? emulatorEndpoint(config.emulators.batch) : {}),
-    }),
+    onFirstUse(
+      () =>
+        new (batchSdk().BatchServiceClient)({
+          projectId: config.project,
+          ...(config.emulators.batch ? emulatorEndpoint(config.emulators.batch) : {}),
+        }),
+    ),
   );
 }
 

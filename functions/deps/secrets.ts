@@ -1,4 +1,4 @@
-import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import { onFirstUse, secretManagerSdk } from '../adapters/google-sdks';
 import { SecretManagerSecrets } from '../adapters/secret-manager-secrets';
 import type { Config } from '../config';
 import { emulatorEndpoint } from './platform';
@@ -14,10 +14,13 @@ export function createSecrets(
   const local = Boolean(config.firestore.emulatorHost || config.storageEmulatorHost);
   const client =
     config.emulators.secretManager || !local
-      ? new SecretManagerServiceClient({
-          projectId: config.project,
-          ...(config.emulators.secretManager ? emulatorEndpoint(config.emulators.secretManager) : {}),
-        })
+      ? onFirstUse(
+          () =>
+            new (secretManagerSdk().SecretManagerServiceClient)({
+              projectId: config.project,
+              ...(config.emulators.secretManager ? emulatorEndpoint(config.emulators.secretManager) : {}),
+            }),
+        )
       : null;
   return new SecretManagerSecrets(client, config.project, env);
 }

@@ -1,5 +1,5 @@
-import { Logging } from '@google-cloud/logging';
 import { CloudLoggingTaskLogs } from '../adapters/cloud-logging-task-logs';
+import { loggingSdk, onFirstUse } from '../adapters/google-sdks';
 import type { Config } from '../config';
 import type { JobRunner } from '../core/runs/ports';
 import { type TaskLogSource, WorkDirTaskLogs } from '../core/runs/task-logs';
@@ -13,9 +13,12 @@ import { emulatorEndpoint } from './platform';
 export function createTaskLogSources(config: Config, objects: ObjectStore, jobs: JobRunner): TaskLogSource[] {
   const workDir = new WorkDirTaskLogs(objects);
   if (config.storageEmulatorHost && !config.emulators.logging) return [workDir];
-  const logging = new Logging({
-    projectId: config.project,
-    ...(config.emulators.logging ? emulatorEndpoint(config.emulators.logging) : {}),
-  });
+  const logging = onFirstUse(
+    () =>
+      new (loggingSdk().Logging)({
+        projectId: config.project,
+        ...(config.emulators.logging ? emulatorEndpoint(config.emulators.logging) : {}),
+      }),
+  );
   return [new CloudLoggingTaskLogs(logging, jobs, config.project, config.region), workDir];
 }

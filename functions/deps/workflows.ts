@@ -1,4 +1,4 @@
-import { ExecutionsClient } from '@google-cloud/workflows';
+import { onFirstUse, workflowsSdk } from '../adapters/google-sdks';
 import { CloudWorkflowsStarter } from '../adapters/workflows-starter';
 import type { Config } from '../config';
 import type { WorkflowArgument } from '../core/runs/ports';
@@ -12,10 +12,13 @@ import { createBatchRunner, createRunStore } from './runs';
 
 export function createWorkflowStarter(config: Config): CloudWorkflowsStarter {
   return new CloudWorkflowsStarter(
-    new ExecutionsClient({
-      projectId: config.project,
-      ...(config.emulators.workflows ? emulatorEndpoint(config.emulators.workflows) : {}),
-    }),
+    onFirstUse(
+      () =>
+        new (workflowsSdk().ExecutionsClient)({
+          projectId: config.project,
+          ...(config.emulators.workflows ? emulatorEndpoint(config.emulators.workflows) : {}),
+        }),
+    ),
     config.workflow.parent,
   );
 }

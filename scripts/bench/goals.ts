@@ -25,9 +25,23 @@ const millis = (v: number) => `${Math.round(v)} ms`;
 
 export const GOALS: Goal[] = [
   {
-    figure: 'api cold start ÷ bare Functions Framework hello-world',
+    figure: 'api cold start to GET /api/health ÷ bare hello-world',
     goal: '≤ 1.5×',
-    value: (r) => at(r, 'api', 'cold_start_ms', 'ratio'),
+    value: (r) => at(r, 'cold', 'functions', 'api', 'first', 'GET /api/health', 'ratio'),
+    met: (v) => v <= 1.5,
+    format: times,
+  },
+  {
+    figure: 'api cold start to GET /api/runs ÷ bare hello-world',
+    goal: '≤ 1.5×',
+    value: (r) => at(r, 'cold', 'functions', 'api', 'first', 'GET /api/runs', 'ratio'),
+    met: (v) => v <= 1.5,
+    format: times,
+  },
+  {
+    figure: 'slowest other function to its first answer ÷ bare hello-world',
+    goal: '≤ 1.5×',
+    value: (r) => at(r, 'cold', 'slowest_other', 'ratio'),
     met: (v) => v <= 1.5,
     format: times,
   },

@@ -54,7 +54,12 @@ export async function startFunction(
   env: Record<string, string>,
   /** Node's own flags for the function's process (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   nodeArgs: string[] = [],
-): Promise<{ child: ChildProcess; url: string; startMs: number }> {
+  /**
+   * The first request, sent until the function is listening: its first answer, whatever the
+   * status, ends the start. Without one, GET /api/health (api) or / until a 200.
+   */
+  first?: { path: string; init?: RequestInit },
+): Promise<{ child: ChildProcess; url: string; startMs: number; status: number }> {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(
@@ -73,13 +78,19 @@ export async function startFunction(
     },
   );
   const url = `http://127.0.0.1:${port}`;
-  const path = target === 'api' ? '/api/health' : '/';
-  await waitFor(async () => (await fetch(`${url}${path}`).catch(() => null))?.status === 200, {
-    timeoutMs: 30_000,
-    intervalMs: 5,
-    what: `${target} to answer on ${path}`,
-  });
-  return { child, url, startMs: performance.now() - started };
+  const path = first?.path ?? (target === 'api' ? '/api/health' : '/');
+  let status = 0;
+  await waitFor(
+    async () => {
+      const response = await fetch(`${url}${path}`, first?.init).catch(() => null);
+      if (!response) return false;
+      await response.arrayBuffer();
+      status = response.status;
+      return first !== undefined || status === 200;
+    },
+    { timeoutMs: 30_000, intervalMs: 5, what: `${target} to answer on ${path}` },
+  );
+  return { child, url, startMs: performance.now() - started, status };
 }
 
 export async function stopChild(child: ChildProcess): Promise<void> {

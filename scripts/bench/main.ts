@@ -12,6 +12,7 @@ import { type Backends, root, startBackends } from './harness';
 import * as api from './sections/api';
 import * as assistant from './sections/assistant';
 import * as benchling from './sections/benchling';
+import * as coldStart from './sections/cold-start';
 import * as execution from './sections/execution';
 import * as faults from './sections/faults';
 import * as haystack from './sections/haystack';
@@ -23,6 +24,7 @@ import * as samplesheet from './sections/samplesheet';
 import * as security from './sections/security';
 
 const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string, unknown>> }> = {
+  cold: coldStart,
   api,
   security,
   execution,

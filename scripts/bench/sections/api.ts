@@ -1,27 +1,14 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 
-import { buildFunctions, formatBytes } from '../../build';
+import { buildFunctions } from '../../build';
 import { serveWorkflows } from '../../local/grpc/workflows-service';
 import { LocalBatch } from '../../local/local-batch';
 import { LocalWorkflows } from '../../local/local-workflows';
-import { type Backends, median, ms, percentile, root, startFunction, stopChild } from '../harness';
+import { type Backends, ms, percentile, root, startFunction, stopChild } from '../harness';
 
 export async function run(backends: Backends): Promise<Record<string, unknown>> {
-  console.log('\n== api function');
+  console.log('\n== api function (its cold start and bundle: the cold section)');
   const [api] = await buildFunctions(join(root, '.bench', 'functions'));
-  const bundle = await readFile(join(api!.dir, 'index.js'));
-  const gzipped = gzipSync(bundle).length;
-  console.log(`bundle: ${formatBytes(bundle.length)} (${formatBytes(gzipped)} gzip)`);
-
-  const helloDir = join(root, '.bench', 'hello');
-  await mkdir(helloDir, { recursive: true });
-  await writeFile(join(helloDir, 'package.json'), JSON.stringify({ type: 'module', main: 'index.js' }));
-  await writeFile(
-    join(helloDir, 'index.js'),
-    "import * as functions from '@google-cloud/functions-framework';\nfunctions.http('hello', (req, res) => res.send('ok'));\n",
-  );
 
   // Launches start a workflow execution: the Workflows twin over gRPC, holding each at its
   // first step (the POST is measured, not the run).
@@ -48,24 +35,6 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
     RATE_LIMIT_LAUNCHES_PER_MINUTE: '0',
     RATE_LIMIT_READS_PER_MINUTE: '0',
   };
-  const rounds = 7;
-  const apiStarts: number[] = [];
-  const helloStarts: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    // Alternate so that disk cache and CPU state favour neither side.
-    const hello = await startFunction(helloDir, 'hello', {});
-    helloStarts.push(hello.startMs);
-    await stopChild(hello.child);
-    const fn = await startFunction(api!.dir, 'api', env);
-    apiStarts.push(fn.startMs);
-    await stopChild(fn.child);
-  }
-  const coldRatio = median(apiStarts) / median(helloStarts);
-  console.log(
-    `cold start (spawn → first 200 on /api/health), median of ${rounds}: api ${ms(median(apiStarts))}, ` +
-      `hello-world ${ms(median(helloStarts))} → ratio ${coldRatio.toFixed(2)}×`,
-  );
-
   const fn = await startFunction(api!.dir, 'api', env);
   const body = JSON.stringify({
     pipeline: 'nf-core/scrnaseq',
@@ -107,9 +76,6 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
     `GET /api/runs/{id} over ${requests}: p50 ${ms(percentile(getTimes, 50))}, p95 ${ms(percentile(getTimes, 95))}`,
   );
   return {
-    bundle_bytes: bundle.length,
-    bundle_gzip_bytes: gzipped,
-    cold_start_ms: { api: median(apiStarts), hello_world: median(helloStarts), ratio: coldRatio, rounds },
     create_ms: { p50: percentile(createTimes, 50), p95: percentile(createTimes, 95), n: requests },
     get_ms: { p50: percentile(getTimes, 50), p95: percentile(getTimes, 95), n: requests },
   };

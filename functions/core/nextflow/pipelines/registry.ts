@@ -1,7 +1,8 @@
 /**
  * The pipelines the platform can launch, read from their folders (README.md beside this file):
- * each a manifest plus, a version, the pipeline's own schemas. Checked when the module loads:
- * a broken folder stops the function at start with a message naming the file.
+ * each a manifest plus, a version, the pipeline's own schemas. `npm run build` and `npm start`
+ * check every folder and stop naming the file at fault; a function reads the catalog on first
+ * use, so an instance that never needs a pipeline never parses one (issue 22, cold starts).
  */
 import { z } from 'zod';
 import { NotFoundError } from '../../shared/errors';
@@ -127,20 +128,22 @@ export function loadPipelines(catalog: CatalogEntry[]): Pipeline[] {
   });
 }
 
-const PIPELINES: Pipeline[] = loadPipelines(CATALOG);
+let pipelines: Pipeline[] | undefined;
 
 export function listPipelines(): readonly Pipeline[] {
-  return PIPELINES;
+  pipelines ??= loadPipelines(CATALOG);
+  return pipelines;
 }
 
 /** Finds a pipeline by name, case-insensitively; the error lists the known names. */
 export function getPipeline(name: string): Pipeline {
   const wanted = name.trim().toLowerCase();
-  const pipeline = PIPELINES.find((p) => p.name.toLowerCase() === wanted);
+  const all = listPipelines();
+  const pipeline = all.find((p) => p.name.toLowerCase() === wanted);
   if (!pipeline) {
     throw new NotFoundError(
-      `Unknown pipeline "${name}". Known pipelines: ${PIPELINES.map((p) => p.name).join(', ')}.`,
-      { known_pipelines: PIPELINES.map((p) => p.name) },
+      `Unknown pipeline "${name}". Known pipelines: ${all.map((p) => p.name).join(', ')}.`,
+      { known_pipelines: all.map((p) => p.name) },
     );
   }
   return pipeline;
