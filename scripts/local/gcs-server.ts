@@ -7,8 +7,7 @@
  * `google.cloud.storage.object.v1.finalized` payload (generation and size as strings).
  */
 import { createHash, type KeyObject, randomUUID, verify } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -151,6 +150,8 @@ export class LocalGcsServer {
   private readonly lifecycles = new Map<string, { rule: unknown[] }>();
   private readonly uploads = new Map<string, Upload>();
   private readonly listeners = new Set<FinalizeListener>();
+  /** Per object file: the latest write or read start, which the next one waits for. */
+  private readonly turns = new Map<string, Promise<void>>();
   private lastGeneration = 0;
   private baseUrl = '';
   /** Service accounts whose V4 signatures this server accepts: client_email → public key. */
@@ -309,18 +310,40 @@ export class LocalGcsServer {
     const path = this.dataPath(bucket, object.name);
     const temporary = `${path}.${randomUUID()}.tmp`;
     await writeFile(temporary, content);
-    await rename(temporary, path);
+    // The new content and its metadata appear together, as on GCS: a read never pairs one
+    // generation's metadata (and hashes) with another's bytes.
+    await this.exclusive(path, async () => {
+      await rename(temporary, path);
+      objects.set(object.name, object);
+    });
     await writeFile(`${path}.meta.json`, JSON.stringify(object));
-    objects.set(object.name, object);
     for (const listener of this.listeners) listener(object);
     return object;
   }
 
+  /** Runs `step` after the object's earlier writes and read starts, alone. */
+  private async exclusive<T>(path: string, step: () => Promise<T>): Promise<T> {
+    const previous = this.turns.get(path) ?? Promise.resolve();
+    const turn = previous.then(step);
+    const settled = turn.then(
+      () => {},
+      () => {},
+    );
+    this.turns.set(path, settled);
+    try {
+      return await turn;
+    } finally {
+      if (this.turns.get(path) === settled) this.turns.delete(path);
+    }
+  }
+
   private async remove(bucket: string, name: string): Promise<void> {
     this.object(bucket, name);
-    this.bucket(bucket).delete(name);
     const path = this.dataPath(bucket, name);
-    await rm(path, { force: true });
+    await this.exclusive(path, async () => {
+      this.bucket(bucket).delete(name);
+      await rm(path, { force: true });
+    });
     await rm(`${path}.meta.json`, { force: true });
   }
 
@@ -580,7 +603,13 @@ export class LocalGcsServer {
     generation?: string | null,
     contentType?: string | null,
   ): Promise<void> {
-    const object = this.object(bucket, name, generation);
+    // The metadata and an open handle on its bytes, taken together (a later write replaces the
+    // file, not what this handle reads).
+    const path = this.dataPath(bucket, name);
+    const { object, file } = await this.exclusive(path, async () => {
+      const object = this.object(bucket, name, generation);
+      return { object, file: await open(path) };
+    });
     const size = Number(object.size);
     const range = parseRange(req.headers.range, size);
     const headers: Record<string, string> = {
@@ -594,20 +623,22 @@ export class LocalGcsServer {
       'last-modified': new Date(object.updated).toUTCString(),
     };
     if (range === 'unsatisfiable') {
+      await file.close();
       res.writeHead(416, { ...headers, 'content-range': `bytes */${size}` });
       res.end();
       return;
     }
-    const path = this.dataPath(bucket, name);
-    await stat(path);
     if (range) {
       res.writeHead(206, {
         ...headers,
         'content-range': `bytes ${range.start}-${range.end}/${size}`,
         'content-length': String(range.end - range.start + 1),
       });
-      if (req.method === 'HEAD' || range.end < range.start) return void res.end();
-      createReadStream(path, { start: range.start, end: range.end }).pipe(res);
+      if (req.method === 'HEAD' || range.end < range.start) {
+        await file.close();
+        return void res.end();
+      }
+      file.createReadStream({ start: range.start, end: range.end }).pipe(res);
       return;
     }
     res.writeHead(200, {
@@ -615,8 +646,11 @@ export class LocalGcsServer {
       'content-length': object.size,
       'x-goog-hash': `crc32c=${object.crc32c},md5=${object.md5Hash}`,
     });
-    if (size === 0) return void res.end();
-    createReadStream(path).pipe(res);
+    if (size === 0) {
+      await file.close();
+      return void res.end();
+    }
+    file.createReadStream().pipe(res);
   }
 
   private async handleCompose(
