@@ -269,11 +269,17 @@ export interface ParsedTrace {
   /** Rows that could not be read, skipped (line numbers are 1-based, the header is line 1). */
   malformed: { line: number; reason: string }[];
   warnings: string[];
+  /** The header line; null when the text has none. */
+  header: string | null;
+  /** With `{ spans: true }`: each task's line, as character offsets [start, end) into the text. */
+  spans?: [number, number][];
 }
 
 /** Parses a whole trace (or a chunk, which repeats the header). */
-export function parseTrace(text: string): ParsedTrace {
-  const result: ParsedTrace = { tasks: [], malformed: [], warnings: [] };
+export function parseTrace(text: string, options: { spans?: boolean } = {}): ParsedTrace {
+  const result: ParsedTrace = { tasks: [], malformed: [], warnings: [], header: null };
+  const spans: [number, number][] | null = options.spans ? [] : null;
+  if (spans) result.spans = spans;
   let parser: TraceParser | null = null;
   let lineNumber = 0;
   let start = 0;
@@ -281,11 +287,13 @@ export function parseTrace(text: string): ParsedTrace {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     const line = text.slice(start, end);
+    const lineStart = start;
     start = end + 1;
     lineNumber++;
     if (line.trim() === '') continue;
     if (!parser) {
       parser = new TraceParser(line);
+      result.header = line;
       continue;
     }
     const parsed = parser.parseLine(line);
@@ -295,6 +303,7 @@ export function parseTrace(text: string): ParsedTrace {
     }
     for (const warning of parsed.warnings) result.warnings.push(`line ${lineNumber}: ${warning}`);
     result.tasks.push(parsed.task);
+    spans?.push([lineStart, end]);
   }
   return result;
 }

@@ -1,5 +1,5 @@
 import { computeMetrics, type SpotPrices } from '../nextflow/metrics';
-import { parseTrace } from '../nextflow/trace';
+import { type ParsedTrace, parseTrace } from '../nextflow/trace';
 import { RUN_ID } from '../shared/ids';
 import type { ObjectStore } from '../shared/ports';
 import { chunkAttempt, LIVE_LOG_CHUNK, LIVE_TRACE_CHUNK } from './orchestrator-attempts';
@@ -12,6 +12,17 @@ import {
   traceCountDifferences,
 } from './progress';
 import type { StoredProgress } from './run-model';
+import {
+  buildTaskIndex,
+  chunkPosition,
+  parseTaskIndex,
+  parseTaskIndexRollup,
+  ROLLUP_LEVELS,
+  rollupMembers,
+  rollupName,
+  type TaskIndexRollup,
+  taskIndexName,
+} from './task-index';
 
 export { LIVE_LOG_CHUNK, LIVE_TRACE_CHUNK };
 export const FINAL_TRACE = new RegExp(`^runs/(${RUN_ID})/logs/trace\\.txt$`);
@@ -70,22 +81,69 @@ async function ingestLiveChunk(
   runId: string,
   name: string,
   generation: string,
-  count: (text: string) => ChunkCount | null,
+  count: (text: string) => ChunkCount | null | Promise<ChunkCount | null>,
 ): Promise<OnceOutcome> {
   const text = await readGeneration(deps, name, generation);
-  const counted = text === null ? null : count(text);
+  const counted = text === null ? null : await count(text);
   if (counted === null) return 'unchanged';
   return countChunk(deps, runId, name, generation, counted.delta, counted.problems);
 }
 
 /**
- * A live trace chunk: its rows are added to the run's progress counters, once. Reads the
- * chunk only (work proportional to the chunk), writes once (no transaction, no read of the run).
+ * Writes the trace's task index (runs/task-index.ts) beside the run: the same content for the
+ * same generation, so a redelivered event writes it again harmlessly.
+ */
+async function writeTaskIndex(
+  deps: IngestDeps,
+  name: string,
+  generation: string,
+  text: string,
+  parsed: ParsedTrace,
+): Promise<void> {
+  const index = buildTaskIndex(text, name, generation, parsed);
+  if (index) await deps.objects.write(taskIndexName(name), JSON.stringify(index), 'application/json');
+}
+
+/**
+ * The rollups a chunk's index completes (runs/task-index.ts), each from its members as
+ * written: level 1 once its ten chunks are indexed, then level 2 once its ten level-1 rollups
+ * are. Two ingests completing a group at once may both write it, with the same content; if
+ * neither saw the other's index, no rollup is written and readers read the chunks' indexes.
+ */
+async function writeRollups(deps: IngestDeps, name: string): Promise<void> {
+  const position = chunkPosition(name);
+  if (!position) return;
+  for (const level of ROLLUP_LEVELS) {
+    const members = rollupMembers(position, level);
+    const prefix = `${position.stem}${position.seq.slice(0, 6 - level)}`;
+    const { objects: listed } = await deps.objects.list(prefix, 1_000);
+    const present = new Map(listed.map((o) => [o.name, o.updated]));
+    if (!members.every((member) => present.has(member))) return;
+    // Written after its newest member already (a redelivered event): nothing to do, here or above.
+    const written = present.get(rollupName(position, level));
+    if (written && members.every((member) => present.get(member)! <= written)) return;
+    const texts = await Promise.all(members.map((member) => deps.objects.read(member)));
+    const indexes = texts.flatMap((text) =>
+      level === 1
+        ? [parseTaskIndex(text.toString('utf8'))].filter((i) => i !== null)
+        : parseTaskIndexRollup(text.toString('utf8')),
+    );
+    const rollup: TaskIndexRollup = { v: 1, indexes };
+    await deps.objects.write(rollupName(position, level), JSON.stringify(rollup), 'application/json');
+  }
+}
+
+/**
+ * A live trace chunk: its rows are added to the run's progress counters, once, and its task
+ * index is written, with the rollups it completes. Reads the chunk only (work proportional to the chunk), writes the run once
+ * (no transaction, no read of the run).
  */
 export function ingestTraceChunk(deps: IngestDeps, runId: string, name: string, generation: string) {
   const chunk = chunkName(name);
-  return ingestLiveChunk(deps, runId, name, generation, (text) => {
-    const parsed = parseTrace(text);
+  return ingestLiveChunk(deps, runId, name, generation, async (text) => {
+    const parsed = parseTrace(text, { spans: true });
+    await writeTaskIndex(deps, name, generation, text, parsed);
+    await writeRollups(deps, name);
     return {
       delta: countTraceTasks(parsed.tasks),
       problems: {
@@ -119,7 +177,8 @@ export async function ingestFinalTrace(
 ): Promise<OnceOutcome> {
   const text = await readGeneration(deps, name, generation);
   if (text === null) return 'unchanged';
-  const parsed = parseTrace(text);
+  const parsed = parseTrace(text, { spans: true });
+  await writeTaskIndex(deps, name, generation, text, parsed);
   const final = countTraceTasks(parsed.tasks);
   const metrics = computeMetrics(parsed.tasks, deps.prices, generation);
   return deps.runs.applyOnce(runId, `trace.txt@${generation}`, (run) => {

@@ -1,16 +1,30 @@
 /**
  * A run's tasks, from the live trace chunks while it runs and from the final trace.txt
- * after. Parsed traces are kept per function instance (keyed by object generation), so
- * paging, sorting and filtering a 100,000-task trace does not re-read it; new live chunks are
- * parsed as they appear, each once.
+ * after. A page sorted by task id (the default) is chosen from the traces' task indexes
+ * (task-index.ts, written at ingest) and reads only its own rows. Other sorts, and traces not
+ * indexed yet, read the whole table: parsed traces are kept per function instance (keyed by
+ * object generation), so paging, sorting and filtering a 100,000-task trace does not re-read
+ * it; new live chunks are parsed as they appear, each once.
  */
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { type NumericTaskField, parseTrace, type TraceTask } from '../nextflow/trace';
 import { NotFoundError } from '../shared/errors';
-import type { ObjectStore } from '../shared/ports';
+import type { ObjectInfo, ObjectStore } from '../shared/ports';
 import { chunkAttempt } from './orchestrator-attempts';
 import type { Run } from './run-model';
+import {
+  chunkPosition,
+  parseTaskIndex,
+  parseTaskIndexRollup,
+  ROLLUP_LEVELS,
+  rollupName,
+  selectRows,
+  type TaskIndex,
+  taskFromLine,
+  taskIndexName,
+  taskIndexPrefix,
+} from './task-index';
 
 export const NUMERIC_TASK_FIELDS = [
   'task_id',
@@ -78,7 +92,11 @@ export class TaskCatalog {
   /** Bytes read from storage, for the benchmarks. */
   bytesRead = 0;
 
-  constructor(private readonly objects: ObjectStore) {}
+  private readonly indexes: TaskIndexes;
+
+  constructor(private readonly objects: ObjectStore) {
+    this.indexes = new TaskIndexes(objects);
+  }
 
   private entry(runId: string): CachedRun {
     let entry = this.runs.get(runId);
@@ -108,27 +126,95 @@ export class TaskCatalog {
     return parseTrace(text.toString('utf8')).tasks;
   }
 
+  /** The run's current traces: the final trace.txt, or else the latest attempt's live chunks. */
+  private async traces(runId: string): Promise<{ source: 'final' | 'live'; traces: ObjectInfo[] }> {
+    const final = await this.objects.stat(`runs/${runId}/logs/trace.txt`);
+    if (final) return { source: 'final', traces: [final] };
+    const { objects: listed } = await this.objects.list(`runs/${runId}/logs/live/trace.`, 100_000);
+    // The latest orchestrator attempt's chunks only: its -resume reports the earlier attempt's
+    // finished tasks again (CACHED), so they are the whole table (runs/orchestrator-attempts.ts).
+    const latest = Math.max(1, ...listed.map((chunk) => chunkAttempt(chunk.name)));
+    return { source: 'live', traces: listed.filter((chunk) => chunkAttempt(chunk.name) === latest) };
+  }
+
+  /**
+   * A page of the run's tasks. Sorted by task id (the default), it is chosen from the traces'
+   * task indexes and only its rows are read; otherwise, or while an index is missing, from
+   * the whole table (tasks()).
+   */
+  async page(runId: string, query: TasksQuery): Promise<TaskPage> {
+    if (query.sort === 'task_id') {
+      const { source, traces } = await this.traces(runId);
+      const indexes = await this.indexes.of(runId, traces);
+      const page = indexes && (await this.indexedPage(indexes, query));
+      if (page) return { source, ...page };
+    }
+    const set = await this.tasks(runId);
+    return { source: set.source, ...queryTasks(set.tasks, query) };
+  }
+
+  private async indexedPage(
+    indexes: TaskIndex[],
+    query: TasksQuery,
+  ): Promise<{ tasks: TraceTask[]; total: number } | null> {
+    const statuses = query.status ? new Set(query.status.toUpperCase().split(',')) : null;
+    const rows = selectRows(indexes, { statuses, process: query.process }, query.order);
+    const start = (query.page - 1) * query.page_size;
+    const chosen = rows.slice(start, start + query.page_size);
+    // Rows of one trace close together are read in one range.
+    const ranges: { index: TaskIndex; from: number; to: number; rows: number[] }[] = [];
+    for (const { index, row } of [...chosen].sort(
+      (a, b) => a.index.source.localeCompare(b.index.source) || a.index.start[a.row]! - b.index.start[b.row]!,
+    )) {
+      const last = ranges.at(-1);
+      if (last && last.index === index && index.start[row]! - last.to <= COALESCE_BYTES) {
+        last.to = Math.max(last.to, index.end[row]!);
+        last.rows.push(row);
+      } else ranges.push({ index, from: index.start[row]!, to: index.end[row]!, rows: [row] });
+    }
+    const tasks = new Map<TaskIndex, Map<number, TraceTask>>();
+    const limit = pLimit(CHUNK_READS);
+    const read = await Promise.all(
+      ranges.map((range) =>
+        limit(async () => {
+          const bytes = await this.objects.readRange(range.index.source, range.from, range.to);
+          this.bytesRead += bytes.length;
+          const found = tasks.get(range.index) ?? new Map<number, TraceTask>();
+          tasks.set(range.index, found);
+          for (const row of range.rows) {
+            const line = bytes
+              .subarray(range.index.start[row]! - range.from, range.index.end[row]! - range.from)
+              .toString('utf8');
+            const task = taskFromLine(range.index, row, line);
+            if (!task) return false;
+            found.set(row, task);
+          }
+          return true;
+        }),
+      ),
+    );
+    // A trace that changed under its index: the whole table answers instead.
+    if (read.includes(false)) return null;
+    return { tasks: chosen.map(({ index, row }) => tasks.get(index)!.get(row)!), total: rows.length };
+  }
+
   async tasks(runId: string): Promise<TaskSet> {
     const entry = this.entry(runId);
-    const final = await this.objects.stat(`runs/${runId}/logs/trace.txt`);
-    if (final) {
+    const { source, traces } = await this.traces(runId);
+    if (source === 'final') {
+      const final = traces[0]!;
       if (entry.final?.generation !== final.generation) {
         const tasks = await this.parse(final.name, final.size);
         entry.final = { generation: final.generation, tasks };
         this.remember(entry, tasks.length);
       }
-      return { source: 'final', tasks: entry.final.tasks };
+      return { source, tasks: entry.final.tasks };
     }
-    const { objects: listed } = await this.objects.list(`runs/${runId}/logs/live/trace.`, 100_000);
-    // The latest orchestrator attempt's chunks only: its -resume reports the earlier attempt's
-    // finished tasks again (CACHED), so they are the whole table (runs/orchestrator-attempts.ts).
-    const latest = Math.max(1, ...listed.map((chunk) => chunkAttempt(chunk.name)));
-    const chunks = listed.filter((chunk) => chunkAttempt(chunk.name) === latest);
     // The chunks not read yet, CHUNK_READS at a time (a long run has hundreds: one by one, the
     // first page waited for each read in turn); the table keeps the chunks' order.
     const limit = pLimit(CHUNK_READS);
     await Promise.all(
-      chunks.map((chunk) =>
+      traces.map((chunk) =>
         limit(async () => {
           const key = `${chunk.name}@${chunk.generation}`;
           if (entry.chunks.has(key)) return;
@@ -139,9 +225,92 @@ export class TaskCatalog {
       ),
     );
     return {
-      source: 'live',
-      tasks: chunks.flatMap((chunk) => entry.chunks.get(`${chunk.name}@${chunk.generation}`) ?? []),
+      source,
+      tasks: traces.flatMap((chunk) => entry.chunks.get(`${chunk.name}@${chunk.generation}`) ?? []),
     };
+  }
+}
+
+/** Bytes between two of a page's rows in one trace below which they are read in one range. */
+const COALESCE_BYTES = 64 * 1024;
+
+/** A page of tasks and how many match. */
+export interface TaskPage {
+  source: 'final' | 'live';
+  tasks: TraceTask[];
+  total: number;
+}
+
+/**
+ * The task indexes of a run's current traces (task-index.ts), each object read once per
+ * instance: the rollups first, then the chunks' own indexes for what no rollup holds at the
+ * chunk's generation. Null when a trace has no usable index (ingest behind, a run from before
+ * indexes, a stale or unreadable one): the caller reads the traces then.
+ */
+class TaskIndexes {
+  private readonly cache = new Map<string, TaskIndex[]>();
+  private cachedRows = 0;
+
+  constructor(private readonly objects: ObjectStore) {}
+
+  async of(runId: string, traces: ObjectInfo[]): Promise<TaskIndex[] | null> {
+    const { objects: listed } = await this.objects.list(taskIndexPrefix(runId), 100_000);
+    const stored = new Map(listed.map((o) => [o.name, o]));
+    const found = new Map<string, TaskIndex>();
+    const generations = new Map(traces.map((t) => [t.name, t.generation]));
+    const current = (index: TaskIndex) => generations.get(index.source) === index.generation;
+    const missing = () => traces.filter((t) => !found.has(t.name));
+    // Largest rollups first: each level reads only what the levels above did not hold.
+    for (const level of [...ROLLUP_LEVELS].reverse()) {
+      const names = new Set(
+        missing().flatMap((t) => {
+          const position = chunkPosition(t.name);
+          const name = position && rollupName(position, level);
+          return name && stored.has(name) ? [name] : [];
+        }),
+      );
+      for (const indexes of await this.read(
+        [...names].map((n) => stored.get(n)!),
+        parseTaskIndexRollup,
+      ))
+        for (const index of indexes) if (current(index)) found.set(index.source, index);
+    }
+    const singles = missing().map((t) => stored.get(taskIndexName(t.name)));
+    if (singles.includes(undefined)) return null;
+    const read = await this.read(singles as ObjectInfo[], (text) => {
+      const index = parseTaskIndex(text);
+      return index ? [index] : [];
+    });
+    for (const index of read.flat()) if (current(index)) found.set(index.source, index);
+    return missing().length === 0 ? traces.map((t) => found.get(t.name)!) : null;
+  }
+
+  /** Index objects, CHUNK_READS at a time, each parsed once per generation. */
+  private async read(objects: ObjectInfo[], parse: (text: string) => TaskIndex[]): Promise<TaskIndex[][]> {
+    const limit = pLimit(CHUNK_READS);
+    return Promise.all(
+      objects.map((object) =>
+        limit(async () => {
+          const key = `${object.name}@${object.generation}`;
+          const cached = this.cache.get(key);
+          if (cached) return cached;
+          const text = await this.objects.read(object.name).catch(() => null);
+          const indexes = text === null ? [] : parse(text.toString('utf8'));
+          this.remember(key, indexes);
+          return indexes;
+        }),
+      ),
+    );
+  }
+
+  private remember(key: string, indexes: TaskIndex[]): void {
+    this.cache.set(key, indexes);
+    for (const index of indexes) this.cachedRows += index.task_id.length;
+    for (const [oldest, cached] of this.cache) {
+      if (this.cachedRows <= MAX_CACHED_TASKS) break;
+      this.cache.delete(oldest);
+      for (const index of cached) this.cachedRows -= index.task_id.length;
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import { listRunFiles, runObjectName } from '../../core/runs/run-files';
 import { locateRunLog, readLogPage, readLogTail } from '../../core/runs/run-logs';
 import { isTerminal, type Run } from '../../core/runs/run-model';
 import { getAccessibleRun } from '../../core/runs/run-service';
-import { findTask, queryTasks, type TaskCatalog, TasksQuery, taskView } from '../../core/runs/run-tasks';
+import { findTask, type TaskCatalog, TasksQuery, taskView } from '../../core/runs/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../../core/runs/task-logs';
 import { LogPage, RunFiles } from '../../core/runs/views';
 import { NotFoundError, ValidationError } from '../../core/shared/errors';
@@ -105,12 +105,11 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
       handler: async (ctx) => {
         const current = await run(ctx);
         const { query } = ctx;
-        const set = await deps.tasks.tasks(current.run_id);
-        const page = queryTasks(set.tasks, query);
+        const page = await deps.tasks.page(current.run_id, query);
         return {
           body: {
             run_id: current.run_id,
-            source: set.source,
+            source: page.source,
             total: page.total,
             page: query.page,
             page_size: query.page_size,

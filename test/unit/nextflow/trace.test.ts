@@ -136,8 +136,8 @@ describe('parseTrace on hostile input', () => {
   });
 
   it('returns nothing for an empty file or a header alone', () => {
-    expect(parseTrace('')).toEqual({ tasks: [], malformed: [], warnings: [] });
-    expect(parseTrace(`${header}\n`)).toEqual({ tasks: [], malformed: [], warnings: [] });
+    expect(parseTrace('')).toEqual({ tasks: [], malformed: [], warnings: [], header: null });
+    expect(parseTrace(`${header}\n`)).toEqual({ tasks: [], malformed: [], warnings: [], header });
   });
 
   it('keeps unknown statuses as written, and warns about unreadable values without dropping the row', () => {

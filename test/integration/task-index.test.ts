@@ -1,0 +1,229 @@
+/**
+ * The task index (issue 22): ingesting a trace writes a compact index of its rows, and a page
+ * of tasks sorted by task id is chosen from the indexes and reads only its own rows, through
+ * the real Cloud Storage client and the local GCS server. Every answer equals what the whole
+ * table gives; a missing, stale or broken index falls back to the whole table.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
+import { GcsObjectStore } from '../../functions/adapters/gcs-object-store';
+import { loadConfig } from '../../functions/config';
+import { ingestFinalTrace, ingestTraceChunk } from '../../functions/core/runs/artifact-ingest';
+import { queryTasks, TaskCatalog, TasksQuery } from '../../functions/core/runs/run-tasks';
+import { taskIndexName, taskIndexPrefix } from '../../functions/core/runs/task-index';
+import { createFirestore, createStorage } from '../../functions/deps';
+import { LocalGcsServer } from '../../scripts/local/gcs-server';
+import { firestoreEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
+import { storedRunRecord } from '../helpers/runs';
+
+const BUCKET = 'arc-index-runs';
+const HEADER =
+  'task_id\thash\tnative_id\tname\tstatus\texit\tsubmit\tduration\trealtime\t%cpu\tpeak_rss\tprocess\ttag';
+const PROCESSES = [
+  'NFCORE_SCRNASEQ:SCRNASEQ:STAR_ALIGN',
+  'NFCORE_SCRNASEQ:SCRNASEQ:FASTQC',
+  'NFCORE_SCRNASEQ:MTX',
+];
+const STATUSES = ['COMPLETED', 'COMPLETED', 'CACHED', 'FAILED'];
+
+/** A row of the trace; some tags with non-ASCII text. */
+function row(id: number): string {
+  const process = PROCESSES[id % PROCESSES.length]!;
+  const tag = id % 7 === 0 ? `échantillon-${id} µ` : `S${id}`;
+  return [
+    id,
+    `ab/${id.toString(16).padStart(6, '0')}`,
+    `job-${id}`,
+    `${process} (${tag})`,
+    STATUSES[id % STATUSES.length],
+    id % 4 === 3 ? 1 : 0,
+    '2026-01-01 10:00:00.000',
+    `${(id * 37) % 500}s`,
+    `${(id * 53) % 400}s`,
+    `${(id * 11) % 100}.5%`,
+    `${(id * 13) % 900} MB`,
+    process,
+    tag,
+  ].join('\t');
+}
+// Tasks finish out of order: each chunk holds the next 60 ids, shuffled.
+const ids = Array.from({ length: 360 }, (_, i) => Math.floor(i / 60) * 60 + (((i % 60) * 7) % 60) + 1);
+const chunks = Array.from(
+  { length: 6 },
+  (_, c) =>
+    `${HEADER}\n${ids
+      .slice(c * 60, (c + 1) * 60)
+      .map(row)
+      .join('\n')}\n`,
+);
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let gcs: LocalGcsServer;
+let objects: GcsObjectStore;
+let runs: FirestoreRunStore;
+const config = () =>
+  loadConfig({
+    GOOGLE_CLOUD_PROJECT: uniqueProjectId('arc-index'),
+    FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+    STORAGE_EMULATOR_HOST: gcsUrl,
+    RUNS_BUCKET: BUCKET,
+  });
+let gcsUrl = '';
+
+beforeAll(async () => {
+  dir = await tempDir('arc-index-');
+  gcs = new LocalGcsServer({ dataDir: dir.path });
+  gcsUrl = await gcs.start();
+  await gcs.createBucket(BUCKET);
+  const c = config();
+  objects = new GcsObjectStore(createStorage(c), BUCKET);
+  runs = new FirestoreRunStore(createFirestore(c));
+});
+afterAll(async () => {
+  await gcs?.stop();
+  await dir?.remove();
+});
+
+/** A running run whose live chunks are written and ingested (the index written with each). */
+async function liveRun(ingested = chunks.length) {
+  const run = storedRunRecord({ status: 'running' }, BUCKET);
+  await runs.create(run);
+  const names: string[] = [];
+  for (const [i, content] of chunks.entries()) {
+    const name = `runs/${run.run_id}/logs/live/trace.01-${String(i + 1).padStart(6, '0')}.tsv`;
+    const stored = await gcs.putObject(BUCKET, name, content, 'text/tab-separated-values');
+    if (i < ingested) {
+      await ingestTraceChunk(
+        { runs, objects, prices: c().prices },
+        run.run_id,
+        name,
+        String(stored.generation),
+      );
+    }
+    names.push(name);
+  }
+  return { runId: run.run_id, names };
+}
+const c = () => config();
+
+const QUERIES = [
+  {},
+  { order: 'desc' },
+  { page: '3', page_size: '25' },
+  { status: 'FAILED' },
+  { status: 'completed,cached', order: 'desc', page: '2', page_size: '40' },
+  { process: 'STAR_ALIGN' },
+  { process: 'NFCORE_SCRNASEQ:MTX', status: 'FAILED', page_size: '7' },
+  { page: '99' },
+].map((q) => TasksQuery.parse(q));
+
+/** What the whole table answers (the path every page took before the index). */
+async function expected(runId: string, query: TasksQuery) {
+  const set = await new TaskCatalog(objects).tasks(runId);
+  return { source: set.source, ...queryTasks(set.tasks, query) };
+}
+
+describe('a page of tasks sorted by task id', () => {
+  it('is chosen from the indexes ingest wrote and equals the whole table’s page, reading only its rows', async () => {
+    const { runId, names } = await liveRun();
+    const listed = await objects.list(taskIndexPrefix(runId), 100);
+    expect(listed.objects.map((o) => o.name).sort()).toEqual(names.map(taskIndexName).sort());
+
+    const catalog = new TaskCatalog(objects);
+    for (const query of QUERIES)
+      expect(await catalog.page(runId, query)).toEqual(await expected(runId, query));
+    // The default first page read its 100 rows' lines, not the run's traces.
+    const fresh = new TaskCatalog(objects);
+    const first = await fresh.page(runId, TasksQuery.parse({}));
+    expect(first.tasks.map((t) => t.task_id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(first.tasks.find((t) => t.task_id === 7)?.tag).toBe('échantillon-7 µ');
+    const traceBytes = chunks.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
+    expect(fresh.bytesRead).toBeLessThan(traceBytes / 2);
+  });
+
+  it('reads the whole table while a chunk has no index yet, and answers the same', async () => {
+    const { runId } = await liveRun(chunks.length - 1);
+    const catalog = new TaskCatalog(objects);
+    const page = await catalog.page(runId, QUERIES[0]!);
+    expect(page).toEqual(await expected(runId, QUERIES[0]!));
+    expect(page.total).toBe(ids.length);
+    const traceBytes = chunks.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
+    expect(catalog.bytesRead).toBe(traceBytes);
+  });
+
+  it('does not trust an index of another generation, or one that is not an index', async () => {
+    const { runId, names } = await liveRun();
+    // The chunk written again (a new generation): its index describes the old one.
+    const rewritten = chunks[2]!.replace('\tCOMPLETED\t', '\tFAILED\t');
+    await gcs.putObject(BUCKET, names[2]!, rewritten, 'text/tab-separated-values');
+    const failed = TasksQuery.parse({ status: 'FAILED', page_size: '500' });
+    const page = await new TaskCatalog(objects).page(runId, failed);
+    expect(page).toEqual(await expected(runId, failed));
+    expect(page.total).toBe(ids.filter((id) => id % 4 === 3).length + 1);
+
+    await objects.write(taskIndexName(names[0]!), '{"v":1,"start":[-5]}', 'application/json');
+    const broken = await new TaskCatalog(objects).page(runId, QUERIES[3]!);
+    expect(broken).toEqual(await expected(runId, QUERIES[3]!));
+  });
+
+  it('reads a long run’s indexes from the rollups ingest wrote: a few objects, not one per chunk', async () => {
+    const run = storedRunRecord({ status: 'running' }, BUCKET);
+    await runs.create(run);
+    // 105 chunks of a few rows each: chunks 1–99 roll up to one object (level 2), 100–105 do not (yet).
+    const many = Array.from(
+      { length: 105 },
+      (_, i) => `${HEADER}\n${[3 * i + 3, 3 * i + 1, 3 * i + 2].map(row).join('\n')}\n`,
+    );
+    for (const [i, content] of many.entries()) {
+      const name = `runs/${run.run_id}/logs/live/trace.01-${String(i + 1).padStart(6, '0')}.tsv`;
+      const stored = await gcs.putObject(BUCKET, name, content, 'text/tab-separated-values');
+      await ingestTraceChunk(
+        { runs, objects, prices: c().prices },
+        run.run_id,
+        name,
+        String(stored.generation),
+      );
+    }
+    const rollups = (await objects.list(taskIndexPrefix(run.run_id), 1_000)).objects
+      .map((o) => o.name.slice(o.name.lastIndexOf('/') + 1))
+      .filter((name) => name.includes('x'));
+    expect(rollups).toEqual([
+      ...Array.from({ length: 10 }, (_, g) => `trace.01-0000${g}x.json`),
+      'trace.01-0000xx.json',
+    ]);
+
+    const reads: string[] = [];
+    const counting = Object.assign(Object.create(objects) as GcsObjectStore, {
+      read: (name: string) => {
+        reads.push(name);
+        return objects.read(name);
+      },
+    });
+    const catalog = new TaskCatalog(counting);
+    for (const query of QUERIES.slice(0, 4))
+      expect(await catalog.page(run.run_id, query)).toEqual(await expected(run.run_id, query));
+    // One level-2 rollup and the six chunks after it; each once.
+    expect(reads.filter((name) => name.endsWith('xx.json'))).toHaveLength(1);
+    expect(reads).toHaveLength(7);
+  });
+
+  it('uses the final trace’s index once the run has finished', async () => {
+    const run = storedRunRecord({ status: 'completed' }, BUCKET);
+    await runs.create(run);
+    const name = `runs/${run.run_id}/logs/trace.txt`;
+    const whole = `${HEADER}\n${ids.map(row).join('\n')}\n`;
+    const stored = await gcs.putObject(BUCKET, name, whole, 'text/tab-separated-values');
+    await ingestFinalTrace(
+      { runs, objects, prices: c().prices },
+      run.run_id,
+      name,
+      String(stored.generation),
+    );
+    const catalog = new TaskCatalog(objects);
+    for (const query of QUERIES)
+      expect(await catalog.page(run.run_id, query)).toEqual(await expected(run.run_id, query));
+    const fresh = new TaskCatalog(objects);
+    await fresh.page(run.run_id, TasksQuery.parse({}));
+    expect(fresh.bytesRead).toBeLessThan(Buffer.byteLength(whole) / 2);
+  });
+});
