@@ -62,7 +62,7 @@ function firstRequests(runId: string, jobName: string): Record<string, FirstRequ
     datacontenttype: 'application/json',
     data: {
       run_id: runId,
-      kind: 'pipeline',
+      kind: 'nextflow',
       from: 'running',
       to: 'completed',
       at: new Date().toISOString(),
@@ -113,7 +113,7 @@ function firstRequests(runId: string, jobName: string): Record<string, FirstRequ
     ],
     onRunArtifact: [
       {
-        label: 'a live trace chunk of a finished run',
+        label: 'a live trace chunk (read from Cloud Storage)',
         path: '/',
         init: cloudEvent('google.cloud.storage.object.v1.finalized', {
           bucket: 'arc-bench-runs',
