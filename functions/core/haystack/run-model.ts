@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { newId, type RandomBytes } from '../shared/ids';
 import { RunStatus } from '../shared/run-status';
-import { CONTROL_STRATEGIES, PHASES, TERMINATION_REASONS } from './loop';
+import { CONTROL_STRATEGIES, PHASES, TERMINATION_REASONS } from './phases';
 import { DATASETS } from './vocabulary';
 
 /** `hs-` + 12 of [a-z0-9]: Batch-safe (the spec's `run_{hex}` has `_`, which Batch job ids refuse). */
