@@ -1,8 +1,10 @@
 /** What every bench section shares: the backends, functions and stacks they start, and the statistics. */
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { newRunRecord } from '../../functions/core/runs/run-service';
 import { createStorage } from '../../functions/deps';
 import { memoryLogger } from '../../functions/logging';
 import { buildFunctions, buildOrchestrator } from '../build';
@@ -219,4 +221,28 @@ export async function startApiWithWarehouse(backends: Backends, name: string) {
     ...warehouse.env(),
   });
   return { fn, warehouse };
+}
+
+/** A pending nf-core/scrnaseq run as run creation stores it, for the sections that seed runs directly. */
+export function benchRunRecord(
+  bucket: string,
+  fields: { run_id: string; created_at?: string; sample_count?: number; samples?: string[] },
+) {
+  return newRunRecord(bucket, {
+    pipeline: 'nf-core/scrnaseq',
+    pipeline_version: '4.0.0',
+    user_email: 'bench@example.com',
+    user_name: 'bench',
+    created_at: new Date().toISOString(),
+    batch_request_id: randomUUID(),
+    params: {},
+    param_warnings: [],
+    config_content: '',
+    sample_count: 1,
+    samples: ['S1'],
+    source_ngs_runs: [],
+    source_project: null,
+    session_id: randomUUID(),
+    ...fields,
+  });
 }

@@ -6,18 +6,12 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAZY_SDKS } from '../../functions/adapters/google-sdks';
 import { startBuiltFunction } from '../helpers/built-function';
 import { firestoreEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
 
-const SDKS = [
-  '@google-cloud/firestore',
-  '@google-cloud/storage',
-  '@google-cloud/batch',
-  '@google-cloud/workflows',
-  '@google-cloud/logging',
-  '@google-cloud/secret-manager',
-  '@google-cloud/pubsub',
-];
+// The Google Cloud clients a function loads on first use.
+const SDKS: string[] = LAZY_SDKS.filter((sdk) => sdk.startsWith('@google-cloud/'));
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {

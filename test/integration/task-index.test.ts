@@ -84,22 +84,21 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-/** A running run whose live chunks are written and ingested (the index written with each). */
-async function liveRun(ingested = chunks.length) {
+/** A running run whose live chunks are written and the first `ingested` ingested (each writing its index). */
+async function liveRun(contents = chunks, ingested = contents.length) {
   const run = storedRunRecord({ status: 'running' }, BUCKET);
   await runs.create(run);
   const names: string[] = [];
-  for (const [i, content] of chunks.entries()) {
+  for (const [i, content] of contents.entries()) {
     const name = `runs/${run.run_id}/logs/live/trace.01-${String(i + 1).padStart(6, '0')}.tsv`;
     const stored = await gcs.putObject(BUCKET, name, content, 'text/tab-separated-values');
-    if (i < ingested) {
+    if (i < ingested)
       await ingestTraceChunk(
         { runs, objects, prices: c().prices },
         run.run_id,
         name,
         String(stored.generation),
       );
-    }
     names.push(name);
   }
   return { runId: run.run_id, names };
@@ -142,7 +141,7 @@ describe('a page of tasks sorted by task id', () => {
   });
 
   it('reads the whole table while a chunk has no index yet, and answers the same', async () => {
-    const { runId } = await liveRun(chunks.length - 1);
+    const { runId } = await liveRun(chunks, chunks.length - 1);
     const catalog = new TaskCatalog(objects);
     const page = await catalog.page(runId, QUERIES[0]!);
     expect(page).toEqual(await expected(runId, QUERIES[0]!));
@@ -167,23 +166,12 @@ describe('a page of tasks sorted by task id', () => {
   });
 
   it('reads a long run’s indexes from the rollups ingest wrote: a few objects, not one per chunk', async () => {
-    const run = storedRunRecord({ status: 'running' }, BUCKET);
-    await runs.create(run);
     // 105 chunks of a few rows each: chunks 1–99 roll up to one object (level 2), 100–105 do not (yet).
     const many = Array.from(
       { length: 105 },
       (_, i) => `${HEADER}\n${[3 * i + 3, 3 * i + 1, 3 * i + 2].map(row).join('\n')}\n`,
     );
-    for (const [i, content] of many.entries()) {
-      const name = `runs/${run.run_id}/logs/live/trace.01-${String(i + 1).padStart(6, '0')}.tsv`;
-      const stored = await gcs.putObject(BUCKET, name, content, 'text/tab-separated-values');
-      await ingestTraceChunk(
-        { runs, objects, prices: c().prices },
-        run.run_id,
-        name,
-        String(stored.generation),
-      );
-    }
+    const run = { run_id: (await liveRun(many)).runId };
     const rollups = (await objects.list(taskIndexPrefix(run.run_id), 1_000)).objects
       .map((o) => o.name.slice(o.name.lastIndexOf('/') + 1))
       .filter((name) => name.includes('x'));

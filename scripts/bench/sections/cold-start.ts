@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { FirestoreRunStore } from '../../../functions/adapters/firestore-run-store';
 import { loadConfig } from '../../../functions/config';
-import { newRunRecord } from '../../../functions/core/runs/run-service';
 import { RUN_STATUS_CHANGED } from '../../../functions/core/shared/run-events';
 import { createFirestore } from '../../../functions/deps';
 import { buildFunctions, formatBytes } from '../../build';
 import { serveBatch } from '../../local/grpc/batch-service';
 import { LocalBatch } from '../../local/local-batch';
-import { type Backends, median, ms, root, startFunction, stopChild } from '../harness';
+import { type Backends, benchRunRecord, median, ms, root, startFunction, stopChild } from '../harness';
 
 const ROUNDS = 5;
 const USER = 'bench@example.com';
@@ -165,25 +164,7 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
   });
   const runId = `run-c01d${randomUUID().replace(/-/g, '').slice(0, 8)}`;
   const store = new FirestoreRunStore(createFirestore(config));
-  await store.create({
-    ...newRunRecord(config.runsBucket, {
-      run_id: runId,
-      pipeline: 'nf-core/scrnaseq',
-      pipeline_version: '4.0.0',
-      user_email: USER,
-      user_name: 'bench',
-      created_at: new Date().toISOString(),
-      batch_request_id: randomUUID(),
-      params: {},
-      param_warnings: [],
-      config_content: '',
-      sample_count: 1,
-      samples: ['S1'],
-      source_ngs_runs: [],
-      source_project: null,
-      session_id: randomUUID(),
-    }),
-  });
+  await store.create(benchRunRecord(config.runsBucket, { run_id: runId }));
   await store.apply(runId, { to: 'cancelled', at: new Date().toISOString(), source: 'api' });
 
   const batch = new LocalBatch({

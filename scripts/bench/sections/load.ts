@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { FieldPath } from '@google-cloud/firestore';
 import { FirestoreRunStore } from '../../../functions/adapters/firestore-run-store';
 import { loadConfig } from '../../../functions/config';
-import { newRunRecord } from '../../../functions/core/runs/run-service';
 import { createFirestore } from '../../../functions/deps';
 import { buildFunctions } from '../../build';
-import { type Backends, ms, percentile, root, startFunction, stopChild } from '../harness';
+import { type Backends, benchRunRecord, ms, percentile, root, startFunction, stopChild } from '../harness';
 
 const CLIENTS = 50;
 const SECONDS = 15;
@@ -58,25 +56,14 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
     const runId = `run-load${String(i).padStart(8, '0')}`;
     ids.push(runId);
     await store
-      .create({
-        ...newRunRecord(config.runsBucket, {
+      .create(
+        benchRunRecord(config.runsBucket, {
           run_id: runId,
-          pipeline: 'nf-core/scrnaseq',
-          pipeline_version: '4.0.0',
-          user_email: USER,
-          user_name: 'bench',
           created_at: new Date(Date.UTC(2026, 10, 1) + i * 60_000).toISOString(),
-          batch_request_id: randomUUID(),
-          params: {},
-          param_warnings: [],
-          config_content: '',
           sample_count: 4,
           samples: ['S1', 'S2', 'S3', 'S4'],
-          source_ngs_runs: [],
-          source_project: null,
-          session_id: randomUUID(),
         }),
-      })
+      )
       .catch((error: unknown) => {
         if (!String(error).includes('ALREADY_EXISTS')) throw error;
       });

@@ -8,14 +8,13 @@ import { FirestoreRunStore } from '../../../functions/adapters/firestore-run-sto
 import { GcsObjectStore } from '../../../functions/adapters/gcs-object-store';
 import { loadConfig } from '../../../functions/config';
 import { parseTrace } from '../../../functions/core/nextflow/trace';
-import { newRunRecord } from '../../../functions/core/runs/run-service';
 import { createApiDeps, createExecutionDeps, createFirestore, createStorage } from '../../../functions/deps';
 import { createRunArtifactHandler } from '../../../functions/events/event-handlers';
 import { createApiHandler } from '../../../functions/http/api-app';
 import { memoryLogger } from '../../../functions/logging';
 import { formatBytes } from '../../build';
 import type { StoredObject } from '../../local/gcs-server';
-import { type Backends, median, ms, percentile } from '../harness';
+import { type Backends, benchRunRecord, median, ms, percentile } from '../harness';
 import { CountingObjectStore, countWrites, generateTrace } from '../probes';
 
 export async function run(backends: Backends): Promise<Record<string, unknown>> {
@@ -61,23 +60,7 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
   const runId = `run-bench${randomUUID().replace(/-/g, '').slice(0, 7)}`;
   const now = new Date().toISOString();
   await runs.create({
-    ...newRunRecord(config.runsBucket, {
-      run_id: runId,
-      pipeline: 'nf-core/scrnaseq',
-      pipeline_version: '4.0.0',
-      user_email: 'bench@example.com',
-      user_name: 'bench',
-      created_at: now,
-      batch_request_id: randomUUID(),
-      params: {},
-      param_warnings: [],
-      config_content: '',
-      sample_count: 500,
-      samples: [],
-      source_ngs_runs: [],
-      source_project: null,
-      session_id: randomUUID(),
-    }),
+    ...benchRunRecord(config.runsBucket, { run_id: runId, created_at: now, sample_count: 500, samples: [] }),
     status: 'running',
     submitted_at: now,
     started_at: now,
