@@ -6,7 +6,9 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { CatalogEntry } from '../functions/core/nextflow/pipelines/catalog';
+import { loadPipelines } from '../functions/core/nextflow/pipelines/registry';
 
 export const PIPELINES_DIR = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -79,12 +81,9 @@ ${entries.join('\n')}
  * catalog on first use, not at start).
  */
 export async function writeCatalog(dir = PIPELINES_DIR): Promise<void> {
-  writeFileSync(join(dir, 'catalog.ts'), renderCatalog(dir));
-  if (dir !== PIPELINES_DIR) return;
-  const [{ CATALOG }, { loadPipelines }] = await Promise.all([
-    import('../functions/core/nextflow/pipelines/catalog'),
-    import('../functions/core/nextflow/pipelines/registry'),
-  ]);
+  const file = join(dir, 'catalog.ts');
+  writeFileSync(file, renderCatalog(dir));
+  const { CATALOG } = (await import(pathToFileURL(file).href)) as { CATALOG: CatalogEntry[] };
   loadPipelines(CATALOG);
 }
 

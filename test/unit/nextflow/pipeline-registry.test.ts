@@ -8,7 +8,7 @@ import {
   listPipelines,
   loadPipelines,
 } from '../../../functions/core/nextflow/pipelines/registry';
-import { PIPELINES_DIR, renderCatalog } from '../../../scripts/pipelines-catalog';
+import { PIPELINES_DIR, renderCatalog, writeCatalog } from '../../../scripts/pipelines-catalog';
 
 const temp = mkdtempSync(join(tmpdir(), 'arc-pipelines-'));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
@@ -63,5 +63,17 @@ describe('the pipeline registry (a folder a pipeline)', () => {
       ],
     };
     expect(() => loadPipelines([badGenomes])).toThrow(/^nf-core-rnaseq\/3\.24\.0\/igenomes\.json: must be/);
+  });
+
+  it('is checked when the build writes it (the functions read it only on first use)', async () => {
+    const dir = join(temp, 'checked');
+    cpSync(PIPELINES_DIR, dir, { recursive: true });
+    // A manifest renderCatalog can read but the registry refuses.
+    const manifest = join(dir, 'nf-core-rnaseq', 'pipeline.json');
+    writeFileSync(
+      manifest,
+      JSON.stringify({ ...JSON.parse(readFileSync(manifest, 'utf8')), repository: 'not a url' }),
+    );
+    await expect(writeCatalog(dir)).rejects.toThrow(/^nf-core-rnaseq\/pipeline\.json: repository/);
   });
 });
