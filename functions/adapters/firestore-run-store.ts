@@ -326,15 +326,14 @@ export class FirestoreRunStore implements RunStore {
       if (countStats) {
         // The user's stats change once per run: the flag is written in the same batch.
         const succeeded = changes.status === 'completed';
+        const { FieldValue } = firestoreSdk();
         batch.set(
           this.db.collection(this.users).doc(original.user_email),
           {
             stats: {
-              total_runs: firestoreSdk().FieldValue.increment(1),
-              successful_runs: firestoreSdk().FieldValue.increment(succeeded ? 1 : 0),
-              total_samples_processed: firestoreSdk().FieldValue.increment(
-                succeeded ? original.sample_count : 0,
-              ),
+              total_runs: FieldValue.increment(1),
+              successful_runs: FieldValue.increment(succeeded ? 1 : 0),
+              total_samples_processed: FieldValue.increment(succeeded ? original.sample_count : 0),
             },
           },
           { merge: true },
@@ -538,27 +537,21 @@ export class FirestoreRunStore implements RunStore {
     orchestratorAttempt = 1,
   ): Promise<OnceOutcome> {
     const ref = this.runs().doc(runId);
+    const { FieldPath, FieldValue } = firestoreSdk();
     const updates: unknown[] = [];
     const increment = (path: FieldPath, value: number) => {
-      if (value !== 0) updates.push(path, firestoreSdk().FieldValue.increment(value));
+      if (value !== 0) updates.push(path, FieldValue.increment(value));
     };
     // Each orchestrator attempt counts apart (core/runs/orchestrator-attempts.ts), still blind increments.
     const base = progressPath(orchestratorAttempt);
-    for (const counter of COUNTERS)
-      increment(new (firestoreSdk().FieldPath)(...base, counter), delta[counter]);
+    for (const counter of COUNTERS) increment(new FieldPath(...base, counter), delta[counter]);
     for (const [process, counters] of Object.entries(delta.processes)) {
       for (const counter of COUNTERS)
-        increment(new (firestoreSdk().FieldPath)(...base, 'processes', process, counter), counters[counter]);
+        increment(new FieldPath(...base, 'processes', process, counter), counters[counter]);
     }
     if (problems.malformedRows > 0) {
-      updates.push(
-        new (firestoreSdk().FieldPath)('ingest', 'malformed_rows'),
-        firestoreSdk().FieldValue.increment(problems.malformedRows),
-      );
-      updates.push(
-        new (firestoreSdk().FieldPath)('ingest', 'warnings'),
-        firestoreSdk().FieldValue.arrayUnion(...problems.warnings),
-      );
+      updates.push(new FieldPath('ingest', 'malformed_rows'), FieldValue.increment(problems.malformedRows));
+      updates.push(new FieldPath('ingest', 'warnings'), FieldValue.arrayUnion(...problems.warnings));
     }
     const batch = this.db.batch();
     // create() fails if the marker exists, and then nothing in the batch is written: each key counts once.

@@ -135,8 +135,8 @@ async function writeRollups(deps: IngestDeps, name: string): Promise<void> {
 
 /**
  * A live trace chunk: its rows are added to the run's progress counters, once, and its task
- * index is written, with the rollups it completes. Reads the chunk only (work proportional to the chunk), writes the run once
- * (no transaction, no read of the run).
+ * index is written, with the rollups it completes. Reads the chunk only (work proportional to
+ * the chunk), writes the run once (no transaction, no read of the run).
  */
 export function ingestTraceChunk(deps: IngestDeps, runId: string, name: string, generation: string) {
   const chunk = chunkName(name);

@@ -143,13 +143,13 @@ export class TaskCatalog {
    * the whole table (tasks()).
    */
   async page(runId: string, query: TasksQuery): Promise<TaskPage> {
+    const current = await this.traces(runId);
     if (query.sort === 'task_id') {
-      const { source, traces } = await this.traces(runId);
-      const indexes = await this.indexes.of(runId, traces);
+      const indexes = await this.indexes.of(runId, current.traces);
       const page = indexes && (await this.indexedPage(indexes, query));
-      if (page) return { source, ...page };
+      if (page) return { source: current.source, ...page };
     }
-    const set = await this.tasks(runId);
+    const set = await this.table(runId, current);
     return { source: set.source, ...queryTasks(set.tasks, query) };
   }
 
@@ -199,8 +199,15 @@ export class TaskCatalog {
   }
 
   async tasks(runId: string): Promise<TaskSet> {
+    return this.table(runId, await this.traces(runId));
+  }
+
+  /** The whole table of `traces`, parsed once per instance. */
+  private async table(
+    runId: string,
+    { source, traces }: { source: 'final' | 'live'; traces: ObjectInfo[] },
+  ): Promise<TaskSet> {
     const entry = this.entry(runId);
-    const { source, traces } = await this.traces(runId);
     if (source === 'final') {
       const final = traces[0]!;
       if (entry.final?.generation !== final.generation) {
