@@ -1,5 +1,5 @@
 import type { File, Storage } from '@google-cloud/storage';
-import { UpstreamError } from '../core/shared/errors';
+import { NotFoundError, UpstreamError } from '../core/shared/errors';
 import type { ObjectInfo, ObjectStore } from '../core/shared/ports';
 
 const NOT_FOUND = 404;
@@ -36,7 +36,15 @@ function info(file: File): ObjectInfo {
     updated: String(m.updated ?? m.timeCreated ?? ''),
     contentType: m.contentType ?? null,
     generation: String(m.generation ?? file.generation ?? ''),
+    ...(m.metadata ? { metadata: customMetadata(m.metadata) } : {}),
   };
+}
+
+/** Custom metadata as strings (the client types values as string | number | boolean | null). */
+function customMetadata(metadata: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(metadata).flatMap(([key, value]) => (value === null ? [] : [[key, String(value)]])),
+  );
 }
 
 /** The run bucket through the real Cloud Storage client (the local GCS server locally). */
@@ -50,8 +58,18 @@ export class GcsObjectStore implements ObjectStore {
     return this.storage.bucket(this.bucket).file(name);
   }
 
-  async write(name: string, content: string | Uint8Array, contentType: string): Promise<void> {
-    await guardStorage(() => this.file(name).save(Buffer.from(content), { contentType, resumable: false }));
+  async write(
+    name: string,
+    content: string | Uint8Array,
+    contentType: string,
+    metadata?: Record<string, string>,
+  ): Promise<void> {
+    await guardStorage(() =>
+      this.file(name).save(Buffer.from(content), {
+        resumable: false,
+        metadata: { contentType, ...(metadata ? { metadata } : {}) },
+      }),
+    );
   }
 
   async read(name: string): Promise<Buffer> {
@@ -74,12 +92,19 @@ export class GcsObjectStore implements ObjectStore {
     }
   }
 
-  async readRange(name: string, start: number, end: number): Promise<Buffer> {
+  async readRange(name: string, start: number, end: number, generation?: string): Promise<Buffer> {
     if (end <= start) return Buffer.alloc(0);
-    const [content] = await guardStorage(() =>
-      this.file(name).download({ start, end: end - 1, validation: false }),
-    );
-    return content;
+    const file = generation
+      ? this.storage.bucket(this.bucket).file(name, { generation: Number(generation) })
+      : this.file(name);
+    try {
+      const [content] = await guardStorage(() => file.download({ start, end: end - 1, validation: false }));
+      return content;
+    } catch (error) {
+      if (generation && (error as { code?: number }).code === NOT_FOUND)
+        throw new NotFoundError(`${name} is no longer at generation ${generation}.`, { cause: error });
+      throw error;
+    }
   }
 
   readStream(name: string): NodeJS.ReadableStream {

@@ -64,8 +64,8 @@ export class CountingObjectStore implements ObjectStore {
   get bucket() {
     return this.inner.bucket;
   }
-  write(name: string, content: string | Uint8Array, contentType: string) {
-    return this.inner.write(name, content, contentType);
+  write(name: string, content: string | Uint8Array, contentType: string, metadata?: Record<string, string>) {
+    return this.inner.write(name, content, contentType, metadata);
   }
   async read(name: string) {
     const content = await this.inner.read(name);
@@ -77,8 +77,8 @@ export class CountingObjectStore implements ObjectStore {
     this.bytesRead += content?.length ?? 0;
     return content;
   }
-  async readRange(name: string, start: number, end: number) {
-    const content = await this.inner.readRange(name, start, end);
+  async readRange(name: string, start: number, end: number, generation?: string) {
+    const content = await this.inner.readRange(name, start, end, generation);
     this.bytesRead += content.length;
     return content;
   }

@@ -1,8 +1,9 @@
 /**
  * The task index (issue 22): ingesting a trace writes a compact index of its rows, and a page
- * of tasks sorted by task id is chosen from the indexes and reads only its own rows, through
- * the real Cloud Storage client and the local GCS server. Every answer equals what the whole
- * table gives; a missing, stale or broken index falls back to the whole table.
+ * of tasks (any sort, any filter) or one task by id is chosen from the indexes and reads only
+ * its own rows, through the real Cloud Storage client and the local GCS server. Every answer
+ * equals what the whole table gives; a missing, stale or broken index falls back to the whole
+ * table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
@@ -114,6 +115,12 @@ const QUERIES = [
   { process: 'STAR_ALIGN' },
   { process: 'NFCORE_SCRNASEQ:MTX', status: 'FAILED', page_size: '7' },
   { page: '99' },
+  { sort: 'realtime' },
+  { sort: 'peak_rss', order: 'desc', status: 'COMPLETED', page: '2', page_size: '30' },
+  { sort: 'cpu_percent', process: 'FASTQC' },
+  // Ties (exit is 0 or 1) ordered by task id; a field the trace lacks (memory) is null throughout.
+  { sort: 'exit', order: 'desc', page: '2', page_size: '50' },
+  { sort: 'memory', order: 'desc' },
 ].map((q) => TasksQuery.parse(q));
 
 /** What the whole table answers (the path every page took before the index). */
@@ -122,7 +129,7 @@ async function expected(runId: string, query: TasksQuery) {
   return { source: set.source, ...queryTasks(set.tasks, query) };
 }
 
-describe('a page of tasks sorted by task id', () => {
+describe('a page of tasks', () => {
   it('is chosen from the indexes ingest wrote and equals the whole table’s page, reading only its rows', async () => {
     const { runId, names } = await liveRun();
     const listed = await objects.list(taskIndexPrefix(runId), 100);
@@ -160,9 +167,21 @@ describe('a page of tasks sorted by task id', () => {
     expect(page).toEqual(await expected(runId, failed));
     expect(page.total).toBe(ids.filter((id) => id % 4 === 3).length + 1);
 
+    // An object without an index's metadata, and one whose sections are not where it says.
     await objects.write(taskIndexName(names[0]!), '{"v":1,"start":[-5]}', 'application/json');
     const broken = await new TaskCatalog(objects).page(runId, QUERIES[3]!);
     expect(broken).toEqual(await expected(runId, QUERIES[3]!));
+    const { runId: older, names: olderNames } = await liveRun();
+    const stored = (await objects.stat(taskIndexName(olderNames[1]!)))!;
+    const content = await objects.read(stored.name);
+    await objects.write(
+      stored.name,
+      Buffer.concat([Buffer.from(' '), content]),
+      'application/octet-stream',
+      stored.metadata,
+    );
+    for (const query of [QUERIES[0]!, QUERIES[9]!])
+      expect(await new TaskCatalog(objects).page(older, query)).toEqual(await expected(older, query));
   });
 
   it('reads a long run’s indexes from the rollups ingest wrote: a few objects, not one per chunk', async () => {
@@ -174,25 +193,40 @@ describe('a page of tasks sorted by task id', () => {
     const run = { run_id: (await liveRun(many)).runId };
     const rollups = (await objects.list(taskIndexPrefix(run.run_id), 1_000)).objects
       .map((o) => o.name.slice(o.name.lastIndexOf('/') + 1))
-      .filter((name) => name.includes('x'));
+      .filter((name) => name.endsWith('x.idx'));
     expect(rollups).toEqual([
-      ...Array.from({ length: 10 }, (_, g) => `trace.01-0000${g}x.json`),
-      'trace.01-0000xx.json',
+      ...Array.from({ length: 10 }, (_, g) => `trace.01-0000${g}x.idx`),
+      'trace.01-0000xx.idx',
     ]);
 
     const reads: string[] = [];
     const counting = Object.assign(Object.create(objects) as GcsObjectStore, {
-      read: (name: string) => {
-        reads.push(name);
-        return objects.read(name);
+      readRange: (name: string, start: number, end: number, generation?: string) => {
+        if (name.includes('/index/')) reads.push(name);
+        return objects.readRange(name, start, end, generation);
       },
     });
     const catalog = new TaskCatalog(counting);
-    for (const query of QUERIES.slice(0, 4))
+    for (const query of [...QUERIES.slice(0, 4), ...QUERIES.slice(8)])
       expect(await catalog.page(run.run_id, query)).toEqual(await expected(run.run_id, query));
-    // One level-2 rollup and the six chunks after it; each once.
-    expect(reads.filter((name) => name.endsWith('xx.json'))).toHaveLength(1);
-    expect(reads).toHaveLength(7);
+    // One level-2 rollup and the six chunks after it, the base of each once, then each field
+    // sorted by once (memory has no section: the trace has no such column).
+    const fields = QUERIES.slice(8).filter((q) => q.sort !== 'memory').length;
+    expect(reads.filter((name) => name.endsWith('xx.idx'))).toHaveLength(1 + fields);
+    expect(reads).toHaveLength(7 * (1 + fields));
+  });
+
+  it('keeps one run’s whole table per instance: another run’s replaces it', async () => {
+    const a = await liveRun(chunks, 0);
+    const b = await liveRun(chunks.slice(0, 2), 0);
+    const catalog = new TaskCatalog(objects);
+    const bytes = (list: string[]) => list.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
+    await catalog.tasks(a.runId);
+    await catalog.tasks(a.runId);
+    expect(catalog.bytesRead).toBe(bytes(chunks));
+    await catalog.tasks(b.runId);
+    await catalog.tasks(a.runId);
+    expect(catalog.bytesRead).toBe(2 * bytes(chunks) + bytes(chunks.slice(0, 2)));
   });
 
   it('uses the final trace’s index once the run has finished', async () => {
@@ -213,5 +247,34 @@ describe('a page of tasks sorted by task id', () => {
     const fresh = new TaskCatalog(objects);
     await fresh.page(run.run_id, TasksQuery.parse({}));
     expect(fresh.bytesRead).toBeLessThan(Buffer.byteLength(whole) / 2);
+  });
+});
+
+describe('one task by id', () => {
+  it('is found in the indexes and reads its own row: the latest attempt when the id repeats', async () => {
+    // Task 5 failed in chunk 1 and was retried in chunk 3.
+    const failed = row(5).replace('\tCOMPLETED\t', '\tFAILED\t');
+    const retried = chunks.map((text, i) =>
+      i === 0 ? text.replace(row(5), failed) : i === 2 ? text.replace(/\n$/, `\n${row(5)}\n`) : text,
+    );
+    expect(retried[0]).toContain(failed);
+    const { runId } = await liveRun(retried);
+    const catalog = new TaskCatalog(objects);
+    const task = await catalog.task(runId, '5');
+    const table = (await new TaskCatalog(objects).tasks(runId)).tasks;
+    expect(task).toEqual(table.findLast((t) => t.task_id === 5));
+    expect(task.status).toBe('COMPLETED');
+    expect(catalog.bytesRead).toBeLessThan(Buffer.byteLength(retried[2]!));
+    await expect(catalog.task(runId, '100000')).rejects.toThrow(
+      `Task 100000 is not in run ${runId}'s trace.`,
+    );
+    await expect(catalog.task(runId, 'x')).rejects.toThrow('is not in run');
+  });
+
+  it('is found in the whole table while a chunk has no index yet', async () => {
+    const { runId } = await liveRun(chunks, chunks.length - 1);
+    const catalog = new TaskCatalog(objects);
+    expect((await catalog.task(runId, String(ids.at(-1)))).task_id).toBe(ids.at(-1));
+    await expect(catalog.task(runId, '100000')).rejects.toThrow('is not in run');
   });
 });

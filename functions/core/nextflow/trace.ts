@@ -61,6 +61,32 @@ export type NumericTaskField = {
   [K in keyof TraceTask]: TraceTask[K] extends number | null ? K : never;
 }[keyof TraceTask];
 
+/** Every numeric field: what a task page can be sorted by. */
+export const NUMERIC_TASK_FIELDS = [
+  'task_id',
+  'exit',
+  'cpus',
+  'memory',
+  'disk',
+  'time',
+  'attempt',
+  'duration',
+  'realtime',
+  'queue',
+  'cpu_percent',
+  'mem_percent',
+  'rss',
+  'vmem',
+  'peak_rss',
+  'peak_vmem',
+  'rchar',
+  'wchar',
+  'syscr',
+  'syscw',
+  'read_bytes',
+  'write_bytes',
+] as const satisfies readonly NumericTaskField[];
+
 type Kind = 'int' | 'text' | 'duration' | 'memory' | 'percent' | 'date' | 'float';
 
 /** Trace column → task field and how to read it. */
@@ -154,8 +180,17 @@ export function parseTraceDate(text: string): string | null {
   return `${y}-${mo}-${d}T${h}:${mi}:${s}.${(ms ?? '0').padEnd(3, '0')}Z`;
 }
 
-/** A present cell (not `-` or empty) as its kind; null when it cannot be read as one. */
+/**
+ * A present cell (not `-` or empty) as its kind; null when it cannot be read as one, a number
+ * too large for a double included (JSON has no Infinity: the API and the task index would
+ * hold null where the parsed table held Infinity).
+ */
 function convert(kind: Kind, raw: string): string | number | null {
+  const value = convertKind(kind, raw);
+  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
+}
+
+function convertKind(kind: Kind, raw: string): string | number | null {
   switch (kind) {
     case 'text':
       return raw;

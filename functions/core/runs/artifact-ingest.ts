@@ -15,12 +15,12 @@ import type { StoredProgress } from './run-model';
 import {
   buildTaskIndex,
   chunkPosition,
-  parseTaskIndex,
-  parseTaskIndexRollup,
+  combineIndexes,
+  encodeIndexes,
   ROLLUP_LEVELS,
   rollupMembers,
   rollupName,
-  type TaskIndexRollup,
+  type TaskIndex,
   taskIndexName,
 } from './task-index';
 
@@ -101,8 +101,16 @@ async function writeTaskIndex(
   parsed: ParsedTrace,
 ): Promise<void> {
   const index = buildTaskIndex(text, name, generation, parsed);
-  if (index) await deps.objects.write(taskIndexName(name), JSON.stringify(index), 'application/json');
+  if (index) await writeIndexes(deps, taskIndexName(name), [index]);
 }
+
+async function writeIndexes(deps: IngestDeps, name: string, indexes: TaskIndex[]): Promise<void> {
+  const { content, metadata } = encodeIndexes(indexes);
+  await deps.objects.write(name, content, INDEX_TYPE, metadata);
+}
+
+/** Index objects are JSON texts one after the other (task-index.ts): no JSON type fits. */
+const INDEX_TYPE = 'application/octet-stream';
 
 /**
  * The rollups a chunk's index completes (runs/task-index.ts), each from its members as
@@ -117,19 +125,22 @@ async function writeRollups(deps: IngestDeps, name: string): Promise<void> {
     const members = rollupMembers(position, level);
     const prefix = `${position.stem}${position.seq.slice(0, 6 - level)}`;
     const { objects: listed } = await deps.objects.list(prefix, 1_000);
-    const present = new Map(listed.map((o) => [o.name, o.updated]));
+    const present = new Map(listed.map((o) => [o.name, o]));
     if (!members.every((member) => present.has(member))) return;
     // Written after its newest member already (a redelivered event): nothing to do, here or above.
-    const written = present.get(rollupName(position, level));
-    if (written && members.every((member) => present.get(member)! <= written)) return;
-    const texts = await Promise.all(members.map((member) => deps.objects.read(member)));
-    const indexes = texts.flatMap((text) =>
-      level === 1
-        ? [parseTaskIndex(text.toString('utf8'))].filter((i) => i !== null)
-        : parseTaskIndexRollup(text.toString('utf8')),
+    const written = present.get(rollupName(position, level))?.updated;
+    if (written && members.every((member) => present.get(member)!.updated <= written)) return;
+    // Each member at the generation listed (its metadata says where its sections are); one
+    // rewritten since, or not an index, is left out: readers read its chunks' own indexes.
+    const read = await Promise.all(
+      members.map(async (member) => {
+        const info = present.get(member)!;
+        const content = await deps.objects.readGeneration(member, info.generation);
+        return content ? [{ content, info }] : [];
+      }),
     );
-    const rollup: TaskIndexRollup = { v: 1, indexes };
-    await deps.objects.write(rollupName(position, level), JSON.stringify(rollup), 'application/json');
+    const { content, metadata } = combineIndexes(read.flat());
+    await deps.objects.write(rollupName(position, level), content, INDEX_TYPE, metadata);
   }
 }
 

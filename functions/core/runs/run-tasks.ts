@@ -1,55 +1,37 @@
 /**
  * A run's tasks, from the live trace chunks while it runs and from the final trace.txt
- * after. A page sorted by task id (the default) is chosen from the traces' task indexes
- * (task-index.ts, written at ingest) and reads only its own rows. Other sorts, and traces not
- * indexed yet, read the whole table: parsed traces are kept per function instance (keyed by
- * object generation), so paging, sorting and filtering a 100,000-task trace does not re-read
- * it; new live chunks are parsed as they appear, each once.
+ * after. A page (any sort, any filter) and one task by id are chosen from the traces' task
+ * indexes (task-index.ts, written at ingest) and read only their own rows. Traces not indexed
+ * yet, and the whole list (the assistant's search by name), read the whole table: one run's
+ * parsed traces are kept per function instance (keyed by object generation), so paging a
+ * 100,000-task trace without its index does not re-read it; new live chunks are parsed as
+ * they appear, each once.
  */
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { type NumericTaskField, parseTrace, type TraceTask } from '../nextflow/trace';
+import { NUMERIC_TASK_FIELDS, parseTrace, type TraceTask } from '../nextflow/trace';
 import { NotFoundError } from '../shared/errors';
 import type { ObjectInfo, ObjectStore } from '../shared/ports';
 import { chunkAttempt } from './orchestrator-attempts';
 import type { Run } from './run-model';
 import {
   chunkPosition,
-  parseTaskIndex,
-  parseTaskIndexRollup,
+  compareTasks,
+  findRow,
+  type IndexedRow,
+  indexSections,
+  parseBaseSection,
+  parseValueSection,
   ROLLUP_LEVELS,
   rollupName,
+  type SectionName,
   selectRows,
   type TaskIndex,
+  type TaskIndexBase,
   taskFromLine,
   taskIndexName,
   taskIndexPrefix,
 } from './task-index';
-
-export const NUMERIC_TASK_FIELDS = [
-  'task_id',
-  'exit',
-  'cpus',
-  'memory',
-  'disk',
-  'time',
-  'attempt',
-  'duration',
-  'realtime',
-  'queue',
-  'cpu_percent',
-  'mem_percent',
-  'rss',
-  'vmem',
-  'peak_rss',
-  'peak_vmem',
-  'rchar',
-  'wchar',
-  'syscr',
-  'syscw',
-  'read_bytes',
-  'write_bytes',
-] as const satisfies readonly NumericTaskField[];
 
 export const TasksQuery = z.strictObject({
   status: z
@@ -77,18 +59,22 @@ export interface TaskSet {
 }
 
 interface CachedRun {
+  runId: string;
   final: { generation: string; tasks: TraceTask[] } | null;
   chunks: Map<string, TraceTask[]>;
-  size: number;
 }
 
-const MAX_CACHED_TASKS = 400_000;
+/**
+ * Values of task indexes kept per instance, across runs: a row's base is 5 (id, status,
+ * process, byte span), a numeric field 1 more; about 8 bytes each.
+ */
+const MAX_CACHED_VALUES = 4_000_000;
 /** Trace chunks read at once for a run's first task page. */
 const CHUNK_READS = 16;
 
 export class TaskCatalog {
-  private readonly runs = new Map<string, CachedRun>();
-  private cachedTasks = 0;
+  /** The one run whose whole table is kept: another run's replaces it. */
+  private cached: CachedRun | null = null;
   /** Bytes read from storage, for the benchmarks. */
   bytesRead = 0;
 
@@ -99,25 +85,8 @@ export class TaskCatalog {
   }
 
   private entry(runId: string): CachedRun {
-    let entry = this.runs.get(runId);
-    if (entry) {
-      this.runs.delete(runId);
-      this.runs.set(runId, entry);
-      return entry;
-    }
-    entry = { final: null, chunks: new Map(), size: 0 };
-    this.runs.set(runId, entry);
-    return entry;
-  }
-
-  private remember(entry: CachedRun, added: number): void {
-    entry.size += added;
-    this.cachedTasks += added;
-    for (const [runId, cached] of this.runs) {
-      if (this.cachedTasks <= MAX_CACHED_TASKS || cached === entry) break;
-      this.runs.delete(runId);
-      this.cachedTasks -= cached.size;
-    }
+    if (this.cached?.runId !== runId) this.cached = { runId, final: null, chunks: new Map() };
+    return this.cached;
   }
 
   private async parse(name: string, size: number): Promise<TraceTask[]> {
@@ -138,29 +107,44 @@ export class TaskCatalog {
   }
 
   /**
-   * A page of the run's tasks. Sorted by task id (the default), it is chosen from the traces'
-   * task indexes and only its rows are read; otherwise, or while an index is missing, from
-   * the whole table (tasks()).
+   * A page of the run's tasks, chosen from the traces' task indexes, reading only its rows;
+   * while an index is missing (or the trace changed under it), from the whole table.
    */
   async page(runId: string, query: TasksQuery): Promise<TaskPage> {
     const current = await this.traces(runId);
-    if (query.sort === 'task_id') {
-      const indexes = await this.indexes.of(runId, current.traces);
-      const page = indexes && (await this.indexedPage(indexes, query));
-      if (page) return { source: current.source, ...page };
+    const indexes = await this.indexes.of(runId, current.traces, query.sort);
+    if (indexes) {
+      const statuses = query.status ? new Set(query.status.toUpperCase().split(',')) : null;
+      const rows = selectRows(
+        indexes,
+        { statuses, process: query.process },
+        { field: query.sort, order: query.order },
+      );
+      const start = (query.page - 1) * query.page_size;
+      const tasks = await this.readRows(rows.slice(start, start + query.page_size));
+      if (tasks) return { source: current.source, tasks, total: rows.length };
     }
     const set = await this.table(runId, current);
     return { source: set.source, ...queryTasks(set.tasks, query) };
   }
 
-  private async indexedPage(
-    indexes: TaskIndex[],
-    query: TasksQuery,
-  ): Promise<{ tasks: TraceTask[]; total: number } | null> {
-    const statuses = query.status ? new Set(query.status.toUpperCase().split(',')) : null;
-    const rows = selectRows(indexes, { statuses, process: query.process }, query.order);
-    const start = (query.page - 1) * query.page_size;
-    const chosen = rows.slice(start, start + query.page_size);
+  /** One task by its trace task_id (the latest attempt row if the id repeats), as findTask finds it. */
+  async task(runId: string, taskId: string): Promise<TraceTask> {
+    const id = taskIdOf(taskId);
+    if (id === null) throw taskNotFound(runId, taskId);
+    const current = await this.traces(runId);
+    const indexes = await this.indexes.of(runId, current.traces, 'task_id');
+    if (indexes) {
+      const found = findRow(indexes, id);
+      if (!found) throw taskNotFound(runId, taskId);
+      const tasks = await this.readRows([found]);
+      if (tasks) return tasks[0]!;
+    }
+    return findTask(runId, (await this.table(runId, current)).tasks, taskId);
+  }
+
+  /** The tasks of `chosen`, in its order, read by range; null when a trace changed under its index. */
+  private async readRows(chosen: IndexedRow[]): Promise<TraceTask[] | null> {
     // Rows of one trace close together are read in one range.
     const ranges: { index: TaskIndex; from: number; to: number; rows: number[] }[] = [];
     for (const { index, row } of [...chosen].sort(
@@ -195,14 +179,14 @@ export class TaskCatalog {
     );
     // A trace that changed under its index: the whole table answers instead.
     if (read.includes(false)) return null;
-    return { tasks: chosen.map(({ index, row }) => tasks.get(index)!.get(row)!), total: rows.length };
+    return chosen.map(({ index, row }) => tasks.get(index)!.get(row)!);
   }
 
   async tasks(runId: string): Promise<TaskSet> {
     return this.table(runId, await this.traces(runId));
   }
 
-  /** The whole table of `traces`, parsed once per instance. */
+  /** The whole table of `traces`, parsed once per instance (for the last run asked about). */
   private async table(
     runId: string,
     { source, traces }: { source: 'final' | 'live'; traces: ObjectInfo[] },
@@ -211,9 +195,7 @@ export class TaskCatalog {
     if (source === 'final') {
       const final = traces[0]!;
       if (entry.final?.generation !== final.generation) {
-        const tasks = await this.parse(final.name, final.size);
-        entry.final = { generation: final.generation, tasks };
-        this.remember(entry, tasks.length);
+        entry.final = { generation: final.generation, tasks: await this.parse(final.name, final.size) };
       }
       return { source, tasks: entry.final.tasks };
     }
@@ -225,9 +207,7 @@ export class TaskCatalog {
         limit(async () => {
           const key = `${chunk.name}@${chunk.generation}`;
           if (entry.chunks.has(key)) return;
-          const tasks = await this.parse(chunk.name, chunk.size);
-          entry.chunks.set(key, tasks);
-          this.remember(entry, tasks.length);
+          entry.chunks.set(key, await this.parse(chunk.name, chunk.size));
         }),
       ),
     );
@@ -249,18 +229,23 @@ export interface TaskPage {
 }
 
 /**
- * The task indexes of a run's current traces (task-index.ts), each object read once per
- * instance: the rollups first, then the chunks' own indexes for what no rollup holds at the
- * chunk's generation. Null when a trace has no usable index (ingest behind, a run from before
+ * The task indexes of a run's current traces (task-index.ts), with the numeric field a page is
+ * sorted by: the rollups first, then the chunks' own indexes for what no rollup holds at the
+ * chunk's generation. Each object's sections are read by range, at the generation listed, once
+ * per instance. Null when a trace has no usable index (ingest behind, a run from before
  * indexes, a stale or unreadable one): the caller reads the traces then.
  */
 class TaskIndexes {
-  private readonly cache = new Map<string, TaskIndex[]>();
-  private cachedRows = 0;
+  private readonly cache = new Map<string, CachedIndexes>();
+  private cachedValues = 0;
 
   constructor(private readonly objects: ObjectStore) {}
 
-  async of(runId: string, traces: ObjectInfo[]): Promise<TaskIndex[] | null> {
+  async of(
+    runId: string,
+    traces: ObjectInfo[],
+    field: (typeof NUMERIC_TASK_FIELDS)[number],
+  ): Promise<TaskIndex[] | null> {
     const { objects: listed } = await this.objects.list(taskIndexPrefix(runId), 100_000);
     const stored = new Map(listed.map((o) => [o.name, o]));
     const found = new Map<string, TaskIndex>();
@@ -278,48 +263,90 @@ class TaskIndexes {
       );
       for (const indexes of await this.read(
         [...names].map((n) => stored.get(n)!),
-        parseTaskIndexRollup,
+        field,
       ))
-        for (const index of indexes) if (current(index)) found.set(index.source, index);
+        for (const index of indexes ?? []) if (current(index)) found.set(index.source, index);
     }
     const singles = missing().map((t) => stored.get(taskIndexName(t.name)));
     if (singles.includes(undefined)) return null;
-    const read = await this.read(singles as ObjectInfo[], (text) => {
-      const index = parseTaskIndex(text);
-      return index ? [index] : [];
-    });
-    for (const index of read.flat()) if (current(index)) found.set(index.source, index);
+    const read = await this.read(singles as ObjectInfo[], field);
+    for (const index of read.flat()) if (index && current(index)) found.set(index.source, index);
     return missing().length === 0 ? traces.map((t) => found.get(t.name)!) : null;
   }
 
-  /** Index objects, CHUNK_READS at a time, each parsed once per generation. */
-  private async read(objects: ObjectInfo[], parse: (text: string) => TaskIndex[]): Promise<TaskIndex[][]> {
+  /** Index objects, CHUNK_READS at a time, each with `field`'s columns; null for one that is not an index. */
+  private async read(
+    objects: ObjectInfo[],
+    field: (typeof NUMERIC_TASK_FIELDS)[number],
+  ): Promise<(TaskIndex[] | null)[]> {
     const limit = pLimit(CHUNK_READS);
-    return Promise.all(
-      objects.map((object) =>
-        limit(async () => {
-          const key = `${object.name}@${object.generation}`;
-          const cached = this.cache.get(key);
-          if (cached) return cached;
-          const text = await this.objects.read(object.name).catch(() => null);
-          const indexes = text === null ? [] : parse(text.toString('utf8'));
-          this.remember(key, indexes);
-          return indexes;
-        }),
-      ),
-    );
+    return Promise.all(objects.map((object) => limit(() => this.load(object, field))));
   }
 
-  private remember(key: string, indexes: TaskIndex[]): void {
-    this.cache.set(key, indexes);
-    for (const index of indexes) this.cachedRows += index.task_id.length;
+  private async load(
+    object: ObjectInfo,
+    field: (typeof NUMERIC_TASK_FIELDS)[number],
+  ): Promise<TaskIndex[] | null> {
+    const sections = indexSections(object);
+    if (!sections) return null;
+    const key = `${object.name}@${object.generation}`;
+    const section = async (name: SectionName) => {
+      const [from, to] = sections.get(name)!;
+      const bytes = await this.objects.readRange(object.name, from, to, object.generation).catch(() => null);
+      return bytes?.toString('utf8') ?? null;
+    };
+    // The base and the field's section (when not read yet) at once.
+    const cached = this.cache.get(key);
+    const wanted = field !== 'task_id' && sections.has(field) && !cached?.columns.has(field) ? field : null;
+    const [baseText, fieldText] = await Promise.all([
+      cached ? null : section('base'),
+      wanted ? section(wanted) : null,
+    ]);
+    const entry: CachedIndexes = cached ?? {
+      bases: baseText === null ? null : parseBaseSection(baseText),
+      columns: new Map(),
+      values: 0,
+    };
+    if (!cached) this.remember(key, entry, entry.bases ? 5 * rowsOf(entry.bases) : 0);
+    if (!entry.bases) return null;
+    const bases = entry.bases;
+    if (wanted) {
+      const columns = fieldText === null ? null : parseValueSection(fieldText, bases);
+      entry.columns.set(wanted, columns);
+      this.remember(key, entry, columns ? rowsOf(bases) : 0);
+    }
+    if (field === 'task_id' || !sections.has(field)) return bases.map((base) => ({ ...base, values: {} }));
+    const columns = entry.columns.get(field);
+    return columns
+      ? bases.map((base, i) => ({ ...base, values: columns[i] ? { [field]: columns[i] } : {} }))
+      : null;
+  }
+
+  private remember(key: string, entry: CachedIndexes, added: number): void {
+    const previous = this.cache.get(key);
+    entry.values += added;
+    if (previous === entry) this.cachedValues += added;
+    else {
+      // New, evicted since, or read twice at once: this entry replaces whatever was there.
+      this.cachedValues += entry.values - (previous?.values ?? 0);
+      this.cache.set(key, entry);
+    }
     for (const [oldest, cached] of this.cache) {
-      if (this.cachedRows <= MAX_CACHED_TASKS) break;
+      if (this.cachedValues <= MAX_CACHED_VALUES) break;
       this.cache.delete(oldest);
-      for (const index of cached) this.cachedRows -= index.task_id.length;
+      this.cachedValues -= cached.values;
     }
   }
 }
+
+/** An index object as read: its bases (null: not an index) and the numeric columns read so far. */
+interface CachedIndexes {
+  bases: TaskIndexBase[] | null;
+  columns: Map<SectionName, ((number | null)[] | null)[] | null>;
+  values: number;
+}
+
+const rowsOf = (bases: TaskIndexBase[]) => bases.reduce((sum, base) => sum + base.task_id.length, 0);
 
 function shortName(process: string): string {
   return process.slice(process.lastIndexOf(':') + 1);
@@ -352,22 +379,21 @@ export function queryTasks(tasks: TraceTask[], query: TasksQuery): { tasks: Trac
   );
   const direction = query.order === 'asc' ? 1 : -1;
   const field = query.sort;
-  const sorted = [...matching].sort((a, b) => {
-    const x = a[field];
-    const y = b[field];
-    if (x === null && y === null) return (a.task_id ?? 0) - (b.task_id ?? 0);
-    if (x === null) return 1;
-    if (y === null) return -1;
-    return (x - y) * direction || ((a.task_id ?? 0) - (b.task_id ?? 0)) * direction;
-  });
+  const sorted = [...matching].sort((a, b) =>
+    compareTasks(a[field], b[field], a.task_id, b.task_id, direction),
+  );
   const start = (query.page - 1) * query.page_size;
   return { tasks: sorted.slice(start, start + query.page_size), total: matching.length };
 }
 
 /** One task by its trace task_id (the latest attempt row if the id repeats). */
-export function findTask(runId: string, tasks: TraceTask[], taskId: string): TraceTask {
-  const id = /^\d{1,9}$/.test(taskId) ? Number(taskId) : null;
+function findTask(runId: string, tasks: TraceTask[], taskId: string): TraceTask {
+  const id = taskIdOf(taskId);
   const task = id === null ? undefined : tasks.findLast((t) => t.task_id === id);
-  if (!task) throw new NotFoundError(`Task ${taskId} is not in run ${runId}'s trace.`);
+  if (!task) throw taskNotFound(runId, taskId);
   return task;
 }
+
+const taskIdOf = (taskId: string) => (/^\d{1,9}$/.test(taskId) ? Number(taskId) : null);
+const taskNotFound = (runId: string, taskId: string) =>
+  new NotFoundError(`Task ${taskId} is not in run ${runId}'s trace.`);

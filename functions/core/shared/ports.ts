@@ -48,17 +48,28 @@ export interface ObjectInfo {
   updated: string;
   contentType: string | null;
   generation: string;
+  /** The object's custom metadata (x-goog-meta-*), as written; absent when it has none. */
+  metadata?: Record<string, string>;
 }
 
 /** The run bucket. Names are object names inside it (runs/{id}/…); never a user-supplied path. */
 export interface ObjectStore {
   readonly bucket: string;
-  write(name: string, content: string | Uint8Array, contentType: string): Promise<void>;
+  /** Writes the object, with custom metadata when given (GCS allows 8 KiB of it). */
+  write(
+    name: string,
+    content: string | Uint8Array,
+    contentType: string,
+    metadata?: Record<string, string>,
+  ): Promise<void>;
   read(name: string): Promise<Buffer>;
   /** That generation of the object; null when it is gone (overwritten or deleted). */
   readGeneration(name: string, generation: string): Promise<Buffer | null>;
-  /** Bytes [start, end) of an object, fetched with a ranged read. */
-  readRange(name: string, start: number, end: number): Promise<Buffer>;
+  /**
+   * Bytes [start, end) of an object, fetched with a ranged read; of that generation when one
+   * is given (a NotFoundError when it is gone: overwritten or deleted).
+   */
+  readRange(name: string, start: number, end: number, generation?: string): Promise<Buffer>;
   readStream(name: string): NodeJS.ReadableStream;
   exists(name: string): Promise<boolean>;
   /** Null when the object does not exist. */

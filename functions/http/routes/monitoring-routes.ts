@@ -9,7 +9,7 @@ import { listRunFiles, runObjectName } from '../../core/runs/run-files';
 import { locateRunLog, readLogPage, readLogTail } from '../../core/runs/run-logs';
 import { isTerminal, type Run } from '../../core/runs/run-model';
 import { getAccessibleRun } from '../../core/runs/run-service';
-import { findTask, type TaskCatalog, TasksQuery, taskView } from '../../core/runs/run-tasks';
+import { type TaskCatalog, TasksQuery, taskView } from '../../core/runs/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../../core/runs/task-logs';
 import { LogPage, RunFiles } from '../../core/runs/views';
 import { NotFoundError, ValidationError } from '../../core/shared/errors';
@@ -133,11 +133,7 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
       ],
       handler: async (ctx) => {
         const current = await run(ctx);
-        const task = findTask(
-          current.run_id,
-          (await deps.tasks.tasks(current.run_id)).tasks,
-          ctx.params.task_id,
-        );
+        const task = await deps.tasks.task(current.run_id, ctx.params.task_id);
         const logs = await readTaskLogs(deps.taskLogs, current.run_id, task);
         return {
           body: { task_id: task.task_id, name: task.name, status: task.status, exit: task.exit, ...logs },

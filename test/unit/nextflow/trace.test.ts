@@ -150,6 +150,13 @@ describe('parseTrace on hostile input', () => {
     ]);
   });
 
+  it('reads a number too large for a double as unreadable, not Infinity (JSON would turn it into null)', () => {
+    const huge = '9'.repeat(400);
+    const parsed = parseTrace(`${header}\n1\tab/cd\tA\tCOMPLETED\t${huge}\t${huge}s\t${huge} GB\n`);
+    expect(parsed.tasks[0]).toMatchObject({ exit: null, realtime: null, peak_rss: null });
+    expect(parsed.warnings).toHaveLength(3);
+  });
+
   it('parses line by line with one parser per header', () => {
     const [fixtureHeader, ...lines] = fixture.split('\n').filter(Boolean);
     const parser = new TraceParser(fixtureHeader!);
