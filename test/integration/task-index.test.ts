@@ -229,6 +229,32 @@ describe('a page of tasks', () => {
     expect(catalog.bytesRead).toBe(2 * bytes(chunks) + bytes(chunks.slice(0, 2)));
   });
 
+  it('writes a group’s rollup that two racing ingests both missed, at the next group’s sixth chunk', async () => {
+    const few = Array.from(
+      { length: 15 },
+      (_, i) => `${HEADER}\n${[2 * i + 1, 2 * i + 2].map(row).join('\n')}\n`,
+    );
+    const { runId, names } = await liveRun(few, 9);
+    const rollup = `${taskIndexPrefix(runId)}trace.01-00000x.idx`;
+    expect(await objects.exists(rollup)).toBe(true);
+    // As if the ingests of chunks 8 and 9 each listed the group before the other's index was there.
+    await createStorage(c()).bucket(BUCKET).file(rollup).delete();
+    const ingest = async (name: string) =>
+      ingestTraceChunk(
+        { runs, objects, prices: c().prices },
+        runId,
+        name,
+        (await objects.stat(name))!.generation,
+      );
+    for (const name of names.slice(9, 14)) await ingest(name);
+    expect(await objects.exists(rollup)).toBe(false);
+    await ingest(names[14]!);
+    expect(await objects.exists(rollup)).toBe(true);
+    const catalog = new TaskCatalog(objects);
+    for (const query of QUERIES.slice(0, 3))
+      expect(await catalog.page(runId, query)).toEqual(await expected(runId, query));
+  });
+
   it('uses the final trace’s index once the run has finished', async () => {
     const run = storedRunRecord({ status: 'completed' }, BUCKET);
     await runs.create(run);

@@ -14,9 +14,11 @@ import {
 import type { StoredProgress } from './run-model';
 import {
   buildTaskIndex,
+  type ChunkPosition,
   chunkPosition,
   combineIndexes,
   encodeIndexes,
+  groupBefore,
   ROLLUP_LEVELS,
   rollupMembers,
   rollupName,
@@ -115,21 +117,35 @@ const INDEX_TYPE = 'application/octet-stream';
 /**
  * The rollups a chunk's index completes (runs/task-index.ts), each from its members as
  * written: level 1 once its ten chunks are indexed, then level 2 once its ten level-1 rollups
- * are. Two ingests completing a group at once may both write it, with the same content; if
- * neither saw the other's index, no rollup is written and readers read the chunks' indexes.
+ * are. Two ingests completing a group at once may both write it, with the same content, or,
+ * each before seeing the other's index, neither: the sixth chunk of the next group checks the
+ * group before and writes what is missing (until then readers read the chunks' indexes).
  */
 async function writeRollups(deps: IngestDeps, name: string): Promise<void> {
   const position = chunkPosition(name);
   if (!position) return;
+  await rollUp(deps, position, false);
+  const before = groupBefore(position);
+  if (before) await rollUp(deps, before, true);
+}
+
+/**
+ * The rollups of the chunk at `position`, level by level. A rollup written after its newest
+ * member needs nothing; unless `repair`, neither do the levels above it (they were checked
+ * when it was written).
+ */
+async function rollUp(deps: IngestDeps, position: ChunkPosition, repair: boolean): Promise<void> {
   for (const level of ROLLUP_LEVELS) {
     const members = rollupMembers(position, level);
     const prefix = `${position.stem}${position.seq.slice(0, 6 - level)}`;
     const { objects: listed } = await deps.objects.list(prefix, 1_000);
     const present = new Map(listed.map((o) => [o.name, o]));
     if (!members.every((member) => present.has(member))) return;
-    // Written after its newest member already (a redelivered event): nothing to do, here or above.
     const written = present.get(rollupName(position, level))?.updated;
-    if (written && members.every((member) => present.get(member)!.updated <= written)) return;
+    if (written && members.every((member) => present.get(member)!.updated <= written)) {
+      if (repair) continue;
+      return;
+    }
     // Each member at the generation listed (its metadata says where its sections are); one
     // rewritten since, or not an index, is left out: readers read its chunks' own indexes.
     const read = await Promise.all(

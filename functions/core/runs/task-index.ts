@@ -62,7 +62,7 @@ export const taskIndexPrefix = (runId: string) => `runs/${runId}/index/tasks/`;
  */
 export const ROLLUP_LEVELS = [1, 2] as const;
 
-interface ChunkPosition {
+export interface ChunkPosition {
   /** runs/{id}/index/tasks/trace.01- (or trace. for chunks named before attempts). */
   stem: string;
   /** The chunk's six-digit sequence number. */
@@ -78,6 +78,16 @@ export function chunkPosition(traceName: string): ChunkPosition | null {
 /** The rollup of `level` that holds the chunk at `position`. */
 export function rollupName(position: ChunkPosition, level: number): string {
   return `${position.stem}${position.seq.slice(0, 6 - level)}${'x'.repeat(level)}.idx`;
+}
+
+/**
+ * The position of the chunk ten before, when `position` is the sixth of its group (…5): by
+ * then the ingests of the group before have finished, so its rollups can be checked and
+ * written if two ingests completing it at once each missed the other's index.
+ */
+export function groupBefore(position: ChunkPosition): ChunkPosition | null {
+  const seq = Number(position.seq);
+  return seq % 10 === 5 && seq >= 15 ? { stem: position.stem, seq: String(seq - 10).padStart(6, '0') } : null;
 }
 
 /**
