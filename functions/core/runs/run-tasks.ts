@@ -97,13 +97,25 @@ export class TaskCatalog {
 
   /** The run's current traces: the final trace.txt, or else the latest attempt's live chunks. */
   private async traces(runId: string): Promise<{ source: 'final' | 'live'; traces: ObjectInfo[] }> {
-    const final = await this.objects.stat(`runs/${runId}/logs/trace.txt`);
+    // Both at once: on Cloud Storage each is a round trip of tens of milliseconds.
+    const [final, { objects: listed }] = await Promise.all([
+      this.objects.stat(`runs/${runId}/logs/trace.txt`),
+      this.objects.list(`runs/${runId}/logs/live/trace.`, 100_000),
+    ]);
     if (final) return { source: 'final', traces: [final] };
-    const { objects: listed } = await this.objects.list(`runs/${runId}/logs/live/trace.`, 100_000);
     // The latest orchestrator attempt's chunks only: its -resume reports the earlier attempt's
     // finished tasks again (CACHED), so they are the whole table (runs/orchestrator-attempts.ts).
     const latest = Math.max(1, ...listed.map((chunk) => chunkAttempt(chunk.name)));
     return { source: 'live', traces: listed.filter((chunk) => chunkAttempt(chunk.name) === latest) };
+  }
+
+  /** The run's current traces and its index objects, listed at once. */
+  private async tracesAndIndexes(runId: string) {
+    const [current, { objects: indexed }] = await Promise.all([
+      this.traces(runId),
+      this.objects.list(taskIndexPrefix(runId), 100_000),
+    ]);
+    return { current, indexed };
   }
 
   /**
@@ -111,8 +123,8 @@ export class TaskCatalog {
    * while an index is missing (or the trace changed under it), from the whole table.
    */
   async page(runId: string, query: TasksQuery): Promise<TaskPage> {
-    const current = await this.traces(runId);
-    const indexes = await this.indexes.of(runId, current.traces, query.sort);
+    const { current, indexed } = await this.tracesAndIndexes(runId);
+    const indexes = await this.indexes.of(indexed, current.traces, query.sort);
     if (indexes) {
       const statuses = query.status ? new Set(query.status.toUpperCase().split(',')) : null;
       const rows = selectRows(
@@ -132,8 +144,8 @@ export class TaskCatalog {
   async task(runId: string, taskId: string): Promise<TraceTask> {
     const id = taskIdOf(taskId);
     if (id === null) throw taskNotFound(runId, taskId);
-    const current = await this.traces(runId);
-    const indexes = await this.indexes.of(runId, current.traces, 'task_id');
+    const { current, indexed } = await this.tracesAndIndexes(runId);
+    const indexes = await this.indexes.of(indexed, current.traces, 'task_id');
     if (indexes) {
       const found = findRow(indexes, id);
       if (!found) throw taskNotFound(runId, taskId);
@@ -241,12 +253,12 @@ class TaskIndexes {
 
   constructor(private readonly objects: ObjectStore) {}
 
+  /** `listed`: the run's index objects (under taskIndexPrefix), as listed with their metadata. */
   async of(
-    runId: string,
+    listed: ObjectInfo[],
     traces: ObjectInfo[],
     field: (typeof NUMERIC_TASK_FIELDS)[number],
   ): Promise<TaskIndex[] | null> {
-    const { objects: listed } = await this.objects.list(taskIndexPrefix(runId), 100_000);
     const stored = new Map(listed.map((o) => [o.name, o]));
     const found = new Map<string, TaskIndex>();
     const generations = new Map(traces.map((t) => [t.name, t.generation]));
