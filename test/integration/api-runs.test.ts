@@ -63,13 +63,16 @@ describe('POST /api/runs', () => {
     expect(stored.toString()).toBe(sheet);
     const doc = await api.firestore.collection('runs').doc(run.run_id).get();
     // Stored: additive counters only. Shown: with running, total_known and where they come from.
-    // label_pairs: the labels in the form the list's label filter queries.
+    // label_pairs: the labels in the form the list's label filter queries; recovery_run_ids:
+    // its recoveries, which GET /api/runs/{id} shows as `recoveries`.
     expect(doc.data()).toEqual({
       ...run,
       progress: emptyProgress(),
       label_pairs: [],
       search_terms: expect.arrayContaining(['sa', 'sample_1']),
+      recovery_run_ids: [],
     });
+    expect(run).not.toHaveProperty('recovery_run_ids');
     expect(run.progress).toEqual({ ...emptyProgress(), running: 0, total_known: 0, source: 'live' });
   });
 

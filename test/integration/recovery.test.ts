@@ -158,6 +158,12 @@ describe('POST /api/runs/{id}/recover', () => {
     // The chain is visible from both ends.
     const rootView = (await request<RunWithChain>(`${stack.url}/api/runs/${root.run_id}`)).body;
     expect(rootView.recoveries).toEqual([first.run_id]);
+    // Once, as `recoveries`: the store's own copy (recovery_run_ids) is not shown, here or in the list.
+    expect(rootView).not.toHaveProperty('recovery_run_ids');
+    const listed = (await request<{ runs: Record<string, unknown>[] }>(`${stack.url}/api/runs?page_size=100`))
+      .body;
+    expect(listed.runs.find((r) => r.run_id === root.run_id)).toBeDefined();
+    expect(listed.runs.filter((r) => 'recovery_run_ids' in r)).toEqual([]);
     const firstView = (await request<RunWithChain>(`${stack.url}/api/runs/${first.run_id}?include=events`))
       .body;
     expect(firstView.recoveries).toEqual([second.run_id]);

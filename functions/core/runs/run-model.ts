@@ -250,8 +250,8 @@ export const ListRunsQuery = z.strictObject({
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 
-/** A run as the API answers it: progress with its derived counts. */
-export const RunView = Run.extend({ progress: Progress });
+/** A run as the API answers it: progress with its derived counts; recoveries are GET /api/runs/{id}'s. */
+export const RunView = Run.omit({ recovery_run_ids: true }).extend({ progress: Progress });
 export type RunView = z.infer<typeof RunView>;
 
 export const ListRunsResponse = z.object({

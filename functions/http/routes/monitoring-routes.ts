@@ -4,7 +4,6 @@ import { createSession, type Session } from 'better-sse';
 import yazl from 'yazl';
 import { z } from 'zod';
 import type { RunStore } from '../../core/runs/ports';
-import { progressView } from '../../core/runs/progress';
 import { listRunFiles, runObjectName } from '../../core/runs/run-files';
 import { locateRunLog, readLogPage, readLogTail } from '../../core/runs/run-logs';
 import { isTerminal, type Run } from '../../core/runs/run-model';
@@ -16,7 +15,7 @@ import { NotFoundError, ValidationError } from '../../core/shared/errors';
 import type { ObjectStore } from '../../core/shared/ports';
 import { describeError, type Logger } from '../../logging';
 import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
-import { RunParams, runMissing } from './run-routes';
+import { RunParams, runMissing, runView } from './run-routes';
 
 const TaskParams = RunParams.extend({ task_id: z.string().max(20) });
 
@@ -229,7 +228,7 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
                 finish();
                 return;
               }
-              const view = { ...latest, progress: progressView(latest) };
+              const view = runView(latest);
               const id = createHash('sha256').update(JSON.stringify(view)).digest('hex').slice(0, 20);
               if (id !== lastId) {
                 session.push(view, 'run', id);

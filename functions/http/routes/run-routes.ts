@@ -52,9 +52,14 @@ const RunWithEvents = RunView.extend({
   events: z.array(RunHistoryEntrySchema).optional(),
 });
 
-/** A run as the API shows it: progress with running and total_known derived. */
-function view<T extends Run>(run: T): T & RunView {
-  return { ...run, progress: progressView(run) };
+/**
+ * A run as the API shows it: progress with running and total_known derived, and without
+ * `recovery_run_ids`, which the store keeps so that reading a run needs no query for its
+ * recoveries: GET /api/runs/{id} answers them as `recoveries`.
+ */
+export function runView<T extends Run>(run: T): Omit<T, 'recovery_run_ids'> & RunView {
+  const { recovery_run_ids: _, ...shown } = run;
+  return { ...shown, progress: progressView(run) };
 }
 
 const GetRunQuery = z.strictObject({
@@ -80,7 +85,7 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
         request_id: ctx.requestId,
       });
     }
-    return { status: 201, body: view(run), headers: { location: `/api/runs/${run.run_id}` } };
+    return { status: 201, body: runView(run), headers: { location: `/api/runs/${run.run_id}` } };
   };
   return [
     defineRoute({
@@ -96,7 +101,7 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
         const page = await listRuns(deps, requireCaller(ctx), query);
         return {
           body: {
-            runs: page.runs.map(view),
+            runs: page.runs.map(runView),
             page: query.page_token ? 0 : query.page,
             page_size: query.page_size,
             total: page.total,
@@ -193,7 +198,7 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
       handler: async (ctx) => {
         const { query } = ctx;
         return {
-          body: view(
+          body: runView(
             await getRunWithHistory(deps, requireCaller(ctx), ctx.params.id, query.include === 'events'),
           ),
         };
@@ -241,7 +246,7 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
           owner: run.user_email,
           labels: Object.keys(run.labels),
         });
-        return { body: view(run) };
+        return { body: runView(run) };
       },
     }),
     defineRoute({
@@ -265,7 +270,7 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
           request_id: ctx.requestId,
           owner: run.user_email,
         });
-        return { body: view(run) };
+        return { body: runView(run) };
       },
     }),
   ];
