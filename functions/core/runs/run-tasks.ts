@@ -9,7 +9,7 @@
  */
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { NUMERIC_TASK_FIELDS, parseTrace, type TraceTask } from '../nextflow/trace';
+import { NUMERIC_TASK_FIELDS, type NumericTaskField, parseTrace, type TraceTask } from '../nextflow/trace';
 import { NotFoundError } from '../shared/errors';
 import type { ObjectInfo, ObjectStore } from '../shared/ports';
 import { chunkAttempt } from './orchestrator-attempts';
@@ -22,12 +22,15 @@ import {
   indexSections,
   parseBaseSection,
   parseValueSection,
+  processMatches,
   ROLLUP_LEVELS,
   rollupName,
   type SectionName,
   selectRows,
+  statusMatches,
   type TaskIndex,
   type TaskIndexBase,
+  taskFilter,
   taskFromLine,
   taskIndexName,
   taskIndexPrefix,
@@ -126,12 +129,7 @@ export class TaskCatalog {
     const { current, indexed } = await this.tracesAndIndexes(runId);
     const indexes = await this.indexes.of(indexed, current.traces, query.sort);
     if (indexes) {
-      const statuses = query.status ? new Set(query.status.toUpperCase().split(',')) : null;
-      const rows = selectRows(
-        indexes,
-        { statuses, process: query.process },
-        { field: query.sort, order: query.order },
-      );
+      const rows = selectRows(indexes, taskFilter(query), { field: query.sort, order: query.order });
       const start = (query.page - 1) * query.page_size;
       const tasks = await this.readRows(rows.slice(start, start + query.page_size));
       if (tasks) return { source: current.source, tasks, total: rows.length };
@@ -254,11 +252,7 @@ class TaskIndexes {
   constructor(private readonly objects: ObjectStore) {}
 
   /** `listed`: the run's index objects (under taskIndexPrefix), as listed with their metadata. */
-  async of(
-    listed: ObjectInfo[],
-    traces: ObjectInfo[],
-    field: (typeof NUMERIC_TASK_FIELDS)[number],
-  ): Promise<TaskIndex[] | null> {
+  async of(listed: ObjectInfo[], traces: ObjectInfo[], field: NumericTaskField): Promise<TaskIndex[] | null> {
     const stored = new Map(listed.map((o) => [o.name, o]));
     const found = new Map<string, TaskIndex>();
     const generations = new Map(traces.map((t) => [t.name, t.generation]));
@@ -287,18 +281,12 @@ class TaskIndexes {
   }
 
   /** Index objects, CHUNK_READS at a time, each with `field`'s columns; null for one that is not an index. */
-  private async read(
-    objects: ObjectInfo[],
-    field: (typeof NUMERIC_TASK_FIELDS)[number],
-  ): Promise<(TaskIndex[] | null)[]> {
+  private async read(objects: ObjectInfo[], field: NumericTaskField): Promise<(TaskIndex[] | null)[]> {
     const limit = pLimit(CHUNK_READS);
     return Promise.all(objects.map((object) => limit(() => this.load(object, field))));
   }
 
-  private async load(
-    object: ObjectInfo,
-    field: (typeof NUMERIC_TASK_FIELDS)[number],
-  ): Promise<TaskIndex[] | null> {
+  private async load(object: ObjectInfo, field: NumericTaskField): Promise<TaskIndex[] | null> {
     const sections = indexSections(object);
     if (!sections) return null;
     const key = `${object.name}@${object.generation}`;
@@ -360,10 +348,6 @@ interface CachedIndexes {
 
 const rowsOf = (bases: TaskIndexBase[]) => bases.reduce((sum, base) => sum + base.task_id.length, 0);
 
-function shortName(process: string): string {
-  return process.slice(process.lastIndexOf(':') + 1);
-}
-
 export interface TaskView extends Omit<TraceTask, 'workdir'> {
   work_dir: string | null;
   logs_url: string | null;
@@ -380,14 +364,9 @@ export function taskView(run: Pick<Run, 'run_id'>, task: TraceTask): TaskView {
 
 /** Filters, sorts (nulls last) and pages tasks. */
 export function queryTasks(tasks: TraceTask[], query: TasksQuery): { tasks: TraceTask[]; total: number } {
-  const statuses = query.status ? new Set(query.status.toUpperCase().split(',')) : null;
-  const process = query.process;
+  const filter = taskFilter(query);
   const matching = tasks.filter(
-    (task) =>
-      (!statuses || (task.status !== null && statuses.has(task.status))) &&
-      (!process ||
-        task.process === process ||
-        (task.process !== null && shortName(task.process) === process)),
+    (task) => statusMatches(filter, task.status) && processMatches(filter, task.process),
   );
   const direction = query.order === 'asc' ? 1 : -1;
   const field = query.sort;

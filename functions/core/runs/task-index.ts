@@ -10,12 +10,18 @@
  * object's metadata. A reader reads `base` and the one field it sorts by, by range: the other
  * twenty fields cost nothing.
  */
-import { NUMERIC_TASK_FIELDS, type ParsedTrace, parseTrace, type TraceTask } from '../nextflow/trace';
+import {
+  NUMERIC_TASK_FIELDS,
+  type NumericTaskField,
+  type ParsedTrace,
+  parseTrace,
+  type TraceTask,
+} from '../nextflow/trace';
 import type { ObjectInfo } from '../shared/ports';
 import { LIVE_TRACE_CHUNK } from './orchestrator-attempts';
 
 /** The numeric fields other than task_id (which has its own column). */
-export type ValueField = Exclude<(typeof NUMERIC_TASK_FIELDS)[number], 'task_id'>;
+export type ValueField = Exclude<NumericTaskField, 'task_id'>;
 const VALUE_FIELDS = NUMERIC_TASK_FIELDS.filter((f): f is ValueField => f !== 'task_id');
 const VALUE_FIELD_SET = new Set<string>(VALUE_FIELDS);
 
@@ -378,28 +384,49 @@ export function compareTasks(
   return (x - y) * direction || ((xId ?? 0) - (yId ?? 0)) * direction;
 }
 
+/** Which tasks a page shows: any of the statuses asked for, and the process (full or short name). */
+export interface TaskFilter {
+  statuses: Set<string> | null;
+  process: string | undefined;
+}
+
+export function taskFilter(query: { status?: string | undefined; process?: string | undefined }): TaskFilter {
+  return {
+    statuses: query.status ? new Set(query.status.toUpperCase().split(',')) : null,
+    process: query.process,
+  };
+}
+
+export const statusMatches = (filter: TaskFilter, status: string | null) =>
+  !filter.statuses || (status !== null && filter.statuses.has(status));
+
+export const processMatches = (filter: TaskFilter, process: string | null) =>
+  !filter.process ||
+  (process !== null &&
+    (process === filter.process || process.slice(process.lastIndexOf(':') + 1) === filter.process));
+
 /**
- * The rows of `indexes` (in the order given: chunk order, then row order) with the status and
- * process asked for, ordered by `sort` as queryTasks orders the whole table.
+ * The rows of `indexes` (in the order given: chunk order, then row order) that `filter` shows,
+ * ordered by `sort` as queryTasks orders the whole table.
  */
 export function selectRows(
   indexes: TaskIndex[],
-  filter: { statuses: Set<string> | null; process: string | undefined },
-  sort: { field: (typeof NUMERIC_TASK_FIELDS)[number]; order: 'asc' | 'desc' },
+  filter: TaskFilter,
+  sort: { field: NumericTaskField; order: 'asc' | 'desc' },
 ): IndexedRow[] {
   const rows: (IndexedRow & { value: number | null; id: number | null })[] = [];
-  const shortName = (process: string) => process.slice(process.lastIndexOf(':') + 1);
+  const noStatus = statusMatches(filter, null);
+  const noProcess = processMatches(filter, null);
   for (const index of indexes) {
-    const statusOk = index.statuses.map((s) => !filter.statuses || filter.statuses.has(s));
-    const processOk = index.processes.map(
-      (p) => !filter.process || p === filter.process || shortName(p) === filter.process,
-    );
+    // Each distinct status and process is matched once, not once per row.
+    const statusOk = index.statuses.map((s) => statusMatches(filter, s));
+    const processOk = index.processes.map((p) => processMatches(filter, p));
     const column = sort.field === 'task_id' ? index.task_id : index.values[sort.field];
     for (let row = 0; row < index.task_id.length; row++) {
       const status = index.status[row] ?? null;
       const process = index.process[row] ?? null;
-      if (filter.statuses && (status === null || !statusOk[status])) continue;
-      if (filter.process && (process === null || !processOk[process])) continue;
+      if (!(status === null ? noStatus : statusOk[status])) continue;
+      if (!(process === null ? noProcess : processOk[process])) continue;
       rows.push({ index, row, value: column?.[row] ?? null, id: index.task_id[row] ?? null });
     }
   }

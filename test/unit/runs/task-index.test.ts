@@ -11,6 +11,7 @@ import {
   parseValueSection,
   selectRows,
   type TaskIndex,
+  taskFilter,
   taskFromLine,
   taskIndexName,
 } from '../../../functions/core/runs/task-index';
@@ -90,12 +91,10 @@ describe('the task index of a trace', () => {
         { process: 'WF:SUB:B' },
       ]) {
         const query = TasksQuery.parse({ ...q, sort });
-        const statuses = query.status ? new Set(query.status.toUpperCase().split(',')) : null;
-        const rows = selectRows(
-          [stored, { ...stored, source: 'second' }],
-          { statuses, process: query.process },
-          { field: query.sort, order: query.order },
-        );
+        const rows = selectRows([stored, { ...stored, source: 'second' }], taskFilter(query), {
+          field: query.sort,
+          order: query.order,
+        });
         const table = [...tasks, ...tasks.map((t) => ({ ...t }))];
         const expected = queryTasks(table, { ...query, page_size: 500 }).tasks;
         expect(rows.map((r) => `${r.index.source}:${r.row}`)).toEqual(
