@@ -7,11 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
-import { GcsObjectStore } from '../../functions/adapters/gcs-object-store';
+import { GcsObjectStore, STORAGE_UNAVAILABLE } from '../../functions/adapters/gcs-object-store';
 import { loadConfig } from '../../functions/config';
 import { ingestFinalTrace, ingestTraceChunk } from '../../functions/core/runs/artifact-ingest';
 import { queryTasks, TaskCatalog, TasksQuery } from '../../functions/core/runs/run-tasks';
 import { taskIndexName, taskIndexPrefix } from '../../functions/core/runs/task-index';
+import { UpstreamError } from '../../functions/core/shared/errors';
 import { createFirestore, createStorage } from '../../functions/deps';
 import { LocalGcsServer } from '../../scripts/local/gcs-server';
 import { firestoreEmulatorHost, tempDir, uniqueProjectId } from '../helpers/env';
@@ -214,6 +215,24 @@ describe('a page of tasks', () => {
     const fields = QUERIES.slice(8).filter((q) => q.sort !== 'memory').length;
     expect(reads.filter((name) => name.endsWith('xx.idx'))).toHaveLength(1 + fields);
     expect(reads).toHaveLength(7 * (1 + fields));
+  });
+
+  it('fails a page while Cloud Storage fails, and uses the index once it answers again', async () => {
+    const { runId } = await liveRun();
+    let down = true;
+    const flaky = Object.assign(Object.create(objects) as GcsObjectStore, {
+      readRange: (name: string, start: number, end: number, generation?: string) =>
+        down && name.includes('/index/')
+          ? Promise.reject(new UpstreamError(STORAGE_UNAVAILABLE))
+          : objects.readRange(name, start, end, generation),
+    });
+    const catalog = new TaskCatalog(flaky);
+    await expect(catalog.page(runId, QUERIES[0]!)).rejects.toThrow(STORAGE_UNAVAILABLE);
+    down = false;
+    expect(await catalog.page(runId, QUERIES[0]!)).toEqual(await expected(runId, QUERIES[0]!));
+    // From the index, not the whole table: the outage was not remembered as "no index".
+    const traceBytes = chunks.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
+    expect(catalog.bytesRead).toBeLessThan(traceBytes / 2);
   });
 
   it('keeps one run’s whole table per instance: another run’s replaces it', async () => {

@@ -290,10 +290,16 @@ class TaskIndexes {
     const sections = indexSections(object);
     if (!sections) return null;
     const key = `${object.name}@${object.generation}`;
+    // A generation gone (rewritten since it was listed) is no index, kept as such under its
+    // key; any other failure (Cloud Storage down) fails the request and is not remembered.
     const section = async (name: SectionName) => {
       const [from, to] = sections.get(name)!;
-      const bytes = await this.objects.readRange(object.name, from, to, object.generation).catch(() => null);
-      return bytes?.toString('utf8') ?? null;
+      try {
+        return (await this.objects.readRange(object.name, from, to, object.generation)).toString('utf8');
+      } catch (error) {
+        if (error instanceof NotFoundError) return null;
+        throw error;
+      }
     };
     // The base and the field's section (when not read yet) at once.
     const cached = this.cache.get(key);
