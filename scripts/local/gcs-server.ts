@@ -66,6 +66,17 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** GCS limits an object's custom metadata (keys and values together) to 8 KiB. */
+const MAX_CUSTOM_METADATA_BYTES = 8 * 1024;
+
+function checkCustomMetadata(metadata: Record<string, string> | undefined): void {
+  const bytes = Object.entries(metadata ?? {}).reduce(
+    (sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(String(value ?? '')),
+    0,
+  );
+  if (bytes > MAX_CUSTOM_METADATA_BYTES) throw new GcsError(400, 'Metadata part is too large.', 'invalid');
+}
+
 function parseMultipart(
   body: Buffer,
   contentType: string,
@@ -283,6 +294,7 @@ export class LocalGcsServer {
   ): Promise<StoredObject> {
     const objects = this.bucket(bucket);
     this.checkPreconditions(bucket, metadata.name, preconditions);
+    checkCustomMetadata(metadata.metadata);
     const crc = new CRC32C();
     crc.update(content);
     const generation = this.nextGeneration();
@@ -447,6 +459,7 @@ export class LocalGcsServer {
       case 'PATCH': {
         const object = this.object(bucket, name);
         const patch = JSON.parse((await readBody(req)).toString('utf8') || '{}') as Partial<StoredObject>;
+        if (patch.metadata) checkCustomMetadata({ ...object.metadata, ...patch.metadata });
         const updated: StoredObject = {
           ...object,
           ...(patch.contentType ? { contentType: patch.contentType } : {}),

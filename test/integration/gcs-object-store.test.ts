@@ -33,7 +33,7 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-describe('GcsObjectStore', () => {
+describe('GcsObjectStore with the local GCS server', () => {
   it('writes custom metadata and lists and stats it back; an object without any has none', async () => {
     await objects.write('runs/a/one', 'first', 'text/plain', { 'arc-note': 'kept', sections: '{"a":[0,1]}' });
     await objects.write('runs/a/two', 'second', 'text/plain');
@@ -46,6 +46,16 @@ describe('GcsObjectStore', () => {
       'arc-note': 'kept',
       sections: '{"a":[0,1]}',
     });
+  });
+
+  it('refuses custom metadata over GCS’s 8 KiB, as GCS does, and keeps the object as it was', async () => {
+    await objects.write('runs/c/obj', 'kept', 'text/plain', { small: 'yes' });
+    const error = await objects
+      .write('runs/c/obj', 'lost', 'text/plain', { big: 'x'.repeat(8 * 1024) })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 400, message: 'Metadata part is too large.' });
+    expect((await objects.read('runs/c/obj')).toString()).toBe('kept');
+    expect((await objects.stat('runs/c/obj'))?.metadata).toEqual({ small: 'yes' });
   });
 
   it('reads a range of the generation asked for, and says when that generation is gone', async () => {
