@@ -17,6 +17,7 @@ interface Staged {
 }
 
 const BATCH = 20;
+const CLAIM_ATTEMPTS = 3;
 
 /** Status events: staged in the outbox with each change, published after the commit. */
 export interface StatusEvents {
@@ -88,18 +89,40 @@ export class FirestoreRunEventOutbox implements RunEventOutbox {
     const owner = randomUUID();
     const leaseRef = this.db.collection(this.streams).doc(runId);
     let published = 0;
-    for (;;) {
-      const due = await this.claim(runId, owner, leaseRef);
-      if (due.length === 0) return published;
-      try {
+    try {
+      for (;;) {
+        const due = await this.claimRetrying(runId, owner, leaseRef);
+        if (due.length === 0) return published;
         for (const item of due) {
           await this.publisher.publish(item.message);
           await item.ref.delete();
           published += 1;
         }
+      }
+    } catch (error) {
+      // Whatever failed (a publish, or a claim after one), the lease is let go at once: a
+      // lease left held would make every other drainer leave its events to nobody.
+      await this.release(owner, leaseRef).catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * A claim that fails is tried again, twice, after a pause: transactions that contend on a
+   * run's stream fail now and then (Firestore answers ABORTED, its emulator "Transaction is
+   * invalid or closed"), and a claim given up leaves the events to the sweeper, a minute later.
+   */
+  private async claimRetrying(
+    runId: string,
+    owner: string,
+    leaseRef: DocumentReference,
+  ): Promise<(Staged & { ref: DocumentReference })[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.claim(runId, owner, leaseRef);
       } catch (error) {
-        await this.release(owner, leaseRef).catch(() => {});
-        throw error;
+        if (attempt >= CLAIM_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt + Math.random() * 50));
       }
     }
   }
@@ -121,8 +144,15 @@ export class FirestoreRunEventOutbox implements RunEventOutbox {
     return this.db.runTransaction(async (tx) => {
       const now = this.now().getTime();
       const lease = await tx.get(leaseRef);
-      const held = lease.data() as { owner: string; until: number } | undefined;
-      if (held && held.owner !== owner && held.until > now) return [];
+      const held = lease.data() as { owner: string; until: number; knocks?: number } | undefined;
+      if (held && held.owner !== owner && held.until > now) {
+        // Another drainer holds the stream and publishes what it finds before it lets go.
+        // Knocking writes the lease, so that holder's last look at the outbox (a transaction
+        // that reads the lease) is ordered after this event's commit and sees it; a query
+        // alone would not stop that look from missing an event committed meanwhile.
+        tx.update(leaseRef, { knocks: (held.knocks ?? 0) + 1 });
+        return [];
+      }
       const staged = await tx.get(
         this.db.collection(this.outbox).where('run_id', '==', runId).orderBy('seq').limit(BATCH),
       );
