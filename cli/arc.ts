@@ -17,7 +17,11 @@ import { stripVTControlCharacters } from 'node:util';
 import { MultiBar, Presets } from 'cli-progress';
 import { Command, CommanderError, Option } from 'commander';
 import YAML from 'yaml';
+import type { HaystackRun } from '../functions/core/haystack/run-model';
 import { shortProcessName } from '../functions/core/nextflow/process-names';
+import type { RunView } from '../functions/core/runs/run-model';
+import type { LogEntry } from '../functions/core/runs/views';
+import { isTerminal } from '../functions/core/shared/run-status';
 import { ArcClient, CliError, EXIT } from './client';
 
 interface Globals {
@@ -29,47 +33,6 @@ interface Globals {
   audience?: string;
 }
 
-interface ProcessCounts {
-  completed: number;
-  cached: number;
-  failed: number;
-  running: number;
-  submitted: number;
-}
-
-interface RunView {
-  run_id: string;
-  status: string;
-  pipeline: string;
-  pipeline_version: string;
-  created_at: string;
-  error_message: string | null;
-  error_task: string | null;
-  exit_code: number | null;
-  labels?: Record<string, string>;
-  progress: ProcessCounts & { total_known: number; processes: Record<string, ProcessCounts> };
-}
-
-interface HaystackView {
-  run_id: string;
-  status: string;
-  query: string;
-  current_phase: string | null;
-  current_iteration: number;
-  max_iterations: number;
-  grounding_scores: {
-    iteration: number;
-    composite: number;
-    strategy: string;
-    condition: string;
-    cell_type: string;
-  }[];
-  final_score: number | null;
-  termination_reason: string | null;
-  error_message: string | null;
-}
-
-const TERMINAL = ['completed', 'failed', 'cancelled'];
 const exitFor = (status: string) =>
   status === 'completed' ? EXIT.completed : status === 'cancelled' ? EXIT.cancelled : EXIT.failed;
 
@@ -144,7 +107,7 @@ async function waitForRun(
         await sleep(intervalMs);
         continue;
       }
-      if (TERMINAL.includes(run.status)) {
+      if (isTerminal(run.status)) {
         bars?.stop();
         print(globals, run, () =>
           run.status === 'failed'
@@ -172,7 +135,7 @@ async function waitForQuestion(
   let phase = '';
   try {
     for (;;) {
-      const run = await client.request<HaystackView>('GET', `/api/v1/runs/${encodeURIComponent(runId)}`);
+      const run = await client.request<HaystackRun>('GET', `/api/v1/runs/${encodeURIComponent(runId)}`);
       if (!globals.json) {
         const now = `${run.status}${run.current_phase ? ` · ${run.current_phase.replace(/_/g, ' ')} (iteration ${run.current_iteration}/${run.max_iterations})` : ''}`;
         if (now !== phase) process.stderr.write(`${now}\n`);
@@ -184,7 +147,7 @@ async function waitForQuestion(
         }
       }
       seen = run.grounding_scores.length;
-      if (TERMINAL.includes(run.status)) {
+      if (isTerminal(run.status)) {
         print(
           globals,
           run,
@@ -205,14 +168,6 @@ const printable = (text: string) =>
   Array.from(stripVTControlCharacters(text))
     .filter((c) => c >= ' ' || c === '\n' || c === '\t')
     .join('');
-
-interface LogEntry {
-  timestamp: string;
-  thread: string;
-  level: string;
-  logger: string;
-  message: string;
-}
 
 const logLine = (e: LogEntry) =>
   printable(`${e.timestamp} [${e.thread}] ${e.level} ${e.logger} - ${e.message}`);
@@ -622,7 +577,7 @@ export function program(): Command {
           ...(opts.maxIterations ? { max_iterations: Number(opts.maxIterations) } : {}),
           ...(opts.threshold ? { score_threshold: Number(opts.threshold) } : {}),
         };
-        const run = await client().request<HaystackView>('POST', '/api/v1/runs', body);
+        const run = await client().request<HaystackRun>('POST', '/api/v1/runs', body);
         if (!opts.wait) return print(globals(), run, () => `Question ${run.run_id} asked (${run.status}).`);
         process.stderr.write(`Question ${run.run_id} asked.\n`);
         process.exitCode = await waitForQuestion(client(), globals(), run.run_id, interval(opts.interval));

@@ -6,6 +6,7 @@
  */
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { GoogleAuth } from 'google-auth-library';
+import type { FieldProblem } from '../functions/core/shared/errors';
 
 export const EXIT = { completed: 0, failed: 1, usage: 2, cancelled: 3, unreachable: 4 } as const;
 
@@ -26,12 +27,7 @@ export interface ClientOptions {
   user?: string;
 }
 
-interface Problem {
-  field?: string;
-  row?: number;
-  column?: string;
-  message: string;
-}
+type Problem = FieldProblem;
 
 export class ArcClient {
   private tokenClient: Promise<{ getRequestHeaders(): Promise<Headers | Record<string, string>> }> | null =

@@ -1,5 +1,5 @@
 import { eventFunction } from './bootstrap/events';
-import { createExecutionDeps } from './deps/runs';
-import { createBatchJobEventHandler } from './events/event-handlers';
+import { createKernelDeps } from './deps/run-kinds';
+import { createBatchJobEventHandler } from './events/batch-job-events';
 
-eventFunction('onBatchJobEvent', (config) => () => createBatchJobEventHandler(createExecutionDeps(config)));
+eventFunction('onBatchJobEvent', (config) => () => createBatchJobEventHandler(createKernelDeps(config)));

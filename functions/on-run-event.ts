@@ -1,5 +1,5 @@
 import { eventFunction } from './bootstrap/events';
 import { createNotifierDeps } from './deps/notifications';
-import { createRunEventNotifierHandler } from './events/run-event-handlers';
+import { createRunEventNotifierHandler } from './events/run-status-notifier';
 
 eventFunction('onRunEvent', (config) => () => createRunEventNotifierHandler(createNotifierDeps(config)));

@@ -1,5 +1,5 @@
 import { httpFunction } from './bootstrap/http';
-import { createExecutionDeps } from './deps/runs';
+import { createKernelDeps } from './deps/run-kinds';
 import { createPrepareRunHandler } from './http/workflow-steps';
 
-httpFunction('prepareRun', (config) => () => createPrepareRunHandler(createExecutionDeps(config)));
+httpFunction('prepareRun', (config) => () => createPrepareRunHandler(createKernelDeps(config)));

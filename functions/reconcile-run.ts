@@ -1,5 +1,5 @@
 import { httpFunction } from './bootstrap/http';
-import { createExecutionDeps } from './deps/runs';
+import { createKernelDeps } from './deps/run-kinds';
 import { createReconcileRunHandler } from './http/workflow-steps';
 
-httpFunction('reconcileRun', (config) => () => createReconcileRunHandler(createExecutionDeps(config)));
+httpFunction('reconcileRun', (config) => () => createReconcileRunHandler(createKernelDeps(config)));

@@ -1,5 +1,5 @@
 import { httpFunction } from './bootstrap/http';
-import { createSweepDeps } from './deps/workflows';
+import { createSweepDeps } from './deps/run-kinds';
 import { createSweepStaleRunsHandler } from './http/sweep-endpoint';
 
 httpFunction('sweepStaleRuns', (config) => () => createSweepStaleRunsHandler(createSweepDeps(config)));

@@ -69,10 +69,8 @@ locals {
     prepareRun     = { entry = "prepareRun", public = false, invoker = "workflows" }
     reconcileRun   = { entry = "reconcileRun", public = false, invoker = "workflows" }
     sweepStaleRuns = { entry = "sweepStaleRuns", public = false, invoker = "scheduler" }
-    # HAYSTACK: its API under /api/v1, and the workflow's two steps for its runs.
-    haystack             = { entry = "haystack", public = true, invoker = null }
-    prepareHaystackRun   = { entry = "prepareHaystackRun", public = false, invoker = "workflows" }
-    reconcileHaystackRun = { entry = "reconcileHaystackRun", public = false, invoker = "workflows" }
+    # HAYSTACK's API under /api/v1 (its runs take the same workflow steps as every kind's).
+    haystack = { entry = "haystack", public = true, invoker = null }
   }
   event_functions = {
     onBatchJobEvent = {
@@ -470,9 +468,10 @@ resource "google_pubsub_topic_iam_member" "run_events_subscribers" {
   member   = each.value
 }
 
-# The HAYSTACK agent publishes its run's state changes to arc-batch-events, as Batch does.
-resource "google_pubsub_topic_iam_member" "haystack_publisher" {
-  topic  = google_pubsub_topic.batch_events.name
+# The HAYSTACK agent changes its run's status (running, completed, failed) through the same
+# lifecycle as the functions, so it publishes those status events to arc-run-events as they do.
+resource "google_pubsub_topic_iam_member" "haystack_publish_run_events" {
+  topic  = google_pubsub_topic.run_events.name
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:${google_service_account.sa["haystack"].email}"
 }

@@ -17,8 +17,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FUNCTIONS: Record<string, string> = {
   api: 'functions/api.ts',
   haystack: 'functions/haystack.ts',
-  prepareHaystackRun: 'functions/prepare-haystack-run.ts',
-  reconcileHaystackRun: 'functions/reconcile-haystack-run.ts',
   prepareRun: 'functions/prepare-run.ts',
   reconcileRun: 'functions/reconcile-run.ts',
   onBatchJobEvent: 'functions/on-batch-job-event.ts',

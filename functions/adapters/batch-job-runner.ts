@@ -1,6 +1,12 @@
 import type { BatchServiceClient, protos } from '@google-cloud/batch';
-import { BatchJob, type BatchJobSpec } from '../core/runs/batch-job';
-import { type CreateJobInput, JobExistsError, type JobRunner, JobRunnerError } from '../core/runs/ports';
+import {
+  BatchJob,
+  type CreateJobInput,
+  JobExistsError,
+  type JobRunner,
+  JobRunnerError,
+  type JobSpec,
+} from '../core/shared/batch';
 import { GrpcCode, grpcCodeOf, httpStatusForGrpc, missingCredentials } from './grpc-status';
 
 type ProtoJob = protos.google.cloud.batch.v1.IJob;
@@ -23,7 +29,7 @@ function durationToProto(value: string): { seconds: number; nanos: number } {
 }
 
 /** The REST-shaped job spec, as the gRPC client wants it (durations as {seconds, nanos}). */
-export function jobSpecToProto(spec: BatchJobSpec): Record<string, unknown> {
+export function jobSpecToProto(spec: JobSpec): Record<string, unknown> {
   return {
     ...spec,
     taskGroups: spec.taskGroups.map((group) => ({

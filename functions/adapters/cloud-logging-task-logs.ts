@@ -1,7 +1,7 @@
 import type { Logging } from '@google-cloud/logging';
 import type { TraceTask } from '../core/nextflow/trace';
-import type { JobRunner } from '../core/runs/ports';
 import { TASK_LOG_TAIL_BYTES, type TaskLogSource, type TaskLogs } from '../core/runs/task-logs';
+import type { JobRunner } from '../core/shared/batch';
 import { missingCredentials } from './grpc-status';
 
 const MAX_ENTRIES = 5_000;

@@ -1,12 +1,33 @@
-import type { Firestore, Query } from '@google-cloud/firestore';
+import type { Firestore, Query, Transaction } from '@google-cloud/firestore';
 import type { HaystackRunStore } from '../core/haystack/ports';
-import { HaystackRun } from '../core/haystack/run-model';
+import {
+  applyHaystackEvents,
+  type HaystackFields,
+  HaystackRun,
+  haystackEventView,
+} from '../core/haystack/run-model';
+import type { RunEvent } from '../core/shared/lifecycle';
 import { runStatusEvent } from '../core/shared/run-events';
+import type { KernelFields, StaleQuery } from '../core/shared/run-kind';
 import type { RunStatus } from '../core/shared/run-status';
 import { publishAfterCommit, type StatusEvents } from './firestore-run-event-outbox';
 import { firestoreSdk } from './google-sdks';
 
-/** `haystack_runs/{run_id}`: one document a run; changes in transactions. */
+/** The fields no status owns: the only ones `update` and `setFields` may write. */
+const LIFECYCLE_OWNED = new Set([
+  'run_id',
+  'status',
+  'submitted_at',
+  'started_at',
+  'completed_at',
+  'failed_at',
+  'cancelled_at',
+]);
+
+/**
+ * `haystack_runs/{run_id}`: one document a run; changes in transactions. A status change goes
+ * through the lifecycle's reducer (`apply`) and stages its status event in the same commit.
+ */
 export class FirestoreHaystackRunStore implements HaystackRunStore {
   constructor(
     private readonly db: Firestore,
@@ -45,12 +66,7 @@ export class FirestoreHaystackRunStore implements HaystackRunStore {
     return { runs: snapshot.docs.map((doc) => HaystackRun.parse(doc.data())), total: total.data().count };
   }
 
-  async findStale(query: {
-    statuses: RunStatus[];
-    field: 'updated_at' | 'created_at';
-    before: string;
-    limit: number;
-  }): Promise<HaystackRun[]> {
+  async findStale(query: StaleQuery): Promise<HaystackRun[]> {
     const snapshot = await this.runs()
       .where('status', 'in', query.statuses)
       .where(query.field, '<', query.before)
@@ -60,33 +76,76 @@ export class FirestoreHaystackRunStore implements HaystackRunStore {
     return snapshot.docs.map((doc) => HaystackRun.parse(doc.data()));
   }
 
+  async apply(
+    runId: string,
+    events: RunEvent | RunEvent[],
+  ): Promise<{ run: HaystackRun; applied: boolean } | null> {
+    const list = Array.isArray(events) ? events : [events];
+    const ref = this.runs().doc(runId);
+    let entered: RunStatus[] = [];
+    const result = await this.db.runTransaction(async (tx) => {
+      entered = [];
+      const snapshot = await tx.get(ref);
+      if (!snapshot.exists) return null;
+      const original = HaystackRun.parse(snapshot.data());
+      const changed = applyHaystackEvents(original, list);
+      if (!changed) return { run: original, applied: false };
+      tx.update(ref, changedFields(original, changed.run));
+      this.stage(tx, changed.run, changed.entered);
+      entered = changed.entered.map((t) => t.to);
+      return { run: changed.run, applied: true };
+    });
+    if (entered.length > 0) await publishAfterCommit(this.events, runId);
+    return result;
+  }
+
+  async setFields(runId: string, fields: KernelFields): Promise<boolean> {
+    return (await this.update(runId, () => fields)) !== null;
+  }
+
   async update(
     runId: string,
-    change: (run: HaystackRun) => Partial<HaystackRun> | null,
+    change: (run: HaystackRun) => HaystackFields | null,
   ): Promise<HaystackRun | null> {
     const ref = this.runs().doc(runId);
-    let moved = false;
-    const updated = await this.db.runTransaction(async (tx) => {
+    return this.db.runTransaction(async (tx) => {
       const snapshot = await tx.get(ref);
       if (!snapshot.exists) return null;
       const run = HaystackRun.parse(snapshot.data());
       const patch = change(run);
       if (!patch) return run;
+      const owned = Object.keys(patch).filter((key) => LIFECYCLE_OWNED.has(key));
+      if (owned.length > 0)
+        throw new Error(`${owned.join(', ')} change only through the lifecycle (apply), not update`);
       tx.update(ref, patch);
-      const next = { ...run, ...patch };
-      moved = next.status !== run.status;
-      if (moved && this.events) {
-        const event = runStatusEvent(
-          'haystack',
-          { ...next, pipeline: 'haystack', pipeline_version: null },
-          { from: run.status, to: next.status, at: next.updated_at },
-          this.events.project,
-        );
-        this.events.outbox.stage(tx, event);
-      }
-      return next;
+      return { ...run, ...patch };
     });
-    if (moved) await publishAfterCommit(this.events, runId);
-    return updated;
   }
+
+  /** Each status the run entered, as its event, in the commit that made the change. */
+  private stage(
+    tx: Transaction,
+    run: HaystackRun,
+    transitions: { from: RunStatus; to: RunStatus; at: string }[],
+  ): void {
+    if (!this.events) return;
+    for (const transition of transitions) {
+      const event = runStatusEvent(
+        haystackEventView(run),
+        { ...run, pipeline: 'haystack', pipeline_version: null },
+        transition,
+        this.events.project,
+      );
+      this.events.outbox.stage(tx, event);
+    }
+  }
+}
+
+/** The fields of `after` that differ from `before` (a lifecycle patch and what entering a status set). */
+function changedFields(before: HaystackRun, after: HaystackRun): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(after).filter(
+      ([key, value]) => JSON.stringify(value) !== JSON.stringify((before as Record<string, unknown>)[key]),
+    ),
+  );
 }

@@ -17,26 +17,32 @@ import type {
   RunHistoryEntry,
   RunPage,
   RunStore,
-  StaleQuery,
 } from '../core/runs/ports';
-import { isTerminal, Run, type RunStatus, type StoredProgress } from '../core/runs/run-model';
+import { COUNTERS } from '../core/runs/run-document';
+import {
+  isTerminal,
+  nextflowEventView,
+  Run,
+  type RunStatus,
+  type StoredProgress,
+} from '../core/runs/run-model';
 import { searchTerms } from '../core/runs/search';
+import { ConflictError, ValidationError } from '../core/shared/errors';
 import {
   appliedDetail,
   applyRunEvent,
   ignoredReason,
+  type LifecyclePatch,
   type RunEvent,
-  type RunPatch,
-} from '../core/runs/state-machine';
-import { ConflictError, ValidationError } from '../core/shared/errors';
+} from '../core/shared/lifecycle';
 import { runStatusEvent } from '../core/shared/run-events';
+import type { StaleQuery } from '../core/shared/run-kind';
 import { publishAfterCommit, type StatusEvents } from './firestore-run-event-outbox';
 import { firestoreSdk } from './google-sdks';
 import { GrpcCode, grpcCodeOf } from './grpc-status';
 
 /** Attempts of a read-then-conditional-write before the change is given up (the caller retries later). */
 const MAX_ATTEMPTS = 30;
-const COUNTERS = ['submitted', 'announced', 'completed', 'cached', 'failed', 'aborted'] as const;
 
 interface Cursor {
   /** The filter the token was issued for: a token only continues the query it came from. */
@@ -84,7 +90,7 @@ function decodeCursor(token: string, filter: RunFilter): Cursor {
   return cursor as Cursor;
 }
 
-function historyEntry(run: Run, event: RunEvent, patch: RunPatch | null): RunHistoryEntry {
+function historyEntry(run: Run, event: RunEvent, patch: LifecyclePatch | null): RunHistoryEntry {
   return {
     source: event.source,
     from: run.status,
@@ -299,7 +305,7 @@ export class FirestoreRunStore implements RunStore {
       const original = Run.parse(snapshot.data());
       const batch = this.db.batch();
       let run = original;
-      let changes: RunPatch = {};
+      let changes: LifecyclePatch = {};
       const transitions: { from: RunStatus; to: RunStatus; at: string }[] = [];
       list.forEach((event, index) => {
         const patch = applyRunEvent(run, event);
@@ -313,7 +319,10 @@ export class FirestoreRunStore implements RunStore {
         }
       });
       for (const transition of transitions)
-        this.events?.outbox.stage(batch, runStatusEvent('nextflow', run, transition, this.events.project));
+        this.events?.outbox.stage(
+          batch,
+          runStatusEvent(nextflowEventView(run), run, transition, this.events.project),
+        );
       // Most events change nothing (redeliveries, late notifications). A run only moves
       // forward, so an event ignored now is ignored later too: its history needs no precondition.
       if (Object.keys(changes).length === 0) {

@@ -115,6 +115,10 @@ export class GcsObjectStore implements ObjectStore {
     return this.file(name).createReadStream();
   }
 
+  async delete(name: string): Promise<void> {
+    await guardStorage(() => this.file(name).delete({ ignoreNotFound: true }));
+  }
+
   async exists(name: string): Promise<boolean> {
     const [exists] = await guardStorage(() => this.file(name).exists());
     return exists;

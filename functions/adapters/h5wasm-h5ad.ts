@@ -5,6 +5,9 @@
  * write HDF5 bool or enum types, so bool columns are written as int8 (anndata reads 0/1);
  * the reader also takes what anndata writes: CSR or dense X, categorical and bool columns.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { AnnData, Column, DataFrame, Matrix, UnsValue } from '../core/haystack/anndata';
 import type { AnnDataFiles } from '../core/haystack/ports';
@@ -214,6 +217,30 @@ export class H5wasmAnnDataFiles implements AnnDataFiles {
         encode(file.create_group(name), 'dict', '0.1.0');
     } finally {
       file.close();
+    }
+  }
+
+  async encode(adata: AnnData): Promise<Uint8Array> {
+    return this.inTempDir(async (path) => {
+      await this.write(path, adata);
+      return readFile(path);
+    });
+  }
+
+  async decode(bytes: Uint8Array): Promise<AnnData> {
+    return this.inTempDir(async (path) => {
+      await writeFile(path, bytes);
+      return this.read(path);
+    });
+  }
+
+  /** HDF5 reads and writes files: bytes pass through one in a directory of their own, removed after. */
+  private async inTempDir<T>(work: (path: string) => Promise<T>): Promise<T> {
+    const dir = await mkdtemp(join(tmpdir(), 'h5ad-'));
+    try {
+      return await work(join(dir, 'data.h5ad'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
 

@@ -1,5 +1,5 @@
 import type { ExecutionsClient } from '@google-cloud/workflows';
-import type { WorkflowArgument, WorkflowExecutionState, WorkflowStarter } from '../core/runs/ports';
+import type { WorkflowArgument, WorkflowExecutionState, WorkflowStarter } from '../core/shared/run-kind';
 import { GrpcCode, grpcCodeOf, missingCredentials } from './grpc-status';
 
 const STATES = ['ACTIVE', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'UNAVAILABLE', 'QUEUED'] as const;

@@ -9,6 +9,10 @@ export const haystackEnv = z.object({
   HAYSTACK_GPU_MACHINE_TYPE: z.string().min(1).default('a3-highgpu-1g'),
   HAYSTACK_GPU_ACCELERATOR: z.string().min(1).default('nvidia-h100-80gb'),
   HAYSTACK_SERVICE_ACCOUNT: z.string().min(1).optional(),
+  HAYSTACK_POLL_MS: fix(
+    z.coerce.number().int().min(50).max(60_000),
+    'set it to how often (ms) the agent reads a model job’s state, 50–60000',
+  ).default(5_000),
   HAYSTACK_ATLAS_SEED: fix(
     z.coerce
       .number()
@@ -35,6 +39,8 @@ export function haystackConfig(
       gpuAccelerator: c.HAYSTACK_GPU_ACCELERATOR,
       serviceAccount:
         c.HAYSTACK_SERVICE_ACCOUNT ?? `arc-haystack@${platform.project}.iam.gserviceaccount.com`,
+      /** How often the agent reads a model job's state (the local stack: 200 ms). */
+      pollMs: c.HAYSTACK_POLL_MS,
       /** Every function and job generates the same synthetic atlas from it. */
       atlasSeed: c.HAYSTACK_ATLAS_SEED,
     },

@@ -65,15 +65,43 @@ function problemsOf(schema: z.ZodObject, env: Record<string, string>): string[] 
   });
 }
 
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  // An empty variable counts as unset (Terraform and shells set optional ones to "").
-  const set = Object.fromEntries(
+/** An empty variable counts as unset (Terraform and shells set optional ones to ""). */
+function setVariables(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
     Object.entries(env).filter(
       (entry): entry is [string, string] => entry[1] !== '' && entry[1] !== undefined,
     ),
   );
-  const problems = SECTIONS.flatMap((schema) => problemsOf(schema, set));
+}
+
+function checkSections(sections: readonly z.ZodObject[], set: Record<string, string>): void {
+  const problems = sections.flatMap((schema) => problemsOf(schema, set));
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+}
+
+/** What the HAYSTACK agent job reads: the platform's clients, the assistant's model, HAYSTACK's jobs. */
+export type AgentConfig = ReturnType<typeof platformConfig> &
+  ReturnType<typeof assistantConfig> &
+  ReturnType<typeof haystackConfig>;
+
+/**
+ * The HAYSTACK agent's configuration: only the sections it uses (platform, assistant, haystack),
+ * from its job's environment; a variable of another section neither helps nor breaks it.
+ */
+export function loadAgentConfig(env: Record<string, string | undefined>): AgentConfig {
+  const set = setVariables(env);
+  checkSections([platformEnv, assistantEnv, haystackEnv], set);
+  const platform = platformConfig(platformEnv.parse(set), env);
+  return {
+    ...platform,
+    ...assistantFrom(assistantEnv.parse(set)),
+    ...haystackConfig(haystackEnv.parse(set), platform),
+  };
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const set = setVariables(env);
+  checkSections(SECTIONS, set);
   const platform = platformConfig(platformEnv.parse(set), env);
   const access = accessEnv.parse(set);
   const crossField = [

@@ -77,7 +77,7 @@ export function platformConfig(c: z.output<typeof platformEnv>, env: Record<stri
     runsBucket: c.RUNS_BUCKET,
     firestore: { databaseId: c.FIRESTORE_DATABASE, emulatorHost: c.FIRESTORE_EMULATOR_HOST },
     storageEmulatorHost: c.STORAGE_EMULATOR_HOST,
-    /** Every run status change is published here (ARCHITECTURE §14). */
+    /** Every run status change is published here (ARCHITECTURE §7a). */
     runEventsTopic: c.RUN_EVENTS_TOPIC,
     signedUrlTtlSeconds: c.SIGNED_URL_TTL_SECONDS,
     /** Only for local stacks: a key to sign download links with (on GCP, the IAM Credentials API signs). */

@@ -4,12 +4,12 @@ import type { StatusEvents } from '../adapters/firestore-run-event-outbox';
 import { FirestoreRunEventOutbox } from '../adapters/firestore-run-event-outbox';
 import { onFirstUse, pubsubSdk } from '../adapters/google-sdks';
 import { PubSubPublisher } from '../adapters/pubsub-publisher';
-import type { Config } from '../config';
+import type { PlatformConfig } from '../config/platform';
 import { describeError, type Logger } from '../logging';
 import { emulatorCredentials } from './platform';
 
 /** Run status events: the Firestore outbox and the `arc-run-events` topic it publishes to. */
-export function createRunEventOutbox(config: Config, db: Firestore): FirestoreRunEventOutbox {
+export function createRunEventOutbox(config: PlatformConfig, db: Firestore): FirestoreRunEventOutbox {
   const emulator = config.emulators.pubsub;
   const publisher = onFirstUse(() => {
     const pubsub = new (pubsubSdk().PubSub)({
@@ -22,7 +22,7 @@ export function createRunEventOutbox(config: Config, db: Firestore): FirestoreRu
 }
 
 /** What the run stores need to publish status events; failures are logged (the sweeper republishes). */
-export function createStatusEvents(config: Config, db: Firestore, logger: Logger): StatusEvents {
+export function createStatusEvents(config: PlatformConfig, db: Firestore, logger: Logger): StatusEvents {
   return {
     outbox: createRunEventOutbox(config, db),
     project: config.project,
@@ -36,7 +36,7 @@ export function createStatusEvents(config: Config, db: Firestore, logger: Logger
 
 /** HAYSTACK's run store, publishing its status changes like the run store does. */
 export function createHaystackRunStore(
-  config: Config,
+  config: PlatformConfig,
   db: Firestore,
   logger: Logger,
 ): FirestoreHaystackRunStore {

@@ -7,6 +7,7 @@ export * from './access';
 export * from './api';
 export * from './benchling';
 export * from './platform';
+export * from './run-kinds';
 export * from './runs';
 export * from './secrets';
 export * from './task-logs';

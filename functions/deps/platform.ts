@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { Storage } from '@google-cloud/storage';
 import { firestoreSdk, gaxSdk, onFirstUse, storageSdk } from '../adapters/google-sdks';
-import type { Config } from '../config';
+import type { PlatformConfig } from '../config/platform';
 import type { Clock, Randomness } from '../core/shared/ports';
 
 /**
@@ -37,7 +37,7 @@ export function emulatorEndpoint(hostPort: string) {
 }
 
 /** Built on first use, like every client here: a function loads an SDK only when a request needs it. */
-export function createFirestore(config: Config): Firestore {
+export function createFirestore(config: PlatformConfig): Firestore {
   return onFirstUse(() => {
     const { Firestore } = firestoreSdk();
     return new Firestore({
@@ -55,7 +55,7 @@ export function createFirestore(config: Config): Firestore {
  * On GCP the function's own service account signs download links through the IAM
  * Credentials API (no key files); the local stack passes a generated key instead.
  */
-export function createStorage(config: Config): Storage {
+export function createStorage(config: PlatformConfig): Storage {
   return onFirstUse(() => {
     const { Storage } = storageSdk();
     return new Storage({

@@ -4,16 +4,16 @@ import { FirestoreRunStore } from '../adapters/firestore-run-store';
 import { GcsObjectStore } from '../adapters/gcs-object-store';
 import { batchSdk, onFirstUse } from '../adapters/google-sdks';
 import type { Config } from '../config';
-import type { HaystackRunStore } from '../core/haystack/ports';
-import type { ExecutionDeps } from '../core/runs/execution-service';
+import type { PlatformConfig } from '../config/platform';
+import type { ExecutionDeps, ExecutionSettings } from '../core/runs/execution-service';
 import { audit } from '../http/audit';
 import { jsonLogger, type Logger } from '../logging';
-import { createHaystackRunStore, createStatusEvents } from './events';
+import { createStatusEvents } from './events';
 import { createFirestore, createStorage, emulatorEndpoint, systemClock } from './platform';
 
 /** The runs domain's clients the execution functions need: the run store and Batch. */
 
-export function createBatchRunner(config: Config): BatchJobRunner {
+export function createBatchRunner(config: PlatformConfig): BatchJobRunner {
   return new BatchJobRunner(
     onFirstUse(
       () =>
@@ -40,39 +40,38 @@ export function createRunStore(config: Config, db: Firestore, logger: Logger): F
   });
 }
 
-export interface FunctionDeps extends ExecutionDeps {
-  logger: Logger;
-  /** HAYSTACK's agent jobs publish to the same topic: onBatchJobEvent updates their runs. */
-  haystackRuns?: HaystackRunStore;
+/** How Nextflow runs execute: the orchestrator job, prices, the platform's job limit. */
+export function executionSettings(config: Config): ExecutionSettings {
+  return {
+    prices: config.prices,
+    project: config.project,
+    region: config.region,
+    executor: config.executor,
+    maxConcurrentJobs: config.maxConcurrentJobs,
+    tasksServiceAccount: config.tasksServiceAccount,
+    orchestrator: {
+      project: config.project,
+      region: config.region,
+      image: config.orchestrator.image,
+      serviceAccount: config.orchestrator.serviceAccount,
+      eventsTopic: config.batchEventsTopic,
+      chunkIntervalSeconds: config.orchestrator.chunkIntervalSeconds,
+    },
+  };
 }
 
-/** What prepareRun, reconcileRun, onBatchJobEvent and onRunArtifact need. */
+export type FunctionDeps = ExecutionDeps & { logger: Logger };
+
+/** What onRunArtifact needs: the run store and the bucket. */
 export function createExecutionDeps(config: Config, overrides: Partial<FunctionDeps> = {}): FunctionDeps {
   const logger = overrides.logger ?? jsonLogger();
   const db = createFirestore(config);
   return {
     runs: createRunStore(config, db, logger),
-    haystackRuns: createHaystackRunStore(config, db, logger),
     objects: new GcsObjectStore(createStorage(config), config.runsBucket),
-    jobs: createBatchRunner(config),
     clock: systemClock,
     logger,
-    settings: {
-      prices: config.prices,
-      project: config.project,
-      region: config.region,
-      executor: config.executor,
-      maxConcurrentJobs: config.maxConcurrentJobs,
-      tasksServiceAccount: config.tasksServiceAccount,
-      orchestrator: {
-        project: config.project,
-        region: config.region,
-        image: config.orchestrator.image,
-        serviceAccount: config.orchestrator.serviceAccount,
-        eventsTopic: config.batchEventsTopic,
-        chunkIntervalSeconds: config.orchestrator.chunkIntervalSeconds,
-      },
-    },
+    settings: executionSettings(config),
     ...overrides,
   };
 }

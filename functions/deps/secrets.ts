@@ -1,6 +1,6 @@
 import { onFirstUse, secretManagerSdk } from '../adapters/google-sdks';
 import { SecretManagerSecrets } from '../adapters/secret-manager-secrets';
-import type { Config } from '../config';
+import type { PlatformConfig } from '../config/platform';
 import { emulatorEndpoint } from './platform';
 
 /**
@@ -8,7 +8,7 @@ import { emulatorEndpoint } from './platform';
  * overrides of the configuration's environment.
  */
 export function createSecrets(
-  config: Config,
+  config: PlatformConfig,
   env: Record<string, string | undefined> = config.secretOverrides,
 ): SecretManagerSecrets {
   const local = Boolean(config.firestore.emulatorHost || config.storageEmulatorHost);

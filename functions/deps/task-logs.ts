@@ -1,8 +1,8 @@
 import { CloudLoggingTaskLogs } from '../adapters/cloud-logging-task-logs';
 import { loggingSdk, onFirstUse } from '../adapters/google-sdks';
 import type { Config } from '../config';
-import type { JobRunner } from '../core/runs/ports';
 import { type TaskLogSource, WorkDirTaskLogs } from '../core/runs/task-logs';
+import type { JobRunner } from '../core/shared/batch';
 import type { ObjectStore } from '../core/shared/ports';
 import { emulatorEndpoint } from './platform';
 

@@ -1,19 +1,14 @@
+/**
+ * The event functions' handlers: Batch job state changes (every kind of run, through the
+ * kernel) and a Nextflow run's artifacts in the bucket. Retry semantics, for both: a malformed
+ * or foreign event is logged and acknowledged; a failure to reach Firestore, Cloud Storage or
+ * Batch throws so that Eventarc delivers the event again.
+ */
 import { z } from 'zod';
-import { handleHaystackJobEvent, haystackRunIdFromJobId } from '../core/haystack/execution';
-import type { HaystackRunStore } from '../core/haystack/ports';
-import type { ExecutionDeps } from '../core/runs/execution-service';
-import {
-  BatchEventAttributes,
-  type EventOutcome,
-  handleBatchJobEvent,
-  handleRunArtifact,
-  StorageObject,
-} from '../core/runs/execution-service';
+import { type ExecutionDeps, handleRunArtifact, StorageObject } from '../core/runs/execution-service';
+import { BatchEventAttributes, handleBatchJobEvent, type KernelDeps } from '../core/shared/kernel';
+import type { EventOutcome } from '../core/shared/run-kind';
 import type { Logger } from '../logging';
-
-/** What the execution functions need: the core's dependencies and a logger. */
-/** HAYSTACK runs share the event: an agent job's state changes update its run. */
-type FunctionDeps = ExecutionDeps & { logger: Logger; haystackRuns?: HaystackRunStore };
 
 /** The CloudEvent the Functions Framework hands us: only the fields we read. */
 export interface IncomingCloudEvent {
@@ -31,24 +26,15 @@ export const PubSubEventData = z.object({
   }),
 });
 
-function logOutcome(
-  deps: FunctionDeps,
-  name: string,
-  event: IncomingCloudEvent,
-  outcome: EventOutcome,
-): void {
-  deps.logger.log(outcome.outcome === 'applied' ? 'INFO' : 'DEBUG', `${name}_${outcome.outcome}`, {
+function logOutcome(logger: Logger, name: string, event: IncomingCloudEvent, outcome: EventOutcome): void {
+  logger.log(outcome.outcome === 'applied' ? 'INFO' : 'DEBUG', `${name}_${outcome.outcome}`, {
     event_id: event.id,
     ...outcome,
   });
 }
 
-/**
- * onBatchJobEvent (Pub/Sub messagePublished via Eventarc). Retry semantics: a malformed or
- * foreign message is logged and acknowledged; a failure to reach Firestore or Batch throws
- * so that Eventarc delivers the event again.
- */
-export function createBatchJobEventHandler(deps: FunctionDeps) {
+/** onBatchJobEvent (Pub/Sub messagePublished via Eventarc): the job's kind of run is looked up by the kernel. */
+export function createBatchJobEventHandler(deps: KernelDeps & { logger: Logger }) {
   return async (event: IncomingCloudEvent): Promise<void> => {
     const data = PubSubEventData.safeParse(event.data);
     const attributes = data.success ? BatchEventAttributes.safeParse(data.data.message.attributes) : null;
@@ -60,29 +46,12 @@ export function createBatchJobEventHandler(deps: FunctionDeps) {
       });
       return;
     }
-    const haystackRun = haystackRunIdFromJobId(attributes.data.JobName.split('/').at(-1)!);
-    if (haystackRun && deps.haystackRuns && attributes.data.JobName.startsWith('projects/')) {
-      const outcome = await handleHaystackJobEvent(
-        {
-          haystackRuns: deps.haystackRuns,
-          jobStates: { state: async (name) => (await deps.jobs.getJob(name))?.status.state ?? null },
-          clock: deps.clock,
-        },
-        haystackRun,
-        attributes.data.JobName,
-      );
-      logOutcome(deps, 'batch_event', event, outcome as EventOutcome);
-      return;
-    }
-    logOutcome(deps, 'batch_event', event, await handleBatchJobEvent(deps, attributes.data));
+    logOutcome(deps.logger, 'batch_event', event, await handleBatchJobEvent(deps, attributes.data));
   };
 }
 
-/**
- * onRunArtifact (Cloud Storage object.v1.finalized via Eventarc). Same retry semantics:
- * malformed payloads and unknown runs are acknowledged; storage or Firestore errors throw.
- */
-export function createRunArtifactHandler(deps: FunctionDeps) {
+/** onRunArtifact (Cloud Storage object.v1.finalized via Eventarc): what a Nextflow run's orchestrator wrote. */
+export function createRunArtifactHandler(deps: ExecutionDeps & { logger: Logger }) {
   return async (event: IncomingCloudEvent): Promise<void> => {
     const object = StorageObject.safeParse(event.data);
     if (!object.success) {
@@ -93,6 +62,6 @@ export function createRunArtifactHandler(deps: FunctionDeps) {
       });
       return;
     }
-    logOutcome(deps, 'artifact', event, await handleRunArtifact(deps, object.data));
+    logOutcome(deps.logger, 'artifact', event, await handleRunArtifact(deps, object.data));
   };
 }

@@ -1,7 +1,7 @@
 import { type NotifierDeps, notify, RetryLaterError } from '../core/notifications/notifier';
 import { RunStatusCloudEvent } from '../core/shared/run-events';
 import type { Logger } from '../logging';
-import { type IncomingCloudEvent, PubSubEventData } from './event-handlers';
+import { type IncomingCloudEvent, PubSubEventData } from './batch-job-events';
 
 /** The run status event a Pub/Sub message of `arc-run-events` carries; null when it is not one. */
 export function runEventOf(event: IncomingCloudEvent): RunStatusCloudEvent | null {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { type HaystackSweepDeps, sweepStaleHaystackRuns } from '../core/haystack/sweeper';
-import { SWEEP_LIMIT, type SweepDeps, sweepStaleRuns } from '../core/runs/sweeper';
+import { SWEEP_LIMIT, type SweepDeps, sweepStaleRuns } from '../core/shared/kernel';
 import type { Logger } from '../logging';
 import { jsonEndpoint } from './json-endpoint';
 
@@ -9,21 +8,12 @@ const SweepRequest = z.strictObject({
 });
 
 /**
- * sweepStaleRuns: called by Cloud Scheduler (a timer in the local stack) with `{}`. Answers
- * the sweep's report; each run it settles is logged.
+ * sweepStaleRuns: called by Cloud Scheduler (a timer in the local stack) with `{}`. Sweeps every
+ * kind of run; answers the sweep's report, and each run it settles is logged.
  */
-export function createSweepStaleRunsHandler(
-  deps: SweepDeps & { logger: Logger; haystack?: HaystackSweepDeps },
-) {
+export function createSweepStaleRunsHandler(deps: SweepDeps & { logger: Logger }) {
   return jsonEndpoint('sweepStaleRuns', deps.logger, SweepRequest, async ({ limit }) => {
     const report = await sweepStaleRuns(deps, limit);
-    // HAYSTACK runs ride the same sweep.
-    if (deps.haystack) {
-      const haystack = await sweepStaleHaystackRuns(deps.haystack, limit);
-      report.checked += haystack.checked;
-      report.changed.push(...(haystack.changed as typeof report.changed));
-      report.errors.push(...haystack.errors);
-    }
     for (const change of report.changed) deps.logger.log('NOTICE', 'run_swept', { ...change });
     for (const failure of report.errors) deps.logger.log('WARNING', 'sweep_check_failed', { ...failure });
     deps.logger.log('INFO', 'sweep_done', {

@@ -1,18 +1,18 @@
-import { z } from 'zod';
-import type { ExecutionDeps } from '../core/runs/execution-service';
-import { prepareRun, ReconcileRequest, reconcileRun } from '../core/runs/execution-service';
-import { RunId } from '../core/runs/run-model';
+/** The run-pipeline workflow's two step functions, for every kind of run (the kernel looks the kind up). */
+import {
+  type KernelDeps,
+  PrepareRequest,
+  prepareRun,
+  ReconcileRequest,
+  reconcileRun,
+} from '../core/shared/kernel';
 import type { Logger } from '../logging';
-
-/** What the execution functions need: the core's dependencies and a logger. */
-type FunctionDeps = ExecutionDeps & { logger: Logger };
-
 import { jsonEndpoint } from './json-endpoint';
 
-const PrepareRequest = z.strictObject({ run_id: RunId });
+type StepDeps = KernelDeps & { logger: Logger };
 
-/** prepareRun: renders a pending run's inputs and returns the Batch job to create (409 if no longer pending). */
-export function createPrepareRunHandler(deps: FunctionDeps) {
+/** prepareRun: makes a pending run's inputs ready and returns the Batch job to create (409 if no longer pending). */
+export function createPrepareRunHandler(deps: StepDeps) {
   return jsonEndpoint('prepareRun', deps.logger, PrepareRequest, async ({ run_id }) => {
     const prepared = await prepareRun(deps, run_id);
     if (prepared.queued) deps.logger.log('NOTICE', 'run_queued', { run_id, reason: prepared.reason });
@@ -22,7 +22,7 @@ export function createPrepareRunHandler(deps: FunctionDeps) {
 }
 
 /** reconcileRun: applies what the Batch job says (or the workflow's failure) to the run. */
-export function createReconcileRunHandler(deps: FunctionDeps) {
+export function createReconcileRunHandler(deps: StepDeps) {
   return jsonEndpoint('reconcileRun', deps.logger, ReconcileRequest, async (request) => {
     const result = await reconcileRun(deps, request);
     deps.logger.log('INFO', 'run_reconciled', {

@@ -6,16 +6,14 @@
  *
  *   haystack-agent --query "How would lung fibroblasts respond to IFN-gamma?" --out results/
  */
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
-import { AnthropicClient } from '../../functions/adapters/anthropic-chat-model';
-import { AnthropicQueryInterpreter } from '../../functions/adapters/anthropic-query-interpreter';
+import { parseArgs } from 'node:util';
 import { H5wasmAnnDataFiles } from '../../functions/adapters/h5wasm-h5ad';
-import type { AnnData } from '../../functions/core/haystack/anndata';
+import { ProgramPredictionModel } from '../../functions/adapters/program-prediction-model';
+import { loadAgentConfig } from '../../functions/config';
 import { generateDataset } from '../../functions/core/haystack/atlas';
 import { AtlasCatalog } from '../../functions/core/haystack/catalog';
 import {
@@ -25,78 +23,26 @@ import {
   runHaystack,
 } from '../../functions/core/haystack/loop';
 import { haystackLog, predictionsAnnData, reportHtml } from '../../functions/core/haystack/outputs';
-import type { PredictionModel, RunProgress } from '../../functions/core/haystack/ports';
-import { type QueryInterpreter, RuleBasedInterpreter } from '../../functions/core/haystack/query';
+import type { RunProgress } from '../../functions/core/haystack/ports';
 import { DATASETS, type DatasetName } from '../../functions/core/haystack/vocabulary';
+import { createQueryInterpreter } from '../../functions/deps/haystack-agent';
 
-const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The stand-in as a separate program, as a Batch job would run it. */
-export class ProgramModel implements PredictionModel {
-  readonly name = 'stack-standin';
-  constructor(
-    private readonly files: H5wasmAnnDataFiles,
-    private readonly workDir: string,
-    private readonly command: string[] = [
-      process.execPath,
-      ...process.execArgv,
-      join(here, `stack-standin${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`),
-    ],
-  ) {}
+/** The stand-in as a separate program, one process per prediction, as a Batch job would run it. */
+const STANDIN_COMMAND = [
+  process.execPath,
+  ...process.execArgv,
+  join(here, `stack-standin${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`),
+];
 
-  async predict({
-    prompt,
-    query,
-    seed,
-    label,
-  }: {
-    prompt: AnnData;
-    query: AnnData;
-    seed: number;
-    label: string;
-  }): Promise<AnnData> {
-    const prefix = join(this.workDir, label);
-    await Promise.all([
-      this.files.write(`${prefix}-prompt.h5ad`, prompt),
-      this.files.write(`${prefix}-query.h5ad`, query),
-    ]);
-    const [program, ...args] = this.command;
-    await run(program!, [
-      ...args,
-      '--prompt',
-      `${prefix}-prompt.h5ad`,
-      '--query',
-      `${prefix}-query.h5ad`,
-      '--output',
-      `${prefix}-pred.h5ad`,
-      '--seed',
-      String(seed),
-    ]);
-    return this.files.read(`${prefix}-pred.h5ad`);
-  }
-}
-
-/** Claude when ANTHROPIC_API_KEY is set (falling back to the rules, saying so), else the rules. */
-function interpreterFrom(env: NodeJS.ProcessEnv, log: (line: string) => void): QueryInterpreter {
-  const key = env.ANTHROPIC_API_KEY;
-  if (!key) {
-    log('Interpreter: rule-based (no ANTHROPIC_API_KEY).');
-    return new RuleBasedInterpreter();
-  }
-  const client = new AnthropicClient({
-    apiKey: async () => key,
-    baseUrl: env.ANTHROPIC_BASE_URL,
-    maxRetries: 3,
-    timeoutMs: 60_000,
-  });
-  log('Interpreter: Claude.');
-  return new AnthropicQueryInterpreter(
-    client,
-    env.ANTHROPIC_MODEL ?? 'claude-sonnet-4-5-20250929',
-    (reason) =>
-      log(`Claude's reading was not used (${reason}); the rule-based interpreter read the question.`),
-  );
+/** The interpreter's choice, in the words of a person at a terminal. */
+function interpreterLine(message: string, fields: Record<string, unknown>): string {
+  if (message === 'haystack_interpreter')
+    return fields.interpreter === 'claude'
+      ? `Interpreter: Claude (${String(fields.model)}).`
+      : 'Interpreter: rule-based (no ANTHROPIC_API_KEY).';
+  return `Claude's reading was not used (${String(fields.reason)}); the rule-based interpreter read the question.`;
 }
 
 export async function runAgent(
@@ -158,9 +104,16 @@ export async function runAgent(
   try {
     const result = await runHaystack(
       {
-        interpreter: interpreterFrom(process.env, log),
+        // The same choice as the agent job's: Claude with ANTHROPIC_API_KEY (ANTHROPIC_MODEL, or the
+        // assistant's default model), else the rules; each says which in the log.
+        interpreter: createQueryInterpreter(
+          loadAgentConfig(process.env),
+          process.env.ANTHROPIC_API_KEY || null,
+          null,
+          (message, fields) => log(interpreterLine(message, fields ?? {})),
+        ),
         catalog,
-        model: new ProgramModel(files, work),
+        model: new ProgramPredictionModel(files, work, STANDIN_COMMAND),
         progress,
       },
       request,

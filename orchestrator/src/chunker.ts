@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { liveChunkName } from '../../functions/core/runs/orchestrator-attempts';
+import { liveChunkName } from '../../functions/core/shared/bucket-layout';
 
 /** Reads the complete lines appended to a file since the last read (the last partial line waits). */
 export class FileTail {
@@ -48,7 +48,7 @@ export class FileTail {
  * logs/live/trace.01-000001.tsv, logs/live/nextflow.01-000001.log. A retried orchestrator
  * (Batch's attempt 2) writes names of its own, never over the first attempt's.
  */
-export { liveChunkName as chunkName } from '../../functions/core/runs/orchestrator-attempts';
+export { liveChunkName as chunkName } from '../../functions/core/shared/bucket-layout';
 
 const MAX_LINES_PER_CHUNK = 5_000;
 

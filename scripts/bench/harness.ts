@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newRunRecord } from '../../functions/core/runs/run-service';
+import { runPaths } from '../../functions/core/shared/bucket-layout';
 import { createStorage } from '../../functions/deps';
 import { memoryLogger } from '../../functions/logging';
 import { buildFunctions, buildOrchestrator } from '../build';
@@ -174,7 +175,7 @@ export async function runToEnd(stack: RunningStack, path: string, body: unknown)
       try {
         const [content] = await createStorage(stack.config)
           .bucket(stack.config.runsBucket)
-          .file(`runs/${created.run_id}/logs/nextflow.log`)
+          .file(runPaths(stack.config.runsBucket, created.run_id).finalLog)
           .download();
         return content.toString('utf8');
       } catch {

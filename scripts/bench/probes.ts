@@ -85,6 +85,9 @@ export class CountingObjectStore implements ObjectStore {
   readStream(name: string) {
     return this.inner.readStream(name);
   }
+  delete(name: string) {
+    return this.inner.delete(name);
+  }
   exists(name: string) {
     return this.inner.exists(name);
   }

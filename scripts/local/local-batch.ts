@@ -10,13 +10,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { BatchJob, BatchJobSpec, BatchJobState } from '../../functions/core/runs/batch-job';
 import {
+  type BatchJob,
+  type BatchJobState,
   type CreateJobInput,
   JobExistsError,
   type JobRunner,
   JobRunnerError,
-} from '../../functions/core/runs/ports';
+  type JobSpec,
+} from '../../functions/core/shared/batch';
 import { BATCH_JOB_ID_PATTERN } from '../../functions/core/shared/ids';
 
 export interface PubSubMessage {
@@ -47,7 +49,7 @@ export interface LocalBatchOptions {
 
 interface LocalJob {
   job: BatchJob;
-  spec: BatchJobSpec;
+  spec: JobSpec;
   requestId: string;
   createdAt: number;
   child: ChildProcess | null;
@@ -70,6 +72,8 @@ export class LocalBatch implements JobRunner {
   private quotaRefusal: string | null = null;
   private readonly faults: Fault[] = [];
   private readonly getFaults: GetFault[] = [];
+  /** exitCode null: the task never ends by itself (it runs until cancelled). */
+  private readonly taskFaults: { jobId: RegExp; exitCode: number | null }[] = [];
   /** Every createJob call that reached the service, for tests that count them. */
   readonly createCalls: { name: string; requestId: string; outcome: string }[] = [];
 
@@ -106,6 +110,22 @@ export class LocalBatch implements JobRunner {
     for (let i = 0; i < count; i++) this.getFaults.push({ status, message, ...(name ? { name } : {}) });
   }
 
+  /**
+   * The next job whose id matches runs a task that exits at once with `exitCode`, as a container
+   * that crashes does (the job fails, or retries as its policy says). For a model job that fails.
+   */
+  failNextTask(jobId: RegExp, exitCode = 1): void {
+    this.taskFaults.push({ jobId, exitCode });
+  }
+
+  /**
+   * The next job whose id matches runs a task that never ends by itself (a model job of half an
+   * hour, in effect): only a cancel or its VM's loss stops it.
+   */
+  stallNextTask(jobId: RegExp): void {
+    this.taskFaults.push({ jobId, exitCode: null });
+  }
+
   /** The next createJob succeeds but its reply is lost (the caller sees an error and retries). */
   loseNextCreateReply(): void {
     this.faults.push({ kind: 'lose-reply' });
@@ -117,7 +137,7 @@ export class LocalBatch implements JobRunner {
 
   /** The task process of a job, if one is running. */
   /** The spec the job was created with (what the real API returns as the job's taskGroups). */
-  specOf(name: string): BatchJobSpec | null {
+  specOf(name: string): JobSpec | null {
     return this.jobs.get(name)?.spec ?? null;
   }
 
@@ -320,12 +340,22 @@ export class LocalBatch implements JobRunner {
     const task = local.spec.taskGroups[0]!.taskSpec;
     const container = task.runnables[0]?.container;
     const program = this.options.programs?.find((p) => container?.imageUri.includes(p.image));
-    const [command, ...args] = program
-      ? [...program.command, ...(container?.commands ?? [])]
-      : this.options.command;
     local.log ??= createWriteStream(join(this.options.logDir, `${local.job.name.split('/').at(-1)}.log`), {
       flags: 'a',
     });
+    const faultAt = this.taskFaults.findIndex((f) => f.jobId.test(local.job.name.split('/').at(-1)!));
+    const [fault] = faultAt >= 0 ? this.taskFaults.splice(faultAt, 1) : [];
+    if (fault && fault.exitCode !== null) {
+      const exitCode = fault.exitCode;
+      local.log.write(`The container exited with code ${exitCode} (an injected fault).\n`);
+      local.timers.push(setTimeout(() => this.taskExited(local, exitCode, null), 50));
+      return;
+    }
+    const [command, ...args] = fault
+      ? [process.execPath, '-e', 'setInterval(() => {}, 1 << 30)']
+      : program
+        ? [...program.command, ...(container?.commands ?? [])]
+        : this.options.command;
     const child = spawn(command!, args, {
       env: {
         ...process.env,

@@ -6,8 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BatchJob as BatchJobSchema, TERMINAL_JOB_STATES } from '../../functions/core/runs/batch-job';
-import { JobExistsError, type JobRunner, JobRunnerError } from '../../functions/core/runs/ports';
+import {
+  BatchJob as BatchJobSchema,
+  JobExistsError,
+  type JobRunner,
+  JobRunnerError,
+  TERMINAL_JOB_STATES,
+} from '../../functions/core/shared/batch';
 import { raise, type Value, WorkflowError } from './workflows/expressions';
 import {
   type HttpResponse,

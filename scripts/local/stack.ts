@@ -16,21 +16,29 @@ import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import express from 'express';
 import { type Config, loadConfig } from '../../functions/config';
-import { failRunsOrphanedByRestart, type SweepReport } from '../../functions/core/runs/sweeper';
+import { failRunsOrphanedByRestart, type SweepReport } from '../../functions/core/shared/kernel';
 import type { Clock } from '../../functions/core/shared/ports';
-import { createApiDeps, createBatchRunner, createExecutionDeps, createSweepDeps } from '../../functions/deps';
-import { createHaystackDeps, createHaystackExecutionDeps } from '../../functions/deps/haystack';
+import type { RunKind } from '../../functions/core/shared/run-kind';
+import {
+  createApiDeps,
+  createBatchRunner,
+  createExecutionDeps,
+  createFirestore,
+  createKernelDeps,
+  createRunKinds,
+  createSweepDeps,
+} from '../../functions/deps';
+import { createHaystackDeps } from '../../functions/deps/haystack';
 import { createNotifierDeps } from '../../functions/deps/notifications';
 import { createPage } from '../../functions/deps/page';
-import { createBatchJobEventHandler, createRunArtifactHandler } from '../../functions/events/event-handlers';
-import { createRunEventNotifierHandler } from '../../functions/events/run-event-handlers';
+import {
+  createBatchJobEventHandler,
+  createRunArtifactHandler,
+} from '../../functions/events/batch-job-events';
+import { createRunEventNotifierHandler } from '../../functions/events/run-status-notifier';
 import { type ApiDeps, createApiHandler } from '../../functions/http/api-app';
 import { answerFrameworkErrorsAsJson } from '../../functions/http/framework-errors';
 import { createHaystackHandler } from '../../functions/http/haystack-app';
-import {
-  createPrepareHaystackRunHandler,
-  createReconcileHaystackRunHandler,
-} from '../../functions/http/haystack-steps';
 import { createSweepStaleRunsHandler } from '../../functions/http/sweep-endpoint';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
 import { jsonLogger, type Logger } from '../../functions/logging';
@@ -76,6 +84,12 @@ export interface LocalStackOptions {
   /** Recorded seconds the replay executor plays per real second. */
   replaySpeed?: number;
   apiOverrides?: Partial<ApiDeps>;
+  /**
+   * Kinds of run beyond the platform's list (functions/deps/run-kinds.ts), given to the step
+   * functions, onBatchJobEvent, the sweep and the restart check: how a test proves that a new
+   * kind needs nothing but its folder and a line in the list.
+   */
+  moreKinds?: (config: Config) => RunKind[];
   /** The stale-run sweeper's clock (tests move it forward instead of waiting); default the system's. */
   sweepClock?: Clock;
   /**
@@ -379,28 +393,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     );
 
     answerFrameworkErrorsAsJson(logger);
-    const executionDeps = createExecutionDeps(config, { logger });
+    const kinds = [
+      ...createRunKinds(config, createFirestore(config), logger),
+      ...(options.moreKinds?.(config) ?? []),
+    ];
+    const kernelDeps = createKernelDeps(config, { logger, kinds });
     routes.set(
       'prepareRun',
-      frameworkListener((name) => functions.http(name, createPrepareRunHandler(executionDeps))),
+      frameworkListener((name) => functions.http(name, createPrepareRunHandler(kernelDeps))),
     );
     routes.set(
       'reconcileRun',
-      frameworkListener((name) => functions.http(name, createReconcileRunHandler(executionDeps))),
-    );
-    const haystackExecution = createHaystackExecutionDeps(config, { logger });
-    routes.set(
-      'prepareHaystackRun',
-      frameworkListener((name) => functions.http(name, createPrepareHaystackRunHandler(haystackExecution))),
-    );
-    routes.set(
-      'reconcileHaystackRun',
-      frameworkListener((name) => functions.http(name, createReconcileHaystackRunHandler(haystackExecution))),
+      frameworkListener((name) => functions.http(name, createReconcileRunHandler(kernelDeps))),
     );
     routes.set(
       'onBatchJobEvent',
-      frameworkListener((name) => functions.cloudEvent(name, createBatchJobEventHandler(executionDeps))),
+      frameworkListener((name) => functions.cloudEvent(name, createBatchJobEventHandler(kernelDeps))),
     );
+    const executionDeps = createExecutionDeps(config, { logger });
     routes.set(
       'onRunArtifact',
       frameworkListener((name) => functions.cloudEvent(name, createRunArtifactHandler(executionDeps))),
@@ -412,7 +422,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
         functions.http(
           name,
           createSweepStaleRunsHandler(
-            createSweepDeps(config, { logger, ...(options.sweepClock ? { clock: options.sweepClock } : {}) }),
+            createSweepDeps(config, {
+              logger,
+              kinds,
+              ...(options.sweepClock ? { clock: options.sweepClock } : {}),
+            }),
           ),
         ),
       ),
@@ -459,7 +473,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
 
     // This stack's Batch jobs and workflow executions died with the last one: runs that were
     // going then are failed now, saying so, rather than shown running until the sweeper looks.
-    const orphaned = await failRunsOrphanedByRestart(createSweepDeps(config, { logger }));
+    const orphaned = await failRunsOrphanedByRestart(createSweepDeps(config, { logger, kinds }));
     if (orphaned.length > 0)
       say(
         `${orphaned.length} run(s) that were going when the stack last stopped are now failed (${orphaned.map((c) => c.run_id).join(', ')}); Recover resumes them.`,

@@ -1,8 +1,12 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
+import { NEXTFLOW_CARRY_ON } from '../../functions/core/runs/kind';
 import type { Run } from '../../functions/core/runs/run-model';
-import { LOCAL_RESTART_MESSAGE } from '../../functions/core/runs/sweeper';
+import { localRestartMessage } from '../../functions/core/shared/kernel';
+
+const LOCAL_RESTART_MESSAGE = localRestartMessage({ carryOn: NEXTFLOW_CARRY_ON });
+
 import { asUser, request } from '../helpers/api-server';
 import { launchBrowser, openAs, screenshot, sidewaysScroll, type UserPage } from '../helpers/browser';
 import { storedRunRecord } from '../helpers/runs';

@@ -23,6 +23,7 @@ export async function startTestStack(
     replaySpeed?: number;
     withPage?: boolean;
     apiOverrides?: Parameters<typeof startLocalStack>[0]['apiOverrides'];
+    moreKinds?: Parameters<typeof startLocalStack>[0]['moreKinds'];
   } = {},
 ): Promise<TestStack> {
   const dir = await tempDir('arc-stack-');
@@ -38,6 +39,7 @@ export async function startTestStack(
     logger: logs,
     sweepClock,
     ...(options.apiOverrides ? { apiOverrides: options.apiOverrides } : {}),
+    ...(options.moreKinds ? { moreKinds: options.moreKinds } : {}),
     // Suites that need the warehouse pass a test database's WAREHOUSE_* settings.
     warehouse: 'none',
     // The offline demo model, whatever key the developer's shell holds.

@@ -3,8 +3,7 @@ import { Storage } from '@google-cloud/storage';
 import { grpc } from 'google-gax';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchJobRunner } from '../../functions/adapters/batch-job-runner';
-import type { BatchJobSpec } from '../../functions/core/runs/batch-job';
-import { JobExistsError, JobRunnerError } from '../../functions/core/runs/ports';
+import { JobExistsError, JobRunnerError, type JobSpec } from '../../functions/core/shared/batch';
 import { gcsUploader } from '../../orchestrator/src/uploads';
 import { waitForValue } from '../../scripts/lib/net';
 import { serveBatch } from '../../scripts/local/grpc/batch-service';
@@ -12,7 +11,7 @@ import { LocalBatch, type PubSubMessage } from '../../scripts/local/local-batch'
 import { tempDir } from '../helpers/env';
 
 const PARENT = 'projects/arc-test/locations/us-central1';
-const spec = (command = 'process.exit(0)'): BatchJobSpec => ({
+const spec = (command = 'process.exit(0)'): JobSpec => ({
   taskGroups: [
     {
       taskCount: 1,

@@ -4,7 +4,7 @@ import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExecutionDeps, createStorage } from '../../functions/deps';
+import { createKernelDeps, createStorage } from '../../functions/deps';
 import { createPrepareRunHandler, createReconcileRunHandler } from '../../functions/http/workflow-steps';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
 import { runBody } from '../helpers/samplesheets';
@@ -169,7 +169,7 @@ async function snapshot() {
 describe(`${BODIES.toLocaleString('en')} generated bodies at every POST endpoint`, () => {
   it('answers each with a 4xx, writes nothing, and keeps serving', async () => {
     const logger = api.logs;
-    const execution = createExecutionDeps(api.config, { logger });
+    const execution = createKernelDeps(api.config, { logger });
     const targets = [
       { name: 'POST /api/runs', url: `${api.url}/api/runs`, headers: ALICE },
       {

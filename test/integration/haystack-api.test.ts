@@ -9,8 +9,8 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreHaystackRunStore } from '../../functions/adapters/firestore-haystack-run-store';
 import { loadConfig } from '../../functions/config';
-import { haystackPaths } from '../../functions/core/haystack/run-model';
 import { DATASET_DEFINITIONS, DATASETS } from '../../functions/core/haystack/vocabulary';
+import { haystackPaths } from '../../functions/core/shared/bucket-layout';
 import { createFirestore } from '../../functions/deps';
 import { createHaystackDeps } from '../../functions/deps/haystack';
 import { createHaystackHandler } from '../../functions/http/haystack-app';
@@ -151,8 +151,9 @@ describe('POST /api/v1/runs', () => {
     // Its execution started: the platform's run-pipeline workflow, with HAYSTACK's two steps.
     const execution = workflows.list().find((e) => JSON.parse(e.argument).run_id === created.body.run_id);
     expect(JSON.parse(execution!.argument)).toMatchObject({
-      prepare_url: expect.stringMatching(/\/prepareHaystackRun$/),
-      reconcile_url: expect.stringMatching(/\/reconcileHaystackRun$/),
+      // The same two step functions as every kind's: they look the run's kind up.
+      prepare_url: expect.stringMatching(/\/prepareRun$/),
+      reconcile_url: expect.stringMatching(/\/reconcileRun$/),
     });
     const mine = await get('/api/v1/runs');
     expect((mine.body.runs as { run_id: string }[]).map((r) => r.run_id)).toContain(created.body.run_id);
@@ -212,11 +213,8 @@ describe('a run', () => {
     await gcs.putObject('arc-hs-runs', paths.report, '<!doctype html><title>report</title>', 'text/html');
     await gcs.putObject('arc-hs-runs', paths.log, '{}', 'application/json');
     await gcs.putObject('arc-hs-runs', paths.predictions, Buffer.from('HDF'), 'application/x-hdf5');
-    await store.update(id, () => ({
-      status: 'completed',
-      final_score: 8,
-      termination_reason: 'threshold_reached',
-    }));
+    await store.update(id, () => ({ final_score: 8, termination_reason: 'threshold_reached' }));
+    await store.apply(id, { to: 'completed', at: new Date().toISOString(), source: 'agent' });
     const result = await get(`/api/v1/runs/${id}/result`);
     expect(result.status).toBe(200);
     expect(result.body).toMatchObject({

@@ -232,6 +232,7 @@ describe('a HAYSTACK run on the platform', () => {
       updated_at: old,
       created_at: old,
       batch_job_name: null,
+      workflow_execution: null,
     };
     await store.create(lostJob);
     await store.create(neverStarted);
@@ -242,8 +243,12 @@ describe('a HAYSTACK run on the platform', () => {
         expect.objectContaining({ run_id: 'hs-sweptpending', from: 'pending', to: 'failed' }),
       ]),
     );
-    expect((await store.get('hs-sweptrunning'))?.error_message).toMatch(/agent job disappeared/);
-    expect((await store.get('hs-sweptpending'))?.error_message).toMatch(/never started/);
+    expect((await store.get('hs-sweptrunning'))?.error_message).toMatch(
+      /^Batch job disappeared: .*\/jobs\/haystack-hs-.*-gone no longer exists/,
+    );
+    expect((await store.get('hs-sweptpending'))?.error_message).toMatch(
+      /^The run was never submitted: .* Ask the question again\.$/,
+    );
     // The finished run is left alone.
     expect(report.changed.map((c) => c.run_id)).not.toContain(id);
   }, 120_000);

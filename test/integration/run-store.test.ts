@@ -4,7 +4,7 @@ import { FirestoreUserStore } from '../../functions/adapters/firestore-user-stor
 import { loadConfig } from '../../functions/config';
 import type { Run } from '../../functions/core/runs/run-model';
 import { getRunWithHistory } from '../../functions/core/runs/run-service';
-import type { RunEvent } from '../../functions/core/runs/state-machine';
+import type { RunEvent } from '../../functions/core/shared/lifecycle';
 import { createFirestore } from '../../functions/deps';
 import { migrate } from '../../scripts/migrate';
 import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';

@@ -3,8 +3,9 @@
  * run that was going when the stack stopped cannot go on. The new stack says so at once.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { NEXTFLOW_CARRY_ON } from '../../functions/core/runs/kind';
 import type { Run } from '../../functions/core/runs/run-model';
-import { LOCAL_RESTART_MESSAGE } from '../../functions/core/runs/sweeper';
+import { localRestartMessage } from '../../functions/core/shared/kernel';
 import { request } from '../helpers/api-server';
 import { uniqueProjectId } from '../helpers/env';
 import { runBody } from '../helpers/samplesheets';
@@ -33,7 +34,11 @@ describe('the local stack restarted mid-run', () => {
 
     second = await startTestStack({ env: { GOOGLE_CLOUD_PROJECT: project } });
     const run = await getRun(second, runId);
-    expect(run).toMatchObject({ status: 'failed', error_message: LOCAL_RESTART_MESSAGE, error_task: null });
+    expect(run).toMatchObject({
+      status: 'failed',
+      error_message: localRestartMessage({ carryOn: NEXTFLOW_CARRY_ON }),
+      error_task: null,
+    });
     const history = await request<{ events: { source: string; to: string; detail: string | null }[] }>(
       `${second.url}/api/runs/${runId}?include=events`,
     );

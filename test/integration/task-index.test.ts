@@ -11,7 +11,10 @@ import { GcsObjectStore, STORAGE_UNAVAILABLE } from '../../functions/adapters/gc
 import { loadConfig } from '../../functions/config';
 import { ingestFinalTrace, ingestTraceChunk } from '../../functions/core/runs/artifact-ingest';
 import { queryTasks, TaskCatalog, TasksQuery } from '../../functions/core/runs/run-tasks';
-import { taskIndexName, taskIndexPrefix } from '../../functions/core/runs/task-index';
+import { runPaths, taskIndexName } from '../../functions/core/shared/bucket-layout';
+
+const taskIndexPrefix = (runId: string) => runPaths('', runId).taskIndexes;
+
 import { UpstreamError } from '../../functions/core/shared/errors';
 import { createFirestore, createStorage } from '../../functions/deps';
 import { LocalGcsServer } from '../../scripts/local/gcs-server';

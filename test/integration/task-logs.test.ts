@@ -3,8 +3,8 @@ import { grpc } from 'google-gax';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudLoggingTaskLogs } from '../../functions/adapters/cloud-logging-task-logs';
 import type { TraceTask } from '../../functions/core/nextflow/trace';
-import type { BatchJobSpec } from '../../functions/core/runs/batch-job';
 import { readTaskLogs } from '../../functions/core/runs/task-logs';
+import type { JobSpec } from '../../functions/core/shared/batch';
 import { LocalLogging, serveLogging } from '../../scripts/local/grpc/logging-service';
 import { LocalBatch } from '../../scripts/local/local-batch';
 import { tempDir } from '../helpers/env';
@@ -27,7 +27,7 @@ const spec = {
   labels: {},
   logsPolicy: { destination: 'CLOUD_LOGGING' },
   notifications: [],
-} as unknown as BatchJobSpec;
+} as unknown as JobSpec;
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let batch: LocalBatch;

@@ -25,6 +25,7 @@ import {
 } from 'firebase/firestore';
 import { useEffect, useState } from 'preact/hooks';
 import type { RunHistoryEntry } from '../../functions/core/runs/ports';
+import { withRunDefaults } from '../../functions/core/runs/run-document';
 import type { Run } from '../../functions/core/runs/run-model';
 import { searchKey } from '../../functions/core/runs/search';
 import type { SessionToken } from '../../functions/core/shared/session';
@@ -81,50 +82,13 @@ export async function connect(): Promise<Session> {
   return { email: token.claims.email, admin: token.claims.admin, db };
 }
 
-const COUNTERS = ['submitted', 'announced', 'completed', 'cached', 'failed', 'aborted'] as const;
-
-function counters(value: unknown): Record<(typeof COUNTERS)[number], number> {
-  const source = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
-  return Object.fromEntries(
-    COUNTERS.map((key) => [key, typeof source[key] === 'number' ? source[key] : 0]),
-  ) as Record<(typeof COUNTERS)[number], number>;
-}
-
 /**
  * A run document as the page uses it. The server reads documents through its zod schema,
  * which fills defaults; the page gets them raw, so documents written by older versions
- * (without a counter, say) are completed here the same way.
+ * (without a counter, say) are completed here with the same defaults (run-document.ts).
  */
-function storedProgress(value: unknown): Run['progress'] {
-  const progress = (value ?? {}) as Partial<Run['progress']>;
-  return {
-    ...counters(progress),
-    processes: Object.fromEntries(
-      Object.entries(progress.processes ?? {}).map(([name, c]) => [name, counters(c)]),
-    ),
-  };
-}
-
 export function asRun(data: unknown): Run {
-  const run = data as Run;
-  return {
-    ...run,
-    samples: run.samples ?? [],
-    source_ngs_runs: run.source_ngs_runs ?? [],
-    param_warnings: run.param_warnings ?? [],
-    params: run.params ?? {},
-    metrics: run.metrics ?? null,
-    progress: storedProgress(run.progress),
-    queue: run.queue ?? null,
-    labels: run.labels ?? {},
-    name: run.name ?? null,
-    description: run.description ?? null,
-    orchestrator_attempt: run.orchestrator_attempt ?? 1,
-    orchestrator_retries: run.orchestrator_retries ?? [],
-    attempt_progress: Object.fromEntries(
-      Object.entries(run.attempt_progress ?? {}).map(([attempt, p]) => [attempt, storedProgress(p)]),
-    ),
-  };
+  return withRunDefaults(data as Run);
 }
 
 export type Live<T> =

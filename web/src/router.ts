@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { RUN_ID } from '../../functions/core/shared/ids';
+import { HAYSTACK_RUN_ID, RUN_ID } from '../../functions/core/shared/ids';
 
 /** Hash routes, so the page works as static files anywhere: #/, #/runs/{id}, #/new. */
 export type Route =
@@ -18,7 +18,7 @@ export function parseRoute(hash: string): Route {
   if (path === '/new') return { name: 'new' };
   if (path === '/haystack') return { name: 'haystack' };
   if (path === '/settings') return { name: 'settings' };
-  const question = /^\/haystack\/(hs-[a-z0-9]{12})$/.exec(path);
+  const question = new RegExp(`^/haystack/(${HAYSTACK_RUN_ID})$`).exec(path);
   if (question) return { name: 'haystack-run', id: question[1]! };
   const run = new RegExp(`^/runs/(${RUN_ID})$`).exec(path);
   if (run) return { name: 'run', id: run[1]! };

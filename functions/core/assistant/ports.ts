@@ -80,6 +80,16 @@ export interface Conversation {
 
 export type ConversationSummary = Omit<Conversation, 'messages'> & { message_count: number };
 
+/** GET /api/chat/status: whether the assistant answers, and with what. */
+export interface AssistantStatus {
+  enabled: boolean;
+  model: string;
+  /** What the page calls the model (the local stand-in says it is one). */
+  label: string;
+  stand_in: boolean;
+  reason: string | null;
+}
+
 /** A user's conversations; every method is scoped to its owner, so no user reaches another's. */
 export interface ConversationStore {
   get(owner: string, id: string): Promise<Conversation | null>;

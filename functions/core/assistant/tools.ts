@@ -17,6 +17,7 @@ import { RunId } from '../runs/run-model';
 import { getAccessibleRun, getRunWithHistory, listRuns } from '../runs/run-service';
 import type { TaskSet } from '../runs/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../runs/task-logs';
+import { runPaths } from '../shared/bucket-layout';
 import type { Caller } from '../shared/caller';
 import { DomainError, NotFoundError, ValidationError } from '../shared/errors';
 import type { ChatContext } from './chat-request';
@@ -309,8 +310,8 @@ export const TOOLS = [
         release.nextflowSchema,
         merged,
         {
-          input: `gs://${deps.bucket}/runs/proposal/inputs/samplesheet.csv`,
-          outdir: `gs://${deps.bucket}/runs/proposal/results`,
+          input: `gs://${deps.bucket}/${runPaths(deps.bucket, 'proposal').samplesheet}`,
+          outdir: `gs://${deps.bucket}/${runPaths(deps.bucket, 'proposal').results}`,
         },
         { genomes: release.igenomes },
       );

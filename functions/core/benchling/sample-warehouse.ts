@@ -3,50 +3,18 @@ import { NotFoundError, UpstreamError, ValidationError } from '../shared/errors'
 import type { Clock } from '../shared/ports';
 
 /** A Benchling project or instrument: what the filters of the NGS run search pick from. */
-export interface WarehouseProject {
-  id: string;
-  name: string;
-}
-
-export interface WarehouseInstrument {
-  id: string;
-  name: string;
-  model: string | null;
-  /** Where it stands (the sequencing centre); becomes the samplesheet's seq_center. */
-  location: string | null;
-}
+export type WarehouseProject = z.infer<typeof Project>;
+/** `location`: where it stands (the sequencing centre); becomes the samplesheet's seq_center. */
+export type WarehouseInstrument = z.infer<typeof Instrument>;
 
 export interface WarehouseMetadata {
   projects: WarehouseProject[];
   instruments: WarehouseInstrument[];
 }
 
-export interface NgsRunSummary {
-  id: string;
-  name: string;
-  project: WarehouseProject | null;
-  instrument: { id: string; name: string } | null;
-  /** The sequencing date, YYYY-MM-DD. */
-  run_date: string | null;
-  flowcell_id: string | null;
-  /** Samples of the run that are not archived. */
-  sample_count: number;
-  created_at: string;
-  modified_at: string;
-}
-
-export interface NgsSample {
-  id: string;
-  name: string;
-  ngs_run: { id: string; name: string };
-  project: WarehouseProject | null;
-  fastq_1: string | null;
-  fastq_2: string | null;
-  expected_cells: number | null;
-  sample_type: string | null;
-  feature_type: string | null;
-  seq_center: string | null;
-}
+/** `run_date`: the sequencing date, YYYY-MM-DD; `sample_count`: samples of the run not archived. */
+export type NgsRunSummary = z.infer<typeof NgsRunSummarySchema>;
+export type NgsSample = z.infer<typeof NgsSampleSchema>;
 
 export interface NgsRunFilter {
   /** A project id or name. */
@@ -123,6 +91,12 @@ export type BenchlingRunsQuery = z.infer<typeof BenchlingRunsQuery>;
 export const WarehouseName = Name;
 
 const Project = z.object({ id: z.string(), name: z.string() });
+const Instrument = z.object({
+  id: z.string(),
+  name: z.string(),
+  model: z.string().nullable(),
+  location: z.string().nullable(),
+});
 export const NgsRunSummarySchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -164,17 +138,15 @@ export const BenchlingSamplesResponse = z.object({
 });
 export const BenchlingMetadataResponse = z.object({
   projects: z.array(Project),
-  instruments: z.array(
-    z.object({
-      id: z.string(),
-      name: z.string(),
-      model: z.string().nullable(),
-      location: z.string().nullable(),
-    }),
-  ),
+  instruments: z.array(Instrument),
   fetched_at: z.string(),
   stale: z.boolean().describe('the warehouse is unreachable: the last lookup, possibly older than 5 minutes'),
 });
+
+/** What GET /api/benchling/runs, /runs/{name}/samples and /metadata answer. */
+export type BenchlingRunsPage = z.infer<typeof BenchlingRunsResponse>;
+export type BenchlingSamplesPage = z.infer<typeof BenchlingSamplesResponse>;
+export type BenchlingMetadata = z.infer<typeof BenchlingMetadataResponse>;
 
 export const METADATA_TTL_MS = 5 * 60 * 1000;
 

@@ -42,6 +42,7 @@ export const BuildSamplesheetResponse = z.object({
   source_project: z.string().nullable().describe('the project every sample belongs to; null if several'),
   warnings: z.array(z.string()),
 });
+export type BuiltSamplesheet = z.infer<typeof BuildSamplesheetResponse>;
 
 /** The value a column gets for a sample, as the pipeline's manifest says (samplesheet_from_benchling). */
 function columnValue(source: ColumnSource, sample: NgsSample): string | number | boolean | null {

@@ -9,7 +9,7 @@ import { type AnnData, log1pCp10k, stringColumn, subsetCells } from './anndata';
 import type { AtlasCatalog } from './catalog';
 import { overRepresentation } from './enrichment';
 import { hallmarkSets } from './gene-sets';
-import type { PredictionModel, RunProgress } from './ports';
+import { type PredictionModel, RunCancelled, type RunProgress } from './ports';
 import type { QueryInterpreter, StructuredQuery } from './query';
 import { type Grounding, grounding } from './scores';
 import { differentialExpression, type GeneDE } from './stats';
@@ -143,8 +143,6 @@ export function terminationAfter(
   return null;
 }
 
-class Cancelled extends Error {}
-
 export async function runHaystack(ports: HaystackPorts, request: HaystackRequest): Promise<HaystackResult> {
   const { catalog, model, progress } = ports;
   const iterations: IterationRecord[] = [];
@@ -154,7 +152,7 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
   let bestPrediction: AnnData | null = null;
   let bestDe: GeneDE[] = [];
   const checkpoint = async (phase: Phase, iteration: number) => {
-    if (await progress.cancelled()) throw new Cancelled();
+    if (await progress.cancelled()) throw new RunCancelled();
     await progress.phase(phase, iteration);
   };
   const finish = (reason: TerminationReason, error: string | null): HaystackResult => {
@@ -261,7 +259,8 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
     }
     return finish('max_iterations', null);
   } catch (error) {
-    if (error instanceof Cancelled) return finish('cancelled', null);
+    // A model job that stopped because the run was cancelled says so with the same class.
+    if (error instanceof RunCancelled) return finish('cancelled', null);
     if (!structured) throw error;
     return finish('error', (error as Error).message);
   }

@@ -4,9 +4,12 @@
  * and what model made them.
  */
 import { z } from 'zod';
+import { haystackPaths } from '../shared/bucket-layout';
+import type { ObjectStore } from '../shared/ports';
 import type { AnnData, Column } from './anndata';
 import type { HaystackRequest, HaystackResult } from './loop';
-import { TERMINATION_REASONS } from './loop';
+import { TERMINATION_REASONS } from './phases';
+import type { AnnDataFiles } from './ports';
 
 export const HaystackLog = z.object({
   run_id: z.string(),
@@ -285,4 +288,55 @@ ${scoreChart(log)}
 <h2>Suggestions</h2><ul>${(best?.grounding.suggestions ?? []).map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
 </body></html>
 `;
+}
+
+/** Where writeOutputs puts a run's files, and what it needs. */
+export interface OutputDeps {
+  objects: ObjectStore;
+  files: Pick<AnnDataFiles, 'encode'>;
+  /** True once the run was cancelled: nothing more is written, and what was is removed. */
+  cancelled(): Promise<boolean>;
+}
+
+/**
+ * The run's three outputs under `haystack/{run}/results/` (the predictions only when an
+ * iteration made one). A cancel noticed between files stops the writing and removes what was
+ * written: a cancelled run has no results. Answers the names written, or null when cancelled.
+ */
+export async function writeOutputs(
+  deps: OutputDeps,
+  runId: string,
+  request: HaystackRequest,
+  result: HaystackResult,
+): Promise<string[] | null> {
+  const paths = haystackPaths(runId);
+  const log = haystackLog(runId, request, result);
+  const outputs: [string, () => Promise<string | Uint8Array>, string][] = [
+    [paths.log, async () => `${JSON.stringify(log, null, 2)}\n`, 'application/json'],
+    [paths.report, async () => reportHtml(log, result), 'text/html; charset=utf-8'],
+  ];
+  if (result.prediction)
+    outputs.push([
+      paths.predictions,
+      () => deps.files.encode(predictionsAnnData(runId, request, result)),
+      'application/x-hdf5',
+    ]);
+  const written: string[] = [];
+  for (const [name, content, type] of outputs) {
+    if (await deps.cancelled()) {
+      await removeOutputs(deps.objects, written);
+      return null;
+    }
+    await deps.objects.write(name, await content(), type);
+    written.push(name);
+  }
+  return written;
+}
+
+/** Deletes outputs a run must not keep (it was cancelled while they were written). */
+export async function removeOutputs(
+  objects: Pick<ObjectStore, 'delete'>,
+  names: readonly string[],
+): Promise<void> {
+  await Promise.all(names.map((name) => objects.delete(name)));
 }

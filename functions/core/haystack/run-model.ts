@@ -4,15 +4,20 @@
  * Statuses are the platform's one lifecycle (core/shared/run-status).
  */
 import { z } from 'zod';
-import { newId, type RandomBytes } from '../shared/ids';
-import { RunStatus } from '../shared/run-status';
+import { haystackPaths } from '../shared/bucket-layout';
+import { HAYSTACK_RUN_ID, newId, type RandomBytes } from '../shared/ids';
+import { applyRunEvent, type RunEvent } from '../shared/lifecycle';
+import type { RunEventView } from '../shared/run-events';
+import { RunQueue } from '../shared/run-kind';
+import { isTerminal, RunStatus } from '../shared/run-status';
 import { CONTROL_STRATEGIES, PHASES, TERMINATION_REASONS } from './phases';
 import { DATASETS } from './vocabulary';
 
 /** `hs-` + 12 of [a-z0-9]: Batch-safe (the spec's `run_{hex}` has `_`, which Batch job ids refuse). */
+export const HAYSTACK_RUN_ID_PATTERN = new RegExp(`^${HAYSTACK_RUN_ID}$`);
 export const HaystackRunId = z
   .string()
-  .regex(/^hs-[a-z0-9]{12}$/, 'a HAYSTACK run id: hs- and 12 of [a-z0-9]');
+  .regex(HAYSTACK_RUN_ID_PATTERN, 'a HAYSTACK run id: hs- and 12 of [a-z0-9]');
 export const newHaystackRunId = (bytes: RandomBytes) => newId('hs', bytes);
 
 export const CreateHaystackRunRequest = z.strictObject({
@@ -85,11 +90,90 @@ export const HaystackRun = z.object({
     .describe('the best iteration: its DE genes (25 each way at most) and enriched Hallmark sets'),
   gcs_path: z.string(),
   batch_job_name: z.string().nullable(),
+  workflow_execution: z
+    .string()
+    .nullable()
+    .default(null)
+    .describe('the run-pipeline execution that drives the run (null for runs stored before it was recorded)'),
+  queue: RunQueue.nullable()
+    .default(null)
+    .describe('why the agent job is not created yet (Batch quota); null when it is not waiting'),
   batch_request_id: z.uuid().describe('the requestId sent with jobs.create, stable across retries'),
   dataset_kind: z.literal('synthetic'),
   model: z.string(),
 });
 export type HaystackRun = z.infer<typeof HaystackRun>;
+
+/** A new run, pending, as `POST /api/v1/runs` stores it. */
+export function newHaystackRun(input: {
+  run_id: string;
+  user_email: string;
+  request: CreateHaystackRunRequest;
+  created_at: string;
+  bucket: string;
+  batch_request_id: string;
+  model: string;
+}): HaystackRun {
+  const { request } = input;
+  return {
+    run_id: input.run_id,
+    user_email: input.user_email,
+    status: 'pending',
+    query: request.query,
+    control_strategy: request.control_strategy,
+    control_strategy_effective: null,
+    max_iterations: request.max_iterations,
+    score_threshold: request.score_threshold,
+    dataset: request.dataset ?? null,
+    llm_model: request.llm_model ?? null,
+    current_iteration: 0,
+    current_phase: null,
+    grounding_scores: [],
+    final_score: null,
+    termination_reason: null,
+    error_message: null,
+    created_at: input.created_at,
+    updated_at: input.created_at,
+    submitted_at: null,
+    started_at: null,
+    completed_at: null,
+    failed_at: null,
+    cancelled_at: null,
+    best: null,
+    gcs_path: `gs://${input.bucket}/${haystackPaths(input.run_id).prefix}`,
+    batch_job_name: null,
+    workflow_execution: null,
+    queue: null,
+    batch_request_id: input.batch_request_id,
+    dataset_kind: 'synthetic',
+    model: input.model,
+  };
+}
+
+/** What only the lifecycle writes (core/shared/lifecycle.ts): a run's status and the times it entered each. */
+type LifecycleOwned =
+  | 'run_id'
+  | 'status'
+  | 'submitted_at'
+  | 'started_at'
+  | 'completed_at'
+  | 'failed_at'
+  | 'cancelled_at';
+
+/** Fields of a run written outside the lifecycle: the agent's progress and its answer. */
+export type HaystackFields = Partial<Omit<HaystackRun, LifecycleOwned>>;
+
+/**
+ * What entering a status means for a HAYSTACK run beyond the lifecycle's own fields: an ended
+ * run has no current phase, and says why it ended (a cancel, or an error unless the agent
+ * already named its reason).
+ */
+export function onEnteringStatus(run: HaystackRun, to: RunStatus): HaystackFields {
+  if (!isTerminal(to)) return {};
+  if (to === 'cancelled') return { current_phase: null, termination_reason: 'cancelled' };
+  if (to === 'failed') return { current_phase: null, termination_reason: run.termination_reason ?? 'error' };
+  return { current_phase: null };
+}
 
 export const ListHaystackRunsQuery = z.strictObject({
   scope: z.enum(['mine', 'all']).default('mine').describe("all: every user's runs (administrators only)"),
@@ -99,13 +183,34 @@ export const ListHaystackRunsQuery = z.strictObject({
 });
 export type ListHaystackRunsQuery = z.infer<typeof ListHaystackRunsQuery>;
 
-/** The run's outputs under its prefix. */
-export function haystackPaths(runId: string) {
-  const results = `haystack/${runId}/results`;
+/**
+ * The lifecycle's reducer for a HAYSTACK run: each event in order through `applyRunEvent`, with
+ * what entering a status means for the run (`onEnteringStatus`). Null when nothing changed;
+ * `entered` lists each status change, for its status event.
+ */
+export function applyHaystackEvents(
+  run: HaystackRun,
+  events: readonly RunEvent[],
+): { run: HaystackRun; entered: { from: RunStatus; to: RunStatus; at: string }[] } | null {
+  let current = run;
+  const entered: { from: RunStatus; to: RunStatus; at: string }[] = [];
+  for (const event of events) {
+    const patch = applyRunEvent(current, event);
+    if (!patch) continue;
+    const next: HaystackRun = { ...current, ...patch };
+    if (next.status !== current.status) {
+      entered.push({ from: current.status, to: next.status, at: event.at });
+      current = { ...next, ...onEnteringStatus(current, next.status) };
+    } else current = next;
+  }
+  return current === run ? null : { run: current, entered };
+}
+
+/** How a HAYSTACK run is named to a person in its status events. */
+export function haystackEventView(run: Pick<HaystackRun, 'run_id'>): RunEventView {
   return {
-    prefix: `haystack/${runId}`,
-    predictions: `${results}/${runId}_predictions.h5ad`,
-    report: `${results}/${runId}_report.html`,
-    log: `${results}/${runId}_log.json`,
+    kind: 'haystack',
+    title: 'Cell prompting run',
+    page: `/haystack/${encodeURIComponent(run.run_id)}`,
   };
 }

@@ -3,19 +3,24 @@
  * page asks before a launch (is a synthetic control possible? what is in the atlas?). Another
  * user's run is "not found", as for Nextflow runs.
  */
+import type { JobRunner } from '../shared/batch';
+import { haystackPaths } from '../shared/bucket-layout';
 import type { Caller } from '../shared/caller';
 import { ConflictError, ForbiddenError, NotFoundError, UpstreamError } from '../shared/errors';
+import { type StartDeps, startExecution } from '../shared/kernel';
 import type { Clock, ObjectStore, Randomness } from '../shared/ports';
+import { stopJobs } from '../shared/run-kind';
 import { isTerminal } from '../shared/run-status';
 import { parseOrThrow } from '../shared/validation';
 import type { AtlasCatalog } from './catalog';
+import { haystackJobs } from './execution';
 import { type ControlCheck, checkControls } from './loop';
-import type { HaystackExecutor, HaystackRunStore, QueryInterpreter } from './ports';
+import type { HaystackRunStore, QueryInterpreter } from './ports';
 import {
   CreateHaystackRunRequest,
   type HaystackRun,
-  haystackPaths,
   type ListHaystackRunsQuery,
+  newHaystackRun,
   newHaystackRunId,
   ValidateControlRequest,
 } from './run-model';
@@ -31,7 +36,11 @@ export interface HaystackServiceDeps {
   /** The atlas, built on first use (it takes a moment and some memory). */
   catalog(): AtlasCatalog;
   signedUrlTtlSeconds: number;
-  execution: HaystackExecutor;
+  /** The run-pipeline workflow every run starts. */
+  workflows: StartDeps['workflows'];
+  workflowArgument: StartDeps['workflowArgument'];
+  /** Batch: a cancel stops the run's jobs. */
+  jobs: Pick<JobRunner, 'cancelJob'>;
 }
 
 export async function createHaystackRun(
@@ -42,58 +51,23 @@ export async function createHaystackRun(
   const request = parseOrThrow(CreateHaystackRunRequest, body, 'HAYSTACK run request');
   const now = deps.clock.now().toISOString();
   const runId = newHaystackRunId(deps.random.bytes);
-  const run: HaystackRun = {
+  const run = newHaystackRun({
     run_id: runId,
     user_email: caller.email,
-    status: 'pending',
-    query: request.query,
-    control_strategy: request.control_strategy,
-    control_strategy_effective: null,
-    max_iterations: request.max_iterations,
-    score_threshold: request.score_threshold,
-    dataset: request.dataset ?? null,
-    llm_model: request.llm_model ?? null,
-    current_iteration: 0,
-    current_phase: null,
-    grounding_scores: [],
-    final_score: null,
-    termination_reason: null,
-    error_message: null,
+    request,
     created_at: now,
-    updated_at: now,
-    submitted_at: null,
-    started_at: null,
-    completed_at: null,
-    failed_at: null,
-    cancelled_at: null,
-    best: null,
-    gcs_path: `gs://${deps.objects.bucket}/${haystackPaths(runId).prefix}`,
-    batch_job_name: null,
+    bucket: deps.objects.bucket,
     batch_request_id: deps.random.uuid(),
-    dataset_kind: 'synthetic',
     model: STANDIN_MODEL,
-  };
+  });
   await deps.haystackRuns.create(run);
-  try {
-    await deps.execution.start(runId);
-  } catch (error) {
-    const failedAt = deps.clock.now().toISOString();
-    await deps.haystackRuns.update(runId, () => ({
-      status: 'failed',
-      failed_at: failedAt,
-      updated_at: failedAt,
-      termination_reason: 'error',
-      error_message:
-        'The run could not be started (the workflow service did not take it). Ask again in a minute.',
-    }));
+  const started = await startExecution(deps, deps.haystackRuns, run);
+  if (started.startError !== null)
     throw new UpstreamError(
       'HAYSTACK could not start the run: the workflow service did not answer. Ask again in a minute.',
-      {
-        cause: error,
-      },
+      { cause: new Error(started.startError) },
     );
-  }
-  return run;
+  return started.run;
 }
 
 /** The caller's run; another user's is reported missing (and flagged for the audit log). */
@@ -125,28 +99,36 @@ export async function listHaystackRuns(
   return { runs, total, page: query.page, page_size: query.page_size };
 }
 
-/** Idempotent: a run already ended is answered as it is. */
+/**
+ * Idempotent: a run already ended is answered as it is. A cancelled run has every Batch job it
+ * started stopped (asked again, jobs already gone are left alone).
+ */
 export async function cancelHaystackRun(
-  deps: Pick<HaystackServiceDeps, 'haystackRuns' | 'clock' | 'execution'>,
+  deps: Pick<HaystackServiceDeps, 'haystackRuns' | 'clock' | 'jobs'>,
   caller: Caller,
   runId: string,
 ): Promise<HaystackRun> {
-  await getHaystackRun(deps, caller, runId);
-  const now = deps.clock.now().toISOString();
-  const updated = await deps.haystackRuns.update(runId, (run) =>
-    isTerminal(run.status)
-      ? null
-      : {
-          status: 'cancelled',
-          cancelled_at: now,
-          updated_at: now,
-          termination_reason: 'cancelled',
-          current_phase: null,
-        },
-  );
-  // Stopping is idempotent too: asked again, jobs already gone are left alone.
-  if (updated!.status === 'cancelled') await deps.execution.stop(updated!);
-  return updated!;
+  const run = await getHaystackRun(deps, caller, runId);
+  const result = isTerminal(run.status)
+    ? { run }
+    : await deps.haystackRuns.apply(runId, {
+        to: 'cancelled',
+        at: deps.clock.now().toISOString(),
+        source: 'api',
+        detail: `Cancelled by ${caller.email}`,
+      });
+  if (!result) throw new NotFoundError(`HAYSTACK run ${runId} was not found.`);
+  if (result.run.status === 'cancelled') {
+    try {
+      await stopJobs(deps.jobs, haystackJobs(result.run));
+    } catch (error) {
+      throw new UpstreamError(
+        `HAYSTACK run ${runId} is cancelled, but Batch did not confirm stopping its jobs. Cancel again to retry.`,
+        { cause: error },
+      );
+    }
+  }
+  return result.run;
 }
 
 /** Signed URLs of the three outputs; 409 naming the status until the run completed. */
@@ -181,10 +163,13 @@ export async function haystackResult(
   };
 }
 
+/** POST /api/v1/validate-control-strategy: whether a synthetic control is possible, and who read the question. */
+export type ControlCheckView = ControlCheck & { dataset_kind: 'synthetic'; interpreter: string };
+
 export async function validateControlStrategy(
   deps: Pick<HaystackServiceDeps, 'interpreter' | 'catalog'>,
   body: unknown,
-): Promise<ControlCheck & { dataset_kind: 'synthetic'; interpreter: string }> {
+): Promise<ControlCheckView> {
   const request = parseOrThrow(ValidateControlRequest, body, 'control-strategy check');
   const structured = await deps.interpreter.interpret(request.query, request.dataset);
   return {

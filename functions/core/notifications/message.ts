@@ -20,10 +20,10 @@ const VERB: Record<string, string> = {
   cancelled: 'was cancelled',
 };
 
-/** The page's address of the run. */
+/** The page's address of the run: the page its kind names (events staged before pages were named: the runs page). */
 export function runPageUrl(publicUrl: string, event: RunStatusCloudEvent): string {
-  const path = event.data.kind === 'haystack' ? 'haystack' : 'runs';
-  return `${publicUrl.replace(/\/$/, '')}/#/${path}/${encodeURIComponent(event.data.run_id)}`;
+  const page = event.data.page ?? `/runs/${encodeURIComponent(event.data.run_id)}`;
+  return `${publicUrl.replace(/\/$/, '')}/#${page}`;
 }
 
 /** One short line a person reads in Slack or a mail subject, plus the detail and the link. */
@@ -32,10 +32,7 @@ export function notificationText(
   link: string,
 ): { subject: string; text: string } {
   const d = event.data;
-  const what =
-    d.kind === 'haystack'
-      ? 'Cell prompting run'
-      : `${d.pipeline}${d.pipeline_version ? ` ${d.pipeline_version}` : ''}`;
+  const what = d.title ?? `${d.pipeline}${d.pipeline_version ? ` ${d.pipeline_version}` : ''}`;
   const took = d.duration_seconds !== null ? ` after ${duration(d.duration_seconds)}` : '';
   const subject = `${d.run_id} ${VERB[d.to] ?? d.to}${took} (${what})`;
   const lines = [subject];

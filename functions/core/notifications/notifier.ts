@@ -1,5 +1,5 @@
 /**
- * The notifier (ARCHITECTURE §14): subscribed to `arc-run-events`, it tells a run's owner what
+ * The notifier (ARCHITECTURE §7a): subscribed to `arc-run-events`, it tells a run's owner what
  * they asked to hear about, on the channels they chose. It never blocks a run: it only reads
  * events after they are published. A channel is tried a few times with backoff within one
  * delivery; if it still fails the function throws and Pub/Sub delivers the event again later,

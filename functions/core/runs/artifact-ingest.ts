@@ -1,8 +1,8 @@
 import { computeMetrics, type SpotPrices } from '../nextflow/metrics';
 import { type ParsedTrace, parseTrace } from '../nextflow/trace';
-import { RUN_ID } from '../shared/ids';
+import { taskIndexName } from '../shared/bucket-layout';
 import type { ObjectStore } from '../shared/ports';
-import { chunkAttempt, LIVE_LOG_CHUNK, LIVE_TRACE_CHUNK } from './orchestrator-attempts';
+import { chunkAttempt } from './orchestrator-attempts';
 import type { OnceOutcome, RunStore } from './ports';
 import {
   countLogLines,
@@ -23,11 +23,7 @@ import {
   rollupMembers,
   rollupName,
   type TaskIndex,
-  taskIndexName,
 } from './task-index';
-
-export { LIVE_LOG_CHUNK, LIVE_TRACE_CHUNK };
-export const FINAL_TRACE = new RegExp(`^runs/(${RUN_ID})/logs/trace\\.txt$`);
 
 const MAX_WARNINGS = 50;
 

@@ -1,5 +1,5 @@
 /**
- * Run labels: `key=value` pairs a lab sets for cost allocation and search (ARCHITECTURE §14).
+ * Run labels: `key=value` pairs a lab sets for cost allocation and search (ARCHITECTURE §7a).
  * They follow Google Cloud's label rules, because they are copied onto the run's Batch jobs
  * and from there reach the billing export: a key is 1–63 lowercase letters, digits, `_` or
  * `-` starting with a letter; a value is 0–63 of the same. A run has at most 25 of its own;

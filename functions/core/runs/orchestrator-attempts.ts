@@ -8,27 +8,13 @@
  */
 
 import { SPOT_PREEMPTION_EXIT_CODE } from '../nextflow/exit-codes';
-import { RUN_ID } from '../shared/ids';
-import type { BatchJob } from './batch-job';
-
-/** Live chunks: `trace.02-000001.tsv` (attempt 2, chunk 1), or `trace.000001.tsv` (before attempts were named: attempt 1). */
-export const LIVE_TRACE_CHUNK = new RegExp(
-  `^runs/(${RUN_ID})/logs/live/trace\\.(?:(\\d{2})-)?(\\d{6})\\.tsv$`,
-);
-export const LIVE_LOG_CHUNK = new RegExp(
-  `^runs/(${RUN_ID})/logs/live/nextflow\\.(?:(\\d{2})-)?(\\d{6})\\.log$`,
-);
+import type { BatchJob } from '../shared/batch';
+import { LIVE_LOG_CHUNK, LIVE_TRACE_CHUNK } from '../shared/bucket-layout';
 
 /** The orchestrator attempt (1-based) that wrote a live chunk. */
 export function chunkAttempt(name: string): number {
   const match = LIVE_TRACE_CHUNK.exec(name) ?? LIVE_LOG_CHUNK.exec(name);
   return match?.[2] ? Number(match[2]) : 1;
-}
-
-/** A chunk's name for an attempt: they sort by attempt, then in upload order. */
-export function liveChunkName(kind: 'trace' | 'nextflow', attempt: number, seq: number): string {
-  const a = String(attempt).padStart(2, '0');
-  return `live/${kind}.${a}-${String(seq).padStart(6, '0')}.${kind === 'trace' ? 'tsv' : 'log'}`;
 }
 
 /** Where an attempt's counters are stored on the run document. */

@@ -1,6 +1,6 @@
-import type { BatchJob, BatchJobSpec } from './batch-job';
+import type { RunEvent, RunEventSource } from '../shared/lifecycle';
+import type { StaleQuery } from '../shared/run-kind';
 import type { Run, RunStatus, StoredProgress } from './run-model';
-import type { RunEvent, RunEventSource } from './state-machine';
 
 export interface RunFilter {
   /** Omit to list every user's runs (admins only). */
@@ -57,14 +57,6 @@ export type RunFields = Partial<
     | 'description'
   >
 >;
-
-export interface StaleQuery {
-  statuses: RunStatus[];
-  /** Runs whose `field` is earlier than `before` (ISO 8601), oldest first. */
-  field: 'updated_at' | 'created_at';
-  before: string;
-  limit: number;
-}
 
 export interface RunStore {
   /** Stores a new run and its first history entry; fails if the id is taken. */
@@ -125,73 +117,3 @@ export interface RunStore {
 }
 
 export type OnceOutcome = 'applied' | 'unchanged' | 'duplicate' | 'missing';
-
-/** Batch refused to create a job because one with that id exists (ALREADY_EXISTS). */
-export class JobExistsError extends Error {
-  constructor(readonly jobName: string) {
-    super(`Batch job ${jobName} already exists`);
-    this.name = 'JobExistsError';
-  }
-}
-
-/** Batch rejected or failed a call; `status` is the HTTP-style code (400, 403, 429, 500, 503, …). */
-export class JobRunnerError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-    this.name = 'JobRunnerError';
-  }
-}
-
-export interface CreateJobInput {
-  parent: string;
-  jobId: string;
-  /** A UUID: Batch ignores a repeated create with the same requestId for 60 minutes. */
-  requestId: string;
-  job: BatchJobSpec;
-  /**
-   * On ALREADY_EXISTS, return the existing job instead of throwing JobExistsError (default
-   * true: a retried create adopts its first job). The Workflows connector twin sets false,
-   * because the real connector reports the 409 and the workflow adopts the job itself.
-   */
-  adoptExisting?: boolean;
-}
-
-/** GCP Batch, or its local twin. */
-export interface JobRunner {
-  /** Adopts (or with adoptExisting: false, throws JobExistsError for) a taken id; JobRunnerError when Batch refuses. */
-  createJob(input: CreateJobInput): Promise<BatchJob>;
-  /** Null when the job does not exist (never created, or deleted). */
-  getJob(name: string): Promise<BatchJob | null>;
-  /** Asks Batch to stop the job; a job that is gone or finished is left alone. */
-  cancelJob(name: string): Promise<void>;
-}
-
-/** The argument of the run-pipeline workflow. */
-export interface WorkflowArgument {
-  run_id: string;
-  project: string;
-  region: string;
-  prepare_url: string;
-  reconcile_url: string;
-  poll_seconds: number;
-  /** Waiting for Batch capacity: seconds between tries, and tries before the run fails. */
-  queue_poll_seconds: number;
-  max_queue_polls: number;
-}
-
-export interface WorkflowExecutionState {
-  state: 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'UNAVAILABLE' | 'QUEUED' | 'UNKNOWN';
-  /** The execution's error message when it FAILED. */
-  error: string | null;
-}
-
-/** Cloud Workflows executions of run-pipeline, or the local interpreter. */
-export interface WorkflowStarter {
-  /** Starts an execution and returns its resource name. */
-  start(argument: WorkflowArgument): Promise<string>;
-  /** The execution's state; null when it does not exist. */
-  describe(name: string): Promise<WorkflowExecutionState | null>;
-}

@@ -2,21 +2,11 @@ import type { RunMetrics } from '../nextflow/metrics';
 import { LOG_LINE, processOfName } from '../nextflow/process-names';
 import type { TraceTask } from '../nextflow/trace';
 import { isTerminal } from '../shared/run-status';
+import { COUNTERS, zeroCounters } from './run-document';
 import type { Counters, ProcessProgress, Progress, Run, StoredProgress } from './run-model';
 
-const COUNTER_KEYS = [
-  'submitted',
-  'announced',
-  'completed',
-  'cached',
-  'failed',
-  'aborted',
-] as const satisfies (keyof Counters)[];
+const COUNTER_KEYS = COUNTERS;
 const TRACE_KEYS = ['completed', 'cached', 'failed', 'aborted'] as const satisfies (keyof Counters)[];
-
-export function zeroCounters(): Counters {
-  return { submitted: 0, announced: 0, completed: 0, cached: 0, failed: 0, aborted: 0 };
-}
 
 function emptyDelta(): StoredProgress {
   return { ...zeroCounters(), processes: {} };

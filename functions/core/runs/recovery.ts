@@ -7,12 +7,13 @@
 
 import { PLATFORM_PARAMS, validateParams } from '../nextflow/params';
 import { getPipelineVersion } from '../nextflow/pipelines/registry';
+import { runPaths } from '../shared/bucket-layout';
 import type { Caller } from '../shared/caller';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../shared/errors';
 import { newRunId } from '../shared/ids';
 import { checkSize, parseOrThrow } from '../shared/validation';
 import { CONFIG_MAX_BYTES, PARAMS_MAX_BYTES, RecoverRunRequest, type Run } from './run-model';
-import { getAccessibleRun, type LaunchDeps, newRunRecord, runPaths, startRunWorkflow } from './run-service';
+import { getAccessibleRun, type LaunchDeps, newRunRecord, startRunWorkflow } from './run-service';
 
 export interface RecoveryDeps extends LaunchDeps {
   /** Days the bucket keeps work/ and cache/ (its lifecycle rule). */

@@ -1,19 +1,22 @@
+import { LIVE_CHUNKS_DIR, RUN_FILE_GROUPS, runPaths } from '../shared/bucket-layout';
 import { ValidationError } from '../shared/errors';
 import type { ObjectInfo, ObjectStore } from '../shared/ports';
 import type { RunFile, RunFiles } from './views';
 
 export type { RunFile, RunFiles };
 
-const GROUPS: [keyof Omit<RunFiles, 'live_chunks' | 'truncated'>, string[]][] = [
-  ['inputs', ['inputs/', 'request/']],
-  ['results', ['results/']],
-  ['logs', ['logs/']],
-];
+const GROUPS = Object.entries(RUN_FILE_GROUPS) as [
+  keyof Omit<RunFiles, 'live_chunks' | 'truncated'>,
+  readonly string[],
+][];
 const DOWNLOADABLE = GROUPS.flatMap(([, prefixes]) => prefixes);
 export const MAX_LISTED_FILES = 5_000;
 
+/** runs/{run}/, the prefix every path of a run's files is relative to. */
+const under = (runId: string) => `${runPaths('', runId).prefix}/`;
+
 function file(runId: string, object: ObjectInfo): RunFile {
-  const path = object.name.slice(`runs/${runId}/`.length);
+  const path = object.name.slice(under(runId).length);
   return {
     path,
     name: path.slice(path.lastIndexOf('/') + 1),
@@ -25,11 +28,11 @@ function file(runId: string, object: ObjectInfo): RunFile {
 }
 
 export async function listRunFiles(objects: ObjectStore, runId: string): Promise<RunFiles> {
-  const { objects: listed, truncated } = await objects.list(`runs/${runId}/`, MAX_LISTED_FILES);
+  const { objects: listed, truncated } = await objects.list(under(runId), MAX_LISTED_FILES);
   const files: RunFiles = { inputs: [], results: [], logs: [], live_chunks: 0, truncated };
   for (const object of listed) {
-    const relative = object.name.slice(`runs/${runId}/`.length);
-    if (relative.startsWith('logs/live/')) {
+    const relative = object.name.slice(under(runId).length);
+    if (relative.startsWith(LIVE_CHUNKS_DIR)) {
       files.live_chunks++;
       continue;
     }
@@ -56,8 +59,8 @@ export function runObjectName(runId: string, path: string): string {
   const segments = path.split('/');
   if (segments.some((s) => s === '' || s === '.' || s === '..'))
     throw problem('may not contain empty, "." or ".." segments');
-  if (!DOWNLOADABLE.some((prefix) => path.startsWith(prefix)) || path.startsWith('logs/live/')) {
+  if (!DOWNLOADABLE.some((prefix) => path.startsWith(prefix)) || path.startsWith(LIVE_CHUNKS_DIR)) {
     throw problem('must be inside the run’s inputs/, request/, results/ or logs/');
   }
-  return `runs/${runId}/${path}`;
+  return `${under(runId)}${path}`;
 }

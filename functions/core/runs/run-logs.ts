@@ -6,9 +6,9 @@
  */
 
 import { LOG_LINE } from '../nextflow/nextflow-log';
+import { LIVE_LOG_CHUNK, runPaths } from '../shared/bucket-layout';
 import { ValidationError } from '../shared/errors';
 import type { ObjectStore } from '../shared/ports';
-import { LIVE_LOG_CHUNK } from './orchestrator-attempts';
 import type { LogEntry, LogPage } from './views';
 
 export type { LogEntry, LogPage };
@@ -51,14 +51,15 @@ export function logTime(timestamp: string, runStarted: string): string | null {
 
 /** Where the run's log is, and how long it is: the final file if there is one, else the live chunks. */
 export async function locateRunLog(objects: ObjectStore, runId: string): Promise<RunLog> {
-  const final = await objects.stat(`runs/${runId}/logs/nextflow.log`);
+  const paths = runPaths(objects.bucket, runId);
+  const final = await objects.stat(paths.finalLog);
   if (final)
     return {
       source: 'final',
       segments: [{ name: final.name, start: 0, size: final.size }],
       size: final.size,
     };
-  const { objects: chunks } = await objects.list(`runs/${runId}/logs/live/nextflow.`, 100_000);
+  const { objects: chunks } = await objects.list(paths.liveLogChunks, 100_000);
   let start = 0;
   const segments = chunks
     .filter((chunk) => LIVE_LOG_CHUNK.test(chunk.name))

@@ -9,8 +9,11 @@ export { isTerminal, RunStatus, TerminalStatus } from '../shared/run-status';
 
 import { SamplesheetFormat } from '../nextflow/samplesheet';
 import { RUN_ID_PATTERN } from '../shared/ids';
+import type { RunEventView } from '../shared/run-events';
+import { RunQueue } from '../shared/run-kind';
 import { RunStatus } from '../shared/run-status';
 import { LabelFilter, Labels, LabelsPatch } from './labels';
+import { type CounterName, runDefaults, zeroCounters } from './run-document';
 
 export { RUN_ID_PATTERN };
 export const RunId = z
@@ -31,11 +34,7 @@ export const CONFIG_MAX_BYTES = 100 * 1024;
 /** Params are stored on the run document (Firestore caps documents at 1 MiB). */
 export const PARAMS_MAX_BYTES = 100 * 1024;
 
-/**
- * Progress as stored: counters that only ever add up (so chunks count in any order, once).
- * submitted/announced come from nextflow.log (`Submitted process >`, `Cached process >`),
- * completed/cached/failed/aborted from trace rows.
- */
+/** Progress as stored: the counters of run-document.ts, each with what it counts. */
 export const Counters = z.object({
   submitted: z.number().int().nonnegative().default(0).describe('task attempts sent to run (nextflow.log)'),
   announced: z.number().int().nonnegative().default(0).describe('"Cached process >" lines seen'),
@@ -43,14 +42,14 @@ export const Counters = z.object({
   cached: z.number().int().nonnegative().default(0).describe('taken from an earlier attempt (-resume)'),
   failed: z.number().int().nonnegative().default(0).describe('failed attempts, retried ones included'),
   aborted: z.number().int().nonnegative().default(0),
-});
+} satisfies Record<CounterName, z.ZodType>);
 export type Counters = z.infer<typeof Counters>;
 
 export const StoredProgress = Counters.extend({ processes: z.record(z.string(), Counters).default({}) });
 export type StoredProgress = z.infer<typeof StoredProgress>;
 
 export function emptyProgress(): StoredProgress {
-  return { submitted: 0, announced: 0, completed: 0, cached: 0, failed: 0, aborted: 0, processes: {} };
+  return { ...zeroCounters(), processes: {} };
 }
 
 /** Progress as shown: the counters plus what follows from them. */
@@ -96,15 +95,6 @@ export const Ingest = z
   .catchall(z.unknown());
 export type Ingest = z.infer<typeof Ingest>;
 
-/** Why a pending run is not submitted yet: Batch refused the job for quota, or the platform's own cap. */
-export const RunQueue = z.object({
-  kind: z.enum(['batch_quota', 'platform_limit']),
-  reason: z.string(),
-  since: IsoTime,
-  checked_at: IsoTime.describe('when capacity was last looked for'),
-});
-export type RunQueue = z.infer<typeof RunQueue>;
-
 /** The run record of the product spec plus the execution bookkeeping of ARCHITECTURE §3. */
 export const Run = z.object({
   run_id: RunId,
@@ -123,12 +113,15 @@ export const Run = z.object({
   gcs_path: z.string().describe('gs:// prefix that holds the run inputs, logs and results'),
   batch_job_name: z.string().nullable(),
   batch_request_id: z.uuid().describe('the requestId sent with jobs.create, stable across retries'),
-  params: z.record(z.string(), z.unknown()),
-  param_warnings: z.array(z.string()),
+  params: z.record(z.string(), z.unknown()).default(() => runDefaults().params),
+  param_warnings: z.array(z.string()).default(() => runDefaults().param_warnings),
   config_content: z.string(),
   sample_count: z.number().int().nonnegative(),
-  samples: z.array(z.string()).describe('distinct sample names of the samplesheet (first 500)'),
-  source_ngs_runs: z.array(z.string()),
+  samples: z
+    .array(z.string())
+    .default(() => runDefaults().samples)
+    .describe('distinct sample names of the samplesheet (first 500)'),
+  source_ngs_runs: z.array(z.string()).default(() => runDefaults().source_ngs_runs),
   source_project: z.string().nullable(),
   parent_run_id: RunId.nullable(),
   recovery_run_ids: z
@@ -145,7 +138,7 @@ export const Run = z.object({
   error_message: z.string().nullable(),
   error_task: z.string().nullable(),
   error_detail: z.string().nullable().describe("the failing task's error block from nextflow.log"),
-  metrics: RunMetrics.nullable(),
+  metrics: RunMetrics.nullable().default(runDefaults().metrics),
   progress: StoredProgress,
   executor: z.enum(Executor).nullable(),
   session_id: z.uuid(),
@@ -155,7 +148,7 @@ export const Run = z.object({
     .number()
     .int()
     .positive()
-    .default(1)
+    .default(runDefaults().orchestrator_attempt)
     .describe(
       'the Batch task attempt running Nextflow: above 1 after Batch retried it (preemption, a lost VM)',
     ),
@@ -168,20 +161,20 @@ export const Run = z.object({
         reason: z.string(),
       }),
     )
-    .default([])
+    .default(() => runDefaults().orchestrator_retries)
     .describe('each orchestrator retry: the attempt started, and why the one before ended'),
   attempt_progress: z
     .record(z.string(), StoredProgress)
-    .default({})
+    .default(() => runDefaults().attempt_progress)
     .describe('progress counted by orchestrator attempts after the first (the first counts in progress)'),
   workflow_execution: z.string().nullable(),
-  labels: Labels.default({}).describe(
+  labels: Labels.default(() => runDefaults().labels).describe(
     'key=value labels (Google Cloud label rules), copied onto the Batch jobs',
   ),
-  name: z.string().nullable().default(null).describe('what the scientist calls the run'),
-  description: z.string().nullable().default(null),
+  name: z.string().nullable().default(runDefaults().name).describe('what the scientist calls the run'),
+  description: z.string().nullable().default(runDefaults().description),
   queue: RunQueue.nullable()
-    .default(null)
+    .default(runDefaults().queue)
     .describe('set while a pending run waits for Batch capacity: why, and since when'),
   ingest: Ingest,
 });
@@ -262,3 +255,12 @@ export const ListRunsResponse = z.object({
   next_page_token: z.string().nullable(),
 });
 export type ListRunsResponse = z.infer<typeof ListRunsResponse>;
+
+/** How a Nextflow run is named to a person in its status events: its pipeline and version, its page. */
+export function nextflowEventView(run: Pick<Run, 'run_id' | 'pipeline' | 'pipeline_version'>): RunEventView {
+  return {
+    kind: 'nextflow',
+    title: `${run.pipeline} ${run.pipeline_version}`,
+    page: `/runs/${encodeURIComponent(run.run_id)}`,
+  };
+}

@@ -1,6 +1,8 @@
 import { type ParamWarning, paramsThatMustExist, validateParams } from '../nextflow/params';
 import { getPipeline, getPipelineVersion } from '../nextflow/pipelines/registry';
 import { columnsThatMustExist, samplesheetToCsv, validateSamplesheet } from '../nextflow/samplesheet';
+import type { JobRunner } from '../shared/batch';
+import { runPaths } from '../shared/bucket-layout';
 import type { Caller } from '../shared/caller';
 import {
   ConflictError,
@@ -11,18 +13,15 @@ import {
   ValidationError,
 } from '../shared/errors';
 import { newRunId, RUN_ID_PATTERN } from '../shared/ids';
+import { startExecution } from '../shared/kernel';
 import type { Clock, ObjectStore, Randomness } from '../shared/ports';
+import type { WorkflowArgument, WorkflowStarter } from '../shared/run-kind';
+import { stopJobs } from '../shared/run-kind';
 import { byteLength, checkSize, parseOrThrow } from '../shared/validation';
+import { nextflowJobs } from './batch-job';
 import { checkInputFiles, type InputFiles, type InputPaths } from './input-files';
 import { MAX_LABELS, mergeLabels } from './labels';
-import type {
-  JobRunner,
-  RunHistoryEntry,
-  RunPage,
-  RunStore,
-  WorkflowArgument,
-  WorkflowStarter,
-} from './ports';
+import type { RunHistoryEntry, RunPage, RunStore } from './ports';
 import {
   CONFIG_MAX_BYTES,
   CreateRunRequest,
@@ -46,23 +45,6 @@ export interface RunServiceDeps {
 
 /** How many sample names a run keeps for search and display. */
 const MAX_STORED_SAMPLES = 500;
-
-export function runPaths(bucket: string, runId: string, rootRunId = runId) {
-  const prefix = `runs/${runId}`;
-  return {
-    prefix,
-    gcsPath: `gs://${bucket}/${prefix}`,
-    /** The samplesheet as the user sent it; prepare renders inputs/samplesheet.csv from it. */
-    requestSamplesheet: `${prefix}/request/samplesheet.csv`,
-    samplesheet: `${prefix}/inputs/samplesheet.csv`,
-    params: `${prefix}/inputs/params.yaml`,
-    config: `${prefix}/inputs/nextflow.config`,
-    logs: `${prefix}/logs/`,
-    results: `${prefix}/results/`,
-    workDir: `work/${rootRunId}/`,
-    cacheDir: `cache/${rootRunId}/`,
-  };
-}
 
 export function canAccess(caller: Caller, run: Pick<Run, 'user_email'>): boolean {
   return caller.is_admin || run.user_email === caller.email;
@@ -428,24 +410,11 @@ export async function launchRun(
   return startRunWorkflow(deps, run);
 }
 
-export async function startRunWorkflow(
+export function startRunWorkflow(
   deps: LaunchDeps,
   run: Run,
 ): Promise<{ run: Run; startError: string | null }> {
-  try {
-    const execution = await deps.workflows.start(deps.workflowArgument(run.run_id));
-    await deps.runs.setFields(run.run_id, { workflow_execution: execution });
-    return { run: { ...run, workflow_execution: execution }, startError: null };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    const applied = await deps.runs.apply(run.run_id, {
-      to: 'failed',
-      at: deps.clock.now().toISOString(),
-      source: 'api',
-      error_message: `The run could not be started: the run-pipeline workflow did not accept it (${reason}). Launch it again; if this keeps happening, the Workflows service is unavailable.`,
-    });
-    return { run: applied?.run ?? run, startError: reason };
-  }
+  return startExecution(deps, deps.runs, run);
 }
 
 export interface CancelDeps {
@@ -455,9 +424,8 @@ export interface CancelDeps {
 }
 
 async function stopJob(deps: CancelDeps, run: Run): Promise<void> {
-  if (!run.batch_job_name) return;
   try {
-    await deps.jobs.cancelJob(run.batch_job_name);
+    await stopJobs(deps.jobs, nextflowJobs(run));
   } catch (error) {
     throw new UpstreamError(
       `Run ${run.run_id} is cancelled, but Batch did not confirm stopping job ${run.batch_job_name}. Send DELETE again to retry.`,

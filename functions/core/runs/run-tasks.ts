@@ -10,6 +10,7 @@
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { NUMERIC_TASK_FIELDS, type NumericTaskField, parseTrace, type TraceTask } from '../nextflow/trace';
+import { runPaths, taskIndexName } from '../shared/bucket-layout';
 import { NotFoundError } from '../shared/errors';
 import type { ObjectInfo, ObjectStore } from '../shared/ports';
 import { chunkAttempt } from './orchestrator-attempts';
@@ -32,8 +33,6 @@ import {
   type TaskIndexBase,
   taskFilter,
   taskFromLine,
-  taskIndexName,
-  taskIndexPrefix,
 } from './task-index';
 
 export const TasksQuery = z.strictObject({
@@ -102,8 +101,8 @@ export class TaskCatalog {
   private async traces(runId: string): Promise<{ source: 'final' | 'live'; traces: ObjectInfo[] }> {
     // Both at once: on Cloud Storage each is a round trip of tens of milliseconds.
     const [final, { objects: listed }] = await Promise.all([
-      this.objects.stat(`runs/${runId}/logs/trace.txt`),
-      this.objects.list(`runs/${runId}/logs/live/trace.`, 100_000),
+      this.objects.stat(runPaths(this.objects.bucket, runId).finalTrace),
+      this.objects.list(runPaths(this.objects.bucket, runId).liveTraceChunks, 100_000),
     ]);
     if (final) return { source: 'final', traces: [final] };
     // The latest orchestrator attempt's chunks only: its -resume reports the earlier attempt's
@@ -116,7 +115,7 @@ export class TaskCatalog {
   private async tracesAndIndexes(runId: string) {
     const [current, { objects: indexed }] = await Promise.all([
       this.traces(runId),
-      this.objects.list(taskIndexPrefix(runId), 100_000),
+      this.objects.list(runPaths(this.objects.bucket, runId).taskIndexes, 100_000),
     ]);
     return { current, indexed };
   }

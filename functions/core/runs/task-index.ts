@@ -17,8 +17,8 @@ import {
   parseTrace,
   type TraceTask,
 } from '../nextflow/trace';
+import { LIVE_TRACE_CHUNK, runPaths } from '../shared/bucket-layout';
 import type { ObjectInfo } from '../shared/ports';
-import { LIVE_TRACE_CHUNK } from './orchestrator-attempts';
 
 /** The numeric fields other than task_id (which has its own column). */
 export type ValueField = Exclude<NumericTaskField, 'task_id'>;
@@ -50,15 +50,6 @@ export interface TaskIndex {
 /** An index without its numeric fields: the `base` section holds these. */
 export type TaskIndexBase = Omit<TaskIndex, 'values'>;
 
-/** Where the index of a trace object is kept: runs/{id}/index/tasks/{trace file}.idx. */
-export function taskIndexName(traceName: string): string {
-  const runs = traceName.indexOf('/logs/');
-  return `${traceName.slice(0, runs)}/index/tasks/${traceName.slice(traceName.lastIndexOf('/') + 1)}.idx`;
-}
-
-/** The prefix every index of a run's traces is under. */
-export const taskIndexPrefix = (runId: string) => `runs/${runId}/index/tasks/`;
-
 /**
  * Rollups, so that a long run's first page reads a few objects rather than one per chunk: the
  * indexes of 10 consecutive live chunks in one object (level 1, `trace.01-00012x.idx` for
@@ -78,7 +69,10 @@ export interface ChunkPosition {
 export function chunkPosition(traceName: string): ChunkPosition | null {
   const match = LIVE_TRACE_CHUNK.exec(traceName);
   if (!match) return null;
-  return { stem: `${taskIndexPrefix(match[1]!)}trace.${match[2] ? `${match[2]}-` : ''}`, seq: match[3]! };
+  return {
+    stem: `${runPaths('', match[1]!).taskIndexes}trace.${match[2] ? `${match[2]}-` : ''}`,
+    seq: match[3]!,
+  };
 }
 
 /** The rollup of `level` that holds the chunk at `position`. */

@@ -4,6 +4,10 @@
  * type`, so no zod reaches its bundle).
  */
 import { z } from 'zod';
+import { progressView } from './progress';
+import type { Run, RunView } from './run-model';
+import type { TaskView } from './run-tasks';
+import type { TaskLogs } from './task-logs';
 
 export const LogEntry = z.object({
   offset: z.number().describe('byte offset of the entry in the log: a cursor for the entries after it'),
@@ -43,3 +47,26 @@ export const RunFiles = z.object({
   truncated: z.boolean().describe('the run has more files than are listed'),
 });
 export type RunFiles = z.infer<typeof RunFiles>;
+
+/**
+ * A run as the API shows it: progress with running and total_known derived, and without
+ * `recovery_run_ids`, which the store keeps so that reading a run needs no query for its
+ * recoveries: GET /api/runs/{id} answers them as `recoveries`.
+ */
+export function runView<T extends Run>(run: T): Omit<T, 'recovery_run_ids'> & RunView {
+  const { recovery_run_ids: _, ...shown } = run;
+  return { ...shown, progress: progressView(run) };
+}
+
+/** GET /api/runs/{id}/tasks: a page of the run's tasks. */
+export interface TaskPageView {
+  run_id: string;
+  source: 'final' | 'live';
+  total: number;
+  page: number;
+  page_size: number;
+  tasks: TaskView[];
+}
+
+/** GET /api/runs/{id}/tasks/{task_id}/logs: the end of one task's stdout and stderr, and where they were read. */
+export type TaskLogsView = Pick<TaskView, 'task_id' | 'name' | 'status' | 'exit'> & TaskLogs;

@@ -10,6 +10,8 @@ export const ID_BODY = '[a-z0-9]{12}';
 /** A run id (RegExp source), for patterns that contain one: `run-` + the body. */
 export const RUN_ID = `run-${ID_BODY}`;
 export const RUN_ID_PATTERN = new RegExp(`^${RUN_ID}$`);
+/** A HAYSTACK run id (RegExp source): `hs-` + the body (the spec's `run_{hex}` has `_`, which Batch refuses). */
+export const HAYSTACK_RUN_ID = `hs-${ID_BODY}`;
 
 /** `{prefix}-` + 12 characters of [a-z0-9], drawn without modulo bias from a CSPRNG. */
 export function newId(prefix: string, randomBytes: RandomBytes): string {
@@ -29,13 +31,19 @@ export function newRunId(randomBytes: RandomBytes): string {
   return newId('run', randomBytes);
 }
 
-/** Batch job ids must match ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ — run ids already do. */
+/** Batch job ids must match ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ (no underscores, at most 63). */
 export const BATCH_JOB_ID_PATTERN = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export function batchJobId(runId: string): string {
-  const id = `nf-${runId}`;
+/** `{prefix}-{rest}` as a Batch job id; throws when Batch would refuse it. */
+export function checkedJobId(prefix: string, rest: string): string {
+  const id = `${prefix}-${rest}`;
   if (!BATCH_JOB_ID_PATTERN.test(id)) throw new Error(`"${id}" is not a valid Batch job id`);
   return id;
+}
+
+/** `nf-{run}`: a Nextflow run's orchestrator job. */
+export function batchJobId(runId: string): string {
+  return checkedJobId('nf', runId);
 }
 
 export function runIdFromBatchJobId(jobId: string): string | null {

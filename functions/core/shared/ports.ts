@@ -71,6 +71,8 @@ export interface ObjectStore {
    */
   readRange(name: string, start: number, end: number, generation?: string): Promise<Buffer>;
   readStream(name: string): NodeJS.ReadableStream;
+  /** Deletes the object; one that is not there is left alone. */
+  delete(name: string): Promise<void>;
   exists(name: string): Promise<boolean>;
   /** Null when the object does not exist. */
   stat(name: string): Promise<ObjectInfo | null>;

@@ -10,12 +10,25 @@ import { isTerminal, RunStatus, STATUS_RANK } from './run-status';
 
 export const RUN_STATUS_CHANGED = 'com.arcreactor.run.status.changed.v1';
 
-export const RunKind = ['nextflow', 'haystack'] as const;
-export type RunKind = (typeof RunKind)[number];
+/** A kind of run's name (`nextflow`, `haystack`): the list of kinds says which exist (ARCHITECTURE §3a). */
+export const KindName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{1,30}$/, 'a kind of run: lowercase letters, digits, -');
+
+/** How the platform names a run to a person, whatever its kind: its title and its page. */
+export interface RunEventView {
+  kind: string;
+  /** What the run is: `nf-core/scrnaseq 4.0.0`, `Cell prompting run`. */
+  title: string;
+  /** The run's page in the web app, from its root: `/runs/run-…`, `/haystack/hs-…`. */
+  page: string;
+}
 
 export const RunStatusEventData = z.object({
   run_id: z.string(),
-  kind: z.enum(RunKind),
+  kind: KindName,
+  title: z.string().optional().describe('what the run is, as a person reads it (nf-core/scrnaseq 4.0.0)'),
+  page: z.string().optional().describe("the run's page in the web app, from its root (/runs/run-…)"),
   from: z.enum(RunStatus),
   to: z.enum(RunStatus),
   at: z.string().describe('when the run entered `to` (ISO 8601, UTC)'),
@@ -85,7 +98,7 @@ function durationSeconds(run: RunForEvent, to: RunStatus, at: string): number | 
 
 /** The event for `run` (as it is after the change) moving `from` → `to` at `at`. */
 export function runStatusEvent(
-  kind: RunKind,
+  view: RunEventView,
   run: RunForEvent,
   change: { from: RunStatus; to: RunStatus; at: string },
   project: string,
@@ -100,7 +113,9 @@ export function runStatusEvent(
     datacontenttype: 'application/json',
     data: {
       run_id: run.run_id,
-      kind,
+      kind: view.kind,
+      title: view.title,
+      page: view.page,
       from: change.from,
       to: change.to,
       at: change.at,

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { type AssistantDeps, streamChatTurn, takeKeyCall } from '../../core/assistant/agent';
 import { ConversationId, parseChatRequest, UIMessage } from '../../core/assistant/chat-request';
+import type { AssistantStatus } from '../../core/assistant/ports';
 import {
   encodePart,
   STREAM_END,
@@ -10,15 +11,6 @@ import {
 } from '../../core/assistant/ui-stream';
 import { NotConfiguredError, NotFoundError } from '../../core/shared/errors';
 import { defineRoute, NoQuery, type Route, requireCaller } from '../router';
-
-export interface AssistantStatus {
-  enabled: boolean;
-  model: string;
-  /** What the page calls the model (the local stand-in says it is one). */
-  label: string;
-  stand_in: boolean;
-  reason: string | null;
-}
 
 export interface AssistantRouteDeps {
   assistant: AssistantDeps & {

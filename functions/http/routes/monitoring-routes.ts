@@ -10,12 +10,13 @@ import { isTerminal, type Run } from '../../core/runs/run-model';
 import { getAccessibleRun } from '../../core/runs/run-service';
 import { type TaskCatalog, TasksQuery, taskView } from '../../core/runs/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../../core/runs/task-logs';
-import { LogPage, RunFiles } from '../../core/runs/views';
+import { LogPage, RunFiles, runView, type TaskLogsView, type TaskPageView } from '../../core/runs/views';
+import { runPaths } from '../../core/shared/bucket-layout';
 import { NotFoundError, ValidationError } from '../../core/shared/errors';
 import type { ObjectStore } from '../../core/shared/ports';
 import { describeError, type Logger } from '../../logging';
 import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
-import { RunParams, runMissing, runView } from './run-routes';
+import { RunParams, runMissing } from './run-routes';
 
 const TaskParams = RunParams.extend({ task_id: z.string().max(20) });
 
@@ -113,7 +114,7 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
             page: query.page,
             page_size: query.page_size,
             tasks: page.tasks.map((t) => taskView(current, t)),
-          },
+          } satisfies TaskPageView,
         };
       },
     }),
@@ -135,7 +136,13 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
         const task = await deps.tasks.task(current.run_id, ctx.params.task_id);
         const logs = await readTaskLogs(deps.taskLogs, current.run_id, task);
         return {
-          body: { task_id: task.task_id, name: task.name, status: task.status, exit: task.exit, ...logs },
+          body: {
+            task_id: task.task_id,
+            name: task.name,
+            status: task.status,
+            exit: task.exit,
+            ...logs,
+          } satisfies TaskLogsView,
         };
       },
     }),
@@ -332,7 +339,7 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
           await Promise.all(
             ZIP_FILES.map(async (file) => ({
               file,
-              stat: await deps.objects.stat(`runs/${current.run_id}/logs/${file}`),
+              stat: await deps.objects.stat(`${runPaths(deps.objects.bucket, current.run_id).logs}${file}`),
             })),
           )
         ).filter((p) => p.stat !== null);

@@ -1,5 +1,6 @@
 /** The pipelines that can be launched, their versions, and each version's own schemas. */
 import { z } from 'zod';
+import { PipelineDetail, PipelineSchemaResponse, PipelineSummary } from '../../core/nextflow/pipeline-views';
 import {
   getPipeline,
   getPipelineVersion,
@@ -10,43 +11,6 @@ import { defineRoute, NoQuery, type Route } from '../router';
 
 /** `{name+}`: a pipeline name such as nf-core/scrnaseq (URL-encoded or not). */
 const NameParams = z.object({ name: z.string().min(1).max(200) });
-
-const PipelineSummary = z.object({
-  name: z.string(),
-  title: z.string(),
-  description: z.string(),
-  repository: z.string(),
-  default_version: z.string(),
-  versions: z.array(z.string()),
-});
-
-const PipelineRelease = z.object({
-  version: z.string(),
-  json_schema_dialect: z.string(),
-  parameter_groups: z.array(
-    z.object({ id: z.string(), title: z.string(), description: z.string(), parameters: z.array(z.string()) }),
-  ),
-  samplesheet: z.object({ columns: z.array(z.string()), required: z.array(z.string()) }),
-});
-
-const PipelineDetail = PipelineSummary.extend({ releases: z.array(PipelineRelease) });
-
-const PipelineSchemaResponse = z.object({
-  pipeline: z.string(),
-  version: z.string(),
-  nextflow_schema: z
-    .record(z.string(), z.unknown())
-    .describe("the pipeline's nextflow_schema.json, verbatim"),
-  samplesheet_schema: z.record(z.string(), z.unknown()).describe('assets/schema_input.json, verbatim'),
-  protocols: z
-    .record(z.string(), z.unknown())
-    .nullable()
-    .describe("scrnaseq's assets/protocols.json; null for pipelines without one"),
-  igenomes: z
-    .array(z.string())
-    .nullable()
-    .describe("the genome keys the pipeline's conf/igenomes.config defines; null when not known"),
-});
 
 const SchemaQuery = z.strictObject({
   version: z.string().max(50).optional().describe('defaults to the default version'),

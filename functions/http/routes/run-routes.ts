@@ -1,8 +1,6 @@
 /** Runs: list, launch, preview, recover, read and cancel. */
 import { z } from 'zod';
 import type { InputFiles } from '../../core/runs/input-files';
-import type { JobRunner } from '../../core/runs/ports';
-import { progressView } from '../../core/runs/progress';
 import { type RecoveryDeps, recoverRun } from '../../core/runs/recovery';
 import {
   CreateRunRequest,
@@ -23,6 +21,8 @@ import {
   runSamplesheet,
   updateRun,
 } from '../../core/runs/run-service';
+import { runView } from '../../core/runs/views';
+import type { JobRunner } from '../../core/shared/batch';
 import type { Logger } from '../../logging';
 import { audit } from '../audit';
 import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
@@ -51,16 +51,6 @@ const RunWithEvents = RunView.extend({
   recoveries: z.array(RunId).describe('runs that recover this one, oldest first'),
   events: z.array(RunHistoryEntrySchema).optional(),
 });
-
-/**
- * A run as the API shows it: progress with running and total_known derived, and without
- * `recovery_run_ids`, which the store keeps so that reading a run needs no query for its
- * recoveries: GET /api/runs/{id} answers them as `recoveries`.
- */
-export function runView<T extends Run>(run: T): Omit<T, 'recovery_run_ids'> & RunView {
-  const { recovery_run_ids: _, ...shown } = run;
-  return { ...shown, progress: progressView(run) };
-}
 
 const GetRunQuery = z.strictObject({
   include: z.enum(['events']).optional().describe('events: add the status history'),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { FirestoreRunStore } from '../../../functions/adapters/firestore-run-store';
 import { loadConfig } from '../../../functions/config';
+import { liveChunkName, runPaths } from '../../../functions/core/shared/bucket-layout';
 import { RUN_STATUS_CHANGED } from '../../../functions/core/shared/run-events';
 import { createFirestore } from '../../../functions/deps';
 import { buildFunctions, formatBytes } from '../../build';
@@ -92,16 +93,6 @@ function firstRequests(runId: string, jobName: string): Record<string, FirstRequ
         init: post({ run_id: runId, phase: 'error', error: { message: 'bench' } }),
       },
     ],
-    prepareHaystackRun: [
-      { label: 'POST an unknown run', path: '/', init: post({ run_id: 'hs-000000000000' }) },
-    ],
-    reconcileHaystackRun: [
-      {
-        label: 'POST an unknown run',
-        path: '/',
-        init: post({ run_id: 'hs-000000000000', phase: 'error', error: { message: 'bench' } }),
-      },
-    ],
     sweepStaleRuns: [{ label: 'POST (a sweep)', path: '/', init: post({}) }],
     onBatchJobEvent: [
       {
@@ -116,7 +107,7 @@ function firstRequests(runId: string, jobName: string): Record<string, FirstRequ
         path: '/',
         init: cloudEvent('google.cloud.storage.object.v1.finalized', {
           bucket: 'arc-bench-runs',
-          name: `runs/${runId}/logs/live/trace.000001.tsv`,
+          name: `${runPaths('arc-bench-runs', runId).logs}${liveChunkName('trace', 1, 1)}`,
           generation: '1',
           size: '10',
         }),

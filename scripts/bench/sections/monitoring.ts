@@ -8,9 +8,9 @@ import { FirestoreRunStore } from '../../../functions/adapters/firestore-run-sto
 import { GcsObjectStore } from '../../../functions/adapters/gcs-object-store';
 import { loadConfig } from '../../../functions/config';
 import { parseTrace } from '../../../functions/core/nextflow/trace';
-import { taskIndexPrefix } from '../../../functions/core/runs/task-index';
+import { liveChunkName, runPaths } from '../../../functions/core/shared/bucket-layout';
 import { createApiDeps, createExecutionDeps, createFirestore, createStorage } from '../../../functions/deps';
-import { createRunArtifactHandler } from '../../../functions/events/event-handlers';
+import { createRunArtifactHandler } from '../../../functions/events/batch-job-events';
 import { createApiHandler } from '../../../functions/http/api-app';
 import { memoryLogger } from '../../../functions/logging';
 import { formatBytes } from '../../build';
@@ -76,7 +76,7 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
     chunkObjects.push(
       await backends.gcs.putObject(
         config.runsBucket,
-        `runs/${runId}/logs/live/trace.${String(i + 1).padStart(6, '0')}.tsv`,
+        `${runPaths(config.runsBucket, runId).logs}${liveChunkName('trace', 1, i + 1)}`,
         content,
         'text/tab-separated-values',
       ),
@@ -126,7 +126,7 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
   );
   server.closeAllConnections();
   server.close();
-  const { objects: indexObjects } = await objects.list(taskIndexPrefix(runId), 10_000);
+  const { objects: indexObjects } = await objects.list(runPaths(objects.bucket, runId).taskIndexes, 10_000);
   const indexBytes = indexObjects.reduce((sum, o) => sum + o.size, 0);
   console.log(
     `task indexes and rollups: ${indexObjects.length} objects, ${formatBytes(indexBytes)} (${(indexBytes / chunkBytes).toFixed(2)}× the chunks)`,

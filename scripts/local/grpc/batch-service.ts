@@ -4,8 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { grpc } from 'google-gax';
-import type { BatchJob, BatchJobSpec } from '../../../functions/core/runs/batch-job';
-import { JobExistsError, JobRunnerError } from '../../../functions/core/runs/ports';
+import {
+  type BatchJob,
+  JobExistsError,
+  JobRunnerError,
+  type JobSpec,
+} from '../../../functions/core/shared/batch';
 import type { LocalBatch } from '../local-batch';
 import { GrpcStatusError, loadService, serve, timestamp, unary, unimplemented } from './proto';
 
@@ -35,8 +39,8 @@ interface ProtoDuration {
 }
 
 /** A CreateJob request's job (proto shape) as the REST-shaped spec the twin keeps. */
-function specFromProto(job: Record<string, unknown>): BatchJobSpec {
-  const spec = job as unknown as BatchJobSpec & { taskGroups: { taskSpec: { maxRunDuration: unknown } }[] };
+function specFromProto(job: Record<string, unknown>): JobSpec {
+  const spec = job as unknown as JobSpec & { taskGroups: { taskSpec: { maxRunDuration: unknown } }[] };
   return {
     ...spec,
     taskGroups: spec.taskGroups.map((group) => {
@@ -46,7 +50,7 @@ function specFromProto(job: Record<string, unknown>): BatchJobSpec {
         taskSpec: { ...group.taskSpec, maxRunDuration: `${Number(duration?.seconds ?? 0)}s` },
       };
     }),
-  } as BatchJobSpec;
+  } as JobSpec;
 }
 
 function jobToProto(job: BatchJob): Record<string, unknown> {

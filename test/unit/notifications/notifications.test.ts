@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { haystackEventView } from '../../../functions/core/haystack/run-model';
 import { notificationText, runPageUrl } from '../../../functions/core/notifications/message';
 import { type NotifierDeps, notify, RetryLaterError } from '../../../functions/core/notifications/notifier';
 import type { DeliveryRecord, SendResult } from '../../../functions/core/notifications/ports';
 import { DEFAULT_PREFERENCES, webhookUrlProblem } from '../../../functions/core/notifications/preferences';
+import { nextflowEventView } from '../../../functions/core/runs/run-model';
 import { runStatusEvent } from '../../../functions/core/shared/run-events';
 
 describe('webhook URLs in production', () => {
@@ -32,7 +34,7 @@ describe('webhook URLs in production', () => {
 });
 
 const event = runStatusEvent(
-  'nextflow',
+  nextflowEventView({ run_id: 'run-abc123def456', pipeline: 'nf-core/scrnaseq', pipeline_version: '4.0.0' }),
   {
     run_id: 'run-abc123def456',
     user_email: 'alice@example.com',
@@ -57,6 +59,26 @@ describe('the message', () => {
     expect(text).toContain('Failed task: NFCORE_SCRNASEQ:STAR_ALIGN ( b PBMC_1 /b )');
     expect(text).toContain('Labels: team=genomics');
     expect(text.split('\n').at(-1)).toBe(link);
+  });
+
+  it('names a HAYSTACK run and links its page, as its kind says', () => {
+    const haystack = runStatusEvent(
+      haystackEventView({ run_id: 'hs-abc123def456' }),
+      {
+        run_id: 'hs-abc123def456',
+        user_email: 'alice@example.com',
+        created_at: '2026-11-27T10:00:00.000Z',
+        pipeline: 'haystack',
+        error_message: 'The question could not be answered',
+      },
+      { from: 'running', to: 'failed', at: '2026-11-27T10:00:30.000Z' },
+      'lab-prod',
+    );
+    const link = runPageUrl('https://arc.example.org', haystack);
+    expect(link).toBe('https://arc.example.org/#/haystack/hs-abc123def456');
+    expect(notificationText(haystack, link).subject).toBe(
+      'hs-abc123def456 failed after 30 s (Cell prompting run)',
+    );
   });
 });
 

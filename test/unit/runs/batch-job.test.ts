@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BatchJob,
-  type BatchJobState,
-  batchJobName,
-  buildBatchJob,
-  jobFailure,
-  jobStateTime,
-  runStatusForJobState,
-} from '../../../functions/core/runs/batch-job';
+import { batchJobName, buildBatchJob, orchestratorFailure } from '../../../functions/core/runs/batch-job';
 import type { Run } from '../../../functions/core/runs/run-model';
+import { BatchJob, type BatchJobState, jobFailure, jobStateTime } from '../../../functions/core/shared/batch';
+import { runStatusForJobState } from '../../../functions/core/shared/lifecycle';
 
 const run = {
   run_id: 'run-abc123def456',
@@ -18,17 +12,8 @@ const run = {
   session_id: '0b5d7c9e-1f2a-4b3c-8d4e-5f6a7b8c9d0e',
   run_name: 'run-abc123def456',
   is_recovery: false,
+  root_run_id: 'run-root00000001',
 } as Run;
-
-const where = {
-  bucket: 'arc-runs',
-  config: 'runs/run-abc123def456/inputs/nextflow.config',
-  params: 'runs/run-abc123def456/inputs/params.yaml',
-  samplesheet: 'runs/run-abc123def456/inputs/samplesheet.csv',
-  logsPrefix: 'runs/run-abc123def456/logs/',
-  workDir: 'work/run-root00000001/',
-  cacheDir: 'cache/run-root00000001/',
-};
 
 const settings = {
   project: 'lab-prod',
@@ -40,7 +25,7 @@ const settings = {
 };
 
 describe('buildBatchJob (ARCHITECTURE §5)', () => {
-  const job = buildBatchJob(run, where, settings);
+  const job = buildBatchJob(run, 'arc-runs', settings);
   const task = job.taskGroups[0]!.taskSpec;
 
   it('has one task group with one task running the orchestrator image', () => {
@@ -100,7 +85,7 @@ describe('buildBatchJob (ARCHITECTURE §5)', () => {
   it("copies the run's labels onto the job, so they reach the billing export", () => {
     const labelled = buildBatchJob(
       { ...run, labels: { team: 'genomics', 'cost-center': 'cc-42' } },
-      where,
+      'arc-runs',
       settings,
     );
     expect(labelled.labels).toMatchObject({ team: 'genomics', 'cost-center': 'cc-42', app: 'arc-reactor' });
@@ -164,7 +149,8 @@ describe('job states', () => {
         statusEvents: [{ description: 'Task failed: preempted', taskExecution: { exitCode: 50001 } }],
       },
     });
-    expect(jobFailure(job).message).toMatch(/Spot VM was preempted/);
+    expect(orchestratorFailure(job).message).toMatch(/Spot VM was preempted more often than the retry limit/);
+    expect(jobFailure(job).message).not.toMatch(/retry limit/);
   });
 });
 

@@ -1,13 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { BatchJob } from '../../../functions/core/runs/batch-job';
-import { eventsFromJob } from '../../../functions/core/runs/execution-service';
-import {
-  chunkAttempt,
-  liveChunkName,
-  retriesFromJob,
-} from '../../../functions/core/runs/orchestrator-attempts';
+import { chunkAttempt, retriesFromJob } from '../../../functions/core/runs/orchestrator-attempts';
 import { liveProgress, progressView } from '../../../functions/core/runs/progress';
 import { emptyProgress } from '../../../functions/core/runs/run-model';
+import { BatchJob } from '../../../functions/core/shared/batch';
+import { liveChunkName } from '../../../functions/core/shared/bucket-layout';
+import { eventsFromJob } from '../../../functions/core/shared/lifecycle';
 
 const NAME = 'projects/p/locations/us-central1/jobs/nf-run-abc123def456';
 

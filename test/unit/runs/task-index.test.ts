@@ -13,8 +13,8 @@ import {
   type TaskIndex,
   taskFilter,
   taskFromLine,
-  taskIndexName,
 } from '../../../functions/core/runs/task-index';
+import { taskIndexName } from '../../../functions/core/shared/bucket-layout';
 
 const HEADER = 'task_id\tname\tstatus\tprocess\ttag\trealtime\t%cpu\tpeak_rss';
 const trace = [

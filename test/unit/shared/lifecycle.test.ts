@@ -1,10 +1,17 @@
+/**
+ * The one lifecycle (core/shared/lifecycle.ts), table-tested for every kind of run from one
+ * table: each kind's record goes through the reducer its store uses (a Nextflow run's
+ * applyRunEvent; a HAYSTACK run's applyHaystackEvents, which adds what entering a status means
+ * for it). Every pair of statuses, duplicates and reorderings end the same way for both.
+ */
 import { describe, expect, it } from 'vitest';
-import { RunStatus } from '../../../functions/core/runs/run-model';
 import {
-  applyRunEvent,
-  type RunEvent,
-  type RunStateFields,
-} from '../../../functions/core/runs/state-machine';
+  applyHaystackEvents,
+  type HaystackRun,
+  newHaystackRun,
+} from '../../../functions/core/haystack/run-model';
+import { applyRunEvent, type RunEvent, type RunStateFields } from '../../../functions/core/shared/lifecycle';
+import { RunStatus } from '../../../functions/core/shared/run-status';
 
 const T0 = '2026-11-01T10:00:00.000Z';
 const T1 = '2026-11-01T10:05:00.000Z';
@@ -30,7 +37,50 @@ function event(to: RunStatus, extra: Partial<RunEvent> = {}): RunEvent {
   return { to, at: T1, source: 'batch-event', ...extra };
 }
 
-const TIMESTAMP: Record<RunStatus, string | null> = {
+const haystackRun = (status: RunStatus, extra: Partial<HaystackRun> = {}): HaystackRun => ({
+  ...newHaystackRun({
+    run_id: 'hs-abcdefabcdef',
+    user_email: 'alice@example.com',
+    request: {
+      query: 'How would NK cells respond to IL-15?',
+      control_strategy: 'synthetic_control',
+      max_iterations: 3,
+      score_threshold: 7,
+    },
+    created_at: T0,
+    bucket: 'arc-test-runs',
+    batch_request_id: '0b5d7c9e-1f2a-4b3c-8d4e-5f6a7b8c9d0e',
+    model: 'stack-standin',
+  }),
+  status,
+  ...extra,
+});
+
+/** A kind as the lifecycle sees it: a record in a status, and one event applied as its store applies it. */
+interface KindUnderTest {
+  kind: string;
+  record(status: RunStatus, times?: Partial<RunStateFields>): RunStateFields;
+  /** The record after the event; null when the event changed nothing. */
+  step(record: RunStateFields, event: RunEvent): RunStateFields | null;
+}
+
+const KINDS: KindUnderTest[] = [
+  {
+    kind: 'nextflow',
+    record: (status, times) => run(status, times),
+    step: (record, e) => {
+      const patch = applyRunEvent(record, e);
+      return patch ? { ...record, ...patch } : null;
+    },
+  },
+  {
+    kind: 'haystack',
+    record: (status, times) => haystackRun(status, times as Partial<HaystackRun>),
+    step: (record, e) => applyHaystackEvents(record as HaystackRun, [e])?.run ?? null,
+  },
+];
+
+const TIMESTAMP: Record<RunStatus, keyof RunStateFields | null> = {
   pending: null,
   submitted: 'submitted_at',
   running: 'started_at',
@@ -48,26 +98,125 @@ const RANK: Record<RunStatus, number> = {
   cancelled: 3,
 };
 
-const pairs = RunStatus.flatMap((from) =>
-  RunStatus.map((to) => ({ from, to, moves: RANK[to] > RANK[from] })),
-);
 const STARTED = { submitted_at: T0, started_at: T0 };
 const ALL_TIMES = { ...STARTED, completed_at: T0, failed_at: T0, cancelled_at: T0 };
 
-describe('applyRunEvent', () => {
-  it.each(pairs)('$from → $to: moves forward only ($moves)', ({ from, to, moves }) => {
-    // Step times already known: a backward event has nothing to add.
-    const patch = applyRunEvent(run(from, { ...ALL_TIMES, updated_at: T1 }), event(to));
-    if (!moves) {
-      expect(patch).toBeNull();
-      return;
-    }
-    const expected: Record<string, unknown> = { status: to, updated_at: T1 };
-    const field = TIMESTAMP[to];
-    if (field) expected[field] = T1;
-    expect(patch).toEqual(expected);
+const pairs = KINDS.flatMap((k) =>
+  RunStatus.flatMap((from) => RunStatus.map((to) => ({ ...k, from, to, moves: RANK[to] > RANK[from] }))),
+);
+
+describe.each(KINDS)('the lifecycle of a $kind run', (k) => {
+  it.each(RunStatus)('a repeated report of %s changes nothing the second time', (status) => {
+    const once = k.step(k.record('pending'), event(status));
+    expect(once?.status).toBe(status);
+    expect(k.step(once!, event(status))).toBeNull();
   });
 
+  it('reaches the same run document for every order of the same events, each delivered twice', () => {
+    const T = (minute: number) => `2026-11-01T10:${String(minute).padStart(2, '0')}:00.000Z`;
+    const events: RunEvent[] = [
+      event('submitted', { at: T(1), source: 'workflow' }),
+      event('submitted', { at: T(2), source: 'batch-event' }),
+      event('running', { at: T(3), source: 'agent' }),
+      // The first report of why it failed is kept: the order-free part is the report without one.
+      event('failed', { at: T(9) }),
+      event('failed', { at: T(8), source: 'agent', error_message: 'The question could not be answered' }),
+      event('running', { at: T(4), source: 'workflow' }),
+    ];
+    const finals = new Set(
+      permutations(events).map((order) => {
+        let state = k.record('pending');
+        for (const e of [...order, ...order]) state = k.step(state, e) ?? state;
+        return JSON.stringify(state);
+      }),
+    );
+    expect(finals.size).toBe(1);
+    expect(JSON.parse([...finals][0]!)).toMatchObject({
+      status: 'failed',
+      submitted_at: T(1),
+      started_at: T(3),
+      failed_at: T(8),
+      updated_at: T(9),
+      error_message: 'The question could not be answered',
+    });
+  });
+
+  it('keeps a cancelled run cancelled whatever its job reports after', () => {
+    const cancelled = k.step(k.record('running', STARTED), event('cancelled', { source: 'api' }))!;
+    for (const to of RunStatus)
+      expect(k.step(cancelled, event(to, { at: T1 }))?.status ?? 'cancelled').toBe('cancelled');
+  });
+});
+
+describe('every pair of statuses, for every kind', () => {
+  it.each(pairs)('$kind: $from → $to moves forward only ($moves)', ({ record, step, from, to, moves }) => {
+    // Step times already known: a backward event has nothing to add.
+    const before = record(from, { ...ALL_TIMES, updated_at: T1 });
+    const after = step(before, event(to));
+    if (!moves) {
+      expect(after).toBeNull();
+      return;
+    }
+    expect(after?.status).toBe(to);
+    expect(after?.updated_at).toBe(T1);
+    const field = TIMESTAMP[to];
+    if (field) expect(after?.[field]).toBe(T1);
+  });
+});
+
+describe('a HAYSTACK run entering a status', () => {
+  it('loses its phase and says why it ended: cancelled, or an error unless the agent named its reason', () => {
+    const running = haystackRun('running', { ...STARTED, current_phase: 'inference' });
+    expect(applyHaystackEvents(running, [event('cancelled')])?.run).toMatchObject({
+      status: 'cancelled',
+      current_phase: null,
+      termination_reason: 'cancelled',
+    });
+    expect(applyHaystackEvents(running, [event('failed', { error_message: 'killed' })])?.run).toMatchObject({
+      status: 'failed',
+      current_phase: null,
+      termination_reason: 'error',
+      error_message: 'killed',
+    });
+    const answered = { ...running, termination_reason: 'threshold_reached' as const };
+    expect(applyHaystackEvents(answered, [event('completed')])?.run).toMatchObject({
+      status: 'completed',
+      termination_reason: 'threshold_reached',
+    });
+  });
+
+  it('keeps only the error fields its record has', () => {
+    const after = applyHaystackEvents(haystackRun('running', STARTED), [
+      event('failed', { exit_code: 137, error_task: 'x', error_message: 'killed' }),
+    ])!.run;
+    expect(after).not.toHaveProperty('exit_code');
+    expect(after).not.toHaveProperty('error_task');
+    expect(after.error_message).toBe('killed');
+  });
+
+  it('lists each status it entered, in order, for the status events', () => {
+    const result = applyHaystackEvents(haystackRun('pending'), [
+      event('submitted', { at: T0 }),
+      event('running', { at: T0 }),
+      event('completed', { at: T1 }),
+    ]);
+    expect(result?.entered.map((e) => `${e.from}→${e.to}`)).toEqual([
+      'pending→submitted',
+      'submitted→running',
+      'running→completed',
+    ]);
+  });
+});
+
+function permutations<T>(items: T[]): T[][] {
+  return items.length <= 1
+    ? [items]
+    : items.flatMap((item, i) =>
+        permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+      );
+}
+
+describe('applyRunEvent on a Nextflow run', () => {
   it('allows skipping: submitted → failed when the job dies before Nextflow starts', () => {
     expect(applyRunEvent(run('submitted'), event('failed', { error_message: 'VM preempted' }))).toEqual({
       status: 'failed',
@@ -188,51 +337,6 @@ describe('applyRunEvent', () => {
       applyRunEvent(afterExit, event('failed', { at: T0, error_message: 'Batch job failed: again' })),
     ).toBeNull();
     expect(applyRunEvent(afterExit, exitJson)).toBeNull();
-  });
-
-  it('reaches the same run document for every order of the same events', () => {
-    const T = (minute: number) => `2026-11-01T10:${String(minute).padStart(2, '0')}:00.000Z`;
-    const events: RunEvent[] = [
-      event('submitted', { at: T(1), source: 'workflow' }),
-      event('submitted', { at: T(2), source: 'batch-event' }),
-      event('running', { at: T(3) }),
-      event('failed', { at: T(9), exit_code: 1, error_message: 'Batch job failed' }),
-      event('failed', {
-        at: T(8),
-        source: 'artifact',
-        exit_code: 1,
-        error_message: 'Process failed',
-        error_task: 'STAR_ALIGN (S1)',
-        error_detail: 'Command error: …',
-      }),
-      event('running', { at: T(4), source: 'workflow' }),
-    ];
-    const permutations = (items: RunEvent[]): RunEvent[][] =>
-      items.length <= 1
-        ? [items]
-        : items.flatMap((item, i) =>
-            permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
-          );
-    const finals = new Set(
-      permutations(events).map((order) => {
-        let state = run('pending');
-        for (const e of [...order, ...order]) {
-          const patch = applyRunEvent(state, e);
-          if (patch) state = { ...state, ...patch };
-        }
-        return JSON.stringify(state);
-      }),
-    );
-    expect(finals.size).toBe(1);
-    expect(JSON.parse([...finals][0]!)).toMatchObject({
-      status: 'failed',
-      submitted_at: T(1),
-      started_at: T(3),
-      failed_at: T(8),
-      updated_at: T(9),
-      error_message: 'Process failed',
-      error_task: 'STAR_ALIGN (S1)',
-    });
   });
 
   it('reaches the same final state whatever order events arrive in', () => {

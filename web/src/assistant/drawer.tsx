@@ -5,6 +5,7 @@
  * History reopens an earlier conversation.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type { AssistantStatus, ConversationSummary } from '../../../functions/core/assistant/ports';
 import type { Proposal } from '../../../functions/core/assistant/ui-stream';
 import { api, errorText } from '../api';
 import { renderMarkdown } from '../markdown';
@@ -17,19 +18,8 @@ import {
   sendChat,
 } from './stream';
 
-interface Status {
-  enabled: boolean;
-  label: string;
-  stand_in: boolean;
-  reason: string | null;
-}
-
-interface Summary {
-  id: string;
-  title: string;
-  updated_at: string;
-  run_id: string | null;
-}
+type Status = AssistantStatus;
+type Summary = ConversationSummary;
 
 const newId = () => `c-${crypto.randomUUID().slice(0, 18)}`;
 const messageId = () => crypto.randomUUID();

@@ -4,6 +4,7 @@
  * renders. Parsing SSE is eventsource-parser's job, not ours.
  */
 import { EventSourceParserStream } from 'eventsource-parser/stream';
+import type { Conversation } from '../../../functions/core/assistant/ports';
 import type { Notice, Proposal, ToolOutput, UIStreamPart } from '../../../functions/core/assistant/ui-stream';
 import { ApiError, api } from '../api';
 
@@ -111,12 +112,8 @@ export async function sendChat(
   }
 }
 
-export interface StoredConversation {
-  id: string;
-  title: string;
-  updated_at: string;
-  messages: { id: string; role: 'user' | 'assistant' | 'system'; parts: Record<string, unknown>[] }[];
-}
+/** GET /api/chat/conversations/{id}: a stored conversation, as the API answers it. */
+export type StoredConversation = Conversation;
 
 /** A stored conversation's messages as the drawer shows them. */
 export function fromStored(conversation: StoredConversation): ChatMessage[] {

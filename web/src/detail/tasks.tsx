@@ -2,41 +2,15 @@ import { useEffect, useState } from 'preact/hooks';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import { liveProgress } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
+import type { TaskView } from '../../../functions/core/runs/run-tasks';
+import type { TaskLogsView, TaskPageView } from '../../../functions/core/runs/views';
 import { api, enc, errorText, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import { formatBytes, formatDuration } from '../format';
 
-interface TaskRow {
-  task_id: number;
-  name: string | null;
-  process: string | null;
-  tag: string | null;
-  status: string | null;
-  exit: number | null;
-  attempt: number | null;
-  duration: number | null;
-  realtime: number | null;
-  cpus: number | null;
-  peak_rss: number | null;
-  cpu_percent: number | null;
-}
-
-interface TaskPage {
-  source: 'live' | 'final';
-  total: number;
-  tasks: TaskRow[];
-}
-
-interface TaskLogs {
-  task_id: number;
-  name: string | null;
-  status: string | null;
-  exit: number | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  locations?: string[];
-}
+type TaskRow = TaskView;
+type TaskPage = TaskPageView;
+type TaskLogs = TaskLogsView;
 
 const TASK_STATUSES = ['COMPLETED', 'CACHED', 'FAILED', 'ABORTED', 'RUNNING', 'SUBMITTED'];
 const SORTS: Record<string, string> = {

@@ -4,6 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { HaystackRun } from '../../../functions/core/haystack/run-model';
+import type { ControlCheckView } from '../../../functions/core/haystack/run-service';
 import { ApiError, api, errorText } from '../api';
 import { ErrorNote, Loading, StatusBadge } from '../components/ui';
 import { formatTime } from '../format';
@@ -11,14 +12,7 @@ import { useHaystackRuns } from '../haystack/live';
 import type { Session } from '../live';
 import { navigate } from '../router';
 
-interface ControlCheck {
-  control_cells_found: number;
-  donors: string[];
-  conditions: string[];
-  recommendation: 'synthetic_control' | 'query_as_control';
-  warning: string | null;
-  interpreter: string;
-}
+type ControlCheck = ControlCheckView;
 
 const DATASETS = [
   ['', 'Any (from the question)'],

@@ -1,43 +1,19 @@
 import { useState } from 'preact/hooks';
 import { isFormParam } from '../../../functions/core/nextflow/param-names';
+import type {
+  NfCoreGroup,
+  NfCoreParam,
+  PipelineDetail,
+  PipelineSchemaResponse,
+} from '../../../functions/core/nextflow/pipeline-views';
 import { enc, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import { renderMarkdown } from '../markdown';
 import { browserPattern } from './patterns';
 import { problemsOf, type StepProps } from './preview';
 
-interface ParamSchema {
-  type?: string | string[];
-  description?: string;
-  help_text?: string;
-  default?: unknown;
-  enum?: unknown[];
-  pattern?: string;
-  minimum?: number;
-  maximum?: number;
-  hidden?: boolean;
-  format?: string;
-}
-
-interface GroupSchema {
-  title?: string;
-  description?: string;
-  required?: string[];
-  properties?: Record<string, ParamSchema>;
-}
-
-interface NextflowSchema {
-  $defs?: Record<string, GroupSchema>;
-  definitions?: Record<string, GroupSchema>;
-  properties?: Record<string, ParamSchema>;
-  required?: string[];
-}
-
-interface Pipeline {
-  name: string;
-  default_version: string;
-  versions: string[];
-}
+type ParamSchema = NfCoreParam;
+type GroupSchema = NfCoreGroup;
 
 function typeOf(schema: ParamSchema): string {
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
@@ -265,16 +241,14 @@ function JsonField({
 
 /** Step 4: the pipeline version and its parameters, a form built from that version's nextflow_schema.json. */
 export function ParamsStep({ draft, update, preview }: StepProps) {
-  const pipelineRead = useApi<Pipeline>(`/api/pipelines/${enc(draft.pipeline)}`);
+  const pipelineRead = useApi<PipelineDetail>(`/api/pipelines/${enc(draft.pipeline)}`);
   const pipeline = pipelineRead.state === 'ready' ? pipelineRead.value : null;
   const [showHidden, setShowHidden] = useState(false);
   const version = draft.version || pipeline?.default_version || '';
 
-  const schemaRead = useApi<{
-    nextflow_schema: NextflowSchema;
-    version: string;
-    igenomes: string[] | null;
-  }>(version ? `/api/pipelines/${enc(draft.pipeline)}/schema?version=${enc(version)}` : null);
+  const schemaRead = useApi<PipelineSchemaResponse>(
+    version ? `/api/pipelines/${enc(draft.pipeline)}/schema?version=${enc(version)}` : null,
+  );
   // The schema of the version chosen now, not the one shown while it loads.
   const current =
     schemaRead.state === 'ready' && schemaRead.value.version === version ? schemaRead.value : null;

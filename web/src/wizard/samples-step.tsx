@@ -1,16 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { NgsSample } from '../../../functions/core/benchling/sample-warehouse';
 import { api, enc, errorText } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import type { Draft } from './draft';
 
-interface Sample {
-  id: string;
-  name: string;
-  fastq_1: string | null;
-  fastq_2: string | null;
-  expected_cells: number | null;
-  sample_type: string | null;
-}
+type Sample = NgsSample;
 
 /** Step 2: the samples of the chosen NGS runs (all selected to begin with). */
 export function SamplesStep({ draft, update }: { draft: Draft; update: (change: Partial<Draft>) => void }) {

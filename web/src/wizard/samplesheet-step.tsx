@@ -1,15 +1,9 @@
 import Papa from 'papaparse';
 import { useEffect, useState } from 'preact/hooks';
+import type { BuiltSamplesheet } from '../../../functions/core/benchling/samplesheet-builder';
 import { api, errorText, type FieldProblem } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
 import { problemsOf, type StepProps } from './preview';
-
-interface BuiltSamplesheet {
-  samplesheet_csv: string;
-  source_ngs_runs: string[];
-  source_project: string | null;
-  warnings: string[];
-}
 
 function parse(csv: string): string[][] {
   return Papa.parse<string[]>(csv.trim(), { skipEmptyLines: true }).data;

@@ -1,29 +1,16 @@
 import { useEffect, useState } from 'preact/hooks';
+import type {
+  BenchlingMetadata,
+  BenchlingRunsPage,
+  NgsRunSummary,
+} from '../../../functions/core/benchling/sample-warehouse';
 import { api, errorText, useApi } from '../api';
 import { ErrorNote, FilterForm, Loading, SelectFilter } from '../components/ui';
 import type { Draft } from './draft';
 
-interface Metadata {
-  projects: { id: string; name: string }[];
-  instruments: { id: string; name: string; model?: string }[];
-  stale?: boolean;
-}
-
-export interface NgsRun {
-  id: string;
-  name: string;
-  project: { id: string; name: string } | null;
-  instrument: { id: string; name: string } | null;
-  run_date: string | null;
-  sample_count: number;
-}
-
-interface RunsPage {
-  runs: NgsRun[];
-  has_more: boolean;
-  partial: boolean;
-  warning?: string;
-}
+type Metadata = BenchlingMetadata;
+export type NgsRun = NgsRunSummary;
+type RunsPage = BenchlingRunsPage;
 
 const PAGE_SIZE = 20;
 
