@@ -17,11 +17,16 @@ import { stripVTControlCharacters } from 'node:util';
 import { MultiBar, Presets } from 'cli-progress';
 import { Command, CommanderError, Option } from 'commander';
 import YAML from 'yaml';
+import type { BuiltSamplesheet } from '../functions/core/benchling/samplesheet-builder';
 import type { HaystackRun } from '../functions/core/haystack/run-model';
+import { exitCodeHint } from '../functions/core/nextflow/exit-codes';
+import type { PipelineDetail, PipelineSummary } from '../functions/core/nextflow/pipeline-views';
 import { shortProcessName } from '../functions/core/nextflow/process-names';
 import type { RunView } from '../functions/core/runs/run-model';
 import type { LogEntry } from '../functions/core/runs/views';
+import { formatDuration, formatTime, plural, runDuration } from '../functions/core/shared/format';
 import { isTerminal } from '../functions/core/shared/run-status';
+import { VERSION } from '../functions/core/shared/version';
 import { ArcClient, CliError, EXIT } from './client';
 
 interface Globals {
@@ -31,6 +36,43 @@ interface Globals {
   progress?: 'bars' | 'lines';
   user?: string;
   audience?: string;
+}
+
+/** A run as the page's header and failure card show it, in lines a terminal prints. */
+export function describeRun(run: RunView, now: number): string {
+  const lines = [
+    `${run.run_id}  ${run.status}${run.name ? `  ${printable(run.name)}` : ''}`,
+    [
+      `${run.pipeline} ${run.pipeline_version}`,
+      `${plural(run.sample_count, 'sample')}${run.source_ngs_runs.length > 0 ? ` from ${run.source_ngs_runs.join(', ')}` : ''}`,
+      run.user_name,
+      `started ${formatTime(run.created_at)}`,
+      formatDuration(runDuration(run, now)),
+      ...(run.executor === 'replay' ? ['replayed recording (not real Nextflow)'] : []),
+    ].join(' · '),
+  ];
+  const labels = Object.entries(run.labels).map(([k, v]) => `${k}=${v}`);
+  if (labels.length > 0) lines.push(`labels: ${labels.join(', ')}`);
+  if (run.is_recovery && run.parent_run_id)
+    lines.push(
+      `recovery of ${run.parent_run_id} (${run.reused_work_dir ? 'resumed with -resume' : 'started afresh'})`,
+    );
+  if (run.status === 'pending' && run.queue)
+    lines.push(`queued since ${formatTime(run.queue.since)}: ${run.queue.reason}`);
+  const p = run.progress;
+  lines.push(
+    `progress: ${p.completed + p.cached} done of ${p.total_known} known (${p.cached} cached, ${p.failed} failed, ${p.running} running)`,
+  );
+  if (run.status === 'failed') {
+    if (run.error_task) lines.push(`failed task: ${printable(run.error_task)}`);
+    const code = run.failed_task_exit_code;
+    if (code !== null)
+      lines.push(`task exit code: ${code}${exitCodeHint(code) ? ` — ${exitCodeHint(code)}` : ''}`);
+    if (run.exit_code !== null)
+      lines.push(`${code !== null ? 'Nextflow exited with' : 'exit code'}: ${run.exit_code}`);
+  }
+  if (run.error_message) lines.push(printable(run.error_message));
+  return lines.join('\n');
 }
 
 const exitFor = (status: string) =>
@@ -53,6 +95,37 @@ function onInterrupt(runId: string, reattach: string, cleanup: () => void): () =
   return () => process.off('SIGINT', handler);
 }
 
+/** Columns of a bar line besides the bar: the name (20), its frame, the largest counts. */
+const BAR_TEXT_COLUMNS = 1 + 20 + 3 + ' 9999/9999 · 999 failed · 999 running'.length;
+
+/** The failed task's own exit code and what it means, or Nextflow's when no task's is known. */
+function failureCode(run: RunView): string {
+  const code = run.failed_task_exit_code;
+  if (code === null) return run.exit_code !== null ? ` (exit code ${run.exit_code})` : '';
+  const hint = exitCodeHint(code);
+  return ` (task exit code ${code}${hint ? `: ${hint.split(':')[0]}` : ''})`;
+}
+
+/** A pipeline as a person reads it: what it is, its versions, and what each version takes. */
+function describePipeline(pipeline: PipelineDetail): string {
+  const lines = [
+    `${pipeline.name} — ${pipeline.title}`,
+    pipeline.description,
+    pipeline.repository,
+    '',
+    `versions: ${pipeline.versions.map((v) => (v === pipeline.default_version ? `${v} (default)` : v)).join(', ')}`,
+  ];
+  for (const release of pipeline.releases) {
+    const params = release.parameter_groups.reduce((n, g) => n + g.parameters.length, 0);
+    lines.push(
+      '',
+      `${release.version}: ${params} parameters in ${release.parameter_groups.length} groups (arc pipelines show --json for them all)`,
+      `  samplesheet columns: ${release.samplesheet.columns.map((c) => (release.samplesheet.required.includes(c) ? `${c}*` : c)).join(', ')}  (* required)`,
+    );
+  }
+  return lines.join('\n');
+}
+
 /** Waits for a pipeline run: bars per process on a terminal, a line per change otherwise. */
 async function waitForRun(
   client: ArcClient,
@@ -62,11 +135,13 @@ async function waitForRun(
 ): Promise<number> {
   const useBars =
     !globals.json && (globals.progress ? globals.progress === 'bars' : Boolean(process.stderr.isTTY));
+  // Each line fits the terminal (80 columns at least): a name of 20, the bar, then the counts.
+  const columns = Math.max(80, process.stderr.columns ?? 80);
   const bars = useBars
     ? new MultiBar(
         {
-          format:
-            ' {process} |{bar}| {value}/{total} done · {cached} cached · {failed} failed · {running} running',
+          format: ' {process} |{bar}| {value}/{total} · {failed} failed · {running} running',
+          barsize: Math.min(40, columns - BAR_TEXT_COLUMNS),
           hideCursor: true,
         },
         Presets.shades_classic,
@@ -84,7 +159,7 @@ async function waitForRun(
         for (const [name, c] of Object.entries(p.processes ?? {})) {
           const total = Math.max(c.submitted + c.cached, c.completed + c.cached + c.failed, 1);
           const payload = {
-            process: shortProcessName(name).padEnd(24).slice(0, 24),
+            process: shortProcessName(name).padEnd(20).slice(0, 20),
             cached: c.cached,
             failed: c.failed,
             running: c.running ?? 0,
@@ -111,7 +186,7 @@ async function waitForRun(
         bars?.stop();
         print(globals, run, () =>
           run.status === 'failed'
-            ? `Run ${run.run_id} failed${run.error_task ? ` in ${run.error_task}` : ''}${run.exit_code !== null ? ` (exit code ${run.exit_code})` : ''}: ${run.error_message ?? 'no reason recorded'}`
+            ? `Run ${run.run_id} failed${run.error_task ? ` in ${printable(run.error_task)}` : ''}${failureCode(run)}: ${printable(run.error_message ?? 'no reason recorded')}`
             : `Run ${run.run_id} ${run.status}: ${p.completed + p.cached} tasks (${p.cached} cached).`,
         );
         return exitFor(run.status);
@@ -197,9 +272,33 @@ function labelsOf(pairs: string[]): Record<string, string> {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** The port a local stack serves on: PORT, as `npm start` reads it (8080 when unset). */
+function localPort(): string {
+  const port = process.env.PORT;
+  return port && /^\d{1,5}$/.test(port) ? port : '8080';
+}
+
+/** A file the user named: a missing or unreadable one is a usage error naming its path. */
+async function readLocal(path: string, option: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'cannot be read (permission denied)'
+            : `cannot be read (${(error as Error).message})`;
+    throw new CliError(`${option} ${resolve(path)} ${why}.`, EXIT.usage);
+  }
+}
+
 async function readParams(path: string | undefined): Promise<Record<string, unknown>> {
   if (!path) return {};
-  const text = await readFile(path, 'utf8');
+  const text = await readLocal(path, '--params-file');
   const value = /\.json$/i.test(path) ? JSON.parse(text) : YAML.parse(text);
   if (!value || typeof value !== 'object' || Array.isArray(value))
     throw new CliError(`${path} must hold a map of params (YAML or JSON).`, EXIT.usage);
@@ -211,7 +310,14 @@ export function program(): Command {
     .description(
       'Arc Reactor from the command line: pipelines, runs, and HAYSTACK questions, through the HTTP API.',
     )
-    .addOption(new Option('--url <url>', 'the platform').env('ARC_URL').default('http://127.0.0.1:8080'))
+    .addOption(
+      new Option(
+        '--url <url>',
+        'the platform (a local stack: http://127.0.0.1:$PORT, as npm start serves it)',
+      )
+        .env('ARC_URL')
+        .default(`http://127.0.0.1:${localPort()}`),
+    )
     .addOption(
       new Option('--audience <audience>', 'the IAP audience: sign requests with an OIDC ID token for it').env(
         'ARC_IAP_AUDIENCE',
@@ -235,16 +341,14 @@ export function program(): Command {
 
   const pipelines = arc.command('pipelines').description('the pipelines you can run');
   pipelines.command('list').action(async () => {
-    const list = await client().request<{
-      pipelines: { name: string; title: string; default_version: string }[];
-    }>('GET', '/api/pipelines');
+    const list = await client().request<{ pipelines: PipelineSummary[] }>('GET', '/api/pipelines');
     print(globals(), list, () =>
       list.pipelines.map((p) => `${p.name}\t${p.default_version}\t${p.title}`).join('\n'),
     );
   });
   pipelines.command('show <name>').action(async (name: string) => {
-    const pipeline = await client().request<Record<string, unknown>>('GET', `/api/pipelines/${name}`);
-    print(globals(), pipeline, () => JSON.stringify(pipeline, null, 2));
+    const pipeline = await client().request<PipelineDetail>('GET', `/api/pipelines/${name}`);
+    print(globals(), pipeline, () => describePipeline(pipeline));
   });
 
   const runs = arc.command('runs').description('pipeline runs');
@@ -372,12 +476,7 @@ export function program(): Command {
     });
   runs.command('get <id>').action(async (id: string) => {
     const run = await client().request<RunView>('GET', `/api/runs/${encodeURIComponent(id)}`);
-    print(
-      globals(),
-      run,
-      () =>
-        `${run.run_id}\t${run.status}\t${run.pipeline} ${run.pipeline_version}${run.error_message ? `\n${run.error_message}` : ''}`,
-    );
+    print(globals(), run, () => describeRun(run, Date.now()));
   });
   runs
     .command('wait <id>')
@@ -406,7 +505,7 @@ export function program(): Command {
         const body = {
           reuse_work_dir: !opts.fresh,
           ...(Object.keys(overrides).length ? { override_params: overrides } : {}),
-          ...(opts.config ? { override_config: await readFile(opts.config, 'utf8') } : {}),
+          ...(opts.config ? { override_config: await readLocal(opts.config, '--config') } : {}),
         };
         const run = await client().request<RunView>(
           'POST',
@@ -427,6 +526,8 @@ export function program(): Command {
     .option('--params-file <file>', 'params (YAML or JSON)')
     .option('--config <file>', 'extra Nextflow config')
     .option('--label <key=value>', 'a label (repeat for more), e.g. --label team=genomics', collect, [])
+    .option('--ngs-run <name>', 'the Benchling NGS run the samples come from (repeat for more)', collect, [])
+    .option('--project <name>', 'the Benchling project the samples belong to')
     .option('--wait', 'wait for the run to end: exit 0 completed, 1 failed, 3 cancelled')
     .option('--follow', 'print nextflow.log as it is written (implies --wait)')
     .option('--interval <seconds>', 'how often to look while waiting', '2')
@@ -438,6 +539,8 @@ export function program(): Command {
         paramsFile?: string;
         config?: string;
         label: string[];
+        ngsRun: string[];
+        project?: string;
         wait?: boolean;
         follow?: boolean;
         interval: string;
@@ -446,10 +549,12 @@ export function program(): Command {
         const body = {
           pipeline: opts.pipeline,
           ...(opts.version ? { pipeline_version: opts.version } : {}),
-          samplesheet_csv: await readFile(opts.samplesheet, 'utf8'),
+          samplesheet_csv: await readLocal(opts.samplesheet, '--samplesheet'),
           params: await readParams(opts.paramsFile),
-          ...(opts.config ? { config_content: await readFile(opts.config, 'utf8') } : {}),
+          ...(opts.config ? { config_content: await readLocal(opts.config, '--config') } : {}),
           ...(opts.label.length ? { labels } : {}),
+          ...(opts.ngsRun.length ? { source_ngs_runs: opts.ngsRun } : {}),
+          ...(opts.project ? { source_project: opts.project } : {}),
         };
         const run = await client().request<RunView>('POST', '/api/runs', body);
         if (!opts.wait && !opts.follow)
@@ -523,12 +628,7 @@ export function program(): Command {
     .option('--version <version>')
     .option('-o, --output <file>', 'write the CSV here (default: stdout)')
     .action(async (opts: { ngsRun: string[]; pipeline: string; version?: string; output?: string }) => {
-      const built = await client().request<{
-        samplesheet_csv: string;
-        validation: { valid: boolean; errors: { message: string }[]; sample_count: number };
-        warnings: string[];
-        source_ngs_runs: string[];
-      }>('POST', '/api/samplesheets', {
+      const built = await client().request<BuiltSamplesheet>('POST', '/api/samplesheets', {
         pipeline: opts.pipeline,
         ...(opts.version ? { pipeline_version: opts.version } : {}),
         ngs_runs: opts.ngsRun,
@@ -543,8 +643,15 @@ export function program(): Command {
           EXIT.failed,
           built.validation.errors.map((e) => e.message),
         );
-      if (opts.output && !globals().json)
-        process.stderr.write(`Wrote ${opts.output}: ${built.validation.sample_count} samples.\n`);
+      if (opts.output && !globals().json) {
+        const source = [
+          ...built.source_ngs_runs.map((r) => `--ngs-run ${r}`),
+          ...(built.source_project ? [`--project ${JSON.stringify(built.source_project)}`] : []),
+        ].join(' ');
+        process.stderr.write(
+          `Wrote ${opts.output}: ${built.validation.sample_count} samples.\nLaunch it with where it came from kept:\n  arc runs launch --pipeline ${built.pipeline} --samplesheet ${opts.output} --params-file params.yaml ${source}\n`,
+        );
+      }
     });
 
   const cells = arc
@@ -628,6 +735,11 @@ function checkoutOf(dir: string): string | null {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `--version` alone, before any command: the subcommands' own --version is a pipeline's.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`arc ${VERSION}\n`);
+    return 0;
+  }
   try {
     await program().parseAsync(argv, { from: 'user' });
     return Number(process.exitCode ?? 0);
@@ -640,8 +752,4 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`arc: ${(error as Error).message}\n`);
     return EXIT.unreachable;
   }
-}
-
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
 }

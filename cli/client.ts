@@ -90,8 +90,11 @@ export class ArcClient {
     // Each problem exactly as the API words it (it names the row and column itself).
     const problems = Array.isArray(error?.details) ? (error.details as Problem[]).map((p) => p.message) : [];
     const retry = response.headers.get('retry-after');
+    // The API's message lists the first problems itself: each is printed once, in the list.
+    const message = error?.message ?? `Arc Reactor answered ${response.status}.`;
+    const listed = problems.length > 0 ? message.indexOf(problems[0]!) : -1;
     throw new CliError(
-      `${error?.message ?? `Arc Reactor answered ${response.status}.`}${response.status === 429 && retry ? ` (retry in ${retry} s)` : ''}`,
+      `${listed > 0 ? message.slice(0, listed).trimEnd() : message}${response.status === 429 && retry ? ` (retry in ${retry} s)` : ''}`,
       EXIT.unreachable,
       problems,
     );

@@ -208,11 +208,11 @@ export async function buildOrchestrator(
   return { dir: outDir, bytes: (await stat(join(outDir, 'main.js'))).size };
 }
 
-/** The `arc` command line (cli/arc.ts) as one file, dist/cli/arc.js: the package's `bin`. */
+/** The `arc` command line (cli/main.ts, which always runs it) as one file, dist/cli/arc.js: the package's `bin`. */
 export async function buildCli(outDir = join(root, 'dist', 'cli')): Promise<{ dir: string; bytes: number }> {
   await mkdir(outDir, { recursive: true });
   await build({
-    entryPoints: [join(root, 'cli', 'arc.ts')],
+    entryPoints: [join(root, 'cli', 'main.ts')],
     outfile: join(outDir, 'arc.js'),
     bundle: true,
     platform: 'node',

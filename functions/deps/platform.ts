@@ -11,7 +11,7 @@ import type { Clock, Randomness } from '../core/shared/ports';
  * task-logs.ts, benchling.ts), so a function's bundle imports only the clients it uses.
  */
 
-export const VERSION = '0.1.0';
+export { VERSION } from '../core/shared/version';
 
 export const systemClock: Clock = { now: () => new Date() };
 

@@ -140,7 +140,7 @@ export async function benchStack(
 export const BENCH_RUN = {
   pipeline: 'nf-core/scrnaseq',
   samplesheet_csv: `sample,fastq_1,fastq_2\nS1,${EXAMPLE_FASTQS[0]},${EXAMPLE_FASTQS[1]}\nS2,${EXAMPLE_FASTQS[2]},${EXAMPLE_FASTQS[3]}\n`,
-  params: { aligner: 'star', protocol: '10XV3' },
+  params: { aligner: 'star', protocol: '10XV3', genome: 'GRCh38' },
 };
 
 export interface FinishedRun {

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
@@ -143,6 +143,48 @@ function frameworkListener(register: (name: string) => void): Listener {
   return getTestServer(name).listeners('request')[0] as Listener;
 }
 
+/**
+ * One stack a data folder: two would overwrite each other's emulator exports, objects and task
+ * logs without a word. The folder is claimed with a lock file naming the process; a lock whose
+ * process is gone (a crash) is taken over. Answers how to let it go.
+ */
+async function claimDataDir(dataDir: string, port: number): Promise<() => Promise<void>> {
+  const lock = join(dataDir, 'stack.lock');
+  await assertDataDirFree(dataDir, port);
+  await writeFile(
+    lock,
+    `${JSON.stringify({ pid: process.pid, port, started_at: new Date().toISOString() })}\n`,
+  );
+  return async () => {
+    await rm(lock, { force: true });
+  };
+}
+
+/** Throws, saying what to do, when a live process other than this one holds the data folder. */
+async function assertDataDirFree(dataDir: string, port: number): Promise<void> {
+  const lock = join(dataDir, 'stack.lock');
+  try {
+    const held = JSON.parse(await readFile(lock, 'utf8')) as { pid?: number; port?: number };
+    if (typeof held.pid === 'number' && held.pid !== process.pid && processAlive(held.pid)) {
+      throw new Error(
+        `Another Arc Reactor (process ${held.pid}${held.port ? `, port ${held.port}` : ''}) is using ${dataDir}: two stacks on one data folder would overwrite each other's runs. Stop it, or give this one a folder of its own: ARC_DATA_DIR=${dataDir}-${port || 'other'} PORT=${port || 8081} npm start`,
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, owned by someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function nextflowOnPath(): string | null {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     try {
@@ -158,6 +200,8 @@ function nextflowOnPath(): string | null {
 export async function startLocalStack(options: LocalStackOptions): Promise<RunningStack> {
   const say = options.onLog ?? (() => {});
   const host = options.host ?? '127.0.0.1';
+  // Before anything moves or writes it: another stack may be using the folder.
+  await assertDataDirFree(options.dataDir, options.port);
   if (options.fresh && existsSync(options.dataDir)) {
     // Kept once, beside it: a --fresh typed by mistake loses nothing.
     const backup = `${options.dataDir}.before-fresh`;
@@ -168,6 +212,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     );
   }
   await mkdir(options.dataDir, { recursive: true });
+  const releaseData = await claimDataDir(options.dataDir, options.port);
   const exportDir = join(options.dataDir, 'firestore');
   const orchestratorDir = resolve(options.orchestratorDir ?? join(root, 'dist', 'orchestrator'));
   if (!existsSync(join(orchestratorDir, 'main.js'))) {
@@ -176,7 +221,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     );
   }
   const logger = options.logger ?? jsonLogger();
-  const stoppers: (() => Promise<unknown>)[] = [];
+  const stoppers: (() => Promise<unknown>)[] = [releaseData];
 
   // AUTH_MODE=iap: identity only from a verified IAP token (npm run token); else the dev user.
   const authMode = options.env?.AUTH_MODE ?? process.env.AUTH_MODE ?? 'dev';

@@ -41,7 +41,7 @@ describe('the runs list', () => {
 
     const created = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
       method: 'POST',
-      json: runBody({ params: { aligner: 'star', protocol: '10XV3' } }),
+      json: runBody({ params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3' } }),
       headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
     });
     expect(created.status).toBe(201);
@@ -148,19 +148,22 @@ describe('the new run wizard', () => {
     await page.locator('[data-param="email"] .field-error').waitFor({ timeout: 20_000 });
     expect(await page.getByRole('button', { name: /Next: Review/ }).isDisabled()).toBe(true);
     await email.fill('');
-    await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
-    // A genome the pipeline's iGenomes config does not define: a warning beside the field, with
-    // the key it likely meant; it does not block. The config's keys are offered as you type.
+    // No reference yet: the genome field says the pipeline cannot start without one.
+    const genomeError = page.locator('[data-param="genome"] .field-error');
+    await expect.poll(() => genomeError.count(), { timeout: 20_000 }).toBe(1);
+    expect(await genomeError.innerText()).toMatch(/^no reference is given: set genome/);
+    await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.getByRole('button', { name: /Next: Review/ }).isDisabled()).toBe(true);
+    // A genome the pipeline's iGenomes config does not define: refused beside the field, with the
+    // key it likely meant (the pipeline would stop at start). The config's keys are offered as you type.
     expect(await page.locator('#param-genome-known option').count()).toBe(39);
     const genome = page.locator('[data-param="genome"] input');
     await genome.fill('GRCm39');
-    const genomeWarning = page.locator('[data-param="genome"] .field-warning');
-    await genomeWarning.waitFor({ timeout: 20_000 });
-    expect(await genomeWarning.innerText()).toContain('did you mean "GRCm38"?');
-    expect(await page.getByRole('button', { name: /Next: Review/ }).isDisabled()).toBe(false);
-    await screenshot(page, 'wizard-4-params-genome-warning');
+    await expect.poll(() => genomeError.innerText(), { timeout: 20_000 }).toContain('did you mean "GRCm38"?');
+    expect(await page.getByRole('button', { name: /Next: Review/ }).isDisabled()).toBe(true);
+    await screenshot(page, 'wizard-4-params-genome-unknown');
     await genome.fill('GRCh38');
-    await expect.poll(() => genomeWarning.count(), { timeout: 20_000 }).toBe(0);
+    await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
     // A description's Markdown link is a link, and no field's text runs into the next column.
     expect(await page.locator('[data-param="gex_frna_probe_set"] a').first().getAttribute('href')).toMatch(
       /^https:\/\/www\.10xgenomics\.com\//,
@@ -269,6 +272,7 @@ describe('the new run wizard', () => {
     await screenshot(page, 'list-named-run');
     expect(stored.body.params).toMatchObject({
       aligner: 'star',
+      genome: 'GRCh38',
       protocol: '10XV3',
       multiqc_title: 'Organoids',
     });
@@ -315,6 +319,70 @@ describe('a samplesheet with four broken cells', () => {
   }, 60_000);
 });
 
+describe('the samplesheet step, before anything is launched', () => {
+  const good = (n: number, r: number) => `gs://arc-demo-fastq/ngs/S${n}_L001_R${r}_001.fastq.gz`;
+  const open = async (page: UserPage['page'], sheet: string) => {
+    await page.goto('/#/');
+    await page.evaluate(({ key, draft }) => localStorage.setItem(key, JSON.stringify(draft)), {
+      key: `arc:new-run-draft:v1:${ALICE}`,
+      draft: {
+        step: 2,
+        pipeline: 'nf-core/scrnaseq',
+        version: '4.0.0',
+        samplesheet: sheet,
+        samplesheetEdited: true,
+      },
+    });
+    await page.goto('/#/new');
+  };
+
+  it('refuses read 2 equal to read 1 and -5 expected cells at their cells, and never says valid', async () => {
+    const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
+    try {
+      const sheet = ['sample,fastq_1,fastq_2,expected_cells', `S1,${good(1, 1)},${good(1, 1)},-5`].join('\n');
+      for (const [{ page, errors }, name] of [
+        [alice, 'wizard-3-impossible-values'],
+        [narrow, 'narrow-wizard-3-impossible-values'],
+      ] as const) {
+        await open(page, sheet);
+        const problems = page.getByTestId('samplesheet-problems');
+        await problems.waitFor({ timeout: 20_000 });
+        await expect.poll(() => problems.locator('li').count(), { timeout: 20_000 }).toBe(2);
+        expect(await problems.innerText()).toMatch(/same file as fastq_1/);
+        expect(await problems.innerText()).toMatch(/-5 is not a number of cells/);
+        expect(await page.getByTestId('samplesheet-ok').count()).toBe(0);
+        expect(await page.getByLabel('Row 1 fastq_2').getAttribute('aria-invalid')).toBe('true');
+        expect(await page.getByLabel('Row 1 expected_cells').getAttribute('aria-invalid')).toBe('true');
+        expect(await page.getByRole('button', { name: /Next: Parameters/ }).isDisabled()).toBe(true);
+        expect(await sidewaysScroll(page)).toBe(0);
+        await screenshot(page, name);
+        expect(errors).toEqual([]);
+      }
+    } finally {
+      await narrow.context.close();
+    }
+  }, 60_000);
+
+  it('says valid with its warnings where they are: a repeated row, a column the pipeline does not declare', async () => {
+    const { page, errors } = alice;
+    const row = `S1,${good(1, 1)},${good(1, 2)},5000,b1`;
+    await open(page, ['sample,fastq_1,fastq_2,expected_cells,batch', row, row].join('\n'));
+    const ok = page.getByTestId('samplesheet-ok');
+    await ok.waitFor({ timeout: 20_000 });
+    expect(await ok.innerText()).toMatch(/with 2 warnings to read below\.$/);
+    const warnings = page.getByTestId('samplesheet-warnings');
+    expect(await warnings.innerText()).toMatch(/Row 2 repeats row 1 exactly/);
+    expect(await warnings.innerText()).toMatch(/Column batch is not in the pipeline's samplesheet schema/);
+    // Marked where they are: every cell of row 2, and the header of the column.
+    expect(await page.locator('table.sheet tbody tr').nth(1).locator('td.cell-warning').count()).toBe(5);
+    expect(await page.locator('table.sheet tbody tr').nth(0).locator('td.cell-warning').count()).toBe(0);
+    expect(await page.locator('table.sheet th.cell-warning').innerText()).toBe('batch');
+    await screenshot(page, 'wizard-3-warnings');
+    await page.evaluate((key) => localStorage.removeItem(key), `arc:new-run-draft:v1:${ALICE}`);
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
+
 describe('a phone-sized window (420 px)', () => {
   it('lists runs, shows a completed run with its chart, and walks the wizard without scrolling sideways', async () => {
     const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
@@ -344,6 +412,8 @@ describe('a phone-sized window (420 px)', () => {
       await page.getByTestId('samplesheet-ok').waitFor({ timeout: 20_000 });
       await page.getByRole('button', { name: /Next: Parameters/ }).click();
       await page.locator('[data-param="aligner"] select').waitFor({ timeout: 20_000 });
+      await page.locator('[data-param="genome"] input').fill('GRCh38');
+      await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
       await page.getByRole('button', { name: /Next: Review/ }).click();
       await page.getByTestId('rendered-config').waitFor({ timeout: 20_000 });
       expect(await sidewaysScroll(page), 'the review step').toBe(0);
@@ -377,7 +447,7 @@ describe('another nf-core pipeline', () => {
     await page.getByRole('button', { name: /Next: Samplesheet/ }).click();
 
     // The samplesheet has rnaseq's columns, strandedness filled as the manifest says.
-    await page.getByTestId('samplesheet-ok').waitFor({ timeout: 20_000 });
+    await page.getByTestId('samplesheet-ok').waitFor({ timeout: 45_000 });
     expect(await page.getByLabel('Row 1 strandedness').inputValue()).toBe('auto');
     expect(await page.getByText('as nf-core/rnaseq reads it').isVisible()).toBe(true);
     await page.getByRole('button', { name: /Next: Parameters/ }).click();
@@ -421,7 +491,7 @@ describe('cancelling', () => {
     const { page } = alice;
     const created = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
       method: 'POST',
-      json: runBody({ params: { aligner: 'star', protocol: '10XV3' } }),
+      json: runBody({ params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3' } }),
       headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${ALICE}` },
     });
     await page.goto(`/#/runs/${created.body.run_id}`);

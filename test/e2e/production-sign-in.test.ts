@@ -30,7 +30,7 @@ let browser: Browser;
 const launch = async (email: string) => {
   const created = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
     method: 'POST',
-    json: runBody({ params: { aligner: 'star', protocol: '10XV3' } }),
+    json: runBody({ params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3' } }),
     headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${email}` },
   });
   expect(created.status, JSON.stringify(created.body)).toBe(201);

@@ -29,7 +29,9 @@ beforeAll(async () => {
   bob = await openAs(browser, stack.url, BOB, { width: 420, height: 860 });
   const created = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
     method: 'POST',
-    json: runBody({ params: { aligner: 'star', protocol: '10XV3', replay_fail_process: 'STAR_ALIGN' } }),
+    json: runBody({
+      params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3', replay_fail_process: 'STAR_ALIGN' },
+    }),
     headers: asUser(ALICE),
   });
   expect(created.status).toBe(201);
@@ -39,6 +41,7 @@ beforeAll(async () => {
     json: runBody({
       params: {
         aligner: 'star',
+        genome: 'GRCh38',
         protocol: '10XV3',
         replay_fail_process: 'STAR_ALIGN',
         replay_fail_exit_code: 137,
@@ -63,7 +66,7 @@ describe('a failed run', () => {
     await panel.waitFor();
     await expect.poll(() => panel.innerText(), { timeout: 20_000 }).toMatch(/STAR_ALIGN/);
     const text = await panel.innerText();
-    expect(text).toMatch(/Exit code\s*\n?\s*\d+/);
+    expect(text).toMatch(/Task exit code\s*\n?\s*1\s*\n?\s*Nextflow exited with\s*\n?\s*1/);
     // The card leads with what the failing command itself wrote to stderr.
     await expect.poll(() => page.getByTestId('command-error').count(), { timeout: 20_000 }).toBe(1);
     expect((await page.getByTestId('command-error').innerText()).trim().length).toBeGreaterThan(0);
@@ -74,6 +77,71 @@ describe('a failed run', () => {
       .poll(() => page.locator('tr[data-task-status="FAILED"]').count(), { timeout: 20_000 })
       .toBeGreaterThan(0);
     await screenshot(page, 'detail-failed');
+  }, 90_000);
+
+  it('out of memory: shows the failed task’s exit code 137 and what it means, apart from Nextflow’s own exit 1', async () => {
+    const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
+    try {
+      for (const { page } of [alice, narrow]) {
+        await page.goto(`/#/runs/${oomRunId}`);
+        const panel = page.getByTestId('error-panel');
+        await panel.waitFor({ timeout: 60_000 });
+        await expect.poll(() => page.getByTestId('task-exit-code').count(), { timeout: 20_000 }).toBe(1);
+        expect(await page.getByTestId('task-exit-code').innerText()).toMatch(/Task exit code\s*137/);
+        expect(await page.getByTestId('run-exit-code').innerText()).toMatch(/Nextflow exited with\s*1/);
+        expect(await panel.locator('.hint').innerText()).toMatch(/^Out of memory/);
+      }
+      await screenshot(alice.page, 'detail-failed-oom');
+      expect(await sidewaysScroll(narrow.page)).toBe(0);
+      await screenshot(narrow.page, 'narrow-detail-failed-oom');
+    } finally {
+      await narrow.context.close();
+    }
+  }, 90_000);
+
+  it('opens a task’s logs where the eye is: the panel scrolled into view, the row marked, a way back', async () => {
+    const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
+    try {
+      for (const [{ page, errors }, name] of [
+        [alice, 'detail-task-logs-opened'],
+        [narrow, 'narrow-detail-task-logs-opened'],
+      ] as const) {
+        await page.goto(`/#/runs/${failedRunId}`);
+        await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
+        const first = page.locator('tbody tr[id^="task-row-"]').first();
+        await first.waitFor({ timeout: 20_000 });
+        const id = (await first.getAttribute('id'))!.replace('task-row-', '');
+        await page.getByRole('button', { name: `Logs of task ${id}`, exact: true }).click();
+        const panel = page.getByRole('region', { name: `Logs of task ${id}` });
+        await panel.waitFor();
+        // In sight: its top within the window, not a screenful below the row.
+        await expect
+          .poll(async () => {
+            const box = await panel.boundingBox();
+            const height = page.viewportSize()!.height;
+            return box !== null && box.y >= -1 && box.y < height;
+          })
+          .toBe(true);
+        expect(await first.getAttribute('class')).toContain('row-open');
+        expect(
+          await page
+            .getByRole('button', { name: `Logs of task ${id}`, exact: true })
+            .getAttribute('aria-expanded'),
+        ).toBe('true');
+        expect(await sidewaysScroll(page)).toBe(0);
+        await screenshot(page, name);
+        await panel.getByRole('button', { name: `↑ Back to task ${id}` }).click();
+        await expect
+          .poll(async () => {
+            const box = await first.boundingBox();
+            return box !== null && box.y >= 0 && box.y < page.viewportSize()!.height;
+          })
+          .toBe(true);
+        expect(errors).toEqual([]);
+      }
+    } finally {
+      await narrow.context.close();
+    }
   }, 90_000);
 
   it('is recovered from the page: the resume completes with the finished tasks shown as cached', async () => {

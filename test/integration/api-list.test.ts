@@ -12,7 +12,7 @@ beforeAll(async () => {
   api = await startTestApi();
   for (let i = 0; i < TOTAL; i++) {
     const version = ['2.7.1', '3.0.0', '4.0.0'][i % 3];
-    const params = version === '2.7.1' ? { aligner: 'alevin' } : { aligner: 'star' };
+    const params = { aligner: version === '2.7.1' ? 'alevin' : 'star', genome: 'GRCh38' };
     const response = await request<Run>(`${api.url}/api/runs`, {
       method: 'POST',
       headers: ALICE,

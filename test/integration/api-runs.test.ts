@@ -55,6 +55,7 @@ describe('POST /api/runs', () => {
     expect(run.run_id).toMatch(/^run-[a-z0-9]{12}$/);
     expect(run.params).toMatchObject({
       aligner: 'star',
+      genome: 'GRCh38',
       publish_dir_mode: 'copy',
       input: `gs://arc-test-runs/runs/${run.run_id}/inputs/samplesheet.csv`,
       outdir: `gs://arc-test-runs/runs/${run.run_id}/results`,
@@ -64,9 +65,14 @@ describe('POST /api/runs', () => {
     const doc = await api.firestore.collection('runs').doc(run.run_id).get();
     // Stored: additive counters only. Shown: with running, total_known and where they come from.
     // label_pairs: the labels in the form the list's label filter queries; recovery_run_ids:
-    // its recoveries, which GET /api/runs/{id} shows as `recoveries`.
+    // its recoveries, which GET /api/runs/{id} shows as `recoveries`. The failed task's exit
+    // code is read from the error when the run is shown, not stored.
+    const { failed_task_exit_code: shownOnly, ...record } = run as typeof run & {
+      failed_task_exit_code: null;
+    };
+    expect(shownOnly).toBeNull();
     expect(doc.data()).toEqual({
-      ...run,
+      ...record,
       progress: emptyProgress(),
       label_pairs: [],
       search_terms: expect.arrayContaining(['sa', 'sample_1']),
@@ -99,7 +105,7 @@ describe('POST /api/runs', () => {
   });
 
   it('returns param warnings for unknown params', async () => {
-    const run = await create(ALICE, { params: { aligner: 'star', my_flag: true } });
+    const run = await create(ALICE, { params: { aligner: 'star', genome: 'GRCh38', my_flag: true } });
     expect(run.param_warnings).toEqual([expect.stringContaining('Unrecognised param "my_flag"')]);
     expect(run.params.my_flag).toBe(true);
   });

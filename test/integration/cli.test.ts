@@ -3,9 +3,12 @@
  * stack over HTTP, exit codes and output checked.
  */
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VERSION } from '../../functions/core/shared/version';
+import { buildCli } from '../../scripts/build';
 import { createDemoFastqs } from '../../scripts/local/warehouse';
 import { asUser, request } from '../helpers/api-server';
 import { tempDir } from '../helpers/env';
@@ -27,7 +30,7 @@ beforeAll(async () => {
   await writeFile(join(dir.path, 'params.yaml'), 'aligner: star\nprotocol: 10XV3\ngenome: GRCh38\n');
   await writeFile(
     join(dir.path, 'failing.yaml'),
-    'aligner: star\nprotocol: 10XV3\nreplay_fail_process: STAR_ALIGN\n',
+    'aligner: star\nprotocol: 10XV3\ngenome: GRCh38\nreplay_fail_process: STAR_ALIGN\n',
   );
   await writeFile(join(dir.path, 'bad.csv'), 'sample,fastq_1,fastq_2\nS1,not-a-path.fastq.gz,\n');
 });
@@ -41,7 +44,7 @@ afterAll(async () => {
 function arc(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'cli/arc.ts', '--url', stack.url, '--user', USER, ...args],
+    ['--import', 'tsx', 'cli/main.ts', '--url', stack.url, '--user', USER, ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -84,24 +87,100 @@ describe('arc', () => {
   it('draws a progress bar per process while waiting (as on a terminal)', async () => {
     const result = await arc(['--progress', 'bars', ...launch('params.yaml'), '--wait', '--interval', '0.3']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(
-      /STAR_ALIGN\s*\|[█░]+\| \d+\/\d+ done · \d+ cached · \d+ failed · \d+ running/,
-    );
+    expect(result.stderr).toMatch(/STAR_ALIGN\s*\|[█░]+\| \d+\/\d+ · \d+ failed · \d+ running/);
+    // Every line fits an 80-column terminal.
+    const lines = stripVTControlCharacters(result.stderr).split(/[\r\n]+/);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80);
   }, 120_000);
 
-  it('exits 1 when the run fails, naming the failed task and its exit code', async () => {
+  it('exits 1 when the run fails, naming the failed task and its own exit code; runs get says what the page says', async () => {
     const result = await arc([...launch('failing.yaml'), '--wait', '--interval', '0.3']);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(
-      /failed in NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN \(.+\) \(exit code \d+\)/,
+      /failed in NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN \(.+\) \(task exit code 1\)/,
+    );
+    const runId = /Run (run-[a-z0-9]{12}) failed/.exec(result.stdout)![1]!;
+    const got = await arc(['runs', 'get', runId]);
+    expect(got.code).toBe(0);
+    const lines = got.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`${runId}  failed`);
+    expect(lines[1]).toMatch(/^nf-core\/scrnaseq 4\.0\.0 · 2 samples · .* · started .* · \d+[ms]/);
+    expect(lines[1]).toContain('replayed recording (not real Nextflow)');
+    expect(got.stdout).toMatch(/\nprogress: \d+ done of \d+ known \(\d+ cached, \d+ failed, 0 running\)\n/);
+    expect(got.stdout).toMatch(
+      /\nfailed task: NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN \(.+\)\ntask exit code: 1\nNextflow exited with: 1\n/,
     );
   }, 120_000);
 
-  it('exits 4 with each problem by row and column when the platform refuses the launch', async () => {
+  it('exits 4 with each problem by row and column, once, when the platform refuses the launch', async () => {
     const result = await arc(launch('params.yaml', 'bad.csv'));
     expect(result.code).toBe(4);
-    expect(result.stderr).toMatch(/^arc: /);
+    expect(result.stderr).toMatch(/^arc: The run request has \d+ problem\(s\):\n/);
     expect(result.stderr).toMatch(/\n {2}Row 1, column fastq_2: a value is required/);
+    expect(result.stderr.split('Row 1, column fastq_2: a value is required')).toHaveLength(2);
+  });
+
+  it('says which file is missing and exits 2, not a raw ENOENT', async () => {
+    for (const args of [launch('params.yaml', 'no-such-sheet.csv'), launch('no-such-params.yaml')]) {
+      const result = await arc(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        new RegExp(`^arc: --(samplesheet|params-file) ${dir.path}/no-such-\\S+ does not exist\\.\n$`),
+      );
+      expect(result.stderr).not.toContain('ENOENT');
+    }
+  });
+
+  it('finds a local stack on PORT as npm start does, when no --url is given', async () => {
+    const port = new URL(stack.url).port;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'cli/main.ts', '--user', USER, 'pipelines', 'list'],
+      {
+        env: {
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'ARC_URL')),
+          PORT: port,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^nf-core\/scrnaseq\t/m);
+  });
+
+  it('shows a pipeline as a person reads it, and its raw form with --json', async () => {
+    const shown = await arc(['pipelines', 'show', 'nf-core/scrnaseq']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^nf-core\/scrnaseq — /);
+    expect(shown.stdout).toMatch(/\nversions: .*4\.0\.0 \(default\)/);
+    expect(shown.stdout).toMatch(/\n {2}samplesheet columns: sample\*, fastq_1\*, fastq_2/);
+    const raw = await arc(['--json', 'pipelines', 'show', 'nf-core/scrnaseq']);
+    expect(JSON.parse(raw.stdout)).toMatchObject({ name: 'nf-core/scrnaseq', releases: expect.any(Array) });
+  });
+
+  it('runs through a symlink named arc, as npm link and npm install -g leave it, and never exits 0 having done nothing', async () => {
+    // The bundle the package's bin names, built inside the project so it finds node_modules.
+    const built = await buildCli(await mkdtemp(join(process.cwd(), '.build', 'cli-')));
+    await symlink(join(built.dir, 'arc.js'), join(dir.path, 'arc'));
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn(join(dir.path, 'arc'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        child.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+        });
+        child.once('exit', (code) => resolve({ code, stdout }));
+      });
+    expect(await run(['--version'])).toEqual({ code: 0, stdout: `arc ${VERSION}\n` });
+    const listed = await run(['--url', stack.url, '--user', USER, 'pipelines', 'list']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^nf-core\/scrnaseq\t/m);
+    await rm(built.dir, { recursive: true, force: true });
   });
 
   it('exits 2 on bad usage, and 4 when the platform cannot be reached', async () => {
@@ -110,7 +189,7 @@ describe('arc', () => {
       spawn(process.execPath, [
         '--import',
         'tsx',
-        'cli/arc.ts',
+        'cli/main.ts',
         '--url',
         'http://127.0.0.1:9',
         'runs',
@@ -213,6 +292,28 @@ describe('arc', () => {
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toMatch(/Wrote .*built\.csv: \d+ samples/);
     expect((await readFile(out, 'utf8')).split('\n')[0]).toMatch(/^sample,fastq_1,fastq_2/);
+    // The launch it suggests keeps where the samples came from.
+    expect(built.stderr).toContain(`--ngs-run ${ngsRun.name}`);
+    const launched = await arc([
+      '--json',
+      'runs',
+      'launch',
+      '--pipeline',
+      'nf-core/scrnaseq',
+      '--samplesheet',
+      out,
+      '--params-file',
+      join(dir.path, 'params.yaml'),
+      '--ngs-run',
+      ngsRun.name,
+      '--project',
+      'PBMC atlas',
+    ]);
+    expect(launched.code, launched.stderr).toBe(0);
+    expect(JSON.parse(launched.stdout)).toMatchObject({
+      source_ngs_runs: [ngsRun.name],
+      source_project: 'PBMC atlas',
+    });
     const unknown = await arc(['samplesheet', 'build', '--ngs-run', 'NO-SUCH-RUN']);
     expect(unknown.code).toBe(4);
   });

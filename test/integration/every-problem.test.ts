@@ -33,7 +33,7 @@ type Problems = {
 };
 
 describe('every problem at once', () => {
-  it('preview names all four broken cells together, the missing file among them, and warns on R1 = R2 and 0 cells', async () => {
+  it('preview names every broken cell together, the missing file among them, R1 = R2 and 0 cells too', async () => {
     const preview = await request<Problems>(`${api.url}/api/runs/preview`, {
       method: 'POST',
       headers: ALICE,
@@ -48,9 +48,11 @@ describe('every problem at once', () => {
         '2:expected_cells:type',
         '3:fastq_2:file_exists',
         '4:sample:pattern',
+        '5:fastq_2:distinct_reads',
+        '5:expected_cells:positive',
       ]),
     );
-    expect(preview.body.message).toMatch(/^The run request has 4 problem\(s\)/);
+    expect(preview.body.message).toMatch(/^The run request has 6 problem\(s\)/);
     const local = preview.body.problems!.find((p) => p.rule === 'gs_path')!;
     expect(local.message).toBe(
       'Row 1, column fastq_1: "reads/S1_R1.fastq.gz" must be a gs:// path in Cloud Storage; the pipeline runs on Google Batch, which cannot read local, s3:// or https:// paths.',
@@ -61,7 +63,7 @@ describe('every problem at once', () => {
     );
   });
 
-  it('a fixed sheet keeps the warnings: the same file as both reads, and zero expected cells', async () => {
+  it('refuses what cannot be right at its cell: the same file as both reads, and zero expected cells', async () => {
     const fixed = BROKEN.split('\n')
       .filter((line, i) => i === 0 || line.startsWith('S5'))
       .join('\n');
@@ -70,13 +72,35 @@ describe('every problem at once', () => {
       headers: ALICE,
       json: runBody({ samplesheet_csv: fixed }),
     });
-    expect(preview.body.valid, JSON.stringify(preview.body)).toBe(true);
-    expect(preview.body.warnings).toEqual(
-      expect.arrayContaining([
-        'Row 1: fastq_1 and fastq_2 are the same file; read 2 should be the other read.',
-        'Row 1, column expected_cells: 0 is not a number of cells; leave it empty to let the pipeline estimate it.',
-      ]),
+    expect(preview.body.valid).toBe(false);
+    expect(preview.body.problems!.map((p) => `${p.row}:${p.column}:${p.rule}`)).toEqual([
+      '1:fastq_2:distinct_reads',
+      '1:expected_cells:positive',
+    ]);
+    expect(preview.body.problems![0]!.message).toBe(
+      'Row 1, column fastq_2: it is the same file as fastq_1; read 2 must be the other read of the pair.',
     );
+  });
+
+  it('a valid sheet says its warnings where they are: a repeated row, a column the pipeline does not declare', async () => {
+    const sheet = [
+      'sample,fastq_1,fastq_2,expected_cells,batch',
+      ...[1, 1].map(() => `S1,${good(1, 1)},${good(1, 2)},5000,b1`),
+    ].join('\n');
+    const preview = await request<Problems & { samplesheet_warnings?: Problems['problems'] }>(
+      `${api.url}/api/runs/preview`,
+      { method: 'POST', headers: ALICE, json: runBody({ samplesheet_csv: sheet }) },
+    );
+    expect(preview.body.valid, JSON.stringify(preview.body)).toBe(true);
+    expect(preview.body.samplesheet_warnings).toEqual([
+      {
+        row: 0,
+        column: 'batch',
+        rule: 'warning',
+        message: "Column batch is not in the pipeline's samplesheet schema.",
+      },
+      { row: 2, rule: 'warning', message: 'Row 2 repeats row 1 exactly.' },
+    ]);
   });
 
   it('the launch refuses with the same four problems, and stores nothing', async () => {

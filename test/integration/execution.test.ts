@@ -95,6 +95,7 @@ describe('a run on the local stack', () => {
       input: `gs://${stack.config.runsBucket}/${prefix}inputs/samplesheet.csv`,
       outdir: `gs://${stack.config.runsBucket}/${prefix}results`,
       aligner: 'star',
+      genome: 'GRCh38',
     });
     expect(await read(`${prefix}inputs/nextflow.config`)).toContain("executor      = 'google-batch'");
     const trace = await read(`${prefix}logs/trace.txt`);
@@ -113,7 +114,7 @@ describe('a run on the local stack', () => {
 
   it('fails at the chosen process with the exit code, the failed task and the error from the log', async () => {
     const created = await launch({
-      params: { aligner: 'star', protocol: '10XV3', replay_fail_process: 'STAR_ALIGN' },
+      params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3', replay_fail_process: 'STAR_ALIGN' },
     });
     const run = await waitForRun(stack, created.run_id, isFinal);
     await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
@@ -137,6 +138,7 @@ describe('a run on the local stack', () => {
     const created = await launch({
       params: {
         aligner: 'star',
+        genome: 'GRCh38',
         protocol: '10XV3',
         replay_fail_process: 'STAR_ALIGN',
         replay_fail_exit_code: 137,
@@ -242,7 +244,7 @@ describe('a run on the local stack', () => {
 
   it('reaches the same run document when Batch and GCS events arrive duplicated and shuffled', async () => {
     const created = await launch({
-      params: { aligner: 'star', protocol: '10XV3', replay_fail_process: 'MTX_TO_H5AD' },
+      params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3', replay_fail_process: 'MTX_TO_H5AD' },
     });
     const subscriber = await subscribeToRunEvents(
       stack.pubsubHost,

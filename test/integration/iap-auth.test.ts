@@ -63,7 +63,7 @@ describe('IAP identity (AUTH_MODE=iap)', () => {
       json: {
         pipeline: 'nf-core/scrnaseq',
         samplesheet_csv: samplesheet(1),
-        params: { aligner: 'star', protocol: '10XV3' },
+        params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3' },
       },
     });
     expect(created.status).toBe(201);

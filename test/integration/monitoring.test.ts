@@ -244,7 +244,9 @@ describe('GET /api/runs/{id}/tasks/{task_id}/logs', () => {
   });
 
   it('returns the stderr of a failed task', async () => {
-    const created = await launch({ params: { aligner: 'star', replay_fail_process: 'STAR_ALIGN' } });
+    const created = await launch({
+      params: { aligner: 'star', genome: 'GRCh38', replay_fail_process: 'STAR_ALIGN' },
+    });
     await waitForRun(stack, created.run_id, isFinal);
     await waitFor(
       async () =>

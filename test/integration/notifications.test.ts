@@ -73,7 +73,7 @@ describe('notifications', () => {
     const launched = await request<Run>(`${stack.url}/api/runs`, {
       method: 'POST',
       json: runBody({
-        params: { aligner: 'star', protocol: '10XV3', replay_fail_process: 'MTX_TO_H5AD' },
+        params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3', replay_fail_process: 'MTX_TO_H5AD' },
         labels: { team: 'genomics' },
       }),
     });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TraceTask } from '../../functions/core/nextflow/trace';
 import type { Run } from '../../functions/core/runs/run-model';
+import type { TaskView } from '../../functions/core/runs/run-tasks';
 import { createStorage } from '../../functions/deps';
 import { waitFor } from '../../scripts/lib/net';
 import type { CloudEvent } from '../../scripts/local/event-bridge';
@@ -25,7 +25,7 @@ type RunWithChain = Run & { recoveries: string[]; events?: { source: string; to:
 async function launch(params: Record<string, unknown> = {}): Promise<Run> {
   const response = await request<Run>(`${stack.url}/api/runs`, {
     method: 'POST',
-    json: runBody({ params: { aligner: 'star', protocol: '10XV3', ...params } }),
+    json: runBody({ params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3', ...params } }),
   });
   expect(response.status, JSON.stringify(response.body)).toBe(201);
   return response.body;
@@ -38,8 +38,8 @@ function recover(runId: string, body?: unknown, headers: Record<string, string> 
   );
 }
 
-async function tasksOf(runId: string): Promise<TraceTask[]> {
-  const response = await request<{ source: string; tasks: TraceTask[] }>(
+async function tasksOf(runId: string): Promise<TaskView[]> {
+  const response = await request<{ source: string; tasks: TaskView[] }>(
     `${stack.url}/api/runs/${runId}/tasks?page_size=500`,
   );
   expect(response.status).toBe(200);
@@ -65,7 +65,7 @@ function ofRun(runId: string) {
 
 describe('POST /api/runs/{id}/recover', () => {
   let root: Run;
-  let rootTasks: TraceTask[];
+  let rootTasks: TaskView[];
 
   beforeAll(async () => {
     const created = await launch({ replay_fail_process: 'STAR_ALIGN' });
@@ -115,11 +115,29 @@ describe('POST /api/runs/{id}/recover', () => {
     for (const task of cachedFirst) {
       const original = finishedBefore.find((t) => t.name === task.name)!;
       expect(task.hash).toBe(original.hash);
-      expect(task.workdir).toBe(original.workdir);
+      expect(task.work_dir).toBe(original.work_dir);
+      expect(task.work_dir).toMatch(/^gs:\/\/.+\/work\/run-/);
     }
-    expect(
-      firstTasks.filter((t) => t.status === 'COMPLETED' && t.process?.endsWith('STAR_ALIGN')),
-    ).not.toEqual([]);
+    const rerun = firstTasks.filter((t) => t.status === 'COMPLETED' && t.process?.endsWith('STAR_ALIGN'));
+    expect(rerun).not.toEqual([]);
+
+    // As Nextflow does, a task run again on resume gets a new hash and work dir: the parent's
+    // failed task keeps its own logs, and still says it failed.
+    const failedBefore = rootTasks.find((t) => t.status === 'FAILED' && t.process?.endsWith('STAR_ALIGN'))!;
+    const again = rerun.find((t) => t.name === failedBefore.name)!;
+    expect(again.work_dir).not.toBe(failedBefore.work_dir);
+    expect(again.hash).not.toBe(failedBefore.hash);
+    const logs = await request<{ status: string; exit: number; stderr: string; locations: string[] }>(
+      `${stack.url}/api/runs/${root.run_id}/tasks/${failedBefore.task_id}/logs`,
+    );
+    expect(logs.status).toBe(200);
+    expect(logs.body).toMatchObject({ status: 'FAILED', exit: failedBefore.exit });
+    expect(logs.body.stderr.trim().length).toBeGreaterThan(0);
+    expect(logs.body.locations.join(' ')).toContain(failedBefore.work_dir!);
+    const rerunLogs = await request<{ stderr: string }>(
+      `${stack.url}/api/runs/${first.run_id}/tasks/${again.task_id}/logs`,
+    );
+    expect(rerunLogs.body.stderr).not.toBe(logs.body.stderr);
 
     const env = await jobEnv(firstDone);
     expect(env).toMatchObject({

@@ -40,7 +40,7 @@ describe('POST /api/runs/preview', () => {
     const before = await storedState();
     const response = await preview(
       runBody({
-        params: { aligner: 'star', protocol: '10XV3' },
+        params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3' },
         config_content: "process { withName: 'STAR_ALIGN' { memory = 64.GB } }",
       }),
     );
@@ -48,6 +48,7 @@ describe('POST /api/runs/preview', () => {
     expect(response.body).toMatchObject({ valid: true, sample_count: 2 });
     expect(response.body.params).toMatchObject({
       aligner: 'star',
+      genome: 'GRCh38',
       protocol: '10XV3',
       input: `gs://${api.config.runsBucket}/runs/{run_id}/inputs/samplesheet.csv`,
     });
@@ -102,6 +103,7 @@ describe('POST /api/runs/preview', () => {
       runBody({
         params: {
           aligner: 'star',
+          genome: 'GRCh38',
           protocol: '10XV3',
           fasta: 'gs://arc-demo-refs/GRCh38.fa',
           star_index: 'gs://arc-demo-refs/star/GRCh38',
@@ -131,6 +133,7 @@ describe('POST /api/runs/preview', () => {
       runBody({
         params: {
           aligner: 'star',
+          genome: 'GRCh38',
           protocol: '10XV3',
           fasta: 'gs://arc-demo-refs/GRCh38.fa',
           star_index: 'gs://arc-demo-refs/star/GRCh38/',

@@ -2,12 +2,16 @@
  * Restarting the local stack: the Batch and Workflows twins keep their jobs in memory, so a
  * run that was going when the stack stopped cannot go on. The new stack says so at once.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { NEXTFLOW_CARRY_ON } from '../../functions/core/runs/kind';
 import type { Run } from '../../functions/core/runs/run-model';
 import { localRestartMessage } from '../../functions/core/shared/kernel';
+import { startLocalStack } from '../../scripts/local/stack';
 import { request } from '../helpers/api-server';
-import { uniqueProjectId } from '../helpers/env';
+import { tempDir, uniqueProjectId } from '../helpers/env';
 import { runBody } from '../helpers/samplesheets';
 import { getRun, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
 
@@ -47,5 +51,31 @@ describe('the local stack restarted mid-run', () => {
       to: 'failed',
       detail: 'the local stack was restarted',
     });
+  });
+
+  it('refuses a second stack on a data folder another live stack holds, saying how to give it its own', async () => {
+    const dir = await tempDir('arc-two-stacks-');
+    // Another process (a second npm start, in another terminal) holds the folder.
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+    try {
+      await writeFile(join(dir.path, 'stack.lock'), JSON.stringify({ pid: other.pid, port: 8080 }));
+      await expect(
+        startLocalStack({
+          dataDir: dir.path,
+          port: 0,
+          orchestratorDir: inject('orchestratorDir'),
+          warehouse: 'none',
+        }),
+      ).rejects.toThrow(
+        new RegExp(
+          `^Another Arc Reactor \\(process ${other.pid}, port 8080\\) is using ${dir.path}: .*ARC_DATA_DIR=${dir.path}-`,
+        ),
+      );
+      // Nothing was touched: the lock is still the other stack's.
+      expect(JSON.parse(await readFile(join(dir.path, 'stack.lock'), 'utf8')).pid).toBe(other.pid);
+    } finally {
+      other.kill('SIGKILL');
+      await dir.remove();
+    }
   });
 });

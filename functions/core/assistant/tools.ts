@@ -398,6 +398,8 @@ export const TOOLS = [
             reuse_work_dir: input.reuse_work_dir,
             override_params: input.override_params,
             override_config: input.config_content,
+            // The assistant's proposal is checked as the person applying it would send it.
+            allow_unknown_params: false,
           },
           deps.bucket,
           run.run_id,

@@ -2,6 +2,16 @@
 export const SPOT_PREEMPTION_EXIT_CODE = 50001;
 
 /**
+ * The failed task's own exit code, from Nextflow's error block (`Command exit status:` then the
+ * code on the next line); null when the block names none. Nextflow itself exits 1 whenever a
+ * task fails, so this is the code that says why (137: out of memory).
+ */
+export function failedTaskExitCode(errorDetail: string | null | undefined): number | null {
+  const found = /Command exit status:\s*\n\s*(-?\d+)\s*(?:\n|$)/.exec(errorDetail ?? '');
+  return found ? Number(found[1]) : null;
+}
+
+/**
  * What a failed task's exit code most likely means, in words a scientist can act on
  * (null when the code says nothing beyond "the command failed").
  */

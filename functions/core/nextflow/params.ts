@@ -50,6 +50,18 @@ export interface KnownValues {
   genomes?: readonly string[] | null;
 }
 
+/** How strictly the user's params are taken. */
+export interface ParamsPolicy {
+  /**
+   * An unknown param that looks like a typo of a known one (a close match) is refused unless
+   * this is true: launched as written, the known param would silently keep its default. Unknown
+   * params with no close match are passed on with a warning either way.
+   */
+  allowUnknown?: boolean;
+  /** The names the user gave in this request (a recovery's overrides); default every user param. */
+  newNames?: readonly string[];
+}
+
 export interface ParamsValidation {
   /** The user's params over the schema defaults, with the platform params set. */
   params: Record<string, unknown>;
@@ -75,7 +87,7 @@ function likelyMeant(name: string, candidates: readonly string[]): string | null
  * ("The provided genome '…' is not available in the iGenomes file"), whatever fasta and gtf
  * say, unless igenomes_ignore is set.
  */
-function genomeWarning(params: Record<string, unknown>, genomes: readonly string[]): string | null {
+function genomeProblem(params: Record<string, unknown>, genomes: readonly string[]): string | null {
   const genome = params.genome;
   if (typeof genome !== 'string' || genome === '' || params.igenomes_ignore === true) return null;
   if (genomes.includes(genome)) return null;
@@ -83,6 +95,19 @@ function genomeWarning(params: Record<string, unknown>, genomes: readonly string
   return `genome "${genome}" is not a reference the pipeline's iGenomes config defines${
     meant ? `: did you mean "${meant}"?` : '.'
   } The pipeline would stop at start: pick a listed genome, or leave genome empty and give your own fasta and gtf.`;
+}
+
+const given = (value: unknown) => value !== undefined && value !== null && value !== '' && value !== false;
+
+/**
+ * A pipeline whose schema has both `genome` and `fasta` (nf-core's reference params) cannot run
+ * without a reference: an iGenomes genome, a fasta, or a prebuilt index (a param named `*_index`).
+ */
+function referenceProblem(params: Record<string, unknown>, names: Set<string>): string | null {
+  if (!names.has('genome') || !names.has('fasta')) return null;
+  if (given(params.genome) || given(params.fasta)) return null;
+  if (Object.entries(params).some(([name, value]) => name.endsWith('_index') && given(value))) return null;
+  return 'no reference is given: set genome to a genome the pipeline knows (e.g. GRCh38), or give your own fasta and gtf (or a prebuilt index such as star_index). The pipeline cannot start without one.';
 }
 
 /**
@@ -95,7 +120,9 @@ export function validateParams(
   userParams: Record<string, unknown>,
   platform: Record<(typeof PLATFORM_PARAMS)[number], string>,
   known: KnownValues = {},
+  policy: ParamsPolicy = {},
 ): ParamsValidation {
+  const refused: FieldProblem[] = [];
   const warnings: string[] = [];
   const paramWarnings: ParamWarning[] = [];
   const warn = (param: string, message: string) => {
@@ -123,18 +150,29 @@ export function validateParams(
         [...names].filter((k) => !(PLATFORM_PARAMS as readonly string[]).includes(k)),
       );
       const guess = near ? ` Did you mean "${near}"? Without it, ${near} keeps its default.` : '';
-      warn(
-        name,
-        `Unrecognised param "${name}": it is not in the pipeline schema and is passed to Nextflow as is.${guess}`,
-      );
+      const isNew = policy.newNames === undefined || policy.newNames.includes(name);
+      if (near && isNew && !policy.allowUnknown) {
+        refused.push({
+          field: `params.${name}`,
+          rule: 'unknown_param',
+          message: `Unrecognised param "${name}": it is not in the pipeline schema.${guess} Fix the name, or launch with "allow_unknown_params": true to pass it to Nextflow as written.`,
+        });
+      } else {
+        warn(
+          name,
+          `Unrecognised param "${name}": it is not in the pipeline schema and is passed to Nextflow as is.${guess}`,
+        );
+      }
     }
     params[name] = value;
   }
   Object.assign(params, platform);
   if (known.genomes && names.has('genome')) {
-    const message = genomeWarning(params, known.genomes);
-    if (message) warn('genome', message);
+    const message = genomeProblem(params, known.genomes);
+    if (message) refused.push({ field: 'params.genome', rule: 'known_genome', message });
   }
+  const reference = referenceProblem(params, names);
+  if (reference) refused.push({ field: 'params.genome', rule: 'reference_required', message: reference });
 
   const validate = compileSchema(schema);
   const errors: FieldProblem[] = validate(params)
@@ -153,6 +191,7 @@ export function validateParams(
       message: `${name}: makes the pipeline print its help and exit without running anything; remove it (each parameter's help is in the launch form and in GET /api/pipelines/{name}/schema).`,
     });
   }
+  errors.push(...refused);
   return { params, errors, warnings, paramWarnings };
 }
 

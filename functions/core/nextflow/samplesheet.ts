@@ -20,6 +20,8 @@ export interface SamplesheetValidation {
   /** Errors beyond MAX_REPORTED_ERRORS are counted, not listed. */
   error_count: number;
   warnings: string[];
+  /** The same warnings, each where it belongs (a row, a column, a cell), for the form to mark. */
+  located_warnings: FieldProblem[];
   /** Distinct samples: a sample sequenced on several lanes has several rows. */
   sample_count: number;
   samples: string[];
@@ -230,8 +232,15 @@ export function validateSamplesheet(
     errors: [],
     error_count: 0,
     warnings: [],
+    located_warnings: [],
     sample_count: 0,
     samples: [],
+  };
+  const located = result.located_warnings;
+  /** A warning that belongs to a row (or a cell): said in words, and where for the form. */
+  const warn = (warning: { row: number; column?: string; message: string }) => {
+    result.warnings.push(warning.message);
+    located.push({ ...warning, rule: 'warning' });
   };
   const report = (problem: FieldProblem) => {
     result.error_count += 1;
@@ -332,6 +341,13 @@ export function validateSamplesheet(
   const unknown = header.filter((cell) => cell !== '' && !Object.hasOwn(properties, cell));
   if (unknown.length > 0) {
     result.warnings.push(`Unrecognised columns are ignored by the pipeline: ${unknown.join(', ')}.`);
+    for (const column of unknown)
+      located.push({
+        row: 0,
+        column,
+        rule: 'warning',
+        message: `Column ${column} is not in the pipeline's samplesheet schema.`,
+      });
   }
 
   if (records.length === 0) {
@@ -391,14 +407,26 @@ export function validateSamplesheet(
     }
     if (formulas.length > 0) return;
     let valid = true;
-    if (typeof values.fastq_1 === 'string' && values.fastq_1 === values.fastq_2)
-      result.warnings.push(
-        `Row ${row}: fastq_1 and fastq_2 are the same file; read 2 should be the other read.`,
-      );
-    if (typeof values.expected_cells === 'number' && values.expected_cells <= 0)
-      result.warnings.push(
-        `Row ${row}, column expected_cells: ${values.expected_cells} is not a number of cells; leave it empty to let the pipeline estimate it.`,
-      );
+    // What cannot be right is refused, not warned about: the pipeline would read one file twice,
+    // or be told to expect no cells.
+    if (typeof values.fastq_1 === 'string' && values.fastq_1 !== '' && values.fastq_1 === values.fastq_2) {
+      valid = false;
+      report({
+        row,
+        column: 'fastq_2',
+        rule: 'distinct_reads',
+        message: `Row ${row}, column fastq_2: it is the same file as fastq_1; read 2 must be the other read of the pair.`,
+      });
+    }
+    if (typeof values.expected_cells === 'number' && values.expected_cells <= 0) {
+      valid = false;
+      report({
+        row,
+        column: 'expected_cells',
+        rule: 'positive',
+        message: `Row ${row}, column expected_cells: ${values.expected_cells} is not a number of cells; write how many cells you expect, or leave it empty to let the pipeline estimate it.`,
+      });
+    }
     const flagged = new Set<string>();
     if (!validateRow(values)) {
       for (const problem of schemaProblems(validateRow.errors)) {
@@ -482,7 +510,7 @@ export function validateSamplesheet(
     if (!valid) return;
     const fingerprint = JSON.stringify(header.map((column) => values[column] ?? ''));
     const previous = fingerprints.get(fingerprint);
-    if (previous !== undefined) result.warnings.push(`Row ${row} repeats row ${previous} exactly.`);
+    if (previous !== undefined) warn({ row, message: `Row ${row} repeats row ${previous} exactly.` });
     else fingerprints.set(fingerprint, row);
     if (values.sample !== undefined) samples.add(String(values.sample));
     result.rows.push(values);
@@ -530,8 +558,11 @@ function validateList(
       return;
     }
     const first = seen.get(String(value));
-    if (first !== undefined) result.warnings.push(`Row ${row} repeats row ${first} exactly.`);
-    else seen.set(String(value), row);
+    if (first !== undefined) {
+      const message = `Row ${row} repeats row ${first} exactly.`;
+      result.warnings.push(message);
+      result.located_warnings.push({ row, rule: 'warning', message });
+    } else seen.set(String(value), row);
     result.rows.push({ value: value as string | number | boolean });
     result.samples.push(String(value));
   });

@@ -13,7 +13,13 @@ import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from
 import { newRunId } from '../shared/ids';
 import { checkSize, parseOrThrow } from '../shared/validation';
 import { CONFIG_MAX_BYTES, PARAMS_MAX_BYTES, RecoverRunRequest, type Run } from './run-model';
-import { getAccessibleRun, type LaunchDeps, newRunRecord, startRunWorkflow } from './run-service';
+import {
+  configProblems,
+  getAccessibleRun,
+  type LaunchDeps,
+  newRunRecord,
+  startRunWorkflow,
+} from './run-service';
 
 export interface RecoveryDeps extends LaunchDeps {
   /** Days the bucket keeps work/ and cache/ (its lifecycle rule). */
@@ -106,12 +112,18 @@ export function recoveryInputs(
       outdir: `gs://${bucket}/${paths.results.replace(/\/$/, '')}`,
     },
     { genomes: release.igenomes },
+    { allowUnknown: request.allow_unknown_params, newNames: Object.keys(request.override_params ?? {}) },
   );
-  if (validated.errors.length > 0) {
-    const problems: FieldProblem[] = validated.errors.map((p) => ({
-      ...p,
-      field: p.field?.replace(/^params/, 'override_params') ?? 'override_params',
-    }));
+  const configErrors =
+    request.override_config === undefined ? [] : configProblems('override_config', request.override_config);
+  if (validated.errors.length > 0 || configErrors.length > 0) {
+    const problems: FieldProblem[] = [
+      ...validated.errors.map((p) => ({
+        ...p,
+        field: p.field?.replace(/^params/, 'override_params') ?? 'override_params',
+      })),
+      ...configErrors,
+    ];
     throw new ValidationError(
       `The recovery's params have ${problems.length} problem(s): ${problems
         .slice(0, 3)

@@ -200,6 +200,12 @@ export const CreateRunRequest = z.strictObject({
     .optional()
     .describe('extra Nextflow config appended to the platform config (≤ 100 KB)'),
   params: ParamsObject.default({}).describe('pipeline parameters, validated against nextflow_schema.json'),
+  allow_unknown_params: z
+    .boolean()
+    .default(false)
+    .describe(
+      'launch params that are not in the schema but look like a typo of one that is (refused otherwise: the one meant would keep its default)',
+    ),
   source_ngs_runs: z.array(z.string().min(1).max(200)).max(100).optional(),
   source_project: z.string().min(1).max(200).optional(),
   labels: Labels.optional().describe('up to 25 key=value labels, e.g. {"team": "genomics"}'),
@@ -213,6 +219,10 @@ export const RecoverRunRequest = z.strictObject({
   notes: z.string().max(2000).optional(),
   override_params: ParamsObject.optional(),
   override_config: z.string().optional(),
+  allow_unknown_params: z
+    .boolean()
+    .default(false)
+    .describe('as for a launch: override params that look like a typo of a known one are refused otherwise'),
 });
 export type RecoverRunRequest = z.infer<typeof RecoverRunRequest>;
 
@@ -244,7 +254,16 @@ export const ListRunsQuery = z.strictObject({
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 
 /** A run as the API answers it: progress with its derived counts; recoveries are GET /api/runs/{id}'s. */
-export const RunView = Run.omit({ recovery_run_ids: true }).extend({ progress: Progress });
+export const RunView = Run.omit({ recovery_run_ids: true }).extend({
+  progress: Progress,
+  failed_task_exit_code: z
+    .number()
+    .int()
+    .nullable()
+    .describe(
+      "the failed task's own exit code, from Nextflow's error block (137: out of memory); exit_code is Nextflow's, 1 whenever a task fails",
+    ),
+});
 export type RunView = z.infer<typeof RunView>;
 
 export const ListRunsResponse = z.object({

@@ -13,7 +13,7 @@ import {
 import type { ParamWarning } from '../nextflow/params';
 import { type FieldProblem, ValidationError } from '../shared/errors';
 import type { InputFiles } from './input-files';
-import { validateWithFiles } from './run-service';
+import { InvalidRunRequest, validateWithFiles } from './run-service';
 
 /** Stands in for the run id, which is assigned at launch. */
 export const RUN_ID_PLACEHOLDER = '{run_id}';
@@ -37,8 +37,10 @@ export type RunPreview =
       warnings: string[];
       /** The warnings that belong to one param (an unknown name, a genome the config lacks). */
       param_warnings: ParamWarning[];
+      /** The samplesheet's warnings where they are: row 0 is the header. */
+      samplesheet_warnings: FieldProblem[];
     }
-  | { valid: false; message: string; problems: FieldProblem[] };
+  | { valid: false; message: string; problems: FieldProblem[]; samplesheet_warnings: FieldProblem[] };
 
 export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<RunPreview> {
   try {
@@ -62,10 +64,12 @@ export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<R
       samples: inputs.samples,
       warnings: [...inputs.warnings, ...unchecked],
       param_warnings: inputs.paramWarnings,
+      samplesheet_warnings: inputs.sheetWarnings,
     };
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     const problems = Array.isArray(error.details) ? (error.details as FieldProblem[]) : [];
-    return { valid: false, message: error.message, problems };
+    const samplesheet_warnings = error instanceof InvalidRunRequest ? error.sheetWarnings : [];
+    return { valid: false, message: error.message, problems, samplesheet_warnings };
   }
 }

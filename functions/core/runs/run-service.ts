@@ -1,3 +1,4 @@
+import { configSyntaxProblems } from '../nextflow/config-syntax';
 import { type ParamWarning, paramsThatMustExist, validateParams } from '../nextflow/params';
 import { getPipeline, getPipelineVersion } from '../nextflow/pipelines/registry';
 import { columnsThatMustExist, samplesheetToCsv, validateSamplesheet } from '../nextflow/samplesheet';
@@ -71,6 +72,8 @@ interface ValidatedInputs {
   warnings: string[];
   /** The warnings about one param, for its field in the form. */
   paramWarnings: ParamWarning[];
+  /** The samplesheet's warnings where they are (a row, a column), for its cells in the form. */
+  sheetWarnings: FieldProblem[];
   samples: string[];
   sampleCount: number;
   /** The inputs the schemas say must exist, for checkInputFiles. */
@@ -86,10 +89,21 @@ export class InvalidRunRequest extends ValidationError {
     readonly problems: FieldProblem[],
     readonly counted: number,
     readonly inputPaths: InputPaths,
+    /** The samplesheet's warnings where they are: a form shows them beside the problems. */
+    readonly sheetWarnings: FieldProblem[] = [],
   ) {
     super(runRequestMessage(problems, counted), problems);
     this.name = 'InvalidRunRequest';
   }
+}
+
+/** What Nextflow's config parser would refuse in a config the user gave, by line. */
+export function configProblems(field: string, config: string): FieldProblem[] {
+  return configSyntaxProblems(config).map((p) => ({
+    field,
+    rule: 'config_syntax',
+    message: `${field}: ${p.message}.`,
+  }));
 }
 
 function runRequestMessage(problems: FieldProblem[], counted: number): string {
@@ -130,7 +144,12 @@ export async function validateWithFiles(
     const problems = [...error.problems, ...missing].sort(
       (a, b) => (a.row ?? -1) - (b.row ?? -1) || (a.column ?? '').localeCompare(b.column ?? ''),
     );
-    throw new ValidationError(runRequestMessage(problems, error.counted + missing.length), problems);
+    throw new InvalidRunRequest(
+      problems,
+      error.counted + missing.length,
+      error.inputPaths,
+      error.sheetWarnings,
+    );
   }
   return { inputs, unchecked: await checkInputFiles(inputFiles, inputs.inputPaths) };
 }
@@ -188,10 +207,12 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
       outdir: `gs://${bucket}/${paths.results.replace(/\/$/, '')}`,
     },
     { genomes: release.igenomes },
+    { allowUnknown: request.allow_unknown_params },
   );
   const sheet = validateSamplesheet(request.samplesheet_csv, release.inputSchema, request.samplesheet_format);
   const problems: FieldProblem[] = [
     ...params.errors,
+    ...configProblems('config_content', request.config_content ?? ''),
     ...sheet.errors.map((p) => ({ ...p, field: 'samplesheet_csv' })),
   ];
   const inputPaths: InputPaths = {
@@ -215,6 +236,7 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
         : problems,
       params.errors.length + sheet.error_count,
       inputPaths,
+      sheet.located_warnings,
     );
   }
   return {
@@ -224,6 +246,7 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     params: params.params,
     warnings: [...params.warnings, ...sheet.warnings],
     paramWarnings: params.paramWarnings,
+    sheetWarnings: sheet.located_warnings,
     samples: sheet.samples,
     sampleCount: sheet.sample_count,
     inputPaths,

@@ -4,6 +4,7 @@
  * type`, so no zod reaches its bundle).
  */
 import { z } from 'zod';
+import { failedTaskExitCode } from '../nextflow/exit-codes';
 import { progressView } from './progress';
 import type { Run, RunView } from './run-model';
 import type { TaskView } from './run-tasks';
@@ -55,7 +56,11 @@ export type RunFiles = z.infer<typeof RunFiles>;
  */
 export function runView<T extends Run>(run: T): Omit<T, 'recovery_run_ids'> & RunView {
   const { recovery_run_ids: _, ...shown } = run;
-  return { ...shown, progress: progressView(run) };
+  return {
+    ...shown,
+    progress: progressView(run),
+    failed_task_exit_code: failedTaskExitCode(run.error_detail),
+  };
 }
 
 /** GET /api/runs/{id}/tasks: a page of the run's tasks. */

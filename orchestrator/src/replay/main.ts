@@ -110,6 +110,12 @@ interface TaskRecord {
 interface ReplayState {
   session: string;
   completed: Record<string, TaskRecord>;
+  /**
+   * How many times each task attempt was launched in this session (its hash base → count).
+   * Nextflow gives a task re-executed on resume a new hash when its work dir is taken (the old
+   * hash rehashed with the try), so a failed task's work dir and logs survive its recovery.
+   */
+  launched?: Record<string, number>;
 }
 
 /** A PRNG seeded by the task, so a task's recorded figures are the same every time it is replayed. */
@@ -202,9 +208,8 @@ async function main(): Promise<number> {
   if (args.pipeline.toLowerCase() !== PIPELINE.toLowerCase()) return refuseUnrecorded(args);
   const speed = Number(process.env.REPLAY_SPEED ?? 500);
   const storage = new Storage();
-  const started = Date.now();
-  const virtualStart = started;
-  const virtualNow = () => virtualStart + (Date.now() - started) * speed;
+  // Timestamps are when the replay played each step (never later than the run's end); the
+  // resources a task used (realtime, CPU, memory, I/O) are the recording's, played `speed`x faster.
   const sleepVirtual = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms / speed));
 
   const config = readFileSync(args.config, 'utf8');
@@ -377,8 +382,15 @@ async function main(): Promise<number> {
     };
 
     const launch = (task: TaskPlan, attempt: number) => {
-      const random = seeded(`${session}/${task.key}/${attempt}`);
-      const hash = createHash('md5').update(`${session}/${task.key}/${attempt}`).digest('hex');
+      const base = `${session}/${task.key}/${attempt}`;
+      const random = seeded(base);
+      state.launched ??= {};
+      const tries = state.launched[base] ?? 0;
+      state.launched[base] = tries + 1;
+      saveState();
+      const hash = createHash('md5')
+        .update(tries === 0 ? base : `${base}/${tries}`)
+        .digest('hex');
       const name = task.tag ? `${task.model.name} (${task.tag})` : task.model.name;
       const workdir = `${args.workDir}${hash.slice(0, 2)}/${hash.slice(2)}`;
       const failing = task.fail;
@@ -389,7 +401,7 @@ async function main(): Promise<number> {
         ) * 1000,
       );
       const queue = Math.round(between(random, [8_000, 45_000]));
-      const submit = virtualNow();
+      const submit = Date.now();
       const record: TaskRecord = {
         taskId: nextTaskId++,
         hash,
@@ -402,8 +414,9 @@ async function main(): Promise<number> {
         memory: task.model.memoryGb * 1024 * MB,
         attempt,
         submit,
-        start: submit + queue,
-        complete: submit + queue + realtime,
+        // As played: the recording's queue and run time, `speed`x shorter.
+        start: submit + Math.round(queue / speed),
+        complete: submit + Math.round((queue + realtime) / speed),
         realtime,
         cpuPercent: between(random, task.model.cpuPercent),
         peakRss: Math.round(between(random, task.model.peakRssMb) * MB),

@@ -40,7 +40,7 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
     pipeline: 'nf-core/scrnaseq',
     pipeline_version: '4.0.0',
     samplesheet_csv: `sample,fastq_1,fastq_2,expected_cells\n${Array.from({ length: 8 }, (_, i) => `S${i},gs://b/S${i}_R1.fastq.gz,gs://b/S${i}_R2.fastq.gz,5000`).join('\n')}\n`,
-    params: { aligner: 'star', protocol: '10XV3' },
+    params: { aligner: 'star', protocol: '10XV3', genome: 'GRCh38' },
   });
   const requests = 500;
   const createTimes: number[] = [];

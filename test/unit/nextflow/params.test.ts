@@ -7,18 +7,20 @@ const PLATFORM = {
   outdir: 'gs://runs/runs/run-aaaaaaaaaaaa/results',
 };
 const schemaOf = (version: string) => getPipelineVersion('nf-core/scrnaseq', version).release.nextflowSchema;
+/** A reference: without one the pipeline cannot start, and the launch is refused. */
+const REF = { genome: 'GRCh38' };
 
 describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (version) => {
   const schema = schemaOf(version);
 
-  it('accepts the defaults with the platform input and outdir', () => {
-    const result = validateParams(schema, {}, PLATFORM);
+  it('accepts the defaults and a reference, with the platform input and outdir', () => {
+    const result = validateParams(schema, REF, PLATFORM);
     expect(result.errors).toEqual([]);
     expect(result.params).toMatchObject({ ...PLATFORM, protocol: 'auto', publish_dir_mode: 'copy' });
   });
 
   it('names the param and the rule of an enum violation', () => {
-    const result = validateParams(schema, { aligner: 'bowtie' }, PLATFORM);
+    const result = validateParams(schema, { ...REF, aligner: 'bowtie' }, PLATFORM);
     expect(result.errors).toEqual([
       expect.objectContaining({
         field: 'params.aligner',
@@ -29,7 +31,7 @@ describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (ver
   });
 
   it('names the param and the rule of a type violation', () => {
-    const result = validateParams(schema, { skip_fastqc: 'yes', star_feature: 3 }, PLATFORM);
+    const result = validateParams(schema, { ...REF, skip_fastqc: 'yes', star_feature: 3 }, PLATFORM);
     expect(result.errors).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
@@ -47,18 +49,22 @@ describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (ver
   });
 
   it('enforces patterns (email)', () => {
-    const result = validateParams(schema, { email: 'not an email' }, PLATFORM);
+    const result = validateParams(schema, { ...REF, email: 'not an email' }, PLATFORM);
     expect(result.errors).toEqual([expect.objectContaining({ field: 'params.email', rule: 'pattern' })]);
   });
 
   it('keeps user values over defaults', () => {
-    const result = validateParams(schema, { aligner: 'star', protocol: '10XV3' }, PLATFORM);
+    const result = validateParams(schema, { ...REF, aligner: 'star', protocol: '10XV3' }, PLATFORM);
     expect(result.errors).toEqual([]);
     expect(result.params).toMatchObject({ aligner: 'star', protocol: '10XV3' });
   });
 
   it('warns about unknown params and still passes them on, as nf-schema does', () => {
-    const result = validateParams(schema, { replay_fail_process: 'STAR_ALIGN', '--typo': 1 }, PLATFORM);
+    const result = validateParams(
+      schema,
+      { ...REF, replay_fail_process: 'STAR_ALIGN', '--typo': 1 },
+      PLATFORM,
+    );
     expect(result.errors).toEqual([]);
     expect(result.warnings).toEqual([
       expect.stringContaining('Unrecognised param "replay_fail_process"'),
@@ -75,7 +81,11 @@ describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (ver
   });
 
   it("refuses nf-schema's help switches, which would make the run print help and exit", () => {
-    const result = validateParams(schema, { help: true, show_hidden: 'yes', help_full: false }, PLATFORM);
+    const result = validateParams(
+      schema,
+      { ...REF, help: true, show_hidden: 'yes', help_full: false },
+      PLATFORM,
+    );
     expect(result.errors).toEqual([
       expect.objectContaining({ field: 'params.help', rule: 'not_for_launch' }),
       expect.objectContaining({ field: 'params.show_hidden', rule: 'not_for_launch' }),
@@ -83,50 +93,87 @@ describe.each(['2.7.1', '3.0.0', '4.0.0'])('params of nf-core/scrnaseq %s', (ver
     expect(result.errors[0]!.message).toContain('remove it');
   });
 
-  it('warns, next to the genome field, about a genome its iGenomes config does not define', () => {
+  it('refuses, at the genome field, a genome its iGenomes config does not define, saying what was meant', () => {
     const { release } = getPipelineVersion('nf-core/scrnaseq', version);
     expect(release.igenomes).toContain('GRCh38');
     const known = { genomes: release.igenomes };
     const typo = validateParams(schema, { genome: 'GRCm39' }, PLATFORM, known);
-    expect(typo.errors).toEqual([]);
-    expect(typo.paramWarnings).toEqual([
+    expect(typo.errors).toEqual([
       {
-        param: 'genome',
+        field: 'params.genome',
+        rule: 'known_genome',
         message: expect.stringMatching(
           /^genome "GRCm39" is not .*iGenomes.*did you mean "GRCm38"\? The pipeline would stop at start: .*leave genome empty and give your own fasta and gtf\.$/,
         ),
       },
     ]);
-    expect(typo.warnings).toEqual([typo.paramWarnings[0]!.message]);
     // The case is wrong: the key it meant is named.
-    expect(validateParams(schema, { genome: 'grch38' }, PLATFORM, known).paramWarnings[0]!.message).toContain(
+    expect(validateParams(schema, { genome: 'grch38' }, PLATFORM, known).errors[0]!.message).toContain(
       'did you mean "GRCh38"?',
     );
     // Nothing near: no guess, but still what to do.
     const far = validateParams(schema, { genome: 'Xenopus_laevis_v10' }, PLATFORM, known);
-    expect(far.paramWarnings[0]!.message).not.toContain('did you mean');
-    expect(far.paramWarnings[0]!.message).toContain('give your own fasta and gtf');
+    expect(far.errors[0]!.message).not.toContain('did you mean');
+    expect(far.errors[0]!.message).toContain('give your own fasta and gtf');
     // A fasta does not save it: nf-core looks the genome up first.
     expect(
-      validateParams(schema, { genome: 'GRCm39', fasta: 'gs://b/genome.fa' }, PLATFORM, known).paramWarnings,
+      validateParams(schema, { genome: 'GRCm39', fasta: 'gs://b/genome.fa' }, PLATFORM, known).errors,
     ).toHaveLength(1);
-    // Known keys, no genome, or the iGenomes config switched off: nothing to say.
+    // Known keys, or the iGenomes config switched off: nothing to say.
     for (const params of [
       { genome: 'GRCh38' },
       { genome: 'mm10' },
-      {},
       { genome: 'custom', igenomes_ignore: true },
     ])
-      expect(validateParams(schema, params, PLATFORM, known).paramWarnings).toEqual([]);
+      expect(validateParams(schema, params, PLATFORM, known).errors).toEqual([]);
     // Without a list (a pipeline that ships none) the genome is not judged.
-    expect(validateParams(schema, { genome: 'GRCh39' }, PLATFORM).paramWarnings).toEqual([]);
+    expect(validateParams(schema, { genome: 'GRCh39' }, PLATFORM).errors).toEqual([]);
   });
 
-  it('ties an unknown param warning to the param, for the form', () => {
-    const result = validateParams(schema, { algner: 'star' }, PLATFORM);
-    expect(result.paramWarnings).toEqual([
+  it('refuses a launch with no reference at all, and takes a genome, a fasta or a prebuilt index as one', () => {
+    const none = validateParams(schema, {}, PLATFORM);
+    expect(none.errors).toEqual([
+      {
+        field: 'params.genome',
+        rule: 'reference_required',
+        message: expect.stringMatching(
+          /^no reference is given: set genome .* or give your own fasta and gtf/,
+        ),
+      },
+    ]);
+    for (const reference of [
+      { genome: 'GRCh38' },
+      { fasta: 'gs://b/genome.fa', gtf: 'gs://b/genes.gtf' },
+      { star_index: 'gs://b/star/' },
+    ])
+      expect(validateParams(schema, reference, PLATFORM).errors).toEqual([]);
+  });
+
+  it('refuses an unknown param that looks like a typo of a known one, unless asked to launch it as written', () => {
+    const typo = validateParams(schema, { ...REF, algner: 'star' }, PLATFORM);
+    expect(typo.errors).toEqual([
+      {
+        field: 'params.algner',
+        rule: 'unknown_param',
+        message: expect.stringMatching(
+          /^Unrecognised param "algner".*Did you mean "aligner"\? Without it, aligner keeps its default\. Fix the name, or launch with "allow_unknown_params": true/,
+        ),
+      },
+    ]);
+    const allowed = validateParams(schema, { ...REF, algner: 'star' }, PLATFORM, {}, { allowUnknown: true });
+    expect(allowed.errors).toEqual([]);
+    expect(allowed.paramWarnings).toEqual([
       { param: 'algner', message: expect.stringContaining('Did you mean "aligner"?') },
     ]);
+    // Only the names this request gives are judged (a recovery's overrides): old ones were accepted.
+    const old = validateParams(
+      schema,
+      { ...REF, algner: 'star', skip_fastqc: true },
+      PLATFORM,
+      {},
+      { newNames: ['skip_fastqc'] },
+    );
+    expect(old.errors).toEqual([]);
   });
 
   it('knows every param of every group', () => {
@@ -142,8 +189,8 @@ describe('JSON Schema dialects', () => {
   it('reads draft-07 definitions (2.7.1) and 2020-12 $defs (4.0.0)', () => {
     expect(schemaOf('2.7.1').definitions).toBeDefined();
     expect(schemaOf('4.0.0').$defs).toBeDefined();
-    expect(validateParams(schemaOf('2.7.1'), { aligner: 'alevin' }, PLATFORM).errors).toEqual([]);
-    expect(validateParams(schemaOf('4.0.0'), { aligner: 'alevin' }, PLATFORM).errors).toHaveLength(1);
-    expect(validateParams(schemaOf('4.0.0'), { aligner: 'simpleaf' }, PLATFORM).errors).toEqual([]);
+    expect(validateParams(schemaOf('2.7.1'), { ...REF, aligner: 'alevin' }, PLATFORM).errors).toEqual([]);
+    expect(validateParams(schemaOf('4.0.0'), { ...REF, aligner: 'alevin' }, PLATFORM).errors).toHaveLength(1);
+    expect(validateParams(schemaOf('4.0.0'), { ...REF, aligner: 'simpleaf' }, PLATFORM).errors).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 import type { Run } from '../../../functions/core/runs/run-model';
 import type { RunFile, RunFiles } from '../../../functions/core/runs/views';
+import { formatBytes } from '../../../functions/core/shared/format';
 import { enc, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
-import { formatBytes } from '../format';
 
 const GROUPS: [keyof Pick<RunFiles, 'inputs' | 'results' | 'logs'>, string][] = [
   ['results', 'Results'],

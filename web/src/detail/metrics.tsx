@@ -2,7 +2,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { RunMetrics } from '../../../functions/core/nextflow/metrics';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
-import { formatBytes, formatDuration } from '../format';
+import { formatBytes, formatDuration } from '../../../functions/core/shared/format';
 
 const GIB = 1024 ** 3;
 

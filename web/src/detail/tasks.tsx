@@ -1,12 +1,12 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import { liveProgress } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
 import type { TaskView } from '../../../functions/core/runs/run-tasks';
 import type { TaskLogsView, TaskPageView } from '../../../functions/core/runs/views';
+import { formatBytes, formatDuration } from '../../../functions/core/shared/format';
 import { api, enc, errorText, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
-import { formatBytes, formatDuration } from '../format';
 
 type TaskRow = TaskView;
 type TaskPage = TaskPageView;
@@ -23,19 +23,50 @@ const SORTS: Record<string, string> = {
 };
 const PAGE_SIZE = 100;
 
-function TaskLogView({ runId, task, onClose }: { runId: string; task: TaskRow; onClose: () => void }) {
+function TaskLogView({
+  runId,
+  task,
+  reveal,
+  onClose,
+  onBack,
+}: {
+  runId: string;
+  task: TaskRow;
+  /** Opened by a click: the panel is brought into view (not when it opens by itself, on load). */
+  reveal: boolean;
+  onClose: () => void;
+  /** Back to the task's row in the table. */
+  onBack: () => void;
+}) {
   const live = useApi<TaskLogs>(`/api/runs/${enc(runId)}/tasks/${task.task_id}/logs`);
   const logs = live.state === 'ready' ? live.value : null;
   const error = live.state === 'error' ? live.message : null;
+  const panel = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (!reveal) return;
+    panel.current?.scrollIntoView({ block: 'start' });
+    panel.current?.focus({ preventScroll: true });
+  }, [reveal, task.task_id]);
   return (
-    <section class="task-logs card" aria-label={`Logs of task ${task.task_id}`} data-testid="task-logs">
+    <section
+      ref={panel}
+      tabIndex={-1}
+      class="task-logs card"
+      aria-label={`Logs of task ${task.task_id}`}
+      data-testid="task-logs"
+    >
       <div class="toolbar">
         <h3>
           {task.name ?? `Task ${task.task_id}`} <span class="muted">exit {task.exit ?? '—'}</span>
         </h3>
-        <button type="button" onClick={onClose}>
-          Close logs
-        </button>
+        <div class="buttons">
+          <button type="button" class="small" onClick={onBack}>
+            ↑ Back to task {task.task_id}
+          </button>
+          <button type="button" onClick={onClose}>
+            Close logs
+          </button>
+        </div>
       </div>
       {!logs && !error && <Loading what="Loading the task's stdout and stderr…" />}
       {error && <ErrorNote title="Could not load the task's logs.">{error}</ErrorNote>}
@@ -65,6 +96,8 @@ export function TasksTable({ run, focusTask }: { run: Run; focusTask: string | n
   const [data, setData] = useState<TaskPage | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<TaskRow | null>(null);
+  /** True when the user opened the logs (the panel is scrolled to); false when they opened on load. */
+  const [revealed, setRevealed] = useState(false);
   const live = liveProgress(run);
   const processes = Object.keys(live.processes).map(shortProcessName).sort();
   // The table reloads when the run's counters move (a chunk of the trace arrived) or it ends.
@@ -188,7 +221,8 @@ export function TasksTable({ run, focusTask }: { run: Run; focusTask: string | n
               {data.tasks.map((task) => (
                 <tr
                   key={task.task_id}
-                  class={task.status === 'FAILED' ? 'row-failed' : ''}
+                  id={`task-row-${task.task_id}`}
+                  class={`${task.status === 'FAILED' ? 'row-failed' : ''}${open?.task_id === task.task_id ? ' row-open' : ''}`}
                   data-task-status={task.status}
                 >
                   <td>{task.task_id}</td>
@@ -211,8 +245,13 @@ export function TasksTable({ run, focusTask }: { run: Run; focusTask: string | n
                     <button
                       type="button"
                       class="small"
-                      onClick={() => setOpen(task)}
+                      onClick={() => {
+                        setOpen(task);
+                        setRevealed(true);
+                      }}
                       aria-label={`Logs of task ${task.task_id}`}
+                      aria-expanded={open?.task_id === task.task_id}
+                      aria-controls="task-logs-panel"
                     >
                       Logs
                     </button>
@@ -236,7 +275,19 @@ export function TasksTable({ run, focusTask }: { run: Run; focusTask: string | n
           </button>
         </nav>
       )}
-      {open && <TaskLogView runId={run.run_id} task={open} onClose={() => setOpen(null)} />}
+      {open && (
+        <div id="task-logs-panel">
+          <TaskLogView
+            runId={run.run_id}
+            task={open}
+            reveal={revealed}
+            onClose={() => setOpen(null)}
+            onBack={() =>
+              document.getElementById(`task-row-${open.task_id}`)?.scrollIntoView({ block: 'center' })
+            }
+          />
+        </div>
+      )}
       <p class="muted small">
         Source: {data?.source === 'final' ? 'the final trace' : 'live trace chunks'} ·{' '}
         <a href={`/api/runs/${enc(run.run_id)}/tasks?page_size=500`}>JSON</a>

@@ -2,10 +2,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { PHASES } from '../../../functions/core/haystack/phases';
 import type { HaystackRun } from '../../../functions/core/haystack/run-model';
+import { formatTime } from '../../../functions/core/shared/format';
 import { isTerminal } from '../../../functions/core/shared/run-status';
 import { api, errorText } from '../api';
 import { ErrorNote, Loading, StatusBadge } from '../components/ui';
-import { formatTime } from '../format';
 import { useHaystackRun } from '../haystack/live';
 import type { Session } from '../live';
 import { SyntheticLabel } from './haystack';

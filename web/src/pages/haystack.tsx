@@ -5,9 +5,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { HaystackRun } from '../../../functions/core/haystack/run-model';
 import type { ControlCheckView } from '../../../functions/core/haystack/run-service';
+import { formatTime } from '../../../functions/core/shared/format';
 import { ApiError, api, errorText } from '../api';
 import { ErrorNote, Loading, StatusBadge } from '../components/ui';
-import { formatTime } from '../format';
 import { useHaystackRuns } from '../haystack/live';
 import type { Session } from '../live';
 import { navigate } from '../router';

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type { PipelineSummary } from '../../../functions/core/nextflow/pipeline-views';
 import type { Run } from '../../../functions/core/runs/run-model';
 import { ApiError, api, errorText, useApi } from '../api';
 import { AssistantDrawer } from '../assistant/drawer';
@@ -24,8 +25,8 @@ function blocker(step: number, draft: Draft, problems: { field?: string }[] | nu
     if (problems?.some((p) => p.field === 'samplesheet_csv'))
       return 'Fix the samplesheet problems listed below first.';
   }
-  if (step === 3 && problems?.some((p) => p.field?.startsWith('params')))
-    return 'Fix the parameter problems first.';
+  if (step === 3 && problems?.some((p) => p.field?.startsWith('params') || p.field === 'config_content'))
+    return 'Fix the parameter and config problems first.';
   return null;
 }
 
@@ -34,7 +35,7 @@ function blocker(step: number, draft: Draft, problems: { field?: string }[] | nu
  * (its columns and parameters are its own), unless the samplesheet was edited by hand.
  */
 function PipelineChoice({ draft, update }: { draft: Draft; update: (change: Partial<Draft>) => void }) {
-  const read = useApi<{ pipelines: { name: string; description: string }[] }>('/api/pipelines');
+  const read = useApi<{ pipelines: PipelineSummary[] }>('/api/pipelines');
   const pipelines = read.state === 'ready' ? read.value.pipelines : [];
   const chosen = pipelines.find((p) => p.name === draft.pipeline);
   return (

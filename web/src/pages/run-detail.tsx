@@ -1,9 +1,10 @@
 import { useState } from 'preact/hooks';
-import { exitCodeHint } from '../../../functions/core/nextflow/exit-codes';
+import { exitCodeHint, failedTaskExitCode } from '../../../functions/core/nextflow/exit-codes';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import type { RunHistoryEntry } from '../../../functions/core/runs/ports';
 import { progressView } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
+import { formatDuration, formatTime, plural, runDuration } from '../../../functions/core/shared/format';
 import { isTerminal, type RunStatus, STATUS_RANK } from '../../../functions/core/shared/run-status';
 import { AssistantDrawer } from '../assistant/drawer';
 import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
@@ -13,7 +14,6 @@ import { LabelsEditor } from '../detail/labels';
 import { LogTail } from '../detail/log-tail';
 import { MetricsPanel } from '../detail/metrics';
 import { TasksTable } from '../detail/tasks';
-import { formatDuration, formatTime, plural, runDuration } from '../format';
 import { type Session, useRecoveryChain, useRun, useRunEvents } from '../live';
 import { useNow } from '../use-now';
 
@@ -74,7 +74,9 @@ export function commandError(detail: string | null): string | null {
 }
 
 function ErrorPanel({ run }: { run: Run }) {
-  const hint = exitCodeHint(run.exit_code);
+  // The failed task's code says why (137: out of memory); Nextflow's own is 1 whenever a task fails.
+  const taskExit = failedTaskExitCode(run.error_detail);
+  const hint = exitCodeHint(taskExit ?? run.exit_code);
   const said = commandError(run.error_detail);
   return (
     <section class="card error-panel" aria-labelledby="error-heading" role="alert" data-testid="error-panel">
@@ -93,9 +95,15 @@ function ErrorPanel({ run }: { run: Run }) {
               <dd class="mono">{run.error_task}</dd>
             </div>
           )}
+          {taskExit !== null && (
+            <div data-testid="task-exit-code">
+              <dt>Task exit code</dt>
+              <dd>{taskExit}</dd>
+            </div>
+          )}
           {typeof run.exit_code === 'number' && (
-            <div>
-              <dt>Exit code</dt>
+            <div data-testid="run-exit-code">
+              <dt>{taskExit !== null ? 'Nextflow exited with' : 'Exit code'}</dt>
               <dd>{run.exit_code}</dd>
             </div>
           )}
@@ -230,6 +238,14 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
             started {formatTime(run.created_at)} · {formatDuration(runDuration(run, now))}
           </p>
           <LabelsEditor run={run} />
+          {run.executor === 'replay' && (
+            <p class="note small" data-testid="replay-note">
+              <strong>Replay:</strong> no Nextflow ran here. This run plays a recorded nf-core/scrnaseq
+              execution (the local stack has no <span class="mono">nextflow</span> on PATH): each task's run
+              time, CPU and memory are the recording's, played faster; its timestamps are when the replay
+              played it.
+            </p>
+          )}
           {run.is_recovery && run.parent_run_id && (
             <p>
               Recovery of{' '}

@@ -2,6 +2,7 @@ import type { DocumentSnapshot } from 'firebase/firestore';
 import { useEffect, useState } from 'preact/hooks';
 import { progressView } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
+import { formatDuration, formatTime, plural, runDuration } from '../../../functions/core/shared/format';
 import { RunStatus } from '../../../functions/core/shared/run-status';
 import { useApi } from '../api';
 import {
@@ -13,7 +14,6 @@ import {
   SelectFilter,
   StatusBadge,
 } from '../components/ui';
-import { formatDuration, formatTime, plural, runDuration } from '../format';
 import { type RunFilters, type Session, useRunsPage } from '../live';
 import { useNow } from '../use-now';
 

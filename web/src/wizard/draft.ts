@@ -19,6 +19,8 @@ export interface Draft {
   labels: string;
   name: string;
   description: string;
+  /** The user confirmed params that look like typos of known ones: launch them as written. */
+  allowUnknownParams?: boolean;
 }
 
 export function emptyDraft(): Draft {

@@ -269,6 +269,10 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
   );
   const problemFor = (name: string) => problems.find((p) => p.field === `params.${name}`)?.message;
   const general = problems.filter((p) => p.field === 'params');
+  // Unknown params that look like typos of known ones: refused until the user says they mean them.
+  const typos = problems.filter((p) => p.rule === 'unknown_param');
+  const otherProblems = problems.filter((p) => p.rule !== 'unknown_param');
+  const configProblems = problemsOf(preview, (p) => p.field === 'config_content');
   // Params the form has no field for (a typo, an old version's param): said here, with a guess.
   const shown =
     preview.state === 'done' ? preview.result : preview.state === 'checking' ? preview.last : null;
@@ -334,27 +338,49 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
       {general.map((p) => (
         <p class="field-error">{p.message}</p>
       ))}
-      {unknown.length > 0 && (
-        <div class="note" role="status" data-testid="unknown-params">
+      {(unknown.length > 0 || typos.length > 0 || draft.allowUnknownParams) && (
+        <div
+          class={`note${typos.length > 0 ? ' note-error' : ''}`}
+          role="status"
+          data-testid="unknown-params"
+        >
           <strong>
             Not parameters of {pipeline.name} {version}:
           </strong>
           <ul>
-            {unknown.map((warning) => (
+            {[
+              ...typos.map((p) => ({ param: p.field!.slice('params.'.length), message: p.message })),
+              ...unknown,
+            ].map((item) => (
               <li>
-                {warning.message}{' '}
-                <button type="button" class="link small" onClick={() => setParam(warning.param, undefined)}>
+                {item.message.replace(
+                  / Fix the name, or launch with "allow_unknown_params": true to pass it to Nextflow as written\./,
+                  '',
+                )}{' '}
+                <button type="button" class="link small" onClick={() => setParam(item.param, undefined)}>
                   Remove
                 </button>
               </li>
             ))}
           </ul>
+          {(typos.length > 0 || draft.allowUnknownParams) && (
+            <label class="inline">
+              <input
+                type="checkbox"
+                data-testid="allow-unknown-params"
+                checked={draft.allowUnknownParams ?? false}
+                onChange={(e) => update({ allowUnknownParams: e.currentTarget.checked })}
+              />{' '}
+              I mean them as written: launch them unchanged (the parameters they look like keep their
+              defaults)
+            </label>
+          )}
         </div>
       )}
-      {problems.length > 0 && (
+      {otherProblems.length > 0 && (
         <p class="note note-error" role="alert">
-          {problems.length} parameter problem{problems.length === 1 ? '' : 's'}:{' '}
-          {problems.map((p) => p.message).join('; ')}
+          {otherProblems.length} parameter problem{otherProblems.length === 1 ? '' : 's'}:{' '}
+          {otherProblems.map((p) => p.message).join('; ')}
         </p>
       )}
       {groups.map(([id, group]) => {
@@ -393,9 +419,15 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
             rows={4}
             value={draft.config}
             placeholder="process { withName: 'STAR_ALIGN' { memory = 64.GB } }"
+            aria-invalid={configProblems.length > 0 ? true : undefined}
             onInput={(e) => update({ config: e.currentTarget.value })}
           />
         </label>
+        {configProblems.map((p) => (
+          <p class="field-error" role="alert" data-testid="config-problem">
+            {p.message}
+          </p>
+        ))}
       </fieldset>
     </div>
   );

@@ -23,6 +23,7 @@ export function requestBody(draft: Draft): Record<string, unknown> {
   if (draft.sourceProject) body.source_project = draft.sourceProject;
   if (draft.name?.trim()) body.name = draft.name.trim();
   if (draft.description?.trim()) body.description = draft.description.trim();
+  if (draft.allowUnknownParams) body.allow_unknown_params = true;
   const labels = labelsFromText(draft.labels);
   if (Object.keys(labels).length > 0) body.labels = labels;
   return body;

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { BuiltSamplesheet } from '../../../functions/core/benchling/samplesheet-builder';
 import { api, errorText, type FieldProblem } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
-import { problemsOf, type StepProps } from './preview';
+import { latestResult, problemsOf, type StepProps } from './preview';
 
 function parse(csv: string): string[][] {
   return Papa.parse<string[]>(csv.trim(), { skipEmptyLines: true }).data;
@@ -38,12 +38,15 @@ function Cell({
   label,
   width,
   problem,
+  warning,
   onInput,
 }: {
   value: string;
   label: string;
   width: number;
   problem: FieldProblem | undefined;
+  /** A warning about this cell or its row: shown, not refused. */
+  warning?: FieldProblem | undefined;
   onInput: (value: string) => void;
 }) {
   const [editing, setEditing] = useState(false);
@@ -55,7 +58,7 @@ function Cell({
       size={width}
       aria-label={`${label}${shorten ? `: ${value}` : ''}`}
       aria-invalid={problem ? true : undefined}
-      title={problem ? `${problem.message}\n${value}` : value}
+      title={problem ? `${problem.message}\n${value}` : warning ? `${warning.message}\n${value}` : value}
       data-full={value}
       onFocus={() => setEditing(true)}
       onBlur={() => setEditing(false)}
@@ -98,6 +101,11 @@ export function SamplesheetStep({ draft, update, preview }: StepProps) {
   const problems = problemsOf(preview, isSamplesheetProblem);
   const cellProblem = (row: number, column: string) =>
     problems.find((p) => p.row === row && p.column === column);
+  const result = latestResult(preview);
+  const sheetWarnings = result?.samplesheet_warnings ?? [];
+  /** A warning about the cell, or about its whole row. */
+  const cellWarning = (row: number, column: string) =>
+    sheetWarnings.find((w) => w.row === row && (w.column === column || w.column === undefined));
   const setCell = (row: number, col: number, value: string) => {
     const next = rows.map((r) => [...r]);
     next[row + 1]![col] = value;
@@ -161,9 +169,14 @@ export function SamplesheetStep({ draft, update, preview }: StepProps) {
             <thead>
               <tr>
                 <th scope="col">Row</th>
-                {header.map((h) => (
-                  <th scope="col">{h}</th>
-                ))}
+                {header.map((h) => {
+                  const warning = cellWarning(0, h);
+                  return (
+                    <th scope="col" class={warning ? 'cell-warning' : ''} title={warning?.message}>
+                      {h}
+                    </th>
+                  );
+                })}
                 <th scope="col">
                   <span class="visually-hidden">Remove</span>
                 </th>
@@ -175,13 +188,15 @@ export function SamplesheetStep({ draft, update, preview }: StepProps) {
                   <th scope="row">{r + 1}</th>
                   {header.map((column, c) => {
                     const problem = cellProblem(r + 1, column);
+                    const warning = problem ? undefined : cellWarning(r + 1, column);
                     return (
-                      <td class={problem ? 'cell-invalid' : ''}>
+                      <td class={problem ? 'cell-invalid' : warning ? 'cell-warning' : ''}>
                         <Cell
                           value={cells[c] ?? ''}
                           label={`Row ${r + 1} ${column}`}
                           width={widths[c]!}
                           problem={problem}
+                          warning={warning}
                           onInput={(value) => setCell(r, c, value)}
                         />
                       </td>
@@ -229,12 +244,27 @@ export function SamplesheetStep({ draft, update, preview }: StepProps) {
           </div>
         ) : (
           preview.state === 'done' && (
-            <p class="ok" data-testid="samplesheet-ok">
-              ✓ {data.length} row{data.length === 1 ? '' : 's'}; the samplesheet is valid
-              {preview.result.valid
-                ? ' and every FASTQ it names exists.'
-                : ' (its FASTQs are checked once the parameters are valid).'}
-            </p>
+            <>
+              <p class="ok" data-testid="samplesheet-ok">
+                ✓ {data.length} row{data.length === 1 ? '' : 's'}; the samplesheet is valid
+                {preview.result.valid
+                  ? ' and every FASTQ it names exists'
+                  : ' (its FASTQs are checked once the parameters are valid)'}
+                {sheetWarnings.length > 0
+                  ? `, with ${sheetWarnings.length} warning${sheetWarnings.length === 1 ? '' : 's'} to read below.`
+                  : '.'}
+              </p>
+              {sheetWarnings.length > 0 && (
+                <div class="note" role="status" data-testid="samplesheet-warnings">
+                  <strong>Read before launch (marked in the table):</strong>
+                  <ul>
+                    {sheetWarnings.map((w) => (
+                      <li>{w.message}</li>
+                    ))}
+                  </ul>
+                </div>
+              )}
+            </>
           )
         )}
       </div>

@@ -1,3 +1,4 @@
+/** How the page and `arc` show durations, sizes, times and counts to a person: one way for both. */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
   const s = Math.round(ms / 1000);
