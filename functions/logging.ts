@@ -25,6 +25,33 @@ export function jsonLogger(
   };
 }
 
+/**
+ * Lines a person reads in a terminal (the local stack's, unless LOG_FORMAT=json): the time, the
+ * severity when it is not INFO, the message, then each field as key=value (strings quoted only
+ * when they hold spaces; objects as JSON).
+ */
+export function readableLogger(
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  level: Severity = logLevel(),
+): Logger {
+  const show = (value: unknown): string => {
+    if (typeof value === 'string')
+      return /[\s="]/.test(value) || value === '' ? JSON.stringify(value) : value;
+    if (value === null || typeof value !== 'object') return String(value);
+    return JSON.stringify(value);
+  };
+  return {
+    log(severity, message, fields = {}) {
+      if (RANK[severity] < RANK[level]) return;
+      const time = new Date().toISOString().slice(11, 19);
+      const pairs = Object.entries(fields)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => `${key}=${show(value)}`);
+      write([time, ...(severity === 'INFO' ? [] : [severity]), message, ...pairs].join(' '));
+    },
+  };
+}
+
 /** Collects log entries in memory; the local stack and tests read them back. */
 export function memoryLogger(): Logger & {
   entries: { severity: Severity; message: string; fields: Record<string, unknown> }[];

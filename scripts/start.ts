@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../functions/config';
+import { jsonLogger, readableLogger } from '../functions/logging';
 import { buildFunctions, buildOrchestrator, buildWeb } from './build';
 import { startLocalStack } from './local/stack';
 import { writeCatalog } from './pipelines-catalog';
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
     fresh,
     webDir: join(root, 'dist', 'web'),
     exportIntervalMs: 30_000,
+    // Lines a person reads (LOG_FORMAT=json: the JSON lines Cloud Logging reads, as deployed).
+    logger: process.env.LOG_FORMAT === 'json' ? jsonLogger() : readableLogger(),
     onLog: say,
   });
   say(

@@ -42,7 +42,7 @@ export function createHaystackDeps(
     adminEmails: config.adminEmails,
     rateLimits: createRateLimiters(config, db),
     corsOrigins: config.corsOrigins,
-    logger: jsonLogger(),
+    logger: overrides.logger ?? jsonLogger(),
     version: VERSION,
     readiness: [
       { name: 'firestore', check: async () => void (await db.collection('haystack_runs').limit(1).get()) },

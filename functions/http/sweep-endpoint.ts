@@ -16,7 +16,13 @@ export function createSweepStaleRunsHandler(deps: SweepDeps & { logger: Logger }
     const report = await sweepStaleRuns(deps, limit);
     for (const change of report.changed) deps.logger.log('NOTICE', 'run_swept', { ...change });
     for (const failure of report.errors) deps.logger.log('WARNING', 'sweep_check_failed', { ...failure });
-    deps.logger.log('INFO', 'sweep_done', {
+    // A sweep that found nothing says so only at DEBUG: an idle platform is quiet.
+    const idle =
+      report.checked === 0 &&
+      report.changed.length === 0 &&
+      report.errors.length === 0 &&
+      report.events_published === 0;
+    deps.logger.log(idle ? 'DEBUG' : 'INFO', 'sweep_done', {
       checked: report.checked,
       changed: report.changed.length,
       errors: report.errors.length,

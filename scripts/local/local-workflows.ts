@@ -188,7 +188,10 @@ export class LocalWorkflows {
             error instanceof WorkflowError
               ? JSON.stringify(error.payload)
               : String(error instanceof Error ? error.message : error);
-          this.options.log?.('ERROR', `workflow execution ${name} ${execution.state}: ${execution.error}`);
+          // A cancel (a run cancelled, the stack stopping) is no error.
+          if (controller.signal.aborted) this.options.log?.('INFO', `workflow execution ${name} cancelled`);
+          else
+            this.options.log?.('ERROR', `workflow execution ${name} ${execution.state}: ${execution.error}`);
         },
       )
       .finally(() => {

@@ -141,12 +141,13 @@ describe('npm start', () => {
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body.source_ngs_runs).toEqual([ngsRuns.body.runs[0]!.name]);
-    // Cloud Scheduler's twin runs the stale-run sweeper on its interval.
-    await waitFor(() => first.output.some((line) => line.includes('"message":"sweep_done"')), {
-      timeoutMs: 10_000,
-      what: 'the stale-run sweeper to run',
-    });
-
+    // Ctrl-C while the run is going: everything stops, and nothing says ERROR (a stop is no error).
+    await waitFor(
+      async () =>
+        (await request<{ status: string }>(`${first.url}/api/runs/${created.body.run_id}`)).body.status ===
+        'running',
+      { timeoutMs: 60_000, what: 'the run to be running' },
+    );
     expect(await ctrlC(first)).toBe(0);
     expect(first.output.join('\n')).toContain('Stopped.');
     const emulatorGone = await fetch(`http://${first.firestoreHost}/`).then(
@@ -154,10 +155,30 @@ describe('npm start', () => {
       () => true,
     );
     expect(emulatorGone).toBe(true);
+    const lines = first.output.filter((line) => line.trim());
+    expect(
+      lines.filter((line) => /\bERROR\b/.test(line)),
+      lines.join('\n'),
+    ).toEqual([]);
+    // Lines a person reads, not JSON; and the sweeps an idle stack ran every second say nothing.
+    expect(lines.filter((line) => line.trimStart().startsWith('{'))).toEqual([]);
+    expect(lines.filter((line) => line.includes('sweep_done'))).toEqual([]);
+    expect(lines.some((line) => /^\d\d:\d\d:\d\d run_prepared run_id=run-/.test(line))).toBe(true);
 
-    const second = await npmStart();
+    // LOG_LEVEL=DEBUG shows what an idle stack does quietly: Cloud Scheduler's twin runs the
+    // stale-run sweeper on its interval.
+    const second = await start([process.execPath, '--import', 'tsx', 'scripts/start.ts'], {
+      LOG_LEVEL: 'DEBUG',
+    });
     const listed = await request<{ runs: { run_id: string }[] }>(`${second.url}/api/runs`);
     expect(listed.body.runs.map((r) => r.run_id)).toEqual([created.body.run_id]);
+    await waitFor(
+      () => second.output.some((line) => /^\d\d:\d\d:\d\d DEBUG sweep_done checked=0/.test(line)),
+      {
+        timeoutMs: 10_000,
+        what: 'the stale-run sweeper to run',
+      },
+    );
     expect(await ctrlC(second)).toBe(0);
 
     const fresh = await npmStart('--fresh');
