@@ -194,6 +194,39 @@ describe('POST /api/runs/{id}/recover', () => {
     });
   });
 
+  it('recovers a run that ran out of memory (137) once the recovery gives that process more memory', async () => {
+    const failed = await finished(
+      (await launch({ replay_fail_process: 'STAR_ALIGN', replay_fail_exit_code: 137 })).run_id,
+    );
+    expect(failed).toMatchObject({ status: 'failed', failed_task_exit_code: 137 });
+    const killed = (await tasksOf(failed.run_id)).filter(
+      (t) => t.status === 'FAILED' && t.process?.endsWith('STAR_ALIGN'),
+    );
+    // The platform's errorStrategy retries 137 three times; the replay gives each try the same memory.
+    expect(killed.map((t) => [t.attempt, t.exit, t.memory])).toEqual(
+      [1, 2, 3, 4].map((attempt) => [attempt, 137, 72 * 2 ** 30]),
+    );
+    const logs = await request<{ stderr: string }>(
+      `${stack.url}/api/runs/${failed.run_id}/tasks/${killed[0]!.task_id}/logs`,
+    );
+    expect(logs.body.stderr).toMatch(/Killed\s+STAR /);
+
+    // The same switch stays on; only the memory changes, as the assistant proposes it.
+    const response = await recover(failed.run_id, {
+      override_config: "process {\n  withName: '.*STAR_ALIGN' {\n    memory = 144.GB\n  }\n}\n",
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    expect(response.body.params).toMatchObject({
+      replay_fail_process: 'STAR_ALIGN',
+      replay_fail_exit_code: 137,
+    });
+    const recovered = await finished(response.body.run_id);
+    expect(recovered.status).toBe('completed');
+    const aligned = (await tasksOf(recovered.run_id)).filter((t) => t.process?.endsWith('STAR_ALIGN'));
+    expect(aligned.length).toBeGreaterThan(0);
+    expect(aligned.every((t) => t.status === 'COMPLETED' && t.memory === 144 * 2 ** 30)).toBe(true);
+  });
+
   it('without reuse_work_dir starts afresh: a new session and work dir, nothing cached, still linked', async () => {
     const response = await recover(root.run_id, {
       reuse_work_dir: false,

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { BenchlingRunsQuery, type BenchlingService, WarehouseName } from '../benchling/sample-warehouse';
-import { exitCodeHint } from '../nextflow/exit-codes';
+import { exitCodeHint, failedTaskExitCode } from '../nextflow/exit-codes';
 import { paramDefinitions, validateParams } from '../nextflow/params';
 import { getPipelineVersion, listPipelines } from '../nextflow/pipelines/registry';
 import { validateSamplesheet } from '../nextflow/samplesheet';
@@ -197,8 +197,10 @@ export const TOOLS = [
           progress: run.progress,
           executor: run.executor,
           error_task: run.error_task,
+          // Nextflow's own exit (1 whenever a task fails) and the failed task's, which says why.
           exit_code: run.exit_code,
-          exit_code_meaning: exitCodeHint(run.exit_code),
+          failed_task_exit_code: failedTaskExitCode(run.error_detail),
+          exit_code_meaning: exitCodeHint(failedTaskExitCode(run.error_detail) ?? run.exit_code),
           error_message: run.error_message ? clip(run.error_message, 1_000) : null,
           error_detail: run.error_detail ? clip(run.error_detail, 3_000) : null,
           recoverable: RECOVERABLE.includes(run.status),

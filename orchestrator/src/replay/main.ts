@@ -20,6 +20,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseGcsUrl } from '../env';
 import { replayErrorStrategy } from './error-strategy';
 import { formatDuration, formatLogTime, formatMemory, formatPercent, formatTimestamp } from './format';
+import { configuredMemory, MEMORY_EXIT_CODES } from './memory';
 import { NEXTFLOW_VERSION, PIPELINE, PROCESSES, type ProcessModel, REVISION } from './recording';
 
 const DEFAULT_TRACE_FIELDS = [
@@ -116,6 +117,18 @@ interface ReplayState {
    * hash rehashed with the try), so a failed task's work dir and logs survive its recovery.
    */
   launched?: Record<string, number>;
+}
+
+/**
+ * What a failed task wrote to stderr: the recording's error for an exit of its own, and for a
+ * task killed by a signal (137 SIGKILL, e.g. the out-of-memory killer; 143 SIGTERM; 130 SIGINT)
+ * the start of its usual output cut off by bash's note of the kill, as a real kill leaves it.
+ */
+function failureLines(model: ProcessModel, exit: number): string[] {
+  const signal = exit === 137 ? 'Killed' : exit === 143 ? 'Terminated' : exit === 130 ? 'Interrupt' : null;
+  if (signal === null) return model.failure;
+  const command = model.command.split('\n')[0]!.trim();
+  return [...model.stderr.slice(0, 2), `.command.sh: line 2:    87 ${signal.padEnd(23)} ${command}`];
 }
 
 /** A PRNG seeded by the task, so a task's recorded figures are the same every time it is replayed. */
@@ -393,7 +406,25 @@ async function main(): Promise<number> {
         .digest('hex');
       const name = task.tag ? `${task.model.name} (${task.tag})` : task.model.name;
       const workdir = `${args.workDir}${hash.slice(0, 2)}/${hash.slice(2)}`;
-      const failing = task.fail;
+      // The memory the config gives this task (the recording's request when it sets none). A
+      // task made to fail for memory (137, 140) succeeds when it is given more than it had.
+      const memory = configuredMemory(config, [task.model.short, task.model.name], attempt);
+      if (memory.notUnderstood)
+        logLine(
+          'Task submitter',
+          'WARN ',
+          'nextflow.Session',
+          `Replay executor: memory ${memory.notUnderstood} for ${task.model.short} is not a form the replay evaluates; the recording's ${task.model.memoryGb} GB is used`,
+        );
+      const memoryGb = memory.gb ?? task.model.memoryGb;
+      const failing = task.fail && !(MEMORY_EXIT_CODES.includes(failExit) && memoryGb > task.model.memoryGb);
+      if (task.fail && !failing)
+        logLine(
+          'Task submitter',
+          'INFO ',
+          'nextflow.Session',
+          `Replay executor: ${name} is given ${memoryGb} GB, more than the ${task.model.memoryGb} GB it ran out of (exit ${failExit}); it is played as succeeding`,
+        );
       const realtime = Math.round(
         between(
           random,
@@ -411,7 +442,7 @@ async function main(): Promise<number> {
         status: 'COMPLETED',
         exit: 0,
         cpus: task.model.cpus,
-        memory: task.model.memoryGb * 1024 * MB,
+        memory: Math.round(memoryGb * 1024 * MB),
         attempt,
         submit,
         // As played: the recording's queue and run time, `speed`x shorter.
@@ -433,22 +464,22 @@ async function main(): Promise<number> {
         `[${hash.slice(0, 2)}/${hash.slice(2, 8)}] Submitted process > ${name}`,
       );
       say(`[${hash.slice(0, 2)}/${hash.slice(2, 8)}] Submitted process > ${name}`);
-      const timer = setTimeout(() => complete(task, record), (queue + realtime) / speed);
+      const timer = setTimeout(() => complete(task, record, failing), (queue + realtime) / speed);
       running.set(task.key, { record, timer });
     };
 
-    const complete = (task: TaskPlan, record: TaskRecord) => {
+    const complete = (task: TaskPlan, record: TaskRecord, failing: boolean) => {
       running.delete(task.key);
-      const exitCode = task.fail ? failExit : 0;
+      const exitCode = failing ? failExit : 0;
       const lines = (list: string[]) => list.map((l) => `${fill(l, task.sample)}\n`).join('');
       const files: [string, string][] = [
         ['.command.sh', `#!/bin/bash -euo pipefail\n${fill(task.model.command, task.sample)}\n`],
-        ['.command.out', lines(task.fail ? [] : task.model.stdout)],
-        ['.command.err', lines(task.fail ? task.model.failure : task.model.stderr)],
+        ['.command.out', lines(failing ? [] : task.model.stdout)],
+        ['.command.err', lines(failing ? failureLines(task.model, failExit) : task.model.stderr)],
         ['.exitcode', String(exitCode)],
       ];
       for (const [file, content] of files) put(`${record.workdir}/${file}`, content);
-      if (!task.fail) {
+      if (!failing) {
         done.add(task.key);
         writeRow(record);
         logLine(
@@ -490,7 +521,9 @@ async function main(): Promise<number> {
 
     const terminate = (exitCode: number) => {
       const { plan: task, record } = failure!;
-      const stderr = task.model.failure.map((l) => `  ${fill(l, task.sample)}`).join('\n');
+      const stderr = failureLines(task.model, exitCode)
+        .map((l) => `  ${fill(l, task.sample)}`)
+        .join('\n');
       appendFileSync(
         logPath,
         `${formatLogTime(Date.now())} [Task monitor] ERROR nextflow.processor.TaskProcessor - Error executing process > '${record.name}'\n\n` +

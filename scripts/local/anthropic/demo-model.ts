@@ -3,8 +3,10 @@
  * and no key is set. It is a stand-in for Claude, not a language model: it reads the request
  * the way the Messages API gets it (system prompt, messages, tool results) and follows a few
  * fixed paths that really call the platform's tools — "why did this run fail?" reads the run,
- * then its failed task's stderr, then answers from what they returned and, for a task killed
- * for memory, proposes a recovery with more. Everything it says comes from the tool results.
+ * then its failed task's stderr, then answers from what they returned and proposes a recovery:
+ * with more memory for a task killed for memory, without the replay's failure switch for a
+ * failure that switch made, unchanged for a task stopped from outside (SIGTERM, preemption).
+ * Everything it says comes from the tool results.
  */
 
 type Block =
@@ -33,6 +35,12 @@ export interface Reply {
 }
 
 const MEMORY_EXIT_CODES = [137, 140];
+/** Exits that say the task was stopped from outside rather than failing by itself. */
+const STOPPED_FROM_OUTSIDE: Record<number, string> = {
+  143: 'stopped from outside (SIGTERM, e.g. its VM was reclaimed)',
+  130: 'interrupted (SIGINT)',
+  50001: 'on a Spot VM that Google Cloud preempted',
+};
 
 function blocks(content: string | Block[]): Block[] {
   return typeof content === 'string' ? [{ type: 'text', text: content }] : content;
@@ -116,12 +124,17 @@ function afterLogTail(request: DemoRequest, log: Record<string, unknown>): Reply
     lines ? `The end of its ${log.stream}:\n\n${lines}\n` : `Its ${log.stream} is empty.`,
   ].join('\n\n');
   if (exit !== null && MEMORY_EXIT_CODES.includes(exit)) {
-    const process = String(log.task ?? '').replace(/\s*\(.*$/, '') || 'the failed process';
+    // The simple name (STAR_ALIGN), which withName matches as the fully qualified one does.
+    const process =
+      String(log.task ?? '')
+        .replace(/\s*\(.*$/, '')
+        .split(':')
+        .at(-1) || 'the failed process';
     const requested =
       typeof log.memory_requested_bytes === 'number' ? log.memory_requested_bytes : 32 * 2 ** 30;
     const memory = `${Math.max(gib(requested) * 2, 8)}.GB`;
     const existing = String(run.config_content ?? '').trim();
-    const config = `${existing ? `${existing}\n\n` : ''}process {\n  withName: '.*${process}' {\n    memory = ${memory}\n  }\n}\n`;
+    const config = `${existing ? `${existing}\n\n` : ''}process {\n  withName: '${process}' {\n    memory = ${memory}\n  }\n}\n`;
     return {
       text: `${text}\nExit ${exit} means the task was killed, most often for using more memory than it was given. Resuming with twice the memory for ${process} should get past it; the tasks that finished are reused.`,
       tools: [
@@ -132,6 +145,42 @@ function afterLogTail(request: DemoRequest, log: Record<string, unknown>): Reply
             config_content: config,
             reuse_work_dir: true,
             reason: `${process} was killed with exit ${exit} (out of memory); give it ${memory} and resume.`,
+          },
+        },
+      ],
+    };
+  }
+  const params = (run.params ?? {}) as Record<string, unknown>;
+  const failSwitch = typeof params.replay_fail_process === 'string' ? params.replay_fail_process : null;
+  if (failSwitch !== null) {
+    const off: Record<string, null> = { replay_fail_process: null };
+    if ('replay_fail_exit_code' in params) off.replay_fail_exit_code = null;
+    return {
+      text: `${text}\nThis failure was made on purpose: the run has \`replay_fail_process: ${failSwitch}\`, the local replay executor's switch that makes that process fail (the recorded run did not). Resuming without the switch reuses the tasks that finished and runs the rest.`,
+      tools: [
+        {
+          name: 'propose_recovery',
+          input: {
+            run_id: runId,
+            override_params: off,
+            reuse_work_dir: true,
+            reason: `The failure of ${log.task} came from the replay switch replay_fail_process; resume without it.`,
+          },
+        },
+      ],
+    };
+  }
+  const stopped = exit === null ? undefined : STOPPED_FROM_OUTSIDE[exit];
+  if (stopped) {
+    return {
+      text: `${text}\nExit ${exit} means the task was ${stopped}: nothing in the task itself went wrong, so resuming as it is should get past it; the tasks that finished are reused.`,
+      tools: [
+        {
+          name: 'propose_recovery',
+          input: {
+            run_id: runId,
+            reuse_work_dir: true,
+            reason: `${log.task} was ${stopped} (exit ${exit}); resume unchanged.`,
           },
         },
       ],

@@ -10,6 +10,7 @@ import {
 } from '../../../functions/core/nextflow/nextflow-config';
 import { findNextflowFailure, LOG_LINE } from '../../../functions/core/nextflow/nextflow-log';
 import { replayErrorStrategy } from '../../../orchestrator/src/replay/error-strategy';
+import { configuredMemory } from '../../../orchestrator/src/replay/memory';
 
 const settings = {
   runId: 'run-abc123def456',
@@ -174,5 +175,55 @@ describe('the retry policy, as the replay executor evaluates a config', () => {
       "process.errorStrategy = { task.attempt < 2 ? 'retry' : 'ignore' }",
     );
     expect(replayErrorStrategy(odd).notUnderstood).toContain('task.attempt');
+  });
+});
+
+describe('the memory a config gives a process, as the replay executor reads it', () => {
+  const names = ['STAR_ALIGN', 'NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN'];
+  const platform = (user: string) => renderNextflowConfig(settings, user);
+
+  it('reads a withName block, by its simple or its fully qualified name, and the assistant’s form', () => {
+    expect(
+      configuredMemory(platform("process { withName: 'STAR_ALIGN' { memory = 64.GB } }"), names),
+    ).toEqual({
+      gb: 64,
+    });
+    expect(
+      configuredMemory(
+        platform("process {\n  withName: '.*:STARSOLO:STAR_ALIGN' {\n    memory = '96 GB'\n  }\n}"),
+        names,
+      ).gb,
+    ).toBe(96);
+    expect(
+      configuredMemory(platform("process {\n  withName: 'FASTQC' {\n    memory = 8.GB\n  }\n}"), names).gb,
+    ).toBe(null);
+    expect(
+      configuredMemory(platform("process { withName: '!FASTQC' { memory = 65536.MB } }"), names).gb,
+    ).toBe(64);
+  });
+
+  it('lets withName beat the generic setting and a later setting beat an earlier one', () => {
+    const config = platform(
+      "process.memory = 16.GB\nprocess {\n  withName: STAR_ALIGN { memory = 48.GB }\n}\nprocess {\n  withName: 'STAR_.*' { memory = 80.GB }\n}",
+    );
+    expect(configuredMemory(config, names).gb).toBe(80);
+    expect(configuredMemory(config, ['FASTQC']).gb).toBe(16);
+  });
+
+  it('multiplies by the attempt where the closure says so, and caps at resourceLimits (500 GB)', () => {
+    const config = platform("process { withName: 'STAR_ALIGN' { memory = { 200.GB * task.attempt } } }");
+    expect(configuredMemory(config, names, 1).gb).toBe(200);
+    expect(configuredMemory(config, names, 2).gb).toBe(400);
+    expect(configuredMemory(config, names, 3).gb).toBe(500);
+  });
+
+  it('says so when a setting is not a form it evaluates, and reads none where there is none', () => {
+    expect(
+      configuredMemory(
+        platform("process { withName: 'STAR_ALIGN' { memory = { check_max(72.GB) } } }"),
+        names,
+      ),
+    ).toEqual({ gb: null, notUnderstood: '{ check_max(72.GB) }' });
+    expect(configuredMemory(platform(''), names)).toEqual({ gb: null });
   });
 });

@@ -239,6 +239,102 @@ function JsonField({
   );
 }
 
+/** A value as typed: true/false, a number, a JSON list or map, else the text itself. */
+function typedValue(text: string): unknown {
+  const value = text.trim();
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
+  if (/^[[{]/.test(value)) {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+/**
+ * A param the schema has no field for (an older version's, one a config reads, the local
+ * replay's switches). It joins the list of params that are not the pipeline's, where one that
+ * looks like a typo must be confirmed before launch, as the API asks (allow_unknown_params).
+ */
+function AddParam({
+  known,
+  onAdd,
+}: {
+  known: ReadonlySet<string>;
+  onAdd: (name: string, value: unknown) => void;
+}) {
+  const [name, setName] = useState('');
+  const [value, setValue] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const add = () => {
+    const trimmed = name.trim();
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(trimmed)) {
+      setProblem(
+        'A parameter name is letters, digits, _ and -, starting with a letter or _ (no leading --).',
+      );
+    } else if (!isFormParam(trimmed)) {
+      setProblem(`${trimmed} is set by the platform, not by you.`);
+    } else if (known.has(trimmed)) {
+      setProblem(
+        `${trimmed} has its own field above (tick "Show hidden parameters" if you do not see it); set it there.`,
+      );
+    } else if (value.trim() === '') {
+      setProblem(`Give ${trimmed} a value.`);
+    } else {
+      onAdd(trimmed, typedValue(value));
+      setName('');
+      setValue('');
+      setProblem(null);
+      return;
+    }
+  };
+  return (
+    <fieldset class="card" data-testid="add-param">
+      <legend>A parameter the form has no field for (optional)</legend>
+      <p class="muted small">
+        Passed to Nextflow as written. true/false and numbers are typed; a value in [ ] or {'{ }'} is read as
+        JSON. It is listed above with the other parameters the pipeline does not declare.
+      </p>
+      <div class="filters">
+        <label>
+          Name
+          <input
+            class="mono"
+            value={name}
+            aria-invalid={problem ? true : undefined}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+        </label>
+        <label>
+          Value
+          <input
+            class="mono"
+            value={value}
+            onInput={(e) => setValue(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') {
+                e.preventDefault();
+                add();
+              }
+            }}
+          />
+        </label>
+        <button type="button" onClick={add}>
+          Add parameter
+        </button>
+      </div>
+      {problem && (
+        <p class="field-error" role="alert">
+          {problem}
+        </p>
+      )}
+    </fieldset>
+  );
+}
+
 /** Step 4: the pipeline version and its parameters, a form built from that version's nextflow_schema.json. */
 export function ParamsStep({ draft, update, preview }: StepProps) {
   const pipelineRead = useApi<PipelineDetail>(`/api/pipelines/${enc(draft.pipeline)}`);
@@ -353,6 +449,10 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
               ...unknown,
             ].map((item) => (
               <li>
+                <span class="mono">
+                  {item.param} = {JSON.stringify(draft.params[item.param])}
+                </span>
+                {' — '}
                 {item.message.replace(
                   / Fix the name, or launch with "allow_unknown_params": true to pass it to Nextflow as written\./,
                   '',
@@ -410,6 +510,10 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
           </fieldset>
         );
       })}
+      <AddParam
+        known={new Set(groups.flatMap(([, g]) => Object.keys(g.properties ?? {})))}
+        onAdd={(name, value) => setParam(name, value)}
+      />
       <fieldset class="card">
         <legend>Extra Nextflow config (optional)</legend>
         <label>
