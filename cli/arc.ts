@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,7 +24,13 @@ import type { PipelineDetail, PipelineSummary } from '../functions/core/nextflow
 import { shortProcessName } from '../functions/core/nextflow/process-names';
 import type { RunView } from '../functions/core/runs/run-model';
 import type { LogEntry } from '../functions/core/runs/views';
-import { formatDuration, formatTime, plural, runDuration } from '../functions/core/shared/format';
+import {
+  formatBytes,
+  formatDuration,
+  formatTime,
+  plural,
+  runDuration,
+} from '../functions/core/shared/format';
 import { isTerminal } from '../functions/core/shared/run-status';
 import { VERSION } from '../functions/core/shared/version';
 import { ArcClient, CliError, EXIT } from './client';
@@ -198,6 +204,32 @@ async function waitForRun(
   }
 }
 
+/**
+ * Writes what a signed URL serves to `target` (bytes written), or null when there is no such
+ * object (404); any other failure is an error naming `what`.
+ */
+async function downloadTo(url: string, target: string, what: string): Promise<number | null> {
+  const response = await fetch(url).catch((error: Error) => {
+    throw new CliError(`Could not download ${what} (${error.message}).`, EXIT.unreachable);
+  });
+  if (response.status === 404) return null;
+  if (!response.ok || !response.body)
+    throw new CliError(`Downloading ${what} answered ${response.status}.`, EXIT.unreachable);
+  const out = createWriteStream(target);
+  await pipeline(Readable.fromWeb(response.body as never), out);
+  return out.bytesWritten;
+}
+
+/** How a question was read, and what it names that the run does not use. */
+function understandingLines(run: HaystackRun): string[] {
+  const u = run.understanding;
+  if (!u) return [];
+  return [
+    `Understood as: ${u.understood_as}${u.comparison ? ' (two predictions and their contrast)' : ''}.`,
+    ...u.not_used.map((n) => `Not used: ${n.term} (${n.reason}).`),
+  ];
+}
+
 /** Waits for a HAYSTACK run: its phase and each iteration's score as they come. */
 async function waitForQuestion(
   client: ArcClient,
@@ -208,9 +240,18 @@ async function waitForQuestion(
   const stop = onInterrupt(runId, `arc cells wait ${runId}`, () => {});
   let seen = 0;
   let phase = '';
+  let understood = false;
   try {
     for (;;) {
       const run = await client.request<HaystackRun>('GET', `/api/v1/runs/${encodeURIComponent(runId)}`);
+      if (!globals.json && !understood && run.understanding) {
+        understood = true;
+        process.stderr.write(
+          understandingLines(run)
+            .map((l) => `${printable(l)}\n`)
+            .join(''),
+        );
+      }
       if (!globals.json) {
         const now = `${run.status}${run.current_phase ? ` · ${run.current_phase.replace(/_/g, ' ')} (iteration ${run.current_iteration}/${run.max_iterations})` : ''}`;
         if (now !== phase) process.stderr.write(`${now}\n`);
@@ -223,6 +264,17 @@ async function waitForQuestion(
       }
       seen = run.grounding_scores.length;
       if (isTerminal(run.status)) {
+        const c = run.comparison;
+        if (!globals.json && c) {
+          const top = (genes: string[]) => genes.slice(0, 8).join(', ') || 'none';
+          process.stderr.write(
+            printable(
+              c.error
+                ? `${c.perturbation} compared with ${c.comparison}: ${c.error}`
+                : `${c.perturbation} compared with ${c.comparison} (${c.comparison} prompted with ${c.prompt_cells} cells): higher under ${c.perturbation}: ${top(c.contrast.higher_under_first)}; higher under ${c.comparison}: ${top(c.contrast.higher_under_second)}.`,
+            ) + '\n',
+          );
+        }
         print(
           globals,
           run,
@@ -450,13 +502,10 @@ export function program(): Command {
         'GET',
         `/api/runs/${encodeURIComponent(id)}/download?format=json&path=${encodeURIComponent(path)}`,
       );
-      const response = await fetch(link.url).catch((error: Error) => {
-        throw new CliError(`Could not download ${path} (${error.message}).`, EXIT.unreachable);
-      });
-      if (!response.ok || !response.body)
-        throw new CliError(`Downloading ${path} answered ${response.status}.`, EXIT.unreachable);
       const target = opts.output ?? path.split('/').pop()!;
-      await pipeline(Readable.fromWeb(response.body as never), createWriteStream(target));
+      const written = await downloadTo(link.url, target, path);
+      if (written === null)
+        throw new CliError(`Downloading ${path} answered 404: it is gone.`, EXIT.unreachable);
       if (!globals().json) process.stderr.write(`Wrote ${target}.\n`);
       else print(globals(), { path, output: target }, () => '');
     });
@@ -690,6 +739,45 @@ export function program(): Command {
         process.exitCode = await waitForQuestion(client(), globals(), run.run_id, interval(opts.interval));
       },
     );
+  cells
+    .command('result <id>')
+    .description(
+      "fetch a completed question's outputs: the HTML report, the predictions (h5ad) and the log (JSON)",
+    )
+    .option('-o, --output <folder>', 'where to write them (made if missing)', '.')
+    .action(async (id: string, opts: { output: string }) => {
+      const result = await client().request<{
+        run_id: string;
+        report_url: string;
+        anndata_url: string;
+        log_url: string;
+        final_score: number | null;
+        termination_reason: string | null;
+      }>('GET', `/api/v1/runs/${encodeURIComponent(id)}/result`);
+      await mkdir(opts.output, { recursive: true });
+      const files: { name: string; path: string; bytes: number | null }[] = [];
+      for (const [url, name] of [
+        [result.report_url, `${result.run_id}_report.html`],
+        [result.anndata_url, `${result.run_id}_predictions.h5ad`],
+        [result.log_url, `${result.run_id}_log.json`],
+      ] as const) {
+        const path = join(opts.output, name);
+        const bytes = await downloadTo(url, path, name);
+        files.push({ name, path, bytes });
+        if (!globals().json)
+          process.stderr.write(
+            bytes === null
+              ? `No ${name}: the run wrote none (no iteration made a prediction).\n`
+              : `Wrote ${path} (${formatBytes(bytes)}).\n`,
+          );
+      }
+      print(
+        globals(),
+        { ...result, files },
+        () =>
+          `Question ${result.run_id}: ${result.termination_reason?.replace(/_/g, ' ') ?? 'ended'}${result.final_score !== null ? `, final score ${result.final_score}/10` : ''}. Synthetic data, stand-in model.`,
+      );
+    });
   cells
     .command('wait <id>')
     .option('--interval <seconds>', 'how often to look', '2')

@@ -9,10 +9,12 @@
 import { z } from 'zod';
 import { hallmarkSets } from '../core/haystack/gene-sets';
 import {
+  chooseConditions,
   expectedBiology,
   type QueryInterpreter,
   RuleBasedInterpreter,
   type StructuredQuery,
+  unusedMentions,
 } from '../core/haystack/query';
 import {
   CELL_TYPES,
@@ -43,6 +45,18 @@ export const ClaudeReading = z.object({
     .array(z.string())
     .max(5)
     .describe('MSigDB Hallmark set names the response should involve'),
+  comparison_perturbation: z
+    .enum(conditions as [string, ...string[]])
+    .nullable()
+    .default(null)
+    .describe('a second condition the question compares the first with (same dataset), or null'),
+  not_used: z
+    .array(z.object({ term: z.string().max(200), reason: z.string().max(500) }))
+    .max(10)
+    .default([])
+    .describe(
+      'what the question asks about that this reading cannot use (a second cell type, a condition not in the vocabulary), and why',
+    ),
   rationale: z.string().max(1_000).describe('one or two sentences: how the question was read'),
 });
 
@@ -103,20 +117,40 @@ export class AnthropicQueryInterpreter implements QueryInterpreter {
       return this.rules.interpret(query, dataset);
     }
     const cellType = Object.values(CELL_TYPES).find((t) => t.ontology_id === reading.target_cell_type_id)!;
-    const biology = expectedBiology(reading.perturbation);
+    // A comparison runs within one dataset; what the question names and the reading left out is
+    // said whatever Claude reported (a second look by the vocabulary).
+    const chosen = chooseConditions(
+      [reading.perturbation, reading.comparison_perturbation].filter((c): c is string => c !== null),
+      dataset,
+    );
+    // Claude's own words for a term ("B cells") count as saying the vocabulary's ("B cell").
+    const key = (term: string) => term.toLowerCase().replace(/[^a-z0-9]+/g, '');
+    const saidTerms = reading.not_used.map((n) => key(n.term));
+    const said = { has: (term: string) => saidTerms.some((t) => t.includes(term) || term.includes(t)) };
+    const notUsed = [
+      ...reading.not_used,
+      ...chosen.notUsed,
+      ...unusedMentions(query, {
+        conditions: [chosen.perturbation, chosen.comparison],
+        cellTypeId: cellType.ontology_id,
+      }).filter((n) => !said.has(key(n.term)) && !chosen.notUsed.some((c) => c.term === n.term)),
+    ].slice(0, 20);
+    const biology = expectedBiology(chosen.perturbation);
     const known = new Set(hallmarkSets().map((s) => s.name));
     const pathways = reading.expected_pathways.filter((p) => known.has(p));
     return {
-      task_type: reading.task_type,
+      task_type: chosen.perturbation ? reading.task_type : 'cell_type_imputation',
       target_cell_type: cellType.name,
       target_cell_type_id: cellType.ontology_id,
-      perturbation: reading.perturbation,
+      perturbation: chosen.perturbation,
+      comparison_perturbation: chosen.comparison,
+      not_used: notUsed,
       // The dataset that holds the condition wins over Claude's pick: prompts need its cells.
       dataset:
         dataset ??
-        (reading.perturbation && OPENPROBLEMS_COMPOUNDS.includes(reading.perturbation)
+        (chosen.perturbation && OPENPROBLEMS_COMPOUNDS.includes(chosen.perturbation)
           ? 'openproblems'
-          : reading.perturbation && PARSE_PBMC_CONDITIONS.includes(reading.perturbation)
+          : chosen.perturbation && PARSE_PBMC_CONDITIONS.includes(chosen.perturbation)
             ? 'parse_pbmc'
             : reading.dataset),
       expected_pathways: pathways.length ? pathways : biology.expected_pathways,

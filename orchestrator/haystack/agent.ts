@@ -24,6 +24,7 @@ import {
 } from '../../functions/core/haystack/loop';
 import { haystackLog, predictionsAnnData, reportHtml } from '../../functions/core/haystack/outputs';
 import type { RunProgress } from '../../functions/core/haystack/ports';
+import { describeQuery } from '../../functions/core/haystack/query';
 import { DATASETS, type DatasetName } from '../../functions/core/haystack/vocabulary';
 import { createQueryInterpreter } from '../../functions/deps/haystack-agent';
 
@@ -93,6 +94,10 @@ export async function runAgent(
   const files = new H5wasmAnnDataFiles();
   const work = await mkdtemp(join(tmpdir(), 'haystack-'));
   const progress: RunProgress = {
+    understood: async (q) =>
+      log(
+        `Understood as: ${describeQuery(q)}${q.not_used.length ? `; not used: ${q.not_used.map((n) => `${n.term} (${n.reason})`).join('; ')}` : ''}`,
+      ),
     phase: async (phase, iteration) =>
       log(`${iteration ? `[${iteration}] ` : ''}${phase.replace(/_/g, ' ')}`),
     iteration: async (r) =>
@@ -118,6 +123,13 @@ export async function runAgent(
       },
       request,
     );
+    const c = result.comparison;
+    if (c)
+      log(
+        c.error
+          ? `${c.perturbation} compared with ${c.comparison}: ${c.error}`
+          : `${c.perturbation} compared with ${c.comparison} (${c.prompt_cells} prompt cells): higher under ${c.perturbation}: ${c.contrast.higher_under_first.slice(0, 8).join(', ') || 'none'}; higher under ${c.comparison}: ${c.contrast.higher_under_second.slice(0, 8).join(', ') || 'none'}`,
+      );
     await mkdir(values.out, { recursive: true });
     log('output generation');
     const logJson = haystackLog(runId, request, result);

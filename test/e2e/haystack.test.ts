@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 describe('cell prompting in the page', () => {
-  it('asks a question, shows the control check, and follows the run live to its results', async () => {
+  it('asks a question comparing two conditions, says how it read it, and follows the run live to its results', async () => {
     const { page, errors } = alice;
     await page.goto('/#/haystack');
     await page.getByRole('heading', { name: 'Cell prompting' }).waitFor();
@@ -28,12 +28,19 @@ describe('cell prompting in the page', () => {
     );
     await page
       .getByLabel('Question', { exact: true })
-      .fill('How would lung fibroblasts respond to interferon gamma?');
+      .fill('How do CD14 monocytes respond to IFN-γ compared to IL-4 (and IL-37)?');
     const check = page.getByTestId('control-check');
     await expect
       .poll(() => check.innerText(), { timeout: 20_000 })
       .toMatch(/\d+ matched control cells \(PBS; donors .*\): a synthetic control is possible/);
-    await page.getByLabel('Iterations at most').fill('3');
+    // What was understood, and what the question names that the run will not use.
+    expect(await check.getByTestId('understood-as').innerText()).toMatch(
+      /^Understood as: CD14-positive monocyte \(CL:0001054\) under IFN-gamma, compared with IL-4, prompted from parse_pbmc — two predictions and their contrast\./,
+    );
+    expect(await check.getByTestId('not-used').innerText()).toMatch(
+      /^Not used: IL-37 \(not a condition of the datasets .*\)\. Ask again to include it\.$/,
+    );
+    await page.getByLabel('Iterations at most').fill('2');
     await page.getByLabel('Stop at score').fill('10');
     await screenshot(page, 'haystack-ask');
     await page.getByRole('button', { name: 'Ask', exact: true }).click();
@@ -51,18 +58,20 @@ describe('cell prompting in the page', () => {
     );
     expect(await page.locator('[data-testid="prompts"] tbody tr').count()).toBeGreaterThanOrEqual(1);
     expect(await page.getByTestId('best').innerText()).toContain('HALLMARK_INTERFERON_GAMMA_RESPONSE');
+    expect(await run.getByTestId('not-used').innerText()).toContain('IL-37');
+    const comparison = page.getByTestId('comparison');
+    expect(await comparison.getByRole('heading').innerText()).toBe('IFN-gamma compared with IL-4');
+    expect(await comparison.innerText()).toMatch(/Higher under IFN-gamma: \w+/);
+    expect(await page.locator('[data-testid="phases"] li').allInnerTexts()).toContain('comparison');
     const report = page.getByRole('link', { name: 'Report (HTML)' });
     await report.waitFor({ timeout: 20_000 });
     await screenshot(page, 'haystack-run-completed');
-    const download = await fetch(String(await report.getAttribute('href')));
-    expect(download.status).toBe(200);
-    const html = await download.text();
-    expect(html).toContain('Synthetic data, stand-in model.');
-    // The downloaded report renders in the browser on its own (self-contained: no script, no fetch).
-    const tab = await page.context().newPage();
-    await tab.setContent(html);
-    expect(await tab.getByRole('heading', { name: 'HAYSTACK report' }).count()).toBe(1);
+    // The report opens in a tab of its own and shows there (not a download): self-contained.
+    const [tab] = await Promise.all([page.context().waitForEvent('page'), report.click()]);
+    await tab.getByRole('heading', { name: 'HAYSTACK report' }).waitFor({ timeout: 20_000 });
     expect(await tab.locator('svg[aria-label="Grounding scores per iteration"]').count()).toBe(1);
+    expect(await tab.locator('#comparison').innerText()).toBe('IFN-gamma compared with IL-4');
+    expect(await tab.locator('body').innerText()).toContain('Synthetic data, stand-in model.');
     await screenshot(tab, 'haystack-report');
     await tab.close();
     // On a phone-sized window the run page still reads: no table or chart cut off the screen.

@@ -215,11 +215,11 @@ describe('arc', () => {
     expect(again.code).toBe(0);
   }, 180_000);
 
-  it('asks HAYSTACK a question and waits for the answer', async () => {
+  it('asks HAYSTACK a question, says how it read it, waits for the answer and fetches its outputs', async () => {
     const result = await arc([
       'cells',
       'ask',
-      'How would lung fibroblasts respond to interferon gamma?',
+      'How do CD14 monocytes respond to IFN-γ compared to IL-4 (and IL-37)?',
       '--max-iterations',
       '1',
       '--wait',
@@ -227,8 +227,34 @@ describe('arc', () => {
       '0.3',
     ]);
     expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(
+      'Understood as: CD14-positive monocyte (CL:0001054) under IFN-gamma, compared with IL-4, prompted from parse_pbmc (two predictions and their contrast).',
+    );
+    expect(result.stderr).toMatch(/Not used: IL-37 \(not a condition of the datasets/);
     expect(result.stderr).toMatch(/iteration 1: direct IFN-gamma on CD14-positive monocyte → score \d+/);
+    expect(result.stderr).toMatch(
+      /IFN-gamma compared with IL-4 \(IL-4 prompted with \d+ cells\): higher under IFN-gamma: \w+/,
+    );
     expect(result.stdout).toMatch(/completed: .*final score \d+\/10\. Synthetic data, stand-in model\./);
+    const runId = /Question (hs-[a-z0-9]{12}) asked/.exec(result.stderr)![1]!;
+
+    const folder = join(dir.path, 'answer');
+    const fetched = await arc(['cells', 'result', runId, '-o', folder]);
+    expect(fetched.code, fetched.stderr).toBe(0);
+    for (const name of ['report.html', 'predictions.h5ad', 'log.json'])
+      expect(fetched.stderr).toContain(`Wrote ${join(folder, `${runId}_${name}`)} (`);
+    const report = await readFile(join(folder, `${runId}_report.html`), 'utf8');
+    expect(report).toContain('<h2 id="comparison">IFN-gamma compared with IL-4</h2>');
+    expect(report).toContain('IL-37');
+    const log = JSON.parse(await readFile(join(folder, `${runId}_log.json`), 'utf8'));
+    expect(log.comparison).toMatchObject({ perturbation: 'IFN-gamma', comparison: 'IL-4' });
+    expect((await readFile(join(folder, `${runId}_predictions.h5ad`))).subarray(0, 8)).toEqual(
+      Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]),
+    );
+    // Before it has completed there is nothing to fetch, and arc says so.
+    const early = await arc(['cells', 'result', 'hs-000000000000']);
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toMatch(/^arc: /);
   }, 120_000);
 
   it('labels runs at launch and later, lists by label, and follows the log, its tasks and its files', async () => {

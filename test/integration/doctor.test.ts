@@ -288,7 +288,7 @@ describe('npm run doctor', () => {
   });
 
   it('answers as `arc doctor` in a checkout, and says where to run it outside one', async () => {
-    const arc = join(process.cwd(), 'cli', 'arc.ts');
+    const arc = join(process.cwd(), 'cli', 'main.ts');
     const inside = await doctor({}, [arc, 'doctor'], join(process.cwd(), 'docs'));
     expect(inside.code, inside.out).toBe(0);
     expect(inside.out).toMatch(/\nAll \d+ checks passed\.\n?$/);

@@ -224,8 +224,13 @@ describe('a run', () => {
     });
     const report = await fetch(result.body.report_url as string);
     expect(report.status).toBe(200);
+    // The report opens in the browser; the data files download under their names.
+    expect(report.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(report.headers.get('content-disposition')).toBe('inline');
     expect(await report.text()).toContain('<title>report</title>');
-    expect((await fetch(result.body.log_url as string)).status).toBe(200);
+    const log = await fetch(result.body.log_url as string);
+    expect(log.status).toBe(200);
+    expect(log.headers.get('content-disposition')).toBe(`attachment; filename="${id}_log.json"`);
   });
 });
 
@@ -240,6 +245,18 @@ describe('before a launch', () => {
       interpreter: 'rules',
     });
     expect(check.body.control_cells_found).toBeGreaterThanOrEqual(10);
+    // How it was read, and what the question names that a run would not use.
+    const compared = await post('/api/v1/runs/validate-control-strategy', {
+      query: 'How do CD14 monocytes respond to IFN-γ compared to IL-4, and to IL-6?',
+    });
+    expect(compared.status).toBe(200);
+    expect(compared.body).toMatchObject({
+      understood_as:
+        'CD14-positive monocyte (CL:0001054) under IFN-gamma, compared with IL-4, prompted from parse_pbmc',
+      perturbation: 'IFN-gamma',
+      comparison: 'IL-4',
+      not_used: [{ term: 'IL-6', reason: expect.stringContaining('one comparison per question') }],
+    });
     const vague = await post('/api/v1/runs/validate-control-strategy', {
       query: 'What does IFN-gamma do to cells?',
     });

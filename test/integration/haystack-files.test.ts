@@ -124,11 +124,11 @@ describe('the programs', () => {
     expect(bad.stderr).toContain('usage: stack-standin');
   });
 
-  it('the agent answers a question end to end and writes the predictions, the report and the log', async () => {
+  it('the agent answers a question comparing two conditions end to end and writes the predictions, the report and the log', async () => {
     const out = join(dir.path, 'results');
     const result = tsx('orchestrator/haystack/agent.ts', [
       '--query',
-      'How would lung fibroblasts respond to interferon gamma?',
+      'How would lung fibroblasts respond to interferon gamma compared with IL-6, or to IL-37?',
       '--out',
       out,
       '--run-id',
@@ -143,6 +143,12 @@ describe('the programs', () => {
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain('Interpreter: rule-based (no ANTHROPIC_API_KEY).');
     expect(result.stdout).toMatch(/\[1\] direct: IFN-gamma on CD14-positive monocyte → score \d+/);
+    expect(result.stdout).toContain(
+      'Understood as: fibroblast of lung (CL:0002553) under IFN-gamma, compared with IL-6, prompted from parse_pbmc; not used: IL-37 (not a condition of the datasets',
+    );
+    expect(result.stdout).toMatch(
+      /IFN-gamma compared with IL-6 \(\d+ prompt cells\): higher under IFN-gamma: \w+/,
+    );
     expect(result.stdout).toMatch(/Done: max iterations, final score \d+/);
     const log = HaystackLog.parse(JSON.parse(await readFile(join(out, 'hs-test_log.json'), 'utf8')));
     expect(log).toMatchObject({
@@ -169,10 +175,24 @@ describe('the programs', () => {
       'predicted_padj',
       'is_de',
       'target_gene',
+      'contrast_lfc',
+      'contrast_padj',
+      'contrast_is_de',
     ]);
     expect(predictions.uns).toEqual(
-      expect.arrayContaining(['run_id', 'query', 'config', 'iterations', 'enrichment', 'model']),
+      expect.arrayContaining([
+        'run_id',
+        'query',
+        'config',
+        'iterations',
+        'enrichment',
+        'model',
+        'comparison',
+        'not_used',
+      ]),
     );
+    expect(log.comparison).toMatchObject({ perturbation: 'IFN-gamma', comparison: 'IL-6', error: null });
+    expect(log.not_used).toEqual([{ term: 'IL-37', reason: expect.any(String) }]);
     const report = await readFile(join(out, 'hs-test_report.html'), 'utf8');
     expect(report).toContain('Synthetic data, stand-in model.');
     expect(report).toContain('<svg role="img" aria-label="Grounding scores per iteration"');

@@ -55,6 +55,54 @@ describe('the Claude query interpreter', () => {
     expect(sent.tools.map((t) => t.name)).toEqual(['structured_query']);
   });
 
+  it('says what the question names that Claude’s reading leaves out, and keeps a comparison within one dataset', async () => {
+    twin.script({
+      tools: [
+        {
+          name: 'structured_query',
+          input: {
+            ...reading,
+            task_type: 'perturbation_response',
+            target_cell_type_id: 'CL:0001054',
+            perturbation: 'IFN-gamma',
+            dataset: 'parse_pbmc',
+            rationale: 'CD14 monocytes under IFN-gamma.',
+          },
+        },
+      ],
+    });
+    const dropped = await interpreter.interpret('How do CD14 monocytes respond to IFN-γ compared to IL-4?');
+    expect(dropped).toMatchObject({
+      interpreter: 'claude',
+      perturbation: 'IFN-gamma',
+      comparison_perturbation: null,
+      not_used: [{ term: 'IL-4', reason: 'not used in this reading of the question' }],
+    });
+
+    twin.script({
+      tools: [
+        {
+          name: 'structured_query',
+          input: {
+            ...reading,
+            task_type: 'perturbation_response',
+            target_cell_type_id: 'CL:0000623',
+            perturbation: 'IL-15',
+            comparison_perturbation: 'Dabrafenib',
+            dataset: 'parse_pbmc',
+            not_used: [{ term: 'B cells', reason: 'one cell type per question' }],
+          },
+        },
+      ],
+    });
+    const across = await interpreter.interpret('NK cells and B cells under IL-15 versus Dabrafenib');
+    expect(across).toMatchObject({ perturbation: 'IL-15', comparison_perturbation: null });
+    expect(across.not_used).toEqual([
+      { term: 'B cells', reason: 'one cell type per question' },
+      { term: 'Dabrafenib', reason: expect.stringContaining('a comparison needs both in one dataset') },
+    ]);
+  });
+
   it('falls back to the rules, labelled, when Claude names something outside the vocabulary', async () => {
     twin.script({
       tools: [{ name: 'structured_query', input: { ...reading, target_cell_type_id: 'CL:9999999' } }],

@@ -8,6 +8,7 @@
 import { type BatchJob, batchParent, type JobSpec, jobFailure, jobName } from '../shared/batch';
 import { checkedJobId, HAYSTACK_RUN_ID, sanitizeLabelValue } from '../shared/ids';
 import type { PreparedJob } from '../shared/run-kind';
+import { COMPARISON_LABEL } from './phases';
 import type { HaystackRunStore } from './ports';
 import type { HaystackRun } from './run-model';
 
@@ -85,9 +86,12 @@ export const inferenceJobId = (runId: string, label: string) => checkedJobId('st
 
 /** Every inference job id a run can have (cancel stops them all; ones never made are skipped). */
 export function inferenceJobIds(run: Pick<HaystackRun, 'run_id' | 'max_iterations'>): string[] {
-  return Array.from({ length: run.max_iterations }, (_, i) => i + 1).flatMap((n) =>
-    ['treat', 'ctrl'].map((kind) => inferenceJobId(run.run_id, `i${n}-${kind}`)),
-  );
+  return [
+    ...Array.from({ length: run.max_iterations }, (_, i) => i + 1).flatMap((n) =>
+      ['treat', 'ctrl'].map((kind) => inferenceJobId(run.run_id, `i${n}-${kind}`)),
+    ),
+    inferenceJobId(run.run_id, COMPARISON_LABEL),
+  ];
 }
 
 /**

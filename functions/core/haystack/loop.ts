@@ -5,9 +5,9 @@
  * max_iterations, on a plateau (no gain of 1 over 3 iterations), when no untried prompt is
  * left, on cancel, or on error; `termination_reason` says which.
  */
-import { type AnnData, log1pCp10k, stringColumn, subsetCells } from './anndata';
+import { type AnnData, log1pCp10k, type Matrix, stringColumn, subsetCells } from './anndata';
 import type { AtlasCatalog } from './catalog';
-import { overRepresentation } from './enrichment';
+import { ENRICHED_PADJ, type Enrichment, overRepresentation } from './enrichment';
 import { hallmarkSets } from './gene-sets';
 import { type PredictionModel, RunCancelled, type RunProgress } from './ports';
 import type { QueryInterpreter, StructuredQuery } from './query';
@@ -25,7 +25,7 @@ export {
   type TerminationReason,
 } from './phases';
 
-import type { ControlStrategy, Phase, TerminationReason } from './phases';
+import { COMPARISON_LABEL, type ControlStrategy, type Phase, type TerminationReason } from './phases';
 
 export interface HaystackRequest {
   query: string;
@@ -55,6 +55,32 @@ export interface ControlCheck {
   warning: string | null;
 }
 
+/**
+ * A question that compares two conditions: the second condition's prediction on the same query
+ * cells, prompted like the best iteration (its dataset and prompt cell type), its response
+ * against the same reference, and the contrast of the two predictions.
+ */
+export interface ComparisonRecord {
+  /** The question's first condition, and the condition the best iteration prompted with for it. */
+  perturbation: string;
+  best_prompt_condition: string;
+  /** The condition compared with. */
+  comparison: string;
+  prompt: Prompt | null;
+  prompt_cells: number;
+  /** Why there is no second prediction (no prompt cells of that condition), else null. */
+  error: string | null;
+  /** The compared condition's own response against the best iteration's reference (sets at padj ≤ 0.05). */
+  response: { de_up: string[]; de_down: string[]; enriched: Enrichment[] };
+  /** First condition's prediction against the second's: log2FC > 0 is higher under the first. */
+  contrast: {
+    de: GeneDE[];
+    higher_under_first: string[];
+    higher_under_second: string[];
+    enriched: Enrichment[];
+  };
+}
+
 export interface HaystackResult {
   structured_query: StructuredQuery;
   control_strategy: ControlStrategy;
@@ -68,6 +94,7 @@ export interface HaystackResult {
   query_cells: AnnData | null;
   prediction: AnnData | null;
   de: GeneDE[];
+  comparison: ComparisonRecord | null;
   model: string;
 }
 
@@ -150,7 +177,9 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
   let effective: ControlStrategy = request.control_strategy;
   let query: AnnData | null = null;
   let bestPrediction: AnnData | null = null;
+  let bestReference: Matrix | null = null;
   let bestDe: GeneDE[] = [];
+  let comparison: ComparisonRecord | null = null;
   const checkpoint = async (phase: Phase, iteration: number) => {
     if (await progress.cancelled()) throw new RunCancelled();
     await progress.phase(phase, iteration);
@@ -172,12 +201,34 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
       query_cells: query,
       prediction: bestPrediction,
       de: bestDe,
+      comparison,
       model: model.name,
     };
+  };
+  // A comparison's second prediction once the loop has its best answer for the first condition.
+  const compareThenFinish = async (reason: TerminationReason): Promise<HaystackResult> => {
+    const best = iterations.reduce<IterationRecord | null>(
+      (top, it) => (!top || it.grounding.composite > top.grounding.composite ? it : top),
+      null,
+    );
+    const second = structured?.comparison_perturbation;
+    if (!second || !best || !bestPrediction || !bestReference || !query) return finish(reason, null);
+    await checkpoint('comparison', iterations.length);
+    comparison = await compare(ports, {
+      first: structured!.perturbation!,
+      second,
+      best,
+      bestPrediction,
+      reference: bestReference,
+      query,
+      seed: request.seed * 1_000 + 999,
+    });
+    return finish(reason, null);
   };
   try {
     await checkpoint('query_analysis', 0);
     structured = await ports.interpreter.interpret(request.query, request.dataset);
+    await progress.understood(structured);
     const picked = queryCells(catalog, structured, request.max_query_cells ?? 100);
     query = subsetCells(catalog.atlas(picked.dataset), picked.indices);
     const queryNormalized = log1pCp10k(query.X);
@@ -194,7 +245,7 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
         iterations.map((i) => i.prompt),
         suggestions,
       );
-      if (!prompt) return finish('prompts_exhausted', null);
+      if (!prompt) return await compareThenFinish('prompts_exhausted');
       const promptIdx = catalog.cells(prompt.dataset, {
         cell_type: prompt.cell_type,
         condition: prompt.condition,
@@ -225,11 +276,8 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
           : Promise.resolve(null),
       ]);
       await checkpoint('evaluation', n);
-      const de = differentialExpression(
-        log1pCp10k(treated.X),
-        control ? log1pCp10k(control.X) : queryNormalized,
-        genes,
-      );
+      const reference = control ? log1pCp10k(control.X) : queryNormalized;
+      const de = differentialExpression(log1pCp10k(treated.X), reference, genes);
       const deGenes = de.filter((d) => d.is_de).map((d) => d.gene);
       const enriched = overRepresentation(deGenes, genes, hallmarkSets());
       const scored = grounding(
@@ -249,21 +297,103 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
       iterations.push(record);
       if (!iterations.some((it) => it !== record && it.grounding.composite >= scored.composite)) {
         bestPrediction = treated;
+        bestReference = reference;
         bestDe = de;
       }
       await progress.iteration(record);
       scores.push(scored.composite);
       suggestions = scored.suggestions;
       const reason = terminationAfter(scores, request);
-      if (reason) return finish(reason, null);
+      if (reason) return await compareThenFinish(reason);
     }
-    return finish('max_iterations', null);
+    return await compareThenFinish('max_iterations');
   } catch (error) {
     // A model job that stopped because the run was cancelled says so with the same class.
     if (error instanceof RunCancelled) return finish('cancelled', null);
     if (!structured) throw error;
     return finish('error', (error as Error).message);
   }
+}
+
+const NO_RESPONSE = { de_up: [], de_down: [], enriched: [] };
+
+/** The second condition's prediction, its response, and its contrast with the first's. */
+async function compare(
+  ports: HaystackPorts,
+  input: {
+    first: string;
+    second: string;
+    best: IterationRecord;
+    bestPrediction: AnnData;
+    reference: Matrix;
+    query: AnnData;
+    seed: number;
+  },
+): Promise<ComparisonRecord> {
+  const { catalog, model } = ports;
+  const { best } = input;
+  const base = {
+    perturbation: input.first,
+    best_prompt_condition: best.prompt.condition,
+    comparison: input.second,
+  };
+  const prompt: Prompt = {
+    strategy: 'direct',
+    dataset: best.prompt.dataset,
+    condition: input.second,
+    cell_type: best.prompt.cell_type,
+    rationale: `${input.second} on ${best.prompt.cell_type}, as the best iteration prompted ${best.prompt.condition}, to compare with it`,
+  };
+  const promptIdx = catalog.cells(prompt.dataset, {
+    cell_type: prompt.cell_type,
+    condition: prompt.condition,
+  });
+  if (promptIdx.length === 0)
+    return {
+      ...base,
+      prompt,
+      prompt_cells: 0,
+      error: `No ${prompt.cell_type} cells under ${input.second} in ${prompt.dataset} to prompt with, so there is no second prediction to compare.`,
+      response: NO_RESPONSE,
+      contrast: { de: [], higher_under_first: [], higher_under_second: [], enriched: [] },
+    };
+  const predicted = await model.predict({
+    prompt: subsetCells(catalog.atlas(prompt.dataset), promptIdx),
+    query: input.query,
+    seed: input.seed,
+    label: COMPARISON_LABEL,
+  });
+  const genes = input.query.var.index;
+  const sets = hallmarkSets();
+  const secondNormalized = log1pCp10k(predicted.X);
+  const response = differentialExpression(secondNormalized, input.reference, genes);
+  const contrast = differentialExpression(log1pCp10k(input.bestPrediction.X), secondNormalized, genes);
+  const de = (list: GeneDE[], up: boolean) =>
+    list
+      .filter((d) => d.is_de && (up ? d.log2fc > 0 : d.log2fc < 0))
+      .sort((a, b) => Math.abs(b.log2fc) - Math.abs(a.log2fc))
+      .map((d) => d.gene);
+  const contrastGenes = contrast.filter((d) => d.is_de).map((d) => d.gene);
+  // Only sets enriched at padj ≤ 0.05 are said to be the comparison's pathways.
+  const enriched = (deGenes: string[]) =>
+    overRepresentation(deGenes, genes, sets).filter((e) => e.padj <= ENRICHED_PADJ);
+  return {
+    ...base,
+    prompt,
+    prompt_cells: promptIdx.length,
+    error: null,
+    response: {
+      de_up: de(response, true),
+      de_down: de(response, false),
+      enriched: enriched(response.filter((d) => d.is_de).map((d) => d.gene)),
+    },
+    contrast: {
+      de: contrast,
+      higher_under_first: de(contrast, true),
+      higher_under_second: de(contrast, false),
+      enriched: enriched(contrastGenes),
+    },
+  };
 }
 
 /** The obs of the query cells, as the predictions h5ad names them. */

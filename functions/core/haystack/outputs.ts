@@ -7,9 +7,15 @@ import { z } from 'zod';
 import { haystackPaths } from '../shared/bucket-layout';
 import type { ObjectStore } from '../shared/ports';
 import type { AnnData, Column } from './anndata';
+import type { Enrichment } from './enrichment';
 import type { HaystackRequest, HaystackResult } from './loop';
 import { TERMINATION_REASONS } from './phases';
 import type { AnnDataFiles } from './ports';
+import { describeQuery } from './query';
+
+const TopPathway = z.object({ set: z.string(), padj: z.number(), overlap: z.number().int() });
+const topPathways = (enriched: Enrichment[]) =>
+  enriched.slice(0, 5).map((e) => ({ set: e.set, padj: e.padj, overlap: e.overlap.length }));
 
 export const HaystackLog = z.object({
   run_id: z.string(),
@@ -47,10 +53,36 @@ export const HaystackLog = z.object({
       }),
       de_up: z.number().int(),
       de_down: z.number().int(),
-      top_pathways: z.array(z.object({ set: z.string(), padj: z.number(), overlap: z.number().int() })),
+      top_pathways: z.array(TopPathway),
       suggestions: z.array(z.string()),
     }),
   ),
+  not_used: z.array(z.object({ term: z.string(), reason: z.string() })),
+  comparison: z
+    .object({
+      perturbation: z.string(),
+      best_prompt_condition: z.string(),
+      comparison: z.string(),
+      prompt: z.object({
+        strategy: z.string(),
+        dataset: z.string(),
+        condition: z.string(),
+        cell_type: z.string(),
+      }),
+      prompt_cells: z.number().int(),
+      error: z.string().nullable(),
+      response: z.object({
+        de_up: z.array(z.string()),
+        de_down: z.array(z.string()),
+        top_pathways: z.array(TopPathway),
+      }),
+      contrast: z.object({
+        higher_under_first: z.array(z.string()),
+        higher_under_second: z.array(z.string()),
+        top_pathways: z.array(TopPathway),
+      }),
+    })
+    .nullable(),
   final_score: z.number().nullable(),
   termination_reason: z.enum(TERMINATION_REASONS),
   error_message: z.string().nullable(),
@@ -98,11 +130,35 @@ export function haystackLog(runId: string, request: HaystackRequest, result: Hay
       },
       de_up: it.grounding.de_up.length,
       de_down: it.grounding.de_down.length,
-      top_pathways: it.grounding.enriched
-        .slice(0, 5)
-        .map((e) => ({ set: e.set, padj: e.padj, overlap: e.overlap.length })),
+      top_pathways: topPathways(it.grounding.enriched),
       suggestions: it.grounding.suggestions,
     })),
+    not_used: result.structured_query.not_used,
+    comparison: result.comparison?.prompt
+      ? {
+          perturbation: result.comparison.perturbation,
+          best_prompt_condition: result.comparison.best_prompt_condition,
+          comparison: result.comparison.comparison,
+          prompt: {
+            strategy: result.comparison.prompt.strategy,
+            dataset: result.comparison.prompt.dataset,
+            condition: result.comparison.prompt.condition,
+            cell_type: result.comparison.prompt.cell_type,
+          },
+          prompt_cells: result.comparison.prompt_cells,
+          error: result.comparison.error,
+          response: {
+            de_up: result.comparison.response.de_up,
+            de_down: result.comparison.response.de_down,
+            top_pathways: topPathways(result.comparison.response.enriched),
+          },
+          contrast: {
+            higher_under_first: result.comparison.contrast.higher_under_first,
+            higher_under_second: result.comparison.contrast.higher_under_second,
+            top_pathways: topPathways(result.comparison.contrast.enriched),
+          },
+        }
+      : null,
     final_score: result.final_score,
     termination_reason: result.termination_reason,
     error_message: result.error_message,
@@ -110,6 +166,9 @@ export function haystackLog(runId: string, request: HaystackRequest, result: Hay
     literature: { source: 'unavailable', score: 5 },
   });
 }
+
+const nonEmpty = (key: string, values: string[]): Record<string, string[]> =>
+  values.length > 0 ? { [key]: values } : {};
 
 /** The best iteration's predicted counts for the query cells, annotated. */
 export function predictionsAnnData(runId: string, request: HaystackRequest, result: HaystackResult): AnnData {
@@ -141,6 +200,8 @@ export function predictionsAnnData(runId: string, request: HaystackRequest, resu
     };
   }
   const enriched = best.grounding.enriched;
+  const compared = result.comparison?.error === null ? result.comparison : null;
+  const contrast = compared ? new Map(compared.contrast.de.map((d) => [d.gene, d])) : null;
   return {
     obs: {
       index: query.obs.index,
@@ -166,6 +227,14 @@ export function predictionsAnnData(runId: string, request: HaystackRequest, resu
         ['predicted_padj', { kind: 'float', values: genes.map((g) => byGene.get(g)?.padj ?? 1) }],
         ['is_de', { kind: 'bool', values: genes.map((g) => byGene.get(g)?.is_de ?? false) }],
         ['target_gene', { kind: 'bool', values: genes.map((g) => targets.has(g)) }],
+        // A comparison: the first condition's prediction against the second's (log2FC > 0: higher under the first).
+        ...(contrast
+          ? ([
+              ['contrast_lfc', { kind: 'float', values: genes.map((g) => contrast.get(g)?.log2fc ?? 0) }],
+              ['contrast_padj', { kind: 'float', values: genes.map((g) => contrast.get(g)?.padj ?? 1) }],
+              ['contrast_is_de', { kind: 'bool', values: genes.map((g) => contrast.get(g)?.is_de ?? false) }],
+            ] as [string, Column][])
+          : []),
       ],
     },
     X: prediction.X,
@@ -191,6 +260,27 @@ export function predictionsAnnData(runId: string, request: HaystackRequest, resu
         padj: enriched.map((e) => e.padj),
         overlap: enriched.map((e) => e.overlap.length),
       },
+      // Lists are written only when they hold something (an empty string array has no dtype to infer).
+      ...nonEmpty(
+        'not_used',
+        sq.not_used.map((n) => `${n.term}: ${n.reason}`),
+      ),
+      ...(compared
+        ? {
+            comparison: {
+              first: compared.perturbation,
+              first_prompt_condition: compared.best_prompt_condition,
+              second: compared.comparison,
+              second_prompt_cells: compared.prompt_cells,
+              ...nonEmpty('higher_under_first', compared.contrast.higher_under_first),
+              ...nonEmpty('higher_under_second', compared.contrast.higher_under_second),
+              ...nonEmpty(
+                'contrast_pathways',
+                compared.contrast.enriched.slice(0, 10).map((e) => e.set),
+              ),
+            },
+          }
+        : {}),
     },
   };
 }
@@ -213,7 +303,14 @@ function scoreChart(log: HaystackLog): string {
     const points = log.iterations
       .map((it, i) => `${x(i).toFixed(1)},${y(it.scores[key]).toFixed(1)}`)
       .join(' ');
-    return `<polyline fill="none" stroke="${color}" stroke-width="${key === 'composite' ? 3 : 1.5}" points="${points}"><title>${key}</title></polyline>`;
+    // Each score is a dot too: a single iteration is a point, which a line alone does not draw.
+    const dots = log.iterations
+      .map(
+        (it, i) =>
+          `<circle cx="${x(i).toFixed(1)}" cy="${y(it.scores[key]).toFixed(1)}" r="${key === 'composite' ? 4 : 2.5}" fill="${color}"><title>${key} ${it.scores[key]} (iteration ${it.iteration})</title></circle>`,
+      )
+      .join('');
+    return `<polyline fill="none" stroke="${color}" stroke-width="${key === 'composite' ? 3 : 1.5}" points="${points}"><title>${key}</title></polyline>${dots}`;
   };
   const grid = [1, 4, 7, 10]
     .map(
@@ -226,6 +323,35 @@ function scoreChart(log: HaystackLog): string {
     .join('');
   const threshold = `<line x1="${pad}" x2="${width - pad}" y1="${y(log.config.score_threshold)}" y2="${y(log.config.score_threshold)}" stroke="#c0392b" stroke-dasharray="4 3"><title>threshold</title></line>`;
   return `<svg role="img" aria-label="Grounding scores per iteration" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${grid}${threshold}${series('P', '#7fb8d6')}${series('T', '#e0a526')}${series('N', '#8e6fbf')}${series('composite', '#2f5fc4')}${labels}</svg>`;
+}
+
+/** A comparison of two conditions in the report: both responses and their contrast. */
+function comparisonSection(log: HaystackLog): string {
+  const c = log.comparison;
+  if (!c) return '';
+  const genes = (list: string[]) => (list.length ? escapeHtml(list.slice(0, 25).join(', ')) : 'none');
+  const first =
+    c.best_prompt_condition === c.perturbation
+      ? escapeHtml(c.perturbation)
+      : `${escapeHtml(c.perturbation)} (its best prompt: ${escapeHtml(c.best_prompt_condition)})`;
+  if (c.error)
+    return `<h2 id="comparison">${escapeHtml(c.perturbation)} compared with ${escapeHtml(c.comparison)}</h2><p class="label">${escapeHtml(c.error)}</p>`;
+  return `<h2 id="comparison">${escapeHtml(c.perturbation)} compared with ${escapeHtml(c.comparison)}</h2>
+<p>Two predictions for the same query cells: ${first}, and ${escapeHtml(c.comparison)} prompted with ${c.prompt_cells} ${escapeHtml(c.prompt.cell_type)} cells from ${escapeHtml(c.prompt.dataset)}. The contrast is a Wilcoxon rank-sum test of the first prediction against the second (the same thresholds as above); it is not scored for grounding.</p>
+<table><tbody>${[
+    [`Higher under ${c.perturbation}`, genes(c.contrast.higher_under_first)],
+    [`Higher under ${c.comparison}`, genes(c.contrast.higher_under_second)],
+    [
+      'Hallmark sets enriched in the contrast (padj ≤ 0.05)',
+      escapeHtml(
+        c.contrast.top_pathways.map((p) => `${p.set} (${p.padj.toExponential(1)})`).join(', ') || 'none',
+      ),
+    ],
+    [`${c.comparison}: up against the reference`, genes(c.response.de_up)],
+    [`${c.comparison}: down against the reference`, genes(c.response.de_down)],
+  ]
+    .map(([k, v]) => `<tr><th>${escapeHtml(k!)}</th><td>${v}</td></tr>`)
+    .join('')}</tbody></table>`;
 }
 
 export function reportHtml(log: HaystackLog, result: HaystackResult): string {
@@ -245,7 +371,14 @@ table{border-collapse:collapse;margin:.5rem 0}td,th{border-bottom:1px solid #dde
 <h1>HAYSTACK report</h1>
 <p class="label"><strong>Synthetic data, stand-in model.</strong> ${escapeHtml(log.data.note)} Literature support scores a neutral 5: literature databases are not reachable (source: ${escapeHtml(log.literature.source)}).</p>
 <p><strong>Question:</strong> ${escapeHtml(log.query)}</p>
-<p><strong>Understood as</strong> (${escapeHtml(log.interpreter === 'rules' ? 'rule-based interpreter, no language model' : 'Claude')}): ${escapeHtml(String(log.structured_query.rationale ?? ''))}</p>
+<p><strong>Understood as</strong> (${escapeHtml(log.interpreter === 'rules' ? 'rule-based interpreter, no language model' : 'Claude')}): ${escapeHtml(describeQuery(result.structured_query))}. ${escapeHtml(String(log.structured_query.rationale ?? ''))}</p>
+${
+  log.not_used.length
+    ? `<p class="label" id="not-used"><strong>Not used from the question:</strong> ${log.not_used
+        .map((n) => `${escapeHtml(n.term)} (${escapeHtml(n.reason)})`)
+        .join('; ')}</p>`
+    : ''
+}
 <table><tbody>${rows([
     ['Run', log.run_id],
     ['Model', log.model],
@@ -285,6 +418,7 @@ ${scoreChart(log)}
       .slice(0, 10)
       .map((e) => [e.set, String(e.overlap.length), e.padj.toExponential(2)]),
   )}</tbody></table>
+${comparisonSection(log)}
 <h2>Suggestions</h2><ul>${(best?.grounding.suggestions ?? []).map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
 </body></html>
 `;

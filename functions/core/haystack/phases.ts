@@ -4,6 +4,8 @@ export const PHASES = [
   'prompt_generation',
   'inference',
   'evaluation',
+  /** Only when the question compares two conditions: the second one's prediction and the contrast. */
+  'comparison',
   'output_generation',
 ] as const;
 export type Phase = (typeof PHASES)[number];
@@ -20,3 +22,6 @@ export const TERMINATION_REASONS = [
   'error',
 ] as const;
 export type TerminationReason = (typeof TERMINATION_REASONS)[number];
+
+/** The model call of a comparison's second condition (its label in job ids and file names). */
+export const COMPARISON_LABEL = 'cmp-treat';

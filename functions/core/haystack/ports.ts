@@ -4,6 +4,7 @@ import type { RunStatus } from '../shared/run-status';
 import type { AnnData } from './anndata';
 import type { IterationRecord } from './loop';
 import type { Phase } from './phases';
+import type { StructuredQuery } from './query';
 import type { HaystackFields, HaystackRun } from './run-model';
 
 export type { QueryInterpreter } from './query';
@@ -24,6 +25,8 @@ export interface PredictionModel {
 
 /** Where progress goes: Firestore on the platform, the console from the command line. */
 export interface RunProgress {
+  /** How the question was read (said on the run as soon as it is known). */
+  understood(query: StructuredQuery): Promise<void>;
   phase(phase: Phase, iteration: number): Promise<void>;
   iteration(record: IterationRecord): Promise<void>;
   /** True once the run was cancelled; checked between steps. */

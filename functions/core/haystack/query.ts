@@ -8,6 +8,7 @@ import { hallmarkSet } from './gene-sets';
 import {
   atlasGenes,
   CELL_TYPES,
+  type CellType,
   CONDITION_PROGRAMS,
   DATASET_DEFINITIONS,
   DATASETS,
@@ -21,6 +22,9 @@ export const TASK_TYPES = [
   'perturbation_response',
   'cell_type_imputation',
 ] as const;
+
+export const NotUsed = z.object({ term: z.string().max(200), reason: z.string().max(500) });
+export type NotUsed = z.infer<typeof NotUsed>;
 
 export const StructuredQuery = z.object({
   task_type: z.enum(TASK_TYPES),
@@ -39,6 +43,10 @@ export const StructuredQuery = z.object({
   interpreter: z.enum(['claude', 'rules']),
   /** What was understood, in words, for the log and the report. */
   rationale: z.string().max(2_000),
+  /** A second condition the question compares with (same dataset): two predictions and their contrast. */
+  comparison_perturbation: z.string().min(1).max(200).nullable().default(null),
+  /** What the question names that the run does not use, and why: nothing is dropped silently. */
+  not_used: z.array(NotUsed).max(20).default([]),
 });
 export type StructuredQuery = z.infer<typeof StructuredQuery>;
 
@@ -51,6 +59,7 @@ export interface QueryInterpreter {
 const normalize = (text: string) =>
   text
     .toLowerCase()
+    .replace(/([0-9])([γβα])/g, '$1 $2')
     .replace(/γ/g, 'gamma')
     .replace(/β/g, 'beta')
     .replace(/α/g, 'alpha')
@@ -110,29 +119,162 @@ const CELL_TYPE_SYNONYMS: [string, string][] = [
   ['liver cell', 'hepatocyte'],
 ];
 
-function findCondition(text: string): { condition: string; dataset: DatasetName } | null {
-  const words = ` ${normalize(text)} `;
-  const candidates: [string, string][] = [
-    ...Object.entries(CONDITION_SYNONYMS),
-    ...[...PARSE_PBMC_CONDITIONS, ...OPENPROBLEMS_COMPOUNDS].map(
-      (c) => [normalize(c), c] as [string, string],
-    ),
-  ];
-  // The longest phrase that appears wins ("IL-1-beta" over "IL-1").
-  const found = candidates
-    .filter(([phrase]) => phrase && words.includes(` ${phrase} `))
-    .sort((a, b) => b[0].length - a[0].length)[0];
-  if (!found) return null;
-  const condition = found[1];
-  return { condition, dataset: OPENPROBLEMS_COMPOUNDS.includes(condition) ? 'openproblems' : 'parse_pbmc' };
+interface Mention<T> {
+  value: T;
+  /** Where it is in the normalized question, for overlaps and order. */
+  at: number;
+  end: number;
 }
 
-function findCellType(text: string): (typeof CELL_TYPES)[string] | null {
-  const id = /CL:\d{7}/.exec(text)?.[0];
-  if (id) return Object.values(CELL_TYPES).find((t) => t.ontology_id === id) ?? null;
+/**
+ * Every phrase of `candidates` the question names, each place once: the longest phrase wins a
+ * place ("IL-1-beta" over "IL-1", "CD14 monocyte" over "monocyte"), and places already taken
+ * (`taken`) are skipped. `prefix` matches a phrase at a word's start ("monocytes").
+ */
+function mentions<T>(
+  words: string,
+  candidates: readonly [string, T][],
+  prefix: boolean,
+  taken: { at: number; end: number }[],
+): Mention<T>[] {
+  const found: Mention<T>[] = [];
+  const sorted = [...candidates].filter(([p]) => p).sort((a, b) => b[0].length - a[0].length);
+  for (const [phrase, value] of sorted) {
+    const needle = prefix ? ` ${phrase}` : ` ${phrase} `;
+    for (let at = words.indexOf(needle); at >= 0; at = words.indexOf(needle, at + 1)) {
+      const span = { at: at + 1, end: at + 1 + phrase.length };
+      if (taken.some((t) => span.at < t.end && t.at < span.end)) continue;
+      taken.push(span);
+      found.push({ value, ...span });
+    }
+  }
+  return found.sort((a, b) => a.at - b.at);
+}
+
+/** Condition names that are everyday words too: only their own capitals name the condition. */
+const WORDLIKE_CONDITIONS = new Set(['LIGHT', 'APRIL']);
+
+/** The datasets' conditions the question names, in the order it names them (each once). */
+function findConditions(text: string, words: string, taken: { at: number; end: number }[]): string[] {
+  const candidates: [string, string][] = [
+    ...Object.entries(CONDITION_SYNONYMS),
+    ...[...PARSE_PBMC_CONDITIONS, ...OPENPROBLEMS_COMPOUNDS]
+      .filter((c) => !WORDLIKE_CONDITIONS.has(c) || new RegExp(`\\b${c}\\b`).test(text))
+      .map((c) => [normalize(c), c] as [string, string]),
+  ];
+  return [...new Set(mentions(words, candidates, false, taken).map((m) => m.value))];
+}
+
+function findCellTypes(text: string, words: string, taken: { at: number; end: number }[]): CellType[] {
+  const ids = [...text.matchAll(/CL:\d{7}/g)].map((m) => m[0]);
+  const byId = ids.flatMap((id) => Object.values(CELL_TYPES).filter((t) => t.ontology_id === id));
+  const named = mentions(
+    words,
+    CELL_TYPE_SYNONYMS.map(([phrase, name]) => [phrase, CELL_TYPES[name]!] as [string, CellType]),
+    true,
+    taken,
+  ).map((m) => m.value);
+  return [...new Set([...byId, ...named])];
+}
+
+/** Cytokine- and compound-like names the vocabulary does not have (IL-37, CXCL10): said, not dropped. */
+function unknownConditionNames(text: string): string[] {
+  const known = new Set(
+    [...Object.keys(CONDITION_SYNONYMS), ...PARSE_PBMC_CONDITIONS, ...OPENPROBLEMS_COMPOUNDS].map(normalize),
+  );
+  return [
+    ...new Set(
+      [
+        ...text.matchAll(
+          /\b(?:IL|IFN|TNF|TGF|CCL|CXCL|CSF)[-\s]?(?:\d+[A-Za-zγαβ]?|(?:alpha|beta|gamma|lambda|omega|epsilon|[γαβ])\d*)(?:-[0-9A-Za-zγαβ]+)*/gi,
+        ),
+      ]
+        .map((m) => m[0])
+        .filter((name) => !known.has(normalize(name))),
+    ),
+  ];
+}
+
+const datasetOf = (condition: string): DatasetName =>
+  OPENPROBLEMS_COMPOUNDS.includes(condition) ? 'openproblems' : 'parse_pbmc';
+const isControl = (condition: string) =>
+  DATASETS.some((d) => DATASET_DEFINITIONS[d].controls.includes(condition));
+
+/** What a question names: its conditions (controls apart), cell types and unknown condition-like names. */
+export function questionMentions(text: string): {
+  conditions: string[];
+  cellTypes: CellType[];
+  unknown: string[];
+} {
   const words = ` ${normalize(text)} `;
-  for (const [phrase, name] of CELL_TYPE_SYNONYMS) if (words.includes(` ${phrase}`)) return CELL_TYPES[name]!;
-  return null;
+  const taken: { at: number; end: number }[] = [];
+  const conditions = findConditions(text, words, taken).filter((c) => !isControl(c));
+  return { conditions, cellTypes: findCellTypes(text, words, taken), unknown: unknownConditionNames(text) };
+}
+
+/**
+ * The conditions a run uses from those a question names: the first, and a second to compare
+ * with when both are in one dataset (the one asked for, if any); what is left is said with why.
+ */
+export function chooseConditions(
+  conditions: readonly string[],
+  dataset: DatasetName | undefined,
+): { perturbation: string | null; comparison: string | null; notUsed: NotUsed[] } {
+  const notUsed: NotUsed[] = [];
+  const usable = conditions.filter((c) => {
+    if (!dataset || DATASET_DEFINITIONS[dataset].conditions.includes(c)) return true;
+    notUsed.push({ term: c, reason: `not a condition of ${dataset}, the dataset asked for` });
+    return false;
+  });
+  const [perturbation = null, ...rest] = usable;
+  let comparison: string | null = null;
+  for (const other of rest) {
+    if (comparison === null && perturbation && datasetOf(other) === datasetOf(perturbation))
+      comparison = other;
+    else if (comparison === null && perturbation)
+      notUsed.push({
+        term: other,
+        reason: `in ${datasetOf(other)}, not ${datasetOf(perturbation)} where ${perturbation} is: a comparison needs both in one dataset; ask about ${other} separately`,
+      });
+    else
+      notUsed.push({
+        term: other,
+        reason: `one comparison per question (${perturbation} with ${comparison}); ask about ${other} separately`,
+      });
+  }
+  return { perturbation, comparison, notUsed };
+}
+
+/** What a reading leaves out of what the question names (any interpreter's reading). */
+export function unusedMentions(
+  text: string,
+  used: { conditions: readonly (string | null)[]; cellTypeId: string | null },
+): NotUsed[] {
+  const found = questionMentions(text);
+  return [
+    ...found.conditions
+      .filter((c) => !used.conditions.includes(c))
+      .map((term) => ({ term, reason: 'not used in this reading of the question' })),
+    ...found.cellTypes
+      .filter((t) => t.ontology_id !== used.cellTypeId)
+      .map((t) => ({
+        term: t.name,
+        reason: 'one cell type per question; ask about it separately',
+      })),
+    ...found.unknown.map((term) => ({
+      term,
+      reason: 'not a condition of the datasets (parse_pbmc cytokines, openproblems compounds)',
+    })),
+  ];
+}
+
+/** The reading in one line, as the form, the run page, the report and arc show it. */
+export function describeQuery(query: StructuredQuery): string {
+  const cell = `${query.target_cell_type}${query.target_cell_type_id ? ` (${query.target_cell_type_id})` : ''}`;
+  if (!query.perturbation) return `${cell}, no perturbation (${query.task_type.replace(/_/g, ' ')})`;
+  return `${cell} under ${query.perturbation}${
+    query.comparison_perturbation ? `, compared with ${query.comparison_perturbation}` : ''
+  }, prompted from ${query.dataset}`;
 }
 
 /** The Hallmark programs a condition implies, and their leading genes as targets. */
@@ -159,19 +301,32 @@ export class RuleBasedInterpreter implements QueryInterpreter {
   readonly kind = 'rules' as const;
 
   async interpret(query: string, dataset?: DatasetName): Promise<StructuredQuery> {
-    const condition = findCondition(query);
-    const cellType = findCellType(query);
+    const found = questionMentions(query);
+    const [cellType, ...otherCellTypes] = found.cellTypes;
     if (!cellType) {
       throw new ValidationError(
         `Could not tell which cell type the question is about. Name one, e.g. "lung fibroblasts", "CD14 monocytes", "NK cells" or a Cell Ontology id such as CL:0002553.`,
         [{ field: 'query', rule: 'cell_type', message: 'no known cell type in the question' }],
       );
     }
-    const source = dataset ?? condition?.dataset ?? 'parse_pbmc';
+    const chosen = chooseConditions(found.conditions, dataset);
+    const condition = chosen.perturbation;
+    const source = dataset ?? (condition ? datasetOf(condition) : 'parse_pbmc');
     const inSource = DATASET_DEFINITIONS[source].cell_types.some(
       (t) => t.cell_type.ontology_id === cellType.ontology_id,
     );
-    const biology = expectedBiology(condition?.condition ?? null);
+    const biology = expectedBiology(condition);
+    const notUsed: NotUsed[] = [
+      ...chosen.notUsed,
+      ...otherCellTypes.map((t) => ({
+        term: t.name,
+        reason: `one cell type per question (${cellType.name} is used); ask about it separately`,
+      })),
+      ...found.unknown.map((term) => ({
+        term,
+        reason: 'not a condition of the datasets (parse_pbmc cytokines, openproblems compounds)',
+      })),
+    ];
     return StructuredQuery.parse({
       task_type: !condition
         ? 'cell_type_imputation'
@@ -180,13 +335,17 @@ export class RuleBasedInterpreter implements QueryInterpreter {
           : 'perturbation_novel_cell_type',
       target_cell_type: cellType.name,
       target_cell_type_id: cellType.ontology_id,
-      perturbation: condition?.condition ?? null,
+      perturbation: condition,
+      comparison_perturbation: chosen.comparison,
       dataset: source,
       ...biology,
       interpreter: 'rules',
+      not_used: notUsed,
       rationale: `Rule-based reading (no language model): cell type "${cellType.name}" (${cellType.ontology_id})${
-        condition ? `, perturbation "${condition.condition}" from ${source}` : ', no perturbation named'
-      }${biology.expected_pathways.length ? `; expected: ${biology.expected_pathways.join(', ')}` : ''}.`,
+        condition ? `, perturbation "${condition}" from ${source}` : ', no perturbation named'
+      }${chosen.comparison ? `, compared with "${chosen.comparison}"` : ''}${
+        biology.expected_pathways.length ? `; expected: ${biology.expected_pathways.join(', ')}` : ''
+      }.`,
     });
   }
 }

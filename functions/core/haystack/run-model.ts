@@ -11,6 +11,7 @@ import type { RunEventView } from '../shared/run-events';
 import { RunQueue } from '../shared/run-kind';
 import { isTerminal, RunStatus } from '../shared/run-status';
 import { CONTROL_STRATEGIES, PHASES, TERMINATION_REASONS } from './phases';
+import { NotUsed } from './query';
 import { DATASETS } from './vocabulary';
 
 /** `hs-` + 12 of [a-z0-9]: Batch-safe (the spec's `run_{hex}` has `_`, which Batch job ids refuse). */
@@ -54,6 +55,41 @@ export const IterationScore = z.object({
   control_strategy_effective: z.enum(CONTROL_STRATEGIES),
 });
 
+const Pathway = z.object({ set: z.string(), padj: z.number(), overlap: z.number().int() });
+
+/** How the question was read: said on the form's live check, on the run, in the report and by arc. */
+export const Understanding = z.object({
+  understood_as: z.string(),
+  interpreter: z.enum(['claude', 'rules']),
+  perturbation: z.string().nullable(),
+  comparison: z.string().nullable(),
+  not_used: z.array(NotUsed),
+});
+export type Understanding = z.infer<typeof Understanding>;
+
+/** A comparison of two conditions: the second's prediction, its response, and the contrast (25 genes each way at most). */
+export const ComparisonSummary = z.object({
+  perturbation: z.string(),
+  best_prompt_condition: z.string(),
+  comparison: z.string(),
+  prompt: z
+    .object({ strategy: z.string(), dataset: z.enum(DATASETS), condition: z.string(), cell_type: z.string() })
+    .nullable(),
+  prompt_cells: z.number().int(),
+  error: z.string().nullable(),
+  response: z.object({
+    de_up: z.array(z.string()),
+    de_down: z.array(z.string()),
+    pathways: z.array(Pathway),
+  }),
+  contrast: z.object({
+    higher_under_first: z.array(z.string()),
+    higher_under_second: z.array(z.string()),
+    pathways: z.array(Pathway),
+  }),
+});
+export type ComparisonSummary = z.infer<typeof ComparisonSummary>;
+
 export const HaystackRun = z.object({
   run_id: HaystackRunId,
   user_email: z.string(),
@@ -83,11 +119,17 @@ export const HaystackRun = z.object({
       iteration: z.number().int(),
       de_up: z.array(z.string()),
       de_down: z.array(z.string()),
-      pathways: z.array(z.object({ set: z.string(), padj: z.number(), overlap: z.number().int() })),
+      pathways: z.array(Pathway),
     })
     .nullable()
     .default(null)
     .describe('the best iteration: its DE genes (25 each way at most) and enriched Hallmark sets'),
+  understanding: Understanding.nullable()
+    .default(null)
+    .describe('how the question was read, and what it names that the run does not use; null until read'),
+  comparison: ComparisonSummary.nullable()
+    .default(null)
+    .describe('for a question comparing two conditions: the second prediction and the contrast'),
   gcs_path: z.string(),
   batch_job_name: z.string().nullable(),
   workflow_execution: z
@@ -140,6 +182,8 @@ export function newHaystackRun(input: {
     failed_at: null,
     cancelled_at: null,
     best: null,
+    understanding: null,
+    comparison: null,
     gcs_path: `gs://${input.bucket}/${haystackPaths(input.run_id).prefix}`,
     batch_job_name: null,
     workflow_execution: null,

@@ -16,12 +16,14 @@ import type { AtlasCatalog } from './catalog';
 import { haystackJobs } from './execution';
 import { type ControlCheck, checkControls } from './loop';
 import type { HaystackRunStore, QueryInterpreter } from './ports';
+import { understandingOf } from './progress';
 import {
   CreateHaystackRunRequest,
   type HaystackRun,
   type ListHaystackRunsQuery,
   newHaystackRun,
   newHaystackRunId,
+  type Understanding,
   ValidateControlRequest,
 } from './run-model';
 import { STANDIN_MODEL } from './standin';
@@ -144,10 +146,12 @@ export async function haystackResult(
       { status: run.status },
     );
   const paths = haystackPaths(runId);
-  const sign = (name: string, file: string) => deps.objects.signedUrl(name, deps.signedUrlTtlSeconds, file);
+  const sign = (name: string, file: string, inlineType?: string) =>
+    deps.objects.signedUrl(name, deps.signedUrlTtlSeconds, file, inlineType);
   const [anndata, report, log] = await Promise.all([
     sign(paths.predictions, `${runId}_predictions.h5ad`),
-    sign(paths.report, `${runId}_report.html`),
+    // The report opens in the browser, from Cloud Storage's origin (not the app's).
+    sign(paths.report, `${runId}_report.html`, 'text/html; charset=utf-8'),
     sign(paths.log, `${runId}_log.json`),
   ]);
   return {
@@ -164,7 +168,8 @@ export async function haystackResult(
 }
 
 /** POST /api/v1/validate-control-strategy: whether a synthetic control is possible, and who read the question. */
-export type ControlCheckView = ControlCheck & { dataset_kind: 'synthetic'; interpreter: string };
+export type ControlCheckView = ControlCheck &
+  Understanding & { dataset_kind: 'synthetic'; interpreter: 'claude' | 'rules' };
 
 export async function validateControlStrategy(
   deps: Pick<HaystackServiceDeps, 'interpreter' | 'catalog'>,
@@ -174,8 +179,8 @@ export async function validateControlStrategy(
   const structured = await deps.interpreter.interpret(request.query, request.dataset);
   return {
     ...checkControls(deps.catalog(), structured),
+    ...understandingOf(structured),
     dataset_kind: 'synthetic',
-    interpreter: structured.interpreter,
   };
 }
 

@@ -39,6 +39,7 @@ async function platformOverhead(backends: Backends): Promise<Record<string, numb
         }),
       },
       progress: {
+        understood: async () => {},
         phase: async () => {},
         iteration: async () => {
           const now = performance.now();

@@ -20,8 +20,9 @@ import {
   runHaystack,
   terminationAfter,
 } from '../../../functions/core/haystack/loop';
+import { haystackLog, predictionsAnnData, reportHtml } from '../../../functions/core/haystack/outputs';
 import type { PredictionModel, RunProgress } from '../../../functions/core/haystack/ports';
-import { RuleBasedInterpreter } from '../../../functions/core/haystack/query';
+import { describeQuery, RuleBasedInterpreter } from '../../../functions/core/haystack/query';
 import { predictMeanShift } from '../../../functions/core/haystack/standin';
 import { differentialExpression } from '../../../functions/core/haystack/stats';
 import { DATASETS } from '../../../functions/core/haystack/vocabulary';
@@ -39,6 +40,7 @@ const model: PredictionModel = {
 function recorder(cancelAfter = Infinity) {
   const records: IterationRecord[] = [];
   const progress: RunProgress = {
+    understood: async () => {},
     phase: async () => {},
     iteration: async (r) => {
       records.push(r);
@@ -47,6 +49,14 @@ function recorder(cancelAfter = Infinity) {
   };
   return { records, progress };
 }
+
+const BASE: HaystackRequest = {
+  query: '',
+  control_strategy: 'synthetic_control',
+  max_iterations: 5,
+  score_threshold: 7,
+  seed: 1,
+};
 
 const run = (
   request: Partial<HaystackRequest> & { query: string },
@@ -267,5 +277,126 @@ describe('the rule-based interpreter', () => {
       ValidationError,
     );
     await expect(interpreter.interpret('What happens with IFN-gamma?')).rejects.toThrow(/lung fibroblasts/);
+  });
+});
+
+describe('what a question names and the reading does not use', () => {
+  const interpreter = new RuleBasedInterpreter();
+
+  it('reads "compared to" as a comparison of two conditions, each said', async () => {
+    const structured = await interpreter.interpret(
+      'How do CD14 monocytes respond to IFN-γ compared to IL-4?',
+    );
+    expect(structured).toMatchObject({
+      perturbation: 'IFN-gamma',
+      comparison_perturbation: 'IL-4',
+      target_cell_type_id: 'CL:0001054',
+      not_used: [],
+    });
+    expect(describeQuery(structured)).toBe(
+      'CD14-positive monocyte (CL:0001054) under IFN-gamma, compared with IL-4, prompted from parse_pbmc',
+    );
+  });
+
+  it('says what it leaves out and why: a third condition, a second cell type, a name not in the datasets', async () => {
+    const structured = await interpreter.interpret(
+      'Do NK cells and B cells respond to IL-1β, TNF-α or IL-6, and what about IL-37?',
+    );
+    expect(structured).toMatchObject({
+      perturbation: 'IL-1-beta',
+      comparison_perturbation: 'TNF-alpha',
+      target_cell_type: 'natural killer cell',
+    });
+    expect(structured.not_used).toEqual([
+      {
+        term: 'IL-6',
+        reason: expect.stringMatching(/^one comparison per question .*ask about IL-6 separately$/),
+      },
+      { term: 'B cell', reason: expect.stringMatching(/^one cell type per question/) },
+      { term: 'IL-37', reason: expect.stringMatching(/^not a condition of the datasets/) },
+    ]);
+  });
+
+  it('does not compare across datasets, nor count a control or a word that is also a condition', async () => {
+    const across = await interpreter.interpret('NK cells under IFN-gamma versus Dabrafenib');
+    expect(across.comparison_perturbation).toBeNull();
+    expect(across.not_used).toEqual([
+      { term: 'Dabrafenib', reason: expect.stringContaining('a comparison needs both in one dataset') },
+    ]);
+    const control = await interpreter.interpret(
+      'How do B cells respond to IL-4 compared to PBS, in light of April data?',
+    );
+    expect(control).toMatchObject({ perturbation: 'IL-4', comparison_perturbation: null, not_used: [] });
+    // "cd4" inside the condition CD40L is not a CD4 T cell.
+    const ligand = await interpreter.interpret('B cells treated with CD40L');
+    expect(ligand).toMatchObject({ perturbation: 'CD40L', target_cell_type: 'B cell', not_used: [] });
+  });
+});
+
+describe('a question comparing two conditions', () => {
+  it('answers the first, predicts the second on the same query cells, and contrasts the two', async () => {
+    const phases: string[] = [];
+    const { progress } = recorder();
+    const result = await run(
+      {
+        query: 'How do CD14 monocytes respond to IFN-gamma compared to IL-6?',
+        max_iterations: 2,
+        score_threshold: 10,
+      },
+      catalog,
+      { ...progress, phase: async (phase) => void phases.push(phase) },
+    );
+    expect(result.termination_reason).toBe('max_iterations');
+    expect(phases.at(-1)).toBe('comparison');
+    const comparison = result.comparison!;
+    expect(comparison).toMatchObject({ perturbation: 'IFN-gamma', comparison: 'IL-6', error: null });
+    expect(comparison.prompt).toMatchObject({ condition: 'IL-6', cell_type: result.best!.prompt.cell_type });
+    expect(comparison.prompt_cells).toBeGreaterThan(0);
+    // Each condition's own program shows on its side of the contrast.
+    const sets = hallmarkSets();
+    const inSet = (name: string) => new Set(sets.find((s) => s.name === name)!.genes);
+    const ifng = inSet('HALLMARK_INTERFERON_GAMMA_RESPONSE');
+    const il6 = inSet('HALLMARK_IL6_JAK_STAT3_SIGNALING');
+    const first = comparison.contrast.higher_under_first.slice(0, 10);
+    const second = comparison.contrast.higher_under_second.slice(0, 10);
+    expect(first.filter((g) => ifng.has(g)).length).toBeGreaterThan(
+      first.filter((g) => il6.has(g) && !ifng.has(g)).length,
+    );
+    expect(second.filter((g) => il6.has(g)).length).toBeGreaterThan(0);
+    expect(comparison.contrast.enriched[0]?.set).toBe('HALLMARK_INTERFERON_GAMMA_RESPONSE');
+
+    // The outputs carry it: the report's section and the h5ad's contrast columns.
+    const log = haystackLog('hs-aaaaaaaaaaaa', { ...BASE, query: 'q' }, result);
+    expect(log.comparison).toMatchObject({ perturbation: 'IFN-gamma', comparison: 'IL-6' });
+    const html = reportHtml(log, result);
+    expect(html).toContain('<h2 id="comparison">IFN-gamma compared with IL-6</h2>');
+    const adata = predictionsAnnData('hs-aaaaaaaaaaaa', { ...BASE, query: 'q' }, result);
+    expect(adata.var.columns.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['contrast_lfc', 'contrast_padj', 'contrast_is_de']),
+    );
+  });
+
+  it('runs no second prediction for a one-condition question, and says what was not used in its report', async () => {
+    const result = await run({
+      query: 'How would lung fibroblasts respond to TGF-beta1 and IL-99?',
+      max_iterations: 1,
+    });
+    expect(result.comparison).toBeNull();
+    const log = haystackLog('hs-aaaaaaaaaaaa', { ...BASE, query: 'q' }, result);
+    expect(log.not_used).toEqual([{ term: 'IL-99', reason: expect.any(String) }]);
+    expect(reportHtml(log, result)).toMatch(
+      /<p class="label" id="not-used"><strong>Not used from the question:<\/strong> IL-99 \(/,
+    );
+  });
+
+  it('draws a single iteration in the report’s chart as a point', async () => {
+    const result = await run({
+      query: 'How would lung fibroblasts respond to IFN-gamma?',
+      max_iterations: 1,
+    });
+    const html = reportHtml(haystackLog('hs-aaaaaaaaaaaa', { ...BASE, query: 'q' }, result), result);
+    expect(html.match(/<circle [^>]*><title>composite \d+ \(iteration 1\)<\/title><\/circle>/g)).toHaveLength(
+      1,
+    );
   });
 });

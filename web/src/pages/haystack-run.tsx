@@ -1,26 +1,28 @@
 /** One HAYSTACK run, live: phases, the score per iteration against the threshold, prompts, results. */
 import { useEffect, useState } from 'preact/hooks';
 import { PHASES } from '../../../functions/core/haystack/phases';
-import type { HaystackRun } from '../../../functions/core/haystack/run-model';
+import type { ComparisonSummary, HaystackRun } from '../../../functions/core/haystack/run-model';
 import { formatTime } from '../../../functions/core/shared/format';
 import { isTerminal } from '../../../functions/core/shared/run-status';
 import { api, errorText } from '../api';
 import { ErrorNote, Loading, StatusBadge } from '../components/ui';
 import { useHaystackRun } from '../haystack/live';
 import type { Session } from '../live';
-import { SyntheticLabel } from './haystack';
+import { SyntheticLabel, UnderstoodAs } from './haystack';
 
 const words = (text: string) => text.replace(/_/g, ' ');
 
 function PhaseStepper({ run }: { run: HaystackRun }) {
+  // The comparison step is a run's only when its question compares two conditions.
+  const phases = PHASES.filter((p) => p !== 'comparison' || run.understanding?.comparison);
   const current = run.current_phase
-    ? PHASES.indexOf(run.current_phase)
+    ? phases.indexOf(run.current_phase)
     : run.status === 'completed'
-      ? PHASES.length
+      ? phases.length
       : -1;
   return (
     <ol class="steps" aria-label="Phases" data-testid="phases">
-      {PHASES.map((phase, i) => (
+      {phases.map((phase, i) => (
         <li
           key={phase}
           class={i === current ? 'current' : i < current ? 'done' : ''}
@@ -87,6 +89,46 @@ function ScoreChart({ run }: { run: HaystackRun }) {
         </text>
       ))}
     </svg>
+  );
+}
+
+const list = (genes: string[]) => genes.join(', ') || 'none';
+
+/** Two conditions compared: the second prediction's response, and the contrast of the two. */
+function Comparison({ comparison: c }: { comparison: ComparisonSummary }) {
+  return (
+    <section class="card" aria-labelledby="comparison-heading" data-testid="comparison">
+      <h2 id="comparison-heading">
+        {c.perturbation} compared with {c.comparison}
+      </h2>
+      {c.error ? (
+        <p class="note">{c.error}</p>
+      ) : (
+        <>
+          <p class="muted small">
+            Two predictions for the same query cells: {c.perturbation}
+            {c.best_prompt_condition !== c.perturbation && ` (its best prompt: ${c.best_prompt_condition})`},
+            and {c.comparison} prompted with {c.prompt_cells} {c.prompt?.cell_type} cells from{' '}
+            {c.prompt?.dataset}. The contrast is a rank-sum test of the first against the second; it is not
+            scored for grounding.
+          </p>
+          <p>
+            <strong>Higher under {c.perturbation}:</strong> {list(c.contrast.higher_under_first)}
+          </p>
+          <p>
+            <strong>Higher under {c.comparison}:</strong> {list(c.contrast.higher_under_second)}
+          </p>
+          <p>
+            <strong>Hallmark sets enriched in the contrast (padj ≤ 0.05):</strong>{' '}
+            {list(c.contrast.pathways.map((p) => `${p.set} (${p.padj.toExponential(1)})`))}
+          </p>
+          <p>
+            <strong>{c.comparison} against the reference:</strong> up {list(c.response.de_up)}; down{' '}
+            {list(c.response.de_down)}
+          </p>
+        </>
+      )}
+    </section>
   );
 }
 
@@ -188,6 +230,7 @@ export function HaystackRunPage({ session, runId }: { session: Session; runId: s
           {run.final_score !== null ? `, final score ${run.final_score} of 10` : ''}.
         </p>
       )}
+      {run.understanding && <UnderstoodAs understanding={run.understanding} />}
       <PhaseStepper run={run} />
       <section class="card" aria-labelledby="scores-heading">
         <h2 id="scores-heading">Grounding score per iteration</h2>
@@ -264,6 +307,7 @@ export function HaystackRunPage({ session, runId }: { session: Session; runId: s
           </div>
         </section>
       )}
+      {run.comparison && <Comparison comparison={run.comparison} />}
       <Downloads run={run} />
     </article>
   );

@@ -3,7 +3,7 @@
  * type, launch, and follow your runs live.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { HaystackRun } from '../../../functions/core/haystack/run-model';
+import type { HaystackRun, Understanding } from '../../../functions/core/haystack/run-model';
 import type { ControlCheckView } from '../../../functions/core/haystack/run-service';
 import { formatTime } from '../../../functions/core/shared/format';
 import { ApiError, api, errorText } from '../api';
@@ -26,6 +26,33 @@ export function SyntheticLabel() {
       <strong>Synthetic data, stand-in model.</strong> Cells are generated from a seed with the real datasets’
       names; predictions come from a mean-shift stand-in for STACK, not STACK itself.
     </p>
+  );
+}
+
+/** How the question was read, and what it names that the run will not use (never dropped silently). */
+export function UnderstoodAs({ understanding }: { understanding: Understanding }) {
+  return (
+    <div data-testid="understood-as">
+      <p>
+        <strong>Understood as:</strong> {understanding.understood_as}
+        {understanding.comparison && ' — two predictions and their contrast'}.{' '}
+        <span class="muted small">
+          Read by the {understanding.interpreter === 'rules' ? 'rule-based interpreter' : 'Claude'}.
+        </span>
+      </p>
+      {understanding.not_used.length > 0 && (
+        <p class="note" data-testid="not-used">
+          <strong>Not used:</strong>{' '}
+          {understanding.not_used.map((n, i) => (
+            <span key={n.term}>
+              {i > 0 && '; '}
+              <strong>{n.term}</strong> ({n.reason})
+            </span>
+          ))}
+          . Ask again to include {understanding.not_used.length === 1 ? 'it' : 'them'}.
+        </p>
+      )}
+    </div>
   );
 }
 
@@ -138,6 +165,7 @@ function NewQuestion() {
         </label>
       </div>
       <div role="status" data-testid="control-check">
+        {check && <UnderstoodAs understanding={check} />}
         {check && (
           <p class={check.recommendation === 'synthetic_control' ? 'hint' : 'note'}>
             {check.control_cells_found} matched control cells ({check.conditions.join(', ') || 'none'}; donors{' '}
@@ -146,10 +174,6 @@ function NewQuestion() {
               ? 'a synthetic control is possible.'
               : 'the query cells will be the reference.'}
             {check.warning && ` ${check.warning}`}
-            <span class="muted small">
-              {' '}
-              Read by the {check.interpreter === 'rules' ? 'rule-based interpreter' : 'Claude'}.
-            </span>
           </p>
         )}
         {checkError && <p class="field-error">{checkError}</p>}
