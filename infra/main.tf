@@ -297,7 +297,7 @@ resource "google_firestore_index" "sweeper" {
   }
 }
 
-# The sweep of HAYSTACK runs (functions/core/haystack/sweeper.ts).
+# The stale-run sweep of HAYSTACK runs (sweepStaleRuns in functions/core/shared/kernel.ts, through the HAYSTACK kind's store).
 resource "google_firestore_index" "haystack_sweeper" {
   for_each   = toset(["updated_at", "created_at"])
   database   = google_firestore_database.default.name

@@ -101,6 +101,21 @@ describe('a run on the local stack', () => {
     const trace = await read(`${prefix}logs/trace.txt`);
     expect(trace.split('\n')[0]).toMatch(/^task_id\thash\tnative_id\tprocess\ttag\tname\tstatus/);
     expect(trace).toContain('NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN (SAMPLE_2)');
+    // The reports are of this run: every task in the execution report and on the timeline,
+    // resources per process, each said to come from a replay; a tool's report says it did not run.
+    const report = await read(`${prefix}logs/report.html`);
+    expect(report).toContain('Workflow execution completed successfully!');
+    expect(report).toContain('Made by the replay executor');
+    const taskCount = trace.trim().split('\n').length - 1;
+    expect(
+      report.match(/<tr><td class="n">\d+<\/td><td class="mono nowrap">[0-9a-f]{2}\/[0-9a-f]{6}<\/td>/g),
+    ).toHaveLength(taskCount);
+    expect(report).toMatch(/<td class="mono">STAR_ALIGN<\/td><td class="n">2<\/td><td class="n">2<\/td>/);
+    const timeline = await read(`${prefix}logs/timeline.html`);
+    expect(timeline.match(/<rect [^>]*fill="(?!#dde1e8)[^"]+"><title>/g)).toHaveLength(taskCount);
+    const multiqc = await read(`${prefix}results/multiqc/multiqc_report.html`);
+    expect(multiqc).toContain("Placeholder, not MULTIQC's report.");
+    expect(multiqc).not.toContain('<script');
     expect(JSON.parse(await read(`${prefix}logs/exit.json`))).toMatchObject({
       exit_code: 0,
       session_id: created.session_id,

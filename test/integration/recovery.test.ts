@@ -222,9 +222,12 @@ describe('POST /api/runs/{id}/recover', () => {
     });
     const recovered = await finished(response.body.run_id);
     expect(recovered.status).toBe('completed');
-    const aligned = (await tasksOf(recovered.run_id)).filter((t) => t.process?.endsWith('STAR_ALIGN'));
-    expect(aligned.length).toBeGreaterThan(0);
-    expect(aligned.every((t) => t.status === 'COMPLETED' && t.memory === 144 * 2 ** 30)).toBe(true);
+    // The alignments that ran again ran with 144 GB; any that had finished before are reused.
+    const rerun = (await tasksOf(recovered.run_id)).filter(
+      (t) => t.process?.endsWith('STAR_ALIGN') && t.status !== 'CACHED',
+    );
+    expect(rerun.length).toBeGreaterThan(0);
+    expect(rerun.map((t) => [t.status, t.memory])).toEqual(rerun.map(() => ['COMPLETED', 144 * 2 ** 30]));
   });
 
   it('without reuse_work_dir starts afresh: a new session and work dir, nothing cached, still linked', async () => {

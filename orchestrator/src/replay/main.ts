@@ -22,6 +22,7 @@ import { replayErrorStrategy } from './error-strategy';
 import { formatDuration, formatLogTime, formatMemory, formatPercent, formatTimestamp } from './format';
 import { configuredMemory, MEMORY_EXIT_CODES } from './memory';
 import { NEXTFLOW_VERSION, PIPELINE, PROCESSES, type ProcessModel, REVISION } from './recording';
+import { executionReportHtml, publishedPlaceholder, type TaskRecord, timelineHtml } from './reports';
 
 const DEFAULT_TRACE_FIELDS = [
   'task_id',
@@ -82,30 +83,6 @@ interface TaskPlan {
   sample: string | null;
   deps: string[];
   fail: boolean;
-}
-
-interface TaskRecord {
-  taskId: number;
-  hash: string;
-  process: string;
-  tag: string | null;
-  name: string;
-  status: 'COMPLETED' | 'FAILED' | 'CACHED' | 'ABORTED';
-  exit: number | null;
-  cpus: number;
-  memory: number;
-  attempt: number;
-  submit: number;
-  start: number | null;
-  complete: number | null;
-  realtime: number | null;
-  cpuPercent: number | null;
-  peakRss: number | null;
-  peakVmem: number | null;
-  rchar: number | null;
-  wchar: number | null;
-  workdir: string;
-  errorAction: string | null;
 }
 
 interface ReplayState {
@@ -220,6 +197,7 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (args.pipeline.toLowerCase() !== PIPELINE.toLowerCase()) return refuseUnrecorded(args);
   const speed = Number(process.env.REPLAY_SPEED ?? 500);
+  const runStarted = Date.now();
   const storage = new Storage();
   // Timestamps are when the replay played each step (never later than the run's end); the
   // resources a task used (realtime, CPU, memory, I/O) are the recording's, played `speed`x faster.
@@ -353,27 +331,27 @@ async function main(): Promise<number> {
     appendFileSync(args.trace, `${traceFields.map((f) => traceValue(f, record)).join('\t')}\n`);
   };
   const uploads: Promise<unknown>[] = [];
-  const put = (url: string, content: string) => {
+  const put = (url: string, content: string, contentType = 'text/plain; charset=utf-8') => {
     const { bucket, name } = parseGcsUrl(url);
     uploads.push(
       storage
         .bucket(bucket)
         .file(name)
-        .save(content, { resumable: false })
+        .save(content, { resumable: false, contentType })
         .catch(() => {}),
     );
   };
   const fill = (text: string, sample: string | null) =>
     text.replaceAll('{sample}', sample ?? 'all').replaceAll('{samples}', String(samples.length));
 
-  const publish = (task: TaskPlan) => {
+  const publish = (task: TaskPlan, record: TaskRecord) => {
     const outdir = String(params.outdir ?? '').replace(/\/?$/, '/');
     if (!outdir.startsWith('gs://')) return;
-    for (const file of task.model.publishes)
-      put(
-        `${outdir}${fill(file, task.sample)}`,
-        `${task.model.short} result for ${task.sample ?? 'all samples'} (replayed)\n`,
-      );
+    for (const file of task.model.publishes) {
+      const path = fill(file, task.sample);
+      const { content, contentType } = publishedPlaceholder(path, task.model.name, task.sample, record);
+      put(`${outdir}${path}`, content, contentType);
+    }
   };
 
   let nextTaskId = Math.max(0, ...Object.values(state.completed).map((r) => r.taskId)) + 1;
@@ -387,8 +365,21 @@ async function main(): Promise<number> {
     const finish = async (code: number) => {
       await saving;
       await Promise.all(uploads);
-      if (args.timeline) writeFileSync(args.timeline, timelineHtml(args.name, records));
-      if (args.report) writeFileSync(args.report, reportHtml(args.name, records, code));
+      const replayed = {
+        name: args.name,
+        session,
+        pipeline: PIPELINE,
+        revision: args.revision,
+        nextflowVersion: NEXTFLOW_VERSION,
+        commandLine: `nextflow ${process.argv.slice(2).join(' ')}`,
+        workDir: args.workDir,
+        started: runStarted,
+        ended: Date.now(),
+        exitCode: code,
+        speed,
+      };
+      if (args.timeline) writeFileSync(args.timeline, timelineHtml(replayed, records));
+      if (args.report) writeFileSync(args.report, executionReportHtml(replayed, records));
       logLine('main', 'DEBUG', 'nextflow.trace.TraceFileObserver', 'Workflow completed -- saving trace file');
       logLine('main', 'DEBUG', 'nextflow.script.ScriptRunner', '> Execution complete -- Goodbye');
       resolve(code);
@@ -490,7 +481,7 @@ async function main(): Promise<number> {
         );
         state.completed[task.key] = record;
         saveState();
-        publish(task);
+        publish(task, record);
         schedule();
         return;
       }
@@ -583,7 +574,7 @@ async function main(): Promise<number> {
           say(`[${cached.hash.slice(0, 2)}/${cached.hash.slice(2, 8)}] Cached process > ${cached.name}`);
           writeRow(record);
           // Like Nextflow, a resumed run publishes the outputs of cached tasks into its outdir too.
-          publish(task);
+          publish(task, record);
           done.add(task.key);
           queueMicrotask(schedule);
           continue;
@@ -611,21 +602,6 @@ async function main(): Promise<number> {
 
     void sleepVirtual(0).then(schedule);
   });
-}
-
-function timelineHtml(runName: string, records: TaskRecord[]): string {
-  const rows = records
-    .map(
-      (r) =>
-        `<tr><td>${r.name}</td><td>${r.status}</td><td>${formatTimestamp(r.submit)}</td><td>${r.realtime === null ? '-' : formatDuration(r.realtime)}</td></tr>`,
-    )
-    .join('\n');
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Timeline: ${runName}</title></head><body><h1>Timeline: ${runName}</h1><p>Replay executor.</p><table><tr><th>Task</th><th>Status</th><th>Submitted</th><th>Realtime</th></tr>\n${rows}\n</table></body></html>\n`;
-}
-
-function reportHtml(runName: string, records: TaskRecord[], exitCode: number): string {
-  const count = (status: string) => records.filter((r) => r.status === status).length;
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Report: ${runName}</title></head><body><h1>Execution report: ${runName}</h1><p>Replay executor. Exit status ${exitCode}.</p><ul><li>Completed: ${count('COMPLETED')}</li><li>Cached: ${count('CACHED')}</li><li>Failed: ${count('FAILED')}</li><li>Aborted: ${count('ABORTED')}</li></ul></body></html>\n`;
 }
 
 main().then(
