@@ -267,13 +267,10 @@ async function waitForQuestion(
         const c = run.comparison;
         if (!globals.json && c) {
           const top = (genes: string[]) => genes.slice(0, 8).join(', ') || 'none';
-          process.stderr.write(
-            printable(
-              c.error
-                ? `${c.perturbation} compared with ${c.comparison}: ${c.error}`
-                : `${c.perturbation} compared with ${c.comparison} (${c.comparison} prompted with ${c.prompt_cells} cells): higher under ${c.perturbation}: ${top(c.contrast.higher_under_first)}; higher under ${c.comparison}: ${top(c.contrast.higher_under_second)}.`,
-            ) + '\n',
-          );
+          const line = c.error
+            ? `${c.perturbation} compared with ${c.comparison}: ${c.error}`
+            : `${c.perturbation} compared with ${c.comparison} (${c.comparison} prompted with ${c.prompt_cells} cells): higher under ${c.perturbation}: ${top(c.contrast.higher_under_first)}; higher under ${c.comparison}: ${top(c.contrast.higher_under_second)}.`;
+          process.stderr.write(`${printable(line)}\n`);
         }
         print(
           globals,

@@ -181,7 +181,10 @@ describe('a run on the local stack', () => {
       samplesheet_csv: rnaseqSheet,
       params: { genome: 'GRCh38' },
     });
-    const run = await waitForRun(stack, created.run_id, isFinal);
+    await waitForRun(stack, created.run_id, isFinal);
+    // Batch's FAILED event may be first; the reason from nextflow.log follows with exit.json.
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
+    const run = await getRun(stack, created.run_id);
     expect(run).toMatchObject({
       status: 'failed',
       pipeline: 'nf-core/rnaseq',

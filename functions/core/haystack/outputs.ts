@@ -3,8 +3,10 @@
  * a self-contained HTML report, and log.json (its zod schema here). All say what is synthetic
  * and what model made them.
  */
+
 import { z } from 'zod';
 import { haystackPaths } from '../shared/bucket-layout';
+import { escapeHtml } from '../shared/format';
 import type { ObjectStore } from '../shared/ports';
 import type { AnnData, Column } from './anndata';
 import type { Enrichment } from './enrichment';
@@ -284,12 +286,6 @@ export function predictionsAnnData(runId: string, request: HaystackRequest, resu
     },
   };
 }
-
-const escapeHtml = (text: string) =>
-  text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
 
 /** Scores per iteration as an inline SVG line chart (no script, no external asset). */
 function scoreChart(log: HaystackLog): string {

@@ -5,6 +5,7 @@
  * self-contained (no script, nothing fetched) and says it comes from a replay: durations and
  * resources are the recording's, times are when the replay played each task.
  */
+import { escapeHtml } from '../../../functions/core/shared/format';
 import { formatDuration, formatMemory, formatTimestamp } from './format';
 
 export interface TaskRecord {
@@ -45,12 +46,6 @@ export interface ReplayedRun {
   speed: number;
 }
 
-const escape = (text: string) =>
-  text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
-
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border-bottom:1px solid #dde1e8;padding:.2rem .55rem;text-align:left;vertical-align:top}
 th{font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}.mono{font-family:ui-monospace,monospace;overflow-wrap:anywhere}.nowrap{white-space:nowrap}
@@ -58,7 +53,7 @@ th{font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}.mono
 .ok{color:#1e7e34}.bad{color:#b00020}.wrap{overflow-x:auto}`;
 
 const page = (title: string, body: string) =>
-  `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escape(title)}</title><style>${STYLE}</style></head>\n<body>\n${body}\n</body></html>\n`;
+  `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head>\n<body>\n${body}\n</body></html>\n`;
 
 const REPLAY_NOTE =
   'Made by the replay executor, which replays a recorded nf-core/scrnaseq execution instead of running its tools: each task’s duration, CPU, memory and I/O are the recording’s; times of day are when the replay played the task, faster than recorded.';
@@ -91,7 +86,7 @@ export function executionReportHtml(run: ReplayedRun, records: TaskRecord[]): st
     .map((process) => {
       const tasks = ran.filter((r) => r.process === process);
       const all = records.filter((r) => r.process === process);
-      return `<tr><td class="mono">${escape(short(process))}</td><td class="n">${all.length}</td><td class="n">${tasks.length}</td><td class="n">${all.length - tasks.length}</td><td>${spread(
+      return `<tr><td class="mono">${escapeHtml(short(process))}</td><td class="n">${all.length}</td><td class="n">${tasks.length}</td><td class="n">${all.length - tasks.length}</td><td>${spread(
         tasks.map((r) => r.realtime),
         formatDuration,
       )}</td><td>${spread(
@@ -115,24 +110,24 @@ export function executionReportHtml(run: ReplayedRun, records: TaskRecord[]): st
   const taskRows = records
     .map(
       (r) =>
-        `<tr><td class="n">${r.taskId}</td><td class="mono nowrap">${escape(r.hash.slice(0, 2))}/${escape(r.hash.slice(2, 8))}</td><td class="mono">${escape(r.name)}</td><td class="${r.status === 'FAILED' ? 'bad' : r.status === 'ABORTED' ? '' : 'ok'}">${r.status}</td><td class="n">${r.exit ?? '-'}</td><td class="n">${r.attempt}</td><td>${r.realtime === null ? '-' : formatDuration(r.realtime)}</td><td class="n">${r.cpus}</td><td>${r.cpuPercent === null ? '-' : `${r.cpuPercent.toFixed(1)}%`}</td><td>${formatMemory(r.memory)}</td><td>${r.peakRss === null ? '-' : formatMemory(r.peakRss)}</td></tr>`,
+        `<tr><td class="n">${r.taskId}</td><td class="mono nowrap">${escapeHtml(r.hash.slice(0, 2))}/${escapeHtml(r.hash.slice(2, 8))}</td><td class="mono">${escapeHtml(r.name)}</td><td class="${r.status === 'FAILED' ? 'bad' : r.status === 'ABORTED' ? '' : 'ok'}">${r.status}</td><td class="n">${r.exit ?? '-'}</td><td class="n">${r.attempt}</td><td>${r.realtime === null ? '-' : formatDuration(r.realtime)}</td><td class="n">${r.cpus}</td><td>${r.cpuPercent === null ? '-' : `${r.cpuPercent.toFixed(1)}%`}</td><td>${formatMemory(r.memory)}</td><td>${r.peakRss === null ? '-' : formatMemory(r.peakRss)}</td></tr>`,
     )
     .join('\n');
   const ok = run.exitCode === 0;
   return page(
     `[${run.name}] Nextflow Workflow Report (replay)`,
     `<h1>Nextflow workflow report</h1>
-<p class="mono">[${escape(run.name)}] · ${escape(run.pipeline)} ${escape(run.revision)} · Nextflow ${escape(run.nextflowVersion)} (replay executor)</p>
+<p class="mono">[${escapeHtml(run.name)}] · ${escapeHtml(run.pipeline)} ${escapeHtml(run.revision)} · Nextflow ${escapeHtml(run.nextflowVersion)} (replay executor)</p>
 <p class="label">${REPLAY_NOTE}</p>
 <h2 class="${ok ? 'ok' : 'bad'}">Workflow execution completed ${ok ? 'successfully' : 'unsuccessfully'}!</h2>
-<p>The exit status of the task that caused the workflow execution to fail was: ${ok ? '-' : escape(String(records.find((r) => r.status === 'FAILED' && r.errorAction === 'TERMINATE')?.exit ?? run.exitCode))}.</p>
+<p>The exit status of the task that caused the workflow execution to fail was: ${ok ? '-' : escapeHtml(String(records.find((r) => r.status === 'FAILED' && r.errorAction === 'TERMINATE')?.exit ?? run.exitCode))}.</p>
 <table><tbody>
 <tr><th>Run times</th><td>${formatTimestamp(run.started)} – ${formatTimestamp(run.ended)} (played in ${formatDuration(run.ended - run.started)}, ${run.speed}× faster than recorded)</td></tr>
 <tr><th>Tasks</th><td>${count('COMPLETED')} succeeded, ${count('CACHED')} cached, ${count('FAILED')} failed, ${count('ABORTED')} aborted</td></tr>
 <tr><th>CPU-Hours</th><td>${cpuHours.toFixed(1)} (recorded realtime × CPUs of the tasks that ran; cached tasks are not counted)</td></tr>
-<tr><th>Session id</th><td class="mono">${escape(run.session)}</td></tr>
-<tr><th>Work directory</th><td class="mono">${escape(run.workDir)}</td></tr>
-<tr><th>Command line</th><td class="mono">${escape(run.commandLine)}</td></tr>
+<tr><th>Session id</th><td class="mono">${escapeHtml(run.session)}</td></tr>
+<tr><th>Work directory</th><td class="mono">${escapeHtml(run.workDir)}</td></tr>
+<tr><th>Command line</th><td class="mono">${escapeHtml(run.commandLine)}</td></tr>
 </tbody></table>
 <h2>Resource usage</h2>
 <p>Per process, over the tasks that ran (min · median · max): run time, CPU usage (100% is one CPU busy), peak memory used, memory requested, bytes read and written.</p>
@@ -177,7 +172,7 @@ export function timelineHtml(run: ReplayedRun, records: TaskRecord[]): string {
       const started = t.start ?? t.submit;
       const stopped = t.complete ?? end;
       const title = `${t.name} · ${t.status}${t.exit !== null ? ` (exit ${t.exit})` : ''} · realtime ${t.realtime === null ? '-' : formatDuration(t.realtime)} (recorded)`;
-      return `<text x="4" y="${y + 11}" font-size="11" font-family="ui-monospace,monospace">${escape(t.name.split(':').at(-1)!.slice(0, 60))}</text><rect x="${x(t.submit).toFixed(1)}" y="${y + 3}" width="${Math.max(1, x(started) - x(t.submit)).toFixed(1)}" height="${row - 6}" fill="#dde1e8"><title>${escape(`${t.name} waiting`)}</title></rect><rect x="${x(started).toFixed(1)}" y="${y + 1}" width="${Math.max(1.5, x(stopped) - x(started)).toFixed(1)}" height="${row - 2}" fill="${t.status === 'FAILED' ? '#b00020' : t.status === 'ABORTED' ? '#999' : color(t.process)}"><title>${escape(title)}</title></rect>`;
+      return `<text x="4" y="${y + 11}" font-size="11" font-family="ui-monospace,monospace">${escapeHtml(t.name.split(':').at(-1)!.slice(0, 60))}</text><rect x="${x(t.submit).toFixed(1)}" y="${y + 3}" width="${Math.max(1, x(started) - x(t.submit)).toFixed(1)}" height="${row - 6}" fill="#dde1e8"><title>${escapeHtml(`${t.name} waiting`)}</title></rect><rect x="${x(started).toFixed(1)}" y="${y + 1}" width="${Math.max(1.5, x(stopped) - x(started)).toFixed(1)}" height="${row - 2}" fill="${t.status === 'FAILED' ? '#b00020' : t.status === 'ABORTED' ? '#999' : color(t.process)}"><title>${escapeHtml(title)}</title></rect>`;
     })
     .join('\n');
   const height = 24 + tasks.length * row + 24;
@@ -190,7 +185,7 @@ export function timelineHtml(run: ReplayedRun, records: TaskRecord[]): string {
   return page(
     `[${run.name}] Nextflow Timeline (replay)`,
     `<h1>Nextflow timeline</h1>
-<p class="mono">[${escape(run.name)}] · ${escape(run.pipeline)} ${escape(run.revision)} · ${formatTimestamp(run.started)} – ${formatTimestamp(run.ended)}</p>
+<p class="mono">[${escapeHtml(run.name)}] · ${escapeHtml(run.pipeline)} ${escapeHtml(run.revision)} · ${formatTimestamp(run.started)} – ${formatTimestamp(run.ended)}</p>
 <p class="label">${REPLAY_NOTE} The axis is the played clock; hover a bar for the task's recorded run time.</p>
 <p>${tasks.length} tasks ran${cached ? `; ${cached} cached ${cached === 1 ? 'task' : 'tasks'} did not run and ${cached === 1 ? 'is' : 'are'} not drawn` : ''}. Grey: waiting to start; coloured by process: running; red: failed.</p>
 <div class="wrap"><svg role="img" aria-label="Tasks over time" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${ticks}
@@ -219,14 +214,14 @@ export function publishedPlaceholder(
   return {
     content: page(
       `${tool} report placeholder${sample ? `: ${sample}` : ''} (replay)`,
-      `<h1>${escape(tool)}${sample ? ` · ${escape(sample)}` : ''}</h1>
-<p class="label"><strong>Placeholder, not ${escape(tool)}'s report.</strong> ${escape(what)}</p>
+      `<h1>${escapeHtml(tool)}${sample ? ` · ${escapeHtml(sample)}` : ''}</h1>
+<p class="label"><strong>Placeholder, not ${escapeHtml(tool)}'s report.</strong> ${escapeHtml(what)}</p>
 <table><tbody>
-<tr><th>Task</th><td class="mono">${escape(record.name)}</td></tr>
+<tr><th>Task</th><td class="mono">${escapeHtml(record.name)}</td></tr>
 <tr><th>Status</th><td>${record.status}</td></tr>
 <tr><th>Recorded run time</th><td>${record.realtime === null ? '-' : formatDuration(record.realtime)}</td></tr>
 <tr><th>Recorded peak memory</th><td>${record.peakRss === null ? '-' : formatMemory(record.peakRss)}</td></tr>
-<tr><th>Work directory</th><td class="mono">${escape(record.workdir)}</td></tr>
+<tr><th>Work directory</th><td class="mono">${escapeHtml(record.workdir)}</td></tr>
 </tbody></table>`,
     ),
     contentType: 'text/html; charset=utf-8',
