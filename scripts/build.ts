@@ -239,6 +239,26 @@ export interface BuiltWeb {
   /** The entry script and stylesheet, as index.html names them (e.g. `app-5KQ2NV3H.js`). */
   script: string;
   stylesheet: string;
+  /**
+   * What a first visit downloads, relative to `dir`: the stylesheet, the entry script and every
+   * chunk it imports statically (not those `import()` loads when a page needs them).
+   */
+  initial: string[];
+  /** The packages (node_modules) inside those initial files. */
+  initialPackages: string[];
+}
+
+/** The entry's output and every output it imports statically, recursively. */
+function staticClosure(metafile: Metafile, entryOutput: string): string[] {
+  const seen = new Set<string>();
+  const walk = (output: string) => {
+    if (seen.has(output)) return;
+    seen.add(output);
+    for (const imported of metafile.outputs[output]?.imports ?? [])
+      if (imported.kind === 'import-statement' && !imported.external) walk(imported.path);
+  };
+  walk(entryOutput);
+  return [...seen];
 }
 
 /** The one output of `entry` in an esbuild metafile, relative to `outDir`. */
@@ -294,7 +314,24 @@ export async function buildWeb(outDir = join(root, 'dist', 'web')): Promise<Buil
     join(outDir, 'index.html'),
     html.replace('/app.js', `/${script}`).replace('/app.css', `/${stylesheet}`),
   );
-  return { dir: outDir, bytes: (await stat(join(outDir, script))).size, script, stylesheet };
+  const entryOutput = Object.keys(js.metafile.outputs).find(
+    (output) => relative(outDir, resolve(output)) === script,
+  )!;
+  const closure = staticClosure(js.metafile, entryOutput);
+  const initialPackages = new Set<string>();
+  for (const output of closure)
+    for (const input of Object.keys(js.metafile.outputs[output]!.inputs)) {
+      const found = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      if (found) initialPackages.add(found[1]!);
+    }
+  return {
+    dir: outDir,
+    bytes: (await stat(join(outDir, script))).size,
+    script,
+    stylesheet,
+    initial: [stylesheet, ...closure.map((output) => relative(outDir, resolve(output)))],
+    initialPackages: [...initialPackages].sort(),
+  };
 }
 
 /**

@@ -1,6 +1,13 @@
 import type { Firestore } from '@google-cloud/firestore';
-import type { Channel, DeliveryLog, DeliveryRecord, PreferencesStore } from '../core/notifications/ports';
+import type {
+  Channel,
+  DeliveryClaim,
+  DeliveryLog,
+  DeliveryRecord,
+  PreferencesStore,
+} from '../core/notifications/ports';
 import { NotificationPreferences } from '../core/notifications/preferences';
+import { GrpcCode } from './grpc-status';
 
 /**
  * `notification_preferences/{email}`: outside `users/{email}`, which the page may read, so a
@@ -27,9 +34,32 @@ export class FirestoreDeliveryLog implements DeliveryLog {
     return this.db.collection('notification_deliveries').doc(`${eventId.replaceAll('/', '~')}~${channel}`);
   }
 
-  async get(eventId: string, channel: Channel): Promise<DeliveryRecord | null> {
-    const snapshot = await this.ref(eventId, channel).get();
-    return snapshot.exists ? (snapshot.data() as DeliveryRecord) : null;
+  /**
+   * Claimed with a conditional write (create, or update at the read's update time), so that of
+   * two deliveries at the same moment exactly one claims; the other reads again and finds it
+   * busy. An expired claim (its delivery died) can be taken over.
+   */
+  async claim(eventId: string, channel: Channel, leaseMs: number): Promise<DeliveryClaim> {
+    const ref = this.ref(eventId, channel);
+    for (let attempt = 1; ; attempt++) {
+      const snapshot = await ref.get();
+      const now = Date.now();
+      const record = snapshot.exists
+        ? (snapshot.data() as DeliveryRecord & { claimed_until?: number })
+        : null;
+      if (record && record.outcome !== 'retrying') return { state: 'settled', record };
+      if (record?.claimed_until && record.claimed_until > now) return { state: 'busy' };
+      const claimed = { claimed_until: now + leaseMs };
+      try {
+        if (snapshot.exists) await ref.update(claimed, { lastUpdateTime: snapshot.updateTime! });
+        else await ref.create({ outcome: 'retrying', attempts: 0, detail: null, ...claimed });
+        return { state: 'claimed', attempts: record?.attempts ?? 0 };
+      } catch (error) {
+        const code = (error as { code?: number }).code;
+        if ((code !== GrpcCode.FAILED_PRECONDITION && code !== GrpcCode.ALREADY_EXISTS) || attempt >= 5)
+          throw error;
+      }
+    }
   }
 
   async record(
@@ -37,6 +67,7 @@ export class FirestoreDeliveryLog implements DeliveryLog {
     channel: Channel,
     record: DeliveryRecord & { detail: string | null },
   ): Promise<void> {
+    // A whole new document: the claim goes with the old one.
     await this.ref(eventId, channel).set({ ...record, at: new Date().toISOString() });
   }
 }

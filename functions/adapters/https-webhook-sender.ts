@@ -2,25 +2,29 @@ import type { LookupAddress } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { SendResult, WebhookSender } from '../core/notifications/ports';
-import { isPublicAddress, webhookUrlProblem } from '../core/notifications/preferences';
-
-const TIMEOUT_MS = 10_000;
+import { SEND_TIMEOUT_MS, type SendResult, type WebhookSender } from '../core/notifications/ports';
+import { addressProblem, webhookUrlProblem } from '../core/notifications/preferences';
 
 /**
  * POSTs a notification to a user's webhook. The address is checked when the name resolves,
  * inside the connection itself (the `lookup` hook), so a name that resolves to a private
  * address — at save time or only later (DNS rebinding) — is never connected to. Redirects are
- * not followed. The URL is never put in an error or a log line: it is the user's secret.
+ * not followed (a 3xx is the receiver's final answer). The URL is never put in an error or a log line: it is the user's secret.
  */
 export class HttpsWebhookSender implements WebhookSender {
-  constructor(private readonly allowPrivate: boolean) {}
+  /** `allowLoopback`: the local stack's sinks on 127.0.0.1 / ::1 (over http too); nothing else private. */
+  constructor(
+    private readonly allowLoopback: boolean,
+    private readonly timeoutMs = SEND_TIMEOUT_MS,
+  ) {}
 
   post(url: string, body: string, headers: Record<string, string>): Promise<SendResult> {
-    const problem = webhookUrlProblem(url, this.allowPrivate);
+    // An IP literal never reaches the lookup hook: this check is the one that refuses it.
+    const problem = webhookUrlProblem(url, this.allowLoopback);
     if (problem) return Promise.resolve({ error: `webhook URL ${problem}`, permanent: true });
     const target = new URL(url);
-    const allowPrivate = this.allowPrivate;
+    const allowLoopback = this.allowLoopback;
+    const timeoutMs = this.timeoutMs;
     const lookup = (
       hostname: string,
       options: object,
@@ -29,7 +33,7 @@ export class HttpsWebhookSender implements WebhookSender {
       dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
         if (error) return callback(error, []);
         const list = addresses as LookupAddress[];
-        const refused = !allowPrivate && list.some((a) => !isPublicAddress(a.address));
+        const refused = list.some((a) => addressProblem(a.address, allowLoopback) !== null);
         if (refused) return callback(new Error('the webhook host resolves to a private address'), []);
         const wantsAll = (options as { all?: boolean }).all === true;
         if (wantsAll) return callback(null, list);
@@ -38,6 +42,9 @@ export class HttpsWebhookSender implements WebhookSender {
     };
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve) => {
+      // Set once the whole request has been handed to the connection: a timeout after that
+      // is an unanswered request the receiver may well have, not one that never arrived.
+      let sent = false;
       const req = send(
         target,
         {
@@ -48,7 +55,7 @@ export class HttpsWebhookSender implements WebhookSender {
             'content-length': Buffer.byteLength(body),
           },
           lookup: lookup as never,
-          timeout: TIMEOUT_MS,
+          timeout: timeoutMs,
         },
         (res) => {
           res.resume();
@@ -56,7 +63,13 @@ export class HttpsWebhookSender implements WebhookSender {
           res.on('error', () => resolve({ status: res.statusCode ?? 0 }));
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
+      req.on('finish', () => {
+        sent = true;
+      });
+      req.on('timeout', () => {
+        if (sent) resolve({ unanswered: `no answer within ${timeoutMs / 1000} s` });
+        req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`));
+      });
       req.on('error', (error) =>
         resolve({
           error: /private address/.test(error.message)

@@ -1,50 +1,41 @@
 import type { Firestore } from '@google-cloud/firestore';
-import RateLimiterMemory from 'rate-limiter-flexible/lib/RateLimiterMemory.js';
-import RateLimiterRes from 'rate-limiter-flexible/lib/RateLimiterRes.js';
 import type { RateDecision, RateLimiter } from '../core/shared/ports';
+import { RATE_WINDOW_MS, slidingLog } from '../core/shared/rate-window';
 import { GrpcCode } from './grpc-status';
 
-const WINDOW_MS = 60_000;
 const MAX_ATTEMPTS = 20;
+/** Keys kept in memory before the idle ones are dropped. */
+const MAX_MEMORY_KEYS = 10_000;
 
-/** Per instance, in memory (GET limits: an instance's share is enough to stop a runaway client). */
+/**
+ * Per instance, in memory (GET limits: an instance's share is enough to stop a runaway client),
+ * by the sliding log of core/shared/rate-window.ts.
+ */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly limiter: RateLimiterMemory;
+  private readonly logs = new Map<string, number[]>();
 
-  constructor(private readonly perMinute: number) {
-    this.limiter = new RateLimiterMemory({ points: perMinute, duration: WINDOW_MS / 1000 });
-  }
+  constructor(
+    private readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async consume(key: string): Promise<RateDecision> {
-    try {
-      const result = await this.limiter.consume(key);
-      return {
-        allowed: true,
-        limit: this.perMinute,
-        remaining: result.remainingPoints,
-        resetSeconds: Math.ceil(result.msBeforeNext / 1000),
-      };
-    } catch (error) {
-      if (!(error instanceof RateLimiterRes)) throw error;
-      return {
-        allowed: false,
-        limit: this.perMinute,
-        remaining: 0,
-        resetSeconds: Math.max(1, Math.ceil(error.msBeforeNext / 1000)),
-      };
+    const now = this.now();
+    const { decision, times } = slidingLog(this.logs.get(key) ?? [], now, this.perMinute);
+    this.logs.set(key, times);
+    if (this.logs.size > MAX_MEMORY_KEYS) {
+      for (const [other, log] of this.logs)
+        if ((log.at(-1) ?? 0) <= now - RATE_WINDOW_MS) this.logs.delete(other);
     }
+    return decision;
   }
 }
 
 /**
- * Across every instance: one Firestore document per user and one-minute window
- * (`rate_limits/{bucket}:{key}:{window}`), counted with conditional writes so that concurrent
- * requests never both take the last slot. A request counts against the last 60 s, estimated as
- * this window's count plus the previous window's weighted by how much of it those 60 s still
- * cover (Cloudflare's sliding-window estimate): a full burst at the end of one clock minute
- * leaves room for about one more at the start of the next, and the room comes back over that
- * minute, instead of a second full burst a moment later. Documents carry `expires_at` for a
- * TTL policy.
+ * Across every instance: one Firestore document per bucket and key (`rate_limits/{bucket}:{key}`)
+ * holding the key's sliding log (core/shared/rate-window.ts), written with conditional writes
+ * (create, or update at the read's update time) so that concurrent requests never both take
+ * the last slot. Documents carry `expires_at` for a TTL policy.
  */
 export class FirestoreRateLimiter implements RateLimiter {
   constructor(
@@ -55,58 +46,20 @@ export class FirestoreRateLimiter implements RateLimiter {
     private readonly collection = 'rate_limits',
   ) {}
 
-  private ref(key: string, window: number) {
-    return this.db.collection(this.collection).doc(`${this.bucket}:${key}:${window}`);
-  }
-
   async consume(key: string): Promise<RateDecision> {
-    const now = this.now();
-    const window = Math.floor(now / WINDOW_MS);
-    const elapsed = now - window * WINDOW_MS;
-    const ref = this.ref(key, window);
-    // The previous window is closed: read once (with the first read of this one, in one
-    // round trip), it no longer changes.
-    const [previous, first] = await this.db.getAll(this.ref(key, window - 1), ref);
-    const carried = previous!.exists ? Number(previous!.get('count') ?? 0) : 0;
-    const weight = 1 - elapsed / WINDOW_MS;
-    const estimate = (count: number) => carried * weight + count;
-    const refused = (count: number): RateDecision => {
-      // When the estimate first drops below the limit: later in this window as the previous
-      // one's weight falls, or just after it ends, when this window's count is all that remains.
-      const within =
-        carried > 0 && count < this.perMinute
-          ? (WINDOW_MS * (carried - (this.perMinute - count))) / carried - elapsed
-          : WINDOW_MS - elapsed;
-      return {
-        allowed: false,
-        limit: this.perMinute,
-        remaining: 0,
-        // The first whole second strictly after: at `within` itself the estimate is still the limit.
-        resetSeconds: Math.max(1, Math.floor(within / 1000) + 1),
-      };
-    };
+    const ref = this.db.collection(this.collection).doc(`${this.bucket}:${key}`);
     for (let attempt = 1; ; attempt++) {
-      const snapshot = attempt === 1 ? first! : await ref.get();
-      const count = snapshot.exists ? Number(snapshot.get('count') ?? 0) : 0;
-      if (estimate(count) >= this.perMinute) return refused(count);
+      const snapshot = await ref.get();
+      const now = this.now();
+      const stored = snapshot.exists ? snapshot.get('times') : null;
+      const previous = Array.isArray(stored) ? stored.filter((t): t is number => typeof t === 'number') : [];
+      const { decision, times } = slidingLog(previous, now, this.perMinute);
+      if (!decision.allowed) return decision;
+      const document = { times, expires_at: new Date(now + 2 * RATE_WINDOW_MS) };
       try {
-        if (snapshot.exists) {
-          await ref.update({ count: count + 1 }, { lastUpdateTime: snapshot.updateTime! });
-        } else {
-          await ref.create({
-            count: 1,
-            bucket: this.bucket,
-            key,
-            window_start: new Date(window * WINDOW_MS).toISOString(),
-            expires_at: new Date((window + 2) * WINDOW_MS),
-          });
-        }
-        return {
-          allowed: true,
-          limit: this.perMinute,
-          remaining: Math.max(0, Math.floor(this.perMinute - estimate(count + 1))),
-          resetSeconds: Math.max(1, Math.ceil((WINDOW_MS - elapsed) / 1000)),
-        };
+        if (snapshot.exists) await ref.update(document, { lastUpdateTime: snapshot.updateTime! });
+        else await ref.create({ bucket: this.bucket, key, ...document });
+        return decision;
       } catch (error) {
         const code = (error as { code?: number }).code;
         if (

@@ -1,4 +1,4 @@
-import type { EmailSender, SendResult } from '../core/notifications/ports';
+import { type EmailSender, SEND_TIMEOUT_MS, type SendResult } from '../core/notifications/ports';
 import type { Secrets } from '../core/shared/ports';
 
 /**
@@ -30,11 +30,14 @@ export class SendGridEmailSender implements EmailSender {
           subject: message.subject,
           content: [{ type: 'text/plain', value: message.text }],
         }),
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
       });
       await response.arrayBuffer();
       return { status: response.status };
     } catch (error) {
+      // A request that timed out may have been accepted: sending it again could email twice.
+      if ((error as Error).name === 'TimeoutError')
+        return { unanswered: `SendGrid did not answer within ${SEND_TIMEOUT_MS / 1000} s` };
       return { error: `SendGrid could not be reached (${(error as Error).name})`, permanent: false };
     }
   }

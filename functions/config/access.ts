@@ -37,6 +37,7 @@ export const accessEnv = z.object({
     .pipe(z.array(Email)),
   USER_TOUCH_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_LAUNCHES_PER_MINUTE: PerMinute.default(10),
+  RATE_LIMIT_HAYSTACK_LAUNCHES_PER_MINUTE: PerMinute.default(10),
   RATE_LIMIT_CHAT_PER_MINUTE: PerMinute.default(60),
   RATE_LIMIT_READS_PER_MINUTE: PerMinute.default(300),
   CORS_ALLOWED_ORIGINS: commaList(z.url()),
@@ -77,6 +78,7 @@ export function accessConfig(c: z.output<typeof accessEnv>) {
     /** Requests per user per minute; 0 turns a limit off. */
     rateLimits: {
       launches: c.RATE_LIMIT_LAUNCHES_PER_MINUTE,
+      haystackLaunches: c.RATE_LIMIT_HAYSTACK_LAUNCHES_PER_MINUTE,
       chat: c.RATE_LIMIT_CHAT_PER_MINUTE,
       reads: c.RATE_LIMIT_READS_PER_MINUTE,
     },

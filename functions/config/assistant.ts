@@ -26,6 +26,20 @@ export const assistantEnv = z.object({
   ANTHROPIC_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
   ANTHROPIC_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(120_000),
   ANTHROPIC_KEY_REQUESTS_PER_MINUTE: PerMinute.default(60),
+  /** The most of the key's requests one user's turns may take in any 60 s, as a fraction. */
+  ASSISTANT_USER_SHARE: fix(
+    z.coerce.number().gt(0).max(1),
+    'set it to a fraction above 0, up to 1, e.g. 0.5',
+  ).default(0.5),
+  /** A chat turn's whole time; it must end inside the api function's 120 s request timeout. */
+  ASSISTANT_TURN_DEADLINE_SECONDS: fix(
+    z.coerce.number().int().min(2).max(110),
+    'set it to 2–110 s (the api function stops a request at 120 s)',
+  ).default(100),
+  /** A model call that has sent nothing for this long is given up. */
+  ASSISTANT_FIRST_TOKEN_SECONDS: fix(z.coerce.number().min(0.5).max(110), 'set it to 0.5–110 s').default(30),
+  /** A comment on the chat stream this often, so that proxies keep a quiet stream open. */
+  ASSISTANT_KEEPALIVE_SECONDS: fix(z.coerce.number().min(0.1).max(60), 'set it to 0.1–60 s').default(15),
   ASSISTANT_MAX_STEPS: fix(z.coerce.number().int().min(1).max(20), 'set it to 1–20').default(8),
   /** Shown in the page instead of the model id, e.g. for the local stand-in. */
   ASSISTANT_MODEL_LABEL: z.string().min(1).max(120).optional(),
@@ -48,6 +62,16 @@ export function assistantConfig(c: z.output<typeof assistantEnv>) {
       timeoutMs: c.ANTHROPIC_TIMEOUT_MS,
       /** Model requests a minute for the whole key, across instances (0: no limit). */
       keyRequestsPerMinute: c.ANTHROPIC_KEY_REQUESTS_PER_MINUTE,
+      /** One user's model requests in any 60 s: their share of the key's (at least 1). */
+      userRequestsPerMinute: Math.max(
+        1,
+        Math.floor(c.ANTHROPIC_KEY_REQUESTS_PER_MINUTE * c.ASSISTANT_USER_SHARE),
+      ),
+      turn: {
+        deadlineMs: c.ASSISTANT_TURN_DEADLINE_SECONDS * 1000,
+        firstTokenMs: Math.min(c.ASSISTANT_FIRST_TOKEN_SECONDS, c.ASSISTANT_TURN_DEADLINE_SECONDS) * 1000,
+      },
+      keepAliveMs: c.ASSISTANT_KEEPALIVE_SECONDS * 1000,
       /** Model calls a chat turn may make (each tool round trip is one). */
       maxSteps: c.ASSISTANT_MAX_STEPS,
       label: c.ASSISTANT_MODEL_LABEL ?? null,

@@ -9,9 +9,9 @@ export const notificationsEnv = z.object({
     z.url(),
     "set it to the page's address behind the load balancer, e.g. https://arc.example.org",
   ).optional(),
-  NOTIFY_ALLOW_PRIVATE_WEBHOOKS: fix(
+  NOTIFY_ALLOW_LOOPBACK_WEBHOOKS: fix(
     Flag,
-    'true only on a local stack (http and loopback webhooks); production refuses them',
+    'true only on a local stack (http webhooks on 127.0.0.1 or ::1; every other private address stays refused)',
   ).default(false),
   SENDGRID_API_KEY_SECRET: fix(
     z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a Secret Manager secret id'),
@@ -36,7 +36,7 @@ export function notificationsConfig(c: z.output<typeof notificationsEnv>, projec
     notifications: {
       /** The page's address for links in messages (the local stack sets its own). */
       publicUrl: c.PUBLIC_URL ?? 'http://localhost:8080',
-      allowPrivateWebhooks: c.NOTIFY_ALLOW_PRIVATE_WEBHOOKS,
+      allowLoopbackWebhooks: c.NOTIFY_ALLOW_LOOPBACK_WEBHOOKS,
       sendgrid: {
         secretName: c.SENDGRID_API_KEY_SECRET,
         baseUrl: c.SENDGRID_BASE_URL,

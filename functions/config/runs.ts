@@ -39,6 +39,15 @@ export const runsEnv = z.object({
   SPOT_PRICE_VCPU_HOUR: z.coerce.number().nonnegative().default(0.00698),
   SPOT_PRICE_GB_HOUR: z.coerce.number().nonnegative().default(0.00094),
   LOG_POLL_SECONDS: z.coerce.number().min(0.1).max(60).default(2),
+  /** A live view (SSE) ends itself after this and the browser reconnects: inside the 120 s request timeout. */
+  SSE_MAX_SECONDS: fix(
+    z.coerce.number().min(1).max(110),
+    'set it to 1–110 s (the function stops a request at 120 s)',
+  ).default(100),
+  /** Live views one instance holds at once: below its request concurrency (80), leaving room for requests. */
+  SSE_STREAMS_PER_INSTANCE: z.coerce.number().int().min(1).max(1000).default(60),
+  /** Live views one user holds on one instance. */
+  SSE_STREAMS_PER_USER: z.coerce.number().int().min(1).max(1000).default(10),
   WORK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   STALE_RUN_SECONDS: z.coerce
     .number()
@@ -80,6 +89,11 @@ export function runsConfig(c: z.output<typeof runsEnv>, platform: PlatformConfig
     ),
     /** How often a live log stream looks for new lines. */
     logPollMs: c.LOG_POLL_SECONDS * 1000,
+    streams: {
+      perInstance: c.SSE_STREAMS_PER_INSTANCE,
+      perUser: c.SSE_STREAMS_PER_USER,
+      maxSeconds: c.SSE_MAX_SECONDS,
+    },
     prices: { vcpu_hour: c.SPOT_PRICE_VCPU_HOUR, gb_hour: c.SPOT_PRICE_GB_HOUR },
     /** Days the bucket keeps work/ and cache/ (its lifecycle rule); named in recovery errors. */
     workRetentionDays: c.WORK_RETENTION_DAYS,

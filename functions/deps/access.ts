@@ -9,11 +9,15 @@ import { type Authenticator, createAuthenticator } from '../http/identity';
 
 /** Who may call the HTTP API, how often, and the page's Firestore session. */
 
-/** Per-user limits: launches and chat across instances (Firestore), reads per instance. */
+/** Per-user limits, each over any 60 s: launches and chat across instances (Firestore), reads per instance. */
 export function createRateLimiters(config: Config, db: Firestore): ApiDeps['rateLimits'] {
-  const { launches, chat, reads } = config.rateLimits;
+  const { launches, haystackLaunches, chat, reads } = config.rateLimits;
   return {
     launch: launches > 0 ? new FirestoreRateLimiter(db, 'launch', launches) : new Unlimited(),
+    haystack_launch:
+      haystackLaunches > 0
+        ? new FirestoreRateLimiter(db, 'haystack-launch', haystackLaunches)
+        : new Unlimited(),
     chat: chat > 0 ? new FirestoreRateLimiter(db, 'chat', chat) : new Unlimited(),
     read: reads > 0 ? new MemoryRateLimiter(reads) : new Unlimited(),
   };

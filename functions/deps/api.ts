@@ -7,6 +7,7 @@ import { BenchlingService } from '../core/benchling/sample-warehouse';
 import { TaskCatalog } from '../core/runs/run-tasks';
 import { batchParent } from '../core/shared/batch';
 import { type ApiDeps, READINESS_TIMEOUT_MS } from '../http/api-app';
+import { StreamSlots } from '../http/stream-slots';
 import { jsonLogger, redacting } from '../logging';
 import { createApiAuthenticator, createRateLimiters, createSessionTokens } from './access';
 import { assistantReadiness, createAssistantDeps } from './assistant';
@@ -63,7 +64,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
       preferences: new FirestorePreferencesStore(db),
       clock: systemClock,
       random: systemRandomness,
-      allowPrivateWebhooks: config.notifications.allowPrivateWebhooks,
+      allowLoopbackWebhooks: config.notifications.allowLoopbackWebhooks,
     },
     tasks,
     taskLogs,
@@ -71,6 +72,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     workRetentionDays: config.workRetentionDays,
     logPollMs: config.logPollMs,
     heartbeatMs: 15_000,
+    streams: new StreamSlots(config.streams),
     readiness: [
       { name: 'firestore', check: async () => void (await db.collection('runs').limit(1).get()) },
       { name: 'storage', check: () => objects.ping() },

@@ -63,6 +63,12 @@ export function createAssistantDeps(
       settings.keyRequestsPerMinute > 0
         ? new FirestoreRateLimiter(db, 'anthropic-key', settings.keyRequestsPerMinute)
         : new Unlimited(),
+    userKeyShare:
+      settings.keyRequestsPerMinute > 0
+        ? new FirestoreRateLimiter(db, 'anthropic-key-user', settings.userRequestsPerMinute)
+        : new Unlimited(),
+    turn: settings.turn,
+    keepAliveMs: settings.keepAliveMs,
     maxSteps: settings.maxSteps,
     newId: randomUUID,
     log: (severity, event, fields) => logger.log(severity, event, fields),

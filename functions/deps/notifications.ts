@@ -17,7 +17,7 @@ export function createNotifierDeps(
   return {
     preferences: new FirestorePreferencesStore(db),
     deliveries: new FirestoreDeliveryLog(db),
-    webhooks: new HttpsWebhookSender(notifications.allowPrivateWebhooks),
+    webhooks: new HttpsWebhookSender(notifications.allowLoopbackWebhooks),
     email: new SendGridEmailSender(createSecrets(config), {
       baseUrl: notifications.sendgrid.baseUrl,
       secretName: notifications.sendgrid.secretName,

@@ -29,6 +29,7 @@ import {
   defineRoute,
   matchRoute,
   NoQuery,
+  type RateLimitName,
   type Route,
 } from './router';
 import { apiSecurityHeaders, corsFor } from './security-headers';
@@ -39,7 +40,7 @@ export interface AppDeps {
   authenticator: Authenticator;
   /** Administrators by configuration (ADMIN_EMAILS); `users/{email}.role == "admin"` counts too. */
   adminEmails: string[];
-  rateLimits: Record<'launch' | 'chat' | 'read', RateLimiter>;
+  rateLimits: Record<RateLimitName, RateLimiter>;
   /** Browser origins allowed to call the API; empty: no CORS headers. */
   corsOrigins: string[];
   logger: Logger;
@@ -114,7 +115,12 @@ async function signIn(deps: AppDeps, user: Authenticated, requestId: string): Pr
   }
 }
 
-const LIMIT_NAMES = { launch: 'run launches', chat: 'assistant messages', read: 'requests' } as const;
+const LIMIT_NAMES: Record<RateLimitName, string> = {
+  launch: 'pipeline launches and recoveries',
+  haystack_launch: 'HAYSTACK runs',
+  chat: 'assistant messages',
+  read: 'requests',
+};
 
 async function checkRateLimit(deps: AppDeps, route: Route, caller: Caller, res: Response): Promise<void> {
   const name = route.rateLimit ?? 'read';
@@ -126,7 +132,7 @@ async function checkRateLimit(deps: AppDeps, route: Route, caller: Caller, res: 
   }
   if (!decision.allowed) {
     throw new RateLimitedError(
-      `Too many ${LIMIT_NAMES[name]}: the limit is ${decision.limit} per minute per user. Try again in ${decision.resetSeconds} s.`,
+      `Too many ${LIMIT_NAMES[name]}: the limit is ${decision.limit} in any 60 s per user. Try again in ${decision.resetSeconds} s.`,
       decision.resetSeconds,
     );
   }

@@ -5,6 +5,9 @@ import { type DomainError, ValidationError } from '../core/shared/errors';
 
 export type HttpMethod = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
+/** The per-user limits a route counts against (each over any 60 s; deps/access.ts). */
+export type RateLimitName = 'launch' | 'haystack_launch' | 'chat' | 'read';
+
 /** No query parameters at all: an unknown one is refused (400). */
 export const NoQuery = z.strictObject({});
 
@@ -60,7 +63,7 @@ interface RouteSpec {
   /** An empty body is accepted as `{}` (every field has a default). */
   bodyOptional?: boolean;
   /** Which per-user limit the route counts against (authenticated routes; default `read`). */
-  rateLimit?: 'launch' | 'chat' | 'read';
+  rateLimit?: RateLimitName;
   responses: ResponseSpec[];
 }
 

@@ -83,6 +83,31 @@ export interface StartOptions {
   importFrom?: string | null;
 }
 
+/**
+ * Runs `java "$@"` and ends it when stdin closes (its parent is gone, however it died) or on
+ * SIGTERM (passed on, then waited for, so that a stop is orderly); exits with java's status.
+ * Background jobs of a non-interactive sh read /dev/null, hence the copy of stdin on fd 3.
+ */
+const WATCHED_JAVA = [
+  'exec 3<&0',
+  'java "$@" 3<&- </dev/null & j=$!',
+  "trap 'kill -TERM $j 2>/dev/null; wait $j; kill $w 2>/dev/null; exit 143' TERM INT",
+  '( while read -r _; do :; done; kill -KILL $j 2>/dev/null ) <&3 & w=$!',
+  'exec 3<&-',
+  'wait $j; s=$?',
+  'kill $w 2>/dev/null',
+  'exit $s',
+].join('\n');
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
 /** A Java emulator of the Cloud SDK running as a child: answers once `GET http://host/` is 200. */
 export interface JavaEmulator {
   host: string;
@@ -96,14 +121,18 @@ export async function spawnJavaEmulator(
   if (!javaAvailable()) throw new Error(`Java was not found on PATH: the ${name} needs Java 17+.`);
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  // Run java itself (not the SDK's bash wrapper) so that stopping the child stops the JVM,
-  // in its own process group so that a terminal's Ctrl-C reaches us first and we can save
-  // the data before stopping it.
-  const child: ChildProcess = spawn('java', args(port), {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  // Run java itself (not the SDK's bash wrapper), in its own process group so that a
+  // terminal's Ctrl-C reaches us first and we can save the data before stopping it. The JVM
+  // must not outlive us however we end, SIGKILL included, where no handler of ours runs: a
+  // small sh holds the read end of a pipe from us (its stdin) and kills the JVM when the pipe
+  // closes, which the kernel does when our process is gone.
+  const child: ChildProcess = spawn('sh', ['-c', WATCHED_JAVA, 'sh', ...args(port)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
-  const killOnExit = () => child.kill('SIGKILL');
+  const killOnExit = () => killGroup(child, 'SIGKILL');
+  // The pipe must not keep this process alive; it closes with it.
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   process.once('exit', killOnExit);
   const output: string[] = [];
   const collect = (chunk: Buffer) => {
@@ -118,6 +147,7 @@ export async function spawnJavaEmulator(
   let exited = false;
   child.once('exit', () => {
     exited = true;
+    child.stdin?.destroy();
   });
 
   try {
@@ -130,7 +160,7 @@ export async function spawnJavaEmulator(
       { timeoutMs: 60_000, what: `the ${name} to answer` },
     );
   } catch (error) {
-    child.kill('SIGKILL');
+    killGroup(child, 'SIGKILL');
     throw error;
   }
   return {
@@ -140,7 +170,7 @@ export async function spawnJavaEmulator(
       if (exited) return;
       const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5_000);
       await gone;
       clearTimeout(timer);
     },

@@ -373,11 +373,20 @@ export class LocalBatch implements JobRunner {
     local.child = child;
     child.stdout?.pipe(local.log, { end: false });
     child.stderr?.pipe(local.log, { end: false });
-    child.once('exit', (code, signal) => this.taskExited(local, code, signal));
+    child.once('exit', (code, signal) => this.taskExited(local, code, signal, child.pid ?? null));
   }
 
-  private taskExited(local: LocalJob, code: number | null, signal: NodeJS.Signals | null): void {
+  private taskExited(
+    local: LocalJob,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    group: number | null = null,
+  ): void {
     local.child = null;
+    // On Batch a task's end is its VM's: nothing the task started outlives it. Here the task's
+    // leader may die alone (a killed orchestrator leaves its Nextflow child running), so the
+    // rest of its process group goes too, before anything else happens to the job.
+    if (group !== null) killGroup(group, 'SIGKILL');
     const name = local.job.name;
     if (local.job.status.state === 'CANCELLATION_IN_PROGRESS') {
       this.transition(
@@ -406,7 +415,14 @@ export class LocalBatch implements JobRunner {
         taskState: 'FAILED',
         taskExecution: { exitCode },
       });
-      local.timers.push(setTimeout(() => this.startTask(local), 200));
+      local.timers.push(
+        setTimeout(() => {
+          // The retry starts only once every process of the dead attempt is gone.
+          void groupGone(group).then(() => {
+            if (this.jobs.get(local.job.name) === local) this.startTask(local);
+          });
+        }, 200),
+      );
       return;
     }
     this.transition(
@@ -416,6 +432,28 @@ export class LocalBatch implements JobRunner {
       exitCode,
     );
     local.log?.end();
+  }
+}
+
+function killGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Resolves once no process of the group is left (Linux: signal 0 to the group answers ESRCH). */
+async function groupGone(group: number | null): Promise<void> {
+  if (group === null) return;
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    try {
+      process.kill(-group, 0);
+    } catch {
+      return;
+    }
+    killGroup(group, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -235,7 +235,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     CHUNK_INTERVAL_SECONDS: '1',
     LOG_POLL_SECONDS: '0.5',
     // Locally a webhook may be an http:// sink on this machine; production refuses them.
-    NOTIFY_ALLOW_PRIVATE_WEBHOOKS: 'true',
+    NOTIFY_ALLOW_LOOPBACK_WEBHOOKS: 'true',
     ...process.env,
     ...options.env,
   };

@@ -1,10 +1,11 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRateLimiter } from '../../functions/adapters/rate-limiters';
+import { loadConfig } from '../../functions/config';
 import type { Run } from '../../functions/core/runs/run-model';
 import { createFirestore } from '../../functions/deps';
+import { createRateLimiters } from '../../functions/deps/access';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
-import { uniqueProjectId } from '../helpers/env';
+import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';
 import { runBody } from '../helpers/samplesheets';
 
 const ALICE = asUser('alice@example.com');
@@ -190,8 +191,6 @@ describe('rate limits', () => {
   });
 
   it('holds the launch limit across instances, with Retry-After, and counts each user apart', async () => {
-    // The limit counts per clock minute: start where the five launches cannot straddle two.
-    while (60_000 - (Date.now() % 60_000) < 10_000) await delay(250);
     const statuses: number[] = [];
     for (const api of [first, second, first, second, first]) {
       statuses.push(
@@ -210,7 +209,7 @@ describe('rate limits', () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(refused.body.error).toEqual({
       code: 'rate_limited',
-      message: `Too many run launches: the limit is 3 per minute per user. Try again in ${retryAfter} s.`,
+      message: `Too many pipeline launches and recoveries: the limit is 3 in any 60 s per user. Try again in ${retryAfter} s.`,
       details: { retry_after_seconds: retryAfter },
     });
     // Invalid launches count too: the limit is on attempts.
@@ -236,7 +235,7 @@ describe('rate limits', () => {
     expect((await request(`${first.url}/api/health`)).status).toBe(200);
   });
 
-  it('lets exactly the limit through when requests race, and opens again as the minute slides on', async () => {
+  it('lets exactly the limit through when requests race, and opens again as each slot leaves the minute', async () => {
     const db = createFirestore(first.config);
     let now = Date.UTC(2026, 10, 23, 12, 0, 30);
     const limiter = new FirestoreRateLimiter(db, 'race', 5, () => now);
@@ -244,39 +243,61 @@ describe('rate limits', () => {
       Array.from({ length: 20 }, () => limiter.consume('dave@example.com')),
     );
     expect(decisions.filter((d) => d.allowed)).toHaveLength(5);
-    // At 12:01:00 the last 60 s still hold all five: the first second after it.
-    expect(decisions.find((d) => !d.allowed)?.resetSeconds).toBe(31);
-    // 1 s into the next minute, the last 60 s hold 59/60 of the five: room for one more.
-    now += 31_000;
-    expect((await limiter.consume('dave@example.com')).allowed).toBe(true);
-    // The next fits once the previous minute's share has fallen below four: just after 12 s in.
-    const refused = await limiter.consume('dave@example.com');
-    expect(refused).toMatchObject({ allowed: false, resetSeconds: 12 });
-    now += 11_000;
+    // All five were allowed at 12:00:30: a slot frees at 12:01:30, whatever the clock minute.
+    expect(decisions.find((d) => !d.allowed)?.resetSeconds).toBe(60);
+    now += 59_999;
     expect((await limiter.consume('dave@example.com')).allowed).toBe(false);
-    now += 1_000;
+    now += 1;
     expect((await limiter.consume('dave@example.com')).allowed).toBe(true);
-    const window = await db.collection('rate_limits').where('key', '==', 'dave@example.com').get();
-    expect(window.docs.map((d) => d.get('count')).sort()).toEqual([2, 5]);
-    expect(window.docs.every((d) => d.get('expires_at') !== undefined)).toBe(true);
+    const stored = await db.collection('rate_limits').where('key', '==', 'dave@example.com').get();
+    expect(stored.docs).toHaveLength(1);
+    expect(stored.docs[0]!.get('times')).toHaveLength(1);
+    expect(stored.docs[0]!.get('expires_at')).toBeDefined();
   });
 
-  it('does not let a burst at the end of one clock minute be followed by another at the start of the next', async () => {
+  it('counts HAYSTACK launches apart from pipeline launches, each against its own limit', async () => {
+    const limits = createRateLimiters(
+      loadConfig({
+        GOOGLE_CLOUD_PROJECT: project,
+        FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost(),
+        RATE_LIMIT_LAUNCHES_PER_MINUTE: '2',
+        RATE_LIMIT_HAYSTACK_LAUNCHES_PER_MINUTE: '1',
+      }),
+      createFirestore(first.config),
+    );
+    const user = 'frank@example.com';
+    expect((await limits.launch.consume(user)).allowed).toBe(true);
+    expect((await limits.launch.consume(user)).allowed).toBe(true);
+    expect((await limits.launch.consume(user)).allowed).toBe(false);
+    expect(await limits.haystack_launch.consume(user)).toMatchObject({ allowed: true, limit: 1 });
+    expect((await limits.haystack_launch.consume(user)).allowed).toBe(false);
+  });
+
+  it('never admits more than the limit in any 60 s, for a client that keeps retrying across minute boundaries', async () => {
     const db = createFirestore(first.config);
-    let now = Date.UTC(2026, 10, 23, 12, 0, 58);
+    let now = Date.UTC(2026, 10, 23, 12, 0, 57);
     const limiter = new FirestoreRateLimiter(db, 'burst', 5, () => now);
-    const consume = async (n: number) => {
-      const allowed: boolean[] = [];
-      for (let i = 0; i < n; i++) allowed.push((await limiter.consume('erin@example.com')).allowed);
-      return allowed.filter(Boolean).length;
-    };
-    expect(await consume(5)).toBe(5);
-    now += 4_000; // 12:01:02: a fixed window would let five more through
-    expect(await consume(5)).toBe(1);
-    now += 60_000; // 12:02:02: the burst is a minute old, and the one launch after it nearly so
-    expect(await consume(5)).toBe(5);
+    const allowed: number[] = [];
+    // A request every 2.5 s for 3 minutes, with a burst of ten at each clock minute's edge.
+    const end = now + 180_000;
+    while (now < end) {
+      const burst = now % 60_000 >= 58_000 || now % 60_000 < 2_000 ? 10 : 1;
+      for (let i = 0; i < burst; i++)
+        if ((await limiter.consume('erin@example.com')).allowed) allowed.push(now);
+      now += 2_500;
+    }
+    expect(maxInAnyWindow(allowed, 60_000)).toBe(5);
+    expect(allowed.length).toBeGreaterThanOrEqual(15);
   });
 });
+
+/** The most timestamps any window [t, t + width) holds. */
+function maxInAnyWindow(times: number[], width: number): number {
+  let most = 0;
+  for (const start of times)
+    most = Math.max(most, times.filter((t) => t >= start && t < start + width).length);
+  return most;
+}
 
 describe('response hardening', () => {
   let api: TestApi;

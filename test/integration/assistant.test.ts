@@ -316,6 +316,65 @@ describe('when Claude fails', () => {
     return { result, requests: twin.messageRequests().length - before };
   };
 
+  describe('under the turn deadline', () => {
+    let timed: TestApi;
+    beforeAll(async () => {
+      timed = await startTestApi({
+        env: {
+          ANTHROPIC_BASE_URL: twinUrl,
+          ANTHROPIC_API_KEY: KEY,
+          ASSISTANT_FIRST_TOKEN_SECONDS: '1',
+          ASSISTANT_TURN_DEADLINE_SECONDS: '3',
+          ASSISTANT_KEEPALIVE_SECONDS: '0.2',
+        },
+      });
+    });
+    afterAll(() => timed?.close());
+
+    it('ends a turn whose model accepts and never answers: keep-alives, a timeout error part, the turn stored', async () => {
+      twin.failNext({ kind: 'hang' }, { kind: 'hang' }, { kind: 'hang' });
+      const id = conversation();
+      const before = twin.messageRequests().length;
+      const answer = await chat(timed.url, ALICE, { id, messages: [userMessage('why did it fail?')] });
+      expect(answer.status).toBe(200);
+      // The first call and the one retry the turn has time for; both given up, never answered.
+      const calls = twin.messageRequests().slice(before);
+      expect(calls).toHaveLength(2);
+      expect(calls.every((c) => c.closedEarly && c.answered === 0)).toBe(true);
+      expect(answer.raw).toContain(': keep-alive\n\n');
+      const error = answer.parts.find((p) => p.type === 'error');
+      expect(error?.errorText).toMatch(
+        /^Claude sent nothing for 1 s \(it accepted the request but did not answer\)/,
+      );
+      expect(answer.parts.at(-1)).toEqual({ type: 'finish' });
+      const stored = await request<{
+        messages: { role: string; parts: { type: string; data?: unknown }[] }[];
+      }>(`${timed.url}/api/chat/conversations/${id}`, { headers: asUser(ALICE) });
+      expect(stored.body.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+      expect(stored.body.messages[1]!.parts).toContainEqual({
+        type: 'data-error',
+        data: { text: error?.errorText },
+      });
+    });
+
+    it('stops an answer that runs past the deadline, keeping what was said', async () => {
+      twin.script({ text: 'word '.repeat(200), chunkDelayMs: 50 });
+      const id = conversation();
+      const answer = await chat(timed.url, ALICE, { id, messages: [userMessage('tell me everything')] });
+      const said = textOf(answer.message);
+      expect(said.length).toBeGreaterThan(0);
+      expect(said.length).toBeLessThan('word '.repeat(200).length);
+      expect(answer.parts.find((p) => p.type === 'error')?.errorText).toMatch(
+        /^The answer took longer than a turn may \(3 s\) and was stopped; what was said so far is kept/,
+      );
+      const stored = await request<{ messages: { parts: { type: string; text?: string }[] }[] }>(
+        `${timed.url}/api/chat/conversations/${id}`,
+        { headers: asUser(ALICE) },
+      );
+      expect(stored.body.messages[1]!.parts.find((p) => p.type === 'text')?.text).toBe(said);
+    });
+  });
+
   it('lets the SDK retry a 429 after its retry-after, and answers', async () => {
     twin.failNext({ kind: 'status', status: 429, retryAfterSeconds: 1 });
     twin.script({ text: 'Back again.' });
@@ -502,6 +561,7 @@ describe('configuration', () => {
         ANTHROPIC_BASE_URL: twinUrl,
         ANTHROPIC_API_KEY: KEY,
         ANTHROPIC_KEY_REQUESTS_PER_MINUTE: '2',
+        ASSISTANT_USER_SHARE: '1',
         RATE_LIMIT_CHAT_PER_MINUTE: '1',
       },
     });
@@ -518,18 +578,46 @@ describe('configuration', () => {
       });
       expect(again.status).toBe(429);
       expect(again.json?.error.message).toMatch(
-        /^Too many assistant messages: the limit is 1 per minute per user/,
+        /^Too many assistant messages: the limit is 1 in any 60 s per user/,
       );
       const before = twin.messageRequests().length;
       const second = await chat(limited.url, BOB, { id: conversation(), messages: [userMessage('hello')] });
       expect(second.status).toBe(429);
       expect(second.json?.error.message).toMatch(
-        /the lab's limit of 2 model requests a minute; try again in \d+ s/,
+        /the lab's limit of 2 model requests in any 60 s, shared by everyone; try again in \d+ s/,
       );
       expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(twin.messageRequests().length).toBe(before);
     } finally {
       await limited.close();
+    }
+  });
+
+  it("keeps one user's flood to their share of the lab's key, so another user's first turn goes through", async () => {
+    const shared = await startTestApi({
+      env: { ANTHROPIC_BASE_URL: twinUrl, ANTHROPIC_API_KEY: KEY, ANTHROPIC_KEY_REQUESTS_PER_MINUTE: '6' },
+    });
+    try {
+      const statuses: number[] = [];
+      let refusal = '';
+      for (let i = 0; i < 6; i++) {
+        const turn = await chat(shared.url, ALICE, {
+          id: conversation(),
+          messages: [userMessage(`hi ${i}`)],
+        });
+        statuses.push(turn.status);
+        if (turn.status === 429) refusal = turn.json?.error.message ?? '';
+      }
+      // Half the key's 6 requests: Alice's three one-call turns, then her share is spent.
+      expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
+      expect(refusal).toMatch(
+        /^You have used your share of the assistant: one person may make 3 of the lab's model requests in any 60 s/,
+      );
+      const bob = await chat(shared.url, BOB, { id: conversation(), messages: [userMessage('hello')] });
+      expect(bob.status).toBe(200);
+      expect(textOf(bob.message).length).toBeGreaterThan(0);
+    } finally {
+      await shared.close();
     }
   });
 

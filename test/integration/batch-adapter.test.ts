@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BatchServiceClient } from '@google-cloud/batch';
 import { Storage } from '@google-cloud/storage';
 import { grpc } from 'google-gax';
@@ -237,6 +239,37 @@ describe('BatchJobRunner against the Batch twin over gRPC', () => {
     });
     const retried = await waitForState(flaky.name, 'FAILED');
     expect(retried.status.statusEvents.filter((e) => e.description?.includes('retrying'))).toHaveLength(2);
+  });
+});
+
+describe('a retried task on the Batch twin', () => {
+  it('starts its next attempt only once every process of the dead one is gone, as a new VM would', async () => {
+    const marker = join(dir.path, `attempts-${counter}.txt`);
+    // Attempt 0 starts a child that keeps writing (Nextflow under the orchestrator), then the
+    // leader alone is killed; attempt 1 records whether that child is still there.
+    const script = `
+      const fs = require('node:fs');
+      const { spawn } = require('node:child_process');
+      const marker = ${JSON.stringify(marker)};
+      if (process.env.BATCH_TASK_RETRY_ATTEMPT === '0') {
+        const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+        fs.writeFileSync(marker, String(child.pid));
+        setTimeout(() => process.kill(process.pid, 'SIGKILL'), 100);
+      } else {
+        const pid = Number(fs.readFileSync(marker, 'utf8'));
+        let alive = true;
+        try { process.kill(pid, 0); } catch { alive = false; }
+        fs.writeFileSync(marker, alive ? 'left running' : 'gone');
+      }`;
+    const created = await runner.createJob({
+      parent: PARENT,
+      jobId: jobId(),
+      requestId: requestId(),
+      job: spec(script),
+    });
+    const done = await waitForState(created.name, 'SUCCEEDED');
+    expect(done.status.statusEvents.filter((e) => e.description?.includes('retrying'))).toHaveLength(1);
+    expect(readFileSync(marker, 'utf8')).toBe('gone');
   });
 });
 

@@ -220,7 +220,6 @@ describe('what each bundle carries', () => {
         '@google-cloud/logging',
         '@google-cloud/secret-manager',
         'jose',
-        'rate-limiter-flexible',
         '@anthropic-ai/sdk',
         // HAYSTACK's statistics: only its agent job computes them.
         '@stdlib/math-base-special-gammaln',

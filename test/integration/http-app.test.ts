@@ -56,7 +56,7 @@ beforeAll(async () => {
         hostedDomain: undefined,
       }),
       adminEmails: [],
-      rateLimits: { launch: unlimited, chat: unlimited, read: unlimited },
+      rateLimits: { launch: unlimited, haystack_launch: unlimited, chat: unlimited, read: unlimited },
       corsOrigins: [],
       logger: memoryLogger(),
       clock: systemClock,

@@ -51,10 +51,33 @@ describe('a retried orchestrator (Batch retries the task after a preemption)', (
       (run) => (run as unknown as RunView).progress.completed >= 3 || isFinal(run),
     );
     expect(before.status).toBe('running');
+    // The replay saves its resume state after each task as Nextflow's cloud cache does, a moment
+    // after the trace row: interrupt once three tasks are in it, so that three can be CACHED.
+    await waitFor(
+      async () => {
+        const [files] = await bucket().getFiles({ prefix: `cache/${created.run_id}/replay/` });
+        if (files.length === 0) return false;
+        const state = JSON.parse((await files[0]!.download())[0].toString('utf8')) as {
+          completed: Record<string, unknown>;
+        };
+        return Object.keys(state.completed).length >= 3;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: 'the resume state to hold three tasks' },
+    );
     const jobName = before.batch_job_name!;
     expect(stack.batch.interruptTask(jobName, 50001)).toBe(true);
 
-    await waitForRun(stack, created.run_id, isFinal);
+    // What the page shows never goes backwards while the second attempt catches up.
+    const finished: number[] = [];
+    await waitFor(
+      async () => {
+        const seen = await getRun(stack, created.run_id);
+        finished.push(seen.progress.completed + seen.progress.cached);
+        return isFinal(seen as never);
+      },
+      { timeoutMs: 120_000, intervalMs: 100, what: 'the run to end' },
+    );
+    for (const [i, n] of finished.entries()) if (i > 0) expect(n).toBeGreaterThanOrEqual(finished[i - 1]!);
     await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
     await waitFor(async () => (await getRun(stack, created.run_id)).metrics !== null, {
       timeoutMs: 10_000,

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -71,6 +71,49 @@ async function start(command: string[], extraEnv: Record<string, string> = {}): 
     firestoreHost: found(/Firestore emulator: (\S+)/)!,
     output,
   };
+}
+
+/** Every process under `root` (Linux /proc), at this moment. */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent pid is the 4th field, after the command in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, parent] of parents) {
+      if (parent !== pid) continue;
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return found;
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    // A zombie still answers; it is gone in all that matters.
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
 }
 
 /** Ctrl-C in a terminal signals the whole foreground process group. */
@@ -179,7 +222,16 @@ describe('npm start', () => {
         what: 'the stale-run sweeper to run',
       },
     );
-    expect(await ctrlC(second)).toBe(0);
+    // Killed outright (SIGKILL: no handler of the stack runs), its emulators go with it.
+    const jvms = descendants(second.child.pid!).filter((pid) => commandOf(pid).startsWith('java'));
+    expect(jvms).toHaveLength(2); // Firestore and Pub/Sub
+    const killed = new Promise((resolve) => second.child.once('exit', resolve));
+    process.kill(second.child.pid!, 'SIGKILL');
+    await killed;
+    await waitFor(() => jvms.every((pid) => !alive(pid)), {
+      timeoutMs: 15_000,
+      what: 'the emulators of a SIGKILLed stack to end',
+    });
 
     const fresh = await npmStart('--fresh');
     const empty = await request<{ total: number }>(`${fresh.url}/api/runs`);

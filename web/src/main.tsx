@@ -2,14 +2,20 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { errorText } from './api';
 import { ErrorNote, Loading } from './components/ui';
+import { lazy } from './lazy';
 import { connect, type Session } from './live';
-import { HaystackPage } from './pages/haystack';
-import { HaystackRunPage } from './pages/haystack-run';
-import { NewRun } from './pages/new-run';
 import { RunDetail } from './pages/run-detail';
 import { RunsList } from './pages/runs-list';
-import { SettingsPage } from './pages/settings';
 import { useRoute } from './router';
+
+// Loaded when first visited: the first screen (the runs list) needs none of them.
+const NewRun = lazy(() => import('./pages/new-run').then((m) => m.NewRun), 'the launch form');
+const HaystackPage = lazy(() => import('./pages/haystack').then((m) => m.HaystackPage), 'cell prompting');
+const HaystackRunPage = lazy(
+  () => import('./pages/haystack-run').then((m) => m.HaystackRunPage),
+  'the cell prompting run',
+);
+const SettingsPage = lazy(() => import('./pages/settings').then((m) => m.SettingsPage), 'notifications');
 
 function App() {
   const [session, setSession] = useState<Session | null>(null);

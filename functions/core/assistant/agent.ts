@@ -27,12 +27,27 @@ export interface AssistantDeps extends AssistantToolDeps {
   clock: Clock;
   /** One limit for the whole API key, across instances: every model call takes one. */
   keyLimit: RateLimiter;
+  /**
+   * Each user's share of the key's limit (by default half of it): a user's model calls take
+   * one here first, so one person's turns can never use the whole key and another's first turn
+   * always goes through.
+   */
+  userKeyShare: RateLimiter;
+  /** One turn's limits, which fit inside the api function's request timeout. */
+  turn: TurnLimits;
   maxSteps: number;
   newId(): string;
   /** An audit line (the API's `access_denied`), for a tool that reached another user's run. */
   audit(event: 'access_denied', fields: { user: string; run_id: string | null; tool: string }): void;
   /** Structured events for the log (never message text). */
   log(severity: 'INFO' | 'WARNING' | 'ERROR', event: string, fields: Record<string, unknown>): void;
+}
+
+export interface TurnLimits {
+  /** The whole turn, ms: every model call, tool and summary of it. */
+  deadlineMs: number;
+  /** A model call that has sent nothing for this long is given up, ms. */
+  firstTokenMs: number;
 }
 
 /** How much of a tool's result the model is given. */
@@ -74,15 +89,90 @@ function transcript(messages: ModelMessage[]): string {
   return text.length > 60_000 ? text.slice(-60_000) : text;
 }
 
-/** Takes one call from the key's limit; refused: RateLimitedError with when to try again. */
-export async function takeKeyCall(deps: Pick<AssistantDeps, 'keyLimit'>): Promise<void> {
+/**
+ * Takes one model call for `user`: from their share of the key's limit, then from the key's.
+ * Refused: RateLimitedError saying whose limit it is and when to try again.
+ */
+export async function takeKeyCall(
+  deps: Pick<AssistantDeps, 'keyLimit' | 'userKeyShare'>,
+  user: string,
+): Promise<void> {
+  const share = await deps.userKeyShare.consume(user);
+  if (!share.allowed) {
+    throw new RateLimitedError(
+      `You have used your share of the assistant: one person may make ${share.limit} of the lab's model requests in any 60 s (a turn that uses tools makes several), so that others can still ask. Try again in ${share.resetSeconds} s.`,
+      share.resetSeconds,
+    );
+  }
   const decision = await deps.keyLimit.consume(KEY);
   if (!decision.allowed) {
     throw new RateLimitedError(
-      `The assistant is at the lab's limit of ${decision.limit} model requests a minute; try again in ${decision.resetSeconds} s.`,
+      `The assistant is at the lab's limit of ${decision.limit} model requests in any 60 s, shared by everyone; try again in ${decision.resetSeconds} s.`,
       decision.resetSeconds,
     );
   }
+}
+
+/** Why the turn's own clock stopped a model call (not the user's Stop, not the model's error). */
+class TurnTimeout extends Error {
+  constructor(readonly which: 'first_token' | 'deadline') {
+    super(which);
+  }
+}
+
+/**
+ * A model call under the turn's limits: aborted when the client goes, when nothing has come for
+ * `firstTokenMs`, or at the turn's deadline; a timeout is thrown as a ModelError that says which.
+ */
+async function* timedStream(
+  deps: AssistantDeps,
+  request: ModelRequest,
+  outer: AbortSignal | undefined,
+  deadline: number,
+): AsyncIterable<import('./ports').ModelEvent> {
+  const controller = new AbortController();
+  let stopped: TurnTimeout | null = null;
+  const stop = (why: TurnTimeout) => {
+    stopped ??= why;
+    controller.abort(why);
+  };
+  const onOuter = () => controller.abort(outer?.reason);
+  outer?.addEventListener('abort', onOuter);
+  if (outer?.aborted) controller.abort(outer.reason);
+  const left = Math.max(0, deadline - deps.clock.now().getTime());
+  const turnTimer = setTimeout(() => stop(new TurnTimeout('deadline')), left);
+  let silence = setTimeout(
+    () => stop(new TurnTimeout('first_token')),
+    Math.min(deps.turn.firstTokenMs, left),
+  );
+  try {
+    for await (const event of deps.model.stream({ ...request, signal: controller.signal })) {
+      clearTimeout(silence);
+      silence = setTimeout(() => stop(new TurnTimeout('first_token')), deps.turn.firstTokenMs);
+      yield event;
+    }
+  } catch (error) {
+    if (stopped) throw timeoutError(deps, stopped);
+    throw error;
+  } finally {
+    clearTimeout(turnTimer);
+    clearTimeout(silence);
+    outer?.removeEventListener('abort', onOuter);
+  }
+  if (stopped) throw timeoutError(deps, stopped);
+}
+
+function timeoutError(deps: AssistantDeps, why: TurnTimeout): ModelError {
+  const seconds = (ms: number) => (ms < 10_000 ? Number((ms / 1000).toFixed(1)) : Math.round(ms / 1000));
+  return why.which === 'deadline'
+    ? new ModelError(
+        'timeout',
+        `The answer took longer than a turn may (${seconds(deps.turn.deadlineMs)} s) and was stopped; what was said so far is kept. Ask again, or ask something narrower.`,
+      )
+    : new ModelError(
+        'timeout',
+        `Claude sent nothing for ${seconds(deps.turn.firstTokenMs)} s (it accepted the request but did not answer), so the turn was stopped. Try again in a minute.`,
+      );
 }
 
 class TurnWriter {
@@ -137,6 +227,7 @@ export async function streamChatTurn(
   signal?: AbortSignal,
 ): Promise<void> {
   const started = deps.clock.now();
+  const deadline = started.getTime() + deps.turn.deadlineMs;
   const writer = new TurnWriter(out, deps.newId);
   const messageId = deps.newId();
   const call = { caller, context: request.context };
@@ -174,11 +265,11 @@ export async function streamChatTurn(
       let stepText = '';
       for (;;) {
         try {
-          if (!paid) await takeKeyCall(deps);
+          if (!paid) await takeKeyCall(deps, caller.email);
           paid = false;
           modelCalls += 1;
           const modelRequest: ModelRequest = { system, messages: messages(), tools, signal };
-          for await (const event of deps.model.stream(modelRequest)) {
+          for await (const event of timedStream(deps, modelRequest, signal, deadline)) {
             if (writer.aborted) break;
             if (event.type === 'text') {
               stepText += event.text;
@@ -193,7 +284,7 @@ export async function streamChatTurn(
           if (error instanceof ModelError && error.kind === 'context_too_long' && summary === null) {
             if (history.length === 0) throw new ModelError('context_too_long', TOO_LONG_ALONE, error.status);
             writer.endText();
-            summary = await summarize(deps, history, signal, () => {
+            summary = await summarize(deps, caller.email, history, signal, deadline, () => {
               modelCalls += 1;
             });
             history = [];
@@ -209,7 +300,12 @@ export async function streamChatTurn(
           if (error instanceof ModelError && error.kind === 'context_too_long') {
             throw new ModelError('context_too_long', TOO_LONG, error.status);
           }
-          const retryable = !(error instanceof ModelError) || error.kind === 'unavailable';
+          // A call that got nothing in time is tried once more if the turn still has the time.
+          const timedOutEarly =
+            error instanceof ModelError &&
+            error.kind === 'timeout' &&
+            deadline - deps.clock.now().getTime() > deps.turn.firstTokenMs;
+          const retryable = !(error instanceof ModelError) || error.kind === 'unavailable' || timedOutEarly;
           if (retryable && !retried && !writer.streamedText) {
             retried = true;
             uses.length = 0;
@@ -233,6 +329,7 @@ export async function streamChatTurn(
       });
       const results: ModelMessage['content'] = [];
       for (const use of uses) {
+        if (deps.clock.now().getTime() >= deadline) throw timeoutError(deps, new TurnTimeout('deadline'));
         writer.write({
           type: 'tool-input-available',
           toolCallId: use.id,
@@ -320,23 +417,28 @@ const TOO_LONG_ALONE =
 
 async function summarize(
   deps: AssistantDeps,
+  user: string,
   history: ModelMessage[],
   signal: AbortSignal | undefined,
+  deadline: number,
   counted: () => void,
 ): Promise<string> {
   // The older turns may not fit the model either: keep their end, halving until they do.
   let text = transcript(history);
   for (let attempt = 1; ; attempt += 1) {
-    await takeKeyCall(deps);
+    await takeKeyCall(deps, user);
     counted();
+    const left = Math.max(0, deadline - deps.clock.now().getTime());
+    const timer = AbortSignal.timeout(left);
     try {
       return await deps.model.complete({
         system: SUMMARY_PROMPT,
         messages: [{ role: 'user', content: [{ type: 'text', text }] }],
         maxTokens: 600,
-        signal,
+        signal: signal ? AbortSignal.any([signal, timer]) : timer,
       });
     } catch (error) {
+      if (timer.aborted && !signal?.aborted) throw timeoutError(deps, new TurnTimeout('deadline'));
       if (!(error instanceof ModelError && error.kind === 'context_too_long') || attempt === 3) throw error;
       text = text.slice(Math.floor(text.length / 2));
     }

@@ -46,7 +46,8 @@ export type ModelEvent =
  */
 export class ModelError extends Error {
   constructor(
-    readonly kind: 'context_too_long' | 'unavailable' | 'refused',
+    /** timeout: the turn's own clock stopped it (nothing came in time, or the turn ran out). */
+    readonly kind: 'context_too_long' | 'unavailable' | 'refused' | 'timeout',
     message: string,
     readonly status: number | null = null,
     options: { cause?: unknown } = {},

@@ -78,6 +78,9 @@ export function encodePart(part: UIStreamPart): string {
 
 export const STREAM_END = 'data: [DONE]\n\n';
 
+/** A server-sent-events comment: keeps a quiet stream open; every SSE reader skips it. */
+export const KEEP_ALIVE = ': keep-alive\n\n';
+
 /** Where the stream goes: the HTTP response in production, an array in unit tests. */
 export interface UIStreamWriter {
   write(part: UIStreamPart): void;

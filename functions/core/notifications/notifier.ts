@@ -3,14 +3,25 @@
  * they asked to hear about, on the channels they chose. It never blocks a run: it only reads
  * events after they are published. A channel is tried a few times with backoff within one
  * delivery; if it still fails the function throws and Pub/Sub delivers the event again later,
- * until `maxDeliveries`, then the notifier gives up and says so in its log. A receiver's 4xx
- * (other than 429) is final at once. What went out is recorded per event and channel, so a
- * redelivered event is not sent twice.
+ * until `maxDeliveries`, then the notifier gives up and says so in its log. A receiver's 3xx or
+ * 4xx (other than 429) is final at once (redirects are not followed). A request that went out
+ * whole but got no answer in time is final too, as `unknown`: the receiver may well have it,
+ * and sending it again would be the duplicate a receiver must not get. Each (event, channel) is
+ * claimed before it is sent, so two deliveries of one event at the same moment send it once;
+ * receivers still dedupe on `X-Arc-Event-Id` (a crash between the send and its record).
  */
 import type { Clock } from '../shared/ports';
 import type { RunStatusCloudEvent } from '../shared/run-events';
 import { notificationText, runPageUrl, signatureHeader } from './message';
-import type { Channel, DeliveryLog, EmailSender, PreferencesStore, SendResult, WebhookSender } from './ports';
+import {
+  type Channel,
+  type DeliveryLog,
+  type EmailSender,
+  type PreferencesStore,
+  SEND_TIMEOUT_MS,
+  type SendResult,
+  type WebhookSender,
+} from './ports';
 
 export interface NotifierSettings {
   publicUrl: string;
@@ -31,7 +42,13 @@ export interface NotifierDeps {
   settings: NotifierSettings;
 }
 
-export type ChannelOutcome = 'delivered' | 'already_delivered' | 'gave_up' | 'retry' | 'not_configured';
+export type ChannelOutcome =
+  | 'delivered'
+  | 'already_delivered'
+  | 'unknown'
+  | 'gave_up'
+  | 'retry'
+  | 'not_configured';
 
 /** A delivery failed in a way worth trying again: the function throws it for Pub/Sub to redeliver. */
 export class RetryLaterError extends Error {
@@ -46,9 +63,17 @@ export class RetryLaterError extends Error {
 const ok = (result: SendResult) => 'status' in result && result.status >= 200 && result.status < 300;
 const permanent = (result: SendResult) =>
   'status' in result
-    ? result.status >= 400 && result.status < 500 && result.status !== 429
-    : result.permanent;
-const describe = (result: SendResult) => ('status' in result ? `answered ${result.status}` : result.error);
+    ? result.status >= 300 && result.status < 500 && result.status !== 429
+    : 'permanent' in result && result.permanent;
+const unanswered = (result: SendResult) => 'unanswered' in result;
+const describe = (result: SendResult) =>
+  'status' in result ? `answered ${result.status}` : 'error' in result ? result.error : result.unanswered;
+
+/** Longer than one delivery can take: every try waiting out the timeout, and the pauses between. */
+export function claimLeaseMs(settings: Pick<NotifierSettings, 'retryDelaysMs'>): number {
+  const pauses = settings.retryDelaysMs.reduce((sum, ms) => sum + ms, 0);
+  return (settings.retryDelaysMs.length + 1) * SEND_TIMEOUT_MS + pauses + 5_000;
+}
 
 async function attempt(
   deps: NotifierDeps,
@@ -59,7 +84,7 @@ async function attempt(
   for (const [index, delay] of delays.entries()) {
     if (delay > 0) await deps.sleep(delay);
     result = await send();
-    if (ok(result) || permanent(result)) return { result, tries: index + 1 };
+    if (ok(result) || permanent(result) || unanswered(result)) return { result, tries: index + 1 };
   }
   return { result, tries: delays.length };
 }
@@ -70,14 +95,27 @@ async function deliver(
   channel: Channel,
   send: () => Promise<SendResult>,
 ): Promise<{ outcome: ChannelOutcome; detail: string | null }> {
-  const before = await deps.deliveries.get(event.id, channel);
-  if (before?.outcome === 'delivered') return { outcome: 'already_delivered', detail: null };
-  if (before?.outcome === 'gave_up') return { outcome: 'gave_up', detail: null };
+  const claim = await deps.deliveries.claim(event.id, channel, claimLeaseMs(deps.settings));
+  if (claim.state === 'busy') {
+    // Another delivery of this event is sending it now: Pub/Sub brings this one back later,
+    // when that one has settled it (or its claim has run out because it died).
+    return { outcome: 'retry', detail: 'another delivery of this event is sending it' };
+  }
+  if (claim.state === 'settled') {
+    const { outcome } = claim.record;
+    if (outcome === 'delivered') return { outcome: 'already_delivered', detail: null };
+    return { outcome: outcome === 'unknown' ? 'unknown' : 'gave_up', detail: null };
+  }
   const { result, tries } = await attempt(deps, send);
-  const attempts = (before?.attempts ?? 0) + tries;
+  const attempts = claim.attempts + tries;
   if (ok(result)) {
     await deps.deliveries.record(event.id, channel, { outcome: 'delivered', attempts, detail: null });
     return { outcome: 'delivered', detail: null };
+  }
+  if (unanswered(result)) {
+    const detail = `${describe(result)}; not sent again (the receiver may have it)`;
+    await deps.deliveries.record(event.id, channel, { outcome: 'unknown', attempts, detail });
+    return { outcome: 'unknown', detail };
   }
   const deliveries = Math.ceil(attempts / (deps.settings.retryDelaysMs.length + 1));
   const final = permanent(result) || deliveries >= deps.settings.maxDeliveries;

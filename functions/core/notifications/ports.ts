@@ -8,14 +8,32 @@ export interface PreferencesStore {
 
 export type Channel = 'webhook' | 'email';
 
+/**
+ * What became of one event on one channel. `unknown`: sent, but the receiver did not answer
+ * in time, so it may well have it; final, like `delivered` (never sent again).
+ */
 export interface DeliveryRecord {
-  outcome: 'delivered' | 'gave_up' | 'retrying';
+  outcome: 'delivered' | 'gave_up' | 'retrying' | 'unknown';
   attempts: number;
 }
 
-/** What became of each event on each channel, so a redelivered event is not sent twice. */
+/** How long a sender waits for a receiver's answer (webhook and SendGrid alike). */
+export const SEND_TIMEOUT_MS = 10_000;
+
+/** The answer to a claim: send it (this caller alone), it is settled, or another caller is sending it now. */
+export type DeliveryClaim =
+  | { state: 'claimed'; attempts: number }
+  | { state: 'settled'; record: DeliveryRecord }
+  | { state: 'busy' };
+
+/**
+ * What became of each event on each channel, so that an event is sent to a channel once: a
+ * delivery claims (event, channel) before it sends, for `leaseMs` (longer than a delivery can
+ * take); a second delivery of the same event meanwhile finds it busy. `record` settles the
+ * outcome and releases the claim.
+ */
 export interface DeliveryLog {
-  get(eventId: string, channel: Channel): Promise<DeliveryRecord | null>;
+  claim(eventId: string, channel: Channel, leaseMs: number): Promise<DeliveryClaim>;
   record(
     eventId: string,
     channel: Channel,
@@ -23,8 +41,11 @@ export interface DeliveryLog {
   ): Promise<void>;
 }
 
-/** An answer from the receiver, or why there was none (unreachable, refused address, timeout). */
-export type SendResult = { status: number } | { error: string; permanent: boolean };
+/**
+ * An answer from the receiver; why there was none (unreachable, refused address); or
+ * `unanswered`: the request went out whole and no answer came within the timeout.
+ */
+export type SendResult = { status: number } | { error: string; permanent: boolean } | { unanswered: string };
 
 export interface WebhookSender {
   post(url: string, body: string, headers: Record<string, string>): Promise<SendResult>;

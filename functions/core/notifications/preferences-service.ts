@@ -15,7 +15,7 @@ export interface PreferencesDeps {
   clock: Clock;
   random: Randomness;
   /** The local stack: http and loopback webhooks are allowed. */
-  allowPrivateWebhooks: boolean;
+  allowLoopbackWebhooks: boolean;
 }
 
 export async function getPreferences(
@@ -33,7 +33,7 @@ export async function putPreferences(
 ): Promise<NotificationPreferences> {
   const request = parseOrThrow(PutPreferencesRequest, body, 'preferences');
   if (request.webhook_url !== null) {
-    const problem = webhookUrlProblem(request.webhook_url, deps.allowPrivateWebhooks);
+    const problem = webhookUrlProblem(request.webhook_url, deps.allowLoopbackWebhooks);
     if (problem) {
       throw new ValidationError(`webhook_url ${problem}.`, [
         { field: 'webhook_url', rule: 'webhook_url', message: `webhook_url ${problem}` },

@@ -46,17 +46,57 @@ export const PutPreferencesRequest = z.strictObject({
 });
 export type PutPreferencesRequest = z.infer<typeof PutPreferencesRequest>;
 
-/** Addresses a webhook may not reach in production: anything but the public internet. */
-export function isPublicAddress(address: string): boolean {
-  if (!ipaddr.isValid(address)) return false;
-  let parsed = ipaddr.parse(address);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress())
-    parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  return parsed.range() === 'unicast';
+/**
+ * Why a webhook may not connect to this IP address, or null when it may: only the public
+ * internet. IPv4 must be ipaddr.js's `unicast` (every IANA special-purpose block is named
+ * otherwise). An IPv6 address that carries an IPv4 one in its low 32 bits, IPv4-mapped
+ * (`::ffff:a.b.c.d`) or IPv4-compatible (`::a.b.c.d`, deprecated), is judged as that IPv4
+ * address first; any other IPv6 address must be global unicast (2000::/3) outside every
+ * special-purpose block, which refuses site-local `fec0::/10`, NAT64, 6to4, Teredo and the
+ * rest. `allowLoopback` (the local stack's sinks) admits 127.0.0.0/8 and ::1, nothing else.
+ */
+export function addressProblem(address: string, allowLoopback = false): string | null {
+  if (!ipaddr.isValid(address)) return 'is not an IP address';
+  const parsed = ipaddr.parse(address);
+  let v4: ipaddr.IPv4 | null = parsed.kind() === 'ipv4' ? (parsed as ipaddr.IPv4) : null;
+  if (!v4) {
+    const v6 = parsed as ipaddr.IPv6;
+    const high = v6.parts.slice(0, 6);
+    if (v6.isIPv4MappedAddress()) v4 = v6.toIPv4Address();
+    else if (high.every((part) => part === 0) && v6.range() !== 'loopback') {
+      const [a, b] = v6.parts.slice(6) as [number, number];
+      v4 = new ipaddr.IPv4([a >> 8, a & 0xff, b >> 8, b & 0xff]);
+    } else {
+      const range = v6.range();
+      if (allowLoopback && range === 'loopback') return null;
+      if (range !== 'unicast' || !v6.match(ipaddr.IPv6.parse('2000::'), 3))
+        return `is a ${range === 'unicast' ? 'non-global' : range} IPv6 address, not a public one`;
+      return null;
+    }
+  }
+  const range = v4.range();
+  if (allowLoopback && range === 'loopback') return null;
+  return range === 'unicast' ? null : `is a ${range} address (${v4.toString()}), not a public one`;
 }
 
-/** Why a webhook URL cannot be used, or null. `allowPrivate`: the local stack (http, loopback). */
-export function webhookUrlProblem(raw: string, allowPrivate: boolean): string | null {
+/** Whether a webhook may connect to this address in production. */
+export function isPublicAddress(address: string): boolean {
+  return addressProblem(address) === null;
+}
+
+const LOCAL_NAMES = (host: string) =>
+  host === 'localhost' ||
+  host.endsWith('.localhost') ||
+  host.endsWith('.internal') ||
+  host.endsWith('.local');
+
+/**
+ * Why a webhook URL cannot be used, or null. Checked when it is saved and again before each
+ * send; a name is checked again when it resolves (the sender's lookup hook). `allowLoopback`:
+ * the local stack, whose sinks listen on loopback over http; every other private, link-local
+ * or metadata address stays refused there too.
+ */
+export function webhookUrlProblem(raw: string, allowLoopback: boolean): string | null {
   let url: URL;
   try {
     url = new URL(raw);
@@ -64,19 +104,15 @@ export function webhookUrlProblem(raw: string, allowPrivate: boolean): string | 
     return 'is not a URL; paste the full address, e.g. https://hooks.slack.com/services/…';
   }
   if (url.username || url.password) return 'must not carry a user name or password';
-  if (allowPrivate) {
-    return url.protocol === 'https:' || url.protocol === 'http:' ? null : 'must be an http(s) URL';
-  }
-  if (url.protocol !== 'https:') return 'must be an https:// URL';
+  if (allowLoopback) {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http(s) URL';
+  } else if (url.protocol !== 'https:') return 'must be an https:// URL';
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host.endsWith('.internal') ||
-    host.endsWith('.local')
-  )
-    return 'must be a public address, not a local or internal name';
-  if (ipaddr.isValid(host) && !isPublicAddress(host))
-    return 'must be a public address, not a private or local one';
+  if (ipaddr.isValid(host)) {
+    const problem = addressProblem(host, allowLoopback);
+    return problem ? `must be a public address: ${host} ${problem}` : null;
+  }
+  if (allowLoopback && (host === 'localhost' || host.endsWith('.localhost'))) return null;
+  if (LOCAL_NAMES(host)) return 'must be a public address, not a local or internal name';
   return null;
 }

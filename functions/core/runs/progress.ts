@@ -105,24 +105,52 @@ export function liveProgress(run: AttemptProgress): StoredProgress {
   return run.attempt_progress?.[String(attempt)] ?? emptyDelta();
 }
 
+const settled = (p: Counters) => p.completed + p.cached;
+
+/**
+ * The counters to show, which never go backwards across an orchestrator retry: a new attempt
+ * starts from nothing and re-reports what earlier ones finished as CACHED over its first
+ * seconds, so until its finished tasks (completed + cached) reach the most an earlier attempt
+ * had, that attempt's counters are shown.
+ */
+export function shownProgress(run: AttemptProgress): StoredProgress {
+  const current = run.orchestrator_attempt ?? 1;
+  let best = run.progress;
+  for (let attempt = 2; attempt <= current; attempt++) {
+    const next = run.attempt_progress?.[String(attempt)] ?? emptyDelta();
+    if (settled(next) >= settled(best)) best = next;
+  }
+  return best;
+}
+
 /**
  * Progress as shown: running and total_known derived from the counters; once the final
- * trace has been read, its task counts (in the metrics) replace the live ones.
+ * trace has been read, its task counts (in the metrics) replace the live ones. While a
+ * retried orchestrator catches up, the counters are the earlier attempt's (`shownProgress`)
+ * and `running` is what the current attempt runs.
  */
 export function progressView(run: AttemptProgress & Pick<Run, 'status' | 'metrics'>): Progress {
   const finished = isTerminal(run.status);
   const metrics: RunMetrics | null = run.metrics;
-  const live = liveProgress(run);
+  const current = liveProgress(run);
+  const live = shownProgress(run);
+  const runningOf = (counters: Counters | undefined) => (counters ? shown(counters, finished).running : 0);
+  const catchingUp = live !== current;
   const finalByProcess = new Map(metrics?.processes.map((p) => [p.process, p]) ?? []);
-  const names = new Set([...Object.keys(live.processes), ...finalByProcess.keys()]);
+  const names = new Set([
+    ...Object.keys(live.processes),
+    ...Object.keys(current.processes),
+    ...finalByProcess.keys(),
+  ]);
   const totals = withFinal(live, metrics?.tasks);
+  const whole = shown(totals, finished);
   return {
-    ...shown(totals, finished),
+    ...whole,
+    running: catchingUp ? runningOf(current) : whole.running,
     total_known: totals.submitted + Math.max(totals.cached, totals.announced),
     processes: Object.fromEntries(
-      [...names].map((name) => [
-        name,
-        shown(
+      [...names].map((name) => {
+        const counters = shown(
           withFinal(
             live.processes[name] ?? zeroCounters(),
             metrics
@@ -130,8 +158,9 @@ export function progressView(run: AttemptProgress & Pick<Run, 'status' | 'metric
               : undefined,
           ),
           finished,
-        ),
-      ]),
+        );
+        return [name, catchingUp ? { ...counters, running: runningOf(current.processes[name]) } : counters];
+      }),
     ),
     source: metrics ? 'final' : 'live',
   };

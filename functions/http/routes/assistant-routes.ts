@@ -5,6 +5,7 @@ import { ConversationId, parseChatRequest, UIMessage } from '../../core/assistan
 import type { AssistantStatus } from '../../core/assistant/ports';
 import {
   encodePart,
+  KEEP_ALIVE,
   STREAM_END,
   UI_STREAM_HEADERS,
   type UIStreamWriter,
@@ -18,6 +19,8 @@ export interface AssistantRouteDeps {
     ready(): Promise<void>;
     label: string | null;
     standIn: boolean;
+    /** How often a quiet stream gets a comment (`: keep-alive`), ms. */
+    keepAliveMs: number;
   };
 }
 
@@ -79,7 +82,11 @@ export function assistantRoutes(deps: AssistantRouteDeps): Route[] {
           contentType: 'text/event-stream',
         },
         { status: 400, description: 'an invalid request: details name each problem' },
-        { status: 429, description: "the user's limit (60/min) or the lab's key limit" },
+        {
+          status: 429,
+          description:
+            "the user's limit (60 turns in any 60 s), their share of the lab's model requests (ASSISTANT_USER_SHARE), or the lab's key limit; the message says which",
+        },
         { status: 503, description: 'not_configured: no Anthropic key (the message says how to set one)' },
       ],
       handler: async (ctx) => {
@@ -87,7 +94,7 @@ export function assistantRoutes(deps: AssistantRouteDeps): Route[] {
         const request = parseChatRequest(ctx.body);
         await assistant.ready();
         // Paid before the stream starts, so that a refusal is a plain 429.
-        await takeKeyCall(assistant);
+        await takeKeyCall(assistant, caller.email);
         const abort = new AbortController();
         let closed = false;
         ctx.res.on('close', () => {
@@ -107,7 +114,16 @@ export function assistantRoutes(deps: AssistantRouteDeps): Route[] {
             return closed;
           },
         };
-        await streamChatTurn(assistant, caller, request, writer, abort.signal);
+        // While the model thinks or a tool runs nothing else is sent: a comment line keeps
+        // proxies and load balancers from closing a quiet stream (SSE readers skip comments).
+        const keepAlive = setInterval(() => {
+          if (!closed) ctx.res.write(KEEP_ALIVE);
+        }, assistant.keepAliveMs);
+        try {
+          await streamChatTurn(assistant, caller, request, writer, abort.signal);
+        } finally {
+          clearInterval(keepAlive);
+        }
         if (!closed) ctx.res.end(STREAM_END);
         return null;
       },

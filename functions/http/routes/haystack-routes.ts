@@ -68,7 +68,7 @@ export function haystackRoutes(deps: HaystackRouteDeps): Route[] {
       summary: 'Ask a question: a HAYSTACK run, pending',
       tags: ['haystack'],
       auth: true,
-      rateLimit: 'launch',
+      rateLimit: 'haystack_launch',
       query: NoQuery,
       body: CreateHaystackRunRequest,
       responses: [

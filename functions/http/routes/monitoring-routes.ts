@@ -16,6 +16,7 @@ import { NotFoundError, ValidationError } from '../../core/shared/errors';
 import type { ObjectStore } from '../../core/shared/ports';
 import { describeError, type Logger } from '../../logging';
 import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
+import type { StreamSlots } from '../stream-slots';
 import { RunParams, runMissing } from './run-routes';
 
 const TaskParams = RunParams.extend({ task_id: z.string().max(20) });
@@ -31,6 +32,8 @@ export interface MonitoringDeps {
   logPollMs: number;
   /** SSE keep-alive comment interval. */
   heartbeatMs: number;
+  /** How many live views an instance holds, per user and in all, and for how long each. */
+  streams: StreamSlots;
 }
 
 const LogsQuery = z
@@ -85,6 +88,19 @@ function streamHeaders(ctx: RouteContext): void {
 
 function endSession(session: Session, ctx: RouteContext): void {
   if (session.isConnected) ctx.res.end();
+}
+
+/**
+ * A stream's slot and lifetime: the slot is given back when the response closes; at
+ * `maxSeconds` the stream ends cleanly (`onExpiry`) and the client reconnects where it was.
+ */
+function holdStream(deps: MonitoringDeps, ctx: RouteContext, onExpiry: () => void): void {
+  const release = deps.streams.take(requireCaller(ctx).email);
+  const expiry = setTimeout(onExpiry, deps.streams.limits.maxSeconds * 1000);
+  ctx.res.once('close', () => {
+    clearTimeout(expiry);
+    release();
+  });
 }
 
 export function monitoringRoutes(deps: MonitoringDeps): Route[] {
@@ -180,6 +196,10 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
       handler: async (ctx) => {
         const current = await run(ctx);
         const { query } = ctx;
+        let expired = false;
+        holdStream(deps, ctx, () => {
+          expired = true;
+        });
         streamHeaders(ctx);
         const session = await createSession(ctx.req, ctx.res, { keepAlive: deps.heartbeatMs, retry: 3_000 });
         const resumeFrom = /^\d+$/.test(session.lastId) ? Number(session.lastId) : undefined;
@@ -190,6 +210,11 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
           connected = false;
         });
         while (connected) {
+          if (expired) {
+            // Its time is up: the client comes back with Last-Event-ID, the offset reached.
+            endSession(session, ctx);
+            break;
+          }
           const latest = (await deps.runs.get(current.run_id)) ?? current;
           const log = await locateRunLog(deps.objects, current.run_id);
           offset = Math.min(offset, log.size);
@@ -222,10 +247,14 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
       responses: [{ status: 200, description: 'text/event-stream' }],
       handler: async (ctx) => {
         const first = await run(ctx);
+        let expire = () => {};
+        holdStream(deps, ctx, () => expire());
         streamHeaders(ctx);
         const session = await createSession(ctx.req, ctx.res, { keepAlive: deps.heartbeatMs, retry: 3_000 });
         let lastId = session.lastId;
         await new Promise<void>((resolve) => {
+          // Its time is up: the client comes back with Last-Event-ID and gets only what changed.
+          expire = () => finish();
           const stop = deps.runs.watch(
             first.run_id,
             (latest) => {

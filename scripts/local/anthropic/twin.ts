@@ -25,7 +25,9 @@ export type Fault =
   /** An `error` event after `afterText` characters of text (0: before any). */
   | { kind: 'stream_error'; afterText: number }
   /** The connection closes after `afterText` characters of text (0: before the first event). */
-  | { kind: 'drop'; afterText: number };
+  | { kind: 'drop'; afterText: number }
+  /** The request is read and never answered: no status, no event, the connection left open. */
+  | { kind: 'hang' };
 
 export interface RecordedRequest {
   method: string;
@@ -196,6 +198,7 @@ export class AnthropicTwin {
     }
     const request = body!;
     const fault = this.faults.shift();
+    if (fault?.kind === 'hang') return;
     if (fault?.kind === 'status') {
       answer(fault.status);
       const type =

@@ -154,6 +154,10 @@ describe('streamChatTurn', () => {
         conversations,
         clock: { now: () => new Date('2026-11-27T12:00:00Z') },
         keyLimit: { consume: async () => ({ allowed: true, limit: 60, remaining: 59, resetSeconds: 60 }) },
+        userKeyShare: {
+          consume: async () => ({ allowed: true, limit: 30, remaining: 29, resetSeconds: 60 }),
+        },
+        turn: { deadlineMs: 100_000, firstTokenMs: 30_000 },
         maxSteps: 3,
         newId: () => `id${++ids}`,
         audit: () => {},

@@ -15,11 +15,32 @@ describe('webhook URLs in production', () => {
     ['https://user:pw@example.org/arc', /user name or password/],
     ['https://localhost/arc', /local or internal/],
     ['https://metadata.google.internal/computeMetadata', /local or internal/],
-    ['https://127.0.0.1/arc', /private or local/],
-    ['https://10.1.2.3/arc', /private or local/],
-    ['https://169.254.169.254/latest', /private or local/],
-    ['https://[::1]/arc', /private or local/],
-    ['https://[::ffff:192.168.0.1]/arc', /private or local/],
+    ['https://127.0.0.1/arc', /loopback/],
+    ['https://10.1.2.3/arc', /private/],
+    ['https://169.254.169.254/latest', /linkLocal/],
+    ['https://[::1]/arc', /loopback/],
+    ['https://[::ffff:192.168.0.1]/arc', /private/],
+    // IPv4-compatible IPv6 carries the metadata server and loopback past a naive check.
+    ['https://[::169.254.169.254]/latest', /linkLocal/],
+    ['https://[::a9fe:a9fe]/latest', /linkLocal/],
+    ['https://[::127.0.0.1]/arc', /loopback/],
+    ['https://[::7f00:1]/arc', /loopback/],
+    ['https://[::]/arc', /unspecified/],
+    ['https://0.0.0.0/arc', /unspecified/],
+    // Site-local (deprecated, still routed inside some networks), unique-local, NAT64, 6to4, Teredo.
+    ['https://[fec0::1]/arc', /non-global/],
+    ['https://[fd00::1]/arc', /uniqueLocal/],
+    ['https://[64:ff9b::a9fe:a9fe]/arc', /rfc6052/],
+    ['https://[2002:a9fe:a9fe::1]/arc', /6to4/],
+    ['https://[2001::1]/arc', /teredo/],
+    ['https://[fe80::1]/arc', /linkLocal/],
+    ['https://100.64.0.1/arc', /carrierGradeNat/],
+    ['https://192.0.2.10/arc', /reserved/],
+    // Numeric spellings the URL parser turns into 127.0.0.1.
+    ['https://2130706433/arc', /loopback/],
+    ['https://0x7f.1/arc', /loopback/],
+    ['https://[2606:4700::1111]/arc', null],
+    ['https://1.1.1.1/arc', null],
     ['not a url', /not a URL/],
   ])('%s', (url, problem) => {
     const found = webhookUrlProblem(url, false);
@@ -27,9 +48,15 @@ describe('webhook URLs in production', () => {
     else expect(found).toMatch(problem);
   });
 
-  it('allows http and loopback only on a local stack', () => {
+  it('allows http and loopback only on a local stack, and no other private address', () => {
     expect(webhookUrlProblem('http://127.0.0.1:9000/hook', true)).toBeNull();
+    expect(webhookUrlProblem('http://[::1]:9000/hook', true)).toBeNull();
+    expect(webhookUrlProblem('http://localhost:9000/hook', true)).toBeNull();
     expect(webhookUrlProblem('file:///etc/passwd', true)).toMatch(/http\(s\)/);
+    expect(webhookUrlProblem('http://169.254.169.254/computeMetadata/v1/', true)).toMatch(/linkLocal/);
+    expect(webhookUrlProblem('http://[::a9fe:a9fe]/', true)).toMatch(/linkLocal/);
+    expect(webhookUrlProblem('http://10.0.0.5/hook', true)).toMatch(/private/);
+    expect(webhookUrlProblem('http://metadata.google.internal/', true)).toMatch(/local or internal/);
   });
 });
 
@@ -95,7 +122,11 @@ function deps(answers: SendResult[], maxDeliveries = 2) {
       put: async () => {},
     },
     deliveries: {
-      get: async (id, channel) => log.get(`${id}|${channel}`) ?? null,
+      claim: async (id, channel) => {
+        const record = log.get(`${id}|${channel}`);
+        if (record && record.outcome !== 'retrying') return { state: 'settled', record };
+        return { state: 'claimed', attempts: record?.attempts ?? 0 };
+      },
       record: async (id, channel, record) => void log.set(`${id}|${channel}`, record),
     },
     webhooks: {
@@ -133,5 +164,31 @@ describe('the notifier', () => {
     expect((await notify(fine.d, event)).webhook?.outcome).toBe('delivered');
     expect((await notify(fine.d, event)).webhook?.outcome).toBe('already_delivered');
     expect(fine.sent).toHaveLength(2);
+  });
+
+  it('takes a 3xx as final (redirects are not followed) and sends nothing again', async () => {
+    const moved = deps([{ status: 301 }]);
+    expect((await notify(moved.d, event)).webhook).toMatchObject({
+      outcome: 'gave_up',
+      detail: 'answered 301 after 1 attempt(s)',
+    });
+    expect((await notify(moved.d, event)).webhook?.outcome).toBe('gave_up');
+    expect(moved.sent).toHaveLength(1);
+  });
+
+  it('records a request that went out but got no answer as unknown, and never sends it again', async () => {
+    const slow = deps([{ unanswered: 'no answer within 10 s' }]);
+    const first = await notify(slow.d, event);
+    expect(first.webhook).toMatchObject({ outcome: 'unknown', detail: expect.stringMatching(/may have it/) });
+    expect(slow.log.get(`${event.id}|webhook`)).toMatchObject({ outcome: 'unknown', attempts: 1 });
+    expect((await notify(slow.d, event)).webhook?.outcome).toBe('unknown');
+    expect(slow.sent).toHaveLength(1);
+  });
+
+  it('sends nothing while another delivery holds the claim, and asks to be delivered again', async () => {
+    const busy = deps([]);
+    busy.d.deliveries.claim = async () => ({ state: 'busy' });
+    await expect(notify(busy.d, event)).rejects.toBeInstanceOf(RetryLaterError);
+    expect(busy.sent).toHaveLength(0);
   });
 });

@@ -92,4 +92,32 @@ describe('orchestrator attempts', () => {
       total_known: 11,
     });
   });
+
+  it('never shows fewer finished tasks while a retried attempt catches up', () => {
+    // Attempt 1 finished 8 of 11 and had 1 running when its VM went; attempt 2 re-reports
+    // the 8 as cached over its first seconds, then goes on.
+    const first = { ...emptyProgress(), submitted: 9, completed: 8, processes: {} };
+    const states = [
+      { ...emptyProgress() },
+      { ...emptyProgress(), announced: 8 },
+      { ...emptyProgress(), announced: 8, cached: 5, submitted: 1 },
+      { ...emptyProgress(), announced: 8, cached: 8, submitted: 1 },
+      { ...emptyProgress(), announced: 8, cached: 8, submitted: 2, completed: 1 },
+    ];
+    const shown = states.map((second) =>
+      progressView({
+        progress: first,
+        orchestrator_attempt: 2,
+        attempt_progress: { '2': second },
+        status: 'running',
+        metrics: null,
+      }),
+    );
+    const finished = shown.map((p) => p.completed + p.cached);
+    expect(finished).toEqual([8, 8, 8, 8, 9]);
+    for (const [i, n] of finished.entries()) if (i > 0) expect(n).toBeGreaterThanOrEqual(finished[i - 1]!);
+    // While it catches up, what runs is the new attempt's (nothing, then its one task).
+    expect(shown.map((p) => p.running)).toEqual([0, 0, 1, 1, 1]);
+    expect(shown.at(-1)!.total_known).toBe(10);
+  });
 });

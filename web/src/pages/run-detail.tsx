@@ -6,13 +6,19 @@ import { progressView } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
 import { formatDuration, formatTime, plural, runDuration } from '../../../functions/core/shared/format';
 import { isTerminal, type RunStatus, STATUS_RANK } from '../../../functions/core/shared/run-status';
-import { AssistantDrawer } from '../assistant/drawer';
 import { ErrorNote, Loading, ProgressBar, StatusBadge } from '../components/ui';
 import { type RecoveryPrefill, RunActions } from '../detail/actions';
 import { FilesPanel } from '../detail/files';
 import { LabelsEditor } from '../detail/labels';
 import { LogTail } from '../detail/log-tail';
-import { MetricsPanel } from '../detail/metrics';
+import { lazy } from '../lazy';
+
+const AssistantDrawer = lazy(
+  () => import('../assistant/drawer').then((m) => m.AssistantDrawer),
+  'the assistant',
+);
+const MetricsPanel = lazy(() => import('../detail/metrics').then((m) => m.MetricsPanel), 'the charts');
+
 import { TasksTable } from '../detail/tasks';
 import { type Session, useRecoveryChain, useRun, useRunEvents } from '../live';
 import { useNow } from '../use-now';
