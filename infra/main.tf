@@ -64,14 +64,66 @@ locals {
     ANTHROPIC_MODEL           = var.anthropic_model
   }
   # invoker: the one identity allowed to call a private function.
+  # Sizing (the capacity model, docs/ARCHITECTURE.md §14): Node serves many requests at once
+  # on one instance, so the HTTP functions take up to `concurrency` each; above 1 that needs a
+  # whole vCPU. A live view (SSE) holds one of the api's slots for up to SSE_MAX_SECONDS, at
+  # most SSE_STREAMS_PER_INSTANCE (60) of its 80. The sweeper runs alone, once an interval.
   http_functions = {
-    api            = { entry = "api", public = true, invoker = null }
-    prepareRun     = { entry = "prepareRun", public = false, invoker = "workflows" }
-    reconcileRun   = { entry = "reconcileRun", public = false, invoker = "workflows" }
-    sweepStaleRuns = { entry = "sweepStaleRuns", public = false, invoker = "scheduler" }
+    api = {
+      entry         = "api"
+      public        = true
+      invoker       = null
+      concurrency   = 80
+      cpu           = "1"
+      memory        = "1Gi"
+      min_instances = var.api_min_instances
+      max_instances = var.api_max_instances
+    }
+    prepareRun = {
+      entry         = "prepareRun"
+      public        = false
+      invoker       = "workflows"
+      concurrency   = 20
+      cpu           = "1"
+      memory        = "512Mi"
+      min_instances = 0
+      max_instances = 20
+    }
+    reconcileRun = {
+      entry         = "reconcileRun"
+      public        = false
+      invoker       = "workflows"
+      concurrency   = 20
+      cpu           = "1"
+      memory        = "512Mi"
+      min_instances = 0
+      max_instances = 20
+    }
+    sweepStaleRuns = {
+      entry         = "sweepStaleRuns"
+      public        = false
+      invoker       = "scheduler"
+      concurrency   = 1
+      cpu           = "0.333"
+      memory        = "512Mi"
+      min_instances = 0
+      max_instances = 2
+    }
     # HAYSTACK's API under /api/v1 (its runs take the same workflow steps as every kind's).
-    haystack = { entry = "haystack", public = true, invoker = null }
+    haystack = {
+      entry         = "haystack"
+      public        = true
+      invoker       = null
+      concurrency   = 40
+      cpu           = "1"
+      memory        = "512Mi"
+      min_instances = 0
+      max_instances = 20
+    }
   }
+  # The event functions each take events concurrently too: chunk uploads of 100 running runs
+  # reach onRunArtifact at up to 40 a second (§14).
+  event_function_sizing = { concurrency = 10, cpu = "1", memory = "512Mi", max_instances = 30 }
   event_functions = {
     onBatchJobEvent = {
       event_type = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -533,10 +585,13 @@ resource "google_cloudfunctions2_function" "http" {
   }
 
   service_config {
-    available_memory      = "512Mi"
-    timeout_seconds       = 120
-    max_instance_count    = 20
-    service_account_email = google_service_account.sa["functions"].email
+    available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
+    max_instance_request_concurrency = each.value.concurrency
+    min_instance_count               = each.value.min_instances
+    max_instance_count               = each.value.max_instances
+    timeout_seconds                  = 120
+    service_account_email            = google_service_account.sa["functions"].email
     # The api function also serves the page (dist/web, deployed as web/ inside its source).
     environment_variables = merge(local.common_env, { NODE_ENV = "production" }, each.key == "api" ? { WEB_DIR = "web" } : {})
     # The frontends only through the load balancer (and so IAP); the workflow's and the
@@ -608,12 +663,14 @@ resource "google_cloudfunctions2_function" "event" {
   }
 
   service_config {
-    available_memory      = "512Mi"
-    timeout_seconds       = 120
-    max_instance_count    = 20
-    service_account_email = google_service_account.sa["functions"].email
-    environment_variables = merge(local.common_env, { NODE_ENV = "production" })
-    ingress_settings      = "ALLOW_INTERNAL_ONLY"
+    available_memory                 = local.event_function_sizing.memory
+    available_cpu                    = local.event_function_sizing.cpu
+    max_instance_request_concurrency = local.event_function_sizing.concurrency
+    max_instance_count               = local.event_function_sizing.max_instances
+    timeout_seconds                  = 120
+    service_account_email            = google_service_account.sa["functions"].email
+    environment_variables            = merge(local.common_env, { NODE_ENV = "production" })
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
   }
 
   event_trigger {

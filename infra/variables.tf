@@ -167,3 +167,15 @@ variable "release" {
   type        = string
   default     = "unreleased"
 }
+
+variable "api_min_instances" {
+  description = "Warm instances of the api function: a cold start reads Firestore before it answers (about 3x a bare function's). 0 saves the idle cost."
+  type        = number
+  default     = 1
+}
+
+variable "api_max_instances" {
+  description = "The most api instances; each serves up to 80 requests at once (ARCHITECTURE §14)."
+  type        = number
+  default     = 20
+}

@@ -39,6 +39,13 @@ export const GOALS: Goal[] = [
     format: times,
   },
   {
+    figure: 'api cold start to GET /api/runs ÷ a bare function doing the same Firestore reads',
+    goal: '≤ 1.2×',
+    value: (r) => at(r, 'cold', 'api_runs_over_bare_firestore'),
+    met: (v) => v <= 1.2,
+    format: times,
+  },
+  {
     figure: 'slowest other function to its first answer ÷ bare hello-world',
     goal: '≤ 1.5×',
     value: (r) => at(r, 'cold', 'slowest_other', 'ratio'),
@@ -75,6 +82,20 @@ export const GOALS: Goal[] = [
     goal: '≥ 0.7×',
     value: (r) => at(r, 'load', 'throughput_ratio'),
     met: (v) => v >= 0.7,
+    format: times,
+  },
+  {
+    figure: 'GET routes under 50 clients ÷ a bare function doing the same reads',
+    goal: '≥ 0.8×',
+    value: (r) => at(r, 'load', 'throughput_over_bare'),
+    met: (v) => v >= 0.8,
+    format: times,
+  },
+  {
+    figure: 'GET routes under 50 clients: p99 ÷ the bare function’s p99',
+    goal: '≤ 3×',
+    value: (r) => at(r, 'load', 'p99_over_bare_p99'),
+    met: (v) => v <= 3,
     format: times,
   },
   {

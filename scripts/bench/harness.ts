@@ -2,6 +2,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newRunRecord } from '../../functions/core/runs/run-service';
@@ -246,4 +247,38 @@ export function benchRunRecord(
     session_id: randomUUID(),
     ...fields,
   });
+}
+
+/**
+ * The real floor for the api (issue 31): a bare Functions Framework function that reads
+ * Firestore with the same client and the same queries as `GET /api/runs` (a page of the
+ * user's runs newest first, and their count) and `GET /api/runs/{id}` (one document), and
+ * answers JSON. No routing, validation, auth, logging or views: what is left is the cost of
+ * serving HTTP and reading Firestore, which the api cannot go below.
+ */
+export async function writeBareFirestoreFunction(dir: string, user: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module', main: 'index.js' }));
+  await writeFile(
+    join(dir, 'index.js'),
+    `import * as functions from '@google-cloud/functions-framework';
+import { FieldPath, Firestore } from '@google-cloud/firestore';
+let db;
+functions.http('bare', async (req, res) => {
+  db ??= new Firestore({ projectId: process.env.GOOGLE_CLOUD_PROJECT });
+  const runs = db.collection('runs');
+  const one = /^\\/runs\\/([\\w-]+)$/.exec(req.path);
+  if (one) {
+    const doc = await runs.doc(one[1]).get();
+    return res.status(doc.exists ? 200 : 404).json(doc.data() ?? null);
+  }
+  const query = runs
+    .where('user_email', '==', ${JSON.stringify(user)})
+    .orderBy('created_at', 'desc')
+    .orderBy(FieldPath.documentId(), 'desc');
+  const [page, total] = await Promise.all([query.limit(26).get(), query.count().get()]);
+  res.json({ runs: page.docs.map((d) => d.data()), total: total.data().count });
+});
+`,
+  );
 }

@@ -10,7 +10,16 @@ import { createFirestore } from '../../../functions/deps';
 import { buildFunctions, formatBytes } from '../../build';
 import { serveBatch } from '../../local/grpc/batch-service';
 import { LocalBatch } from '../../local/local-batch';
-import { type Backends, benchRunRecord, median, ms, root, startFunction, stopChild } from '../harness';
+import {
+  type Backends,
+  benchRunRecord,
+  median,
+  ms,
+  root,
+  startFunction,
+  stopChild,
+  writeBareFirestoreFunction,
+} from '../harness';
 
 const ROUNDS = 5;
 const USER = 'bench@example.com';
@@ -178,10 +187,18 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
   };
   const requests = firstRequests(runId, `projects/${PROJECT}/locations/us-central1/jobs/nf-${runId}`);
 
+  const bareDir = join(root, '.bench', 'bare-firestore');
+  await writeBareFirestoreFunction(bareDir, USER);
+  const bareEnv = { FIRESTORE_EMULATOR_HOST: backends.emulator.host, GOOGLE_CLOUD_PROJECT: PROJECT };
+  const bareFirestore: number[] = [];
   const hello: number[] = [];
   const measured: Record<string, Record<string, number[]>> = {};
   const statuses: Record<string, Record<string, number>> = {};
   for (let round = 0; round < ROUNDS; round++) {
+    // The floor for GET /api/runs: the same Firestore reads behind a bare function.
+    const bare = await startFunction(bareDir, 'bare', bareEnv, [], { path: '/runs' });
+    bareFirestore.push(bare.startMs);
+    await stopChild(bare.child);
     for (const fn of built) {
       for (const request of requests[fn.name] ?? []) {
         // Alternate with the hello-world, so that disk cache and CPU state favour neither side.
@@ -201,7 +218,11 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
   await batch.shutdown();
 
   const helloMs = median(hello);
+  const bareMs = median(bareFirestore);
   console.log(`bare Functions Framework hello-world: ${ms(helloMs)} (median of ${hello.length})`);
+  console.log(
+    `bare function reading Firestore as GET /api/runs does: ${ms(bareMs)} (median of ${bareFirestore.length})`,
+  );
   const functions: Record<string, unknown> = {};
   let worst = { name: '', label: '', ratio: 0 };
   for (const fn of built) {
@@ -226,8 +247,14 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
           .join(';  '),
     );
   }
+  const apiRuns = median(measured.api?.['GET /api/runs'] ?? []);
+  console.log(
+    `api cold start to GET /api/runs ÷ the bare Firestore function: ${(apiRuns / bareMs).toFixed(2)}×`,
+  );
   return {
     hello_world_ms: helloMs,
+    bare_firestore_ms: bareMs,
+    api_runs_over_bare_firestore: apiRuns / bareMs,
     rounds: ROUNDS,
     functions,
     slowest_other: worst,

@@ -3,7 +3,16 @@ import { FirestoreRunStore } from '../../../functions/adapters/firestore-run-sto
 import { loadConfig } from '../../../functions/config';
 import { createFirestore } from '../../../functions/deps';
 import { buildFunctions } from '../../build';
-import { type Backends, benchRunRecord, ms, percentile, root, startFunction, stopChild } from '../harness';
+import {
+  type Backends,
+  benchRunRecord,
+  ms,
+  percentile,
+  root,
+  startFunction,
+  stopChild,
+  writeBareFirestoreFunction,
+} from '../harness';
 
 const CLIENTS = 50;
 const SECONDS = 15;
@@ -99,6 +108,27 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
   } finally {
     await stopChild(fn.child);
   }
+  // The same reads behind a bare Functions Framework function: HTTP and Firestore, nothing else.
+  const bareDir = `${root}/.bench/bare-firestore-load`;
+  await writeBareFirestoreFunction(bareDir, USER);
+  const bareFn = await startFunction(
+    bareDir,
+    'bare',
+    { FIRESTORE_EMULATOR_HOST: backends.emulator.host, GOOGLE_CLOUD_PROJECT: project },
+    [],
+    { path: '/runs' },
+  );
+  let bare: Awaited<ReturnType<typeof drive>>;
+  try {
+    bare = await drive(CLIENTS, async (i) => {
+      const path = i % 2 === 0 ? '/runs' : `/runs/${ids[i % RUNS]}`;
+      const response = await fetch(`${bareFn.url}${path}`);
+      await response.arrayBuffer();
+      return response.status === 200;
+    });
+  } finally {
+    await stopChild(bareFn.child);
+  }
   // The same reads, straight to the same emulator: the list (a page and its count) and the run.
   const runs = db.collection('runs');
   const direct = await drive(CLIENTS, async (i) => {
@@ -113,11 +143,16 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
   });
   await db.terminate();
   const ratio = viaApi.rps / direct.rps;
+  const overBare = viaApi.rps / bare.rps;
+  const p99OverBare = viaApi.p99 / bare.p99;
   const tail = viaApi.p99 / viaApi.p50;
   // The emulator's own tail: the same reads issued directly, with no API in the way.
   const directTail = direct.p99 / direct.p50;
   console.log(
     `api: ${Math.round(viaApi.rps)}/s, p50 ${ms(viaApi.p50)}, p95 ${ms(viaApi.p95)}, p99 ${ms(viaApi.p99)} (${viaApi.failures} failed); direct: ${Math.round(direct.rps)}/s, p50 ${ms(direct.p50)}, p99 ${ms(direct.p99)} → throughput ${ratio.toFixed(2)}× direct, p99 ${tail.toFixed(1)}× p50 (direct: ${directTail.toFixed(1)}×)`,
+  );
+  console.log(
+    `bare function, the same reads: ${Math.round(bare.rps)}/s, p50 ${ms(bare.p50)}, p99 ${ms(bare.p99)} → api throughput ${overBare.toFixed(2)}× the bare function's, api p99 ${p99OverBare.toFixed(2)}× its p99`,
   );
   return {
     clients: CLIENTS,
@@ -125,6 +160,9 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
     api: viaApi,
     direct,
     throughput_ratio: ratio,
+    bare,
+    throughput_over_bare: overBare,
+    p99_over_bare_p99: p99OverBare,
     p99_over_p50: tail,
     direct_p99_over_p50: directTail,
   };

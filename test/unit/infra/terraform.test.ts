@@ -12,6 +12,7 @@ import { parse } from '@cdktn/hcl2json';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, REQUIRED_ON_CLOUD } from '../../../functions/config';
 import { assistantEnv } from '../../../functions/config/assistant';
+import { runsEnv } from '../../../functions/config/runs';
 import { FUNCTIONS } from '../../../scripts/build';
 import { expectedTriggers } from '../../../scripts/doctor/checks';
 
@@ -139,6 +140,48 @@ describe('the Terraform in infra/', () => {
     expect(iapInvoker.role).toBe('roles/run.invoker');
     expect(iapInvoker.member).toBe(ref('local.iap_service_agent'));
     expect(local<string>('iap_service_agent')).toMatch(/@gcp-sa-iap\.iam\.gserviceaccount\.com$/);
+  });
+
+  it('sizes the functions to the capacity model: concurrency with a whole vCPU, a warm api, live views that fit', () => {
+    interface Sizing {
+      concurrency: number;
+      cpu: string;
+      memory: string;
+      min_instances: number | string;
+      max_instances: number | string;
+    }
+    const http = local<Record<string, Sizing>>('http_functions');
+    const events = local<Sizing>('event_function_sizing');
+    for (const [name, fn] of Object.entries({ ...http, events })) {
+      expect(fn.concurrency, name).toBeGreaterThanOrEqual(1);
+      // Cloud Run serves more than one request at a time only with at least one vCPU.
+      if (fn.concurrency > 1) expect(Number(fn.cpu), `${name}'s cpu`).toBeGreaterThanOrEqual(1);
+    }
+    // The api serves the lab: many requests at once per instance, one instance kept warm.
+    expect(http.api!.concurrency).toBeGreaterThanOrEqual(80);
+    expect(http.api!.min_instances).toBe(ref('var.api_min_instances'));
+    expect(tf.variable.api_min_instances![0]!.default).toBeGreaterThanOrEqual(1);
+    expect(http.api!.max_instances).toBe(ref('var.api_max_instances'));
+    // The resources read what the locals say.
+    const httpConfig = first(resource('google_cloudfunctions2_function', 'http'), 'service_config');
+    expect(httpConfig).toMatchObject({
+      max_instance_request_concurrency: ref('each.value.concurrency'),
+      available_cpu: ref('each.value.cpu'),
+      available_memory: ref('each.value.memory'),
+      min_instance_count: ref('each.value.min_instances'),
+      max_instance_count: ref('each.value.max_instances'),
+    });
+    const eventConfig = first(resource('google_cloudfunctions2_function', 'event'), 'service_config');
+    expect(eventConfig.max_instance_request_concurrency).toBe(ref('local.event_function_sizing.concurrency'));
+    // Live views leave the api room for requests, and end (like a chat turn) inside its timeout.
+    const runs = runsEnv.parse({});
+    expect(runs.SSE_STREAMS_PER_INSTANCE).toBeLessThan(http.api!.concurrency);
+    const timeout = httpConfig.timeout_seconds as number;
+    expect(runsEnv.shape.SSE_MAX_SECONDS.safeParse(String(timeout)).success).toBe(false);
+    expect(runs.SSE_MAX_SECONDS).toBeLessThan(timeout);
+    const assistant = assistantEnv.parse({});
+    expect(assistant.ASSISTANT_TURN_DEADLINE_SECONDS).toBeLessThan(timeout);
+    expect(assistantEnv.shape.ASSISTANT_TURN_DEADLINE_SECONDS.safeParse(String(timeout)).success).toBe(false);
   });
 
   it('labels every function with the release doctor checks, and names the backends as doctor reads them', () => {
