@@ -49,6 +49,7 @@ function toEmulator(
 
 export async function connect(): Promise<Session> {
   const token = await api<SessionToken>('/api/session/token');
+  performance.mark('arc:session-token');
   let app: FirebaseApp;
   let db: Firestore;
   if (token.kind === 'emulator') {
@@ -285,6 +286,7 @@ export function useRunsPage(
     return onSnapshot(
       query(collection(session.db, 'runs'), ...constraints),
       (snapshot) => {
+        performance.mark('arc:runs-snapshot');
         const docs = snapshot.docs.slice(0, pageSize);
         setLive({
           state: 'ready',
@@ -300,10 +302,12 @@ export function useRunsPage(
     );
   }, [session, key, pageSize, after]);
 
-  // The count of matching runs; counted again when the first page changes (a run was added).
-  const firstId = live.state === 'ready' && !after ? live.value.runs[0]?.run_id : undefined;
+  // The count of matching runs, once the page is shown (it must not hold the page up), and again
+  // when the first page changes (a run was added).
+  const ready = live.state === 'ready';
+  const firstId = ready && !after ? live.value.runs[0]?.run_id : undefined;
   useEffect(() => {
-    if (filters.search.trim()) return;
+    if (filters.search.trim() || !ready) return;
     let cancelled = false;
     getCountFromServer(
       query(collection(session.db, 'runs'), ...baseConstraints(session, filters), ...withLabel(filters)),
@@ -317,7 +321,7 @@ export function useRunsPage(
     return () => {
       cancelled = true;
     };
-  }, [session, key, firstId]);
+  }, [session, key, firstId, ready]);
 
   if (live.state !== 'ready') return live;
   return { state: 'ready', value: { ...live.value, total: live.value.total ?? total } };
