@@ -3,7 +3,8 @@ import { lookup as dnsLookup } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { SEND_TIMEOUT_MS, type SendResult, type WebhookSender } from '../core/notifications/ports';
-import { addressProblem, webhookUrlProblem } from '../core/notifications/preferences';
+import { webhookUrlProblem } from '../core/notifications/preferences';
+import { addressProblem } from '../core/shared/addresses';
 
 /**
  * POSTs a notification to a user's webhook. The address is checked when the name resolves,

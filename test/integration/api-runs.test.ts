@@ -110,6 +110,26 @@ describe('POST /api/runs', () => {
     expect(run.params.my_flag).toBe(true);
   });
 
+  it('launches with https:// and ftp:// reads, as nf-core sheets name them, warning that nothing checked them', async () => {
+    const remote = [
+      'sample,fastq_1,fastq_2,expected_cells',
+      'SAMPLE_1,https://raw.githubusercontent.com/nf-core/test-datasets/scrnaseq/testdata/S10_L001_R1_001.fastq.gz,ftp://ftp.sra.ebi.ac.uk/vol1/fastq/SRR100/030/SRR10070130/SRR10070130_2.fastq.gz,5000',
+    ].join('\n');
+    const run = await create(ALICE, { samplesheet_csv: remote });
+    expect(run.status).toBe('pending');
+    expect(run.param_warnings).toEqual([
+      expect.stringMatching(
+        /^Row 1, column fastq_1: https:\/\/raw\.githubusercontent\.com\/.* is fetched by Nextflow when a task needs it/,
+      ),
+      expect.stringMatching(
+        /^Row 1, column fastq_2: ftp:\/\/ftp\.sra\.ebi\.ac\.uk\/.* is fetched by Nextflow/,
+      ),
+    ]);
+    // Kept as given, for Nextflow to fetch on the task's VM.
+    const stored = (await api.deps.objects.read(`runs/${run.run_id}/request/samplesheet.csv`)).toString();
+    expect(stored).toContain('https://raw.githubusercontent.com/');
+  });
+
   it('creates the user on first sight and refreshes last_login_at', async () => {
     await request(`${api.url}/api/runs`, { headers: asUser('carol@example.com') });
     const first = (await api.firestore.collection('users').doc('carol@example.com').get()).data();

@@ -55,7 +55,7 @@ describe('every problem at once', () => {
     expect(preview.body.message).toMatch(/^The run request has 6 problem\(s\)/);
     const local = preview.body.problems!.find((p) => p.rule === 'gs_path')!;
     expect(local.message).toBe(
-      'Row 1, column fastq_1: "reads/S1_R1.fastq.gz" must be a gs:// path in Cloud Storage; the pipeline runs on Google Batch, which cannot read local, s3:// or https:// paths.',
+      'Row 1, column fastq_1: "reads/S1_R1.fastq.gz" must be a gs://, https:// or ftp:// address; the pipeline runs on Google Batch, which cannot read a path on your machine.',
     );
     // The schema's own errorMessage, where it has one.
     expect(preview.body.problems!.find((p) => p.rule === 'pattern')!.message).toMatch(

@@ -1,6 +1,7 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { parse as parseYaml } from 'yaml';
+import { hostProblem } from '../shared/addresses';
 import type { FieldProblem } from '../shared/errors';
 import { compileSchema, type JsonSchema, schemaProblems } from '../shared/json-schema';
 import { type ExistsField, existsFields } from './params';
@@ -30,6 +31,9 @@ export interface SamplesheetValidation {
 export const MAX_REPORTED_ERRORS = 200;
 /** Data rows a samplesheet may have: a sequencing run of several flow cells fits many times over. */
 export const MAX_SAMPLESHEET_ROWS = 20_000;
+/** An input Nextflow stages itself from the internet: http(s) or ftp with a host and a path. */
+const REMOTE_INPUT = /^(?:https?|ftp):\/\/[^\s/?#]+\/\S+$/i;
+
 /** Characters a cell may hold: a gs:// URI is at most 1,024 bytes of object name plus the bucket. */
 export const MAX_CELL_CHARS = 2_048;
 /** Columns a header may name. */
@@ -340,7 +344,11 @@ export function validateSamplesheet(
   }
   const unknown = header.filter((cell) => cell !== '' && !Object.hasOwn(properties, cell));
   if (unknown.length > 0) {
-    result.warnings.push(`Unrecognised columns are ignored by the pipeline: ${unknown.join(', ')}.`);
+    // Not "ignored": a pipeline may read a column its schema does not declare (contrast
+    // variables, say); what is known is that nf-schema does not check it.
+    result.warnings.push(
+      `Columns not in the pipeline's samplesheet schema (nothing checks them here; the pipeline may or may not read them): ${unknown.join(', ')}.`,
+    );
     for (const column of unknown)
       located.push({
         row: 0,
@@ -443,17 +451,45 @@ export function validateSamplesheet(
         });
       }
     }
-    // Input files must be in Cloud Storage: a local, s3:// or https:// path passes the schema
-    // but the tasks on Google Batch cannot read it, so the run would fail later.
+    // Input files in Cloud Storage are checked before launch. Nextflow itself stages
+    // http(s):// and ftp:// inputs into the work directory when a task needs them (nf-core's
+    // own sheets point at ENA and GitHub this way): accepted, with a warning that nobody looks
+    // before launch (the functions never fetch a user's URL: that would be request forgery).
+    // A local path exists on nobody's machine but the user's, and s3:// needs AWS credentials
+    // the platform does not hold: the run would fail later, so they are refused now.
     for (const column of fileColumns) {
       const value = values[column];
       if (typeof value !== 'string' || value.startsWith('gs://') || flagged.has(column)) continue;
+      const remote = REMOTE_INPUT.test(value) ? new URL(value) : null;
+      const inside = remote ? hostProblem(remote) : null;
+      if (remote && inside) {
+        // The task's VM would fetch it from inside Google's network: the metadata server,
+        // or a neighbour, is not an input.
+        valid = false;
+        report({
+          row,
+          column,
+          rule: 'public_address',
+          message: `Row ${row}, column ${column}: ${inside}; an input must be in Cloud Storage (gs://) or on the public internet.`,
+        });
+        continue;
+      }
+      if (remote) {
+        warn({
+          row,
+          column,
+          message: `Row ${row}, column ${column}: ${value.slice(0, 200)} is fetched by Nextflow when a task needs it; it is not checked before launch, so a wrong address fails the run then.`,
+        });
+        continue;
+      }
       valid = false;
       report({
         row,
         column,
         rule: 'gs_path',
-        message: `Row ${row}, column ${column}: "${value.slice(0, 200)}" must be a gs:// path in Cloud Storage; the pipeline runs on Google Batch, which cannot read local, s3:// or https:// paths.`,
+        message: value.startsWith('s3://')
+          ? `Row ${row}, column ${column}: "${value.slice(0, 200)}" is in Amazon S3, which this platform holds no credentials for; copy it to Cloud Storage (gs://) or give its https:// address.`
+          : `Row ${row}, column ${column}: "${value.slice(0, 200)}" must be a gs://, https:// or ftp:// address; the pipeline runs on Google Batch, which cannot read a path on your machine.`,
       });
     }
     for (const [column, rule] of rules) {

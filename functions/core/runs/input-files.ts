@@ -63,8 +63,9 @@ function order(a: MissingFile, b: MissingFile): number {
  * Checks, before anything is written, that every `gs://` input the schemas say must exist
  * (samplesheet cells and params, as nf-schema's `exists` does) is there and readable by the
  * platform; throws 400 listing each one that is not, by row and column or by param. Each
- * distinct object is checked once, at most CHECK_CONCURRENCY at a time. Inputs elsewhere
- * (https://, s3://) cannot be checked: they come back as warnings.
+ * distinct object is checked once, at most CHECK_CONCURRENCY at a time. Params elsewhere
+ * (https://, ftp://) cannot be checked: they come back as warnings. A samplesheet cell elsewhere
+ * was already warned about (or refused) by the samplesheet's validation, by row and column.
  */
 export async function checkInputFiles(files: InputFiles, inputs: InputPaths): Promise<string[]> {
   const uses = new Map<string, { kind: PathKind; uses: Use[] }>();
@@ -72,7 +73,7 @@ export async function checkInputFiles(files: InputFiles, inputs: InputPaths): Pr
   const note = (value: unknown, kind: PathKind, use: Use) => {
     if (typeof value !== 'string' || value === '') return;
     if (!GS_URI.test(value)) {
-      unchecked.add(value);
+      if ('param' in use) unchecked.add(value);
       return;
     }
     const key = `${kind} ${value}`;

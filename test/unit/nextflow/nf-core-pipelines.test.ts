@@ -87,6 +87,68 @@ describe('schemas nf-schema accepts', () => {
   });
 });
 
+describe('inputs Nextflow fetches itself', () => {
+  const raw = (path: string) => readFileSync(`test/fixtures/nf-core-pipelines/${path}`, 'utf8');
+
+  it("takes ampliseq's own TSV of ENA ftp:// reads, warning by cell that they are not checked before launch", () => {
+    const sheet = validateSamplesheet(
+      raw('ampliseq/samplesheet.tsv'),
+      JSON.parse(raw('ampliseq/schema_input.json')) as JsonSchema,
+    );
+    expect(sheet.errors).toEqual([]);
+    expect(sheet.rows).toHaveLength(3);
+    const remote = sheet.located_warnings.filter((w) => /fetched by Nextflow/.test(w.message));
+    expect(remote.map((w) => `${w.row}:${w.column}`)).toEqual([
+      '1:forwardReads',
+      '1:reverseReads',
+      '2:forwardReads',
+      '2:reverseReads',
+      '3:forwardReads',
+      '3:reverseReads',
+    ]);
+    expect(remote[0]!.message).toBe(
+      'Row 1, column forwardReads: ftp://ftp.sra.ebi.ac.uk/vol1/fastq/SRR100/030/SRR10070130/SRR10070130_1.fastq.gz is fetched by Nextflow when a task needs it; it is not checked before launch, so a wrong address fails the run then.',
+    );
+  });
+
+  it("takes sarek's own https:// pair sheet (raw.githubusercontent.com) the same way", () => {
+    const sheet = validateSamplesheet(raw('sarek/3.10.0/fastq_pair.csv'), sarek310);
+    expect(sheet.errors).toEqual([]);
+    expect(sheet.located_warnings.filter((w) => /fetched by Nextflow/.test(w.message))).toHaveLength(4);
+  });
+
+  it('still refuses a path on your machine, and s3:// saying why', () => {
+    const csv = (fastq: string) =>
+      ['patient,sample,lane,fastq_1,fastq_2', `P1,S1,L1,${fastq},gs://b/s_2.fastq.gz`].join('\n');
+    expect(validateSamplesheet(csv('/data/s_1.fastq.gz'), sarek310).errors).toEqual([
+      expect.objectContaining({
+        row: 1,
+        column: 'fastq_1',
+        rule: 'gs_path',
+        message: expect.stringMatching(/must be a gs:\/\/, https:\/\/ or ftp:\/\/ address/),
+      }),
+    ]);
+    expect(validateSamplesheet(csv('s3://bucket/s_1.fastq.gz'), sarek310).errors).toEqual([
+      expect.objectContaining({ rule: 'gs_path', message: expect.stringMatching(/Amazon S3/) }),
+    ]);
+    // An address inside the network the task's VM runs in is no input (the metadata server).
+    for (const inside of [
+      'http://169.254.169.254/computeMetadata/v1/s_1.fastq.gz',
+      'http://[::a9fe:a9fe]/s_1.fastq.gz',
+      'https://10.0.0.7/s_1.fastq.gz',
+      'http://metadata.google.internal/s_1.fastq.gz',
+    ])
+      expect(validateSamplesheet(csv(inside), sarek310).errors, inside).toEqual([
+        expect.objectContaining({
+          rule: 'public_address',
+          message: expect.stringMatching(/public internet/),
+        }),
+      ]);
+    // A URL with no path is no file.
+    expect(validateSamplesheet(csv('https://example.org'), sarek310).errors).toHaveLength(1);
+  });
+});
+
 describe('samplesheet rules over the whole sheet', () => {
   const sarekRow = (lane: string, fastq = 'gs://b/s_1.fastq.gz') =>
     `P1,S1,${lane},${fastq},gs://b/s_2.fastq.gz`;

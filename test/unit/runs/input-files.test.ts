@@ -73,15 +73,23 @@ describe('checkInputFiles', () => {
     expect(problem.message).toContain("grant the platform's service account read access");
   });
 
-  it('cannot check files outside Cloud Storage: warns instead', async () => {
+  it('cannot check a param outside Cloud Storage: warns instead (a samplesheet cell is warned about by row)', async () => {
     const store = files({});
     const warnings = await checkInputFiles(
       store,
-      sheet([{ sample: 'A', fastq_1: 'https://example.org/a_R1.fastq.gz', fastq_2: 's3://x/a_R2.fastq.gz' }]),
+      sheet(
+        [{ sample: 'A', fastq_1: 'https://example.org/a_R1.fastq.gz', fastq_2: 'ftp://x.org/a_R2.fastq.gz' }],
+        {
+          params: { fasta: 'https://example.org/GRCh38.fa' },
+          paramFields: [{ name: 'fasta', kind: 'file' }],
+        },
+      ),
     );
     expect(store.asked).toEqual([]);
-    expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toContain('was not checked');
+    // The sheet's own validation said it of each cell, by row and column; said once more here would repeat it.
+    expect(warnings).toEqual([
+      'input https://example.org/GRCh38.fa is not in Cloud Storage, so it was not checked before launch',
+    ]);
   });
 
   it('answers 503, not "missing", when the store cannot be asked', async () => {
