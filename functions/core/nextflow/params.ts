@@ -111,6 +111,26 @@ function referenceProblem(params: Record<string, unknown>, names: Set<string>): 
 }
 
 /**
+ * A param's default: its own, else the first a branch gives (`anyOf`, `oneOf`, `allOf`, as some
+ * pipelines write a param that takes a number or a word). The schema mirrors the pipeline's
+ * nextflow.config, which sets it: a required param with a default there is not missing.
+ */
+export function defaultOf(schema: JsonSchema, depth = 0): unknown {
+  if (schema.default !== undefined && schema.default !== null) return schema.default;
+  if (depth >= 4) return undefined;
+  for (const key of ['allOf', 'anyOf', 'oneOf'] as const) {
+    const branches = (schema as Record<string, unknown>)[key];
+    if (!Array.isArray(branches)) continue;
+    for (const branch of branches) {
+      if (!branch || typeof branch !== 'object') continue;
+      const found = defaultOf(branch as JsonSchema, depth + 1);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Validates params as nf-schema does: defaults applied, the pipeline's JSON Schema enforced,
  * unknown params reported as warnings (they still reach Nextflow). `platform` supplies
  * `input` and `outdir`, which the platform owns; a user value for them is replaced, with a warning.
@@ -134,7 +154,8 @@ export function validateParams(
 
   const params: Record<string, unknown> = {};
   for (const { name, schema: property } of definitions) {
-    if (property.default !== undefined && property.default !== null) params[name] = property.default;
+    const given = defaultOf(property);
+    if (given !== undefined) params[name] = given;
   }
   for (const [name, value] of Object.entries(userParams)) {
     if ((PLATFORM_PARAMS as readonly string[]).includes(name)) {

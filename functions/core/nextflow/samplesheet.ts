@@ -180,10 +180,36 @@ function listValues(text: string, format: SamplesheetFormat): Cell[] | FieldProb
   return list.map((value) => (value === null || typeof value === 'object' ? null : (value as Cell)));
 }
 
-/** nf-schema's `uniqueEntries` (on the array, or as sarek writes it, inside `items`): these columns together are unique. */
-function uniqueEntriesOf(inputSchema: JsonSchema): string[] | null {
-  const value = inputSchema.uniqueEntries ?? itemSchema(inputSchema).uniqueEntries;
-  return Array.isArray(value) && value.every((c) => typeof c === 'string') ? (value as string[]) : null;
+/**
+ * nf-schema's `uniqueEntries`, wherever a samplesheet schema writes it: on the array, inside
+ * `items` (as sarek does), and inside `allOf`/`anyOf`/`oneOf` of either (a `$ref` to the
+ * schema's own `$defs`/`definitions` followed). Each list: these columns together are unique.
+ */
+function uniqueEntriesOf(inputSchema: JsonSchema): string[][] {
+  const found = new Map<string, string[]>();
+  const resolve = (node: unknown): unknown => {
+    const ref = (node as { $ref?: unknown } | null)?.$ref;
+    if (typeof ref !== 'string' || !ref.startsWith('#/')) return node;
+    let target: unknown = inputSchema;
+    for (const part of ref.slice(2).split('/'))
+      target = (target as Record<string, unknown> | undefined)?.[
+        part.replaceAll('~1', '/').replaceAll('~0', '~')
+      ];
+    return target;
+  };
+  const visit = (node: unknown, depth: number) => {
+    const schema = resolve(node) as Record<string, unknown> | null;
+    if (!schema || typeof schema !== 'object' || depth > 6) return;
+    const value = schema.uniqueEntries;
+    if (Array.isArray(value) && value.length > 0 && value.every((c) => typeof c === 'string'))
+      found.set(JSON.stringify(value), value as string[]);
+    for (const key of ['allOf', 'anyOf', 'oneOf'])
+      for (const branch of Array.isArray(schema[key]) ? (schema[key] as unknown[]) : [])
+        visit(branch, depth + 1);
+  };
+  visit(inputSchema, 0);
+  visit(itemSchema(inputSchema), 0);
+  return [...found.values()];
 }
 
 interface ColumnRules {
@@ -369,7 +395,7 @@ export function validateSamplesheet(
   const uniqueEntries = uniqueEntriesOf(inputSchema);
   const samples = new Set<string>();
   const fingerprints = new Map<string, number>();
-  const entries = new Map<string, number>();
+  const entries = uniqueEntries.map(() => new Map<string, number>());
   const uniques = new Map<string, number>();
   records.forEach((raw, index) => {
     const row = index + 1;
@@ -531,18 +557,23 @@ export function validateSamplesheet(
         } else uniques.set(key, row);
       }
     }
-    if (uniqueEntries) {
-      const key = JSON.stringify(uniqueEntries.map((c) => values[c] ?? ''));
-      const first = entries.get(key);
+    uniqueEntries.forEach((group, index) => {
+      // As nf-schema: an empty cell is no entry (null), and a row with none of the group's
+      // columns filled is not compared at all.
+      const present = group.filter((c) => values[c] !== undefined && values[c] !== null && values[c] !== '');
+      if (present.length === 0) return;
+      const key = JSON.stringify(present.map((c) => `${c}:${String(values[c])}`));
+      const seen = entries[index]!;
+      const first = seen.get(key);
       if (first !== undefined) {
         valid = false;
         report({
           row,
           rule: 'uniqueEntries',
-          message: `Row ${row}: Detected duplicate entries: ${describeEntries(uniqueEntries, values)} (the same as row ${first}).`,
+          message: `Row ${row}: Detected duplicate entries: ${describeEntries(present, values)} (the same as row ${first}).`,
         });
-      } else entries.set(key, row);
-    }
+      } else seen.set(key, row);
+    });
     if (!valid) return;
     const fingerprint = JSON.stringify(header.map((column) => values[column] ?? ''));
     const previous = fingerprints.get(fingerprint);

@@ -166,6 +166,35 @@ describe('samplesheet rules over the whole sheet', () => {
     ]);
   });
 
+  it('reads uniqueEntries inside allOf (through a $ref) as nf-schema does, and skips rows with none of its columns', () => {
+    const schema: JsonSchema = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'array',
+      $defs: { unique: { uniqueEntries: ['sample', 'lane'] } },
+      allOf: [{ $ref: '#/$defs/unique' }],
+      items: {
+        type: 'object',
+        properties: { sample: { type: 'string' }, lane: { type: 'string' }, note: { type: 'string' } },
+      },
+    };
+    const sheet = (...rows: string[]) =>
+      validateSamplesheet(['sample,lane,note', ...rows].join('\n'), schema);
+    expect(sheet('S1,L1,a', 'S1,L2,b', 'S1,L1,c').errors).toEqual([
+      expect.objectContaining({
+        row: 3,
+        rule: 'uniqueEntries',
+        message: 'Row 3: Detected duplicate entries: [sample:S1, lane:L1] (the same as row 1).',
+      }),
+    ]);
+    // Empty cells are no entries: two rows with neither column are not duplicates of each other…
+    expect(sheet(',,a', ',,b').errors).toEqual([]);
+    // …and a row compares on the columns it has, as nf-schema's tuples of present keys do.
+    expect(sheet('S1,,a', 'S1,,b').errors).toEqual([
+      expect.objectContaining({ row: 2, rule: 'uniqueEntries' }),
+    ]);
+    expect(sheet('S1,,a', 'S1,L1,b').errors).toEqual([]);
+  });
+
   it("enforces nf-validation's unique and dependentRequired (sarek 3.4.4)", () => {
     const csv = [
       'patient,sample,lane,fastq_1,fastq_2',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { paramDefinitions, validateParams } from '../../../functions/core/nextflow/params';
+import { defaultOf, paramDefinitions, validateParams } from '../../../functions/core/nextflow/params';
 import { getPipelineVersion } from '../../../functions/core/nextflow/pipelines/registry';
+import type { JsonSchema } from '../../../functions/core/shared/json-schema';
 
 const PLATFORM = {
   input: 'gs://runs/runs/run-aaaaaaaaaaaa/inputs/samplesheet.csv',
@@ -192,5 +193,29 @@ describe('JSON Schema dialects', () => {
     expect(validateParams(schemaOf('2.7.1'), { ...REF, aligner: 'alevin' }, PLATFORM).errors).toEqual([]);
     expect(validateParams(schemaOf('4.0.0'), { ...REF, aligner: 'alevin' }, PLATFORM).errors).toHaveLength(1);
     expect(validateParams(schemaOf('4.0.0'), { ...REF, aligner: 'simpleaf' }, PLATFORM).errors).toEqual([]);
+  });
+});
+
+describe('defaults a schema gives inside branches', () => {
+  it("satisfies required with a default written inside anyOf, as the pipeline's config sets it", () => {
+    const schema: JsonSchema = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'object',
+      required: ['min_reads'],
+      properties: {
+        min_reads: {
+          anyOf: [
+            { type: 'integer', default: 1000 },
+            { type: 'string', enum: ['auto'] },
+          ],
+        },
+      },
+    };
+    const platform = { input: 'gs://b/in.csv', outdir: 'gs://b/out' };
+    const result = validateParams(schema, {}, platform);
+    expect(result.errors).toEqual([]);
+    expect(result.params.min_reads).toBe(1000);
+    expect(defaultOf({ oneOf: [{ type: 'string' }, { allOf: [{ default: 'x' }] }] } as JsonSchema)).toBe('x');
+    expect(defaultOf({ type: 'string' } as JsonSchema)).toBeUndefined();
   });
 });
