@@ -2,6 +2,7 @@
  * Bundles each deployed function into dist/functions/<name>/ (index.js + package.json),
  * tree-shaken, and prints each bundle's size. `--quiet` prints nothing but errors.
  */
+
 import { readFileSync } from 'node:fs';
 import { chmod, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
@@ -9,6 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { LAZY_SDKS } from '../functions/adapters/google-sdks';
+import { VERSION } from '../functions/core/shared/version';
 import { writeCatalog } from './pipelines-catalog';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -224,9 +226,29 @@ export async function buildCli(outDir = join(root, 'dist', 'cli')): Promise<{ di
     logLevel: 'warning',
   });
   await chmod(join(outDir, 'arc.js'), 0o755);
+  // A package of its own: `npm pack dist/cli` gives a tarball that `npm install -g` turns into
+  // an `arc` on a person's PATH, with no checkout and no dev dependencies (README, "The CLI").
+  const auth = JSON.parse(
+    await readFile(join(root, 'node_modules', 'google-auth-library', 'package.json'), 'utf8'),
+  ) as { version: string };
   await writeFile(
     join(outDir, 'package.json'),
-    `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        name: 'arc-reactor-cli',
+        version: VERSION,
+        description: 'arc: the Arc Reactor command line (runs, pipelines, cell prompting)',
+        type: 'module',
+        bin: { arc: 'arc.js' },
+        files: ['arc.js'],
+        engines: { node: '>=20' },
+        // Loaded at run time from files beside it, so not bundled (as for the functions).
+        dependencies: { 'google-auth-library': auth.version },
+        license: 'UNLICENSED',
+      },
+      null,
+      2,
+    )}\n`,
   );
   return { dir: outDir, bytes: (await stat(join(outDir, 'arc.js'))).size };
 }
@@ -353,6 +375,12 @@ export function formatBytes(bytes: number): string {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quiet = process.argv.includes('--quiet');
+  if (process.argv.includes('--cli-only')) {
+    // `npm run cli:pack`: the command line alone, for a person's PATH.
+    const cli = await buildCli();
+    if (!quiet) console.log(`  ${'arc (cli)'.padEnd(20)} ${formatBytes(cli.bytes).padStart(10)}  ${cli.dir}`);
+    process.exit(0);
+  }
   // A pipeline folder added since the last build joins the catalog the bundles carry.
   await writeCatalog();
   const built = await buildFunctions();

@@ -2,8 +2,9 @@
  * The `arc` command line as a user or a CI job runs it: a child process talking to the local
  * stack over HTTP, exit codes and output checked.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,13 +43,20 @@ afterAll(async () => {
 
 /** Runs arc; `onStderr` sees its progress as it comes. */
 function arc(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'cli/main.ts', '--url', stack.url, '--user', USER, ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return runArc([process.execPath, '--import', 'tsx', 'cli/main.ts'], args, onStderr);
+}
+
+/** Runs an arc (`command`: how to start it) against the test stack. */
+function runArc(
+  command: string[],
+  args: string[],
+  onStderr?: (text: string, child: ReturnType<typeof spawn>) => void,
+  cwd?: string,
+) {
+  const child = spawn(command[0]!, [...command.slice(1), '--url', stack.url, '--user', USER, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -182,6 +190,44 @@ describe('arc', () => {
     expect(listed.stdout).toMatch(/^nf-core\/scrnaseq\t/m);
     await rm(built.dir, { recursive: true, force: true });
   });
+
+  it('installs from npm pack into a prefix as a person would; that arc, outside the checkout, launches a run and waits', async () => {
+    const built = await buildCli(await mkdtemp(join(process.cwd(), '.build', 'cli-pack-')));
+    const pack = spawnSync('npm', ['pack', '--pack-destination', dir.path, '--silent'], {
+      cwd: built.dir,
+      encoding: 'utf8',
+    });
+    expect(pack.status, pack.stderr).toBe(0);
+    const tarball = join(dir.path, pack.stdout.trim().split('\n').at(-1)!);
+    expect(tarball).toMatch(new RegExp(`arc-reactor-cli-${VERSION.replaceAll('.', '\\.')}\\.tgz$`));
+    const prefix = join(dir.path, 'prefix');
+    const outside = await mkdtemp(join(tmpdir(), 'arc-user-'));
+    const install = spawnSync(
+      'npm',
+      ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball],
+      {
+        cwd: outside,
+        encoding: 'utf8',
+        timeout: 180_000,
+      },
+    );
+    expect(install.status, install.stderr).toBe(0);
+    await rm(built.dir, { recursive: true, force: true });
+    const installed = join(prefix, 'bin', 'arc');
+    const version = spawnSync(installed, ['--version'], { cwd: outside, encoding: 'utf8' });
+    expect(version.stdout).toBe(`arc ${VERSION}\n`);
+    const result = await runArc(
+      [installed],
+      [...launch('params.yaml'), '--wait', '--interval', '0.3'],
+      undefined,
+      outside,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^Run run-[a-z0-9]{12} completed: \d+ tasks/);
+    const listed = await runArc([installed], ['runs', 'list'], undefined, outside);
+    expect(listed.code).toBe(0);
+    await rm(outside, { recursive: true, force: true });
+  }, 240_000);
 
   it('exits 2 on bad usage, and 4 when the platform cannot be reached', async () => {
     expect((await arc(['runs', 'launch', '--pipeline', 'nf-core/scrnaseq'])).code).toBe(2);

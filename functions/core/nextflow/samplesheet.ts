@@ -163,10 +163,22 @@ function tableOf(text: string, format: SamplesheetFormat): Table | FieldProblem 
   return { header, records, lines: list.map(() => null) };
 }
 
-/** A sheet whose items are plain values (nf-core/fetchngs: one id a line), not rows of columns. */
-function isListSchema(inputSchema: JsonSchema): boolean {
+/**
+ * The schema each line of a header-less sheet is checked against (nf-core/fetchngs: one id a
+ * line), or null for a sheet of named columns. Two ways to write it: nf-schema's plain `items`
+ * (`{type: string, pattern}`), and nf-validation 1.x's one property named "" (an object whose
+ * only column has no name), which fetchngs 1.12.0 uses.
+ */
+function listItemSchema(inputSchema: JsonSchema): JsonSchema | null {
   const items = itemSchema(inputSchema);
-  return items.properties === undefined && items.type !== 'object';
+  const properties = items.properties as Record<string, JsonSchema> | undefined;
+  if (properties === undefined) return items.type === 'object' ? null : items;
+  const names = Object.keys(properties);
+  return names.length === 1 && names[0] === '' ? properties['']! : null;
+}
+
+function isListSchema(inputSchema: JsonSchema): boolean {
+  return listItemSchema(inputSchema) !== null;
 }
 
 function listValues(text: string, format: SamplesheetFormat): Cell[] | FieldProblem {
@@ -330,12 +342,19 @@ export function validateSamplesheet(
   }
 
   if (!header.some((cell) => Object.hasOwn(properties, cell))) {
+    const optional = expected.filter((c) => !required.includes(c));
+    const wanted = [
+      required.length > 0 ? `${required.join(', ')} ${required.length === 1 ? 'is' : 'are'} required` : '',
+      optional.length > 0
+        ? `${required.length > 0 ? 'also allowed' : 'allowed'}: ${optional.join(', ')}`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
     report({
       row: 0,
       rule: 'header',
-      message:
-        `The first line must be a header naming the columns (${required.join(',')} are required; ` +
-        `also allowed: ${expected.filter((c) => !required.includes(c)).join(', ')}). Found: ${header.join(',')}`,
+      message: `The first line must be a header naming the columns${wanted ? ` (${wanted})` : ''}. Found: ${header.join(',') || 'an empty line'}.`,
     });
     return result;
   }
@@ -611,7 +630,7 @@ function validateList(
     tooManyRows(values.length);
     return result;
   }
-  const validate = compileSchema(itemSchema(inputSchema), inputSchema);
+  const validate = compileSchema(listItemSchema(inputSchema)!, inputSchema);
   const seen = new Map<string, number>();
   values.forEach((value, index) => {
     const row = index + 1;

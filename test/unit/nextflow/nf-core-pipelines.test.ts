@@ -87,6 +87,55 @@ describe('schemas nf-schema accepts', () => {
   });
 });
 
+describe('header-less sheets: one id a line', () => {
+  // The shape nf-core/fetchngs 1.12.0 declares (issue 35): nf-validation 1.x's object with one
+  // property named "", the accession pattern of fetchngs's isSraId(). Written here from that
+  // description: the file itself was not in the stored sources.
+  const fetchngs: JsonSchema = {
+    $schema: 'http://json-schema.org/draft-07/schema',
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: {
+        '': {
+          type: 'string',
+          pattern: '^(((SR|ER|DR)[APRSX])|(SAM(N|EA|D))|(PRJ(NA|EB|DB))|(GS[EM]))(\\d+)$',
+          errorMessage: 'Please provide a valid SRA, ENA, DDBJ or GEO identifier',
+        },
+      },
+    },
+  };
+
+  it('reads nf-validation\'s "" property as a list of ids, and refuses a bad id by its row', () => {
+    const good = validateSamplesheet('SRR9984183\nERR1160846\nGSE214215\n', fetchngs);
+    expect(good.errors).toEqual([]);
+    expect(good.samples).toEqual(['SRR9984183', 'ERR1160846', 'GSE214215']);
+    const bad = validateSamplesheet('SRR9984183\nnot-an-id\n', fetchngs);
+    expect(bad.errors).toEqual([
+      expect.objectContaining({ row: 2, message: expect.stringMatching(/^Row 2: /) }),
+    ]);
+    // A header line is no id: fetchngs would stop at it ("Mixture of ids"), so it is refused here.
+    expect(validateSamplesheet('id\nSRR9984183\n', fetchngs).errors).toEqual([
+      expect.objectContaining({ row: 1 }),
+    ]);
+  });
+
+  it("reads nf-schema's plain items the same way", () => {
+    const plain: JsonSchema = { type: 'array', items: { type: 'string', pattern: '^SRR\\d+$' } };
+    expect(validateSamplesheet('SRR1\nSRR2\n', plain).errors).toEqual([]);
+  });
+
+  it('says plainly what a header must name, even for a schema with no required column', () => {
+    const schema: JsonSchema = {
+      type: 'array',
+      items: { type: 'object', properties: { sample: { type: 'string' }, fastq_1: { type: 'string' } } },
+    };
+    expect(validateSamplesheet('a,b\n1,2\n', schema).errors[0]!.message).toBe(
+      'The first line must be a header naming the columns (allowed: sample, fastq_1). Found: a,b.',
+    );
+  });
+});
+
 describe('inputs Nextflow fetches itself', () => {
   const raw = (path: string) => readFileSync(`test/fixtures/nf-core-pipelines/${path}`, 'utf8');
 
