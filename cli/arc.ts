@@ -7,6 +7,7 @@
  * 4 the platform could not be reached or refused the request; 130 when Ctrl-C stops the wait
  * (the run goes on).
  */
+
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -20,6 +21,7 @@ import YAML from 'yaml';
 import type { BuiltSamplesheet } from '../functions/core/benchling/samplesheet-builder';
 import type { HaystackRun } from '../functions/core/haystack/run-model';
 import { exitCodeHint } from '../functions/core/nextflow/exit-codes';
+import { preemptionSummary } from '../functions/core/nextflow/metrics';
 import type { PipelineDetail, PipelineSummary } from '../functions/core/nextflow/pipeline-views';
 import { shortProcessName } from '../functions/core/nextflow/process-names';
 import type { RunView } from '../functions/core/runs/run-model';
@@ -78,6 +80,8 @@ export function describeRun(run: RunView, now: number): string {
       lines.push(`${code !== null ? 'Nextflow exited with' : 'exit code'}: ${run.exit_code}`);
   }
   if (run.error_message) lines.push(printable(run.error_message));
+  const preempted = preemptionSummary(run.metrics);
+  if (preempted) lines.push(preempted);
   return lines.join('\n');
 }
 

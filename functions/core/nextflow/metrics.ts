@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SPOT_PREEMPTION_EXIT_CODE } from './exit-codes';
 import { processOfName, type TraceTask } from './trace';
 
 export interface SpotPrices {
@@ -39,6 +40,13 @@ export const RunMetrics = z.object({
   read_bytes: z.number(),
   write_bytes: z.number(),
   processes: z.array(ProcessMetrics),
+  /**
+   * Tasks Spot took back mid-run (exit 50001, Batch's preemption code), which Nextflow then ran
+   * again: how many, and the CPU-hours and cost of the work lost (already in the totals).
+   */
+  preempted: z
+    .object({ tasks: z.number().int(), cpu_hours: z.number(), cost_estimate: z.number() })
+    .default({ tasks: 0, cpu_hours: 0, cost_estimate: 0 }),
   cost: z.object({
     currency: z.literal('USD'),
     estimate: z.number(),
@@ -67,6 +75,7 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
   let peakRss: number | null = null;
   let readBytes = 0;
   let writeBytes = 0;
+  const preempted = { tasks: 0, cpuHours: 0, gibHours: 0 };
   type Entry = {
     count: number;
     completed: number;
@@ -139,11 +148,21 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
     entry.cpuHours += hours * cpus;
     const memory = task.memory ?? task.peak_rss;
     if (memory !== null) gibHours += (hours * memory) / GIB;
+    if (task.exit === SPOT_PREEMPTION_EXIT_CODE) {
+      preempted.cpuHours += hours * cpus;
+      if (memory !== null) preempted.gibHours += (hours * memory) / GIB;
+    }
   }
+  for (const task of tasks) if (task.exit === SPOT_PREEMPTION_EXIT_CODE) preempted.tasks++;
 
   const estimate = cpuHours * prices.vcpu_hour + gibHours * prices.gb_hour;
   return {
     tasks: counts,
+    preempted: {
+      tasks: preempted.tasks,
+      cpu_hours: round(preempted.cpuHours, 4),
+      cost_estimate: round(preempted.cpuHours * prices.vcpu_hour + preempted.gibHours * prices.gb_hour, 4),
+    },
     wall_ms: firstSubmit !== null && lastComplete !== null ? Math.max(0, lastComplete - firstSubmit) : null,
     cpu_hours: round(cpuHours, 4),
     memory_gib_hours: round(gibHours, 4),
@@ -176,4 +195,12 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
     },
     trace_generation: traceGeneration,
   };
+}
+
+/** What Spot cost a run in retries, in words (the page and arc say the same); null when nothing was preempted. */
+export function preemptionSummary(metrics: Pick<RunMetrics, 'preempted'> | null | undefined): string | null {
+  const preempted = metrics?.preempted;
+  if (!preempted || preempted.tasks === 0) return null;
+  const tasks = `${preempted.tasks} task${preempted.tasks === 1 ? ' was' : 's were'}`;
+  return `${tasks} preempted by Spot (exit 50001) and run again: ${preempted.cpu_hours.toFixed(2)} CPU-hours, about $${preempted.cost_estimate.toFixed(2)} of the estimate, went to the lost attempts.`;
 }

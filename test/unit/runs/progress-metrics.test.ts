@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { computeMetrics } from '../../../functions/core/nextflow/metrics';
+import { computeMetrics, preemptionSummary } from '../../../functions/core/nextflow/metrics';
 import { parseTrace } from '../../../functions/core/nextflow/trace';
 import {
   addProgress,
@@ -162,5 +162,29 @@ describe('computeMetrics', () => {
     expect(cached.tasks.cached).toBe(tasks.length);
     expect(cached.cpu_hours).toBe(0);
     expect(cached.cost.estimate).toBe(0);
+  });
+});
+
+describe('what Spot cost a run', () => {
+  it('counts tasks preempted (exit 50001) and the CPU-hours and cost of the lost attempts, and says so', () => {
+    const base = { ...tasks[0]!, status: 'FAILED', realtime: 1_800_000, cpus: 4, memory: 8 * 1024 ** 3 };
+    const metrics = computeMetrics(
+      [
+        { ...base, exit: 50001 },
+        { ...base, exit: 50001, task_id: 99 },
+        { ...base, status: 'COMPLETED', exit: 0 },
+        { ...base, exit: 137 },
+      ],
+      PRICES,
+      '1',
+    );
+    // Two lost half-hours on 4 CPUs and 8 GiB: 4 CPU-h, 8 GiB-h.
+    expect(metrics.preempted).toEqual({ tasks: 2, cpu_hours: 4, cost_estimate: 4 * 0.01 + 8 * 0.001 });
+    expect(preemptionSummary(metrics)).toBe(
+      '2 tasks were preempted by Spot (exit 50001) and run again: 4.00 CPU-hours, about $0.05 of the estimate, went to the lost attempts.',
+    );
+    expect(preemptionSummary(computeMetrics([{ ...base, exit: 0 }], PRICES, '1'))).toBeNull();
+    // A run's metrics stored before this existed read as nothing preempted.
+    expect(preemptionSummary({ preempted: undefined } as never)).toBeNull();
   });
 });

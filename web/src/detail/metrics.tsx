@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { RunMetrics } from '../../../functions/core/nextflow/metrics';
+import { preemptionSummary } from '../../../functions/core/nextflow/metrics';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import { formatBytes, formatDuration } from '../../../functions/core/shared/format';
 
@@ -111,6 +112,11 @@ export function MetricsPanel({ metrics }: { metrics: RunMetrics | null }) {
               </dd>
             </div>
           </dl>
+          {preemptionSummary(metrics) && (
+            <p class="note" data-testid="preempted">
+              {preemptionSummary(metrics)}
+            </p>
+          )}
           <p class="muted small">Cost: {metrics.cost.formula}</p>
           <ProcessChart metrics={metrics} />
           <div class="table-wrap">

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { SPOT_PREEMPTION_EXIT_CODE } from '../../../functions/core/nextflow/exit-codes';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import { liveProgress } from '../../../functions/core/runs/progress';
 import type { Run } from '../../../functions/core/runs/run-model';
@@ -236,7 +237,14 @@ export function TasksTable({ run, focusTask }: { run: Run; focusTask: string | n
                     </span>
                     {(task.attempt ?? 1) > 1 && <span class="muted small"> attempt {task.attempt}</span>}
                   </td>
-                  <td>{task.exit ?? '—'}</td>
+                  <td>
+                    {task.exit ?? '—'}
+                    {task.exit === SPOT_PREEMPTION_EXIT_CODE && (
+                      <span class="tag" title="Spot took the VM back; Nextflow ran the task again">
+                        preempted
+                      </span>
+                    )}
+                  </td>
                   <td>{formatDuration(task.duration)}</td>
                   <td>{formatDuration(task.realtime)}</td>
                   <td>{task.cpus ?? '—'}</td>
