@@ -309,7 +309,7 @@ describe('a samplesheet with four broken cells', () => {
     await expect.poll(() => problems.locator('li').count(), { timeout: 20_000 }).toBe(4);
     const text = await problems.innerText();
     expect(text).toContain('4 problems to fix before launch');
-    expect(text).toMatch(/must be a gs:\/\/ path in Cloud Storage/);
+    expect(text).toMatch(/must be a gs:\/\/, https:\/\/ or ftp:\/\/ address/);
     expect(text).toMatch(/NOT_THERE_R2\.fastq\.gz/);
     expect(text).toMatch(/expected_cells/);
     expect(text).toMatch(/Sample name must be provided and cannot contain spaces/);
