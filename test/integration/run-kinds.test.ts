@@ -265,7 +265,15 @@ describe('a third kind of run, given only as one more entry of the list', () => 
       what: 'the side job stopped by the kernel',
     });
 
-    // Its status events went out with its kind, its title and its page.
+    // Its status events went out with its kind, its title and its page. The outbox publishes a
+    // moment after the run's write: wait for the last one, then a barrier behind it for strays.
+    await waitForValue(
+      async () =>
+        events.received.some((r) => r.orderingKey === run.run_id && r.event.data.to === 'failed')
+          ? true
+          : null,
+      { timeoutMs: 20_000, intervalMs: 100, what: 'the failed event to be published' },
+    );
     await events.barrier(run.run_id);
     const mine = events.received.filter((r) => r.orderingKey === run.run_id).map((r) => r.event.data);
     expect(mine.map((e) => e.to)).toEqual(['submitted', 'running', 'failed']);
