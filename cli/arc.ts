@@ -21,7 +21,7 @@ import YAML from 'yaml';
 import type { BuiltSamplesheet } from '../functions/core/benchling/samplesheet-builder';
 import type { HaystackRun } from '../functions/core/haystack/run-model';
 import { exitCodeHint } from '../functions/core/nextflow/exit-codes';
-import { preemptionSummary } from '../functions/core/nextflow/metrics';
+import { earlierAttemptsSummary, preemptionSummary } from '../functions/core/nextflow/metrics';
 import type { PipelineDetail, PipelineSummary } from '../functions/core/nextflow/pipeline-views';
 import { shortProcessName } from '../functions/core/nextflow/process-names';
 import type { RunView } from '../functions/core/runs/run-model';
@@ -80,8 +80,8 @@ export function describeRun(run: RunView, now: number): string {
       lines.push(`${code !== null ? 'Nextflow exited with' : 'exit code'}: ${run.exit_code}`);
   }
   if (run.error_message) lines.push(printable(run.error_message));
-  const preempted = preemptionSummary(run.metrics);
-  if (preempted) lines.push(preempted);
+  for (const line of [earlierAttemptsSummary(run.metrics), preemptionSummary(run.metrics)])
+    if (line) lines.push(line);
   return lines.join('\n');
 }
 

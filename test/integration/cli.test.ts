@@ -2,7 +2,7 @@
  * The `arc` command line as a user or a CI job runs it: a child process talking to the local
  * stack over HTTP, exit codes and output checked.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,22 @@ afterAll(async () => {
 /** Runs arc; `onStderr` sees its progress as it comes. */
 function arc(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void) {
   return runArc([process.execPath, '--import', 'tsx', 'cli/main.ts'], args, onStderr);
+}
+
+/** A command's exit status and output, without blocking this process (the stack runs in it). */
+function runCommand(command: string, args: string[], cwd: string) {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (status) => resolve({ status, stdout, stderr })),
+  );
 }
 
 /** Runs an arc (`command`: how to start it) against the test stack. */
@@ -193,28 +209,22 @@ describe('arc', () => {
 
   it('installs from npm pack into a prefix as a person would; that arc, outside the checkout, launches a run and waits', async () => {
     const built = await buildCli(await mkdtemp(join(process.cwd(), '.build', 'cli-pack-')));
-    const pack = spawnSync('npm', ['pack', '--pack-destination', dir.path, '--silent'], {
-      cwd: built.dir,
-      encoding: 'utf8',
-    });
+    // npm runs beside the test, not blocking it: the stack under test lives in this process.
+    const pack = await runCommand('npm', ['pack', '--pack-destination', dir.path, '--silent'], built.dir);
     expect(pack.status, pack.stderr).toBe(0);
     const tarball = join(dir.path, pack.stdout.trim().split('\n').at(-1)!);
     expect(tarball).toMatch(new RegExp(`arc-reactor-cli-${VERSION.replaceAll('.', '\\.')}\\.tgz$`));
     const prefix = join(dir.path, 'prefix');
     const outside = await mkdtemp(join(tmpdir(), 'arc-user-'));
-    const install = spawnSync(
+    const install = await runCommand(
       'npm',
       ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball],
-      {
-        cwd: outside,
-        encoding: 'utf8',
-        timeout: 180_000,
-      },
+      outside,
     );
     expect(install.status, install.stderr).toBe(0);
     await rm(built.dir, { recursive: true, force: true });
     const installed = join(prefix, 'bin', 'arc');
-    const version = spawnSync(installed, ['--version'], { cwd: outside, encoding: 'utf8' });
+    const version = await runCommand(installed, ['--version'], outside);
     expect(version.stdout).toBe(`arc ${VERSION}\n`);
     const result = await runArc(
       [installed],

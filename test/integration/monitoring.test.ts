@@ -4,6 +4,7 @@ import { parseTrace } from '../../functions/core/nextflow/trace';
 import { countTraceTasks } from '../../functions/core/runs/progress';
 import type { RunView } from '../../functions/core/runs/run-model';
 import { createStorage } from '../../functions/deps';
+import { computeMetrics } from '../../functions/core/nextflow/metrics';
 import { waitFor } from '../../scripts/lib/net';
 import type { CloudEvent } from '../../scripts/local/event-bridge';
 import { asUser, request } from '../helpers/api-server';
@@ -100,6 +101,17 @@ describe('a retried orchestrator (Batch retries the task after a preemption)', (
     expect(run.progress.submitted).toBe(trace.tasks.length - cached);
     expect(run.progress.cached).toBe(cached);
     expect(run.ingest.progress_corrected).toBeUndefined();
+
+    // What the first attempt ran is costed once: the tasks the second took as CACHED are in
+    // earlier_attempts and in the totals, so the run costs more than its last attempt alone.
+    const lastAttemptOnly = computeMetrics(trace.tasks, stack.config.prices, '1');
+    expect(run.metrics!.earlier_attempts.tasks).toBeGreaterThanOrEqual(cached);
+    expect(run.metrics!.cpu_hours).toBeGreaterThan(lastAttemptOnly.cpu_hours);
+    expect(run.metrics!.cpu_hours).toBeCloseTo(
+      lastAttemptOnly.cpu_hours + run.metrics!.earlier_attempts.cpu_hours,
+      3,
+    );
+    expect(run.metrics!.tasks).toEqual(lastAttemptOnly.tasks);
 
     // Each attempt wrote chunks of its own.
     const [chunks] = await bucket().getFiles({ prefix: `runs/${created.run_id}/logs/live/trace.` });

@@ -47,6 +47,14 @@ export const RunMetrics = z.object({
   preempted: z
     .object({ tasks: z.number().int(), cpu_hours: z.number(), cost_estimate: z.number() })
     .default({ tasks: 0, cpu_hours: 0, cost_estimate: 0 }),
+  /**
+   * Work earlier orchestrator attempts of this run executed (Batch retried the orchestrator,
+   * after a Spot preemption most often): tasks the last attempt then took as CACHED, or that
+   * never reached its trace. Costed once, here and in the totals; not in the task counts.
+   */
+  earlier_attempts: z
+    .object({ tasks: z.number().int(), cpu_hours: z.number(), cost_estimate: z.number() })
+    .default({ tasks: 0, cpu_hours: 0, cost_estimate: 0 }),
   cost: z.object({
     currency: z.literal('USD'),
     estimate: z.number(),
@@ -65,8 +73,17 @@ function round(value: number, digits: number): number {
   return Math.round(value * factor) / factor;
 }
 
-/** Metrics of a finished run from its final trace (cached tasks are counted, not costed). */
-export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGeneration: string): RunMetrics {
+/**
+ * Metrics of a finished run from its final trace (cached tasks are counted, not costed), and
+ * the tasks earlier orchestrator attempts of the same run executed (`earlier`, from their live
+ * trace chunks): those are costed, and counted in `earlier_attempts`, never twice.
+ */
+export function computeMetrics(
+  tasks: TraceTask[],
+  prices: SpotPrices,
+  traceGeneration: string,
+  earlier: TraceTask[] = [],
+): RunMetrics {
   const counts = { total: tasks.length, completed: 0, cached: 0, failed: 0, aborted: 0, other: 0 };
   let firstSubmit: number | null = null;
   let lastComplete: number | null = null;
@@ -76,6 +93,7 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
   let readBytes = 0;
   let writeBytes = 0;
   const preempted = { tasks: 0, cpuHours: 0, gibHours: 0 };
+  const before = { tasks: 0, cpuHours: 0, gibHours: 0 };
   type Entry = {
     count: number;
     completed: number;
@@ -88,23 +106,27 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
   };
   const perProcess = new Map<string, Entry>();
 
-  for (const task of tasks) {
-    switch (task.status) {
-      case 'COMPLETED':
-        counts.completed++;
-        break;
-      case 'CACHED':
-        counts.cached++;
-        break;
-      case 'FAILED':
-        counts.failed++;
-        break;
-      case 'ABORTED':
-        counts.aborted++;
-        break;
-      default:
-        counts.other++;
-    }
+  const fromEarlier = new Set(earlier);
+  for (const task of [...tasks, ...earlier.filter((t) => t.status !== 'CACHED')]) {
+    const earlierAttempt = fromEarlier.has(task);
+    if (earlierAttempt) before.tasks++;
+    else
+      switch (task.status) {
+        case 'COMPLETED':
+          counts.completed++;
+          break;
+        case 'CACHED':
+          counts.cached++;
+          break;
+        case 'FAILED':
+          counts.failed++;
+          break;
+        case 'ABORTED':
+          counts.aborted++;
+          break;
+        default:
+          counts.other++;
+      }
     const process = task.process ?? (task.name ? processOfName(task.name) : 'unknown');
     const entry = perProcess.get(process) ?? {
       count: 0,
@@ -116,11 +138,13 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
       maxRss: null,
       cpuHours: 0,
     };
-    entry.count++;
-    if (task.status === 'COMPLETED') entry.completed++;
-    else if (task.status === 'CACHED') entry.cached++;
-    else if (task.status === 'FAILED') entry.failed++;
-    else if (task.status === 'ABORTED') entry.aborted++;
+    if (!earlierAttempt) {
+      entry.count++;
+      if (task.status === 'COMPLETED') entry.completed++;
+      else if (task.status === 'CACHED') entry.cached++;
+      else if (task.status === 'FAILED') entry.failed++;
+      else if (task.status === 'ABORTED') entry.aborted++;
+    }
     perProcess.set(process, entry);
     if (task.status === 'CACHED') continue;
 
@@ -152,6 +176,10 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
       preempted.cpuHours += hours * cpus;
       if (memory !== null) preempted.gibHours += (hours * memory) / GIB;
     }
+    if (earlierAttempt) {
+      before.cpuHours += hours * cpus;
+      if (memory !== null) before.gibHours += (hours * memory) / GIB;
+    }
   }
   for (const task of tasks) if (task.exit === SPOT_PREEMPTION_EXIT_CODE) preempted.tasks++;
 
@@ -162,6 +190,11 @@ export function computeMetrics(tasks: TraceTask[], prices: SpotPrices, traceGene
       tasks: preempted.tasks,
       cpu_hours: round(preempted.cpuHours, 4),
       cost_estimate: round(preempted.cpuHours * prices.vcpu_hour + preempted.gibHours * prices.gb_hour, 4),
+    },
+    earlier_attempts: {
+      tasks: before.tasks,
+      cpu_hours: round(before.cpuHours, 4),
+      cost_estimate: round(before.cpuHours * prices.vcpu_hour + before.gibHours * prices.gb_hour, 4),
     },
     wall_ms: firstSubmit !== null && lastComplete !== null ? Math.max(0, lastComplete - firstSubmit) : null,
     cpu_hours: round(cpuHours, 4),
@@ -203,4 +236,13 @@ export function preemptionSummary(metrics: Pick<RunMetrics, 'preempted'> | null 
   if (!preempted || preempted.tasks === 0) return null;
   const tasks = `${preempted.tasks} task${preempted.tasks === 1 ? ' was' : 's were'}`;
   return `${tasks} preempted by Spot (exit 50001) and run again: ${preempted.cpu_hours.toFixed(2)} CPU-hours, about $${preempted.cost_estimate.toFixed(2)} of the estimate, went to the lost attempts.`;
+}
+
+/** What the run's earlier orchestrator attempts ran, in words (the page and arc); null when there were none. */
+export function earlierAttemptsSummary(
+  metrics: Pick<RunMetrics, 'earlier_attempts'> | null | undefined,
+): string | null {
+  const earlier = metrics?.earlier_attempts;
+  if (!earlier || earlier.tasks === 0) return null;
+  return `Earlier orchestrator attempts of this run executed ${earlier.tasks} task${earlier.tasks === 1 ? '' : 's'} (${earlier.cpu_hours.toFixed(2)} CPU-hours, about $${earlier.cost_estimate.toFixed(2)}): counted once in the totals, though the last attempt shows that work as cached.`;
 }

@@ -1,6 +1,6 @@
 import { computeMetrics, type SpotPrices } from '../nextflow/metrics';
-import { type ParsedTrace, parseTrace } from '../nextflow/trace';
-import { taskIndexName } from '../shared/bucket-layout';
+import { type ParsedTrace, parseTrace, type TraceTask } from '../nextflow/trace';
+import { runPaths, taskIndexName } from '../shared/bucket-layout';
 import type { ObjectStore } from '../shared/ports';
 import { chunkAttempt } from './orchestrator-attempts';
 import type { OnceOutcome, RunStore } from './ports';
@@ -187,6 +187,35 @@ export function ingestLogChunk(deps: IngestDeps, runId: string, name: string, ge
   });
 }
 
+/** At most this many live trace chunks are read for the earlier attempts of one run. */
+const MAX_EARLIER_CHUNKS = 5_000;
+
+/**
+ * The tasks the run's earlier orchestrator attempts executed, from their live trace chunks
+ * (`logs/live/trace.{attempt}-{seq}.tsv`; each chunk is a trace of its own): the last attempt's
+ * final trace shows their work as CACHED, or not at all. Nothing to read for a run that was
+ * never retried (one attempt): its chunks are the final trace's rows.
+ */
+async function earlierAttemptTasks(deps: IngestDeps, runId: string): Promise<TraceTask[]> {
+  const run = await deps.runs.get(runId);
+  const last = run?.orchestrator_attempt ?? 1;
+  if (last <= 1) return [];
+  const { objects } = await deps.objects.list(
+    runPaths(deps.objects.bucket, runId).liveTraceChunks,
+    MAX_EARLIER_CHUNKS,
+  );
+  const tasks: TraceTask[] = [];
+  for (const object of objects) {
+    const attempt = chunkAttempt(object.name);
+    if (attempt >= last) continue;
+    const text = (await deps.objects.read(object.name)).toString('utf8');
+    for (const task of parseTrace(text).tasks)
+      if (task.status === 'COMPLETED' || task.status === 'FAILED' || task.status === 'ABORTED')
+        tasks.push(task);
+  }
+  return tasks;
+}
+
 /**
  * The final logs/trace.txt: the run's metrics, whose task counts are then shown instead of
  * the live ones. The live counts are checked against it (differences are recorded). A newer
@@ -203,7 +232,12 @@ export async function ingestFinalTrace(
   const parsed = parseTrace(text, { spans: true });
   await writeTaskIndex(deps, name, generation, text, parsed);
   const final = countTraceTasks(parsed.tasks);
-  const metrics = computeMetrics(parsed.tasks, deps.prices, generation);
+  const metrics = computeMetrics(
+    parsed.tasks,
+    deps.prices,
+    generation,
+    await earlierAttemptTasks(deps, runId),
+  );
   return deps.runs.applyOnce(runId, `trace.txt@${generation}`, (run) => {
     const previous = run.metrics?.trace_generation;
     if (previous && BigInt(generation) <= BigInt(previous)) return null;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { computeMetrics, preemptionSummary } from '../../../functions/core/nextflow/metrics';
+import { computeMetrics, earlierAttemptsSummary, preemptionSummary } from '../../../functions/core/nextflow/metrics';
 import { parseTrace } from '../../../functions/core/nextflow/trace';
 import {
   addProgress,
@@ -186,5 +186,33 @@ describe('what Spot cost a run', () => {
     expect(preemptionSummary(computeMetrics([{ ...base, exit: 0 }], PRICES, '1'))).toBeNull();
     // A run's metrics stored before this existed read as nothing preempted.
     expect(preemptionSummary({ preempted: undefined } as never)).toBeNull();
+  });
+});
+
+describe('what earlier orchestrator attempts ran', () => {
+  it('costs the work they executed once, outside the task counts, and says so', () => {
+    const row = { ...tasks[0]!, realtime: 3_600_000, cpus: 2, memory: 4 * 1024 ** 3 };
+    // Attempt 1 finished A and B; the retried attempt 2 takes them as CACHED and runs C.
+    const last = [
+      { ...row, task_id: 1, status: 'CACHED' },
+      { ...row, task_id: 2, status: 'CACHED' },
+      { ...row, task_id: 3, status: 'COMPLETED' },
+    ];
+    const earlier = [
+      { ...row, task_id: 1, status: 'COMPLETED' },
+      { ...row, task_id: 2, status: 'COMPLETED' },
+    ];
+    const alone = computeMetrics(last, PRICES, '1');
+    const whole = computeMetrics(last, PRICES, '1', earlier);
+    expect(alone.cpu_hours).toBe(2);
+    expect(whole.cpu_hours).toBe(6);
+    expect(whole.memory_gib_hours).toBe(12);
+    expect(whole.tasks).toEqual(alone.tasks);
+    expect(whole.earlier_attempts).toEqual({ tasks: 2, cpu_hours: 4, cost_estimate: 4 * 0.01 + 8 * 0.001 });
+    expect(whole.cost.estimate).toBeCloseTo(6 * 0.01 + 12 * 0.001, 6);
+    expect(earlierAttemptsSummary(whole)).toBe(
+      'Earlier orchestrator attempts of this run executed 2 tasks (4.00 CPU-hours, about $0.05): counted once in the totals, though the last attempt shows that work as cached.',
+    );
+    expect(earlierAttemptsSummary(alone)).toBeNull();
   });
 });

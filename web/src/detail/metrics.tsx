@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { RunMetrics } from '../../../functions/core/nextflow/metrics';
-import { preemptionSummary } from '../../../functions/core/nextflow/metrics';
+import { earlierAttemptsSummary, preemptionSummary } from '../../../functions/core/nextflow/metrics';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import { formatBytes, formatDuration } from '../../../functions/core/shared/format';
 
@@ -112,6 +112,11 @@ export function MetricsPanel({ metrics }: { metrics: RunMetrics | null }) {
               </dd>
             </div>
           </dl>
+          {earlierAttemptsSummary(metrics) && (
+            <p class="note" data-testid="earlier-attempts">
+              {earlierAttemptsSummary(metrics)}
+            </p>
+          )}
           {preemptionSummary(metrics) && (
             <p class="note" data-testid="preempted">
               {preemptionSummary(metrics)}
