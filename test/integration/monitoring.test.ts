@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
+import { computeMetrics } from '../../functions/core/nextflow/metrics';
 import { parseTrace } from '../../functions/core/nextflow/trace';
 import { countTraceTasks } from '../../functions/core/runs/progress';
 import type { RunView } from '../../functions/core/runs/run-model';
 import { createStorage } from '../../functions/deps';
-import { computeMetrics } from '../../functions/core/nextflow/metrics';
 import { waitFor } from '../../scripts/lib/net';
 import type { CloudEvent } from '../../scripts/local/event-bridge';
 import { asUser, request } from '../helpers/api-server';

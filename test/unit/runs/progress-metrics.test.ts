@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { computeMetrics, earlierAttemptsSummary, preemptionSummary } from '../../../functions/core/nextflow/metrics';
+import {
+  computeMetrics,
+  earlierAttemptsSummary,
+  preemptionSummary,
+} from '../../../functions/core/nextflow/metrics';
 import { parseTrace } from '../../../functions/core/nextflow/trace';
 import {
   addProgress,
