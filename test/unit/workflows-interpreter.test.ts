@@ -439,9 +439,9 @@ add:
   it.each([
     [
       '- loop:\n    for:\n      value: v\n      in: [1]\n      steps: []\n',
-      'step "loop": "for" is not supported',
+      'step "loop": for.steps must be a list of at least one step',
     ],
-    ['- par:\n    parallel:\n      branches: []\n', 'step "par": "parallel" is not supported'],
+    ['- par:\n    parallel:\n      branches: []\n', 'step "par": branches must be a list of named branches'],
     [
       '- x:\n    call: googlecloud.storage.read\n',
       'step "x": call googlecloud.storage.read is not supported',
@@ -456,6 +456,429 @@ add:
     await expect(run('- s:\n    assign:\n      - x: ${uuid.generate()}\n')).rejects.toThrow(
       'step "s": function uuid.generate() is not supported',
     );
+  });
+});
+
+/** What a parallel test sees: how many calls were in flight at once, and in what order they ended. */
+function concurrentHost(delayMs = 20): InterpreterHost & { peak: () => number; order: string[] } {
+  let inFlight = 0;
+  let peak = 0;
+  const order: string[] = [];
+  const h = host(async (url) => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    inFlight--;
+    order.push(url);
+    return { code: 200, headers: {}, body: url };
+  });
+  return Object.assign(h, { peak: () => peak, order });
+}
+
+describe('for loops', () => {
+  it('walks a list with its index, a literal list, an inclusive range and a map through keys()', async () => {
+    const yaml = `
+- init:
+    assign:
+      - seen: []
+      - sum: 0
+      - m: {b: 2, a: 1}
+- overList:
+    for:
+      value: item
+      index: i
+      in: \${["x", "y"]}
+      steps:
+        - add:
+            assign:
+              - seen: \${list.concat(seen, string(i) + item)}
+- overLiteral:
+    for:
+      value: n
+      in: [10, 20]
+      steps:
+        - add:
+            assign:
+              - sum: \${sum + n}
+- overRange:
+    for:
+      value: v
+      range: [1, 9]
+      steps:
+        - add:
+            assign:
+              - sum: \${sum + v}
+- overDoubles:
+    for:
+      value: d
+      range: \${[0.5, 2.5]}
+      steps:
+        - add:
+            assign:
+              - seen: \${list.concat(seen, d)}
+- overMap:
+    for:
+      value: key
+      in: \${keys(m)}
+      steps:
+        - add:
+            assign:
+              - seen: \${list.concat(seen, key + "=" + string(m[key]))}
+- empty:
+    for:
+      value: never
+      in: []
+      steps:
+        - boom:
+            raise: "an empty list runs no iteration"
+- done:
+    return: \${[seen, sum]}
+`;
+    expect(await run(yaml)).toEqual([['0x', '1y', 0.5, 1.5, 2.5, 'b=2', 'a=1'], 30 + 45]);
+  });
+
+  it('keeps what the body creates, and its loop variables, inside the loop; outer variables it assigns keep the change', async () => {
+    const yaml = `
+main:
+  steps:
+    - init:
+        assign:
+          - outer: 0
+    - loop:
+        for:
+          value: v
+          index: i
+          in: [1, 2, 3]
+          steps:
+            - work:
+                assign:
+                  - outer: \${outer + v}
+                  - inner: \${v * 2}
+    - read:
+        return: READ
+`;
+    const read = (name: string) => run(yaml.replace('READ', `\${${name}}`));
+    expect(await read('outer')).toBe(6);
+    for (const name of ['inner', 'v', 'i'])
+      await expect(read(name)).rejects.toMatchObject({
+        payload: { message: `variable not defined: ${name}`, tags: ['KeyError', 'LookupError'] },
+      });
+  });
+
+  it('continues and breaks with next, from nested steps and switches, leaving only the innermost loop', async () => {
+    const yaml = `
+- init:
+    assign:
+      - odd: []
+      - pairs: 0
+- outer:
+    for:
+      value: v
+      range: [1, 20]
+      steps:
+        - decide:
+            switch:
+              - condition: \${v % 2 == 0}
+                next: continue
+              - condition: \${v > 7}
+                next: break
+        - nested:
+            steps:
+              - keep:
+                  assign:
+                    - odd: \${list.concat(odd, v)}
+        - inner:
+            for:
+              value: w
+              in: [1, 2, 3]
+              steps:
+                - stop:
+                    switch:
+                      - condition: \${w == 2}
+                        next: break
+                - count:
+                    assign:
+                      - pairs: \${pairs + 1}
+- done:
+    return: \${[odd, pairs]}
+`;
+    expect(await run(yaml)).toEqual([[1, 3, 5, 7], 4]);
+  });
+
+  it('returns from inside a loop, and from a subworkflow called in one', async () => {
+    const yaml = `
+main:
+  steps:
+    - loop:
+        for:
+          value: v
+          in: [1, 2, 3]
+          steps:
+            - found:
+                call: first_over
+                args:
+                  limit: \${v}
+                result: r
+            - check:
+                switch:
+                  - condition: \${r > 1}
+                    return: \${"at " + string(v) + " / " + string(r)}
+    - never:
+        return: "not reached"
+first_over:
+  params: [limit]
+  steps:
+    - scan:
+        for:
+          value: n
+          in: [1, 2, 3, 4]
+          steps:
+            - hit:
+                switch:
+                  - condition: \${n > limit}
+                    return: \${n}
+`;
+    expect(await run(yaml)).toBe('at 1 / 2');
+  });
+
+  it('raises a TypeError that a try can catch when in is not a list', async () => {
+    const yaml = `
+- attempt:
+    try:
+      steps:
+        - loop:
+            for:
+              value: v
+              in: \${"not a list"}
+              steps:
+                - none:
+                    assign:
+                      - x: 1
+    except:
+      as: e
+      steps:
+        - caught:
+            return: \${e.tags}
+`;
+    expect(await run(yaml)).toEqual(['TypeError']);
+  });
+
+  it.each([
+    [
+      'next: break outside a loop',
+      '- s:\n    next: break\n',
+      'next: break is only allowed inside a for loop',
+    ],
+    [
+      'next out of a loop',
+      '- l:\n    for:\n      value: v\n      in: [1]\n      steps:\n        - s:\n            next: out\n- out:\n    return: 1\n',
+      'next: out leaves a for loop or parallel branch',
+    ],
+    [
+      'both in and range',
+      '- l:\n    for:\n      value: v\n      in: [1]\n      range: [1, 2]\n      steps:\n        - s:\n            return: 1\n',
+      'exactly one of in',
+    ],
+    [
+      'no loop variable',
+      '- l:\n    for:\n      in: [1]\n      steps:\n        - s:\n            return: 1\n',
+      'for needs value',
+    ],
+  ])('refuses %s when the definition is loaded', (_name, yaml, message) => {
+    expect(() => new WorkflowDefinition(yaml)).toThrow(message);
+  });
+});
+
+describe('parallel steps', () => {
+  it('runs branches at once; branches write shared variables, read the others, and keep their own', async () => {
+    const h = concurrentHost();
+    const yaml = `
+- init:
+    assign:
+      - base: "http://svc/"
+      - results: {}
+      - count: 0
+- fetch:
+    parallel:
+      shared: [results, count]
+      branches:
+        - slow:
+            steps:
+              - get:
+                  call: http.get
+                  args:
+                    url: \${base + "slow"}
+                  result: mine
+              - keep:
+                  assign:
+                    - results["slow"]: \${mine.body}
+                    - count: \${count + 1}
+        - fast:
+            steps:
+              - get:
+                  call: http.get
+                  args:
+                    url: \${base + "fast"}
+                  result: mine
+              - keep:
+                  assign:
+                    - results["fast"]: \${mine.body}
+                    - count: \${count + 1}
+- done:
+    return: \${[results, count]}
+`;
+    expect(await run(yaml, null, h)).toEqual([{ slow: 'http://svc/slow', fast: 'http://svc/fast' }, 2]);
+    expect(h.peak()).toBe(2);
+    await expect(
+      run(yaml.replace('[results, count]}', 'mine}'), null, concurrentHost()),
+    ).rejects.toMatchObject({
+      payload: { tags: ['KeyError', 'LookupError'] },
+    });
+  });
+
+  it('runs a parallel for, each iteration with its own loop variables, at most concurrency_limit at once', async () => {
+    const yaml = (limit: string) => `
+- init:
+    assign:
+      - total: 0
+      - seen: {}
+- each:
+    parallel:
+      shared: [total, seen]
+      ${limit}
+      for:
+        value: v
+        index: i
+        range: [1, 6]
+        steps:
+          - get:
+              call: http.get
+              args:
+                url: \${"http://svc/" + string(v)}
+          - add:
+              assign:
+                - total: \${total + v}
+                - seen[string(i)]: \${v}
+- done:
+    return: \${[total, len(seen)]}
+`;
+    const limited = concurrentHost();
+    expect(await run(yaml('concurrency_limit: 2'), null, limited)).toEqual([21, 6]);
+    expect(limited.peak()).toBe(2);
+    const expression = concurrentHost();
+    expect(await run(yaml(`concurrency_limit: \${1 + 2}`), null, expression)).toEqual([21, 6]);
+    expect(expression.peak()).toBe(3);
+    const unlimited = concurrentHost();
+    expect(await run(yaml(''), null, unlimited)).toEqual([21, 6]);
+    expect(unlimited.peak()).toBe(6);
+  });
+
+  it('lets every branch finish when one fails, then raises UnhandledBranchError naming it', async () => {
+    const yaml = `
+- init:
+    assign:
+      - finished: []
+- work:
+    try:
+      steps:
+        - fanOut:
+            parallel:
+              shared: [finished]
+              branches:
+                - fails:
+                    steps:
+                      - boom:
+                          raise:
+                            message: "disk full"
+                            code: 7
+                - handles:
+                    steps:
+                      - guarded:
+                          try:
+                            steps:
+                              - inner:
+                                  raise: "caught inside"
+                          except:
+                            as: e
+                            steps:
+                              - note:
+                                  assign:
+                                    - finished: \${list.concat(finished, "handles")}
+                - slow:
+                    steps:
+                      - wait:
+                          call: http.get
+                          args:
+                            url: "http://svc/slow"
+                      - note:
+                          assign:
+                            - finished: \${list.concat(finished, "slow")}
+    except:
+      as: e
+      steps:
+        - report:
+            return: \${[e.tags, e.branches, finished]}
+`;
+    const [tags, branches, finished] = (await run(yaml, null, concurrentHost())) as Value[];
+    expect(tags).toEqual(['UnhandledBranchError']);
+    expect(branches).toEqual([{ id: 'fails', error: { message: 'disk full', code: 7 } }]);
+    expect(finished).toEqual(['handles', 'slow']);
+  });
+
+  it('nests parallel steps two deep, and raises ParallelNestingError at three', async () => {
+    const level = (inner: string) => `
+parallel:
+  shared: [hits]
+  branches:
+    - a:
+        steps:
+          - hit:
+              assign:
+                - hits: \${hits + 1}${inner ? `\n          - deeper:${inner.replace(/\n/g, '\n              ')}` : ''}`;
+    const yaml = (body: string) =>
+      `- init:\n    assign:\n      - hits: 0\n- outer:${body.replace(/\n/g, '\n    ')}\n- done:\n    return: \${hits}\n`;
+    expect(await run(yaml(level(level(''))))).toBe(2);
+    const error = await run(yaml(level(level(level(''))))).then(
+      () => null,
+      (e: WorkflowError) => e.payload,
+    );
+    expect(error).toMatchObject({ tags: ['UnhandledBranchError'] });
+    expect(JSON.stringify(error)).toContain('ParallelNestingError');
+  });
+
+  it.each([
+    [
+      'a parent variable written in a branch without shared',
+      '- init:\n    assign:\n      - input: 1\n- p:\n    parallel:\n      branches:\n        - a:\n            steps:\n              - w:\n                  assign:\n                    - input: 5\n',
+      'input belongs to the scope outside the parallel step',
+    ],
+    [
+      'a shared variable nobody declared',
+      '- p:\n    parallel:\n      shared: [ghost]\n      branches:\n        - a:\n            steps:\n              - w:\n                  assign:\n                    - x: 1\n',
+      'shared variable ghost must be declared',
+    ],
+    [
+      'an exception policy other than continueAll',
+      '- p:\n    parallel:\n      exception_policy: unhandled\n      branches:\n        - a:\n            steps:\n              - w:\n                  assign:\n                    - x: 1\n',
+      'continueAll is the only policy',
+    ],
+    [
+      'next out of a branch',
+      '- p:\n    parallel:\n      branches:\n        - a:\n            steps:\n              - w:\n                  next: after\n- after:\n    return: 1\n',
+      'next: after leaves a for loop or parallel branch',
+    ],
+    [
+      'break in a branch outside any loop',
+      '- l:\n    for:\n      value: v\n      in: [1]\n      steps:\n        - p:\n            parallel:\n              branches:\n                - a:\n                    steps:\n                      - w:\n                          next: break\n',
+      'next: break is only allowed inside a for loop',
+    ],
+    [
+      'eleven branches',
+      `- p:\n    parallel:\n      branches:\n${Array.from({ length: 11 }, (_, i) => `        - b${i}:\n            steps:\n              - w:\n                  assign:\n                    - x: 1\n`).join('')}`,
+      'at most 10 in one parallel step',
+    ],
+  ])('refuses %s when the definition is loaded', (_name, yaml, message) => {
+    expect(() => new WorkflowDefinition(yaml)).toThrow(message);
   });
 });
 

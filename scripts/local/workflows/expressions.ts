@@ -408,6 +408,13 @@ const FUNCTIONS: Record<string, { arity: [number, number]; fn: BuiltinFunction }
       return current;
     },
   },
+  'list.concat': {
+    arity: [2, 2],
+    fn: ([list, value]) =>
+      Array.isArray(list)
+        ? [...list, value!]
+        : raise('TypeError', `list.concat() expects a list, got ${typeName(list!)}`),
+  },
   'text.to_lower': { arity: [1, 1], fn: ([s]) => toText(s!).toLowerCase() },
   'text.to_upper': { arity: [1, 1], fn: ([s]) => toText(s!).toUpperCase() },
   'text.split': { arity: [2, 2], fn: ([s, sep]) => toText(s!).split(toText(sep!)) },

@@ -2,9 +2,13 @@
  * A local interpreter for Cloud Workflows definitions: it executes
  * workflows/run-pipeline.workflows.yaml itself. Supported: steps, assign, call (http.get,
  * http.post, sys.sleep, sys.log, sys.get_env, the Batch jobs connectors via the host,
- * subworkflows), switch/next, try/retry/except, raise, return and `${…}` expressions.
- * Anything else is an error that names the step and the construct, found when the
- * definition is loaded where possible.
+ * subworkflows), switch/next, try/retry/except, raise, return, `for` (lists, ranges,
+ * `next: break`/`continue`, loop scope), `parallel` (branches or for, `shared`,
+ * `concurrency_limit`, continueAll with UnhandledBranchError, nesting depth 2) and
+ * `${…}` expressions. Anything else is an error that names the step and the construct,
+ * found when the definition is loaded where possible; what the service refuses at deploy
+ * time (a parent variable written in a branch without `shared`, `next` out of a loop or
+ * branch, `break` outside a loop, more than 10 branches) is refused when loaded.
  */
 import { parse as parseYaml } from 'yaml';
 import {
@@ -66,7 +70,16 @@ const STEP_KEYS = new Set([
   'try',
   'retry',
   'except',
+  'for',
+  'parallel',
 ]);
+const FOR_KEYS = new Set(['value', 'index', 'in', 'range', 'steps']);
+const PARALLEL_KEYS = new Set(['exception_policy', 'shared', 'concurrency_limit', 'branches', 'for']);
+/** Cloud Workflows' limits (cloud.google.com/workflows/quotas): branches per parallel step, nesting depth. */
+const MAX_BRANCHES = 10;
+const MAX_PARALLEL_DEPTH = 2;
+/** At most this many branch errors are kept in an UnhandledBranchError (the service's per-execution cap). */
+const MAX_UNHANDLED_BRANCH_ERRORS = 100;
 const SWITCH_CASE_KEYS = new Set([
   'condition',
   'next',
@@ -80,7 +93,28 @@ const SWITCH_CASE_KEYS = new Set([
 ]);
 const BUILTIN_CALLS = new Set(['http.get', 'http.post', 'sys.sleep', 'sys.log', 'sys.get_env']);
 
-type Flow = { kind: 'continue' } | { kind: 'jump'; target: string } | { kind: 'return'; value: Value };
+type Flow =
+  | { kind: 'continue' }
+  | { kind: 'jump'; target: string }
+  | { kind: 'return'; value: Value }
+  | { kind: 'break' }
+  | { kind: 'next-iteration' };
+
+/** Where a step sits, for the checks the service makes at deploy time. */
+interface CheckContext {
+  /** Inside a for loop's body (directly or in nested steps), so break/continue may be used. */
+  inLoop: boolean;
+  /** Inside a parallel branch or iteration: variables of the parent scope that may be written. */
+  shared: Set<string> | null;
+  /** Variables the enclosing scopes declare (params, assigns, results, loop variables). */
+  parentVars: Set<string>;
+}
+
+function typeLabel(value: Value): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'a map' : `a ${typeof value}`;
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -124,10 +158,17 @@ export class WorkflowDefinition {
       throw new UnsupportedError('a workflow definition must be a list of steps or a map of subworkflows');
     }
     if (!this.subworkflows.has('main')) throw new UnsupportedError('the definition has no main workflow');
-    for (const [name, sub] of this.subworkflows) this.check(sub.steps, name);
+    for (const [name, sub] of this.subworkflows) {
+      this.check(sub.steps, name, {
+        inLoop: false,
+        shared: null,
+        parentVars: new Set(sub.params.map((p) => p.name)),
+      });
+      this.checkJumps(sub.steps);
+    }
   }
 
-  private check(steps: unknown, where: string): void {
+  private check(steps: unknown, where: string, context: CheckContext): void {
     if (!Array.isArray(steps)) throw new UnsupportedError(`${where}: steps must be a list`);
     for (const entry of steps as StepEntry[]) {
       const [name, body] = entryOf(entry, where);
@@ -135,8 +176,12 @@ export class WorkflowDefinition {
         if (!STEP_KEYS.has(key))
           throw new UnsupportedError(`step "${name}": "${key}" is not supported by the local interpreter`);
       }
+      this.checkNext(name, body.next, context);
+      this.checkWrites(name, body, context);
       if (typeof body.call === 'string') this.checkCall(name, body.call);
-      if (body.steps !== undefined) this.check(body.steps, `step "${name}"`);
+      if (body.steps !== undefined) this.check(body.steps, `step "${name}"`, context);
+      if (body.for !== undefined) this.checkFor(name, body.for, context, false);
+      if (body.parallel !== undefined) this.checkParallel(name, body.parallel, context, steps as StepEntry[]);
       if (body.switch !== undefined) {
         if (!Array.isArray(body.switch))
           throw new UnsupportedError(`step "${name}": switch must be a list of conditions`);
@@ -155,8 +200,14 @@ export class WorkflowDefinition {
             if (!SWITCH_CASE_KEYS.has(key))
               throw new UnsupportedError(`step "${name}": "${key}" in a switch case is not supported`);
           }
+          this.checkNext(name, option.next, context);
+          this.checkWrites(name, option, context);
+          if ('return' in option && context.shared)
+            throw new UnsupportedError(
+              `step "${name}": return inside a parallel branch or iteration is not supported by the local interpreter`,
+            );
           if (typeof option.call === 'string') this.checkCall(name, option.call);
-          if (option.steps !== undefined) this.check(option.steps, `step "${name}"`);
+          if (option.steps !== undefined) this.check(option.steps, `step "${name}"`, context);
         }
       }
       // Cloud Workflows knows retry and except only as parts of a try step; elsewhere the
@@ -172,14 +223,200 @@ export class WorkflowDefinition {
       if (body.retry !== undefined) this.checkRetry(name, body.retry);
       if (body.try !== undefined) {
         if (!isRecord(body.try)) throw new UnsupportedError(`step "${name}": try must be a map`);
-        if (Array.isArray(body.try.steps)) this.check(body.try.steps, `step "${name}"`);
-        else this.check([{ [`${name}.try`]: body.try }], `step "${name}"`);
+        if (Array.isArray(body.try.steps)) this.check(body.try.steps, `step "${name}"`, context);
+        else this.check([{ [`${name}.try`]: body.try }], `step "${name}"`, context);
       }
       if (body.except !== undefined) {
         if (!isRecord(body.except) || !Array.isArray(body.except.steps)) {
           throw new UnsupportedError(`step "${name}": except needs "as" and "steps"`);
         }
-        this.check(body.except.steps, `step "${name}"`);
+        if (context.shared && typeof body.except.as === 'string')
+          this.checkWrite(name, body.except.as, context);
+        this.check(body.except.steps, `step "${name}"`, context);
+      }
+      if ('return' in body && context.shared)
+        throw new UnsupportedError(
+          `step "${name}": return inside a parallel branch or iteration is not supported by the local interpreter`,
+        );
+    }
+  }
+
+  private checkNext(step: string, next: unknown, context: CheckContext): void {
+    if (next === undefined) return;
+    if (typeof next !== 'string') throw new UnsupportedError(`step "${step}": next must be a step name`);
+    if ((next === 'break' || next === 'continue') && !context.inLoop)
+      throw new UnsupportedError(
+        `step "${step}": next: ${next} is only allowed inside a for loop, and Cloud Workflows refuses it elsewhere`,
+      );
+  }
+
+  /** A branch may write only its own variables and the parent's `shared` ones (the service refuses the rest at deploy). */
+  private checkWrites(step: string, body: StepBody, context: CheckContext): void {
+    const targets: string[] = [];
+    if (Array.isArray(body.assign)) {
+      for (const entry of body.assign as unknown[]) {
+        if (!isRecord(entry)) continue;
+        for (const target of Object.keys(entry)) {
+          const root = /^[A-Za-z_][A-Za-z0-9_]*/.exec(target.trim())?.[0];
+          if (root) targets.push(root);
+        }
+      }
+    }
+    if (typeof body.result === 'string') targets.push(body.result);
+    for (const target of targets) {
+      this.checkWrite(step, target, context);
+      // Outside any branch, what a step assigns joins the scope a later parallel step sees.
+      if (context.shared === null) context.parentVars.add(target);
+    }
+  }
+
+  private checkWrite(step: string, variable: string, context: CheckContext): void {
+    if (context.shared && context.parentVars.has(variable) && !context.shared.has(variable))
+      throw new UnsupportedError(
+        `step "${step}": ${variable} belongs to the scope outside the parallel step; Cloud Workflows refuses writing it in a branch unless it is listed in shared`,
+      );
+  }
+
+  private checkFor(step: string, loop: unknown, context: CheckContext, parallel: boolean): void {
+    if (!isRecord(loop)) throw new UnsupportedError(`step "${step}": for must be a map`);
+    for (const key of Object.keys(loop)) {
+      if (!FOR_KEYS.has(key)) throw new UnsupportedError(`step "${step}": "${key}" is not a for field`);
+    }
+    if (typeof loop.value !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(loop.value))
+      throw new UnsupportedError(`step "${step}": for needs value, the name of the loop variable`);
+    if (loop.index !== undefined && (typeof loop.index !== 'string' || loop.index === loop.value))
+      throw new UnsupportedError(`step "${step}": for.index must be a variable name other than value`);
+    if ((loop.in === undefined) === (loop.range === undefined))
+      throw new UnsupportedError(
+        `step "${step}": for needs exactly one of in (a list) and range ([begin, end])`,
+      );
+    if (
+      loop.in !== undefined &&
+      !Array.isArray(loop.in) &&
+      !(typeof loop.in === 'string' && EXPRESSION.test(loop.in))
+    )
+      throw new UnsupportedError(`step "${step}": for.in must be a list or an expression \${…}`);
+    if (
+      loop.range !== undefined &&
+      !(Array.isArray(loop.range) && loop.range.length === 2) &&
+      !(typeof loop.range === 'string' && EXPRESSION.test(loop.range))
+    )
+      throw new UnsupportedError(
+        `step "${step}": for.range must be [begin, end] or an expression \${[begin, end]}`,
+      );
+    if (!Array.isArray(loop.steps) || loop.steps.length === 0)
+      throw new UnsupportedError(`step "${step}": for.steps must be a list of at least one step`);
+    const loopVars = [loop.value, ...(typeof loop.index === 'string' ? [loop.index] : [])];
+    if (parallel) {
+      // Each iteration of a parallel for is a branch: its loop variables are its own.
+      const branchVars = new Set(context.parentVars);
+      for (const v of loopVars) branchVars.delete(v);
+      this.check(loop.steps, `step "${step}"`, {
+        inLoop: false,
+        shared: context.shared!,
+        parentVars: branchVars,
+      });
+      return;
+    }
+    for (const v of loopVars) this.checkWrite(step, v, context);
+    const inner = new Set(context.parentVars);
+    if (context.shared === null) for (const v of loopVars) inner.add(v);
+    this.check(loop.steps, `step "${step}"`, { inLoop: true, shared: context.shared, parentVars: inner });
+  }
+
+  private checkParallel(step: string, parallel: unknown, context: CheckContext, siblings: StepEntry[]): void {
+    if (!isRecord(parallel)) throw new UnsupportedError(`step "${step}": parallel must be a map`);
+    for (const key of Object.keys(parallel)) {
+      if (!PARALLEL_KEYS.has(key))
+        throw new UnsupportedError(`step "${step}": "${key}" is not a parallel field`);
+    }
+    if (parallel.exception_policy !== undefined && parallel.exception_policy !== 'continueAll')
+      throw new UnsupportedError(
+        `step "${step}": exception_policy ${JSON.stringify(parallel.exception_policy)} is refused by Cloud Workflows; continueAll is the only policy`,
+      );
+    if ((parallel.branches === undefined) === (parallel.for === undefined))
+      throw new UnsupportedError(`step "${step}": parallel needs exactly one of branches and for`);
+    const shared = parallel.shared ?? [];
+    if (!Array.isArray(shared) || shared.some((v) => typeof v !== 'string'))
+      throw new UnsupportedError(`step "${step}": shared must be a list of variable names`);
+    const limit = parallel.concurrency_limit;
+    if (
+      limit !== undefined &&
+      !(typeof limit === 'number' && Number.isInteger(limit) && limit > 0) &&
+      !(typeof limit === 'string' && EXPRESSION.test(limit))
+    )
+      throw new UnsupportedError(
+        `step "${step}": concurrency_limit must be a positive integer or an expression`,
+      );
+    // Everything the enclosing scope declares, before or after this step, is its variable.
+    const parentVars = new Set(context.parentVars);
+    for (const entry of siblings) collectDeclared(entry, parentVars);
+    for (const variable of shared as string[]) {
+      if (!parentVars.has(variable))
+        throw new UnsupportedError(
+          `step "${step}": shared variable ${variable} must be declared before the parallel step`,
+        );
+    }
+    const branchContext = (): CheckContext => ({
+      inLoop: false,
+      shared: new Set(shared as string[]),
+      parentVars: new Set(parentVars),
+    });
+    if (parallel.for !== undefined) {
+      this.checkFor(step, parallel.for, branchContext(), true);
+      return;
+    }
+    const branches = parallel.branches;
+    if (!Array.isArray(branches) || branches.length === 0)
+      throw new UnsupportedError(`step "${step}": branches must be a list of named branches`);
+    if (branches.length > MAX_BRANCHES)
+      throw new UnsupportedError(
+        `step "${step}": ${branches.length} branches; Cloud Workflows allows at most ${MAX_BRANCHES} in one parallel step`,
+      );
+    for (const entry of branches as StepEntry[]) {
+      const [branch, body] = entryOf(entry, `step "${step}"`);
+      if (Object.keys(body).some((k) => k !== 'steps') || !Array.isArray(body.steps))
+        throw new UnsupportedError(`step "${step}": branch "${branch}" must hold only steps`);
+      this.check(body.steps, `branch "${branch}"`, branchContext());
+    }
+  }
+
+  /**
+   * `next` may not leave a for loop's body or a parallel branch: the service refuses it at
+   * deploy. A target must be a step of the same body (or of a step list nested in it).
+   */
+  private checkJumps(steps: StepEntry[], visible: Set<string> | null = null): void {
+    const here = new Set<string>(visible ?? []);
+    for (const entry of steps) here.add(Object.keys(entry)[0]!);
+    for (const entry of steps) {
+      const [name, body] = entryOf(entry, 'steps');
+      const targets = [
+        body.next,
+        ...(Array.isArray(body.switch) ? (body.switch as StepBody[]).map((o) => o.next) : []),
+      ];
+      for (const target of targets) {
+        if (typeof target !== 'string' || ['end', 'break', 'continue'].includes(target)) continue;
+        if (visible !== null && !here.has(target))
+          throw new UnsupportedError(
+            `step "${name}": next: ${target} leaves a for loop or parallel branch, which Cloud Workflows refuses; use break or return`,
+          );
+      }
+      const nested = (list: unknown, scope: Set<string> | null) => {
+        if (Array.isArray(list)) this.checkJumps(list as StepEntry[], scope);
+      };
+      nested(body.steps, visible === null ? null : here);
+      if (Array.isArray(body.switch))
+        for (const option of body.switch as StepBody[]) nested(option.steps, visible === null ? null : here);
+      if (isRecord(body.try)) nested(body.try.steps, visible === null ? null : here);
+      if (isRecord(body.except)) nested(body.except.steps, visible === null ? null : here);
+      if (isRecord(body.for)) nested(body.for.steps, new Set());
+      if (isRecord(body.parallel)) {
+        if (isRecord(body.parallel.for)) nested(body.parallel.for.steps, new Set());
+        if (Array.isArray(body.parallel.branches))
+          for (const branch of body.parallel.branches as StepEntry[]) {
+            const inner = Object.values(branch)[0];
+            if (isRecord(inner)) nested(inner.steps, new Set());
+          }
       }
     }
   }
@@ -223,10 +460,72 @@ export class WorkflowDefinition {
   }
 }
 
+/** The variables a step declares in its own scope: assign targets, results and except names, in nested steps too. */
+function collectDeclared(entry: StepEntry, into: Set<string>): void {
+  const body = Object.values(entry)[0];
+  if (!isRecord(body)) return;
+  const visit = (part: Record<string, unknown>) => {
+    if (Array.isArray(part.assign))
+      for (const item of part.assign as unknown[]) {
+        if (!isRecord(item)) continue;
+        for (const target of Object.keys(item)) {
+          const root = /^[A-Za-z_][A-Za-z0-9_]*/.exec(target.trim())?.[0];
+          if (root) into.add(root);
+        }
+      }
+    if (typeof part.result === 'string') into.add(part.result);
+    if (Array.isArray(part.steps))
+      for (const inner of part.steps as StepEntry[]) collectDeclared(inner, into);
+  };
+  visit(body);
+  if (Array.isArray(body.switch))
+    for (const option of body.switch as unknown[]) if (isRecord(option)) visit(option);
+  if (isRecord(body.try)) visit(body.try);
+  if (isRecord(body.except)) {
+    if (typeof body.except.as === 'string') into.add(body.except.as);
+    visit(body.except);
+  }
+}
+
+/**
+ * A scope. A subworkflow's frame has no parent. A for loop's iteration frame reads and writes
+ * its parent's variables and keeps the ones it creates (and its loop variables) to itself; a
+ * parallel branch's frame reads the parent's and writes only the `shared` ones.
+ */
 class Frame implements Scope {
-  readonly vars = new Map<string, Value>();
+  private readonly vars = new Map<string, Value>();
+  constructor(
+    private readonly parent: Frame | null = null,
+    private readonly writable: 'all' | Set<string> = 'all',
+    /** How many parallel steps enclose this frame (Cloud Workflows allows 2). */
+    readonly parallelDepth = 0,
+  ) {}
+
   get(name: string): Value | undefined {
-    return this.vars.get(name);
+    if (this.vars.has(name)) return this.vars.get(name);
+    return this.parent?.get(name);
+  }
+
+  private has(name: string): boolean {
+    return this.vars.has(name) || (this.parent?.has(name) ?? false);
+  }
+
+  /** A variable of this scope (a parameter, a loop variable): never written through. */
+  define(name: string, value: Value): void {
+    this.vars.set(name, value);
+  }
+
+  /** An assignment: to the scope that already holds the name if this scope may write it there, else here. */
+  set(name: string, value: Value): void {
+    if (
+      !this.vars.has(name) &&
+      this.parent?.has(name) &&
+      (this.writable === 'all' || this.writable.has(name))
+    ) {
+      this.parent.set(name, value);
+      return;
+    }
+    this.vars.set(name, value);
   }
 }
 
@@ -272,7 +571,7 @@ export class WorkflowInterpreter {
     const signal = options.signal ?? new AbortController().signal;
     const main = this.definition.subworkflows.get('main')!;
     const frame = new Frame();
-    if (main.params[0]) frame.vars.set(main.params[0].name, argument);
+    if (main.params[0]) frame.define(main.params[0].name, argument);
     return this.runSubworkflow('main', main, frame, signal);
   }
 
@@ -344,8 +643,10 @@ export class WorkflowInterpreter {
   }
 
   private andThen(body: StepBody, flow: Flow): Flow {
-    if (flow.kind === 'continue' && typeof body.next === 'string') return { kind: 'jump', target: body.next };
-    return flow;
+    if (flow.kind !== 'continue' || typeof body.next !== 'string') return flow;
+    if (body.next === 'break') return { kind: 'break' };
+    if (body.next === 'continue') return { kind: 'next-iteration' };
+    return { kind: 'jump', target: body.next };
   }
 
   private async runStep(name: string, body: StepBody, frame: Frame, signal: AbortSignal): Promise<Flow> {
@@ -360,15 +661,22 @@ export class WorkflowInterpreter {
       }
       return this.andThen(body, { kind: 'continue' });
     }
+    if (body.for !== undefined)
+      return this.andThen(body, await this.runFor(name, body.for as StepBody, frame, signal));
+    if (body.parallel !== undefined) {
+      await this.runParallel(name, body.parallel as StepBody, frame, signal);
+      return this.andThen(body, { kind: 'continue' });
+    }
     if (body.assign !== undefined) this.assign(name, body.assign, frame);
     if (body.call !== undefined) {
       const result = await this.call(
         name,
         String(body.call),
         this.evaluate(body.args ?? {}, frame, name),
+        frame,
         signal,
       );
-      if (typeof body.result === 'string') frame.vars.set(body.result, result);
+      if (typeof body.result === 'string') frame.set(body.result, result);
     }
     if (body.steps !== undefined) {
       const flow = await this.runSteps(body.steps as StepEntry[], frame, signal);
@@ -377,6 +685,115 @@ export class WorkflowInterpreter {
     if ('return' in body) return { kind: 'return', value: this.evaluate(body.return, frame, name) };
     if ('raise' in body) throw new WorkflowError(this.evaluate(body.raise, frame, name));
     return this.andThen(body, { kind: 'continue' });
+  }
+
+  /** The values a for loop walks: a list, or the numbers from begin to end inclusive, by 1. */
+  private loopValues(step: string, loop: StepBody, frame: Frame): Value[] {
+    if (loop.in !== undefined) {
+      const list = this.evaluate(loop.in, frame, step);
+      if (!Array.isArray(list))
+        raise(
+          'TypeError',
+          `step "${step}": for.in must be a list, got ${typeLabel(list)} (iterate a map with keys(map))`,
+        );
+      return [...list];
+    }
+    const range = this.evaluate(loop.range, frame, step);
+    if (!Array.isArray(range) || range.length !== 2 || range.some((v) => typeof v !== 'number'))
+      raise('TypeError', `step "${step}": for.range must be two numbers [begin, end]`);
+    const [begin, end] = range as [number, number];
+    const values: number[] = [];
+    for (let v = begin; v <= end; v++) values.push(v);
+    return values;
+  }
+
+  private async runFor(step: string, loop: StepBody, frame: Frame, signal: AbortSignal): Promise<Flow> {
+    const values = this.loopValues(step, loop, frame);
+    for (const [index, value] of values.entries()) {
+      if (signal.aborted) raise('CancelledError', 'the execution was cancelled');
+      const iteration = new Frame(frame, 'all', frame.parallelDepth);
+      iteration.define(String(loop.value), value);
+      if (typeof loop.index === 'string') iteration.define(loop.index, index);
+      const flow = await this.runSteps(loop.steps as StepEntry[], iteration, signal);
+      if (flow.kind === 'break') break;
+      if (flow.kind === 'return') return flow;
+      if (flow.kind === 'jump' && flow.target === 'end') return flow;
+      if (flow.kind === 'jump')
+        throw new UnsupportedError(`step "${step}": next: ${flow.target} names no step of the loop`);
+    }
+    return { kind: 'continue' };
+  }
+
+  /**
+   * Runs branches (or iterations) at once, at most concurrency_limit at a time. With
+   * continueAll (the only policy), every branch runs to its end whatever the others do; then
+   * the step raises UnhandledBranchError listing each branch's error, if any had one.
+   */
+  private async runParallel(
+    step: string,
+    parallel: StepBody,
+    frame: Frame,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const depth = frame.parallelDepth + 1;
+    if (depth > MAX_PARALLEL_DEPTH)
+      raise('ParallelNestingError', `step "${step}": parallel steps nest at most ${MAX_PARALLEL_DEPTH} deep`);
+    const shared = new Set((parallel.shared as string[] | undefined) ?? []);
+    for (const variable of shared) {
+      if (frame.get(variable) === undefined)
+        raise('KeyError', `step "${step}": shared variable ${variable} is not defined`, ['LookupError']);
+    }
+    const work: { id: Value; run: (branch: Frame) => Promise<Flow> }[] = [];
+    if (parallel.for !== undefined) {
+      const loop = parallel.for as StepBody;
+      for (const [index, value] of this.loopValues(step, loop, frame).entries()) {
+        work.push({
+          id: index,
+          run: (branch) => {
+            branch.define(String(loop.value), value);
+            if (typeof loop.index === 'string') branch.define(loop.index, index);
+            return this.runSteps(loop.steps as StepEntry[], branch, signal);
+          },
+        });
+      }
+    } else {
+      for (const entry of parallel.branches as StepEntry[]) {
+        const [id, body] = entryOf(entry, `step "${step}"`);
+        work.push({ id, run: (branch) => this.runSteps(body.steps as StepEntry[], branch, signal) });
+      }
+    }
+    let limit = work.length;
+    if (parallel.concurrency_limit !== undefined) {
+      const value = this.evaluate(parallel.concurrency_limit, frame, step);
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+        raise(
+          'ValueError',
+          `step "${step}": concurrency_limit must be a positive integer, got ${JSON.stringify(value)}`,
+        );
+      limit = Math.min(limit, value as number);
+    }
+    const errors: { id: Value; error: Value }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < work.length) {
+        const item = work[next++]!;
+        try {
+          await item.run(new Frame(frame, shared, depth));
+        } catch (error) {
+          if (!(error instanceof WorkflowError)) throw error;
+          errors.push({ id: item.id, error: error.payload });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: limit }, worker));
+    if (signal.aborted) raise('CancelledError', 'the execution was cancelled');
+    if (errors.length === 0) return;
+    throw new WorkflowError({
+      message: `UnhandledBranchError: ${errors.length} of ${work.length} branches or iterations of step "${step}" ended with an unhandled error`,
+      tags: ['UnhandledBranchError'],
+      branches: errors.slice(0, MAX_UNHANDLED_BRANCH_ERRORS),
+      truncated: errors.length > MAX_UNHANDLED_BRANCH_ERRORS,
+    });
   }
 
   private async runTry(name: string, body: StepBody, frame: Frame, signal: AbortSignal): Promise<Flow> {
@@ -399,7 +816,7 @@ export class WorkflowInterpreter {
         }
         if (!isRecord(body.except)) throw error;
         const handler = body.except as { as?: string; steps: StepEntry[] };
-        if (handler.as) frame.vars.set(handler.as, error.payload);
+        if (handler.as) frame.set(handler.as, error.payload);
         return this.runSteps(handler.steps, frame, signal);
       }
     }
@@ -441,8 +858,8 @@ export class WorkflowInterpreter {
         if (predicate in RETRY_PREDICATES) return matchesPredicate(predicate, error);
         // A custom predicate: a subworkflow of one parameter, the error, that returns a boolean.
         const sub = this.definition.subworkflows.get(predicate)!;
-        const callFrame = new Frame();
-        if (sub.params[0]) callFrame.vars.set(sub.params[0].name, error.payload);
+        const callFrame = new Frame(null, 'all', frame.parallelDepth);
+        if (sub.params[0]) callFrame.define(sub.params[0].name, error.payload);
         const verdict = await this.runSubworkflow(predicate, sub, callFrame, new AbortController().signal);
         if (typeof verdict !== 'boolean')
           throw new UnsupportedError(
@@ -464,7 +881,7 @@ export class WorkflowInterpreter {
 
   private assignTo(step: string, target: Node, value: Value, frame: Frame): void {
     if (target.type === 'var') {
-      frame.vars.set(target.name, value);
+      frame.set(target.name, value);
       return;
     }
     if (target.type !== 'member' && target.type !== 'index')
@@ -487,7 +904,13 @@ export class WorkflowInterpreter {
       );
   }
 
-  private async call(step: string, target: string, args: Value, signal: AbortSignal): Promise<Value> {
+  private async call(
+    step: string,
+    target: string,
+    args: Value,
+    caller: Frame,
+    signal: AbortSignal,
+  ): Promise<Value> {
     const a = (isRecord(args) ? args : {}) as Record<string, Value>;
     switch (target) {
       case 'http.get':
@@ -531,10 +954,10 @@ export class WorkflowInterpreter {
     const sub = this.definition.subworkflows.get(target);
     if (!sub)
       throw new UnsupportedError(`step "${step}": call ${target} is not supported by the local interpreter`);
-    const frame = new Frame();
+    const frame = new Frame(null, 'all', caller.parallelDepth);
     for (const param of sub.params) {
-      if (Object.hasOwn(a, param.name)) frame.vars.set(param.name, a[param.name]!);
-      else if (!param.required) frame.vars.set(param.name, param.default ?? null);
+      if (Object.hasOwn(a, param.name)) frame.define(param.name, a[param.name]!);
+      else if (!param.required) frame.define(param.name, param.default ?? null);
       else raise('TypeError', `step "${step}": subworkflow ${target} needs the argument ${param.name}`);
     }
     for (const key of Object.keys(a)) {
