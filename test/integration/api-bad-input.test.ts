@@ -94,7 +94,7 @@ describe('POST /api/runs refuses bad input and writes nothing', () => {
     const response = await post(runBody({ pipeline: 'nf-core/nowhere' }));
     expect(response.status).toBe(400);
     expect(response.body.error.message).toBe(
-      'Unknown pipeline "nf-core/nowhere". Known pipelines: nf-core/rnaseq, nf-core/scrnaseq.',
+      'Unknown pipeline "nf-core/nowhere". Known pipelines: nf-core/rnaseq, nf-core/sarek, nf-core/scrnaseq.',
     );
     expect(response.body.error.details).toEqual([expect.objectContaining({ field: 'pipeline' })]);
     await nothingWritten();

@@ -88,7 +88,9 @@ describe('pipelines', () => {
       headers: ALICE,
     });
     expect(pipeline.status).toBe(404);
-    expect(pipeline.body.error.message).toContain('Known pipelines: nf-core/rnaseq, nf-core/scrnaseq');
+    expect(pipeline.body.error.message).toContain(
+      'Known pipelines: nf-core/rnaseq, nf-core/sarek, nf-core/scrnaseq',
+    );
     const version = await request<{ error: { message: string } }>(
       `${api.url}/api/pipelines/nf-core/scrnaseq/schema?version=1.0.0`,
       { headers: ALICE },

@@ -1,4 +1,5 @@
 import { configSyntaxProblems } from '../nextflow/config-syntax';
+import { checkNextflowRequirement } from '../nextflow/nextflow-version';
 import { type ParamWarning, paramsThatMustExist, validateParams } from '../nextflow/params';
 import { getPipeline, getPipelineVersion } from '../nextflow/pipelines/registry';
 import { columnsThatMustExist, samplesheetToCsv, validateSamplesheet } from '../nextflow/samplesheet';
@@ -210,7 +211,17 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     { allowUnknown: request.allow_unknown_params },
   );
   const sheet = validateSamplesheet(request.samplesheet_csv, release.inputSchema, request.samplesheet_format);
+  const nextflow = release.nextflowVersion ? checkNextflowRequirement(release.nextflowVersion) : null;
   const problems: FieldProblem[] = [
+    ...(nextflow?.strict && nextflow.satisfied === false
+      ? [
+          {
+            field: 'pipeline_version',
+            rule: 'nextflow_version',
+            message: `${pipeline.name} ${release.version}: ${nextflow.message}`,
+          },
+        ]
+      : []),
     ...params.errors,
     ...configProblems('config_content', request.config_content ?? ''),
     ...sheet.errors.map((p) => ({ ...p, field: 'samplesheet_csv' })),
@@ -244,7 +255,13 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     pipeline: pipeline.name,
     version: release.version,
     params: params.params,
-    warnings: [...params.warnings, ...sheet.warnings],
+    warnings: [
+      ...(nextflow && nextflow.satisfied !== true && !(nextflow.strict && nextflow.satisfied === false)
+        ? [`${pipeline.name} ${release.version}: ${nextflow.message}`]
+        : []),
+      ...params.warnings,
+      ...sheet.warnings,
+    ],
     paramWarnings: params.paramWarnings,
     sheetWarnings: sheet.located_warnings,
     samples: sheet.samples,

@@ -14,8 +14,12 @@ const temp = mkdtempSync(join(tmpdir(), 'arc-pipelines-'));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
 describe('the pipeline registry (a folder a pipeline)', () => {
-  it('lists nf-core/scrnaseq and nf-core/rnaseq, each with its own schemas', () => {
-    expect(listPipelines().map((p) => p.name)).toEqual(['nf-core/rnaseq', 'nf-core/scrnaseq']);
+  it('lists nf-core/scrnaseq, nf-core/rnaseq and nf-core/sarek, each with its own schemas', () => {
+    expect(listPipelines().map((p) => p.name)).toEqual([
+      'nf-core/rnaseq',
+      'nf-core/sarek',
+      'nf-core/scrnaseq',
+    ]);
     const { pipeline, release } = getPipelineVersion('nf-core/rnaseq');
     expect(release.version).toBe('3.24.0');
     expect(Object.keys((release.inputSchema.items as { properties: object }).properties)).toContain(

@@ -2,19 +2,22 @@
 import m0 from './nf-core-rnaseq/pipeline.json' with { type: 'json' };
 import m0v0f0 from './nf-core-rnaseq/3.24.0/nextflow_schema.json' with { type: 'json' };
 import m0v0f1 from './nf-core-rnaseq/3.24.0/schema_input.json' with { type: 'json' };
-import m1 from './nf-core-scrnaseq/pipeline.json' with { type: 'json' };
-import m1v0f0 from './nf-core-scrnaseq/2.7.1/igenomes.json' with { type: 'json' };
-import m1v0f1 from './nf-core-scrnaseq/2.7.1/nextflow_schema.json' with { type: 'json' };
-import m1v0f2 from './nf-core-scrnaseq/2.7.1/protocols.json' with { type: 'json' };
-import m1v0f3 from './nf-core-scrnaseq/2.7.1/schema_input.json' with { type: 'json' };
-import m1v1f0 from './nf-core-scrnaseq/3.0.0/igenomes.json' with { type: 'json' };
-import m1v1f1 from './nf-core-scrnaseq/3.0.0/nextflow_schema.json' with { type: 'json' };
-import m1v1f2 from './nf-core-scrnaseq/3.0.0/protocols.json' with { type: 'json' };
-import m1v1f3 from './nf-core-scrnaseq/3.0.0/schema_input.json' with { type: 'json' };
-import m1v2f0 from './nf-core-scrnaseq/4.0.0/igenomes.json' with { type: 'json' };
-import m1v2f1 from './nf-core-scrnaseq/4.0.0/nextflow_schema.json' with { type: 'json' };
-import m1v2f2 from './nf-core-scrnaseq/4.0.0/protocols.json' with { type: 'json' };
-import m1v2f3 from './nf-core-scrnaseq/4.0.0/schema_input.json' with { type: 'json' };
+import m1 from './nf-core-sarek/pipeline.json' with { type: 'json' };
+import m1v0f0 from './nf-core-sarek/3.10.0/nextflow_schema.json' with { type: 'json' };
+import m1v0f1 from './nf-core-sarek/3.10.0/schema_input.json' with { type: 'json' };
+import m2 from './nf-core-scrnaseq/pipeline.json' with { type: 'json' };
+import m2v0f0 from './nf-core-scrnaseq/2.7.1/igenomes.json' with { type: 'json' };
+import m2v0f1 from './nf-core-scrnaseq/2.7.1/nextflow_schema.json' with { type: 'json' };
+import m2v0f2 from './nf-core-scrnaseq/2.7.1/protocols.json' with { type: 'json' };
+import m2v0f3 from './nf-core-scrnaseq/2.7.1/schema_input.json' with { type: 'json' };
+import m2v1f0 from './nf-core-scrnaseq/3.0.0/igenomes.json' with { type: 'json' };
+import m2v1f1 from './nf-core-scrnaseq/3.0.0/nextflow_schema.json' with { type: 'json' };
+import m2v1f2 from './nf-core-scrnaseq/3.0.0/protocols.json' with { type: 'json' };
+import m2v1f3 from './nf-core-scrnaseq/3.0.0/schema_input.json' with { type: 'json' };
+import m2v2f0 from './nf-core-scrnaseq/4.0.0/igenomes.json' with { type: 'json' };
+import m2v2f1 from './nf-core-scrnaseq/4.0.0/nextflow_schema.json' with { type: 'json' };
+import m2v2f2 from './nf-core-scrnaseq/4.0.0/protocols.json' with { type: 'json' };
+import m2v2f3 from './nf-core-scrnaseq/4.0.0/schema_input.json' with { type: 'json' };
 
 export interface CatalogEntry {
   folder: string;
@@ -24,5 +27,6 @@ export interface CatalogEntry {
 
 export const CATALOG: CatalogEntry[] = [
   { folder: 'nf-core-rnaseq', manifest: m0, versions: [{ version: '3.24.0', files: { 'nextflow_schema.json': m0v0f0, 'schema_input.json': m0v0f1 } }] },
-  { folder: 'nf-core-scrnaseq', manifest: m1, versions: [{ version: '2.7.1', files: { 'igenomes.json': m1v0f0, 'nextflow_schema.json': m1v0f1, 'protocols.json': m1v0f2, 'schema_input.json': m1v0f3 } }, { version: '3.0.0', files: { 'igenomes.json': m1v1f0, 'nextflow_schema.json': m1v1f1, 'protocols.json': m1v1f2, 'schema_input.json': m1v1f3 } }, { version: '4.0.0', files: { 'igenomes.json': m1v2f0, 'nextflow_schema.json': m1v2f1, 'protocols.json': m1v2f2, 'schema_input.json': m1v2f3 } }] },
+  { folder: 'nf-core-sarek', manifest: m1, versions: [{ version: '3.10.0', files: { 'nextflow_schema.json': m1v0f0, 'schema_input.json': m1v0f1 } }] },
+  { folder: 'nf-core-scrnaseq', manifest: m2, versions: [{ version: '2.7.1', files: { 'igenomes.json': m2v0f0, 'nextflow_schema.json': m2v0f1, 'protocols.json': m2v0f2, 'schema_input.json': m2v0f3 } }, { version: '3.0.0', files: { 'igenomes.json': m2v1f0, 'nextflow_schema.json': m2v1f1, 'protocols.json': m2v1f2, 'schema_input.json': m2v1f3 } }, { version: '4.0.0', files: { 'igenomes.json': m2v2f0, 'nextflow_schema.json': m2v2f1, 'protocols.json': m2v2f2, 'schema_input.json': m2v2f3 } }] },
 ];

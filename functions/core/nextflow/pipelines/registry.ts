@@ -33,6 +33,8 @@ const Manifest = z.strictObject({
   repository: z.url(),
   default_version: z.string().min(1),
   versions: z.array(z.string().min(1)).min(1),
+  /** Each version's manifest.nextflowVersion, verbatim (e.g. "!>=24.04.2"), where it is known. */
+  nextflow_versions: z.record(z.string(), z.string().min(1)).default({}),
   samplesheet_from_benchling: z.record(z.string(), ColumnSource).default({}),
 });
 
@@ -46,6 +48,8 @@ export interface PipelineVersion {
   protocols: JsonSchema | null;
   /** The genome keys the pipeline's conf/igenomes.config defines (igenomes.json); null if not known. */
   igenomes: readonly string[] | null;
+  /** The Nextflow this version needs (manifest.nextflowVersion, e.g. "!>=24.04.2"); null if not recorded. */
+  nextflowVersion: string | null;
 }
 
 const IgenomesFile = z.object({ genomes: z.array(z.string().min(1)).min(1) });
@@ -61,8 +65,8 @@ export interface Pipeline {
   samplesheetFromBenchling: Record<string, ColumnSource>;
 }
 
-/** The samplesheet schema's file name, from the `input` param's `schema` (nf-schema's pointer). */
-function inputSchemaFile(schema: JsonSchema): string {
+/** The samplesheet schema's path in the repository, from the `input` param's `schema` (nf-schema's pointer). */
+export function inputSchemaPointer(schema: JsonSchema): string {
   const groups = (schema.$defs ?? schema.definitions ?? {}) as Record<
     string,
     { properties?: Record<string, { schema?: unknown }> }
@@ -70,7 +74,12 @@ function inputSchemaFile(schema: JsonSchema): string {
   const input =
     (schema.properties as Record<string, { schema?: unknown }> | undefined)?.input ??
     Object.values(groups).find((g) => g.properties?.input)?.properties?.input;
-  const pointer = typeof input?.schema === 'string' ? input.schema : 'assets/schema_input.json';
+  return typeof input?.schema === 'string' ? input.schema : 'assets/schema_input.json';
+}
+
+/** The samplesheet schema's file name in a version's folder. */
+function inputSchemaFile(schema: JsonSchema): string {
+  const pointer = inputSchemaPointer(schema);
   return pointer.slice(pointer.lastIndexOf('/') + 1);
 }
 
@@ -88,6 +97,12 @@ export function loadPipelines(catalog: CatalogEntry[]): Pipeline[] {
       throw new Error(
         `${entry.folder}/pipeline.json: default_version ${manifest.default_version} is not in versions.`,
       );
+    for (const version of Object.keys(manifest.nextflow_versions)) {
+      if (!manifest.versions.includes(version))
+        throw new Error(
+          `${entry.folder}/pipeline.json: nextflow_versions names ${version}, which is not in versions.`,
+        );
+    }
     const versions = manifest.versions.map((version): PipelineVersion => {
       const files = entry.versions.find((v) => v.version === version)?.files;
       const nextflowSchema = files?.['nextflow_schema.json'] as JsonSchema | undefined;
@@ -114,6 +129,7 @@ export function loadPipelines(catalog: CatalogEntry[]): Pipeline[] {
         inputSchema,
         protocols: (files?.['protocols.json'] as JsonSchema | undefined) ?? null,
         igenomes,
+        nextflowVersion: manifest.nextflow_versions[version] ?? null,
       };
     });
     return {
