@@ -486,6 +486,51 @@ describe('another nf-core pipeline', () => {
   }, 120_000);
 });
 
+describe('a pipeline added to the registry', () => {
+  it('walks nf-core/sarek 3.10.0 through the wizard: the patient cells it needs, its own form, launch', async () => {
+    const dave = await openAs(browser, stack.url, 'dave@example.com');
+    const { page, errors } = dave;
+    await page.goto('/#/new');
+    await page.getByLabel('Pipeline').selectOption('nf-core/sarek');
+    await page.locator('tr[data-ngs-run] input[type=checkbox]').first().check({ timeout: 20_000 });
+    await page.getByRole('button', { name: /Next: Samples/ }).click();
+    await page.locator('[data-sample]').first().waitFor();
+    await page.getByRole('button', { name: /Next: Samplesheet/ }).click();
+
+    // Benchling fills sample and the reads; sarek's required patient is marked missing until filled.
+    const patients = page.getByLabel(/^Row \d+ patient$/);
+    await patients.first().waitFor({ timeout: 45_000 });
+    await expect
+      .poll(() => page.locator('[aria-invalid="true"]').count(), { timeout: 20_000 })
+      .toBeGreaterThan(0);
+    expect(await page.getByTestId('samplesheet-ok').count()).toBe(0);
+    for (const cell of await patients.all()) await cell.fill('PATIENT_1');
+    await page.getByTestId('samplesheet-ok').waitFor({ timeout: 45_000 });
+    await page.getByRole('button', { name: /Next: Parameters/ }).click();
+
+    // sarek's own form: its variant-calling tools and its step.
+    await page.locator('[data-param="tools"]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('[data-param="step"]').count()).toBe(1);
+    await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
+    await page.getByRole('button', { name: /Next: Review/ }).click();
+    await page.getByTestId('rendered-config').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Launch run' }).click();
+
+    // Locally there is no recording of sarek either: the run is launched and fails at once, saying why.
+    const detail = page.locator('article.run-detail');
+    await detail.waitFor({ timeout: 20_000 });
+    await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('error-panel').innerText()).toContain('nf-core/sarek has none');
+    const runId = await detail.getAttribute('data-run-id');
+    const stored = await request<{ pipeline: string; pipeline_version: string }>(
+      `${stack.url}/api/runs/${runId}`,
+      { headers: { 'x-goog-authenticated-user-email': 'accounts.google.com:dave@example.com' } },
+    );
+    expect(stored.body).toMatchObject({ pipeline: 'nf-core/sarek', pipeline_version: '3.10.0' });
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
+
 describe('cancelling', () => {
   it('asks for confirmation, then the run shows cancelled', async () => {
     const { page } = alice;

@@ -173,6 +173,12 @@ describe('a failed run', () => {
     const chain = page.getByRole('region', { name: 'Recovery chain' });
     expect(await chain.innerText()).toContain(failedRunId);
     expect(await chain.innerText()).toContain('STAR_ALIGN fixed');
+    // The chain's cost in all, beside this run's own, once both runs' traces are costed.
+    await expect
+      .poll(() => chain.getByTestId('chain-cost').textContent(), { timeout: 20_000 })
+      .toMatch(
+        /^The 2 runs of this recovery chain cost about \$\d+\.\d\d in all; this run's own: about \$\d+\.\d\d\./,
+      );
     await screenshot(page, 'detail-recovered');
 
     // Back on the failed run: it says who recovered it, and asks before a second recovery.

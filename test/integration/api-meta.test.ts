@@ -34,13 +34,14 @@ afterAll(async () => {
 });
 
 describe('pipelines', () => {
-  it('lists nf-core/rnaseq and nf-core/scrnaseq with their versions and defaults', async () => {
+  it('lists nf-core/rnaseq, nf-core/sarek and nf-core/scrnaseq with their versions and defaults', async () => {
     const response = await request<{
       pipelines: { name: string; versions: string[]; default_version: string }[];
     }>(`${api.url}/api/pipelines`, { headers: ALICE });
     expect(response.status).toBe(200);
     expect(response.body.pipelines).toEqual([
       expect.objectContaining({ name: 'nf-core/rnaseq', versions: ['3.24.0'], default_version: '3.24.0' }),
+      expect.objectContaining({ name: 'nf-core/sarek', versions: ['3.10.0'], default_version: '3.10.0' }),
       expect.objectContaining({
         name: 'nf-core/scrnaseq',
         versions: ['2.7.1', '3.0.0', '4.0.0'],
@@ -84,9 +85,12 @@ describe('pipelines', () => {
   });
 
   it('answers 404 listing what exists for an unknown pipeline or version', async () => {
-    const pipeline = await request<{ error: { message: string } }>(`${api.url}/api/pipelines/nf-core/sarek`, {
-      headers: ALICE,
-    });
+    const pipeline = await request<{ error: { message: string } }>(
+      `${api.url}/api/pipelines/nf-core/nowhere`,
+      {
+        headers: ALICE,
+      },
+    );
     expect(pipeline.status).toBe(404);
     expect(pipeline.body.error.message).toContain(
       'Known pipelines: nf-core/rnaseq, nf-core/sarek, nf-core/scrnaseq',

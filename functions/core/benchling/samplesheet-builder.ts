@@ -52,7 +52,8 @@ function columnValue(source: ColumnSource, sample: NgsSample): string | number |
 
 /**
  * The nf-core samplesheet for the selected samples, in the columns of the chosen version's
- * schema_input.json (optional columns only when some sample has a value), one row per
+ * schema_input.json (required columns always, empty where Benchling has nothing for them;
+ * optional ones only when some sample has a value), one row per
  * sample and sequencing run (a sample sequenced twice gets two rows, as lanes do), validated
  * by the same validator run creation uses.
  */
@@ -77,13 +78,19 @@ export async function buildSamplesheet(
   };
   const required = new Set(items.required ?? []);
   const sources = pipeline.samplesheetFromBenchling;
+  // A required column Benchling cannot fill (sarek's patient) is still there, empty, so the
+  // samplesheet step marks each of its cells for the person to fill in.
   const columns = Object.keys(items.properties ?? {}).filter(
     (column) =>
-      sources[column] !== undefined &&
-      (required.has(column) || samples.some((s) => columnValue(sources[column]!, s) !== null)),
+      required.has(column) ||
+      (sources[column] !== undefined && samples.some((s) => columnValue(sources[column]!, s) !== null)),
   );
   const records = samples.map((sample) =>
-    columns.map((column) => neutraliseFormula(String(columnValue(sources[column]!, sample) ?? ''))),
+    columns.map((column) =>
+      sources[column] === undefined
+        ? ''
+        : neutraliseFormula(String(columnValue(sources[column]!, sample) ?? '')),
+    ),
   );
   const csv = stringify([columns, ...records], { record_delimiter: 'unix' });
   const validation = validateSamplesheet(csv, release.inputSchema);

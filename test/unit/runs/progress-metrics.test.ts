@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { chainCostSummary } from '../../../functions/core/nextflow/chain-cost';
 import {
   computeMetrics,
   earlierAttemptsSummary,
@@ -218,5 +219,23 @@ describe('what earlier orchestrator attempts ran', () => {
       'Earlier orchestrator attempts of this run executed 2 tasks (4.00 CPU-hours, about $0.05): counted once in the totals, though the last attempt shows that work as cached.',
     );
     expect(earlierAttemptsSummary(alone)).toBeNull();
+  });
+});
+
+describe("a recovery chain's cost", () => {
+  const costed = (run_id: string, estimate: number) => ({
+    run_id,
+    metrics: {
+      cost: { currency: 'USD' as const, estimate, prices: { vcpu_hour: 0.01, gb_hour: 0.001 }, formula: '' },
+    },
+  });
+  it('adds every costed run once, says which are not costed yet, and gives this run its own', () => {
+    expect(chainCostSummary([costed('a', 0.3)], 'a')).toBeNull();
+    expect(chainCostSummary([costed('a', 0.305), costed('b', 0.121)], 'b')).toBe(
+      "The 2 runs of this recovery chain cost about $0.43 in all; this run's own: about $0.12. Each run counts only the tasks it executed (cached tasks are not counted again); Spot task VMs only, as in each run's estimate.",
+    );
+    expect(chainCostSummary([costed('a', 0.3), { run_id: 'b', metrics: null }], 'b')).toContain(
+      "cost about $0.30 in all (1 of them not costed yet: a run's cost is known when it ends); this run's own: not known until it ends.",
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { chainCostSummary } from '../../../functions/core/nextflow/chain-cost';
 import { exitCodeHint, failedTaskExitCode } from '../../../functions/core/nextflow/exit-codes';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
 import type { RunHistoryEntry } from '../../../functions/core/runs/ports';
@@ -195,6 +196,11 @@ function RecoveryChain({ run, chain }: { run: Run; chain: Run[] }) {
           </li>
         ))}
       </ol>
+      {chainCostSummary(chain, run.run_id) && (
+        <p class="muted small" data-testid="chain-cost">
+          {chainCostSummary(chain, run.run_id)}
+        </p>
+      )}
     </section>
   );
 }
