@@ -109,7 +109,7 @@ describe('a failed run', () => {
         await page.goto(`/#/runs/${failedRunId}`);
         await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
         const first = page.locator('tbody tr[id^="task-row-"]').first();
-        await first.waitFor({ timeout: 20_000 });
+        await first.waitFor({ timeout: 45_000 });
         const id = (await first.getAttribute('id'))!.replace('task-row-', '');
         await page.getByRole('button', { name: `Logs of task ${id}`, exact: true }).click();
         const panel = page.getByRole('region', { name: `Logs of task ${id}` });
