@@ -435,16 +435,53 @@ describe('a phone-sized window (420 px)', () => {
   }, 90_000);
 });
 
+/** Opens the wizard as `email`, picks `pipeline` and the first NGS run, and goes on to the samplesheet step. */
+async function wizardToSamplesheet(email: string, pipeline: string): Promise<UserPage> {
+  const user = await openAs(browser, stack.url, email);
+  const { page } = user;
+  await page.goto('/#/new');
+  await page.getByLabel('Pipeline').selectOption(pipeline);
+  await page.locator('tr[data-ngs-run] input[type=checkbox]').first().check({ timeout: 20_000 });
+  await page.getByRole('button', { name: /Next: Samples/ }).click();
+  await page.locator('[data-sample]').first().waitFor();
+  await page.getByRole('button', { name: /Next: Samplesheet/ }).click();
+  return user;
+}
+
+/**
+ * From the Parameters step with no field errors: review, launch, and see the run fail at once,
+ * saying the replay has no recording of the pipeline (locally only scrnaseq is recorded). Returns
+ * the run as the API stores it.
+ */
+async function launchWithoutRecording(
+  page: UserPage['page'],
+  email: string,
+  pipeline: string,
+): Promise<{ pipeline: string; pipeline_version: string; params: Record<string, unknown> }> {
+  await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
+  await page.getByRole('button', { name: /Next: Review/ }).click();
+  await page.getByTestId('rendered-config').waitFor({ timeout: 20_000 });
+  await page.getByRole('button', { name: 'Launch run' }).click();
+  const detail = page.locator('article.run-detail');
+  await detail.waitFor({ timeout: 20_000 });
+  await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
+  expect(await page.getByTestId('error-panel').innerText()).toContain(
+    `${pipeline} has none, so this run cannot be replayed. Install Nextflow`,
+  );
+  const runId = await detail.getAttribute('data-run-id');
+  const stored = await request<{
+    pipeline: string;
+    pipeline_version: string;
+    params: Record<string, unknown>;
+  }>(`${stack.url}/api/runs/${runId}`, {
+    headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${email}` },
+  });
+  return stored.body;
+}
+
 describe('another nf-core pipeline', () => {
   it('walks nf-core/rnaseq 3.24.0 through the wizard: its samplesheet (strandedness), its form, review, launch', async () => {
-    const carol = await openAs(browser, stack.url, 'carol@example.com');
-    const { page, errors } = carol;
-    await page.goto('/#/new');
-    await page.getByLabel('Pipeline').selectOption('nf-core/rnaseq');
-    await page.locator('tr[data-ngs-run] input[type=checkbox]').first().check({ timeout: 20_000 });
-    await page.getByRole('button', { name: /Next: Samples/ }).click();
-    await page.locator('[data-sample]').first().waitFor();
-    await page.getByRole('button', { name: /Next: Samplesheet/ }).click();
+    const { page, errors } = await wizardToSamplesheet('carol@example.com', 'nf-core/rnaseq');
 
     // The samplesheet has rnaseq's columns, strandedness filled as the manifest says.
     await page.getByTestId('samplesheet-ok').waitFor({ timeout: 45_000 });
@@ -459,43 +496,18 @@ describe('another nf-core pipeline', () => {
     await page.locator('[data-param="genome"] input').fill('GRCh38');
     // nf-schema's help switches would make the run print help and exit: never offered.
     expect(await page.locator('[data-param="help"], [data-param="show_hidden"]').count()).toBe(0);
-    await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
     await screenshot(page, 'wizard-4-params-rnaseq');
-    await page.getByRole('button', { name: /Next: Review/ }).click();
-    await page.getByTestId('rendered-config').waitFor({ timeout: 20_000 });
-    await page.getByRole('button', { name: 'Launch run' }).click();
 
-    // Locally there is no recording of rnaseq: the run fails at once, saying why and what to do.
-    const detail = page.locator('article.run-detail');
-    await detail.waitFor({ timeout: 20_000 });
-    await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
-    expect(await page.getByTestId('error-panel').innerText()).toContain(
-      'nf-core/rnaseq has none, so this run cannot be replayed. Install Nextflow',
-    );
-    const runId = await detail.getAttribute('data-run-id');
-    const stored = await request<{
-      pipeline: string;
-      pipeline_version: string;
-      params: Record<string, unknown>;
-    }>(`${stack.url}/api/runs/${runId}`, {
-      headers: { 'x-goog-authenticated-user-email': 'accounts.google.com:carol@example.com' },
-    });
-    expect(stored.body).toMatchObject({ pipeline: 'nf-core/rnaseq', pipeline_version: '3.24.0' });
-    expect(stored.body.params).toMatchObject({ genome: 'GRCh38' });
+    const stored = await launchWithoutRecording(page, 'carol@example.com', 'nf-core/rnaseq');
+    expect(stored).toMatchObject({ pipeline: 'nf-core/rnaseq', pipeline_version: '3.24.0' });
+    expect(stored.params).toMatchObject({ genome: 'GRCh38' });
     expect(errors).toEqual([]);
   }, 120_000);
 });
 
 describe('a pipeline added to the registry', () => {
   it('walks nf-core/sarek 3.10.0 through the wizard: the patient cells it needs, its own form, launch', async () => {
-    const dave = await openAs(browser, stack.url, 'dave@example.com');
-    const { page, errors } = dave;
-    await page.goto('/#/new');
-    await page.getByLabel('Pipeline').selectOption('nf-core/sarek');
-    await page.locator('tr[data-ngs-run] input[type=checkbox]').first().check({ timeout: 20_000 });
-    await page.getByRole('button', { name: /Next: Samples/ }).click();
-    await page.locator('[data-sample]').first().waitFor();
-    await page.getByRole('button', { name: /Next: Samplesheet/ }).click();
+    const { page, errors } = await wizardToSamplesheet('dave@example.com', 'nf-core/sarek');
 
     // Benchling fills sample and the reads; sarek's required patient is marked missing until filled.
     const patients = page.getByLabel(/^Row \d+ patient$/);
@@ -504,6 +516,7 @@ describe('a pipeline added to the registry', () => {
       .poll(() => page.locator('[aria-invalid="true"]').count(), { timeout: 20_000 })
       .toBeGreaterThan(0);
     expect(await page.getByTestId('samplesheet-ok').count()).toBe(0);
+    await screenshot(page, 'wizard-3-samplesheet-sarek-patient');
     for (const cell of await patients.all()) await cell.fill('PATIENT_1');
     await page.getByTestId('samplesheet-ok').waitFor({ timeout: 45_000 });
     await page.getByRole('button', { name: /Next: Parameters/ }).click();
@@ -511,22 +524,9 @@ describe('a pipeline added to the registry', () => {
     // sarek's own form: its variant-calling tools and its step.
     await page.locator('[data-param="tools"]').waitFor({ timeout: 20_000 });
     expect(await page.locator('[data-param="step"]').count()).toBe(1);
-    await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
-    await page.getByRole('button', { name: /Next: Review/ }).click();
-    await page.getByTestId('rendered-config').waitFor({ timeout: 20_000 });
-    await page.getByRole('button', { name: 'Launch run' }).click();
 
-    // Locally there is no recording of sarek either: the run is launched and fails at once, saying why.
-    const detail = page.locator('article.run-detail');
-    await detail.waitFor({ timeout: 20_000 });
-    await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
-    expect(await page.getByTestId('error-panel').innerText()).toContain('nf-core/sarek has none');
-    const runId = await detail.getAttribute('data-run-id');
-    const stored = await request<{ pipeline: string; pipeline_version: string }>(
-      `${stack.url}/api/runs/${runId}`,
-      { headers: { 'x-goog-authenticated-user-email': 'accounts.google.com:dave@example.com' } },
-    );
-    expect(stored.body).toMatchObject({ pipeline: 'nf-core/sarek', pipeline_version: '3.10.0' });
+    const stored = await launchWithoutRecording(page, 'dave@example.com', 'nf-core/sarek');
+    expect(stored).toMatchObject({ pipeline: 'nf-core/sarek', pipeline_version: '3.10.0' });
     expect(errors).toEqual([]);
   }, 120_000);
 });

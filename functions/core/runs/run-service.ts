@@ -211,9 +211,12 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     { allowUnknown: request.allow_unknown_params },
   );
   const sheet = validateSamplesheet(request.samplesheet_csv, release.inputSchema, request.samplesheet_format);
+  // The Nextflow the release needs: refused when Nextflow itself would stop; a warning when
+  // it would only warn, or when the requirement cannot be read.
   const nextflow = release.nextflowVersion ? checkNextflowRequirement(release.nextflowVersion) : null;
+  const nextflowStops = nextflow?.strict === true && nextflow.satisfied === false;
   const problems: FieldProblem[] = [
-    ...(nextflow?.strict && nextflow.satisfied === false
+    ...(nextflowStops
       ? [
           {
             field: 'pipeline_version',
@@ -256,7 +259,7 @@ export function validateCreateRequest(body: unknown, bucket: string, runId: stri
     version: release.version,
     params: params.params,
     warnings: [
-      ...(nextflow && nextflow.satisfied !== true && !(nextflow.strict && nextflow.satisfied === false)
+      ...(nextflow && nextflow.satisfied !== true && !nextflowStops
         ? [`${pipeline.name} ${release.version}: ${nextflow.message}`]
         : []),
       ...params.warnings,

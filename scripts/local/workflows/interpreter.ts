@@ -176,8 +176,7 @@ export class WorkflowDefinition {
         if (!STEP_KEYS.has(key))
           throw new UnsupportedError(`step "${name}": "${key}" is not supported by the local interpreter`);
       }
-      this.checkNext(name, body.next, context);
-      this.checkWrites(name, body, context);
+      this.checkPart(name, body, context);
       if (typeof body.call === 'string') this.checkCall(name, body.call);
       if (body.steps !== undefined) this.check(body.steps, `step "${name}"`, context);
       if (body.for !== undefined) this.checkFor(name, body.for, context, false);
@@ -200,12 +199,7 @@ export class WorkflowDefinition {
             if (!SWITCH_CASE_KEYS.has(key))
               throw new UnsupportedError(`step "${name}": "${key}" in a switch case is not supported`);
           }
-          this.checkNext(name, option.next, context);
-          this.checkWrites(name, option, context);
-          if ('return' in option && context.shared)
-            throw new UnsupportedError(
-              `step "${name}": return inside a parallel branch or iteration is not supported by the local interpreter`,
-            );
+          this.checkPart(name, option, context);
           if (typeof option.call === 'string') this.checkCall(name, option.call);
           if (option.steps !== undefined) this.check(option.steps, `step "${name}"`, context);
         }
@@ -234,10 +228,6 @@ export class WorkflowDefinition {
           this.checkWrite(name, body.except.as, context);
         this.check(body.except.steps, `step "${name}"`, context);
       }
-      if ('return' in body && context.shared)
-        throw new UnsupportedError(
-          `step "${name}": return inside a parallel branch or iteration is not supported by the local interpreter`,
-        );
     }
   }
 
@@ -250,24 +240,22 @@ export class WorkflowDefinition {
       );
   }
 
-  /** A branch may write only its own variables and the parent's `shared` ones (the service refuses the rest at deploy). */
-  private checkWrites(step: string, body: StepBody, context: CheckContext): void {
-    const targets: string[] = [];
-    if (Array.isArray(body.assign)) {
-      for (const entry of body.assign as unknown[]) {
-        if (!isRecord(entry)) continue;
-        for (const target of Object.keys(entry)) {
-          const root = /^[A-Za-z_][A-Za-z0-9_]*/.exec(target.trim())?.[0];
-          if (root) targets.push(root);
-        }
-      }
-    }
-    if (typeof body.result === 'string') targets.push(body.result);
-    for (const target of targets) {
+  /**
+   * What any step or switch case must obey: `next`, the variables it writes (a branch may write
+   * only its own and the parent's `shared` ones; the service refuses the rest at deploy), and no
+   * `return` inside a branch (not run by this interpreter).
+   */
+  private checkPart(step: string, part: StepBody, context: CheckContext): void {
+    this.checkNext(step, part.next, context);
+    for (const target of writtenBy(part)) {
       this.checkWrite(step, target, context);
       // Outside any branch, what a step assigns joins the scope a later parallel step sees.
       if (context.shared === null) context.parentVars.add(target);
     }
+    if ('return' in part && context.shared)
+      throw new UnsupportedError(
+        `step "${step}": return inside a parallel branch or iteration is not supported by the local interpreter`,
+      );
   }
 
   private checkWrite(step: string, variable: string, context: CheckContext): void {
@@ -460,20 +448,27 @@ export class WorkflowDefinition {
   }
 }
 
+/** The variables a step (or a switch case) writes itself: each assign target's root, and its result. */
+function writtenBy(part: Record<string, unknown>): string[] {
+  const names: string[] = [];
+  if (Array.isArray(part.assign))
+    for (const item of part.assign as unknown[]) {
+      if (!isRecord(item)) continue;
+      for (const target of Object.keys(item)) {
+        const root = /^[A-Za-z_][A-Za-z0-9_]*/.exec(target.trim())?.[0];
+        if (root) names.push(root);
+      }
+    }
+  if (typeof part.result === 'string') names.push(part.result);
+  return names;
+}
+
 /** The variables a step declares in its own scope: assign targets, results and except names, in nested steps too. */
 function collectDeclared(entry: StepEntry, into: Set<string>): void {
   const body = Object.values(entry)[0];
   if (!isRecord(body)) return;
   const visit = (part: Record<string, unknown>) => {
-    if (Array.isArray(part.assign))
-      for (const item of part.assign as unknown[]) {
-        if (!isRecord(item)) continue;
-        for (const target of Object.keys(item)) {
-          const root = /^[A-Za-z_][A-Za-z0-9_]*/.exec(target.trim())?.[0];
-          if (root) into.add(root);
-        }
-      }
-    if (typeof part.result === 'string') into.add(part.result);
+    for (const name of writtenBy(part)) into.add(name);
     if (Array.isArray(part.steps))
       for (const inner of part.steps as StepEntry[]) collectDeclared(inner, into);
   };
@@ -527,6 +522,12 @@ class Frame implements Scope {
     }
     this.vars.set(name, value);
   }
+}
+
+/** A loop's `value` (and `index`, when it names one) in an iteration's own frame. */
+function bindLoopVariables(frame: Frame, loop: StepBody, index: number, value: Value): void {
+  frame.define(String(loop.value), value);
+  if (typeof loop.index === 'string') frame.define(loop.index, index);
 }
 
 /** An expression step value: `${…}`. */
@@ -712,8 +713,7 @@ export class WorkflowInterpreter {
     for (const [index, value] of values.entries()) {
       if (signal.aborted) raise('CancelledError', 'the execution was cancelled');
       const iteration = new Frame(frame, 'all', frame.parallelDepth);
-      iteration.define(String(loop.value), value);
-      if (typeof loop.index === 'string') iteration.define(loop.index, index);
+      bindLoopVariables(iteration, loop, index, value);
       const flow = await this.runSteps(loop.steps as StepEntry[], iteration, signal);
       if (flow.kind === 'break') break;
       if (flow.kind === 'return') return flow;
@@ -750,8 +750,7 @@ export class WorkflowInterpreter {
         work.push({
           id: index,
           run: (branch) => {
-            branch.define(String(loop.value), value);
-            if (typeof loop.index === 'string') branch.define(loop.index, index);
+            bindLoopVariables(branch, loop, index, value);
             return this.runSteps(loop.steps as StepEntry[], branch, signal);
           },
         });
