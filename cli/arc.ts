@@ -25,11 +25,13 @@ import { earlierAttemptsSummary, preemptionSummary } from '../functions/core/nex
 import type { PipelineDetail, PipelineSummary } from '../functions/core/nextflow/pipeline-views';
 import { shortProcessName } from '../functions/core/nextflow/process-names';
 import type { RunView } from '../functions/core/runs/run-model';
+import type { RunSamplesView } from '../functions/core/runs/run-samples';
 import type { LogEntry } from '../functions/core/runs/views';
 import {
   formatBytes,
   formatDuration,
   formatTime,
+  formatUsd,
   plural,
   runDuration,
 } from '../functions/core/shared/format';
@@ -47,6 +49,31 @@ interface Globals {
 }
 
 /** A run as the page's header and failure card show it, in lines a terminal prints. */
+/** `arc runs samples`: one line a sample, the failed ones with their task and its last lines. */
+export function describeSamples(view: RunSamplesView): string {
+  const cost = (usd: number | null) => (usd === null ? '' : ` · ${formatUsd(usd)}`);
+  const lines = view.samples.map((s) => {
+    const t = s.tasks;
+    const head = `${printable(s.sample)}\t${s.status}\t${t.completed + t.cached} done (${t.cached} cached)${t.failed ? `, ${t.failed} failed${t.retried ? ` (${t.retried} retried)` : ''}` : ''}\t${s.cpu_hours.toFixed(2)} CPU-h${cost(s.cost_share_usd)}`;
+    if (!s.failed_task) return head;
+    const failed = s.failed_task;
+    return [
+      head,
+      `  failed: ${printable(failed.name)} (task ${failed.task_id ?? '-'}, exit ${failed.exit ?? '-'})`,
+      ...(failed.log_tail ?? []).map((line) => `  | ${printable(line)}`),
+    ].join('\n');
+  });
+  const w = view.whole_run;
+  return [
+    ...lines,
+    `whole run\t\t${w.tasks.completed + w.tasks.cached} done${w.tasks.failed ? `, ${w.tasks.failed} failed` : ''}\t${w.cpu_hours.toFixed(2)} CPU-h${cost(w.cost_share_usd)}`,
+    `${view.samples.length} samples, ${view.samples.filter((s) => s.status === 'failed').length} failed${view.unlisted_samples ? `; ${view.unlisted_samples} more not listed (their tasks count as whole-run)` : ''}.`,
+    view.samples.some((s) => s.cost_share_usd !== null)
+      ? "Cost: the run's estimate split by each sample's share of its CPU-hours."
+      : 'Cost shares appear once the run has ended and its trace is read.',
+  ].join('\n');
+}
+
 export function describeRun(run: RunView, now: number): string {
   const lines = [
     `${run.run_id}  ${run.status}${run.name ? `  ${printable(run.name)}` : ''}`,
@@ -481,6 +508,16 @@ export function program(): Command {
         ].join('\n'),
       );
     });
+  runs
+    .command('samples <id>')
+    .description('the run sample by sample: status, tasks, CPU-hours, cost share, the failed task')
+    .action(async (id: string) => {
+      const view = await client().request<RunSamplesView>(
+        'GET',
+        `/api/runs/${encodeURIComponent(id)}/samples`,
+      );
+      print(globals(), view, () => describeSamples(view));
+    });
   runs.command('files <id>').action(async (id: string) => {
     const files = await client().request<
       Record<'inputs' | 'results' | 'logs', { path: string; size: number }[]> & { truncated: boolean }
@@ -544,16 +581,42 @@ export function program(): Command {
     .option('--fresh', 'start afresh instead of resuming the work directory')
     .option('--params-file <file>', 'param overrides (YAML or JSON)')
     .option('--config <file>', 'a Nextflow config to use instead of the run’s')
+    .option(
+      '--samples <ids>',
+      'recover only these samples (comma-separated): the samplesheet keeps their rows',
+    )
+    .option('--failed-samples', 'recover only the samples that failed')
     .option('--wait', 'wait for the recovery to end')
     .option('--interval <seconds>', 'how often to look while waiting', '2')
     .action(
       async (
         id: string,
-        opts: { fresh?: boolean; paramsFile?: string; config?: string; wait?: boolean; interval: string },
+        opts: {
+          fresh?: boolean;
+          paramsFile?: string;
+          config?: string;
+          samples?: string;
+          failedSamples?: boolean;
+          wait?: boolean;
+          interval: string;
+        },
       ) => {
+        if (opts.samples !== undefined && opts.failedSamples)
+          throw new CliError('Give --samples or --failed-samples, not both.', EXIT.usage);
         const overrides = await readParams(opts.paramsFile);
+        const samples = opts.samples
+          ?.split(',')
+          .map((sample) => sample.trim())
+          .filter((sample) => sample !== '');
+        if (samples && samples.length === 0)
+          throw new CliError(
+            '--samples names no sample: give ids separated by commas, e.g. PBMC_3,PBMC_7.',
+            EXIT.usage,
+          );
         const body = {
           reuse_work_dir: !opts.fresh,
+          ...(samples ? { samples } : {}),
+          ...(opts.failedSamples ? { failed_samples: true } : {}),
           ...(Object.keys(overrides).length ? { override_params: overrides } : {}),
           ...(opts.config ? { override_config: await readLocal(opts.config, '--config') } : {}),
         };

@@ -18,12 +18,13 @@ import type {
   RunPage,
   RunStore,
 } from '../core/runs/ports';
-import { COUNTERS } from '../core/runs/run-document';
+import { COUNTERS, SAMPLE_COUNTERS } from '../core/runs/run-document';
 import {
   isTerminal,
   nextflowEventView,
   Run,
   type RunStatus,
+  type SampleCounters,
   type StoredProgress,
 } from '../core/runs/run-model';
 import { searchTerms } from '../core/runs/search';
@@ -126,6 +127,9 @@ export interface StatusChange {
   source: RunEvent['source'];
   user_email: string;
 }
+
+/** Field transforms (increments) written to the run document in one commit: Firestore allows 500. */
+const MAX_TRANSFORMS_A_PART = 450;
 
 export class FirestoreRunStore implements RunStore {
   private readonly collection: string;
@@ -547,9 +551,21 @@ export class FirestoreRunStore implements RunStore {
   ): Promise<OnceOutcome> {
     const ref = this.runs().doc(runId);
     const { FieldPath, FieldValue } = firestoreSdk();
-    const updates: unknown[] = [];
+    // Firestore allows 500 field transforms a document a commit: a chunk of many samples is
+    // written in parts, each counted once under its own marker (key, key#1, key#2, …), and
+    // split the same way on a redelivery, so a part written before a crash is not written again.
+    const parts: unknown[][] = [[]];
+    let transforms = 0;
+    const push = (path: FieldPath, value: unknown, isTransform = true) => {
+      if (isTransform && transforms === MAX_TRANSFORMS_A_PART) {
+        parts.push([]);
+        transforms = 0;
+      }
+      parts.at(-1)!.push(path, value);
+      if (isTransform) transforms += 1;
+    };
     const increment = (path: FieldPath, value: number) => {
-      if (value !== 0) updates.push(path, FieldValue.increment(value));
+      if (value !== 0) push(path, FieldValue.increment(value));
     };
     // Each orchestrator attempt counts apart (core/runs/orchestrator-attempts.ts), still blind increments.
     const base = progressPath(orchestratorAttempt);
@@ -559,25 +575,42 @@ export class FirestoreRunStore implements RunStore {
         increment(new FieldPath(...base, 'processes', process, counter), counters[counter]);
     }
     if (problems.malformedRows > 0) {
-      updates.push(new FieldPath('ingest', 'malformed_rows'), FieldValue.increment(problems.malformedRows));
-      updates.push(new FieldPath('ingest', 'warnings'), FieldValue.arrayUnion(...problems.warnings));
+      increment(new FieldPath('ingest', 'malformed_rows'), problems.malformedRows);
+      push(new FieldPath('ingest', 'warnings'), FieldValue.arrayUnion(...problems.warnings));
     }
-    const batch = this.db.batch();
-    // create() fails if the marker exists, and then nothing in the batch is written: each key counts once.
-    batch.create(this.marker(ref, key), { key, at: new Date().toISOString() });
-    if (updates.length > 0) {
-      const [field, value, ...rest] = updates as [FieldPath, unknown, ...unknown[]];
-      batch.update(ref, field, value, ...rest);
-    }
-    try {
-      await batch.commit();
-      return updates.length > 0 ? 'applied' : 'unchanged';
-    } catch (error) {
-      const code = (error as { code?: number }).code;
-      if (code === GrpcCode.ALREADY_EXISTS) return 'duplicate';
-      if (code === GrpcCode.NOT_FOUND) return 'missing';
-      throw error;
-    }
+    const countSample = (path: string[], counters: SampleCounters) => {
+      for (const counter of SAMPLE_COUNTERS) increment(new FieldPath(...path, counter), counters[counter]);
+      // Not a counter: the last failure ingested is kept (a sample's failure is rare, and final).
+      if (counters.failed_task) push(new FieldPath(...path, 'failed_task'), counters.failed_task, false);
+    };
+    for (const [sample, counters] of Object.entries(delta.samples ?? {}))
+      countSample([...base, 'samples', sample], counters);
+    if (delta.whole_run) countSample([...base, 'whole_run'], delta.whole_run);
+
+    const outcomes = await Promise.all(
+      parts.map(async (updates, index) => {
+        const batch = this.db.batch();
+        // create() fails if the marker exists, and then nothing in the batch is written: each part counts once.
+        const partKey = index === 0 ? key : `${key}#${index}`;
+        batch.create(this.marker(ref, partKey), { key: partKey, at: new Date().toISOString() });
+        if (updates.length > 0) {
+          const [field, value, ...rest] = updates as [FieldPath, unknown, ...unknown[]];
+          batch.update(ref, field, value, ...rest);
+        }
+        try {
+          await batch.commit();
+          return updates.length > 0 ? 'applied' : 'unchanged';
+        } catch (error) {
+          const code = (error as { code?: number }).code;
+          if (code === GrpcCode.ALREADY_EXISTS) return 'duplicate';
+          if (code === GrpcCode.NOT_FOUND) return 'missing';
+          throw error;
+        }
+      }),
+    );
+    for (const outcome of ['missing', 'applied', 'unchanged'] as const)
+      if (outcomes.includes(outcome)) return outcome;
+    return 'duplicate';
   }
 
   watch(runId: string, onChange: (run: Run | null) => void, onError: (error: Error) => void): () => void {

@@ -6,6 +6,7 @@ import { batchSdk, onFirstUse } from '../adapters/google-sdks';
 import type { Config } from '../config';
 import type { PlatformConfig } from '../config/platform';
 import type { ExecutionDeps, ExecutionSettings } from '../core/runs/execution-service';
+import { SampleMatchers } from '../core/runs/sample-matchers';
 import { audit } from '../http/audit';
 import { jsonLogger, type Logger } from '../logging';
 import { createStatusEvents } from './events';
@@ -66,12 +67,14 @@ export type FunctionDeps = ExecutionDeps & { logger: Logger };
 export function createExecutionDeps(config: Config, overrides: Partial<FunctionDeps> = {}): FunctionDeps {
   const logger = overrides.logger ?? jsonLogger();
   const db = createFirestore(config);
+  const runs = overrides.runs ?? createRunStore(config, db, logger);
   return {
-    runs: createRunStore(config, db, logger),
+    runs,
     objects: new GcsObjectStore(createStorage(config), config.runsBucket),
     clock: systemClock,
     logger,
     settings: executionSettings(config),
+    samples: new SampleMatchers(runs),
     ...overrides,
   };
 }

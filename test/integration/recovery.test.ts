@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../functions/core/runs/run-model';
+import type { RunSamplesView } from '../../functions/core/runs/run-samples';
 import type { TaskView } from '../../functions/core/runs/run-tasks';
 import { createStorage } from '../../functions/deps';
 import { waitFor } from '../../scripts/lib/net';
@@ -339,6 +340,92 @@ describe('POST /api/runs/{id}/recover', () => {
     } finally {
       stack.workflows.releaseAll();
     }
+  });
+});
+
+describe('a run sample by sample, and a recovery of its failed samples only', () => {
+  type Samples = RunSamplesView & { error?: { message: string } };
+  let root: Run;
+  let view: RunSamplesView;
+
+  beforeAll(async () => {
+    // The replay fails the first sample's STAR_ALIGN (exit 1); the run stops there.
+    const created = await launch({ replay_fail_process: 'STAR_ALIGN' });
+    root = await finished(created.run_id);
+    const response = await request<Samples>(`${stack.url}/api/runs/${root.run_id}/samples`);
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    view = response.body;
+  });
+
+  it('shows which sample failed, with its task, exit code and the last lines of its log', async () => {
+    expect(root.status).toBe('failed');
+    expect(view.id_column).toBe('sample');
+    expect(view.samples.map((s) => s.sample)).toEqual(['SAMPLE_1', 'SAMPLE_2']);
+    const [failed, other] = view.samples;
+    expect(failed).toMatchObject({ status: 'failed', failed_task: { exit: 1 } });
+    expect(failed!.failed_task!.name).toContain('STAR_ALIGN (SAMPLE_1)');
+    expect(failed!.failed_task!.log_tail!.length).toBeGreaterThan(0);
+    // Its rows come from the stored samplesheet.
+    expect(failed!.rows).toEqual([expect.objectContaining({ sample: 'SAMPLE_1', expected_cells: '5000' })]);
+    // The other sample did not fail: the run stopped before it finished.
+    expect(other).toMatchObject({ status: 'stopped', failed_task: null });
+    expect(other!.tasks.completed).toBeGreaterThan(0);
+    // Whole-run steps (the genome index) are apart; every task the trace ran is somewhere.
+    const tasks = await tasksOf(root.run_id);
+    const attributed = [...view.samples.map((s) => s.tasks), view.whole_run.tasks].reduce(
+      (sum, t) => sum + t.completed + t.cached + t.failed + t.aborted,
+      0,
+    );
+    expect(attributed).toBe(tasks.filter((t) => t.status !== null).length);
+    expect(view.whole_run.tasks.completed).toBeGreaterThan(0);
+    // The cost shares add up to the run's estimate (to rounding), each with its CPU-hours.
+    const shares = [...view.samples.map((s) => s.cost_share_usd!), view.whole_run.cost_share_usd!];
+    expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(root.metrics!.cost.estimate, 3);
+    expect(other!.cpu_hours).toBeGreaterThan(0);
+  });
+
+  it('refuses a sample the run does not have, and samples with failed_samples', async () => {
+    const unknown = await recover(root.run_id, { samples: ['SAMPLE_9'] });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error!.message).toContain('SAMPLE_9 is not in the samplesheet');
+    const both = await recover(root.run_id, { samples: ['SAMPLE_1'], failed_samples: true });
+    expect(both.status).toBe(400);
+    expect(both.body.error!.message).toContain('not both');
+  });
+
+  it("relaunches the failed sample only: one row, its finished tasks CACHED, none of the other sample's tasks", async () => {
+    const response = await recover(root.run_id, {
+      failed_samples: true,
+      override_params: { replay_fail_process: null },
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    const recovery = response.body;
+    expect(recovery).toMatchObject({ samples: ['SAMPLE_1'], sample_count: 1, parent_run_id: root.run_id });
+    const sheet = await request<{ samplesheet_csv: string }>(
+      `${stack.url}/api/runs/${recovery.run_id}/samplesheet`,
+    );
+    expect(sheet.body.samplesheet_csv.trim().split('\n')).toEqual([
+      'sample,fastq_1,fastq_2,expected_cells',
+      expect.stringMatching(/^SAMPLE_1,/),
+    ]);
+    const done = await finished(recovery.run_id);
+    expect(done.status).toBe('completed');
+    const tasks = await tasksOf(recovery.run_id);
+    expect(tasks.some((t) => t.name?.includes('SAMPLE_2'))).toBe(false);
+    const before = (await tasksOf(root.run_id)).filter(
+      (t) => t.status === 'COMPLETED' && !t.name?.includes('SAMPLE_2'),
+    );
+    expect(
+      tasks
+        .filter((t) => t.status === 'CACHED')
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(before.map((t) => t.name).sort());
+    const history = await request<RunWithChain>(`${stack.url}/api/runs/${recovery.run_id}?include=events`);
+    expect(history.body.events!.map((e) => e.detail).join(' ')).toContain('only sample SAMPLE_1');
+    const samples = await request<Samples>(`${stack.url}/api/runs/${recovery.run_id}/samples`);
+    expect(samples.body.samples).toEqual([expect.objectContaining({ sample: 'SAMPLE_1', status: 'done' })]);
+    expect(samples.body.samples[0]!.tasks.cached).toBeGreaterThan(0);
   });
 });
 

@@ -5,6 +5,7 @@ import { hostProblem } from '../shared/addresses';
 import type { FieldProblem } from '../shared/errors';
 import { compileSchema, type JsonSchema, schemaProblems } from '../shared/json-schema';
 import { type ExistsField, existsFields } from './params';
+import { sampleIdColumn } from './sample-attribution';
 
 export type SamplesheetRow = Record<string, string | number | boolean>;
 
@@ -412,6 +413,7 @@ export function validateSamplesheet(
   const fileColumns = columnsThatMustExist(inputSchema).map((c) => c.name);
   const rules = columnRules(properties);
   const uniqueEntries = uniqueEntriesOf(inputSchema);
+  const idColumn = sampleIdColumn(inputSchema);
   const samples = new Set<string>();
   const fingerprints = new Map<string, number>();
   const entries = uniqueEntries.map(() => new Map<string, number>());
@@ -598,7 +600,7 @@ export function validateSamplesheet(
     const previous = fingerprints.get(fingerprint);
     if (previous !== undefined) warn({ row, message: `Row ${row} repeats row ${previous} exactly.` });
     else fingerprints.set(fingerprint, row);
-    if (values.sample !== undefined) samples.add(String(values.sample));
+    if (idColumn !== null && values[idColumn] !== undefined) samples.add(String(values[idColumn]));
     result.rows.push(values);
   });
   result.samples = [...samples];
@@ -699,6 +701,53 @@ export function renderSamplesheet(csv: string): string {
   }) as string[][];
   return stringify(
     records.map((record) => record.map(neutraliseFormula)),
+    { record_delimiter: 'unix' },
+  );
+}
+
+/**
+ * A stored samplesheet (CSV, as the platform keeps it) read back by sample: each sample id's
+ * rows in order, read from `idColumn` (sample-attribution.ts `sampleIdColumn`), or, for a
+ * header-less list (`idColumn` null), each line its own sample.
+ */
+export function rowsBySample(csv: string, idColumn: string | null): Map<string, Record<string, string>[]> {
+  const bySample = new Map<string, Record<string, string>[]>();
+  const add = (id: string, row: Record<string, string>) => {
+    if (id === '') return;
+    const rows = bySample.get(id) ?? [];
+    rows.push(row);
+    bySample.set(id, rows);
+  };
+  const options = { bom: true, skip_empty_lines: true, relax_column_count: true, trim: true } as const;
+  if (idColumn === null) {
+    for (const [value] of parse(csv, options) as string[][]) add(value ?? '', { value: value ?? '' });
+    return bySample;
+  }
+  for (const row of parse(csv, { ...options, columns: true }) as Record<string, string>[])
+    add(row[idColumn] ?? '', row);
+  return bySample;
+}
+
+/**
+ * The stored samplesheet with only the rows of `keep` (in their order), the header kept: the
+ * samplesheet of a recovery of some samples. Cells are written back formula-neutralised.
+ */
+export function samplesheetOfSamples(
+  csv: string,
+  idColumn: string | null,
+  keep: ReadonlySet<string>,
+): string {
+  const records = parse(csv, {
+    bom: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    trim: true,
+  }) as string[][];
+  const header = idColumn === null ? [] : records.slice(0, 1);
+  const column = idColumn === null ? 0 : (header[0] ?? []).indexOf(idColumn);
+  const kept = records.slice(header.length).filter((row) => keep.has(row[column] ?? ''));
+  return stringify(
+    [...header, ...kept].map((record) => record.map(neutraliseFormula)),
     { record_delimiter: 'unix' },
   );
 }

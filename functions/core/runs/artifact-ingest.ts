@@ -12,6 +12,7 @@ import {
   traceCountDifferences,
 } from './progress';
 import type { StoredProgress } from './run-model';
+import { SampleMatchers } from './sample-matchers';
 import {
   buildTaskIndex,
   type ChunkPosition,
@@ -31,6 +32,8 @@ export interface IngestDeps {
   runs: RunStore;
   objects: ObjectStore;
   prices: SpotPrices;
+  /** Which samples each task is a sample's (built from the run when not given). */
+  samples?: SampleMatchers;
 }
 
 function chunkName(name: string): string {
@@ -165,10 +168,13 @@ export function ingestTraceChunk(deps: IngestDeps, runId: string, name: string, 
   const chunk = chunkName(name);
   return ingestLiveChunk(deps, runId, name, generation, async (text) => {
     const parsed = parseTrace(text, { spans: true });
-    await writeTaskIndex(deps, name, generation, text, parsed);
+    const [matcher] = await Promise.all([
+      (deps.samples ?? new SampleMatchers(deps.runs)).of(runId),
+      writeTaskIndex(deps, name, generation, text, parsed),
+    ]);
     await writeRollups(deps, name);
     return {
-      delta: countTraceTasks(parsed.tasks),
+      delta: countTraceTasks(parsed.tasks, matcher),
       problems: {
         malformedRows: parsed.malformed.length,
         warnings: parsed.malformed

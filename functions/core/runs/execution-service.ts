@@ -27,6 +27,7 @@ import { batchJobName, buildBatchJob, type OrchestratorSettings } from './batch-
 import { retriesFromJob, retryDetail } from './orchestrator-attempts';
 import type { RunStore } from './ports';
 import type { Run } from './run-model';
+import type { SampleMatchers } from './sample-matchers';
 
 export interface ExecutionSettings {
   /** Spot prices for the cost estimate in run metrics. */
@@ -45,6 +46,8 @@ export interface ExecutionDeps {
   objects: ObjectStore;
   clock: Clock;
   settings: ExecutionSettings;
+  /** Kept across events: which samples a run's tasks are (read once per run). */
+  samples?: SampleMatchers;
 }
 
 export const PLATFORM_LIMIT_REASON = (limit: number) =>
@@ -150,7 +153,7 @@ export async function handleRunArtifact(deps: ExecutionDeps, object: StorageObje
     if (!match) continue;
     const runId = match[1]!;
     const outcome = await ingest(
-      { runs: deps.runs, objects: deps.objects, prices: deps.settings.prices },
+      { runs: deps.runs, objects: deps.objects, prices: deps.settings.prices, samples: deps.samples },
       runId,
       object.name,
       object.generation,

@@ -1,15 +1,22 @@
 import type { RunMetrics } from '../nextflow/metrics';
 import { LOG_LINE, processOfName } from '../nextflow/process-names';
+import { type SampleMatcher, taskTag } from '../nextflow/sample-attribution';
 import type { TraceTask } from '../nextflow/trace';
 import { isTerminal } from '../shared/run-status';
-import { COUNTERS, zeroCounters } from './run-document';
-import type { Counters, ProcessProgress, Progress, Run, StoredProgress } from './run-model';
+import {
+  COUNTERS,
+  SAMPLE_COUNTERS,
+  type SampleCounterName,
+  zeroCounters,
+  zeroSampleCounters,
+} from './run-document';
+import type { Counters, ProcessProgress, Progress, Run, SampleCounters, StoredProgress } from './run-model';
 
 const COUNTER_KEYS = COUNTERS;
 const TRACE_KEYS = ['completed', 'cached', 'failed', 'aborted'] as const satisfies (keyof Counters)[];
 
 function emptyDelta(): StoredProgress {
-  return { ...zeroCounters(), processes: {} };
+  return { ...zeroCounters(), processes: {}, samples: {}, whole_run: zeroSampleCounters() };
 }
 
 function bump(delta: StoredProgress, process: string, key: keyof Counters): void {
@@ -25,15 +32,48 @@ const STATUS_COUNTER: Record<string, keyof Counters> = {
   ABORTED: 'aborted',
 };
 
-/** What trace rows add to the counters, by process and status (unknown statuses add nothing). */
-export function countTraceTasks(tasks: TraceTask[]): StoredProgress {
+/**
+ * What trace rows add to the counters, by process and status (unknown statuses add nothing),
+ * and by sample when `matcher` says which samples each task processed.
+ */
+export function countTraceTasks(tasks: TraceTask[], matcher?: SampleMatcher): StoredProgress {
   const delta = emptyDelta();
   for (const task of tasks) {
     const key = task.status ? STATUS_COUNTER[task.status] : undefined;
     if (!key) continue;
     bump(delta, task.process ?? (task.name ? processOfName(task.name) : 'unknown'), key);
+    if (matcher) countForSamples(delta, task, key, matcher(taskTag(task)));
   }
   return delta;
+}
+
+function countForSamples(
+  delta: StoredProgress,
+  task: TraceTask,
+  key: keyof Counters,
+  samples: string[],
+): void {
+  const targets =
+    samples.length === 0
+      ? [delta.whole_run]
+      : samples.map((sample) => {
+          delta.samples[sample] ??= zeroSampleCounters();
+          return delta.samples[sample];
+        });
+  const retried = key === 'failed' && task.error_action === 'RETRY';
+  const cpuMs = key === 'cached' ? 0 : ((task.cpus ?? 1) * (task.realtime ?? 0)) / targets.length;
+  for (const counters of targets) {
+    counters[key as SampleCounterName] += 1;
+    if (retried) counters.retried += 1;
+    counters.cpu_ms += Math.round(cpuMs);
+    if (key === 'failed' && !retried)
+      counters.failed_task = {
+        name: task.name ?? task.process ?? 'unknown',
+        exit: task.exit,
+        task_id: task.task_id,
+        hash: task.hash,
+      };
+  }
 }
 
 const SUBMITTED = /\] Submitted process > (.+)$/;
@@ -67,12 +107,22 @@ function add(a: Counters, b: Counters): Counters {
   return sum;
 }
 
+function addSample(a: SampleCounters, b: SampleCounters): SampleCounters {
+  const sum = zeroSampleCounters();
+  for (const key of SAMPLE_COUNTERS) sum[key] = a[key] + b[key];
+  const failed = b.failed_task ?? a.failed_task;
+  return failed ? { ...sum, failed_task: failed } : sum;
+}
+
 /** Counters added up (what the store does with increments, for tests and replays). */
 export function addProgress(a: StoredProgress, b: StoredProgress): StoredProgress {
   const processes: Record<string, Counters> = { ...a.processes };
   for (const [name, counters] of Object.entries(b.processes))
     processes[name] = add(processes[name] ?? zeroCounters(), counters);
-  return { ...add(a, b), processes };
+  const samples: Record<string, SampleCounters> = { ...a.samples };
+  for (const [id, counters] of Object.entries(b.samples))
+    samples[id] = addSample(samples[id] ?? zeroSampleCounters(), counters);
+  return { ...add(a, b), processes, samples, whole_run: addSample(a.whole_run, b.whole_run) };
 }
 
 function shown(counters: Counters, finished: boolean): ProcessProgress {

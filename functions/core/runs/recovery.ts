@@ -7,12 +7,16 @@
 
 import { PLATFORM_PARAMS, validateParams } from '../nextflow/params';
 import { getPipelineVersion } from '../nextflow/pipelines/registry';
+import { sampleIdColumn } from '../nextflow/sample-attribution';
+import { rowsBySample, samplesheetOfSamples } from '../nextflow/samplesheet';
 import { runPaths } from '../shared/bucket-layout';
 import type { Caller } from '../shared/caller';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../shared/errors';
 import { newRunId } from '../shared/ids';
+import type { JsonSchema } from '../shared/json-schema';
 import { checkSize, parseOrThrow } from '../shared/validation';
 import { CONFIG_MAX_BYTES, PARAMS_MAX_BYTES, RecoverRunRequest, type Run } from './run-model';
+import { samplesThatFailed } from './run-samples';
 import {
   configProblems,
   getAccessibleRun,
@@ -77,7 +81,7 @@ export function recoveryInputs(
   request: RecoverRunRequest,
   bucket: string,
   runId: string,
-): { params: Record<string, unknown>; warnings: string[]; config: string } {
+): { params: Record<string, unknown>; warnings: string[]; config: string; inputSchema: JsonSchema } {
   if (request.override_config !== undefined) {
     checkSize(
       'override_config',
@@ -136,6 +140,51 @@ export function recoveryInputs(
     params: validated.params,
     warnings: validated.warnings,
     config: request.override_config ?? parent.config_content,
+    inputSchema: release.inputSchema,
+  };
+}
+
+/**
+ * The samplesheet of a recovery of some samples (`samples`, or `failed_samples`): the parent's
+ * rows of those samples only. Null when the request names none (every sample is recovered).
+ */
+function chosenSamples(
+  parent: Run,
+  request: RecoverRunRequest,
+  csv: string,
+  inputSchema: JsonSchema,
+): { csv: string; samples: string[] } | null {
+  if (request.samples && request.failed_samples)
+    throw new ValidationError('Give samples or failed_samples, not both.', [
+      { field: 'failed_samples', rule: 'exclusive', message: 'samples already names the samples to recover' },
+    ]);
+  if (!request.samples && !request.failed_samples) return null;
+  const idColumn = sampleIdColumn(inputSchema);
+  const present = rowsBySample(csv, idColumn);
+  let chosen: string[];
+  if (request.failed_samples) {
+    chosen = samplesThatFailed(parent);
+    if (chosen.length === 0)
+      throw new ConflictError(
+        `No sample of run ${parent.run_id} failed: none of its tasks failed for good. Recover the whole run instead (leave failed_samples out).`,
+      );
+  } else {
+    chosen = [...new Set(request.samples)];
+    const unknown = chosen.filter((sample) => !present.has(sample));
+    if (unknown.length > 0)
+      throw new ValidationError(
+        `${unknown.length === 1 ? 'Sample' : 'Samples'} ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''} ${unknown.length === 1 ? 'is' : 'are'} not in the samplesheet of run ${parent.run_id}${idColumn ? ` (column ${idColumn})` : ''}; its samples are ${[...present.keys()].slice(0, 10).join(', ')}${present.size > 10 ? ', …' : ''}.`,
+        unknown.map((sample) => ({
+          field: 'samples',
+          rule: 'unknown_sample',
+          message: `${sample} is not a sample of this run`,
+        })),
+      );
+  }
+  const keep = new Set(chosen);
+  return {
+    csv: samplesheetOfSamples(csv, idColumn, keep),
+    samples: [...present.keys()].filter((s) => keep.has(s)),
   };
 }
 
@@ -168,7 +217,12 @@ export async function recoverRun(
       `The samplesheet of run ${parent.run_id} (gs://${deps.objects.bucket}/${parentPaths.requestSamplesheet}) is gone, so its inputs cannot be reused; launch a new run.`,
     );
   }
-  await deps.objects.write(runPaths(deps.objects.bucket, runId).requestSamplesheet, samplesheet, 'text/csv');
+  const subset = chosenSamples(parent, request, samplesheet.toString('utf8'), inputs.inputSchema);
+  await deps.objects.write(
+    runPaths(deps.objects.bucket, runId).requestSamplesheet,
+    subset ? subset.csv : samplesheet,
+    'text/csv',
+  );
 
   const reuse = request.reuse_work_dir;
   const run = newRunRecord(deps.objects.bucket, {
@@ -182,8 +236,8 @@ export async function recoverRun(
     params: inputs.params,
     param_warnings: inputs.warnings,
     config_content: inputs.config,
-    sample_count: parent.sample_count,
-    samples: parent.samples,
+    sample_count: subset ? subset.samples.length : parent.sample_count,
+    samples: subset ? subset.samples : parent.samples,
     source_ngs_runs: parent.source_ngs_runs,
     source_project: parent.source_project,
     session_id: reuse ? parent.session_id : deps.random.uuid(),
@@ -198,7 +252,10 @@ export async function recoverRun(
     name: parent.name,
     description: parent.description,
   });
-  const detail = `Recovery of ${parent.run_id} by ${caller.email}${reuse ? `, resuming session ${parent.session_id} in work/${parent.root_run_id}/` : ', from the start in a new session'}`;
+  const only = subset
+    ? `, only ${subset.samples.length === 1 ? 'sample' : 'samples'} ${subset.samples.join(', ')}`
+    : '';
+  const detail = `Recovery of ${parent.run_id} by ${caller.email}${only}${reuse ? `, resuming session ${parent.session_id} in work/${parent.root_run_id}/` : ', from the start in a new session'}`;
   await deps.runs.createInChain(run, parent.root_run_id, detail, async () => {
     const active = [
       ...(await deps.runs.findActive('parent_run_id', parent.run_id)),

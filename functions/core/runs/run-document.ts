@@ -26,18 +26,64 @@ export function countersOf(value: unknown): CounterValues {
   ) as CounterValues;
 }
 
-/** Stored progress: the run's counters and each process's. */
-export function storedProgressOf(
-  value: unknown,
-): CounterValues & { processes: Record<string, CounterValues> } {
+/**
+ * A sample's counters (core/nextflow/sample-attribution.ts says which tasks are a sample's),
+ * from trace rows: task attempts by status, `retried` of the failed ones Nextflow tried again
+ * (error_action RETRY), and `cpu_ms`, CPU time requested × run time (cpus × realtime, ms), a
+ * task naming several samples split evenly between them.
+ */
+export const SAMPLE_COUNTERS = ['completed', 'cached', 'failed', 'retried', 'aborted', 'cpu_ms'] as const;
+export type SampleCounterName = (typeof SAMPLE_COUNTERS)[number];
+
+/** The sample's task that failed for good (not retried): the last such row ingested. */
+export interface FailedTaskRef {
+  name: string;
+  exit: number | null;
+  task_id: number | null;
+  hash: string | null;
+}
+
+export type SampleCounterValues = Record<SampleCounterName, number> & { failed_task?: FailedTaskRef };
+
+export function zeroSampleCounters(): SampleCounterValues {
+  return Object.fromEntries(SAMPLE_COUNTERS.map((key) => [key, 0])) as Record<SampleCounterName, number>;
+}
+
+function sampleCountersOf(value: unknown): SampleCounterValues {
+  const source = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+  const counters = Object.fromEntries(
+    SAMPLE_COUNTERS.map((key) => [key, typeof source[key] === 'number' ? source[key] : 0]),
+  ) as Record<SampleCounterName, number>;
+  const failed = source.failed_task as FailedTaskRef | undefined;
+  return failed && typeof failed === 'object' && typeof failed.name === 'string'
+    ? { ...counters, failed_task: failed }
+    : counters;
+}
+
+export interface StoredProgressValues extends CounterValues {
+  processes: Record<string, CounterValues>;
+  /** Sample id → its counters (absent on runs stored before samples were counted). */
+  samples: Record<string, SampleCounterValues>;
+  /** Tasks that name no sample: whole-run steps. */
+  whole_run: SampleCounterValues;
+}
+
+/** Stored progress: the run's counters, each process's and each sample's. */
+export function storedProgressOf(value: unknown): StoredProgressValues {
   const progress = (value && typeof value === 'object' ? value : {}) as {
     processes?: Record<string, unknown>;
+    samples?: Record<string, unknown>;
+    whole_run?: unknown;
   };
   return {
     ...countersOf(progress),
     processes: Object.fromEntries(
       Object.entries(progress.processes ?? {}).map(([name, counters]) => [name, countersOf(counters)]),
     ),
+    samples: Object.fromEntries(
+      Object.entries(progress.samples ?? {}).map(([id, counters]) => [id, sampleCountersOf(counters)]),
+    ),
+    whole_run: sampleCountersOf(progress.whole_run),
   };
 }
 

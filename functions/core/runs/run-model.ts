@@ -13,7 +13,13 @@ import type { RunEventView } from '../shared/run-events';
 import { RunQueue } from '../shared/run-kind';
 import { RunStatus } from '../shared/run-status';
 import { LabelFilter, Labels, LabelsPatch } from './labels';
-import { type CounterName, runDefaults, zeroCounters } from './run-document';
+import {
+  type CounterName,
+  runDefaults,
+  type SampleCounterName,
+  zeroCounters,
+  zeroSampleCounters,
+} from './run-document';
 
 export { RUN_ID_PATTERN };
 export const RunId = z
@@ -45,11 +51,36 @@ export const Counters = z.object({
 } satisfies Record<CounterName, z.ZodType>);
 export type Counters = z.infer<typeof Counters>;
 
-export const StoredProgress = Counters.extend({ processes: z.record(z.string(), Counters).default({}) });
+const count = z.number().nonnegative().default(0);
+/** A sample's counters as stored (run-document.ts `SAMPLE_COUNTERS`). */
+export const SampleCounters = z.object({
+  completed: count,
+  cached: count,
+  failed: count.describe('failed attempts, retried ones included'),
+  retried: count.describe('failed attempts Nextflow tried again'),
+  aborted: count,
+  cpu_ms: count.describe("CPU time of the sample's tasks: cpus × run time, ms (a shared task split evenly)"),
+  failed_task: z
+    .object({
+      name: z.string(),
+      exit: z.number().int().nullable(),
+      task_id: z.number().int().nullable(),
+      hash: z.string().nullable(),
+    })
+    .optional()
+    .describe('the task that failed for good'),
+} satisfies Record<SampleCounterName | 'failed_task', z.ZodType>);
+export type SampleCounters = z.infer<typeof SampleCounters>;
+
+export const StoredProgress = Counters.extend({
+  processes: z.record(z.string(), Counters).default({}),
+  samples: z.record(z.string(), SampleCounters).default({}),
+  whole_run: SampleCounters.default(zeroSampleCounters),
+});
 export type StoredProgress = z.infer<typeof StoredProgress>;
 
 export function emptyProgress(): StoredProgress {
-  return { ...zeroCounters(), processes: {} };
+  return { ...zeroCounters(), processes: {}, samples: {}, whole_run: zeroSampleCounters() };
 }
 
 /** Progress as shown: the counters plus what follows from them. */
@@ -216,6 +247,16 @@ export type CreateRunRequest = z.infer<typeof CreateRunRequest>;
 
 export const RecoverRunRequest = z.strictObject({
   reuse_work_dir: z.boolean().default(true),
+  samples: z
+    .array(z.string().min(1).max(200))
+    .min(1, 'name at least one sample, or leave samples out to recover every sample')
+    .max(500)
+    .optional()
+    .describe("recover only these samples: the recovery's samplesheet keeps only their rows"),
+  failed_samples: z
+    .boolean()
+    .optional()
+    .describe('recover only the samples that failed (a task of theirs failed for good); not with samples'),
   notes: z.string().max(2000).optional(),
   override_params: ParamsObject.optional(),
   override_config: z.string().optional(),

@@ -59,3 +59,9 @@ export function escapeHtml(text: string): string {
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   );
 }
+
+/** US dollars to the cent, "< $0.01" for less (a share of a small run is often that). */
+export function formatUsd(usd: number): string {
+  if (usd > 0 && usd < 0.005) return '< $0.01';
+  return `$${usd.toFixed(2)}`;
+}

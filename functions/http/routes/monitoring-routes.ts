@@ -7,6 +7,7 @@ import type { RunStore } from '../../core/runs/ports';
 import { listRunFiles, runObjectName } from '../../core/runs/run-files';
 import { locateRunLog, readLogPage, readLogTail } from '../../core/runs/run-logs';
 import { isTerminal, type Run } from '../../core/runs/run-model';
+import { RunSamplesView, runSamples } from '../../core/runs/run-samples';
 import { getAccessibleRun } from '../../core/runs/run-service';
 import { type TaskCatalog, TasksQuery, taskView } from '../../core/runs/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../../core/runs/task-logs';
@@ -133,6 +134,19 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
           } satisfies TaskPageView,
         };
       },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/runs/{id}/samples',
+      summary:
+        'The run sample by sample: rows, status, task counts, the failed task and its log tail, CPU-hours, cost share, result files',
+      tags: ['monitoring'],
+      auth: true,
+      params: RunParams,
+      missing: runMissing,
+      query: NoQuery,
+      responses: [{ status: 200, description: 'every sample of the run', schema: RunSamplesView }],
+      handler: async (ctx) => ({ body: await runSamples(deps, await run(ctx)) }),
     }),
     defineRoute({
       method: 'get',
