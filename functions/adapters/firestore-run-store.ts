@@ -587,30 +587,31 @@ export class FirestoreRunStore implements RunStore {
       countSample([...base, 'samples', sample], counters);
     if (delta.whole_run) countSample([...base, 'whole_run'], delta.whole_run);
 
-    const outcomes = await Promise.all(
-      parts.map(async (updates, index) => {
-        const batch = this.db.batch();
-        // create() fails if the marker exists, and then nothing in the batch is written: each part counts once.
-        const partKey = index === 0 ? key : `${key}#${index}`;
-        batch.create(this.marker(ref, partKey), { key: partKey, at: new Date().toISOString() });
-        if (updates.length > 0) {
-          const [field, value, ...rest] = updates as [FieldPath, unknown, ...unknown[]];
-          batch.update(ref, field, value, ...rest);
-        }
-        try {
-          await batch.commit();
-          return updates.length > 0 ? 'applied' : 'unchanged';
-        } catch (error) {
-          const code = (error as { code?: number }).code;
-          if (code === GrpcCode.ALREADY_EXISTS) return 'duplicate';
-          if (code === GrpcCode.NOT_FOUND) return 'missing';
-          throw error;
-        }
-      }),
-    );
-    for (const outcome of ['missing', 'applied', 'unchanged'] as const)
-      if (outcomes.includes(outcome)) return outcome;
-    return 'duplicate';
+    const commit = async (updates: unknown[], index: number): Promise<OnceOutcome> => {
+      const batch = this.db.batch();
+      // create() fails if the marker exists, and then nothing in the batch is written: each part counts once.
+      const partKey = index === 0 ? key : `${key}#${index}`;
+      batch.create(this.marker(ref, partKey), { key: partKey, at: new Date().toISOString() });
+      if (updates.length > 0) {
+        const [field, value, ...rest] = updates as [FieldPath, unknown, ...unknown[]];
+        batch.update(ref, field, value, ...rest);
+      }
+      try {
+        await batch.commit();
+        return updates.length > 0 ? 'applied' : 'unchanged';
+      } catch (error) {
+        const code = (error as { code?: number }).code;
+        if (code === GrpcCode.ALREADY_EXISTS) return 'duplicate';
+        if (code === GrpcCode.NOT_FOUND) return 'missing';
+        throw error;
+      }
+    };
+    // The first part says what happened to the chunk; the others are written (or found
+    // written) after it, also on a redelivery, so a crash between parts loses nothing.
+    const first = await commit(parts[0]!, 0);
+    if (first === 'missing') return first;
+    await Promise.all(parts.slice(1).map((updates, index) => commit(updates, index + 1)));
+    return first;
   }
 
   watch(runId: string, onChange: (run: Run | null) => void, onError: (error: Error) => void): () => void {

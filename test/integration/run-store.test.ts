@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
 import { FirestoreUserStore } from '../../functions/adapters/firestore-user-store';
 import { loadConfig } from '../../functions/config';
+import { sampleMatcher } from '../../functions/core/nextflow/sample-attribution';
+import { parseTrace } from '../../functions/core/nextflow/trace';
+import { countTraceTasks } from '../../functions/core/runs/progress';
 import type { Run } from '../../functions/core/runs/run-model';
 import { getRunWithHistory } from '../../functions/core/runs/run-service';
 import type { RunEvent } from '../../functions/core/shared/lifecycle';
@@ -144,6 +147,37 @@ describe('FirestoreRunStore under concurrent writers', () => {
       earlier.run_id,
       later.run_id,
     ]);
+  });
+
+  it("counts a chunk of 200 samples once, though it takes several commits (Firestore's 500 transforms), redelivered or not", async () => {
+    const ids = Array.from({ length: 200 }, (_, i) => `S.${i} /x`);
+    const run = newRun({ samples: ids, sample_count: ids.length });
+    await runs.create(run);
+    const rows = ids
+      .map(
+        (id, i) =>
+          `${i + 1}\tab/${String(i).padStart(6, '0')}\tALIGN (${id})\t${i === 7 ? 'FAILED' : 'COMPLETED'}\t2\t1m\t${i === 7 ? 1 : 0}`,
+      )
+      .join('\n');
+    const delta = countTraceTasks(
+      parseTrace(`task_id\thash\tname\tstatus\tcpus\trealtime\texit\n${rows}\n`).tasks,
+      sampleMatcher(ids),
+    );
+    const problems = { malformedRows: 0, warnings: [] };
+    const outcomes = await Promise.all([
+      runs.addProgressOnce(run.run_id, 'trace.000001.tsv@1', delta, problems),
+      runs.addProgressOnce(run.run_id, 'trace.000001.tsv@1', delta, problems),
+    ]);
+    expect(outcomes.sort()).toEqual(['applied', 'duplicate']);
+    expect(await runs.addProgressOnce(run.run_id, 'trace.000001.tsv@1', delta, problems)).toBe('duplicate');
+    const stored = (await runs.get(run.run_id))!;
+    expect(Object.keys(stored.progress.samples)).toHaveLength(200);
+    expect(stored.progress.samples['S.0 /x']).toMatchObject({ completed: 1, cpu_ms: 120_000 });
+    expect(stored.progress.samples['S.7 /x']).toMatchObject({
+      failed: 1,
+      failed_task: { exit: 1, task_id: 8 },
+    });
+    expect(stored.progress.completed).toBe(199);
   });
 
   it('answers missing for a run that does not exist', async () => {
