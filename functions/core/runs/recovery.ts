@@ -182,10 +182,12 @@ function chosenSamples(
       );
   }
   const keep = new Set(chosen);
-  return {
-    csv: samplesheetOfSamples(csv, idColumn, keep),
-    samples: [...present.keys()].filter((s) => keep.has(s)),
-  };
+  const samples = [...present.keys()].filter((s) => keep.has(s));
+  if (samples.length === 0)
+    throw new ConflictError(
+      `The samples to recover (${chosen.slice(0, 5).join(', ')}) have no rows in the samplesheet of run ${parent.run_id}; recover the whole run instead.`,
+    );
+  return { csv: samplesheetOfSamples(csv, idColumn, keep), samples };
 }
 
 /**
