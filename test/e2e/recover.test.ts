@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
@@ -8,7 +9,14 @@ import { localRestartMessage } from '../../functions/core/shared/kernel';
 const LOCAL_RESTART_MESSAGE = localRestartMessage({ carryOn: NEXTFLOW_CARRY_ON });
 
 import { asUser, request } from '../helpers/api-server';
-import { launchBrowser, openAs, screenshot, sidewaysScroll, type UserPage } from '../helpers/browser';
+import {
+  launchBrowser,
+  openAs,
+  SCREENSHOTS,
+  screenshot,
+  sidewaysScroll,
+  type UserPage,
+} from '../helpers/browser';
 import { storedRunRecord } from '../helpers/runs';
 import { runBody } from '../helpers/samplesheets';
 import { startTestStack, type TestStack } from '../helpers/stack';
@@ -224,6 +232,79 @@ describe('a failed run', () => {
     await page.evaluate((k) => localStorage.removeItem(k), key);
     expect(errors).toEqual([]);
   }, 60_000);
+});
+
+describe('a failed run sample by sample', () => {
+  it('shows which sample failed and why (1400 and 420 px), and recovers that sample alone', async () => {
+    const created = await request<{ run_id: string }>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      json: runBody({
+        params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3', replay_fail_process: 'STAR_ALIGN' },
+      }),
+      headers: asUser(ALICE),
+    });
+    expect(created.status).toBe(201);
+    const runId = created.body.run_id;
+    const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
+    try {
+      for (const [{ page }, name] of [
+        [alice, 'detail-samples-failed'],
+        [narrow, 'narrow-detail-samples-failed'],
+      ] as const) {
+        await page.goto(`/#/runs/${runId}`);
+        await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
+        const panel = page.getByTestId('samples');
+        const failed = panel.locator('tr[data-sample="SAMPLE_1"]');
+        await expect
+          .poll(() => failed.getAttribute('data-sample-status'), { timeout: 30_000 })
+          .toBe('failed');
+        await expect
+          .poll(() => panel.locator('tr[data-sample="SAMPLE_2"]').getAttribute('data-sample-status'), {
+            timeout: 20_000,
+          })
+          .toBe('stopped');
+        // The failing task and the end of what it wrote, a click away in the sample's row.
+        await failed.getByTestId('sample-failure').locator('summary').click();
+        expect(await failed.getByTestId('sample-failure').innerText()).toMatch(
+          /STAR_ALIGN \(SAMPLE_1\)[\s\S]*exited 1/,
+        );
+        expect(await failed.locator('pre.log').innerText()).not.toBe('');
+        // Cost shares come with the run's metrics, and say what they are.
+        await expect
+          .poll(() => panel.getByTestId('samples-basis').innerText(), { timeout: 20_000 })
+          .toContain("the run's estimate × the sample's share of its CPU-hours");
+        expect(await failed.locator('td.num').nth(1).innerText()).toMatch(/\$\d+\.\d\d/);
+        expect(await sidewaysScroll(page)).toBe(0);
+        await screenshot(page, name);
+        // The panel alone, as a scientist reads it.
+        await panel.screenshot({ path: join(SCREENSHOTS, `${name}-panel.png`) });
+      }
+    } finally {
+      await narrow.context.close();
+    }
+
+    const { page, errors } = alice;
+    await page.getByRole('button', { name: 'Recover SAMPLE_1 only' }).click();
+    const dialog = page.getByRole('dialog', { name: `Recover ${runId}` });
+    await dialog.waitFor();
+    const only = dialog.getByTestId('recover-samples');
+    expect((await only.textContent())!.replace(/\s+/g, ' ')).toContain('Only sample SAMPLE_1:');
+    expect(await only.locator('input').isChecked()).toBe(true);
+    await dialog.getByLabel(/Param overrides/).fill('{"replay_fail_process": null}');
+    await screenshot(page, 'detail-recover-failed-sample');
+    await dialog.getByRole('button', { name: 'Launch recovery' }).click();
+    await page.waitForURL((url) => !url.hash.includes(runId), { timeout: 20_000 });
+    await page.locator('article.run-detail[data-status="completed"]').waitFor({ timeout: 60_000 });
+    const panel = page.getByTestId('samples');
+    await expect
+      .poll(() => panel.locator('tr[data-sample]:not([data-sample=""])').count(), { timeout: 20_000 })
+      .toBe(1);
+    const row = panel.locator('tr[data-sample="SAMPLE_1"]');
+    await expect.poll(() => row.getAttribute('data-sample-status'), { timeout: 20_000 }).toBe('done');
+    expect(await row.innerText()).toMatch(/\(\d+ cached\)/);
+    await screenshot(page, 'detail-samples-recovered');
+    expect(errors).toEqual([]);
+  }, 180_000);
 });
 
 describe('runs that stopped outside their tasks', () => {

@@ -24,6 +24,8 @@ export interface RecoveryPrefill {
   reuse_work_dir: boolean;
   override_params: Record<string, unknown>;
   config_content: string | null;
+  /** Recover only these samples (the Samples panel's failed ones). */
+  samples?: string[];
 }
 
 function RecoverForm({
@@ -44,6 +46,8 @@ function RecoverForm({
   );
   // The recovery's extra config replaces the run's: it starts as the run's, to edit.
   const [config, setConfig] = useState(initial?.config_content ?? run.config_content);
+  const chosen = initial?.samples ?? [];
+  const [onlyChosen, setOnlyChosen] = useState(chosen.length > 0);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const parsed = parseOverrides(overrides);
@@ -58,6 +62,7 @@ function RecoverForm({
       if (notes.trim()) body.notes = notes.trim();
       if (Object.keys(parsed).length > 0) body.override_params = parsed;
       if (config !== run.config_content) body.override_config = config;
+      if (onlyChosen && chosen.length > 0) body.samples = chosen;
       const recovery = await api<Run>(`/api/runs/${run.run_id}/recover`, { method: 'POST', body });
       onDone();
       navigate(`#/runs/${recovery.run_id}`);
@@ -75,6 +80,18 @@ function RecoverForm({
         A new run resumes this one with Nextflow's <code>-resume</code>: tasks that already succeeded are
         taken from the cache, the rest run again.
       </p>
+      {chosen.length > 0 && (
+        <label class="inline" data-testid="recover-samples">
+          <input
+            type="checkbox"
+            checked={onlyChosen}
+            onChange={(e) => setOnlyChosen(e.currentTarget.checked)}
+          />{' '}
+          Only {chosen.length === 1 ? 'sample' : 'samples'} <span class="mono">{chosen.join(', ')}</span>: the
+          recovery's samplesheet keeps only {chosen.length === 1 ? 'its rows' : 'their rows'}; resumed, what
+          they finished before comes back cached
+        </label>
+      )}
       <label>
         Notes <span class="muted">(why you are recovering; kept on the new run)</span>
         <textarea value={notes} rows={2} maxLength={2000} onInput={(e) => setNotes(e.currentTarget.value)} />

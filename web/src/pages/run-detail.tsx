@@ -20,6 +20,7 @@ const AssistantDrawer = lazy(
 );
 const MetricsPanel = lazy(() => import('../detail/metrics').then((m) => m.MetricsPanel), 'the charts');
 
+import { SamplesPanel } from '../detail/samples';
 import { TasksTable } from '../detail/tasks';
 import { type Session, useRecoveryChain, useRun, useRunEvents } from '../live';
 import { useNow } from '../use-now';
@@ -329,6 +330,22 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
         <RecoveryChain run={run} chain={chain} />
       </div>
       <ProcessProgress run={run} />
+      <SamplesPanel
+        run={run}
+        onRelaunch={(samples) =>
+          setPrefill({
+            notes:
+              `Relaunch of the failed ${samples.length === 1 ? 'sample' : 'samples'} ${samples.join(', ')}`.slice(
+                0,
+                2000,
+              ),
+            reuse_work_dir: true,
+            override_params: {},
+            config_content: null,
+            samples,
+          })
+        }
+      />
       <TasksTable run={run} focusTask={run.status === 'failed' ? run.error_task : null} />
       <LogTail run={run} />
       <MetricsPanel metrics={run.metrics} />
