@@ -60,7 +60,11 @@ export function describeSamples(view: RunSamplesView): string {
     return [
       head,
       `  failed: ${printable(failed.name)} (task ${failed.task_id ?? '-'}, exit ${failed.exit ?? '-'})`,
-      ...(failed.log_tail ?? []).map((line) => `  | ${printable(line)}`),
+      ...(failed.log_tail
+        ? failed.log_tail.map((line) => `  | ${printable(line)}`)
+        : [
+            `  (its log cannot be read yet: arc runs tasks ${view.run_id} --status FAILED shows where it is)`,
+          ]),
     ].join('\n');
   });
   const w = view.whole_run;
@@ -514,7 +518,7 @@ export function program(): Command {
     .action(async (id: string) => {
       const view = await client().request<RunSamplesView>(
         'GET',
-        `/api/runs/${encodeURIComponent(id)}/samples`,
+        `/api/runs/${encodeURIComponent(id)}/samples?include=log_tail`,
       );
       print(globals(), view, () => describeSamples(view));
     });

@@ -18,14 +18,14 @@ import type {
   RunPage,
   RunStore,
 } from '../core/runs/ports';
-import { COUNTERS, SAMPLE_COUNTERS } from '../core/runs/run-document';
+import { COUNTERS, SAMPLE_COUNTERS, type SampleProgress, sampleProgressOf } from '../core/runs/run-document';
 import {
   isTerminal,
   nextflowEventView,
+  type ProgressDelta,
   Run,
   type RunStatus,
   type SampleCounters,
-  type StoredProgress,
 } from '../core/runs/run-model';
 import { searchTerms } from '../core/runs/search';
 import { ConflictError, ValidationError } from '../core/shared/errors';
@@ -128,8 +128,50 @@ export interface StatusChange {
   user_email: string;
 }
 
-/** Field transforms (increments) written to the run document in one commit: Firestore allows 500. */
+/** Field transforms (increments) written to one document in one commit: Firestore allows 500. */
 const MAX_TRANSFORMS_A_PART = 450;
+
+/**
+ * A chunk's sample counters as merge-set objects ({samples: {id: {completed: increment}}}),
+ * at most `limit` increments each; the first part is always there (maybe empty: null).
+ */
+function sampleUpdates(delta: ProgressDelta, limit: number): (Record<string, unknown> | null)[] {
+  const { FieldValue } = firestoreSdk();
+  const parts: Record<string, unknown>[] = [];
+  let current: { samples: Record<string, Record<string, unknown>>; whole_run?: Record<string, unknown> } = {
+    samples: {},
+  };
+  let transforms = 0;
+  const add = (counters: SampleCounters, place: (fields: Record<string, unknown>) => void) => {
+    const fields: Record<string, unknown> = {};
+    let count = 0;
+    for (const counter of SAMPLE_COUNTERS)
+      if (counters[counter] !== 0) {
+        fields[counter] = FieldValue.increment(counters[counter]);
+        count += 1;
+      }
+    // Not a counter: the last failure ingested is kept (a sample's failure is rare, and final).
+    if (counters.failed_task) fields.failed_task = counters.failed_task;
+    if (Object.keys(fields).length === 0) return;
+    if (transforms + count > limit) {
+      parts.push(current);
+      current = { samples: {} };
+      transforms = 0;
+    }
+    place(fields);
+    transforms += count;
+  };
+  for (const [sample, counters] of Object.entries(delta.samples ?? {}))
+    add(counters, (fields) => {
+      current.samples[sample] = fields;
+    });
+  if (delta.whole_run)
+    add(delta.whole_run, (fields) => {
+      current.whole_run = fields;
+    });
+  if (transforms > 0 || Object.keys(current.samples).length > 0 || current.whole_run) parts.push(current);
+  return parts.length > 0 ? parts : [null];
+}
 
 export class FirestoreRunStore implements RunStore {
   private readonly collection: string;
@@ -545,27 +587,15 @@ export class FirestoreRunStore implements RunStore {
   async addProgressOnce(
     runId: string,
     key: string,
-    delta: StoredProgress,
+    delta: ProgressDelta,
     problems: { malformedRows: number; warnings: string[] },
     orchestratorAttempt = 1,
   ): Promise<OnceOutcome> {
     const ref = this.runs().doc(runId);
     const { FieldPath, FieldValue } = firestoreSdk();
-    // Firestore allows 500 field transforms a document a commit: a chunk of many samples is
-    // written in parts, each counted once under its own marker (key, key#1, key#2, …), and
-    // split the same way on a redelivery, so a part written before a crash is not written again.
-    const parts: unknown[][] = [[]];
-    let transforms = 0;
-    const push = (path: FieldPath, value: unknown, isTransform = true) => {
-      if (isTransform && transforms === MAX_TRANSFORMS_A_PART) {
-        parts.push([]);
-        transforms = 0;
-      }
-      parts.at(-1)!.push(path, value);
-      if (isTransform) transforms += 1;
-    };
+    const updates: unknown[] = [];
     const increment = (path: FieldPath, value: number) => {
-      if (value !== 0) push(path, FieldValue.increment(value));
+      if (value !== 0) updates.push(path, FieldValue.increment(value));
     };
     // Each orchestrator attempt counts apart (core/runs/orchestrator-attempts.ts), still blind increments.
     const base = progressPath(orchestratorAttempt);
@@ -575,30 +605,30 @@ export class FirestoreRunStore implements RunStore {
         increment(new FieldPath(...base, 'processes', process, counter), counters[counter]);
     }
     if (problems.malformedRows > 0) {
-      increment(new FieldPath('ingest', 'malformed_rows'), problems.malformedRows);
-      push(new FieldPath('ingest', 'warnings'), FieldValue.arrayUnion(...problems.warnings));
+      updates.push(new FieldPath('ingest', 'malformed_rows'), FieldValue.increment(problems.malformedRows));
+      updates.push(new FieldPath('ingest', 'warnings'), FieldValue.arrayUnion(...problems.warnings));
     }
-    const countSample = (path: string[], counters: SampleCounters) => {
-      for (const counter of SAMPLE_COUNTERS) increment(new FieldPath(...path, counter), counters[counter]);
-      // Not a counter: the last failure ingested is kept (a sample's failure is rare, and final).
-      if (counters.failed_task) push(new FieldPath(...path, 'failed_task'), counters.failed_task, false);
-    };
-    for (const [sample, counters] of Object.entries(delta.samples ?? {}))
-      countSample([...base, 'samples', sample], counters);
-    if (delta.whole_run) countSample([...base, 'whole_run'], delta.whole_run);
-
-    const commit = async (updates: unknown[], index: number): Promise<OnceOutcome> => {
+    // Sample counters go to a document of their own (runs/{id}/samples/attempt-{n}), so the run
+    // document every page watches stays small. Firestore allows 500 field transforms a
+    // document a commit: a chunk of many samples is written in parts, each counted once under
+    // its own marker (key, key#1, …), split the same way on a redelivery.
+    const sampleParts = sampleUpdates(delta, MAX_TRANSFORMS_A_PART);
+    const samplesRef = this.sampleProgressRef(runId, orchestratorAttempt);
+    const commit = async (index: number): Promise<OnceOutcome> => {
       const batch = this.db.batch();
       // create() fails if the marker exists, and then nothing in the batch is written: each part counts once.
       const partKey = index === 0 ? key : `${key}#${index}`;
       batch.create(this.marker(ref, partKey), { key: partKey, at: new Date().toISOString() });
-      if (updates.length > 0) {
-        const [field, value, ...rest] = updates as [FieldPath, unknown, ...unknown[]];
+      const part = index === 0 ? updates : [];
+      if (part.length > 0) {
+        const [field, value, ...rest] = part as [FieldPath, unknown, ...unknown[]];
         batch.update(ref, field, value, ...rest);
       }
+      const samples = sampleParts[index];
+      if (samples) batch.set(samplesRef, samples, { merge: true });
       try {
         await batch.commit();
-        return updates.length > 0 ? 'applied' : 'unchanged';
+        return part.length > 0 || samples ? 'applied' : 'unchanged';
       } catch (error) {
         const code = (error as { code?: number }).code;
         if (code === GrpcCode.ALREADY_EXISTS) return 'duplicate';
@@ -606,12 +636,21 @@ export class FirestoreRunStore implements RunStore {
         throw error;
       }
     };
-    // The first part says what happened to the chunk; the others are written (or found
-    // written) after it, also on a redelivery, so a crash between parts loses nothing.
-    const first = await commit(parts[0]!, 0);
+    // The first part says what happened to the chunk; the others are written (or found written)
+    // after it, also on a redelivery, so a crash between parts loses nothing.
+    const first = await commit(0);
     if (first === 'missing') return first;
-    await Promise.all(parts.slice(1).map((updates, index) => commit(updates, index + 1)));
+    await Promise.all(sampleParts.slice(1).map((_, index) => commit(index + 1)));
     return first;
+  }
+
+  async sampleProgress(runId: string, orchestratorAttempt: number): Promise<SampleProgress> {
+    const snapshot = await this.sampleProgressRef(runId, orchestratorAttempt).get();
+    return sampleProgressOf(snapshot.data());
+  }
+
+  private sampleProgressRef(runId: string, orchestratorAttempt: number): DocumentReference {
+    return this.runs().doc(runId).collection('samples').doc(`attempt-${orchestratorAttempt}`);
   }
 
   watch(runId: string, onChange: (run: Run | null) => void, onError: (error: Error) => void): () => void {

@@ -20,6 +20,7 @@ import * as load from './sections/load';
 import * as monitoring from './sections/monitoring';
 import * as page from './sections/page';
 import * as recovery from './sections/recovery';
+import * as samples from './sections/samples';
 import * as samplesheet from './sections/samplesheet';
 import * as security from './sections/security';
 
@@ -29,6 +30,7 @@ const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string,
   security,
   execution,
   monitoring,
+  samples,
   recovery,
   benchling,
   page,

@@ -1,13 +1,19 @@
 /** Instruments for the bench: a realistic trace, a byte-counting object store, a write-counting Firestore. */
 import { createHash } from 'node:crypto';
-
+import type { AddressInfo } from 'node:net';
 import type { Firestore, WriteBatch } from '@google-cloud/firestore';
+import * as functions from '@google-cloud/functions-framework';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { TRACE_FIELDS } from '../../functions/core/nextflow/nextflow-config';
+import { liveChunkName, runPaths } from '../../functions/core/shared/bucket-layout';
 import type { ObjectStore } from '../../functions/core/shared/ports';
+import { createRunArtifactHandler } from '../../functions/events/batch-job-events';
 import { formatDuration, formatMemory, formatTimestamp } from '../../orchestrator/src/replay/format';
+import type { StoredObject } from '../local/gcs-server';
+import type { Backends } from './harness';
 
-/** A realistic trace of `count` tasks in the platform's trace fields. */
-export function generateTrace(count: number): string {
+/** A realistic trace of `count` tasks of `samples` samples (SAMPLE_0…) in the platform's trace fields. */
+export function generateTrace(count: number, samples = 500): string {
   const fields = TRACE_FIELDS;
   const processes = [
     'FASTQC',
@@ -29,8 +35,8 @@ export function generateTrace(count: number): string {
       hash: `${hash.slice(0, 2)}/${hash.slice(2, 8)}`,
       native_id: `nf-${hash.slice(0, 8)}-${submit}`,
       process,
-      tag: `SAMPLE_${i % 500}`,
-      name: `${process} (SAMPLE_${i % 500})`,
+      tag: `SAMPLE_${i % samples}`,
+      name: `${process} (SAMPLE_${i % samples})`,
       status,
       exit: status === 'FAILED' ? '1' : '0',
       cpus: String(1 + (i % 12)),
@@ -133,4 +139,73 @@ export function countWrites(db: Firestore): { writes: number; commits: number; t
     return runTransaction(fn);
   };
   return counts;
+}
+
+/** The trace written as `count` live chunks of the run (attempt 1), as the orchestrator uploads them. */
+export async function putTraceChunks(
+  backends: Backends,
+  bucket: string,
+  runId: string,
+  trace: string,
+  count: number,
+): Promise<StoredObject[]> {
+  const [header, ...rows] = trace.trim().split('\n');
+  const perChunk = Math.ceil(rows.length / count);
+  const chunks: StoredObject[] = [];
+  for (let i = 0; i < count; i++) {
+    const content = `${header}\n${rows.slice(i * perChunk, (i + 1) * perChunk).join('\n')}\n`;
+    chunks.push(
+      await backends.gcs.putObject(
+        bucket,
+        `${runPaths(bucket, runId).logs}${liveChunkName('trace', 1, i + 1)}`,
+        content,
+        'text/tab-separated-values',
+      ),
+    );
+  }
+  return chunks;
+}
+
+/**
+ * Delivers each chunk's finalized event to onRunArtifact under the Functions Framework, as
+ * Eventarc would, `concurrency` at a time; the milliseconds it took.
+ */
+export async function ingestThroughFunction(
+  deps: Parameters<typeof createRunArtifactHandler>[0],
+  chunks: StoredObject[],
+  name: string,
+  concurrency = 4,
+): Promise<number> {
+  functions.cloudEvent(name, createRunArtifactHandler(deps));
+  const server = getTestServer(name);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const started = performance.now();
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < chunks.length) {
+          const object = chunks[next++]!;
+          const response = await fetch(url, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'ce-specversion': '1.0',
+              'ce-id': `bench-${object.name}`,
+              'ce-type': 'google.cloud.storage.object.v1.finalized',
+              'ce-source': '//bench',
+              'ce-subject': `objects/${object.name}`,
+            },
+            body: JSON.stringify(object),
+          });
+          if (response.status >= 300) throw new Error(`onRunArtifact answered ${response.status}`);
+        }
+      }),
+    );
+    return performance.now() - started;
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 }

@@ -10,6 +10,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERSION } from '../../functions/core/shared/version';
 import { buildCli } from '../../scripts/build';
+import { waitForValue } from '../../scripts/lib/net';
 import { createDemoFastqs } from '../../scripts/local/warehouse';
 import { asUser, request } from '../helpers/api-server';
 import { tempDir } from '../helpers/env';
@@ -134,6 +135,28 @@ describe('arc', () => {
     expect(got.stdout).toMatch(
       /\nfailed task: NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN \(.+\)\ntask exit code: 1\nNextflow exited with: 1\n/,
     );
+
+    // Sample by sample: which one failed, with its task and the last lines it wrote.
+    // The failed task's log is in its work dir once the orchestrator has uploaded it.
+    const samples = await waitForValue(
+      async () => {
+        const result = await arc(['runs', 'samples', runId]);
+        return result.code === 0 && result.stdout.includes('  | ') ? result : null;
+      },
+      { timeoutMs: 30_000, what: 'the failed task’s log tail in arc runs samples' },
+    );
+    expect(samples.stdout).toMatch(/^SAMPLE_1\tfailed\t\d+ done \(0 cached\), 1 failed\t\d+\.\d\d CPU-h/m);
+    expect(samples.stdout).toMatch(
+      /^ {2}failed: NFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN \(SAMPLE_1\) \(task \d+, exit 1\)\n {2}\| /m,
+    );
+    expect(samples.stdout).toMatch(/^SAMPLE_2\tstopped\t/m);
+    expect(samples.stdout).toContain('2 samples, 1 failed.');
+    const both = await arc(['runs', 'recover', runId, '--samples', 'SAMPLE_1', '--failed-samples']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('Give --samples or --failed-samples, not both.');
+    const unknown = await arc(['runs', 'recover', runId, '--samples', 'SAMPLE_9']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('SAMPLE_9 is not in the samplesheet');
   }, 120_000);
 
   it('exits 4 with each problem by row and column, once, when the platform refuses the launch', async () => {

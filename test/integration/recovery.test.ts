@@ -352,7 +352,7 @@ describe('a run sample by sample, and a recovery of its failed samples only', ()
     // The replay fails the first sample's STAR_ALIGN (exit 1); the run stops there.
     const created = await launch({ replay_fail_process: 'STAR_ALIGN' });
     root = await finished(created.run_id);
-    const response = await request<Samples>(`${stack.url}/api/runs/${root.run_id}/samples`);
+    const response = await request<Samples>(`${stack.url}/api/runs/${root.run_id}/samples?include=log_tail`);
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     view = response.body;
   });
@@ -364,7 +364,10 @@ describe('a run sample by sample, and a recovery of its failed samples only', ()
     const [failed, other] = view.samples;
     expect(failed).toMatchObject({ status: 'failed', failed_task: { exit: 1 } });
     expect(failed!.failed_task!.name).toContain('STAR_ALIGN (SAMPLE_1)');
-    expect(failed!.failed_task!.log_tail!.length).toBeGreaterThan(0);
+    expect(failed!.failed_task!.log_tail!.join('\n')).toContain('EXITING because of FATAL ERROR');
+    // Without include=log_tail, no work dir is read.
+    const plain = await request<Samples>(`${stack.url}/api/runs/${root.run_id}/samples`);
+    expect(plain.body.samples[0]!.failed_task).toMatchObject({ exit: 1, log_tail: null });
     // Its rows come from the stored samplesheet.
     expect(failed!.rows).toEqual([expect.objectContaining({ sample: 'SAMPLE_1', expected_cells: '5000' })]);
     // The other sample did not fail: the run stopped before it finished.

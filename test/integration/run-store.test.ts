@@ -149,8 +149,8 @@ describe('FirestoreRunStore under concurrent writers', () => {
     ]);
   });
 
-  it("counts a chunk of 200 samples once, though it takes several commits (Firestore's 500 transforms), redelivered or not", async () => {
-    const ids = Array.from({ length: 200 }, (_, i) => `S.${i} /x`);
+  it("counts a chunk of 300 samples once, though it takes several commits (Firestore's 500 transforms), redelivered or not", async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `S.${i} /x`);
     const run = newRun({ samples: ids, sample_count: ids.length });
     await runs.create(run);
     const rows = ids
@@ -170,14 +170,19 @@ describe('FirestoreRunStore under concurrent writers', () => {
     ]);
     expect(outcomes.sort()).toEqual(['applied', 'duplicate']);
     expect(await runs.addProgressOnce(run.run_id, 'trace.000001.tsv@1', delta, problems)).toBe('duplicate');
+    // Two parts (≈ 600 increments), each counted under its own marker.
+    const markers = await db.collection('runs').doc(run.run_id).collection('ingested').get();
+    expect(markers.docs.map((d) => d.id).sort()).toEqual(['trace.000001.tsv@1', 'trace.000001.tsv@1#1']);
+    const { samples } = await runs.sampleProgress(run.run_id, 1);
+    expect(Object.keys(samples)).toHaveLength(300);
+    expect(Object.values(samples).reduce((sum, c) => sum + c.completed + c.failed, 0)).toBe(300);
+    expect(samples['S.0 /x']).toMatchObject({ completed: 1, cpu_ms: 120_000 });
+    expect(samples['S.7 /x']).toMatchObject({ failed: 1, failed_task: { exit: 1, task_id: 8 } });
+    // The run document keeps the run's counters only: the page that watches it stays light.
     const stored = (await runs.get(run.run_id))!;
-    expect(Object.keys(stored.progress.samples)).toHaveLength(200);
-    expect(stored.progress.samples['S.0 /x']).toMatchObject({ completed: 1, cpu_ms: 120_000 });
-    expect(stored.progress.samples['S.7 /x']).toMatchObject({
-      failed: 1,
-      failed_task: { exit: 1, task_id: 8 },
-    });
-    expect(stored.progress.completed).toBe(199);
+    expect(stored.progress.completed).toBe(299);
+    expect(JSON.stringify(stored.progress)).not.toContain('S.0 /x');
+    expect((await runs.sampleProgress(run.run_id, 2)).samples).toEqual({});
   });
 
   it('answers missing for a run that does not exist', async () => {

@@ -1,6 +1,7 @@
 import type { RunEvent, RunEventSource } from '../shared/lifecycle';
 import type { StaleQuery } from '../shared/run-kind';
-import type { Run, RunStatus, StoredProgress } from './run-model';
+import type { SampleProgress } from './run-document';
+import type { ProgressDelta, Run, RunStatus } from './run-model';
 
 export interface RunFilter {
   /** Omit to list every user's runs (admins only). */
@@ -109,11 +110,14 @@ export interface RunStore {
   addProgressOnce(
     runId: string,
     key: string,
-    delta: StoredProgress,
+    /** The run's counters, and its samples' (kept in a document of their own: sampleProgress). */
+    delta: ProgressDelta,
     problems: { malformedRows: number; warnings: string[] },
     /** The orchestrator attempt whose counters these are (default 1: `progress`). */
     orchestratorAttempt?: number,
   ): Promise<OnceOutcome>;
+  /** The sample counters of one orchestrator attempt of the run (all zero before any). */
+  sampleProgress(runId: string, orchestratorAttempt: number): Promise<SampleProgress>;
 }
 
 export type OnceOutcome = 'applied' | 'unchanged' | 'duplicate' | 'missing';

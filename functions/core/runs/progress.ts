@@ -7,16 +7,25 @@ import {
   COUNTERS,
   SAMPLE_COUNTERS,
   type SampleCounterName,
+  type SampleProgress,
   zeroCounters,
   zeroSampleCounters,
 } from './run-document';
-import type { Counters, ProcessProgress, Progress, Run, SampleCounters, StoredProgress } from './run-model';
+import type {
+  Counters,
+  ProcessProgress,
+  Progress,
+  ProgressDelta,
+  Run,
+  SampleCounters,
+  StoredProgress,
+} from './run-model';
 
 const COUNTER_KEYS = COUNTERS;
 const TRACE_KEYS = ['completed', 'cached', 'failed', 'aborted'] as const satisfies (keyof Counters)[];
 
 function emptyDelta(): StoredProgress {
-  return { ...zeroCounters(), processes: {}, samples: {}, whole_run: zeroSampleCounters() };
+  return { ...zeroCounters(), processes: {} };
 }
 
 function bump(delta: StoredProgress, process: string, key: keyof Counters): void {
@@ -36,8 +45,8 @@ const STATUS_COUNTER: Record<string, keyof Counters> = {
  * What trace rows add to the counters, by process and status (unknown statuses add nothing),
  * and by sample when `matcher` says which samples each task processed.
  */
-export function countTraceTasks(tasks: TraceTask[], matcher?: SampleMatcher): StoredProgress {
-  const delta = emptyDelta();
+export function countTraceTasks(tasks: TraceTask[], matcher?: SampleMatcher): Required<ProgressDelta> {
+  const delta: Required<ProgressDelta> = { ...emptyDelta(), samples: {}, whole_run: zeroSampleCounters() };
   for (const task of tasks) {
     const key = task.status ? STATUS_COUNTER[task.status] : undefined;
     if (!key) continue;
@@ -48,7 +57,7 @@ export function countTraceTasks(tasks: TraceTask[], matcher?: SampleMatcher): St
 }
 
 function countForSamples(
-  delta: StoredProgress,
+  delta: Required<ProgressDelta>,
   task: TraceTask,
   key: keyof Counters,
   samples: string[],
@@ -119,10 +128,15 @@ export function addProgress(a: StoredProgress, b: StoredProgress): StoredProgres
   const processes: Record<string, Counters> = { ...a.processes };
   for (const [name, counters] of Object.entries(b.processes))
     processes[name] = add(processes[name] ?? zeroCounters(), counters);
+  return { ...add(a, b), processes };
+}
+
+/** Sample counters added up (what the store does with increments, for tests and replays). */
+export function addSampleProgress(a: SampleProgress, b: Partial<SampleProgress>): SampleProgress {
   const samples: Record<string, SampleCounters> = { ...a.samples };
-  for (const [id, counters] of Object.entries(b.samples))
+  for (const [id, counters] of Object.entries(b.samples ?? {}))
     samples[id] = addSample(samples[id] ?? zeroSampleCounters(), counters);
-  return { ...add(a, b), processes, samples, whole_run: addSample(a.whole_run, b.whole_run) };
+  return { samples, whole_run: b.whole_run ? addSample(a.whole_run, b.whole_run) : a.whole_run };
 }
 
 function shown(counters: Counters, finished: boolean): ProcessProgress {
@@ -157,6 +171,21 @@ export function liveProgress(run: AttemptProgress): StoredProgress {
 
 const settled = (p: Counters) => p.completed + p.cached;
 
+/** The orchestrator attempt whose counters are shown (`shownProgress`): its sample counters go with them. */
+export function shownAttempt(run: AttemptProgress): number {
+  const current = run.orchestrator_attempt ?? 1;
+  let best = 1;
+  let bestProgress = run.progress;
+  for (let attempt = 2; attempt <= current; attempt++) {
+    const next = run.attempt_progress?.[String(attempt)] ?? emptyDelta();
+    if (settled(next) >= settled(bestProgress)) {
+      best = attempt;
+      bestProgress = next;
+    }
+  }
+  return best;
+}
+
 /**
  * The counters to show, which never go backwards across an orchestrator retry: a new attempt
  * starts from nothing and re-reports what earlier ones finished as CACHED over its first
@@ -164,13 +193,8 @@ const settled = (p: Counters) => p.completed + p.cached;
  * had, that attempt's counters are shown.
  */
 export function shownProgress(run: AttemptProgress): StoredProgress {
-  const current = run.orchestrator_attempt ?? 1;
-  let best = run.progress;
-  for (let attempt = 2; attempt <= current; attempt++) {
-    const next = run.attempt_progress?.[String(attempt)] ?? emptyDelta();
-    if (settled(next) >= settled(best)) best = next;
-  }
-  return best;
+  const attempt = shownAttempt(run);
+  return attempt === 1 ? run.progress : (run.attempt_progress?.[String(attempt)] ?? emptyDelta());
 }
 
 /**

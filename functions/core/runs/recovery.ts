@@ -148,12 +148,13 @@ export function recoveryInputs(
  * The samplesheet of a recovery of some samples (`samples`, or `failed_samples`): the parent's
  * rows of those samples only. Null when the request names none (every sample is recovered).
  */
-function chosenSamples(
+async function chosenSamples(
+  deps: Pick<RecoveryDeps, 'runs'>,
   parent: Run,
   request: RecoverRunRequest,
   csv: string,
   inputSchema: JsonSchema,
-): { csv: string; samples: string[] } | null {
+): Promise<{ csv: string; samples: string[] } | null> {
   if (request.samples && request.failed_samples)
     throw new ValidationError('Give samples or failed_samples, not both.', [
       { field: 'failed_samples', rule: 'exclusive', message: 'samples already names the samples to recover' },
@@ -163,7 +164,7 @@ function chosenSamples(
   const present = rowsBySample(csv, idColumn);
   let chosen: string[];
   if (request.failed_samples) {
-    chosen = samplesThatFailed(parent);
+    chosen = await samplesThatFailed(deps.runs, parent);
     if (chosen.length === 0)
       throw new ConflictError(
         `No sample of run ${parent.run_id} failed: none of its tasks failed for good. Recover the whole run instead (leave failed_samples out).`,
@@ -219,7 +220,7 @@ export async function recoverRun(
       `The samplesheet of run ${parent.run_id} (gs://${deps.objects.bucket}/${parentPaths.requestSamplesheet}) is gone, so its inputs cannot be reused; launch a new run.`,
     );
   }
-  const subset = chosenSamples(parent, request, samplesheet.toString('utf8'), inputs.inputSchema);
+  const subset = await chosenSamples(deps, parent, request, samplesheet.toString('utf8'), inputs.inputSchema);
   await deps.objects.write(
     runPaths(deps.objects.bucket, runId).requestSamplesheet,
     subset ? subset.csv : samplesheet,

@@ -60,30 +60,39 @@ function sampleCountersOf(value: unknown): SampleCounterValues {
     : counters;
 }
 
-export interface StoredProgressValues extends CounterValues {
-  processes: Record<string, CounterValues>;
-  /** Sample id → its counters (absent on runs stored before samples were counted). */
+/** Each sample's counters and the whole run's, of one orchestrator attempt (`runs/{id}/samples/attempt-{n}`). */
+export interface SampleProgress {
   samples: Record<string, SampleCounterValues>;
   /** Tasks that name no sample: whole-run steps. */
   whole_run: SampleCounterValues;
 }
 
-/** Stored progress: the run's counters, each process's and each sample's. */
-export function storedProgressOf(value: unknown): StoredProgressValues {
+/** A stored sample-progress document (or nothing yet: no sample counted). */
+export function sampleProgressOf(value: unknown): SampleProgress {
   const progress = (value && typeof value === 'object' ? value : {}) as {
-    processes?: Record<string, unknown>;
     samples?: Record<string, unknown>;
     whole_run?: unknown;
+  };
+  return {
+    samples: Object.fromEntries(
+      Object.entries(progress.samples ?? {}).map(([id, counters]) => [id, sampleCountersOf(counters)]),
+    ),
+    whole_run: sampleCountersOf(progress.whole_run),
+  };
+}
+
+/** Stored progress: the run's counters and each process's. */
+export function storedProgressOf(
+  value: unknown,
+): CounterValues & { processes: Record<string, CounterValues> } {
+  const progress = (value && typeof value === 'object' ? value : {}) as {
+    processes?: Record<string, unknown>;
   };
   return {
     ...countersOf(progress),
     processes: Object.fromEntries(
       Object.entries(progress.processes ?? {}).map(([name, counters]) => [name, countersOf(counters)]),
     ),
-    samples: Object.fromEntries(
-      Object.entries(progress.samples ?? {}).map(([id, counters]) => [id, sampleCountersOf(counters)]),
-    ),
-    whole_run: sampleCountersOf(progress.whole_run),
   };
 }
 

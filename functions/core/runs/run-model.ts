@@ -17,8 +17,8 @@ import {
   type CounterName,
   runDefaults,
   type SampleCounterName,
+  type SampleProgress,
   zeroCounters,
-  zeroSampleCounters,
 } from './run-document';
 
 export { RUN_ID_PATTERN };
@@ -72,15 +72,14 @@ export const SampleCounters = z.object({
 } satisfies Record<SampleCounterName | 'failed_task', z.ZodType>);
 export type SampleCounters = z.infer<typeof SampleCounters>;
 
-export const StoredProgress = Counters.extend({
-  processes: z.record(z.string(), Counters).default({}),
-  samples: z.record(z.string(), SampleCounters).default({}),
-  whole_run: SampleCounters.default(zeroSampleCounters),
-});
+export const StoredProgress = Counters.extend({ processes: z.record(z.string(), Counters).default({}) });
 export type StoredProgress = z.infer<typeof StoredProgress>;
 
+/** What a trace chunk adds: the run's counters, and each sample's (stored apart: run-document.ts `SampleProgress`). */
+export type ProgressDelta = StoredProgress & Partial<SampleProgress>;
+
 export function emptyProgress(): StoredProgress {
-  return { ...zeroCounters(), processes: {}, samples: {}, whole_run: zeroSampleCounters() };
+  return { ...zeroCounters(), processes: {} };
 }
 
 /** Progress as shown: the counters plus what follows from them. */

@@ -12,8 +12,9 @@ import { runPaths } from '../shared/bucket-layout';
 import { NotFoundError } from '../shared/errors';
 import type { ObjectStore } from '../shared/ports';
 import { isTerminal } from '../shared/run-status';
-import { shownProgress } from './progress';
-import { zeroSampleCounters } from './run-document';
+import type { RunStore } from './ports';
+import { shownAttempt } from './progress';
+import { type SampleProgress, zeroSampleCounters } from './run-document';
 import type { Run, SampleCounters } from './run-model';
 import type { TaskCatalog } from './run-tasks';
 import { readTaskLogs, type TaskLogSource } from './task-logs';
@@ -65,7 +66,9 @@ export const SampleView = z.object({
       log_tail: z
         .array(z.string())
         .nullable()
-        .describe('the last lines of its stderr (else stdout); null when its logs could not be read'),
+        .describe(
+          'the last lines of its stderr (else stdout), with include=log_tail for the first 10 failed samples; null otherwise, or when its logs could not be read',
+        ),
     })
     .nullable(),
   results: z.array(SampleFile).describe('result files whose path names the sample (first 50)'),
@@ -93,10 +96,21 @@ export const RunSamplesView = z.object({
 export type RunSamplesView = z.infer<typeof RunSamplesView>;
 
 export interface RunSamplesDeps {
+  runs: Pick<RunStore, 'sampleProgress'>;
   objects: ObjectStore;
-  tasks: Pick<TaskCatalog, 'task'>;
+  tasks: Pick<TaskCatalog, 'tasksById'>;
   taskLogs: TaskLogSource[];
 }
+
+export const RunSamplesQuery = z.strictObject({
+  include: z
+    .enum(['log_tail'])
+    .optional()
+    .describe(
+      "log_tail: the last lines of each failed sample's failing task (the first 10), read from its work dir",
+    ),
+});
+export type RunSamplesQuery = z.infer<typeof RunSamplesQuery>;
 
 /** Failed samples whose failing task's log tail is read for one answer (each is two reads). */
 const MAX_LOG_TAILS = 10;
@@ -106,7 +120,7 @@ const RESULTS_A_SAMPLE = 50;
 const HOUR_MS = 3_600_000;
 
 export const SAMPLES_BASIS =
-  "A task belongs to the samples its tag names as whole words (STAR_ALIGN (PBMC_1) is PBMC_1's; PBMC_1_T2 and PBMC_1-L002 are too; tumour_vs_normal is both tumour's and normal's; a longer id wins over one it contains); a task naming no sample is a whole-run step. Counts are the run's live ones, of the orchestrator attempt shown. A sample's cost is the run's estimate × its share of the run's CPU-hours.";
+  "A task belongs to the samples its tag names as whole words (STAR_ALIGN (PBMC_1) is PBMC_1's; PBMC_1_T2 and PBMC_1-L002 are too; tumour_vs_normal is both tumour's and normal's; a longer id wins over one it contains); a task naming no sample is a whole-run step. Counts are the run's live ones, of the orchestrator attempt whose progress is shown. A sample's cost is the run's estimate × its share of the run's CPU-hours.";
 
 function counts(c: SampleCounters): z.infer<typeof TaskCounts> {
   return {
@@ -120,9 +134,14 @@ function counts(c: SampleCounters): z.infer<typeof TaskCounts> {
 
 const failedForGood = (c: SampleCounters) => c.failed - c.retried > 0;
 
+/** The sample counters the run shows: those of the orchestrator attempt whose progress is shown. */
+function shownSampleProgress(runs: Pick<RunStore, 'sampleProgress'>, run: Run): Promise<SampleProgress> {
+  return runs.sampleProgress(run.run_id, shownAttempt(run));
+}
+
 /** The run's samples one of whose tasks failed for good (not retried), in samplesheet order. */
-export function samplesThatFailed(run: Run): string[] {
-  const counters = shownProgress(run).samples ?? {};
+export async function samplesThatFailed(runs: Pick<RunStore, 'sampleProgress'>, run: Run): Promise<string[]> {
+  const { samples: counters } = await shownSampleProgress(runs, run);
   const ids = [...new Set([...run.samples, ...Object.keys(counters)])];
   return ids.filter((id) => counters[id] && failedForGood(counters[id]));
 }
@@ -142,21 +161,31 @@ function lastLines(text: string): string[] {
     .slice(-LOG_TAIL_LINES);
 }
 
-async function logTail(deps: RunSamplesDeps, run: Run, taskId: number | null): Promise<string[] | null> {
-  if (taskId === null) return null;
-  try {
-    const task = await deps.tasks.task(run.run_id, String(taskId));
-    const logs = await readTaskLogs(deps.taskLogs, run.run_id, task);
-    const lines = lastLines(logs.stderr);
-    return lines.length > 0 ? lines : lastLines(logs.stdout);
-  } catch (error) {
-    if (error instanceof NotFoundError) return null;
-    throw error;
-  }
+/** The last lines of each task's stderr (else stdout), by task id; a task whose logs are gone is left out. */
+async function logTails(deps: RunSamplesDeps, run: Run, taskIds: number[]): Promise<Map<number, string[]>> {
+  const tails = new Map<number, string[]>();
+  if (taskIds.length === 0) return tails;
+  const tasks = await deps.tasks.tasksById(run.run_id, taskIds);
+  await Promise.all(
+    [...tasks].map(async ([id, task]) => {
+      try {
+        const logs = await readTaskLogs(deps.taskLogs, run.run_id, task);
+        const lines = lastLines(logs.stderr);
+        tails.set(id, lines.length > 0 ? lines : lastLines(logs.stdout));
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
+    }),
+  );
+  return tails;
 }
 
 /** The run's samples, each with its rows, status, counts, CPU-hours, cost share, failure and results. */
-export async function runSamples(deps: RunSamplesDeps, run: Run): Promise<RunSamplesView> {
+export async function runSamples(
+  deps: RunSamplesDeps,
+  run: Run,
+  query: RunSamplesQuery = {},
+): Promise<RunSamplesView> {
   const paths = runPaths(deps.objects.bucket, run.run_id);
   let idColumn: string | null = 'sample';
   try {
@@ -165,7 +194,7 @@ export async function runSamples(deps: RunSamplesDeps, run: Run): Promise<RunSam
     // A version no longer offered: its runs are still read, with nf-core's usual column.
     if (!(error instanceof NotFoundError)) throw error;
   }
-  const [sheet, listed] = await Promise.all([
+  const [sheet, listed, progress] = await Promise.all([
     deps.objects
       .read(paths.requestSamplesheet)
       .then((content) => rowsBySample(content.toString('utf8'), idColumn))
@@ -174,13 +203,13 @@ export async function runSamples(deps: RunSamplesDeps, run: Run): Promise<RunSam
         throw error;
       }),
     deps.objects.list(paths.results, MAX_RESULTS_LISTED),
+    shownSampleProgress(deps.runs, run),
   ]);
 
-  const progress = shownProgress(run);
-  const counters = progress.samples ?? {};
+  const counters = progress.samples;
   const ids = [...new Set([...run.samples, ...Object.keys(counters)])];
   const cpuMs = (c: SampleCounters) => c.cpu_ms;
-  const wholeRun = progress.whole_run ?? zeroSampleCounters();
+  const wholeRun = progress.whole_run;
   const totalCpuMs = Object.values(counters).reduce((sum, c) => sum + cpuMs(c), cpuMs(wholeRun));
   const cost = run.metrics?.cost.estimate ?? null;
   const share = (ms: number) =>
@@ -203,32 +232,37 @@ export async function runSamples(deps: RunSamplesDeps, run: Run): Promise<RunSam
     0,
     ...ids.map((id) => (counters[id]?.completed ?? 0) + (counters[id]?.cached ?? 0)),
   );
-  let tails = 0;
-  const samples = await Promise.all(
-    ids.map(async (id): Promise<SampleView> => {
-      const c = counters[id] ?? zeroSampleCounters();
-      const status = sampleStatus(run, c);
-      const failed = status === 'failed' && c.failed_task ? c.failed_task : null;
-      const readTail = failed !== null && tails++ < MAX_LOG_TAILS;
-      const done = c.completed + c.cached;
-      const files = results.get(id) ?? [];
-      return {
-        sample: id,
-        rows: sheet.get(id) ?? [],
-        status,
-        tasks: counts(c),
-        progress: run.status === 'completed' ? 1 : mostDone === 0 ? 0 : done / mostDone,
-        cpu_hours: hours(cpuMs(c)),
-        cost_share_usd: share(cpuMs(c)),
-        failed_task: failed && {
-          ...failed,
-          log_tail: readTail ? await logTail(deps, run, failed.task_id) : null,
-        },
-        results: files.slice(0, RESULTS_A_SAMPLE),
-        results_total: files.length,
-      };
-    }),
-  );
+  const statuses = new Map(ids.map((id) => [id, sampleStatus(run, counters[id] ?? zeroSampleCounters())]));
+  const failing = ids.flatMap((id) => {
+    const taskId = statuses.get(id) === 'failed' ? counters[id]?.failed_task?.task_id : null;
+    return typeof taskId === 'number' ? [taskId] : [];
+  });
+  const tails =
+    query.include === 'log_tail'
+      ? await logTails(deps, run, failing.slice(0, MAX_LOG_TAILS))
+      : new Map<number, string[]>();
+  const samples = ids.map((id): SampleView => {
+    const c = counters[id] ?? zeroSampleCounters();
+    const status = statuses.get(id)!;
+    const failed = status === 'failed' && c.failed_task ? c.failed_task : null;
+    const done = c.completed + c.cached;
+    const files = results.get(id) ?? [];
+    return {
+      sample: id,
+      rows: sheet.get(id) ?? [],
+      status,
+      tasks: counts(c),
+      progress: run.status === 'completed' ? 1 : mostDone === 0 ? 0 : done / mostDone,
+      cpu_hours: hours(cpuMs(c)),
+      cost_share_usd: share(cpuMs(c)),
+      failed_task: failed && {
+        ...failed,
+        log_tail: failed.task_id === null ? null : (tails.get(failed.task_id) ?? null),
+      },
+      results: files.slice(0, RESULTS_A_SAMPLE),
+      results_total: files.length,
+    };
+  });
   return {
     run_id: run.run_id,
     status: run.status,

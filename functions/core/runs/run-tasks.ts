@@ -152,6 +152,25 @@ export class TaskCatalog {
     return findTask(runId, (await this.table(runId, current)).tasks, taskId);
   }
 
+  /** Several tasks by id at once (one listing, one index read, one ranged read a trace): those found. */
+  async tasksById(runId: string, taskIds: number[]): Promise<Map<number, TraceTask>> {
+    const { current, indexed } = await this.tracesAndIndexes(runId);
+    const indexes = await this.indexes.of(indexed, current.traces, 'task_id');
+    if (indexes) {
+      const found = taskIds.flatMap((id) => {
+        const row = findRow(indexes, id);
+        return row ? [{ id, row }] : [];
+      });
+      const tasks = await this.readRows(found.map((f) => f.row));
+      if (tasks) return new Map(found.map((f, i) => [f.id, tasks[i]!]));
+    }
+    const wanted = new Set(taskIds);
+    const byId = new Map<number, TraceTask>();
+    for (const task of (await this.table(runId, current)).tasks)
+      if (task.task_id !== null && wanted.has(task.task_id)) byId.set(task.task_id, task);
+    return byId;
+  }
+
   /** The tasks of `chosen`, in its order, read by range; null when a trace changed under its index. */
   private async readRows(chosen: IndexedRow[]): Promise<TraceTask[] | null> {
     // Rows of one trace close together are read in one range.

@@ -7,7 +7,7 @@ import type { RunStore } from '../../core/runs/ports';
 import { listRunFiles, runObjectName } from '../../core/runs/run-files';
 import { locateRunLog, readLogPage, readLogTail } from '../../core/runs/run-logs';
 import { isTerminal, type Run } from '../../core/runs/run-model';
-import { RunSamplesView, runSamples } from '../../core/runs/run-samples';
+import { RunSamplesQuery, RunSamplesView, runSamples } from '../../core/runs/run-samples';
 import { getAccessibleRun } from '../../core/runs/run-service';
 import { type TaskCatalog, TasksQuery, taskView } from '../../core/runs/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../../core/runs/task-logs';
@@ -144,9 +144,9 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
       auth: true,
       params: RunParams,
       missing: runMissing,
-      query: NoQuery,
+      query: RunSamplesQuery,
       responses: [{ status: 200, description: 'every sample of the run', schema: RunSamplesView }],
-      handler: async (ctx) => ({ body: await runSamples(deps, await run(ctx)) }),
+      handler: async (ctx) => ({ body: await runSamples(deps, await run(ctx), ctx.query) }),
     }),
     defineRoute({
       method: 'get',

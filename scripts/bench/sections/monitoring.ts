@@ -8,15 +8,19 @@ import { FirestoreRunStore } from '../../../functions/adapters/firestore-run-sto
 import { GcsObjectStore } from '../../../functions/adapters/gcs-object-store';
 import { loadConfig } from '../../../functions/config';
 import { parseTrace } from '../../../functions/core/nextflow/trace';
-import { liveChunkName, runPaths } from '../../../functions/core/shared/bucket-layout';
+import { runPaths } from '../../../functions/core/shared/bucket-layout';
 import { createApiDeps, createExecutionDeps, createFirestore, createStorage } from '../../../functions/deps';
-import { createRunArtifactHandler } from '../../../functions/events/batch-job-events';
 import { createApiHandler } from '../../../functions/http/api-app';
 import { memoryLogger } from '../../../functions/logging';
 import { formatBytes } from '../../build';
-import type { StoredObject } from '../../local/gcs-server';
 import { type Backends, benchRunRecord, median, ms, percentile } from '../harness';
-import { CountingObjectStore, countWrites, generateTrace } from '../probes';
+import {
+  CountingObjectStore,
+  countWrites,
+  generateTrace,
+  ingestThroughFunction,
+  putTraceChunks,
+} from '../probes';
 
 export async function run(backends: Backends): Promise<Record<string, unknown>> {
   console.log('\n== monitoring (100,000-task trace)');
@@ -67,51 +71,12 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
     started_at: now,
     executor: 'replay',
   });
-  const [header, ...rows] = trace.trim().split('\n');
   const chunkCount = 200;
-  const perChunk = Math.ceil(rows.length / chunkCount);
-  const chunkObjects: StoredObject[] = [];
-  for (let i = 0; i < chunkCount; i++) {
-    const content = `${header}\n${rows.slice(i * perChunk, (i + 1) * perChunk).join('\n')}\n`;
-    chunkObjects.push(
-      await backends.gcs.putObject(
-        config.runsBucket,
-        `${runPaths(config.runsBucket, runId).logs}${liveChunkName('trace', 1, i + 1)}`,
-        content,
-        'text/tab-separated-values',
-      ),
-    );
-  }
+  const chunkObjects = await putTraceChunks(backends, config.runsBucket, runId, trace, chunkCount);
   const chunkBytes = chunkObjects.reduce((sum, o) => sum + Number(o.size), 0);
   const deps = createExecutionDeps(config, { runs, objects, logger: memoryLogger() });
-  functions.cloudEvent('onRunArtifactBench', createRunArtifactHandler(deps));
-  const server = getTestServer('onRunArtifactBench');
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const before = { ...counts };
-  const startedIngest = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (next < chunkObjects.length) {
-        const object = chunkObjects[next++]!;
-        const response = await fetch(url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'ce-specversion': '1.0',
-            'ce-id': `bench-${object.name}`,
-            'ce-type': 'google.cloud.storage.object.v1.finalized',
-            'ce-source': '//bench',
-            'ce-subject': `objects/${object.name}`,
-          },
-          body: JSON.stringify(object),
-        });
-        if (response.status >= 300) throw new Error(`onRunArtifact answered ${response.status}`);
-      }
-    }),
-  );
-  const ingestMs = performance.now() - startedIngest;
+  const ingestMs = await ingestThroughFunction(deps, chunkObjects, 'onRunArtifactBench');
   const writes = counts.writes - before.writes;
   const commits = counts.commits - before.commits;
   const transactions = counts.transactions - before.transactions;
@@ -124,8 +89,6 @@ export async function run(backends: Backends): Promise<Record<string, unknown>> 
   console.log(
     `progress after ingest: completed ${run.progress.completed}, cached ${run.progress.cached}, failed ${run.progress.failed} (of 100,000 rows)`,
   );
-  server.closeAllConnections();
-  server.close();
   const { objects: indexObjects } = await objects.list(runPaths(objects.bucket, runId).taskIndexes, 10_000);
   const indexBytes = indexObjects.reduce((sum, o) => sum + o.size, 0);
   console.log(

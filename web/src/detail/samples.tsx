@@ -15,7 +15,7 @@ const STATUS_TEXT: Record<SampleView['status'], string> = {
   stopped: 'stopped',
 };
 
-function FailedTask({ sample }: { sample: SampleView }) {
+function FailedTask({ sample, finished }: { sample: SampleView; finished: boolean }) {
   const failed = sample.failed_task;
   if (!failed) return null;
   return (
@@ -26,7 +26,11 @@ function FailedTask({ sample }: { sample: SampleView }) {
       {failed.log_tail && failed.log_tail.length > 0 ? (
         <pre class="log">{failed.log_tail.join('\n')}</pre>
       ) : (
-        <p class="muted small">Its log could not be read here; open the task in the table below.</p>
+        <p class="muted small">
+          {finished
+            ? 'Its log could not be read here; the task table below says where it looked.'
+            : 'Its last lines show here once the run has ended; its log is in the task table below.'}
+        </p>
       )}
     </details>
   );
@@ -59,7 +63,7 @@ function SampleRow({ sample, finished }: { sample: SampleView; finished: boolean
       </th>
       <td>
         <span class={`sample-status sample-${sample.status}`}>{STATUS_TEXT[sample.status]}</span>
-        <FailedTask sample={sample} />
+        <FailedTask sample={sample} finished={finished} />
       </td>
       <td class="sample-progress">
         <ProgressBar
@@ -103,7 +107,9 @@ export function SamplesPanel({ run, onRelaunch }: { run: Run; onRelaunch: (sampl
   useEffect(() => {
     const controller = new AbortController();
     const timer = setTimeout(() => {
-      api<RunSamplesView>(`/api/runs/${enc(run.run_id)}/samples`, { signal: controller.signal })
+      // The failed tasks' last lines are read once the run has ended (each is a read of its work dir).
+      const include = isTerminal(run.status) ? '?include=log_tail' : '';
+      api<RunSamplesView>(`/api/runs/${enc(run.run_id)}/samples${include}`, { signal: controller.signal })
         .then((body) => {
           setView(body);
           setError(null);
