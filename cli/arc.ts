@@ -24,6 +24,8 @@ import { exitCodeHint } from '../functions/core/nextflow/exit-codes';
 import { earlierAttemptsSummary, preemptionSummary } from '../functions/core/nextflow/metrics';
 import type { PipelineDetail, PipelineSummary } from '../functions/core/nextflow/pipeline-views';
 import { shortProcessName } from '../functions/core/nextflow/process-names';
+import type { ResumePreview } from '../functions/core/runs/resume-preview';
+import type { RunComparison } from '../functions/core/runs/run-compare';
 import type { RunView } from '../functions/core/runs/run-model';
 import type { RunSamplesView } from '../functions/core/runs/run-samples';
 import type { LogEntry } from '../functions/core/runs/views';
@@ -49,6 +51,57 @@ interface Globals {
 }
 
 /** A run as the page's header and failure card show it, in lines a terminal prints. */
+/** `arc runs compare`: what differs, the first run's value first. */
+export function describeComparison(c: RunComparison): string {
+  const value = (v: unknown) => (v === null || v === undefined ? '—' : printable(JSON.stringify(v)));
+  const figure = (v: number | null, unit: string, digits = 2) =>
+    v === null ? '—' : `${v.toFixed(digits)} ${unit}`;
+  const line = (s: RunComparison['a']) =>
+    `${s.run_id}  ${s.status}  ${s.pipeline} ${s.pipeline_version}  Nextflow ${s.nextflow_version ?? '?'}  ${figure(s.cpu_hours, 'CPU-h')}  ${s.cost_usd === null ? '—' : formatUsd(s.cost_usd)}${s.tasks ? `  ${s.tasks.completed} run, ${s.tasks.cached} cached, ${s.tasks.failed} failed` : ''}${s.error_task ? `  failed in ${printable(s.error_task)}` : ''}`;
+  const p = c.params;
+  const sheet = c.samplesheet;
+  return [
+    `a: ${line(c.a)}`,
+    `b: ${line(c.b)}`,
+    ...(c.same_pipeline ? [] : ['pipelines differ']),
+    `params: ${p.changed.length} changed, ${p.only_a.length} only in a, ${p.only_b.length} only in b, ${p.same} the same`,
+    ...p.changed.map((x) => `  ${x.name}: ${value(x.a)} → ${value(x.b)}`),
+    ...p.only_a.map((x) => `  - ${x.name}: ${value(x.a)}`),
+    ...p.only_b.map((x) => `  + ${x.name}: ${value(x.b)}`),
+    c.config.same ? 'config: the same' : 'config: differs',
+    ...c.config.only_a.map((l) => `  - ${printable(l)}`),
+    ...c.config.only_b.map((l) => `  + ${printable(l)}`),
+    `samples: ${sheet.added.length} added, ${sheet.removed.length} removed, ${sheet.changed.length} changed, ${sheet.same} the same`,
+    ...sheet.added.map((id) => `  + ${printable(id)}`),
+    ...sheet.removed.map((id) => `  - ${printable(id)}`),
+    ...sheet.changed.map((id) => `  ~ ${printable(id)}`),
+    'process\ta run/cached/failed\tb run/cached/failed\tCPU-h a → b',
+    ...c.processes.map(
+      (row) =>
+        `${shortProcessName(row.process)}\t${row.a ? `${row.a.completed}/${row.a.cached}/${row.a.failed}` : '—'}\t${row.b ? `${row.b.completed}/${row.b.cached}/${row.b.failed}` : '—'}\t${(row.a?.cpu_hours ?? 0).toFixed(2)} → ${(row.b?.cpu_hours ?? 0).toFixed(2)} (${row.cpu_hours_delta >= 0 ? '+' : ''}${row.cpu_hours_delta.toFixed(2)})`,
+    ),
+    `result files: ${c.results.both} in both, ${c.results.only_a.length} only in a, ${c.results.only_b.length} only in b${c.results.truncated ? ' (of the first 5,000 each)' : ''}`,
+    ...c.results.only_a.map((f) => `  - ${printable(f)}`),
+    ...c.results.only_b.map((f) => `  + ${printable(f)}`),
+  ].join('\n');
+}
+
+/** `arc runs recover --dry-run`: the totals, the estimate, then each task that runs or may run again. */
+export function describeResumePreview(preview: ResumePreview): string {
+  const t = preview.totals;
+  const e = preview.estimate;
+  return [
+    `Recovering ${preview.run_id}${preview.reuse_work_dir ? ' with -resume' : ' afresh'}${preview.samples ? ` (only ${preview.samples.join(', ')})` : ''}: ${t.reused} reused, ${t.runs_again} run again, ${t.may_run_again} may run again${t.left_out ? `, ${t.left_out} left out` : ''}.`,
+    `Runs again: about ${e.cpu_hours.toFixed(2)} CPU-h, ${formatUsd(e.cost_usd)}${t.may_run_again ? ` (up to ${e.cpu_hours_if_all_may_run.toFixed(2)} CPU-h, ${formatUsd(e.cost_usd_if_all_may_run)} if every "may" does)` : ''}.`,
+    ...preview.tasks
+      .filter((task) => task.outcome !== 'reused')
+      .map((task) => `${task.outcome}\t${printable(task.name)}\t${printable(task.reason)}`),
+    ...(preview.truncated ? ['(more tasks than listed)'] : []),
+    preview.caveat,
+    'Nothing was launched (--dry-run).',
+  ].join('\n');
+}
+
 /** `arc runs samples`: one line a sample, the failed ones with their task and its last lines. */
 export function describeSamples(view: RunSamplesView): string {
   const cost = (usd: number | null) => (usd === null ? '' : ` · ${formatUsd(usd)}`);
@@ -522,6 +575,14 @@ export function program(): Command {
       );
       print(globals(), view, () => describeSamples(view));
     });
+  runs
+    .command('compare <a> <b>')
+    .description('two runs side by side: params, config, samplesheet, per-process CPU-hours, results')
+    .action(async (a: string, b: string) => {
+      const query = new URLSearchParams({ a, b });
+      const comparison = await client().request<RunComparison>('GET', `/api/runs/compare?${query}`);
+      print(globals(), comparison, () => describeComparison(comparison));
+    });
   runs.command('files <id>').action(async (id: string) => {
     const files = await client().request<
       Record<'inputs' | 'results' | 'logs', { path: string; size: number }[]> & { truncated: boolean }
@@ -590,6 +651,7 @@ export function program(): Command {
       'recover only these samples (comma-separated): the samplesheet keeps their rows',
     )
     .option('--failed-samples', 'recover only the samples that failed')
+    .option('--dry-run', 'say what -resume would reuse and run again, and what that costs; launch nothing')
     .option('--wait', 'wait for the recovery to end')
     .option('--interval <seconds>', 'how often to look while waiting', '2')
     .action(
@@ -601,6 +663,7 @@ export function program(): Command {
           config?: string;
           samples?: string;
           failedSamples?: boolean;
+          dryRun?: boolean;
           wait?: boolean;
           interval: string;
         },
@@ -624,6 +687,14 @@ export function program(): Command {
           ...(Object.keys(overrides).length ? { override_params: overrides } : {}),
           ...(opts.config ? { override_config: await readLocal(opts.config, '--config') } : {}),
         };
+        if (opts.dryRun) {
+          const preview = await client().request<ResumePreview>(
+            'POST',
+            `/api/runs/${encodeURIComponent(id)}/recover?dry_run=true`,
+            body,
+          );
+          return print(globals(), preview, () => describeResumePreview(preview));
+        }
         const run = await client().request<RunView>(
           'POST',
           `/api/runs/${encodeURIComponent(id)}/recover`,

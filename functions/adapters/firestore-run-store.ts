@@ -645,12 +645,35 @@ export class FirestoreRunStore implements RunStore {
   }
 
   async sampleProgress(runId: string, orchestratorAttempt: number): Promise<SampleProgress> {
-    const snapshot = await this.sampleProgressRef(runId, orchestratorAttempt).get();
-    return sampleProgressOf(snapshot.data());
+    const [final, live] = await this.db.getAll(
+      this.sampleProgressRef(runId, orchestratorAttempt, 'final'),
+      this.sampleProgressRef(runId, orchestratorAttempt),
+    );
+    return sampleProgressOf(final?.exists ? final.data() : live?.data());
   }
 
-  private sampleProgressRef(runId: string, orchestratorAttempt: number): DocumentReference {
-    return this.runs().doc(runId).collection('samples').doc(`attempt-${orchestratorAttempt}`);
+  async setFinalSampleProgress(
+    runId: string,
+    orchestratorAttempt: number,
+    generation: string,
+    progress: SampleProgress,
+  ): Promise<'applied' | 'unchanged'> {
+    const ref = this.sampleProgressRef(runId, orchestratorAttempt, 'final');
+    return this.db.runTransaction(async (tx) => {
+      const stored = (await tx.get(ref)).data() as { trace_generation?: string } | undefined;
+      if (stored?.trace_generation && BigInt(stored.trace_generation) >= BigInt(generation))
+        return 'unchanged';
+      tx.set(ref, { ...progress, trace_generation: generation });
+      return 'applied';
+    });
+  }
+
+  /** `attempt-{n}`: counted live from the chunks; `attempt-{n}-final`: from the final trace, which wins. */
+  private sampleProgressRef(runId: string, orchestratorAttempt: number, kind: 'live' | 'final' = 'live') {
+    return this.runs()
+      .doc(runId)
+      .collection('samples')
+      .doc(`attempt-${orchestratorAttempt}${kind === 'final' ? '-final' : ''}`);
   }
 
   watch(runId: string, onChange: (run: Run | null) => void, onError: (error: Error) => void): () => void {

@@ -68,6 +68,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     },
     tasks,
     taskLogs,
+    prices: config.prices,
     signedUrlTtlSeconds: config.signedUrlTtlSeconds,
     workRetentionDays: config.workRetentionDays,
     logPollMs: config.logPollMs,

@@ -284,13 +284,24 @@ describe('a failed run sample by sample', () => {
     }
 
     const { page, errors } = alice;
-    await page.getByRole('button', { name: 'Recover SAMPLE_1 only' }).click();
+    await page.getByRole('button', { name: 'Relaunch SAMPLE_1 only' }).click();
     const dialog = page.getByRole('dialog', { name: `Recover ${runId}` });
     await dialog.waitFor();
     const only = dialog.getByTestId('recover-samples');
     expect((await only.textContent())!.replace(/\s+/g, ' ')).toContain('Only sample SAMPLE_1:');
     expect(await only.locator('input').isChecked()).toBe(true);
     await dialog.getByLabel(/Param overrides/).fill('{"replay_fail_process": null}');
+    // What will run, before anything does: counts, the estimate, and each task's reason.
+    await dialog.getByRole('button', { name: 'Preview what runs' }).click();
+    const preview = dialog.getByTestId('resume-preview');
+    await preview.waitFor({ timeout: 20_000 });
+    expect(await preview.innerText()).toMatch(
+      /\d+ reused · \d+ run again · \d+ may run again · \d+ left out/,
+    );
+    expect(await preview.getByTestId('resume-estimate').innerText()).toMatch(
+      /about \d+\.\d\d CPU-hours, (\$\d+\.\d\d|< \$0\.01)/,
+    );
+    expect(await preview.innerText()).toContain('Nextflow decides what -resume reuses');
     await screenshot(page, 'detail-recover-failed-sample');
     await dialog.getByRole('button', { name: 'Launch recovery' }).click();
     await page.waitForURL((url) => !url.hash.includes(runId), { timeout: 20_000 });
@@ -302,7 +313,43 @@ describe('a failed run sample by sample', () => {
     const row = panel.locator('tr[data-sample="SAMPLE_1"]');
     await expect.poll(() => row.getAttribute('data-sample-status'), { timeout: 20_000 }).toBe('done');
     expect(await row.innerText()).toMatch(/\(\d+ cached\)/);
+    // The task that failed before says so where it ran again.
+    await expect
+      .poll(() => page.getByTestId('rerun-reason').allInnerTexts(), { timeout: 20_000 })
+      .toContainEqual(expect.stringMatching(/^ran again: it failed in run-[a-z0-9]{12} \(exit 1\)$/));
     await screenshot(page, 'detail-samples-recovered');
+
+    // The recovery beside its parent: the param it dropped, the sample it left out.
+    const recoveryId = (await page.locator('article.run-detail').getAttribute('data-run-id'))!;
+    await page.getByTestId('compare-parent').click();
+    const params = page.getByTestId('compare-params');
+    await params.waitFor({ timeout: 20_000 });
+    expect(await params.locator('tr[data-param="replay_fail_process"]').innerText()).toMatch(
+      /replay_fail_process\s+"STAR_ALIGN"\s+—/,
+    );
+    expect(await page.getByTestId('compare-samples').innerText()).toContain('Only in a: SAMPLE_2');
+    await expect
+      .poll(() => page.getByTestId('compare-processes').locator('tr[data-process="FASTQC"]').innerText())
+      .toMatch(/FASTQC\s+2 · 0 · 0\s+0 · 1 · 0/);
+    await screenshot(page, 'compare-recovery-parent');
+    const narrowCompare = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
+    try {
+      await narrowCompare.page.goto(`/#/compare?a=${runId}&b=${recoveryId}`);
+      await narrowCompare.page.getByTestId('compare-processes').waitFor({ timeout: 20_000 });
+      expect(await sidewaysScroll(narrowCompare.page)).toBe(0);
+      await screenshot(narrowCompare.page, 'narrow-compare-recovery-parent');
+    } finally {
+      await narrowCompare.context.close();
+    }
+
+    // From the runs list: tick two runs, compare them.
+    await page.goto('/#/');
+    await page.getByRole('checkbox', { name: `Compare ${runId}` }).check();
+    await page.getByRole('checkbox', { name: `Compare ${recoveryId}` }).check();
+    await page.getByTestId('compare-picked').click();
+    await page
+      .getByRole('heading', { name: `Compare ${runId} with ${recoveryId}` })
+      .waitFor({ timeout: 20_000 });
     expect(errors).toEqual([]);
   }, 180_000);
 });

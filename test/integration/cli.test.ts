@@ -34,6 +34,7 @@ beforeAll(async () => {
     join(dir.path, 'failing.yaml'),
     'aligner: star\nprotocol: 10XV3\ngenome: GRCh38\nreplay_fail_process: STAR_ALIGN\n',
   );
+  await writeFile(join(dir.path, 'fix.yaml'), 'replay_fail_process: null\n');
   await writeFile(join(dir.path, 'bad.csv'), 'sample,fastq_1,fastq_2\nS1,not-a-path.fastq.gz,\n');
 });
 afterAll(async () => {
@@ -157,6 +158,47 @@ describe('arc', () => {
     const unknown = await arc(['runs', 'recover', runId, '--samples', 'SAMPLE_9']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('SAMPLE_9 is not in the samplesheet');
+
+    // Before recovering: what would be reused and run again, launching nothing.
+    const fix = ['--params-file', join(dir.path, 'fix.yaml')];
+    const dry = await arc(['runs', 'recover', runId, '--failed-samples', ...fix, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(
+      /^Recovering run-[a-z0-9]{12} with -resume \(only SAMPLE_1\): 0 reused, 1 run again, \d+ may run again, \d+ left out\.$/m,
+    );
+    expect(dry.stdout).toMatch(
+      /^runs_again\tNFCORE_SCRNASEQ:SCRNASEQ:STARSOLO:STAR_ALIGN \(SAMPLE_1\)\tit failed \(exit 1\)$/m,
+    );
+    expect(dry.stdout.trim().split('\n').at(-1)).toBe('Nothing was launched (--dry-run).');
+    const parent = await request<{ recoveries: string[] }>(`${stack.url}/api/runs/${runId}`, {
+      headers: asUser(USER),
+    });
+    expect(parent.body.recoveries).toEqual([]);
+
+    // Recovered, then compared with the run it recovers.
+    const recovered = await arc([
+      'runs',
+      'recover',
+      runId,
+      '--failed-samples',
+      ...fix,
+      '--wait',
+      '--interval',
+      '0.3',
+    ]);
+    expect(recovered.code, recovered.stderr).toBe(0);
+    const recoveryId = /Run (run-[a-z0-9]{12}) completed/.exec(recovered.stdout)![1]!;
+    const compared = await arc(['runs', 'compare', runId, recoveryId]);
+    expect(compared.code, compared.stderr).toBe(0);
+    expect(compared.stdout).toMatch(
+      /^a: run-[a-z0-9]{12} {2}failed {2}nf-core\/scrnaseq 4\.0\.0 {2}Nextflow \S+/m,
+    );
+    expect(compared.stdout).toContain('  - replay_fail_process: "STAR_ALIGN"');
+    expect(compared.stdout).toMatch(/^samples: 0 added, 1 removed, 0 changed, 1 the same\n {2}- SAMPLE_2$/m);
+    expect(compared.stdout).toMatch(/^FASTQC\t2\/0\/0\t0\/1\/0\t/m);
+    const same = await arc(['runs', 'compare', runId, runId]);
+    expect(same.code).not.toBe(0);
+    expect(same.stderr).toContain('two different runs');
   }, 120_000);
 
   it('exits 4 with each problem by row and column, once, when the platform refuses the launch', async () => {

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResumePreview } from '../../functions/core/runs/resume-preview';
+import type { RunComparison } from '../../functions/core/runs/run-compare';
 import type { Run } from '../../functions/core/runs/run-model';
 import type { RunSamplesView } from '../../functions/core/runs/run-samples';
 import type { TaskView } from '../../functions/core/runs/run-tasks';
@@ -429,6 +431,165 @@ describe('a run sample by sample, and a recovery of its failed samples only', ()
     const samples = await request<Samples>(`${stack.url}/api/runs/${recovery.run_id}/samples`);
     expect(samples.body.samples).toEqual([expect.objectContaining({ sample: 'SAMPLE_1', status: 'done' })]);
     expect(samples.body.samples[0]!.tasks.cached).toBeGreaterThan(0);
+  });
+});
+
+describe('a recovery previewed before it runs, and why each task ran again', () => {
+  type Preview = ResumePreview & { error?: { message: string } };
+  const preview = (runId: string, body: unknown) =>
+    request<Preview>(`${stack.url}/api/runs/${runId}/recover?dry_run=true`, { method: 'POST', json: body });
+
+  it('says what -resume reuses and runs again, and the recovery then does just that, each rerun with its reason', async () => {
+    const failed = await finished(
+      (await launch({ replay_fail_process: 'STAR_ALIGN', replay_fail_exit_code: 137 })).run_id,
+    );
+    const before = await tasksOf(failed.run_id);
+    // One finished task's work dir is lost (as the bucket's lifecycle would delete it).
+    const lost = before.find((t) => t.status === 'COMPLETED' && t.process?.endsWith('FASTQC'))!;
+    await createStorage(stack.config)
+      .bucket(stack.config.runsBucket)
+      .deleteFiles({ prefix: `${lost.work_dir!.replace(`gs://${stack.config.runsBucket}/`, '')}/` });
+    const body = {
+      override_config: "process {\n  withName: '.*STAR_ALIGN' {\n    memory = 144.GB\n  }\n}\n",
+    };
+
+    const dry = await preview(failed.run_id, body);
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    const plan = dry.body;
+    expect(plan).toMatchObject({
+      dry_run: true,
+      run_id: failed.run_id,
+      reuse_work_dir: true,
+      changes: { params: [], config: 'processes', config_processes: ['.*STAR_ALIGN'] },
+    });
+    const outcome = (name: string) => plan.tasks.find((t) => t.name === name)!;
+    expect(outcome(lost.name!)).toMatchObject({
+      outcome: 'runs_again',
+      reason: expect.stringContaining('work dir is gone'),
+    });
+    const oom = before.findLast((t) => t.status === 'FAILED')!;
+    expect(outcome(oom.name!)).toMatchObject({ outcome: 'runs_again', reason: 'it failed (exit 137)' });
+    expect(plan.totals.reused).toBeGreaterThan(0);
+    expect(plan.estimate.cpu_hours).toBeGreaterThan(0);
+    expect(plan.estimate.basis).toContain('/vCPU-hour');
+    expect(plan.caveat).toContain('Nextflow decides');
+    // A dry run creates nothing.
+    expect((await request<RunWithChain>(`${stack.url}/api/runs/${failed.run_id}`)).body.recoveries).toEqual(
+      [],
+    );
+
+    const recovery = await recover(failed.run_id, body);
+    expect(recovery.status).toBe(201);
+    const done = await finished(recovery.body.run_id);
+    expect(done.status).toBe('completed');
+    const after = new Map((await tasksOf(done.run_id)).map((t) => [t.name, t]));
+    for (const task of plan.tasks) {
+      const ran = after.get(task.name);
+      if (task.outcome === 'reused') expect(ran?.status, task.name).toBe('CACHED');
+      if (task.outcome === 'runs_again') expect(ran?.status, task.name).toBe('COMPLETED');
+      if (task.outcome === 'may_run_again') expect(['CACHED', 'COMPLETED']).toContain(ran?.status);
+    }
+    const cached = [...after.values()].filter((t) => t.status === 'CACHED').length;
+    expect(cached).toBeGreaterThanOrEqual(plan.totals.reused);
+    expect(cached).toBeLessThanOrEqual(plan.totals.reused + plan.totals.may_run_again);
+    // Each task that ran says why: lost work dir (same hash), failed before, or never reached.
+    expect(after.get(lost.name!)).toMatchObject({
+      status: 'COMPLETED',
+      hash: lost.hash,
+      reason: `it finished in ${failed.run_id} but its work dir or cache entry was gone`,
+    });
+    expect(after.get(oom.name!)!.reason).toBe(`it failed in ${failed.run_id} (exit 137)`);
+    const reached = new Set(before.map((t) => t.name));
+    for (const task of after.values()) {
+      if (task.status === 'CACHED') expect(task.reason).toBeNull();
+      else if (!reached.has(task.name)) expect(task.reason).toMatch(/^new: /);
+    }
+  });
+
+  it('a changed param that a process hashes runs its finished tasks again, each saying its hash changed', async () => {
+    const failed = await finished(
+      (await launch({ replay_fail_process: 'CELLBENDER_REMOVEBACKGROUND' })).run_id,
+    );
+    const aligned = (await tasksOf(failed.run_id)).filter(
+      (t) => t.status === 'COMPLETED' && t.process?.endsWith('STAR_ALIGN'),
+    );
+    expect(aligned.length).toBeGreaterThan(0);
+    const body = { override_params: { replay_fail_process: null, star_feature: 'GeneFull' } };
+    const dry = await preview(failed.run_id, body);
+    expect(dry.body.changes.params).toEqual(['replay_fail_process', 'star_feature']);
+    // Which params a process hashes is not known here: every finished task may run again.
+    expect(dry.body.totals.reused).toBe(0);
+    expect(dry.body.tasks.find((t) => t.name === aligned[0]!.name)).toMatchObject({
+      outcome: 'may_run_again',
+      reason: expect.stringContaining('params replay_fail_process, star_feature change'),
+    });
+    const done = await finished((await recover(failed.run_id, body)).body.run_id);
+    const after = new Map((await tasksOf(done.run_id)).map((t) => [t.name, t]));
+    for (const task of aligned)
+      expect(after.get(task.name)).toMatchObject({
+        status: 'COMPLETED',
+        reason: expect.stringMatching(
+          /^its hash changed \(.+ → .+\): its inputs, script or a param its script uses changed$/,
+        ),
+      });
+    // A process that does not use the param is reused.
+    expect([...after.values()].some((t) => t.status === 'CACHED' && t.process?.endsWith('FASTQC'))).toBe(
+      true,
+    );
+
+    // Compared with its parent: the param diff, the cached counts, the results only it has.
+    const compared = await request<RunComparison & { error?: { message: string } }>(
+      `${stack.url}/api/runs/compare?a=${failed.run_id}&b=${done.run_id}`,
+    );
+    expect(compared.status, JSON.stringify(compared.body)).toBe(200);
+    const c = compared.body;
+    expect(c.a).toMatchObject({
+      run_id: failed.run_id,
+      status: 'failed',
+      nextflow_version: expect.any(String),
+    });
+    expect(c.b).toMatchObject({ run_id: done.run_id, status: 'completed' });
+    expect(c.params.changed).toEqual([{ name: 'star_feature', a: 'Gene', b: 'GeneFull' }]);
+    expect(c.params.only_a).toEqual([
+      { name: 'replay_fail_process', a: 'CELLBENDER_REMOVEBACKGROUND', b: null },
+    ]);
+    expect(c.samplesheet).toMatchObject({ added: [], removed: [], changed: [], same: 2 });
+    const fastqc = c.processes.find((p) => p.process.endsWith('FASTQC'))!;
+    expect(fastqc.b!.cached).toBe(fastqc.a!.completed);
+    expect(fastqc.b!.completed).toBe(0);
+    expect(c.b.tasks!.cached).toBeGreaterThan(0);
+    // The step that failed published its reports in the recovery only.
+    expect(c.results.only_b).toContain('cellbender/SAMPLE_1/SAMPLE_1_cellbender_report.html');
+    // Both must be the caller's; the same run twice is not a comparison.
+    const other = await request(`${stack.url}/api/runs/compare?a=${failed.run_id}&b=${done.run_id}`, {
+      headers: asUser('someone-else@example.com'),
+    });
+    expect(other.status).toBe(404);
+    const same = await request<{ error: { message: string } }>(
+      `${stack.url}/api/runs/compare?a=${done.run_id}&b=${done.run_id}`,
+    );
+    expect(same.status).toBe(400);
+    expect(same.body.error.message).toContain('two different runs');
+  });
+
+  it('refuses a dry run as it refuses the recovery: a completed run, a work dir gone, another recovery active', async () => {
+    const failed = await finished((await launch({ replay_fail_process: 'STAR_ALIGN' })).run_id);
+    const active = await recover(failed.run_id, { override_params: { replay_fail_process: null } });
+    expect(active.status).toBe(201);
+    const busy = await preview(failed.run_id, {});
+    expect(busy.status).toBe(409);
+    expect(busy.body.error!.message).toContain(`Run ${active.body.run_id}`);
+    const done = await finished(active.body.run_id);
+    const completed = await preview(done.run_id, {});
+    expect(completed.status).toBe(409);
+    expect(completed.body.error!.message).toContain('only failed or cancelled runs can be recovered');
+    await createStorage(stack.config)
+      .bucket(stack.config.runsBucket)
+      .deleteFiles({ prefix: `work/${failed.run_id}/` });
+    const gone = await preview(failed.run_id, {});
+    expect(gone.status).toBe(409);
+    expect(gone.body.error!.message).toContain('no longer exists');
+    expect((await preview(failed.run_id, { reuse_work_dir: false })).status).toBe(200);
   });
 });
 

@@ -183,6 +183,19 @@ describe('FirestoreRunStore under concurrent writers', () => {
     expect(stored.progress.completed).toBe(299);
     expect(JSON.stringify(stored.progress)).not.toContain('S.0 /x');
     expect((await runs.sampleProgress(run.run_id, 2)).samples).toEqual({});
+
+    // The final trace's counts replace the live ones; an older generation arriving late does not.
+    const final = {
+      samples: { 'S.0 /x': { ...samples['S.0 /x']!, completed: 2 } },
+      whole_run: samples['S.1 /x']!,
+    };
+    expect(await runs.setFinalSampleProgress(run.run_id, 1, '20', final)).toBe('applied');
+    expect(
+      await runs.setFinalSampleProgress(run.run_id, 1, '19', { samples: {}, whole_run: final.whole_run }),
+    ).toBe('unchanged');
+    const read = await runs.sampleProgress(run.run_id, 1);
+    expect(Object.keys(read.samples)).toEqual(['S.0 /x']);
+    expect(read.samples['S.0 /x']!.completed).toBe(2);
   });
 
   it('answers missing for a run that does not exist', async () => {

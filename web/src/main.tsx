@@ -15,6 +15,7 @@ const HaystackRunPage = lazy(
   () => import('./pages/haystack-run').then((m) => m.HaystackRunPage),
   'the cell prompting run',
 );
+const ComparePage = lazy(() => import('./pages/compare').then((m) => m.ComparePage), 'the comparison');
 const SettingsPage = lazy(() => import('./pages/settings').then((m) => m.SettingsPage), 'notifications');
 
 function App() {
@@ -38,7 +39,12 @@ function App() {
           Arc Reactor
         </a>
         <nav aria-label="Main">
-          <a href="#/" aria-current={route.name === 'runs' || route.name === 'run' ? 'page' : undefined}>
+          <a
+            href="#/"
+            aria-current={
+              route.name === 'runs' || route.name === 'run' || route.name === 'compare' ? 'page' : undefined
+            }
+          >
             Runs
           </a>
           <a href="#/new" aria-current={route.name === 'new' ? 'page' : undefined}>
@@ -69,6 +75,7 @@ function App() {
         {session && route.name === 'new' && <NewRun session={session} />}
         {session && route.name === 'haystack' && <HaystackPage session={session} />}
         {session && route.name === 'settings' && <SettingsPage />}
+        {session && route.name === 'compare' && <ComparePage a={route.a} b={route.b} />}
         {session && route.name === 'haystack-run' && <HaystackRunPage session={session} runId={route.id} />}
         {session && route.name === 'missing' && (
           <section class="empty">

@@ -9,6 +9,7 @@ export type Route =
   | { name: 'haystack' }
   | { name: 'settings' }
   | { name: 'haystack-run'; id: string }
+  | { name: 'compare'; a: string | null; b: string | null }
   | { name: 'missing'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -18,6 +19,14 @@ export function parseRoute(hash: string): Route {
   if (path === '/new') return { name: 'new' };
   if (path === '/haystack') return { name: 'haystack' };
   if (path === '/settings') return { name: 'settings' };
+  if (path === '/compare') {
+    const query = new URLSearchParams(search);
+    const id = (name: string) => {
+      const value = query.get(name);
+      return value && new RegExp(`^${RUN_ID}$`).test(value) ? value : null;
+    };
+    return { name: 'compare', a: id('a'), b: id('b') };
+  }
   const question = new RegExp(`^/haystack/(${HAYSTACK_RUN_ID})$`).exec(path);
   if (question) return { name: 'haystack-run', id: question[1]! };
   const run = new RegExp(`^/runs/(${RUN_ID})$`).exec(path);

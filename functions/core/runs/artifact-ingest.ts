@@ -236,14 +236,25 @@ export async function ingestFinalTrace(
   const text = await readGeneration(deps, name, generation);
   if (text === null) return 'unchanged';
   const parsed = parseTrace(text, { spans: true });
-  await writeTaskIndex(deps, name, generation, text, parsed);
-  const final = countTraceTasks(parsed.tasks);
+  const [matcher] = await Promise.all([
+    (deps.samples ?? new SampleMatchers(deps.runs)).of(runId),
+    writeTaskIndex(deps, name, generation, text, parsed),
+  ]);
+  const final = countTraceTasks(parsed.tasks, matcher);
   const metrics = computeMetrics(
     parsed.tasks,
     deps.prices,
     generation,
     await earlierAttemptTasks(deps, runId),
   );
+  // The final trace is the last orchestrator attempt's: its sample counts replace the ones
+  // counted live (a chunk late or lost, rows the live chunks never had).
+  const run = await deps.runs.get(runId);
+  if (!run) return 'missing';
+  await deps.runs.setFinalSampleProgress(runId, run.orchestrator_attempt, generation, {
+    samples: final.samples,
+    whole_run: final.whole_run,
+  });
   return deps.runs.applyOnce(runId, `trace.txt@${generation}`, (run) => {
     const previous = run.metrics?.trace_generation;
     if (previous && BigInt(generation) <= BigInt(previous)) return null;

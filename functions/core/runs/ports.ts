@@ -116,8 +116,21 @@ export interface RunStore {
     /** The orchestrator attempt whose counters these are (default 1: `progress`). */
     orchestratorAttempt?: number,
   ): Promise<OnceOutcome>;
-  /** The sample counters of one orchestrator attempt of the run (all zero before any). */
+  /**
+   * The sample counters of one orchestrator attempt of the run (all zero before any): those
+   * of its final trace once that is read, else those counted live.
+   */
   sampleProgress(runId: string, orchestratorAttempt: number): Promise<SampleProgress>;
+  /**
+   * Stores the sample counters of an attempt's final trace (generation `generation`), which
+   * replace the live ones; an older generation than the one stored changes nothing.
+   */
+  setFinalSampleProgress(
+    runId: string,
+    orchestratorAttempt: number,
+    generation: string,
+    progress: SampleProgress,
+  ): Promise<'applied' | 'unchanged'>;
 }
 
 export type OnceOutcome = 'applied' | 'unchanged' | 'duplicate' | 'missing';

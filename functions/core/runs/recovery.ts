@@ -191,17 +191,24 @@ async function chosenSamples(
   return { csv: samplesheetOfSamples(csv, idColumn, keep), samples };
 }
 
-/**
- * POST /api/runs/{id}/recover. One active run per chain at a time: a second recovery while
- * one is pending, submitted or running (a double click, a retried request) is refused with
- * the id of the active one, so two Nextflow processes never share a session's work dir.
- */
-export async function recoverRun(
+/** What a recovery of a run will be, checked as the recovery itself checks it (also for a dry run). */
+export interface RecoveryPlan {
+  request: RecoverRunRequest;
+  parent: Run;
+  runId: string;
+  inputs: ReturnType<typeof recoveryInputs>;
+  samplesheet: Buffer;
+  /** The samples kept (a recovery of some samples), or null: every sample. */
+  subset: { csv: string; samples: string[] } | null;
+}
+
+/** Checks a recovery request against its run, as POST /recover does, writing nothing. */
+export async function planRecovery(
   deps: RecoveryDeps,
   caller: Caller,
   parentId: string,
   body: unknown,
-): Promise<{ run: Run; startError: string | null }> {
+): Promise<RecoveryPlan> {
   // The body first: a malformed request costs no read, and says nothing about the run.
   const request = parseOrThrow(RecoverRunRequest, body ?? {}, 'recovery request');
   const parent = await getAccessibleRun(deps, caller, parentId);
@@ -221,6 +228,47 @@ export async function recoverRun(
     );
   }
   const subset = await chosenSamples(deps, parent, request, samplesheet.toString('utf8'), inputs.inputSchema);
+  return { request, parent, runId, inputs, samplesheet, subset };
+}
+
+/**
+ * Refuses a recovery while another run of the chain is pending, submitted or running: one that
+ * recovers the same parent, or (resuming) one using the chain's work dir.
+ */
+export async function refuseWhileChainActive(
+  deps: Pick<RecoveryDeps, 'runs'>,
+  parent: Run,
+  reuse: boolean,
+): Promise<void> {
+  const active = [
+    ...(await deps.runs.findActive('parent_run_id', parent.run_id)),
+    ...(reuse ? await deps.runs.findActive('root_run_id', parent.root_run_id) : []),
+  ];
+  if (active.length === 0) return;
+  const other = active[0]!;
+  throw new ConflictError(
+    `Run ${other.run_id} (${other.status}) is already ${other.parent_run_id === parent.run_id ? `recovering ${parent.run_id}` : `using the work directory of run ${parent.root_run_id}`}; wait for it to end or cancel it before recovering again.`,
+    { active_run_id: other.run_id, status: other.status },
+  );
+}
+
+/**
+ * POST /api/runs/{id}/recover. One active run per chain at a time: a second recovery while
+ * one is pending, submitted or running (a double click, a retried request) is refused with
+ * the id of the active one, so two Nextflow processes never share a session's work dir.
+ */
+export async function recoverRun(
+  deps: RecoveryDeps,
+  caller: Caller,
+  parentId: string,
+  body: unknown,
+): Promise<{ run: Run; startError: string | null }> {
+  const { request, parent, runId, inputs, samplesheet, subset } = await planRecovery(
+    deps,
+    caller,
+    parentId,
+    body,
+  );
   await deps.objects.write(
     runPaths(deps.objects.bucket, runId).requestSamplesheet,
     subset ? subset.csv : samplesheet,
@@ -259,18 +307,8 @@ export async function recoverRun(
     ? `, only ${subset.samples.length === 1 ? 'sample' : 'samples'} ${subset.samples.join(', ')}`
     : '';
   const detail = `Recovery of ${parent.run_id} by ${caller.email}${only}${reuse ? `, resuming session ${parent.session_id} in work/${parent.root_run_id}/` : ', from the start in a new session'}`;
-  await deps.runs.createInChain(run, parent.root_run_id, detail, async () => {
-    const active = [
-      ...(await deps.runs.findActive('parent_run_id', parent.run_id)),
-      ...(reuse ? await deps.runs.findActive('root_run_id', parent.root_run_id) : []),
-    ];
-    if (active.length > 0) {
-      const other = active[0]!;
-      throw new ConflictError(
-        `Run ${other.run_id} (${other.status}) is already ${other.parent_run_id === parent.run_id ? `recovering ${parent.run_id}` : `using the work directory of run ${parent.root_run_id}`}; wait for it to end or cancel it before recovering again.`,
-        { active_run_id: other.run_id, status: other.status },
-      );
-    }
-  });
+  await deps.runs.createInChain(run, parent.root_run_id, detail, () =>
+    refuseWhileChainActive(deps, parent, reuse),
+  );
   return startRunWorkflow(deps, run);
 }

@@ -214,6 +214,28 @@ export class TaskCatalog {
     return this.table(runId, await this.traces(runId));
   }
 
+  /** Runs whose task outcomes are kept (the parents of the recoveries being looked at). */
+  private readonly outcomesCache = new Map<string, Map<string, TaskOutcome>>();
+
+  /**
+   * How each task of the run ended, by name (its last attempt): what a recovery's tasks are
+   * compared with. Kept apart from the one run whose table is kept, so reading a recovery's
+   * pages does not evict it; kept per trace generation, so a run still going is read again.
+   */
+  async outcomes(runId: string): Promise<Map<string, TaskOutcome>> {
+    const current = await this.traces(runId);
+    const key = `${runId}|${current.traces.map((t) => `${t.name}@${t.generation}`).join('|')}`;
+    const known = this.outcomesCache.get(key);
+    if (known) return known;
+    const outcomes = new Map<string, TaskOutcome>();
+    for (const trace of current.traces)
+      for (const task of await this.parse(trace.name, trace.size))
+        if (task.name) outcomes.set(task.name, { status: task.status, hash: task.hash, exit: task.exit });
+    if (this.outcomesCache.size >= 8) this.outcomesCache.delete(this.outcomesCache.keys().next().value!);
+    this.outcomesCache.set(key, outcomes);
+    return outcomes;
+  }
+
   /** The whole table of `traces`, parsed once per instance (for the last run asked about). */
   private async table(
     runId: string,
@@ -372,17 +394,55 @@ interface CachedIndexes {
 
 const rowsOf = (bases: TaskIndexBase[]) => bases.reduce((sum, base) => sum + base.task_id.length, 0);
 
+/** How a task of a run ended: what a recovery's task of the same name is compared with. */
+export interface TaskOutcome {
+  status: string | null;
+  hash: string | null;
+  exit: number | null;
+}
+
 export interface TaskView extends Omit<TraceTask, 'workdir'> {
   work_dir: string | null;
   logs_url: string | null;
+  /** A recovery's task that ran (not CACHED): why it ran again; null otherwise. */
+  reason: string | null;
 }
 
-export function taskView(run: Pick<Run, 'run_id'>, task: TraceTask): TaskView {
+/**
+ * Why a recovery's task ran instead of coming back CACHED, from the task of the same name in
+ * the run it recovers (`parent`: that run's outcomes). Null for a task reused, or a run that
+ * recovers nothing.
+ */
+export function rerunReason(
+  run: Pick<Run, 'is_recovery' | 'reused_work_dir' | 'parent_run_id'>,
+  task: TraceTask,
+  parent: Map<string, TaskOutcome> | null,
+): string | null {
+  if (!run.is_recovery || !parent || task.status === 'CACHED' || !task.name) return null;
+  if (!run.reused_work_dir) return 'the recovery started afresh, in a new work dir: every task runs';
+  const before = parent.get(task.name);
+  if (!before) return `new: ${run.parent_run_id} never reached it (or its samples or params differ)`;
+  if (before.status === 'FAILED')
+    return `it failed in ${run.parent_run_id}${before.exit === null ? '' : ` (exit ${before.exit})`}`;
+  if (before.status === 'ABORTED') return `it was stopped when ${run.parent_run_id} ended`;
+  if (before.status !== 'COMPLETED' && before.status !== 'CACHED')
+    return `it had not finished in ${run.parent_run_id} (${before.status ?? 'no status'})`;
+  if (before.hash && task.hash && before.hash !== task.hash)
+    return `its hash changed (${before.hash} → ${task.hash}): its inputs, script or a param its script uses changed`;
+  return `it finished in ${run.parent_run_id} but its work dir or cache entry was gone`;
+}
+
+export function taskView(
+  run: Pick<Run, 'run_id' | 'is_recovery' | 'reused_work_dir' | 'parent_run_id'>,
+  task: TraceTask,
+  parent: Map<string, TaskOutcome> | null = null,
+): TaskView {
   const { workdir, ...rest } = task;
   return {
     ...rest,
     work_dir: workdir,
     logs_url: task.task_id === null ? null : `/api/runs/${run.run_id}/tasks/${task.task_id}/logs`,
+    reason: rerunReason(run, task, parent),
   };
 }
 

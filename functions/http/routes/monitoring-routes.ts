@@ -122,7 +122,13 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
       handler: async (ctx) => {
         const current = await run(ctx);
         const { query } = ctx;
-        const page = await deps.tasks.page(current.run_id, query);
+        // A recovery's tasks say why each ran again, against the run it recovers.
+        const [page, parent] = await Promise.all([
+          deps.tasks.page(current.run_id, query),
+          current.is_recovery && current.parent_run_id
+            ? deps.tasks.outcomes(current.parent_run_id)
+            : Promise.resolve(null),
+        ]);
         return {
           body: {
             run_id: current.run_id,
@@ -130,7 +136,7 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
             total: page.total,
             page: query.page,
             page_size: query.page_size,
-            tasks: page.tasks.map((t) => taskView(current, t)),
+            tasks: page.tasks.map((t) => taskView(current, t, parent)),
           } satisfies TaskPageView,
         };
       },

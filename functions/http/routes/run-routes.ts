@@ -1,7 +1,9 @@
 /** Runs: list, launch, preview, recover, read and cancel. */
 import { z } from 'zod';
 import type { InputFiles } from '../../core/runs/input-files';
-import { type RecoveryDeps, recoverRun } from '../../core/runs/recovery';
+import { recoverRun } from '../../core/runs/recovery';
+import { previewRecovery, ResumePreview, type ResumePreviewDeps } from '../../core/runs/resume-preview';
+import { CompareQuery, compareRuns, RunComparison } from '../../core/runs/run-compare';
 import {
   CreateRunRequest,
   ListRunsQuery,
@@ -27,7 +29,14 @@ import type { Logger } from '../../logging';
 import { audit } from '../audit';
 import { defineRoute, NoQuery, type Route, type RouteContext, requireCaller } from '../router';
 
-export interface RunRouteDeps extends RecoveryDeps {
+const RecoverQuery = z.strictObject({
+  dry_run: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('true: check the recovery and preview what -resume will reuse and run again, creating nothing'),
+});
+
+export interface RunRouteDeps extends ResumePreviewDeps {
   jobs: JobRunner;
   inputFiles: InputFiles;
   logger: Logger;
@@ -156,12 +165,18 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
       auth: true,
       params: RunParams,
       missing: runMissing,
-      query: NoQuery,
+      query: RecoverQuery,
       body: RecoverRunRequest,
       bodyOptional: true,
       rateLimit: 'launch',
       responses: [
         { status: 201, description: 'the recovery run (pending)', schema: RunView },
+        {
+          status: 200,
+          description:
+            'dry_run=true: what -resume is expected to reuse and run again, per task, with totals and an estimate; nothing is created',
+          schema: ResumePreview,
+        },
         { status: 400, description: 'invalid overrides: details name the param' },
         {
           status: 409,
@@ -171,9 +186,27 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
         { status: 413, description: 'override_config over 100 KB or override_params over 100 KB' },
       ],
       handler: async (ctx) => {
+        if (ctx.query.dry_run === 'true')
+          return { body: await previewRecovery(deps, requireCaller(ctx), ctx.params.id, ctx.body) };
         const recovered = await recoverRun(deps, requireCaller(ctx), ctx.params.id, ctx.body);
         return created(ctx, recovered, 'run_recovered');
       },
+    }),
+    // Before GET /api/runs/{id}: the first route that matches a path answers it.
+    defineRoute({
+      method: 'get',
+      path: '/api/runs/compare',
+      summary:
+        'Two runs side by side: pipeline, params, config, samplesheet, Nextflow, per-process CPU-hours, counts, failures, result files',
+      tags: ['runs'],
+      auth: true,
+      query: CompareQuery,
+      responses: [
+        { status: 200, description: 'the comparison', schema: RunComparison },
+        { status: 400, description: 'a or b missing, not a run id, or the same run' },
+        { status: 404, description: 'either run is not yours (or does not exist)' },
+      ],
+      handler: async (ctx) => ({ body: await compareRuns(deps, requireCaller(ctx), ctx.query) }),
     }),
     defineRoute({
       method: 'get',

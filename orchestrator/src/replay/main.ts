@@ -78,6 +78,13 @@ function parseArgs(argv: string[]): Args {
 
 interface TaskPlan {
   key: string;
+  /**
+   * What besides the key goes into the task's hash, as Nextflow hashes a task's inputs and the
+   * params its script uses: the values of the process's params, and for a whole-run task after
+   * per-sample ones, the samples whose outputs it takes. A resume reuses a finished task only
+   * when these are the same.
+   */
+  inputs: string;
   model: ProcessModel;
   tag: string | null;
   sample: string | null;
@@ -288,6 +295,21 @@ async function main(): Promise<number> {
       // No earlier attempt of this session: nothing is cached.
     }
   }
+  // As Nextflow does, a finished task is reused only while its work dir is there; one whose
+  // dir is gone runs again, in a work dir of the same hash.
+  const sameHash = new Map<string, { hash: string; inputs: string }>();
+  await Promise.all(
+    Object.entries(state.completed).map(async ([key, record]) => {
+      if (!record.workdir?.startsWith('gs://')) return;
+      const { bucket, name } = parseGcsUrl(record.workdir.replace(/\/?$/, '/'));
+      const [files] = await storage
+        .bucket(bucket)
+        .getFiles({ prefix: name, maxResults: 1, autoPaginate: false });
+      if (files.length > 0) return;
+      sameHash.set(key, { hash: record.hash, inputs: record.inputs ?? '' });
+      delete state.completed[key];
+    }),
+  );
   let saving: Promise<unknown> = Promise.resolve();
   const saveState = () => {
     if (!statePath) return;
@@ -319,7 +341,21 @@ async function main(): Promise<number> {
       });
       const fail =
         failProcess !== null && (failProcess === model.short || failProcess === model.name) && index === 0;
-      plan.push({ key: `${model.short}/${tag ?? ''}`, model, tag, sample, deps, fail });
+      const usesSamples =
+        model.scope === 'once' && deps.some((d) => samples.some((s) => d.endsWith(`/${s}`)));
+      const inputs = JSON.stringify([
+        ...(model.params ?? []).map((name) => [name, params[name] ?? null]),
+        ...(usesSamples ? [['samples', samples]] : []),
+      ]);
+      plan.push({
+        key: `${model.short}/${tag ?? ''}`,
+        inputs: inputs === '[]' ? '' : inputs,
+        model,
+        tag,
+        sample,
+        deps,
+        fail,
+      });
     });
   }
 
@@ -386,15 +422,18 @@ async function main(): Promise<number> {
     };
 
     const launch = (task: TaskPlan, attempt: number) => {
-      const base = `${session}/${task.key}/${attempt}`;
+      const base = `${session}/${task.key}/${attempt}${task.inputs ? `/${task.inputs}` : ''}`;
       const random = seeded(base);
       state.launched ??= {};
       const tries = state.launched[base] ?? 0;
       state.launched[base] = tries + 1;
       saveState();
-      const hash = createHash('md5')
-        .update(tries === 0 ? base : `${base}/${tries}`)
-        .digest('hex');
+      const gone = attempt === 1 ? sameHash.get(task.key) : undefined;
+      const hash =
+        (gone?.inputs === task.inputs ? gone.hash : undefined) ??
+        createHash('md5')
+          .update(tries === 0 ? base : `${base}/${tries}`)
+          .digest('hex');
       const name = task.tag ? `${task.model.name} (${task.tag})` : task.model.name;
       const workdir = `${args.workDir}${hash.slice(0, 2)}/${hash.slice(2)}`;
       // The memory the config gives this task (the recording's request when it sets none). A
@@ -479,7 +518,7 @@ async function main(): Promise<number> {
           'n.processor.TaskPollingMonitor',
           `Task completed > TaskHandler[id: ${record.taskId}; name: ${record.name}; status: COMPLETED; exit: 0; error: -; workDir: ${record.workdir}]`,
         );
-        state.completed[task.key] = record;
+        state.completed[task.key] = { ...record, inputs: task.inputs };
         saveState();
         publish(task, record);
         schedule();
@@ -561,7 +600,9 @@ async function main(): Promise<number> {
       for (const task of plan) {
         if (started_.has(task.key) || !task.deps.every((d) => done.has(d))) continue;
         started_.add(task.key);
-        const cached = state.completed[task.key];
+        const finished = state.completed[task.key];
+        // Like Nextflow's cache: a finished task whose hash inputs changed runs again.
+        const cached = finished && (finished.inputs ?? '') === task.inputs ? finished : undefined;
         if (cached) {
           cachedCount++;
           const record: TaskRecord = { ...cached, status: 'CACHED' };

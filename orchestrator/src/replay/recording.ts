@@ -35,6 +35,11 @@ export interface ProcessModel {
   stderr: string[];
   /** What .command.err says when the task is made to fail. */
   failure: string[];
+  /**
+   * Params the process's script is taken to use (modelled from the options they name, not read
+   * from the pipeline): they go into its tasks' hash, so a resume with another value runs them again.
+   */
+  params?: string[];
   /** Result files published to params.outdir (relative; {sample} is replaced). */
   publishes: string[];
 }
@@ -154,6 +159,7 @@ export const PROCESSES: ProcessModel[] = [
       '..... finished successfully',
     ],
     stderr: [],
+    params: ['star_feature', 'star_ignore_sjdbgtf'],
     failure: [
       'EXITING because of FATAL ERROR in reads input: quality string length is not equal to sequence length',
       '@A00123:8:H7KGKDSXX:1:1101:10004:10019',

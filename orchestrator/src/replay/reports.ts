@@ -11,6 +11,8 @@ import { formatDuration, formatMemory, formatTimestamp } from './format';
 export interface TaskRecord {
   taskId: number;
   hash: string;
+  /** What went into the hash besides the task's key (replay/main.ts TaskPlan.inputs). */
+  inputs?: string;
   process: string;
   tag: string | null;
   name: string;

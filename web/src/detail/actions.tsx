@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { PreviewTask, ResumePreview } from '../../../functions/core/runs/resume-preview';
 import type { Run } from '../../../functions/core/runs/run-model';
+import { formatUsd, plural } from '../../../functions/core/shared/format';
 import { isTerminal } from '../../../functions/core/shared/run-status';
 import { ApiError, api, enc, errorText } from '../api';
 import { Dialog, ErrorNote } from '../components/ui';
@@ -52,17 +54,44 @@ function RecoverForm({
   const [error, setError] = useState<string | null>(null);
   const parsed = parseOverrides(overrides);
 
+  const [preview, setPreview] = useState<ResumePreview | null>(null);
+  const requestBody = (overridesValue: Record<string, unknown>) => {
+    const body: Record<string, unknown> = { reuse_work_dir: reuse };
+    if (notes.trim()) body.notes = notes.trim();
+    if (Object.keys(overridesValue).length > 0) body.override_params = overridesValue;
+    if (config !== run.config_content) body.override_config = config;
+    if (onlyChosen && chosen.length > 0) body.samples = chosen;
+    return body;
+  };
+  // A preview is of the form as it was: any change makes it stale.
+  useEffect(() => setPreview(null), [reuse, overrides, config, onlyChosen]);
+
+  const showPreview = async () => {
+    if (typeof parsed === 'string') return;
+    setBusy(true);
+    setError(null);
+    try {
+      setPreview(
+        await api<ResumePreview>(`/api/runs/${run.run_id}/recover?dry_run=true`, {
+          method: 'POST',
+          body: requestBody(parsed),
+        }),
+      );
+    } catch (e) {
+      const problems = e instanceof ApiError ? e.problems.map((p) => p.message) : [];
+      setError([errorText(e), ...problems.slice(0, 5)].join(' '));
+    } finally {
+      setBusy(false);
+    }
+  };
+
   const submit = async (event: Event) => {
     event.preventDefault();
     if (typeof parsed === 'string') return;
     setBusy(true);
     setError(null);
     try {
-      const body: Record<string, unknown> = { reuse_work_dir: reuse };
-      if (notes.trim()) body.notes = notes.trim();
-      if (Object.keys(parsed).length > 0) body.override_params = parsed;
-      if (config !== run.config_content) body.override_config = config;
-      if (onlyChosen && chosen.length > 0) body.samples = chosen;
+      const body = requestBody(parsed);
       const recovery = await api<Run>(`/api/runs/${run.run_id}/recover`, { method: 'POST', body });
       onDone();
       navigate(`#/runs/${recovery.run_id}`);
@@ -131,15 +160,64 @@ function RecoverForm({
         />
       </label>
       {error && <ErrorNote title="The run was not recovered.">{error}</ErrorNote>}
+      {preview && <PreviewSummary preview={preview} />}
       <div class="buttons">
         <button type="button" onClick={onDone}>
           Back
+        </button>
+        <button type="button" onClick={showPreview} disabled={busy || typeof parsed === 'string'}>
+          Preview what runs
         </button>
         <button type="submit" class="primary" disabled={busy || typeof parsed === 'string'}>
           {busy ? 'Launching…' : 'Launch recovery'}
         </button>
       </div>
     </form>
+  );
+}
+
+const OUTCOME_TEXT: Record<PreviewTask['outcome'], string> = {
+  reused: 'reused (cached)',
+  runs_again: 'runs again',
+  may_run_again: 'may run again',
+  left_out: 'left out',
+};
+
+/** What the recovery is expected to reuse and run again (a dry run), and what that costs. */
+function PreviewSummary({ preview }: { preview: ResumePreview }) {
+  const t = preview.totals;
+  const e = preview.estimate;
+  const shown = preview.tasks.filter((task) => task.outcome !== 'reused');
+  return (
+    <section class="note resume-preview" data-testid="resume-preview" aria-label="What the recovery will run">
+      <p>
+        <strong>
+          {t.reused} reused · {t.runs_again} run again · {t.may_run_again} may run again
+          {t.left_out > 0 ? ` · ${t.left_out} left out` : ''}
+        </strong>{' '}
+        of the {plural(t.reused + t.runs_again + t.may_run_again + t.left_out, 'task')} {preview.run_id} ran.
+      </p>
+      <p data-testid="resume-estimate">
+        What runs again: about {e.cpu_hours.toFixed(2)} CPU-hours, {formatUsd(e.cost_usd)}
+        {t.may_run_again > 0
+          ? `; up to ${e.cpu_hours_if_all_may_run.toFixed(2)} CPU-hours, ${formatUsd(e.cost_usd_if_all_may_run)} if every task that may run again does`
+          : ''}
+        . <span class="muted small">{e.basis}</span>
+      </p>
+      {shown.length > 0 && (
+        <details>
+          <summary>The tasks that run or may run again, and why</summary>
+          <ul class="small">
+            {shown.slice(0, 200).map((task) => (
+              <li key={task.name} data-outcome={task.outcome}>
+                <span class="mono">{task.name}</span> — {OUTCOME_TEXT[task.outcome]}: {task.reason}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      <p class="muted small">{preview.caveat}</p>
+    </section>
   );
 }
 

@@ -146,7 +146,7 @@ export function SamplesPanel({ run, onRelaunch }: { run: Run; onRelaunch: (sampl
               data-testid="relaunch-failed-samples"
               onClick={() => onRelaunch(failed.map((s) => s.sample))}
             >
-              Recover{' '}
+              Relaunch{' '}
               {failed.length === 1 ? `${failed[0]!.sample} only` : `the ${failed.length} failed samples`}
             </button>
           </div>

@@ -59,6 +59,7 @@ function TaskLogView({
       <div class="toolbar">
         <h3>
           {task.name ?? `Task ${task.task_id}`} <span class="muted">exit {task.exit ?? '—'}</span>
+          {task.reason && <div class="small muted">Ran again: {task.reason}</div>}
         </h3>
         <div class="buttons">
           <button type="button" class="small" onClick={onBack}>
@@ -236,6 +237,11 @@ export function TasksTable({ run, focusTask }: { run: Run; focusTask: string | n
                       {task.status ?? '—'}
                     </span>
                     {(task.attempt ?? 1) > 1 && <span class="muted small"> attempt {task.attempt}</span>}
+                    {task.reason && (
+                      <div class="small muted rerun-reason" data-testid="rerun-reason">
+                        ran again: {task.reason}
+                      </div>
+                    )}
                   </td>
                   <td>
                     {task.exit ?? '—'}

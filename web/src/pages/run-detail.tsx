@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { chainCostSummary } from '../../../functions/core/nextflow/chain-cost';
 import { exitCodeHint, failedTaskExitCode } from '../../../functions/core/nextflow/exit-codes';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
@@ -213,6 +213,8 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
   const chain = useRecoveryChain(session, run);
   const now = useNow(1000);
   const [prefill, setPrefill] = useState<RecoveryPrefill | null>(null);
+  // A prefilled recovery is this run's: another run's page (the recovery it launched) starts clean.
+  useEffect(() => setPrefill(null), [runId]);
   const recoveredBy = chain.filter((r) => run && r.parent_run_id === run.run_id);
 
   if (live.state === 'loading') return <Loading what={`Loading ${runId}…`} />;
@@ -265,7 +267,10 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
               <a href={`#/runs/${run.parent_run_id}`} class="mono">
                 {run.parent_run_id}
               </a>
-              {run.reused_work_dir ? ' (resumed with -resume)' : ' (started afresh)'}
+              {run.reused_work_dir ? ' (resumed with -resume)' : ' (started afresh)'} ·{' '}
+              <a href={`#/compare?a=${run.parent_run_id}&b=${run.run_id}`} data-testid="compare-parent">
+                Compare with it
+              </a>
             </p>
           )}
         </div>

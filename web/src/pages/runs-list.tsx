@@ -40,13 +40,32 @@ function hashFor(filters: RunFilters): string {
   return text ? `#/runs?${text}` : '#/';
 }
 
-function RunRow({ run, now, showOwner }: { run: Run; now: number; showOwner: boolean }) {
+function RunRow({
+  run,
+  now,
+  showOwner,
+  selected,
+  onSelect,
+}: {
+  run: Run;
+  now: number;
+  showOwner: boolean;
+  selected: boolean;
+  onSelect: (selected: boolean) => void;
+}) {
   const progress = progressView(run);
   const samples =
     run.samples.slice(0, 3).join(', ') + (run.sample_count > 3 ? ` +${run.sample_count - 3}` : '');
   return (
     <tr data-run-id={run.run_id} data-status={run.status}>
       <td>
+        <input
+          type="checkbox"
+          class="compare-pick"
+          checked={selected}
+          aria-label={`Compare ${run.run_id}`}
+          onChange={(e) => onSelect(e.currentTarget.checked)}
+        />{' '}
         <a href={`#/runs/${run.run_id}`} class="mono">
           {run.run_id}
         </a>
@@ -86,10 +105,16 @@ function RunRow({ run, now, showOwner }: { run: Run; now: number; showOwner: boo
   );
 }
 
+/** The two picked runs, the older first: a comparison reads from the earlier run to the later. */
+function compareOrder(picked: Run[]): Run[] {
+  return [...picked].sort((x, y) => x.created_at.localeCompare(y.created_at));
+}
+
 export function RunsList({ session, query }: { session: Session; query: URLSearchParams }) {
   const filters = filtersFrom(query);
   const [cursors, setCursors] = useState<DocumentSnapshot[]>([]);
   const [searchText, setSearchText] = useState(filters.search);
+  const [picked, setPicked] = useState<Run[]>([]);
   const now = useNow(1000);
   const after = cursors.at(-1) ?? null;
   const page = useRunsPage(session, filters, PAGE_SIZE, after);
@@ -209,6 +234,19 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
               ? `Showing ${cursors.length * PAGE_SIZE + 1}–${cursors.length * PAGE_SIZE + page.value.runs.length} of ${plural(page.value.total, 'run')}`
               : `Showing ${plural(page.value.runs.length, 'run')}`}
           </p>
+          <p class="compare-bar small">
+            {picked.length < 2 ? (
+              <span class="muted">Tick two runs to compare them.</span>
+            ) : (
+              <a
+                class="button"
+                data-testid="compare-picked"
+                href={`#/compare?a=${compareOrder(picked)[0]!.run_id}&b=${compareOrder(picked)[1]!.run_id}`}
+              >
+                Compare {compareOrder(picked)[0]!.run_id} with {compareOrder(picked)[1]!.run_id}
+              </a>
+            )}
+          </p>
           <div class="table-wrap">
             <table class="runs">
               <caption class="visually-hidden">Your runs, newest first</caption>
@@ -225,7 +263,21 @@ export function RunsList({ session, query }: { session: Session; query: URLSearc
               </thead>
               <tbody>
                 {page.value.runs.map((run) => (
-                  <RunRow key={run.run_id} run={run} now={now} showOwner={filters.everyone} />
+                  <RunRow
+                    key={run.run_id}
+                    run={run}
+                    now={now}
+                    showOwner={filters.everyone}
+                    selected={picked.some((r) => r.run_id === run.run_id)}
+                    onSelect={(on) =>
+                      // Two at most: a third replaces the older pick.
+                      setPicked((current) =>
+                        on
+                          ? [...current.filter((r) => r.run_id !== run.run_id), run].slice(-2)
+                          : current.filter((r) => r.run_id !== run.run_id),
+                      )
+                    }
+                  />
                 ))}
               </tbody>
             </table>
