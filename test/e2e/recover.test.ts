@@ -279,6 +279,15 @@ describe('a failed run sample by sample', () => {
         // The panel alone, as a scientist reads it.
         await panel.screenshot({ path: join(SCREENSHOTS, `${name}-panel.png`) });
       }
+      // On a phone, the Recover dialog's preview fits too (a dry run: nothing is launched).
+      await narrow.page.getByRole('button', { name: 'Relaunch SAMPLE_1 only' }).click();
+      const narrowDialog = narrow.page.getByRole('dialog', { name: `Recover ${runId}` });
+      await narrowDialog.getByLabel(/Param overrides/).fill('{"replay_fail_process": null}');
+      await narrowDialog.getByRole('button', { name: 'Preview what runs' }).click();
+      await narrowDialog.getByTestId('resume-preview').waitFor({ timeout: 20_000 });
+      expect(await sidewaysScroll(narrow.page)).toBe(0);
+      await narrowDialog.screenshot({ path: join(SCREENSHOTS, 'narrow-recover-preview.png') });
+      await narrowDialog.getByRole('button', { name: 'Back' }).click();
     } finally {
       await narrow.context.close();
     }

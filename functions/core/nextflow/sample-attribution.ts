@@ -30,28 +30,53 @@ export function taskTag(task: { tag?: string | null; name?: string | null }): st
   return tag ? tag : tagOfName(task.name ?? null);
 }
 
-const ESCAPE = /[.*+?^${}()|[\]\\]/g;
-
 /** Tags longer than this are read to this length (a tag is a few dozen characters in practice). */
 const MAX_TAG_CHARS = 2_000;
+
+const WORD = /[\p{L}\p{N}]/u;
+/** A letter or digit (ASCII decided by its code, the rest by Unicode's classes). */
+function isWordChar(c: string | undefined): boolean {
+  if (c === undefined) return false;
+  const code = c.charCodeAt(0);
+  if (code < 128)
+    return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
+  return WORD.test(c);
+}
 
 export type SampleMatcher = (tag: string | null) => string[];
 
 /**
- * A matcher of tags to the given sample ids (rules above). Built once per run: one regular
- * expression of every id, longest first, so a tag costs one scan whatever the number of samples.
+ * A matcher of tags to the given sample ids (rules above). Built once per run. A tag is read
+ * left to right: at each place a word starts, the longest id that ends where a word ends is
+ * taken, and reading goes on after it; each candidate is one lookup in a set, so a tag costs
+ * the same whatever the number of samples.
  */
 export function sampleMatcher(sampleIds: readonly string[]): SampleMatcher {
-  const ids = [...new Set(sampleIds.filter((id) => id.length > 0))].sort((a, b) => b.length - a.length);
-  if (ids.length === 0) return () => [];
-  const pattern = new RegExp(
-    `(?<![\\p{L}\\p{N}])(?:${ids.map((id) => id.replace(ESCAPE, '\\$&')).join('|')})(?![\\p{L}\\p{N}])`,
-    'gu',
-  );
+  const ids = new Set(sampleIds.filter((id) => id.length > 0));
+  if (ids.size === 0) return () => [];
+  const longest = Math.max(...[...ids].map((id) => id.length));
   return (tag) => {
     if (!tag) return [];
+    const text = tag.slice(0, MAX_TAG_CHARS);
     const found = new Set<string>();
-    for (const match of tag.slice(0, MAX_TAG_CHARS).matchAll(pattern)) found.add(match[0]);
+    let i = 0;
+    while (i < text.length) {
+      if (i > 0 && isWordChar(text[i - 1])) {
+        i++;
+        continue;
+      }
+      let matched = 0;
+      for (let j = Math.min(text.length, i + longest); j > i; j--) {
+        if (isWordChar(text[j])) continue;
+        const candidate = text.slice(i, j);
+        if (ids.has(candidate)) {
+          found.add(candidate);
+          matched = j - i;
+          break;
+        }
+      }
+      i += matched > 0 ? matched : 1;
+    }
     return [...found];
   };
 }

@@ -116,9 +116,11 @@ function RecoverForm({
             checked={onlyChosen}
             onChange={(e) => setOnlyChosen(e.currentTarget.checked)}
           />{' '}
-          Only {chosen.length === 1 ? 'sample' : 'samples'} <span class="mono">{chosen.join(', ')}</span>: the
-          recovery's samplesheet keeps only {chosen.length === 1 ? 'its rows' : 'their rows'}; resumed, what
-          they finished before comes back cached
+          <span>
+            Only {chosen.length === 1 ? 'sample' : 'samples'} <span class="mono">{chosen.join(', ')}</span>:
+            the recovery's samplesheet keeps only {chosen.length === 1 ? 'its rows' : 'their rows'}; resumed,
+            what they finished before comes back cached
+          </span>
         </label>
       )}
       <label>
