@@ -2,7 +2,14 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoFastqs } from '../../scripts/local/warehouse';
 import { request } from '../helpers/api-server';
-import { launchBrowser, openAs, screenshot, sidewaysScroll, type UserPage } from '../helpers/browser';
+import {
+  launchBrowser,
+  openAs,
+  screenshot,
+  sidewaysScroll,
+  type UserPage,
+  waitForTestId,
+} from '../helpers/browser';
 import { runBody } from '../helpers/samplesheets';
 import { startTestStack, type TestStack } from '../helpers/stack';
 import { type TestWarehouse, testWarehouse } from '../helpers/warehouse';
@@ -484,7 +491,7 @@ describe('another nf-core pipeline', () => {
     const { page, errors } = await wizardToSamplesheet('carol@example.com', 'nf-core/rnaseq');
 
     // The samplesheet has rnaseq's columns, strandedness filled as the manifest says.
-    await page.getByTestId('samplesheet-ok').waitFor({ timeout: 45_000 });
+    await waitForTestId(page, 'samplesheet-ok', 45_000);
     expect(await page.getByLabel('Row 1 strandedness').inputValue()).toBe('auto');
     expect(await page.getByText('as nf-core/rnaseq reads it').isVisible()).toBe(true);
     await page.getByRole('button', { name: /Next: Parameters/ }).click();

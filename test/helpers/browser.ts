@@ -46,6 +46,24 @@ export async function screenshot(page: Page, name: string): Promise<void> {
  * 0 when the page fits its window; otherwise how far it scrolls sideways and the elements that
  * make it do so (found by hiding each in turn), for the failure message.
  */
+/**
+ * Waits for `testId` to show; when it does not in time, fails with what the page's main area
+ * says instead (an error note, a problem list), so a failure explains itself.
+ */
+export async function waitForTestId(page: Page, testId: string, timeout: number): Promise<void> {
+  try {
+    await page.getByTestId(testId).waitFor({ timeout });
+  } catch (error) {
+    const shown = await page
+      .locator('main')
+      .innerText()
+      .catch(() => '(the page could not be read)');
+    throw new Error(`${testId} did not show within ${timeout} ms; the page said:\n${shown.slice(0, 4_000)}`, {
+      cause: error,
+    });
+  }
+}
+
 export async function sidewaysScroll(page: Page): Promise<0 | string> {
   return page.evaluate(() => {
     const doc = document.documentElement;

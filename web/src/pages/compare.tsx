@@ -167,6 +167,9 @@ export function ComparePage({ a, b }: { a: string | null; b: string | null }) {
                   <th scope="col">a: run · cached · failed</th>
                   <th scope="col">b: run · cached · failed</th>
                   <th scope="col" class="num">
+                    Mean run time a → b
+                  </th>
+                  <th scope="col" class="num">
                     CPU-h a → b
                   </th>
                 </tr>
@@ -179,6 +182,10 @@ export function ComparePage({ a, b }: { a: string | null; b: string | null }) {
                     </th>
                     <td>{row.a ? `${row.a.completed} · ${row.a.cached} · ${row.a.failed}` : '—'}</td>
                     <td>{row.b ? `${row.b.completed} · ${row.b.cached} · ${row.b.failed}` : '—'}</td>
+                    <td class="num">
+                      {formatDuration(row.a?.mean_realtime_ms ?? null)} →{' '}
+                      {formatDuration(row.b?.mean_realtime_ms ?? null)}
+                    </td>
                     <td class="num">
                       {(row.a?.cpu_hours ?? 0).toFixed(2)} → {(row.b?.cpu_hours ?? 0).toFixed(2)}{' '}
                       <span class={row.cpu_hours_delta > 0 ? 'delta-up' : 'delta-down'}>
