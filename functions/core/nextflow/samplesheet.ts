@@ -688,17 +688,15 @@ export function samplesheetToCsv(text: string, format: SamplesheetFormat = detec
   });
 }
 
+/** How a samplesheet the platform stored (CSV) is read back: blank lines and stray spaces dropped. */
+const STORED_SHEET = { bom: true, skip_empty_lines: true, relax_column_count: true, trim: true } as const;
+
 /**
  * The samplesheet the pipeline reads: parsed and written back by a CSV library, so quoting
  * is uniform, blank lines and stray spaces are gone, and every cell is kept.
  */
 export function renderSamplesheet(csv: string): string {
-  const records = parse(csv, {
-    bom: true,
-    skip_empty_lines: true,
-    relax_column_count: true,
-    trim: true,
-  }) as string[][];
+  const records = parse(csv, STORED_SHEET) as string[][];
   return stringify(
     records.map((record) => record.map(neutraliseFormula)),
     { record_delimiter: 'unix' },
@@ -718,7 +716,7 @@ export function rowsBySample(csv: string, idColumn: string | null): Map<string, 
     rows.push(row);
     bySample.set(id, rows);
   };
-  const options = { bom: true, skip_empty_lines: true, relax_column_count: true, trim: true } as const;
+  const options = STORED_SHEET;
   if (idColumn === null) {
     for (const [value] of parse(csv, options) as string[][]) add(value ?? '', { value: value ?? '' });
     return bySample;
@@ -737,12 +735,7 @@ export function samplesheetOfSamples(
   idColumn: string | null,
   keep: ReadonlySet<string>,
 ): string {
-  const records = parse(csv, {
-    bom: true,
-    skip_empty_lines: true,
-    relax_column_count: true,
-    trim: true,
-  }) as string[][];
+  const records = parse(csv, STORED_SHEET) as string[][];
   const header = idColumn === null ? [] : records.slice(0, 1);
   const column = idColumn === null ? 0 : (header[0] ?? []).indexOf(idColumn);
   const kept = records.slice(header.length).filter((row) => keep.has(row[column] ?? ''));

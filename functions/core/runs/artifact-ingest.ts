@@ -11,7 +11,7 @@ import {
   liveProgress,
   traceCountDifferences,
 } from './progress';
-import type { StoredProgress } from './run-model';
+import type { Run, StoredProgress } from './run-model';
 import { SampleMatchers } from './sample-matchers';
 import {
   buildTaskIndex,
@@ -202,9 +202,9 @@ const MAX_EARLIER_CHUNKS = 5_000;
  * final trace shows their work as CACHED, or not at all. Nothing to read for a run that was
  * never retried (one attempt): its chunks are the final trace's rows.
  */
-async function earlierAttemptTasks(deps: IngestDeps, runId: string): Promise<TraceTask[]> {
-  const run = await deps.runs.get(runId);
-  const last = run?.orchestrator_attempt ?? 1;
+async function earlierAttemptTasks(deps: IngestDeps, run: Run): Promise<TraceTask[]> {
+  const runId = run.run_id;
+  const last = run.orchestrator_attempt;
   if (last <= 1) return [];
   const { objects } = await deps.objects.list(
     runPaths(deps.objects.bucket, runId).liveTraceChunks,
@@ -241,16 +241,11 @@ export async function ingestFinalTrace(
     writeTaskIndex(deps, name, generation, text, parsed),
   ]);
   const final = countTraceTasks(parsed.tasks, matcher);
-  const metrics = computeMetrics(
-    parsed.tasks,
-    deps.prices,
-    generation,
-    await earlierAttemptTasks(deps, runId),
-  );
-  // The final trace is the last orchestrator attempt's: its sample counts replace the ones
-  // counted live (a chunk late or lost, rows the live chunks never had).
   const run = await deps.runs.get(runId);
   if (!run) return 'missing';
+  const metrics = computeMetrics(parsed.tasks, deps.prices, generation, await earlierAttemptTasks(deps, run));
+  // The final trace is the last orchestrator attempt's: its sample counts replace the ones
+  // counted live (a chunk late or lost, rows the live chunks never had).
   await deps.runs.setFinalSampleProgress(runId, run.orchestrator_attempt, generation, {
     samples: final.samples,
     whole_run: final.whole_run,

@@ -52,6 +52,14 @@ export const Counters = z.object({
 export type Counters = z.infer<typeof Counters>;
 
 const count = z.number().nonnegative().default(0);
+/** A task that failed for good (not retried): what a sample keeps of it. */
+export const FailedTaskRef = z.object({
+  name: z.string(),
+  exit: z.number().int().nullable(),
+  task_id: z.number().int().nullable(),
+  hash: z.string().nullable(),
+});
+
 /** A sample's counters as stored (run-document.ts `SAMPLE_COUNTERS`). */
 export const SampleCounters = z.object({
   completed: count,
@@ -60,15 +68,7 @@ export const SampleCounters = z.object({
   retried: count.describe('failed attempts Nextflow tried again'),
   aborted: count,
   cpu_ms: count.describe("CPU time of the sample's tasks: cpus × run time, ms (a shared task split evenly)"),
-  failed_task: z
-    .object({
-      name: z.string(),
-      exit: z.number().int().nullable(),
-      task_id: z.number().int().nullable(),
-      hash: z.string().nullable(),
-    })
-    .optional()
-    .describe('the task that failed for good'),
+  failed_task: FailedTaskRef.optional().describe('the task that failed for good'),
 } satisfies Record<SampleCounterName | 'failed_task', z.ZodType>);
 export type SampleCounters = z.infer<typeof SampleCounters>;
 

@@ -15,7 +15,7 @@ import { isTerminal } from '../shared/run-status';
 import type { RunStore } from './ports';
 import { shownAttempt } from './progress';
 import { type SampleProgress, zeroSampleCounters } from './run-document';
-import type { Run, SampleCounters } from './run-model';
+import { FailedTaskRef, type Run, type SampleCounters } from './run-model';
 import type { TaskCatalog } from './run-tasks';
 import { readTaskLogs, type TaskLogSource } from './task-logs';
 
@@ -57,20 +57,14 @@ export const SampleView = z.object({
     .describe(
       "the run's cost estimate × this sample's share of its CPU-hours; null until the run's metrics exist",
     ),
-  failed_task: z
-    .object({
-      name: z.string(),
-      exit: z.number().int().nullable(),
-      task_id: z.number().int().nullable(),
-      hash: z.string().nullable(),
-      log_tail: z
-        .array(z.string())
-        .nullable()
-        .describe(
-          'the last lines of its stderr (else stdout), with include=log_tail for the first 10 failed samples; null otherwise, or when its logs could not be read',
-        ),
-    })
-    .nullable(),
+  failed_task: FailedTaskRef.extend({
+    log_tail: z
+      .array(z.string())
+      .nullable()
+      .describe(
+        'the last lines of its stderr (else stdout), with include=log_tail for the first 10 failed samples; null otherwise, or when its logs could not be read',
+      ),
+  }).nullable(),
   results: z.array(SampleFile).describe('result files whose path names the sample (first 50)'),
   results_total: z.number().int(),
 });
