@@ -1,7 +1,8 @@
 /**
  * h5ad with h5wasm (HDF5 compiled to WebAssembly): the writer and the reader, in anndata's
  * on-disk layout (encoding-type / encoding-version attributes; obs and var as `dataframe`
- * groups with `_index` and `column-order`; X as `csr_matrix`; uns as `dict`). h5wasm cannot
+ * groups with `_index` and `column-order`; X as `csr_matrix`; uns as `dict`, its tables as
+ * `dataframe`). h5wasm cannot
  * write HDF5 bool or enum types, so bool columns are written as int8 (anndata reads 0/1);
  * the reader also takes what anndata writes: CSR or dense X, categorical and bool columns.
  */
@@ -9,7 +10,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
-import type { AnnData, Column, DataFrame, Matrix, UnsValue } from '../core/haystack/anndata';
+import {
+  type AnnData,
+  type Column,
+  type DataFrame,
+  type Matrix,
+  UnsTable,
+  type UnsValue,
+} from '../core/haystack/anndata';
 import type { AnnDataFiles } from '../core/haystack/ports';
 
 type H5Group = InstanceType<typeof h5wasm.Group>;
@@ -94,6 +102,8 @@ function writeUns(parent: H5Group, name: string, value: UnsValue): void {
     if (value.length > 0 && typeof value[0] === 'string') writeStrings(parent, name, value as string[]);
     else
       encode(parent.create_dataset({ name, data: Float64Array.from(value as number[]) }), 'array', '0.2.0');
+  } else if (value instanceof UnsTable) {
+    writeFrame(parent, name, value.frame);
   } else {
     const group = parent.create_group(name);
     encode(group, 'dict', '0.1.0');
@@ -165,6 +175,8 @@ function readMatrix(entity: H5Group | H5Dataset, rows: number, cols: number): Ma
 }
 
 function readUns(entity: H5Group | H5Dataset): UnsValue {
+  if (entity instanceof h5wasm.Group && attr(entity, 'encoding-type') === 'dataframe')
+    return new UnsTable(readFrame(entity));
   if (entity instanceof h5wasm.Group) {
     const out: Record<string, UnsValue> = {};
     for (const key of entity.keys()) out[key] = readUns(entity.get(key) as H5Group | H5Dataset);

@@ -167,6 +167,9 @@ describe('the programs', () => {
       'prompt_strategy',
       'iteration',
       'grounding_score',
+      'target_donor_id',
+      'target_tissue',
+      'target_disease_state',
     ]);
     expect(predictions.var).toEqual([
       'gene_symbol',
@@ -185,12 +188,41 @@ describe('the programs', () => {
         'query',
         'config',
         'iterations',
-        'enrichment',
+        'enrichment_results',
+        'de_method',
         'model',
         'comparison',
         'not_used',
       ]),
     );
+    // The spec's lists: one row an iteration, one row every Hallmark set tested (not only the top ones).
+    expect(predictions.uns_frames.iterations).toMatchObject({ rows: 2 });
+    expect(predictions.uns_frames.iterations!.columns).toEqual(
+      expect.arrayContaining([
+        'iteration',
+        'strategy',
+        'condition',
+        'composite',
+        'P',
+        'T',
+        'L',
+        'N',
+        'warnings',
+      ]),
+    );
+    expect(predictions.uns_frames.enrichment_results!.columns).toEqual([
+      'set',
+      'set_size',
+      'overlap_size',
+      'overlap_genes',
+      'pval',
+      'padj',
+    ]);
+    expect(predictions.uns_frames.enrichment_results!.rows).toBeGreaterThan(20);
+    expect(predictions.uns_dicts.de_method).toMatchObject({
+      tie_correct: 'true',
+      continuity_correction: 'false',
+    });
     expect(log.comparison).toMatchObject({ perturbation: 'IFN-gamma', comparison: 'IL-6', error: null });
     expect(log.not_used).toEqual([{ term: 'IL-37', reason: expect.any(String) }]);
     const report = await readFile(join(out, 'hs-test_report.html'), 'utf8');

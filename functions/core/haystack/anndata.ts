@@ -25,7 +25,12 @@ export interface Matrix {
   data: Float32Array;
 }
 
-export type UnsValue = string | number | string[] | number[] | { [key: string]: UnsValue };
+/** A table in uns (anndata reads it as a pandas DataFrame): a list of records, one a row. */
+export class UnsTable {
+  constructor(readonly frame: DataFrame) {}
+}
+
+export type UnsValue = string | number | string[] | number[] | UnsTable | { [key: string]: UnsValue };
 
 export interface AnnData {
   obs: DataFrame;
@@ -80,11 +85,17 @@ export function subsetCells(adata: AnnData, indices: number[]): AnnData {
 export function log1pCp10k(matrix: Matrix): Matrix {
   const out = emptyMatrix(matrix.rows, matrix.cols);
   for (let r = 0; r < matrix.rows; r++) {
+    // A non-finite count stays NaN and leaves the cell's other genes scaled by the finite total.
     let total = 0;
-    for (let c = 0; c < matrix.cols; c++) total += matrix.data[r * matrix.cols + c]!;
+    for (let c = 0; c < matrix.cols; c++) {
+      const v = matrix.data[r * matrix.cols + c]!;
+      if (Number.isFinite(v)) total += v;
+    }
     const scale = total > 0 ? 10_000 / total : 0;
-    for (let c = 0; c < matrix.cols; c++)
-      out.data[r * matrix.cols + c] = Math.log1p(matrix.data[r * matrix.cols + c]! * scale);
+    for (let c = 0; c < matrix.cols; c++) {
+      const v = matrix.data[r * matrix.cols + c]!;
+      out.data[r * matrix.cols + c] = Number.isFinite(v) ? Math.log1p(v * scale) : Number.NaN;
+    }
   }
   return out;
 }

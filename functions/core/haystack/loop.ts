@@ -12,7 +12,7 @@ import { hallmarkSets } from './gene-sets';
 import { type PredictionModel, RunCancelled, type RunProgress } from './ports';
 import type { QueryInterpreter, StructuredQuery } from './query';
 import { type Grounding, grounding } from './scores';
-import { differentialExpression, type GeneDE } from './stats';
+import { differentialExpression, type GeneDE, nonFiniteWarning } from './stats';
 import { candidatePrompts, nextPrompt, type Prompt } from './strategies';
 import { CELL_TYPES, DATASET_DEFINITIONS, type DatasetName } from './vocabulary';
 
@@ -45,6 +45,8 @@ export interface IterationRecord {
   control_cells: number;
   control_strategy_effective: ControlStrategy;
   grounding: Grounding;
+  /** What the biologist must know about this iteration's numbers (non-finite model output). */
+  warnings: string[];
 }
 
 export interface ControlCheck {
@@ -94,6 +96,8 @@ export interface HaystackResult {
   query_cells: AnnData | null;
   prediction: AnnData | null;
   de: GeneDE[];
+  /** The best iteration's over-representation: every Hallmark set tested, most significant first. */
+  enrichment: Enrichment[];
   comparison: ComparisonRecord | null;
   model: string;
 }
@@ -179,6 +183,7 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
   let bestPrediction: AnnData | null = null;
   let bestReference: Matrix | null = null;
   let bestDe: GeneDE[] = [];
+  let bestEnrichment: Enrichment[] = [];
   let comparison: ComparisonRecord | null = null;
   const checkpoint = async (phase: Phase, iteration: number) => {
     if (await progress.cancelled()) throw new RunCancelled();
@@ -201,6 +206,7 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
       query_cells: query,
       prediction: bestPrediction,
       de: bestDe,
+      enrichment: bestEnrichment,
       comparison,
       model: model.name,
     };
@@ -286,6 +292,10 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
         { pathways: structured.expected_pathways, targets: structured.expected_targets },
         { queryAsControl: iterationStrategy === 'query_as_control' },
       );
+      const nonFinite = nonFiniteWarning(
+        de,
+        control ? "The model's treated or control prediction" : "The model's prediction",
+      );
       const record: IterationRecord = {
         iteration: n,
         prompt,
@@ -293,12 +303,14 @@ export async function runHaystack(ports: HaystackPorts, request: HaystackRequest
         control_cells: controls.length,
         control_strategy_effective: iterationStrategy,
         grounding: scored,
+        warnings: nonFinite ? [nonFinite] : [],
       };
       iterations.push(record);
       if (!iterations.some((it) => it !== record && it.grounding.composite >= scored.composite)) {
         bestPrediction = treated;
         bestReference = reference;
         bestDe = de;
+        bestEnrichment = enriched;
       }
       await progress.iteration(record);
       scores.push(scored.composite);

@@ -8,12 +8,14 @@ import { z } from 'zod';
 import { haystackPaths } from '../shared/bucket-layout';
 import { escapeHtml } from '../shared/format';
 import type { ObjectStore } from '../shared/ports';
-import type { AnnData, Column } from './anndata';
+import { type AnnData, type Column, stringColumn, UnsTable } from './anndata';
 import type { Enrichment } from './enrichment';
 import type { HaystackRequest, HaystackResult } from './loop';
 import { TERMINATION_REASONS } from './phases';
 import type { AnnDataFiles } from './ports';
 import { describeQuery } from './query';
+import { RANK_SUM_METHOD } from './stats';
+import { DATASET_DEFINITIONS, type DatasetName } from './vocabulary';
 
 const TopPathway = z.object({ set: z.string(), padj: z.number(), overlap: z.number().int() });
 const topPathways = (enriched: Enrichment[]) =>
@@ -57,6 +59,7 @@ export const HaystackLog = z.object({
       de_down: z.number().int(),
       top_pathways: z.array(TopPathway),
       suggestions: z.array(z.string()),
+      warnings: z.array(z.string()),
     }),
   ),
   not_used: z.array(z.object({ term: z.string(), reason: z.string() })),
@@ -133,6 +136,7 @@ export function haystackLog(runId: string, request: HaystackRequest, result: Hay
       de_up: it.grounding.de_up.length,
       de_down: it.grounding.de_down.length,
       top_pathways: topPathways(it.grounding.enriched),
+      warnings: it.warnings,
       suggestions: it.grounding.suggestions,
     })),
     not_used: result.structured_query.not_used,
@@ -188,20 +192,46 @@ export function predictionsAnnData(runId: string, request: HaystackRequest, resu
   const byGene = new Map(result.de.map((d) => [d.gene, d]));
   const targets = new Set(sq.expected_targets.map((t) => t.gene));
   const genes = query.var.index;
-  const iterations: Record<string, Record<string, string | number>> = {};
-  for (const it of result.iterations) {
-    iterations[String(it.iteration)] = {
-      strategy: it.prompt.strategy,
-      condition: it.prompt.condition,
-      cell_type: it.prompt.cell_type,
-      composite: it.grounding.composite,
-      P: it.grounding.P,
-      T: it.grounding.T,
-      L: it.grounding.L,
-      N: it.grounding.N,
-    };
-  }
-  const enriched = best.grounding.enriched;
+  const its = result.iterations;
+  const str = (values: string[]): Column => ({ kind: 'string', values });
+  const int = (values: number[]): Column => ({ kind: 'int', values });
+  // The list of iterations, a row each (anndata reads a table in uns as a DataFrame).
+  const iterations = new UnsTable({
+    index: its.map((it) => String(it.iteration)),
+    columns: [
+      ['iteration', int(its.map((it) => it.iteration))],
+      ['strategy', str(its.map((it) => it.prompt.strategy))],
+      ['dataset', str(its.map((it) => it.prompt.dataset))],
+      ['condition', str(its.map((it) => it.prompt.condition))],
+      ['cell_type', str(its.map((it) => it.prompt.cell_type))],
+      ['prompt_cells', int(its.map((it) => it.prompt_cells))],
+      ['control_cells', int(its.map((it) => it.control_cells))],
+      ['control_strategy_effective', str(its.map((it) => it.control_strategy_effective))],
+      ['P', int(its.map((it) => it.grounding.P))],
+      ['T', int(its.map((it) => it.grounding.T))],
+      ['L', int(its.map((it) => it.grounding.L))],
+      ['N', int(its.map((it) => it.grounding.N))],
+      ['composite', int(its.map((it) => it.grounding.composite))],
+      ['de_up', int(its.map((it) => it.grounding.de_up.length))],
+      ['de_down', int(its.map((it) => it.grounding.de_down.length))],
+      ['warnings', str(its.map((it) => it.warnings.join(' ')))],
+    ],
+  });
+  // Every Hallmark set the best iteration tested, not only the significant ones.
+  const tested = result.enrichment;
+  const enrichmentResults = new UnsTable({
+    index: tested.map((e) => e.set),
+    columns: [
+      ['set', str(tested.map((e) => e.set))],
+      ['set_size', int(tested.map((e) => e.set_size))],
+      ['overlap_size', int(tested.map((e) => e.overlap.length))],
+      ['overlap_genes', str(tested.map((e) => e.overlap.join(';')))],
+      ['pval', { kind: 'float', values: tested.map((e) => e.pval) }],
+      ['padj', { kind: 'float', values: tested.map((e) => e.padj) }],
+    ],
+  });
+  // The query cells' own donor and tissue, and their dataset's disease state.
+  const datasets = stringColumn(query.obs, 'dataset');
   const compared = result.comparison?.error === null ? result.comparison : null;
   const contrast = compared ? new Map(compared.contrast.de.map((d) => [d.gene, d])) : null;
   return {
@@ -217,6 +247,12 @@ export function predictionsAnnData(runId: string, request: HaystackRequest, resu
         [
           'grounding_score',
           { kind: 'int', values: Array.from({ length: n }, () => best.grounding.composite) },
+        ],
+        ['target_donor_id', str(stringColumn(query.obs, 'donor_id'))],
+        ['target_tissue', str(stringColumn(query.obs, 'tissue'))],
+        [
+          'target_disease_state',
+          str(datasets.map((d) => DATASET_DEFINITIONS[d as DatasetName]?.disease_state ?? 'unknown')),
         ],
       ],
     },
@@ -257,11 +293,8 @@ export function predictionsAnnData(runId: string, request: HaystackRequest, resu
       final_score: result.final_score ?? 0,
       termination_reason: result.termination_reason,
       iterations,
-      enrichment: {
-        set: enriched.map((e) => e.set),
-        padj: enriched.map((e) => e.padj),
-        overlap: enriched.map((e) => e.overlap.length),
-      },
+      enrichment_results: enrichmentResults,
+      de_method: { ...RANK_SUM_METHOD },
       // Lists are written only when they hold something (an empty string array has no dtype to infer).
       ...nonEmpty(
         'not_used',
@@ -402,8 +435,9 @@ ${scoreChart(log)}
       String(it.scores.composite),
     ]),
   )}</tbody></table>
+${warningsSection(log)}
 <h2>Differentially expressed genes${best ? ` (iteration ${best.iteration})` : ''}</h2>
-<p>Wilcoxon rank-sum on log1p-CP10k, Benjamini–Hochberg; |log2FC| ≥ 0.5, padj ≤ 0.05.</p>
+<p>Wilcoxon rank-sum on log1p-CP10k with the tie correction (scipy's; scanpy's wilcoxon only with tie_correct=True, not its default), Benjamini–Hochberg; |log2FC| ≥ 0.5, padj ≤ 0.05.</p>
 <table><thead><tr><th>Gene</th><th>log2FC</th><th>padj</th></tr></thead><tbody>${rows(
     de.map((d) => [d.gene, d.log2fc.toFixed(2), d.padj.toExponential(2)]),
   )}</tbody></table>
@@ -418,6 +452,15 @@ ${comparisonSection(log)}
 <h2>Suggestions</h2><ul>${(best?.grounding.suggestions ?? []).map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
 </body></html>
 `;
+}
+
+/** What the model's output made untrustworthy, by iteration (empty when nothing did). */
+function warningsSection(log: HaystackLog): string {
+  const warned = log.iterations.filter((it) => it.warnings.length > 0);
+  if (warned.length === 0) return '';
+  return `<h2>Warnings</h2><ul>${warned
+    .flatMap((it) => it.warnings.map((w) => `<li>Iteration ${it.iteration}: ${escapeHtml(w)}</li>`))
+    .join('')}</ul>`;
 }
 
 /** Where writeOutputs puts a run's files, and what it needs. */

@@ -27,6 +27,7 @@ export function iterationFields(run: HaystackRun, record: IterationRecord): Hays
         condition: record.prompt.condition,
         cell_type: record.prompt.cell_type,
         control_strategy_effective: record.control_strategy_effective,
+        warnings: record.warnings,
       },
     ],
     // Once one iteration had to use the query as control, the run says so.

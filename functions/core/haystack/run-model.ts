@@ -53,6 +53,8 @@ export const IterationScore = z.object({
   condition: z.string(),
   cell_type: z.string(),
   control_strategy_effective: z.enum(CONTROL_STRATEGIES),
+  /** What to know about this iteration's numbers (a model output with non-finite values). */
+  warnings: z.array(z.string()).default([]),
 });
 
 const Pathway = z.object({ set: z.string(), padj: z.number(), overlap: z.number().int() });

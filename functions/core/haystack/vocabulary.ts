@@ -118,6 +118,11 @@ export interface Dataset {
   donors_per_condition: number;
   /** Cell types whose control wells are missing (failed QC, as happens): no synthetic control for them. */
   missing_controls?: string[];
+  /**
+   * The donors' disease state in CELLxGENE's words: all three real datasets profiled healthy
+   * donors ("normal"), so every cell of the synthetic atlas is "normal" too.
+   */
+  disease_state: string;
 }
 
 export const PARSE_PBMC_CONDITIONS: string[] = PARSE_PBMC_CONDITIONS_TXT.split('\n').filter(Boolean);
@@ -154,6 +159,7 @@ export const DATASET_DEFINITIONS: Record<DatasetName, Dataset> = {
     cells_per_group: 4,
     control_cells_per_group: 6,
     donors_per_condition: 2,
+    disease_state: 'normal',
   },
   openproblems: {
     name: 'openproblems',
@@ -174,6 +180,7 @@ export const DATASET_DEFINITIONS: Record<DatasetName, Dataset> = {
     donors_per_condition: 3,
     // Their DMSO wells are missing: a question about them cannot have a synthetic control.
     missing_controls: ['T regulatory cells'],
+    disease_state: 'normal',
   },
   tabula_sapiens: {
     name: 'tabula_sapiens',
@@ -196,6 +203,7 @@ export const DATASET_DEFINITIONS: Record<DatasetName, Dataset> = {
     cells_per_group: 30,
     control_cells_per_group: 30,
     donors_per_condition: 4,
+    disease_state: 'normal',
   },
 };
 

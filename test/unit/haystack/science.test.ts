@@ -22,7 +22,9 @@ import {
 } from '../../../functions/core/haystack/loop';
 import { haystackLog, predictionsAnnData, reportHtml } from '../../../functions/core/haystack/outputs';
 import type { PredictionModel, RunProgress } from '../../../functions/core/haystack/ports';
+import { iterationFields } from '../../../functions/core/haystack/progress';
 import { describeQuery, RuleBasedInterpreter } from '../../../functions/core/haystack/query';
+import { CreateHaystackRunRequest, newHaystackRun } from '../../../functions/core/haystack/run-model';
 import { predictMeanShift } from '../../../functions/core/haystack/standin';
 import { differentialExpression } from '../../../functions/core/haystack/stats';
 import { DATASETS } from '../../../functions/core/haystack/vocabulary';
@@ -398,5 +400,51 @@ describe('a question comparing two conditions', () => {
     expect(html.match(/<circle [^>]*><title>composite \d+ \(iteration 1\)<\/title><\/circle>/g)).toHaveLength(
       1,
     );
+  });
+});
+
+describe('a model output with non-finite values', () => {
+  it('warns on the iteration, the run document, the log and the report, naming the gene, and still scores', async () => {
+    // The stand-in, except that gene 0 comes back NaN in every third predicted cell.
+    const broken: PredictionModel = {
+      name: 'stack-standin',
+      predict: async (input) => {
+        const out = await model.predict(input);
+        const X = { ...out.X, data: Float32Array.from(out.X.data) };
+        for (let r = 0; r < X.rows; r += 3) X.data[r * X.cols] = Number.NaN;
+        return { ...out, X };
+      },
+    };
+    const { records, progress } = recorder();
+    const request = { ...BASE, query: 'How do CD14 monocytes respond to IFN-gamma?', max_iterations: 1 };
+    const result = await runHaystack(
+      { interpreter: new RuleBasedInterpreter(), catalog, model: broken, progress },
+      request,
+    );
+    const gene = result.query_cells!.var.index[0]!;
+    expect(records[0]!.warnings).toHaveLength(1);
+    expect(records[0]!.warnings[0]).toMatch(
+      new RegExp(
+        `^The model's treated or control prediction had non-finite values \\(NaN or infinity\\) for 1 gene: ${gene} \\(\\d+ cells\\)`,
+      ),
+    );
+    expect(result.final_score).toBeGreaterThanOrEqual(1);
+    // Every other gene was tested on all its cells: one NaN does not spoil a cell's other genes.
+    expect(result.de.filter((d) => d.nonfinite > 0).map((d) => d.gene)).toEqual([gene]);
+    expect(result.de.every((d) => d.gene === gene || Number.isFinite(d.pval))).toBe(true);
+    const stored = newHaystackRun({
+      run_id: 'hs-aaaaaaaaaaaa',
+      user_email: 'a@example.com',
+      request: CreateHaystackRunRequest.parse({ query: request.query }),
+      created_at: '2026-12-07T00:00:00.000Z',
+      bucket: 'runs',
+      batch_request_id: '00000000-0000-4000-8000-000000000000',
+      model: 'stack-standin',
+    });
+    const fields = iterationFields(stored, records[0]!);
+    expect(fields.grounding_scores![0]!.warnings).toEqual(records[0]!.warnings);
+    const log = haystackLog('hs-aaaaaaaaaaaa', request, result);
+    expect(log.iterations[0]!.warnings).toEqual(records[0]!.warnings);
+    expect(reportHtml(log, result)).toContain('<h2>Warnings</h2><ul><li>Iteration 1: The model');
   });
 });

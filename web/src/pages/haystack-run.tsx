@@ -275,6 +275,17 @@ export function HaystackRunPage({ session, runId }: { session: Session; runId: s
           P pathway coherence · T target activation · L literature (neutral 5: no literature source here) · N
           network coherence.
         </p>
+        {run.grounding_scores.some((g) => g.warnings.length > 0) && (
+          <ul class="note" data-testid="iteration-warnings">
+            {run.grounding_scores.flatMap((g) =>
+              g.warnings.map((w) => (
+                <li key={`${g.iteration}-${w}`}>
+                  Iteration {g.iteration}: {w}
+                </li>
+              )),
+            )}
+          </ul>
+        )}
       </section>
       {run.best && (
         <section class="card" aria-labelledby="best-heading" data-testid="best">
