@@ -83,6 +83,14 @@ export function computeMetrics(
   prices: SpotPrices,
   traceGeneration: string,
   earlier: TraceTask[] = [],
+  options: {
+    /**
+     * Every CACHED row is this run's own earlier work (the first run of a chain, retried): a
+     * CACHED row no earlier chunk accounts for (killed before its trace line was uploaded) is
+     * costed from the row itself, which carries the original task's figures, as Nextflow's does.
+     */
+    ownCache?: boolean;
+  } = {},
 ): RunMetrics {
   const counts = { total: tasks.length, completed: 0, cached: 0, failed: 0, aborted: 0, other: 0 };
   let firstSubmit: number | null = null;
@@ -107,10 +115,18 @@ export function computeMetrics(
   const perProcess = new Map<string, Entry>();
 
   const fromEarlier = new Set(earlier);
+  const earlierHashes = new Set(earlier.map((t) => t.hash).filter((h) => h !== null));
   for (const task of [...tasks, ...earlier.filter((t) => t.status !== 'CACHED')]) {
     const earlierAttempt = fromEarlier.has(task);
-    if (earlierAttempt) before.tasks++;
-    else
+    // A CACHED row of the run's own earlier attempt that no live chunk recorded.
+    const unrecorded =
+      options.ownCache === true &&
+      !earlierAttempt &&
+      task.status === 'CACHED' &&
+      task.hash !== null &&
+      !earlierHashes.has(task.hash);
+    if (earlierAttempt || unrecorded) before.tasks++;
+    if (!earlierAttempt)
       switch (task.status) {
         case 'COMPLETED':
           counts.completed++;
@@ -146,7 +162,7 @@ export function computeMetrics(
       else if (task.status === 'ABORTED') entry.aborted++;
     }
     perProcess.set(process, entry);
-    if (task.status === 'CACHED') continue;
+    if (task.status === 'CACHED' && !unrecorded) continue;
 
     // A trace without `submit` (custom trace fields) still has `start`: the wall time counts from it.
     const began = task.submit ?? task.start;
@@ -176,7 +192,7 @@ export function computeMetrics(
       preempted.cpuHours += hours * cpus;
       if (memory !== null) preempted.gibHours += (hours * memory) / GIB;
     }
-    if (earlierAttempt) {
+    if (earlierAttempt || unrecorded) {
       before.cpuHours += hours * cpus;
       if (memory !== null) before.gibHours += (hours * memory) / GIB;
     }

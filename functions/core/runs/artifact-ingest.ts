@@ -243,7 +243,16 @@ export async function ingestFinalTrace(
   const final = countTraceTasks(parsed.tasks, matcher);
   const run = await deps.runs.get(runId);
   if (!run) return 'missing';
-  const metrics = computeMetrics(parsed.tasks, deps.prices, generation, await earlierAttemptTasks(deps, run));
+  // The first run of a chain has no other run to take a task from cache: its CACHED rows are its own earlier attempts' work.
+  const metrics = computeMetrics(
+    parsed.tasks,
+    deps.prices,
+    generation,
+    await earlierAttemptTasks(deps, run),
+    {
+      ownCache: run.parent_run_id === null && run.orchestrator_attempt > 1,
+    },
+  );
   // The final trace is the last orchestrator attempt's: its sample counts replace the ones
   // counted live (a chunk late or lost, rows the live chunks never had).
   await deps.runs.setFinalSampleProgress(runId, run.orchestrator_attempt, generation, {

@@ -220,6 +220,25 @@ describe('what earlier orchestrator attempts ran', () => {
     );
     expect(earlierAttemptsSummary(alone)).toBeNull();
   });
+
+  it("costs a CACHED row no earlier chunk recorded from the row itself, for a chain's first run only", () => {
+    const row = { ...tasks[0]!, realtime: 3_600_000, cpus: 2, memory: 4 * 1024 ** 3 };
+    // Attempt 1 ran A and B, but was killed before B's trace line was uploaded.
+    const last = [
+      { ...row, task_id: 1, hash: 'aa/000001', status: 'CACHED' },
+      { ...row, task_id: 2, hash: 'bb/000002', status: 'CACHED' },
+      { ...row, task_id: 3, hash: 'cc/000003', status: 'COMPLETED' },
+    ];
+    const earlier = [{ ...row, task_id: 1, hash: 'aa/000001', status: 'COMPLETED' }];
+    const own = computeMetrics(last, PRICES, '1', earlier, { ownCache: true });
+    expect(own.earlier_attempts).toMatchObject({ tasks: 2, cpu_hours: 4 });
+    expect(own.cpu_hours).toBe(6);
+    expect(own.tasks.cached).toBe(2);
+    // A recovery's CACHED rows may be its parent's work, costed on the parent: not counted again.
+    const recovery = computeMetrics(last, PRICES, '1', earlier);
+    expect(recovery.earlier_attempts).toMatchObject({ tasks: 1, cpu_hours: 2 });
+    expect(recovery.cpu_hours).toBe(4);
+  });
 });
 
 describe("a recovery chain's cost", () => {
