@@ -24,9 +24,11 @@ import { exitCodeHint } from '../functions/core/nextflow/exit-codes';
 import { earlierAttemptsSummary, preemptionSummary } from '../functions/core/nextflow/metrics';
 import type { PipelineDetail, PipelineSummary } from '../functions/core/nextflow/pipeline-views';
 import { shortProcessName } from '../functions/core/nextflow/process-names';
+import { describeEstimate } from '../functions/core/runs/estimate-words';
 import type { ResumePreview } from '../functions/core/runs/resume-preview';
 import type { RunComparison } from '../functions/core/runs/run-compare';
 import type { RunView } from '../functions/core/runs/run-model';
+import type { RunPreview } from '../functions/core/runs/run-preview';
 import type { RunSamplesView } from '../functions/core/runs/run-samples';
 import type { LogEntry } from '../functions/core/runs/views';
 import {
@@ -719,8 +721,13 @@ export function program(): Command {
     .option('--wait', 'wait for the run to end: exit 0 completed, 1 failed, 3 cancelled')
     .option('--follow', 'print nextflow.log as it is written (implies --wait)')
     .option('--interval <seconds>', 'how often to look while waiting', '2')
+    .option(
+      '--estimate',
+      'check the request and print what the run would cost, from the lab’s completed runs; launch nothing (exit 4 if the launch would be refused)',
+    )
     .action(
       async (opts: {
+        estimate?: boolean;
         pipeline: string;
         version?: string;
         samplesheet: string;
@@ -744,6 +751,27 @@ export function program(): Command {
           ...(opts.ngsRun.length ? { source_ngs_runs: opts.ngsRun } : {}),
           ...(opts.project ? { source_project: opts.project } : {}),
         };
+        if (opts.estimate) {
+          const preview = await client().request<RunPreview>('POST', '/api/runs/preview', body);
+          if (!preview.valid) {
+            // Refused as the launch itself would be: the same words, the same exit code (4).
+            process.exitCode = 4;
+            process.stderr.write(
+              `arc: ${preview.message}\n${preview.problems
+                .slice(0, 20)
+                .map((p) => `  ${p.message}\n`)
+                .join('')}Nothing was launched (--estimate).\n`,
+            );
+            return;
+          }
+          return print(globals(), preview.estimate, () =>
+            [
+              `${preview.pipeline} ${preview.pipeline_version}, ${preview.sample_count} sample(s).`,
+              describeEstimate(preview.estimate),
+              'Nothing was launched (--estimate).',
+            ].join('\n'),
+          );
+        }
         const run = await client().request<RunView>('POST', '/api/runs', body);
         if (!opts.wait && !opts.follow)
           return print(globals(), run, () => `Run ${run.run_id} launched (${run.status}).`);

@@ -14,22 +14,39 @@ const UNAVAILABLE =
 export class GcsInputFiles implements InputFiles {
   constructor(private readonly storage: Storage) {}
 
-  async state(bucket: string, name: string, kind: PathKind): Promise<InputFileState> {
+  async stat(
+    bucket: string,
+    name: string,
+    kind: PathKind,
+  ): Promise<{ state: InputFileState; bytes: number | null }> {
     try {
-      const found = await guardStorage(async () => {
-        if (kind !== 'directory' && (await this.storage.bucket(bucket).file(name).exists())[0]) return true;
-        if (kind === 'file') return false;
+      // An object's metadata answers both whether it is there and its size, in one request.
+      const objectBytes = async (): Promise<number | null> => {
+        try {
+          const [metadata] = await this.storage.bucket(bucket).file(name).getMetadata();
+          const size = Number(metadata.size);
+          return Number.isFinite(size) ? size : 0;
+        } catch (error) {
+          if (Number((error as { code?: unknown }).code) === NOT_FOUND) return null;
+          throw error;
+        }
+      };
+      return await guardStorage(async () => {
+        if (kind !== 'directory') {
+          const bytes = await objectBytes();
+          if (bytes !== null) return { state: 'found' as const, bytes };
+        }
+        if (kind === 'file') return { state: 'missing' as const, bytes: null };
         // A folder in Cloud Storage is a prefix with objects under it.
         const [objects] = await this.storage
           .bucket(bucket)
           .getFiles({ prefix: `${name.replace(/\/+$/, '')}/`, maxResults: 1, autoPaginate: false });
-        return objects.length > 0;
+        return { state: objects.length > 0 ? ('found' as const) : ('missing' as const), bytes: null };
       }, UNAVAILABLE);
-      return found ? 'found' : 'missing';
     } catch (error) {
       const code = Number((error as { code?: unknown }).code);
-      if (FORBIDDEN.has(code)) return 'forbidden';
-      if (code === NOT_FOUND) return 'missing';
+      if (FORBIDDEN.has(code)) return { state: 'forbidden', bytes: null };
+      if (code === NOT_FOUND) return { state: 'missing', bytes: null };
       throw error;
     }
   }

@@ -39,7 +39,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
       config,
       db,
       secrets,
-      { runs, tasks, taskLogs, benchling, bucket: config.runsBucket },
+      { runs, tasks, taskLogs, benchling, bucket: config.runsBucket, prices: config.prices },
       logger,
     );
   return {

@@ -13,6 +13,7 @@ import * as api from './sections/api';
 import * as assistant from './sections/assistant';
 import * as benchling from './sections/benchling';
 import * as coldStart from './sections/cold-start';
+import * as estimate from './sections/estimate';
 import * as execution from './sections/execution';
 import * as faults from './sections/faults';
 import * as haystack from './sections/haystack';
@@ -32,6 +33,7 @@ const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string,
   monitoring,
   samples,
   recovery,
+  estimate,
   benchling,
   page,
   faults,

@@ -194,6 +194,10 @@ describe('the new run wizard', () => {
     await config.waitFor({ timeout: 20_000 });
     expect(await config.innerText()).toContain("executor      = 'google-batch'");
     expect(await page.getByTestId('review').innerText()).toContain('aligner = "star"');
+    // What it will cost, as a range with its basis (the pipeline's prior, or the lab's runs once there are three).
+    const estimate = await page.getByTestId('cost-estimate').innerText();
+    expect(estimate).toMatch(/Estimated before launch[^:]*: \$\d+\.\d\d–\$\d+\.\d\d \(median/);
+    expect(estimate).toMatch(/completed runs? of nf-core\/scrnaseq/);
     // Labels at launch: a bad one is named before anything is launched.
     await page.getByLabel(/^Labels/).fill('Team=organoids');
     await page
@@ -222,6 +226,10 @@ describe('the new run wizard', () => {
     await page.locator('article.run-detail[data-status="completed"]').waitFor({ timeout: 90_000 });
     expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('still here');
     await expect.poll(() => page.getByText('Estimated cost').isVisible(), { timeout: 20_000 }).toBe(true);
+    // The estimate made before launch, beside what the trace says it cost.
+    expect(await page.getByTestId('cost-estimate').innerText()).toMatch(
+      /Estimated before launch[^:]*: \$[\d.]+–\$[\d.]+ \(median \$[\d.]+\), [\d.]+–[\d.]+ CPU-hours · cost from the trace \$\d+\.\d\d \((within|below|above) the estimate\)/,
+    );
     await expect
       .poll(() => page.getByTestId('log-tail').innerText(), { timeout: 20_000 })
       .toContain('Pipeline completed successfully');
@@ -423,6 +431,7 @@ describe('a phone-sized window (420 px)', () => {
       await expect.poll(() => page.locator('.field-error').count(), { timeout: 20_000 }).toBe(0);
       await page.getByRole('button', { name: /Next: Review/ }).click();
       await page.getByTestId('rendered-config').waitFor({ timeout: 20_000 });
+      expect(await page.getByTestId('cost-estimate').isVisible()).toBe(true);
       expect(await sidewaysScroll(page), 'the review step').toBe(0);
       await screenshot(page, 'narrow-wizard-5-review');
       // A run while it runs.

@@ -209,6 +209,25 @@ describe('arc', () => {
     expect(result.stderr.split('Row 1, column fastq_2: a value is required')).toHaveLength(2);
   });
 
+  it('estimates what a launch would cost and launches nothing; refuses as the launch would', async () => {
+    const before = await arc(['runs', 'list', '--json']);
+    const estimate = await arc([...launch('params.yaml'), '--estimate']);
+    expect(estimate.code, estimate.stderr).toBe(0);
+    const lines = estimate.stdout.trim().split('\n');
+    expect(lines[0]).toBe('nf-core/scrnaseq 4.0.0, 2 sample(s).');
+    expect(lines[1]).toMatch(
+      /^Estimated before launch[^:]*: \$\d+\.\d\d–\$\d+\.\d\d \(median \$\d+\.\d\d\), .* CPU-hours\. /,
+    );
+    expect(lines.at(-1)).toBe('Nothing was launched (--estimate).');
+    const json = await arc([...launch('params.yaml'), '--estimate', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ samples: 2, prices: expect.any(Object) });
+    expect((await arc(['runs', 'list', '--json'])).stdout).toBe(before.stdout);
+    const refused = await arc([...launch('params.yaml', 'bad.csv'), '--estimate']);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('Row 1, column fastq_2: a value is required');
+    expect(refused.stderr.trim().split('\n').at(-1)).toBe('Nothing was launched (--estimate).');
+  });
+
   it('says which file is missing and exits 2, not a raw ENOENT', async () => {
     for (const args of [launch('params.yaml', 'no-such-sheet.csv'), launch('no-such-params.yaml')]) {
       const result = await arc(args);

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FirestoreRunStore } from '../../functions/adapters/firestore-run-store';
+import { computeMetrics } from '../../functions/core/nextflow/metrics';
+import type { CostEstimate } from '../../functions/core/runs/cost-estimate';
 import { createStorage } from '../../functions/deps';
 import { asUser, request, startTestApi, type TestApi } from '../helpers/api-server';
+import { storedRunRecord } from '../helpers/runs';
 import { runBody, samplesheet } from '../helpers/samplesheets';
 
 let api: TestApi;
@@ -22,6 +26,7 @@ interface Preview {
   nextflow_config?: string;
   sample_count?: number;
   warnings?: string[];
+  estimate?: CostEstimate;
 }
 
 const preview = (json: unknown) =>
@@ -161,5 +166,55 @@ describe('POST /api/runs/preview', () => {
       runBody({ samplesheet_csv: `sample,fastq_1\n${'x'.repeat(10 * 1024 * 1024)}` }),
     );
     expect(response.status).toBe(413);
+  });
+
+  it("estimates the cost from the pipeline's prior, then from the lab's completed runs, scaled to the samplesheet; a launch keeps it", async () => {
+    const first = await preview(runBody());
+    expect(first.body.estimate).toMatchObject({ source: 'prior', runs: 0, scaled_by: 'samples', samples: 2 });
+    expect(first.body.estimate!.basis).toMatch(
+      /^A prior, not this lab's history \(0 completed runs of nf-core\/scrnaseq/,
+    );
+
+    // Three completed runs of 2, 4 and 8 samples at 5, 6 and 7 CPU-hours a sample (6× that in GiB-hours).
+    const store = new FirestoreRunStore(api.firestore);
+    for (const [samples, rate] of [
+      [2, 5],
+      [4, 6],
+      [8, 7],
+    ] as const) {
+      const metrics = computeMetrics([], api.config.prices, '1');
+      await store.create(
+        storedRunRecord({
+          user_email: `lab${samples}@example.com`,
+          status: 'completed',
+          sample_count: samples,
+          metrics: { ...metrics, cpu_hours: samples * rate, memory_gib_hours: samples * rate * 6 },
+        }),
+      );
+    }
+    const small = await preview(runBody());
+    const large = await preview(runBody({ samplesheet_csv: samplesheet(8) }));
+    expect(small.body.estimate).toMatchObject({ source: 'history', runs: 3, scaled_by: 'samples' });
+    expect(small.body.estimate!.cpu_hours).toEqual({ low: 10.4, median: 12, high: 13.6 });
+    expect(large.body.estimate!.cpu_hours).toEqual({ low: 41.6, median: 48, high: 54.4 });
+    // Dollars are rounded to cents, so four times the small one within a few cents.
+    expect(large.body.estimate!.cost_usd!.median).toBeCloseTo(4 * small.body.estimate!.cost_usd!.median, 1);
+    expect(small.body.estimate!.basis).toContain(
+      'From 3 completed runs of nf-core/scrnaseq 4.0.0 in this deployment, 2–8 samples each',
+    );
+
+    const launched = await request<{ run_id: string }>(`${api.url}/api/runs`, {
+      method: 'POST',
+      headers: ALICE,
+      json: runBody(),
+    });
+    expect(launched.status).toBe(201);
+    const run = await request<{ cost_estimate: unknown; input_bytes: number | null }>(
+      `${api.url}/api/runs/${launched.body.run_id}`,
+      { headers: ALICE },
+    );
+    expect(run.body.cost_estimate).toEqual(small.body.estimate);
+    // The FASTQs the test API created: each object once.
+    expect(run.body.input_bytes).toBeGreaterThan(0);
   });
 });

@@ -7,10 +7,12 @@
 import { z } from 'zod';
 import { BenchlingRunsQuery, type BenchlingService, WarehouseName } from '../benchling/sample-warehouse';
 import { exitCodeHint, failedTaskExitCode } from '../nextflow/exit-codes';
+import type { SpotPrices } from '../nextflow/metrics';
 import { paramDefinitions, validateParams } from '../nextflow/params';
 import { getPipelineVersion, listPipelines } from '../nextflow/pipelines/registry';
 import { validateSamplesheet } from '../nextflow/samplesheet';
 import type { TraceTask } from '../nextflow/trace';
+import { estimateLaunch } from '../runs/cost-estimate';
 import type { RunStore } from '../runs/ports';
 import { mergeParams, RECOVERABLE, recoveryInputs } from '../runs/recovery';
 import { RunId } from '../runs/run-model';
@@ -31,6 +33,8 @@ export interface AssistantToolDeps {
   benchling: BenchlingService;
   /** The runs bucket: where a run's samplesheet and results would go (for validation). */
   bucket: string;
+  /** The price table of the cost estimate. */
+  prices: SpotPrices;
 }
 
 export interface ToolCall {
@@ -366,6 +370,32 @@ export const TOOLS = [
           samples: validation.samples.slice(0, 50),
         },
         proposal,
+      };
+    },
+  }),
+  define({
+    name: 'estimate_run_cost',
+    description:
+      "Estimate what a run of a pipeline will cost before it is launched, from this lab's completed runs of that pipeline (or the pipeline's labelled prior, or no estimate when there is neither). Give the number of samples, and the input size in GB when known. Answer the range and say its basis as given.",
+    input: z.object({
+      samples: z.number().int().min(1).max(100_000),
+      input_gb: z.number().positive().max(1_000_000).optional(),
+      pipeline: z.string().max(200).optional(),
+      pipeline_version: z.string().max(100).optional(),
+    }),
+    async run(deps, call, input) {
+      const { pipeline, release } = pipelineOf(call, input);
+      const estimate = await estimateLaunch(
+        deps,
+        { pipeline: pipeline.name, version: release.version, sampleCount: input.samples },
+        input.input_gb !== undefined ? input.input_gb * 1e9 : null,
+      );
+      const cost = estimate.cost_usd;
+      return {
+        summary: cost
+          ? `estimated $${cost.low.toFixed(2)}–$${cost.high.toFixed(2)} for ${input.samples} sample(s)`
+          : 'no cost estimate: too little history',
+        result: estimate,
       };
     },
   }),

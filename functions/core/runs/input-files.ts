@@ -10,9 +10,25 @@ export type InputFileState = 'found' | 'missing' | 'forbidden';
 export interface InputFiles {
   /**
    * Whether `name` exists as the kind nf-schema asks for: an object (`file`), a prefix holding
-   * objects (`directory`), or either (`path`).
+   * objects (`directory`), or either (`path`); and, for an object, its size in bytes (null
+   * for a folder, or when not found).
    */
-  state(bucket: string, name: string, kind: PathKind): Promise<InputFileState>;
+  stat(
+    bucket: string,
+    name: string,
+    kind: PathKind,
+  ): Promise<{ state: InputFileState; bytes: number | null }>;
+}
+
+/** What the check of a run's inputs tells besides its problems. */
+export interface CheckedInputs {
+  /** Params elsewhere than gs:// (https://, ftp://): not checked, said as warnings. */
+  unchecked: string[];
+  /**
+   * The bytes of the samplesheet's input files (each distinct object once), for the cost
+   * estimate; null when the samplesheet names none the schema checks, or one is a folder.
+   */
+  inputBytes: number | null;
 }
 
 /** The inputs of a run whose schema says they must exist (`exists: true` on a path format). */
@@ -67,13 +83,16 @@ function order(a: MissingFile, b: MissingFile): number {
  * (https://, ftp://) cannot be checked: they come back as warnings. A samplesheet cell elsewhere
  * was already warned about (or refused) by the samplesheet's validation, by row and column.
  */
-export async function checkInputFiles(files: InputFiles, inputs: InputPaths): Promise<string[]> {
+export async function checkInputFiles(files: InputFiles, inputs: InputPaths): Promise<CheckedInputs> {
   const uses = new Map<string, { kind: PathKind; uses: Use[] }>();
   const unchecked = new Set<string>();
+  // A samplesheet input outside Cloud Storage has no size here: the sheet's bytes are then unknown.
+  let remoteCell = false;
   const note = (value: unknown, kind: PathKind, use: Use) => {
     if (typeof value !== 'string' || value === '') return;
     if (!GS_URI.test(value)) {
       if ('param' in use) unchecked.add(value);
+      else remoteCell = true;
       return;
     }
     const key = `${kind} ${value}`;
@@ -87,13 +106,14 @@ export async function checkInputFiles(files: InputFiles, inputs: InputPaths): Pr
   });
 
   const limit = pLimit(CHECK_CONCURRENCY);
-  let states: [string, InputFileState][];
+  let states: [string, InputFileState, number | null][];
   try {
     states = await Promise.all(
       [...uses.entries()].map(([key, { kind }]) =>
-        limit(async (): Promise<[string, InputFileState]> => {
+        limit(async (): Promise<[string, InputFileState, number | null]> => {
           const [, bucket, name] = GS_URI.exec(key.slice(kind.length + 1))!;
-          return [key, await files.state(bucket!, name!, kind)];
+          const { state, bytes } = await files.stat(bucket!, name!, kind);
+          return [key, state, bytes];
         }),
       ),
     );
@@ -134,7 +154,20 @@ export async function checkInputFiles(files: InputFiles, inputs: InputPaths): Pr
       'missing_input_files',
     );
   }
-  return [...unchecked]
-    .slice(0, 5)
-    .map((uri) => `input ${uri} is not in Cloud Storage, so it was not checked before launch`);
+  // The samplesheet's input bytes: every cell the schema checks, each object once.
+  let inputBytes: number | null = null;
+  for (const [key, , bytes] of remoteCell ? [] : states) {
+    if (!uses.get(key)!.uses.some((use) => 'row' in use)) continue;
+    if (bytes === null) {
+      inputBytes = null;
+      break;
+    }
+    inputBytes = (inputBytes ?? 0) + bytes;
+  }
+  return {
+    unchecked: [...unchecked]
+      .slice(0, 5)
+      .map((uri) => `input ${uri} is not in Cloud Storage, so it was not checked before launch`),
+    inputBytes,
+  };
 }

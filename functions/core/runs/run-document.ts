@@ -105,6 +105,8 @@ export function runDefaults() {
     param_warnings: [] as string[],
     params: {} as Record<string, unknown>,
     metrics: null,
+    input_bytes: null as number | null,
+    cost_estimate: null,
     labels: {} as Record<string, string>,
     name: null as string | null,
     description: null as string | null,

@@ -4,6 +4,7 @@ import { Executor } from '../nextflow/executors';
 export { Executor };
 
 import { RunMetrics } from '../nextflow/metrics';
+import { CostEstimate } from './cost-estimate';
 
 export { isTerminal, RunStatus, TerminalStatus } from '../shared/run-status';
 
@@ -169,6 +170,14 @@ export const Run = z.object({
   error_task: z.string().nullable(),
   error_detail: z.string().nullable().describe("the failing task's error block from nextflow.log"),
   metrics: RunMetrics.nullable().default(runDefaults().metrics),
+  input_bytes: z
+    .number()
+    .nullable()
+    .default(runDefaults().input_bytes)
+    .describe("bytes of the samplesheet's gs:// input files at launch; null when not all are known"),
+  cost_estimate: CostEstimate.nullable()
+    .default(runDefaults().cost_estimate)
+    .describe('what the run was estimated to cost before it was launched, and from what'),
   progress: StoredProgress,
   executor: z.enum(Executor).nullable(),
   session_id: z.uuid(),

@@ -5,6 +5,7 @@
  * exact config and params that will be submitted.
  */
 
+import type { SpotPrices } from '../nextflow/metrics';
 import {
   type NextflowConfigSettings,
   renderNextflowConfig,
@@ -12,7 +13,9 @@ import {
 } from '../nextflow/nextflow-config';
 import type { ParamWarning } from '../nextflow/params';
 import { type FieldProblem, ValidationError } from '../shared/errors';
+import { type CostEstimate, estimateLaunch } from './cost-estimate';
 import type { InputFiles } from './input-files';
+import type { RunStore } from './ports';
 import { InvalidRunRequest, validateWithFiles } from './run-service';
 
 /** Stands in for the run id, which is assigned at launch. */
@@ -22,6 +25,9 @@ export interface RunPreviewDeps {
   bucket: string;
   inputFiles: InputFiles;
   nextflowSettings: Omit<NextflowConfigSettings, 'runId'>;
+  /** The completed runs the cost estimate learns from. */
+  runs: Pick<RunStore, 'list'>;
+  prices: SpotPrices;
 }
 
 export type RunPreview =
@@ -39,12 +45,14 @@ export type RunPreview =
       param_warnings: ParamWarning[];
       /** The samplesheet's warnings where they are: row 0 is the header. */
       samplesheet_warnings: FieldProblem[];
+      /** What the run will cost, from the lab's completed runs (or a labelled prior, or none). */
+      estimate: CostEstimate;
     }
   | { valid: false; message: string; problems: FieldProblem[]; samplesheet_warnings: FieldProblem[] };
 
 export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<RunPreview> {
   try {
-    const { inputs, unchecked } = await validateWithFiles(
+    const { inputs, unchecked, inputBytes } = await validateWithFiles(
       deps.inputFiles,
       body,
       deps.bucket,
@@ -65,6 +73,7 @@ export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<R
       warnings: [...inputs.warnings, ...unchecked],
       param_warnings: inputs.paramWarnings,
       samplesheet_warnings: inputs.sheetWarnings,
+      estimate: await estimateLaunch(deps, inputs, inputBytes),
     };
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;

@@ -1,4 +1,5 @@
 import { configSyntaxProblems } from '../nextflow/config-syntax';
+import type { SpotPrices } from '../nextflow/metrics';
 import { checkNextflowRequirement } from '../nextflow/nextflow-version';
 import { type ParamWarning, paramsThatMustExist, validateParams } from '../nextflow/params';
 import { getPipeline, getPipelineVersion } from '../nextflow/pipelines/registry';
@@ -21,6 +22,7 @@ import type { WorkflowArgument, WorkflowStarter } from '../shared/run-kind';
 import { stopJobs } from '../shared/run-kind';
 import { byteLength, checkSize, parseOrThrow } from '../shared/validation';
 import { nextflowJobs } from './batch-job';
+import { estimateLaunch } from './cost-estimate';
 import { checkInputFiles, type InputFiles, type InputPaths } from './input-files';
 import { MAX_LABELS, mergeLabels } from './labels';
 import type { RunHistoryEntry, RunPage, RunStore } from './ports';
@@ -43,6 +45,8 @@ export interface RunServiceDeps {
   random: Randomness;
   /** Where the samplesheet's FASTQs are checked before launch. */
   inputFiles: InputFiles;
+  /** The price table the cost estimate before launch uses (the same as the metrics'). */
+  prices: SpotPrices;
 }
 
 /** How many sample names a run keeps for search and display. */
@@ -124,7 +128,7 @@ export async function validateWithFiles(
   body: unknown,
   bucket: string,
   runId: string,
-): Promise<{ inputs: ValidatedInputs; unchecked: string[] }> {
+): Promise<{ inputs: ValidatedInputs; unchecked: string[]; inputBytes: number | null }> {
   let inputs: ValidatedInputs;
   try {
     inputs = validateCreateRequest(body, bucket, runId);
@@ -152,7 +156,8 @@ export async function validateWithFiles(
       error.sheetWarnings,
     );
   }
-  return { inputs, unchecked: await checkInputFiles(inputFiles, inputs.inputPaths) };
+  const { unchecked, inputBytes } = await checkInputFiles(inputFiles, inputs.inputPaths);
+  return { inputs, unchecked, inputBytes };
 }
 
 /** Everything that can be checked without writing anything; throws with every problem found. */
@@ -304,6 +309,8 @@ export type NewRunFields = Pick<
       | 'recovery_notes'
       | 'reused_work_dir'
       | 'attempt'
+      | 'input_bytes'
+      | 'cost_estimate'
     >
   >;
 
@@ -345,6 +352,8 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
     error_task: null,
     error_detail: null,
     metrics: null,
+    input_bytes: fields.input_bytes ?? null,
+    cost_estimate: fields.cost_estimate ?? null,
     progress: emptyProgress(),
     executor: null,
     session_id: fields.session_id,
@@ -366,8 +375,14 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
 /** Validates, stores the samplesheet and a `pending` run. Nothing is written if anything is invalid. */
 export async function createRun(deps: RunServiceDeps, caller: Caller, body: unknown): Promise<Run> {
   const runId = newRunId(deps.random.bytes);
-  const { inputs, unchecked } = await validateWithFiles(deps.inputFiles, body, deps.objects.bucket, runId);
+  const { inputs, unchecked, inputBytes } = await validateWithFiles(
+    deps.inputFiles,
+    body,
+    deps.objects.bucket,
+    runId,
+  );
   const paths = runPaths(deps.objects.bucket, runId);
+  const estimate = await estimateLaunch(deps, inputs, inputBytes);
 
   // Stored as CSV, whatever format it came in: that is what the pipeline reads.
   await deps.objects.write(
@@ -394,6 +409,8 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     labels: inputs.request.labels ?? {},
     name: inputs.request.name ?? null,
     description: inputs.request.description || null,
+    input_bytes: inputBytes,
+    cost_estimate: estimate,
   });
   await deps.runs.create(run);
   return run;

@@ -151,6 +151,8 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
             bucket: deps.objects.bucket,
             inputFiles: deps.inputFiles,
             nextflowSettings: deps.nextflowSettings,
+            runs: deps.runs,
+            prices: deps.prices,
           },
           ctx.body,
         ),

@@ -167,6 +167,7 @@ describe('streamChatTurn', () => {
         taskLogs: [],
         benchling: {} as never,
         bucket: 'b',
+        prices: { vcpu_hour: 0.01, gb_hour: 0.001 },
       },
       { email: 'alice@example.com', name: 'Alice', is_admin: false },
       { id: 'c1', messages: [text('user', 'loop')] },

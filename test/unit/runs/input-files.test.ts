@@ -9,17 +9,19 @@ import {
 import { UpstreamError, ValidationError } from '../../../functions/core/shared/errors';
 
 /** An object store that answers from a table and counts what it was asked. */
-function files(states: Record<string, InputFileState>, fail = false) {
+function files(states: Record<string, InputFileState>, fail = false, bytes: Record<string, number> = {}) {
   const asked: string[] = [];
   const kinds: PathKind[] = [];
   return {
     asked,
     kinds,
-    async state(bucket: string, name: string, kind: PathKind): Promise<InputFileState> {
-      asked.push(`gs://${bucket}/${name}`);
+    async stat(bucket: string, name: string, kind: PathKind) {
+      const uri = `gs://${bucket}/${name}`;
+      asked.push(uri);
       kinds.push(kind);
       if (fail) throw new Error('connection reset');
-      return states[`gs://${bucket}/${name}`] ?? 'missing';
+      const state = states[uri] ?? 'missing';
+      return { state, bytes: state === 'found' && kind !== 'directory' ? (bytes[uri] ?? 100) : null };
     },
   };
 }
@@ -52,8 +54,35 @@ describe('checkInputFiles', () => {
       { sample: 'A', fastq_1: A1, fastq_2: A2 },
       { sample: 'A', fastq_1: A1, fastq_2: A2 },
     ];
-    await expect(checkInputFiles(store, sheet(rows))).resolves.toEqual([]);
+    await expect(checkInputFiles(store, sheet(rows))).resolves.toEqual({ unchecked: [], inputBytes: 200 });
     expect(store.asked.sort()).toEqual([A1, A2]);
+  });
+
+  it("adds up the samplesheet's input bytes for the estimate, each object once and params apart", async () => {
+    const fasta = 'gs://refs/GRCh38.fa';
+    const store = files({ [A1]: 'found', [A2]: 'found', [fasta]: 'found' }, false, {
+      [A1]: 3e9,
+      [A2]: 4e9,
+      [fasta]: 1e9,
+    });
+    const rows = [
+      { sample: 'A', fastq_1: A1, fastq_2: A2 },
+      { sample: 'A', fastq_1: A1, fastq_2: A2 },
+    ];
+    const checked = await checkInputFiles(
+      store,
+      sheet(rows, { params: { fasta }, paramFields: [{ name: 'fasta', kind: 'file' }] }),
+    );
+    expect(checked.inputBytes).toBe(7e9);
+    // A sheet of https:// inputs has no size to add: no bytes rather than a wrong sum.
+    const remote = await checkInputFiles(
+      store,
+      sheet([
+        { sample: 'A', fastq_1: A1, fastq_2: A2 },
+        { sample: 'B', fastq_1: 'https://example.org/a.fq.gz', fastq_2: 'https://example.org/b.fq.gz' },
+      ]),
+    );
+    expect(remote.inputBytes).toBeNull();
   });
 
   it('names every missing or unreadable file by row and column, with the fix', async () => {
@@ -75,7 +104,7 @@ describe('checkInputFiles', () => {
 
   it('cannot check a param outside Cloud Storage: warns instead (a samplesheet cell is warned about by row)', async () => {
     const store = files({});
-    const warnings = await checkInputFiles(
+    const { unchecked: warnings } = await checkInputFiles(
       store,
       sheet(
         [{ sample: 'A', fastq_1: 'https://example.org/a_R1.fastq.gz', fastq_2: 'ftp://x.org/a_R2.fastq.gz' }],

@@ -3,7 +3,9 @@ import uPlot from 'uplot';
 import type { RunMetrics } from '../../../functions/core/nextflow/metrics';
 import { earlierAttemptsSummary, preemptionSummary } from '../../../functions/core/nextflow/metrics';
 import { shortProcessName } from '../../../functions/core/nextflow/process-names';
+import type { CostEstimate } from '../../../functions/core/runs/cost-estimate';
 import { formatBytes, formatDuration } from '../../../functions/core/shared/format';
+import { CostEstimateNote } from './estimate';
 
 const GIB = 1024 ** 3;
 
@@ -78,10 +80,17 @@ function ProcessChart({ metrics }: { metrics: RunMetrics }) {
   );
 }
 
-export function MetricsPanel({ metrics }: { metrics: RunMetrics | null }) {
+export function MetricsPanel({
+  metrics,
+  estimate = null,
+}: {
+  metrics: RunMetrics | null;
+  estimate?: CostEstimate | null;
+}) {
   return (
     <section aria-labelledby="metrics-heading" class="card">
       <h2 id="metrics-heading">Metrics</h2>
+      <CostEstimateNote estimate={estimate} actualUsd={metrics?.cost.estimate} />
       {!metrics ? (
         <p class="muted">
           Duration, CPU-hours, cost and memory are computed from the final trace when the run ends.

@@ -353,7 +353,7 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
       />
       <TasksTable run={run} focusTask={run.status === 'failed' ? run.error_task : null} />
       <LogTail run={run} />
-      <MetricsPanel metrics={run.metrics} />
+      <MetricsPanel metrics={run.metrics} estimate={run.cost_estimate} />
       <FilesPanel run={run} />
       <section class="card" aria-labelledby="params-heading">
         <h2 id="params-heading">Parameters</h2>

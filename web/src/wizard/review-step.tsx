@@ -1,4 +1,5 @@
 import { Loading } from '../components/ui';
+import { CostEstimateNote } from '../detail/estimate';
 import type { Draft } from './draft';
 import type { PreviewState } from './preview';
 
@@ -94,6 +95,7 @@ export function ReviewStep({
       {result.warnings.map((w) => (
         <p class="note">{w}</p>
       ))}
+      <CostEstimateNote estimate={result.estimate} />
       <section>
         <h3>Parameters you set</h3>
         {changed.length === 0 ? (

@@ -26,6 +26,20 @@ const ColumnSource = z.union([
 ]);
 export type ColumnSource = z.infer<typeof ColumnSource>;
 
+const HourRange = z.tuple([z.number().nonnegative(), z.number().nonnegative()]);
+const Hours = z.strictObject({ cpu_hours: HourRange, memory_gib_hours: HourRange });
+
+/**
+ * What a run of the pipeline costs before the lab has history of its own: CPU-hours and memory
+ * GiB-hours (low, high) per sample and once per run, with where the figures come from.
+ */
+export const CostPrior = z.strictObject({
+  per_sample: Hours,
+  once: Hours,
+  basis: z.string().min(1),
+});
+export type CostPrior = z.infer<typeof CostPrior>;
+
 const Manifest = z.strictObject({
   name: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name, e.g. nf-core/rnaseq'),
   title: z.string().min(1),
@@ -36,6 +50,7 @@ const Manifest = z.strictObject({
   /** Each version's manifest.nextflowVersion, verbatim (e.g. "!>=24.04.2"), where it is known. */
   nextflow_versions: z.record(z.string(), z.string().min(1)).default({}),
   samplesheet_from_benchling: z.record(z.string(), ColumnSource).default({}),
+  cost_prior: CostPrior.nullable().default(null),
 });
 
 export interface PipelineVersion {
@@ -63,6 +78,8 @@ export interface Pipeline {
   versions: PipelineVersion[];
   /** Samplesheet column → where its value comes from, for samplesheets built from Benchling. */
   samplesheetFromBenchling: Record<string, ColumnSource>;
+  /** The cost of a run before the lab has completed ones of its own; null when none is recorded. */
+  costPrior: CostPrior | null;
 }
 
 /** The samplesheet schema's path in the repository, from the `input` param's `schema` (nf-schema's pointer). */
@@ -140,6 +157,7 @@ export function loadPipelines(catalog: CatalogEntry[]): Pipeline[] {
       defaultVersion: manifest.default_version,
       versions,
       samplesheetFromBenchling: manifest.samplesheet_from_benchling,
+      costPrior: manifest.cost_prior,
     };
   });
 }
