@@ -1,9 +1,11 @@
 /**
  * What a run will cost, before it is launched: from the lab's completed runs of the same
  * pipeline (the deployment is the lab), scaled to the new samplesheet by its sample count or,
- * when both sides know it, by its input bytes. The answer is a range (10th to 90th percentile
- * of the past runs' rates) with its basis in words; with too little history, the pipeline's
- * documented prior (labelled as such), or no estimate at all, said plainly.
+ * when both sides know it, by its input bytes: a part each run pays once and a part per sample
+ * (or GB), fitted by least squares when the runs differ in size, else their rates per sample.
+ * The answer is a range (10th to 90th percentile of how far the past runs fell from the fit)
+ * with its basis in words; with too little history, the pipeline's documented prior (labelled
+ * as such), or no estimate at all, said plainly.
  */
 import { z } from 'zod';
 import type { SpotPrices } from '../nextflow/metrics';
@@ -60,6 +62,7 @@ export function percentile(sorted: number[], p: number): number {
 
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
+/** The 10th, 50th and 90th percentile of `values`, times `scale`. */
 function spread(values: number[], scale: number, digits: number) {
   const sorted = [...values].sort((a, b) => a - b);
   return {
@@ -67,6 +70,51 @@ function spread(values: number[], scale: number, digits: number) {
     median: round(percentile(sorted, 0.5) * scale, digits),
     high: round(percentile(sorted, 0.9) * scale, digits),
   };
+}
+
+/**
+ * y = fixed + per · x by least squares: a part every run pays once (the genome index) and a part
+ * per sample (or GB). Null when it cannot be fitted: fewer than two sizes, or more samples
+ * costing less. A negative fixed part is taken as none (the line through the origin).
+ */
+export function fitLine(xs: number[], ys: number[]): { fixed: number; per: number } | null {
+  const n = xs.length;
+  if (new Set(xs).size < 2) return null;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
+  const per = sxy / sxx;
+  if (!(per > 0)) return null;
+  const fixed = my - per * mx;
+  if (fixed >= 0) return { fixed, per };
+  const through = xs.reduce((a, x, i) => a + x * ys[i]!, 0) / xs.reduce((a, x) => a + x * x, 0);
+  return { fixed: 0, per: through };
+}
+
+/**
+ * The range at `x`: the fitted line there, times the 10th, 50th and 90th percentile of how far
+ * each past run fell from the line (its actual ÷ fitted); without a line, the past runs' rates
+ * per unit, times `x`.
+ */
+function fittedSpread(xs: number[], ys: number[], x: number, digits: number) {
+  const line = fitLine(xs, ys);
+  if (!line)
+    return spread(
+      ys.map((y, i) => y / xs[i]!),
+      x,
+      digits,
+    );
+  const at = (v: number) => line.fixed + line.per * v;
+  return spread(
+    ys.map((y, i) => y / at(xs[i]!)),
+    at(x),
+    digits,
+  );
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -111,30 +159,35 @@ export function estimateCost(
       versions.length === 1
         ? `${target.pipeline} ${versions[0]}`
         : `${target.pipeline} (${versions.join(', ')})`;
-    const per = byBytes
-      ? `per GB of input, applied to this samplesheet's ${gb(target.input_bytes!)}`
-      : `per sample, applied to this samplesheet's ${plural(target.samples, 'sample')}`;
+    const xs = basisRuns.map(unit);
+    const costs = basisRuns.map(cost);
+    const line = fitLine(xs, costs);
+    const unitName = byBytes ? 'GB of input' : 'sample';
+    const applied = byBytes
+      ? `this samplesheet's ${gb(target.input_bytes!)}`
+      : `this samplesheet's ${plural(target.samples, 'sample')}`;
+    const how = line
+      ? `a part each run pays once ($${line.fixed.toFixed(2)}) and a part per ${unitName} ($${line.per.toFixed(3)}), fitted to their costs by least squares and applied to ${applied}; the range is the 10th to 90th percentile of how far each run fell from that fit`
+      : `the 10th to 90th percentile of their CPU-hours and memory GiB-hours per ${unitName}, applied to ${applied}`;
     return {
       ...base,
       source: 'history',
       scaled_by: byBytes ? 'input_gb' : 'samples',
       runs: basisRuns.length,
-      cpu_hours: spread(
-        basisRuns.map((r) => r.cpu_hours / unit(r)),
+      cpu_hours: fittedSpread(
+        xs,
+        basisRuns.map((r) => r.cpu_hours),
         scale,
         1,
       ),
-      memory_gib_hours: spread(
-        basisRuns.map((r) => r.memory_gib_hours / unit(r)),
+      memory_gib_hours: fittedSpread(
+        xs,
+        basisRuns.map((r) => r.memory_gib_hours),
         scale,
         1,
       ),
-      cost_usd: spread(
-        basisRuns.map((r) => cost(r) / unit(r)),
-        scale,
-        2,
-      ),
-      basis: `From ${plural(basisRuns.length, 'completed run')} of ${which} in this deployment, ${sizes[0]}–${sizes.at(-1)} samples each: the 10th to 90th percentile of their CPU-hours and memory GiB-hours ${per}, priced at $${prices.vcpu_hour}/vCPU-hour and $${prices.gb_hour}/GiB-hour (Spot).${versions.length > 1 || !versions.includes(target.version) ? ` Fewer than ${MIN_HISTORY_RUNS} completed runs of ${target.version}, so other versions are counted too.` : ''} Recoveries, which take tasks from cache, are not counted.`,
+      cost_usd: fittedSpread(xs, costs, scale, 2),
+      basis: `From ${plural(basisRuns.length, 'completed run')} of ${which} in this deployment, ${sizes[0]}–${sizes.at(-1)} samples each: ${how}, priced at $${prices.vcpu_hour}/vCPU-hour and $${prices.gb_hour}/GiB-hour (Spot).${versions.length > 1 || !versions.includes(target.version) ? ` Fewer than ${MIN_HISTORY_RUNS} completed runs of ${target.version}, so other versions are counted too.` : ''} Recoveries, which take tasks from cache, are not counted.`,
     };
   }
   const few = `${plural(runs.length, 'completed run')} of ${target.pipeline} in this deployment; an estimate from history needs ${MIN_HISTORY_RUNS}`;

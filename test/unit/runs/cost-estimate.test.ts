@@ -3,6 +3,7 @@ import { computeMetrics } from '../../../functions/core/nextflow/metrics';
 import { getPipeline } from '../../../functions/core/nextflow/pipelines/registry';
 import {
   estimateCost,
+  fitLine,
   type HistoryRun,
   historyRun,
   MIN_HISTORY_RUNS,
@@ -32,21 +33,42 @@ describe('the cost estimate before launch', () => {
     expect(percentile([7], 0.9)).toBe(7);
   });
 
-  it("scales the lab's per-sample rates to the new samplesheet and says its basis", () => {
-    const history = [past('a', 2, 4), past('b', 4, 5), past('c', 8, 6), past('d', 16, 7), past('e', 48, 8)];
+  it("scales the lab's per-sample rates when its runs are all one size, and says its basis", () => {
+    const history = [past('a', 4, 5), past('b', 4, 6), past('c', 4, 7)];
     const small = estimateCost(history, { ...target, samples: 10 }, prices, null);
     const large = estimateCost(history, { ...target, samples: 40 }, prices, null);
-    expect(small).toMatchObject({ source: 'history', scaled_by: 'samples', runs: 5 });
-    // Per-sample CPU-hours 4..8: p10 4.4, median 6, p90 7.6, times 10 samples.
-    expect(small.cpu_hours).toEqual({ low: 44, median: 60, high: 76 });
-    expect(large.cpu_hours).toEqual({ low: 176, median: 240, high: 304 });
+    expect(small).toMatchObject({ source: 'history', scaled_by: 'samples', runs: 3 });
+    // Per-sample CPU-hours 5, 6, 7: p10 5.2, median 6, p90 6.8, times 10 samples.
+    expect(small.cpu_hours).toEqual({ low: 52, median: 60, high: 68 });
+    expect(large.cpu_hours).toEqual({ low: 208, median: 240, high: 272 });
     expect(small.memory_gib_hours!.median).toBe(360);
     // $0.01 × 60 + $0.001 × 360.
     expect(small.cost_usd!.median).toBeCloseTo(0.96, 10);
-    expect(large.cost_usd!.high).toBeGreaterThan(small.cost_usd!.high * 3.9);
     expect(small.basis).toBe(
-      "From 5 completed runs of nf-core/scrnaseq 4.0.0 in this deployment, 2–48 samples each: the 10th to 90th percentile of their CPU-hours and memory GiB-hours per sample, applied to this samplesheet's 10 samples, priced at $0.01/vCPU-hour and $0.001/GiB-hour (Spot). Recoveries, which take tasks from cache, are not counted.",
+      "From 3 completed runs of nf-core/scrnaseq 4.0.0 in this deployment, 4–4 samples each: the 10th to 90th percentile of their CPU-hours and memory GiB-hours per sample, applied to this samplesheet's 10 samples, priced at $0.01/vCPU-hour and $0.001/GiB-hour (Spot). Recoveries, which take tasks from cache, are not counted.",
     );
+  });
+
+  it('fits a part each run pays once and a part per sample when the runs differ in size', () => {
+    // 10 CPU-hours once (a genome index) and 5 a sample; memory 6× that.
+    const history = [1, 2, 4, 8].map((n) => ({
+      ...past(`r${n}`, n, 0),
+      cpu_hours: 10 + 5 * n,
+      memory_gib_hours: 6 * (10 + 5 * n),
+    }));
+    const estimate = estimateCost(history, { ...target, samples: 20 }, prices, null);
+    // On the line exactly: every run fell on it, so the range is the line's value.
+    expect(estimate.cpu_hours).toEqual({ low: 110, median: 110, high: 110 });
+    expect(estimate.cost_usd).toEqual({ low: 1.76, median: 1.76, high: 1.76 });
+    expect(estimate.basis).toContain(
+      "a part each run pays once ($0.16) and a part per sample ($0.080), fitted to their costs by least squares and applied to this samplesheet's 20 samples; the range is the 10th to 90th percentile of how far each run fell from that fit",
+    );
+    // A rate per sample alone would have said 20 × 8.75 (the runs' median) = 175.
+    expect(fitLine([1, 2, 4, 8], [15, 20, 30, 50])).toEqual({ fixed: 10, per: 5 });
+    // More samples costing less cannot be fitted; a negative fixed part is none.
+    expect(fitLine([1, 2], [5, 3])).toBeNull();
+    expect(fitLine([1, 1], [5, 6])).toBeNull();
+    expect(fitLine([1, 2, 3], [1, 4, 7])).toEqual({ fixed: 0, per: 30 / 14 });
   });
 
   it('scales by input bytes when the samplesheet and enough past runs know theirs', () => {
@@ -55,7 +77,8 @@ describe('the cost estimate before launch', () => {
     expect(estimate.scaled_by).toBe('input_gb');
     // 5 CPU-hours a sample of 4 GB: 1.25 a GB, × 20 GB.
     expect(estimate.cpu_hours!.median).toBe(25);
-    expect(estimate.basis).toContain("per GB of input, applied to this samplesheet's 20 GB");
+    expect(estimate.basis).toContain('per GB of input');
+    expect(estimate.basis).toContain("applied to this samplesheet's 20 GB");
     const unsized = estimateCost(history, { ...target, samples: 1, input_bytes: null }, prices, null);
     expect(unsized.scaled_by).toBe('samples');
   });
