@@ -89,6 +89,17 @@ export function describeComparison(c: RunComparison): string {
 }
 
 /** `arc runs recover --dry-run`: the totals, the estimate, then each task that runs or may run again. */
+/** `--budget 12.50` as a number of USD; anything else is bad usage (exit 2), said before anything is sent. */
+function budgetOf(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0)
+    throw new CliError(
+      `--budget takes a number of US dollars over 0, e.g. --budget 25; got "${text}".`,
+      EXIT.usage,
+    );
+  return value;
+}
+
 export function describeResumePreview(preview: ResumePreview): string {
   const t = preview.totals;
   const e = preview.estimate;
@@ -166,6 +177,11 @@ export function describeRun(run: RunView, now: number): string {
       lines.push(`${code !== null ? 'Nextflow exited with' : 'exit code'}: ${run.exit_code}`);
   }
   if (run.error_message) lines.push(printable(run.error_message));
+  if (run.budget_usd !== null)
+    lines.push(
+      `budget: $${run.accrued_usd.toFixed(2)} of $${run.budget_usd.toFixed(2)} so far (Spot CPU and memory of finished tasks)`,
+    );
+  if (run.cost_estimate) lines.push(describeEstimate(run.cost_estimate));
   for (const line of [earlierAttemptsSummary(run.metrics), preemptionSummary(run.metrics)])
     if (line) lines.push(line);
   return lines.join('\n');
@@ -654,6 +670,10 @@ export function program(): Command {
     )
     .option('--failed-samples', 'recover only the samples that failed')
     .option('--dry-run', 'say what -resume would reuse and run again, and what that costs; launch nothing')
+    .option(
+      '--budget <usd>',
+      "the recovery's budget in USD (default: the run's), e.g. a higher one after the budget stopped it",
+    )
     .option('--wait', 'wait for the recovery to end')
     .option('--interval <seconds>', 'how often to look while waiting', '2')
     .action(
@@ -666,6 +686,7 @@ export function program(): Command {
           samples?: string;
           failedSamples?: boolean;
           dryRun?: boolean;
+          budget?: string;
           wait?: boolean;
           interval: string;
         },
@@ -688,6 +709,7 @@ export function program(): Command {
           ...(opts.failedSamples ? { failed_samples: true } : {}),
           ...(Object.keys(overrides).length ? { override_params: overrides } : {}),
           ...(opts.config ? { override_config: await readLocal(opts.config, '--config') } : {}),
+          ...(opts.budget !== undefined ? { budget_usd: budgetOf(opts.budget) } : {}),
         };
         if (opts.dryRun) {
           const preview = await client().request<ResumePreview>(
@@ -721,6 +743,7 @@ export function program(): Command {
     .option('--wait', 'wait for the run to end: exit 0 completed, 1 failed, 3 cancelled')
     .option('--follow', 'print nextflow.log as it is written (implies --wait)')
     .option('--interval <seconds>', 'how often to look while waiting', '2')
+    .option('--budget <usd>', 'cancel the run once its cost, counted as tasks finish, reaches this many USD')
     .option(
       '--estimate',
       'check the request and print what the run would cost, from the lab’s completed runs; launch nothing (exit 4 if the launch would be refused)',
@@ -728,6 +751,7 @@ export function program(): Command {
     .action(
       async (opts: {
         estimate?: boolean;
+        budget?: string;
         pipeline: string;
         version?: string;
         samplesheet: string;
@@ -750,6 +774,7 @@ export function program(): Command {
           ...(opts.label.length ? { labels } : {}),
           ...(opts.ngsRun.length ? { source_ngs_runs: opts.ngsRun } : {}),
           ...(opts.project ? { source_project: opts.project } : {}),
+          ...(opts.budget !== undefined ? { budget_usd: budgetOf(opts.budget) } : {}),
         };
         if (opts.estimate) {
           const preview = await client().request<RunPreview>('POST', '/api/runs/preview', body);

@@ -10,6 +10,7 @@ import { labelPairs } from '../core/runs/labels';
 import { progressPath } from '../core/runs/orchestrator-attempts';
 import type {
   ApplyResult,
+  BudgetState,
   OnceOutcome,
   PageRequest,
   RunFields,
@@ -312,6 +313,21 @@ export class FirestoreRunStore implements RunStore {
     return snapshot.exists ? Run.parse(snapshot.data()) : null;
   }
 
+  async budgetState(runId: string): Promise<BudgetState | null> {
+    const fields = ['status', 'budget_usd', 'accrued_usd', 'budget_warned_at', 'batch_job_name'];
+    const [snapshot] = await this.db.getAll(this.runs().doc(runId), { fieldMask: fields });
+    if (!snapshot?.exists) return null;
+    const data = snapshot.data() ?? {};
+    return {
+      run_id: runId,
+      status: Run.shape.status.parse(data.status),
+      budget_usd: typeof data.budget_usd === 'number' ? data.budget_usd : null,
+      accrued_usd: typeof data.accrued_usd === 'number' ? data.accrued_usd : 0,
+      budget_warned_at: typeof data.budget_warned_at === 'string' ? data.budget_warned_at : null,
+      batch_job_name: typeof data.batch_job_name === 'string' ? data.batch_job_name : null,
+    };
+  }
+
   async list(filter: RunFilter, page: PageRequest): Promise<RunPage> {
     let query: Query = this.runs();
     if (filter.user_email !== undefined) query = query.where('user_email', '==', filter.user_email);
@@ -604,6 +620,8 @@ export class FirestoreRunStore implements RunStore {
       for (const counter of COUNTERS)
         increment(new FieldPath(...base, 'processes', process, counter), counters[counter]);
     }
+    // Cost accrues across attempts: an earlier attempt's work was paid for too.
+    if (delta.cost_usd) increment(new FieldPath('accrued_usd'), delta.cost_usd);
     if (problems.malformedRows > 0) {
       updates.push(new FieldPath('ingest', 'malformed_rows'), FieldValue.increment(problems.malformedRows));
       updates.push(new FieldPath('ingest', 'warnings'), FieldValue.arrayUnion(...problems.warnings));

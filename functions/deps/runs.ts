@@ -75,6 +75,8 @@ export function createExecutionDeps(config: Config, overrides: Partial<FunctionD
     logger,
     settings: executionSettings(config),
     samples: new SampleMatchers(runs),
+    // A run its budget cancels at ingest has its job stopped there (the client loads on first use).
+    jobs: createBatchRunner(config),
     ...overrides,
   };
 }

@@ -92,6 +92,13 @@ export const GOALS: Goal[] = [
     format: times,
   },
   {
+    figure: 'ingest per trace chunk of a run with a budget ÷ without (issue 33)',
+    goal: '≤ 1.1×',
+    value: (r) => at(r, 'samples', 'budget_ingest_ms_per_chunk', 'ratio'),
+    met: (v) => v <= 1.1,
+    format: times,
+  },
+  {
     figure: 'GET /api/runs under 50 clients ÷ the same Firestore reads direct',
     goal: '≥ 0.7×',
     value: (r) => at(r, 'load', 'throughput_ratio'),

@@ -206,6 +206,12 @@ describe('the new run wizard', () => {
       .waitFor({ timeout: 20_000 });
     expect(await page.getByRole('alert').innerText()).toContain('Fix the fields above.');
     await page.getByLabel(/^Labels/).fill('team=organoids, cost-center=cc-42');
+    // A budget the estimate is already over is refused here, with both figures, before launch.
+    await page.getByLabel(/^Budget, USD/).fill('0.01');
+    const over = page.getByRole('alert').filter({ hasText: /is already over the budget of \$0\.01/ });
+    await over.waitFor({ timeout: 20_000 });
+    expect(await over.innerText()).toContain('Fix the fields above.');
+    await page.getByLabel(/^Budget, USD/).fill('');
     await page.getByLabel(/^Run name/).fill('Organoids day 14');
     await page.getByLabel(/^Description/).fill('Second batch, new dissociation protocol.');
     await page.getByTestId('review').waitFor({ timeout: 20_000 });
@@ -432,6 +438,7 @@ describe('a phone-sized window (420 px)', () => {
       await page.getByRole('button', { name: /Next: Review/ }).click();
       await page.getByTestId('rendered-config').waitFor({ timeout: 20_000 });
       expect(await page.getByTestId('cost-estimate').isVisible()).toBe(true);
+      expect(await page.getByLabel(/^Budget, USD/).isVisible()).toBe(true);
       expect(await sidewaysScroll(page), 'the review step').toBe(0);
       await screenshot(page, 'narrow-wizard-5-review');
       // A run while it runs.
@@ -481,9 +488,11 @@ async function launchWithoutRecording(
   const detail = page.locator('article.run-detail');
   await detail.waitFor({ timeout: 20_000 });
   await page.locator('article.run-detail[data-status="failed"]').waitFor({ timeout: 60_000 });
-  expect(await page.getByTestId('error-panel').innerText()).toContain(
-    `${pipeline} has none, so this run cannot be replayed. Install Nextflow`,
-  );
+  // Batch's event (the job failed) can land before the orchestrator's exit.json, whose own
+  // words then replace Batch's on the page, live.
+  await expect
+    .poll(() => page.getByTestId('error-panel').innerText(), { timeout: 20_000 })
+    .toContain(`${pipeline} has none, so this run cannot be replayed. Install Nextflow`);
   const runId = await detail.getAttribute('data-run-id');
   const stored = await request<{
     pipeline: string;

@@ -74,6 +74,33 @@ function round(value: number, digits: number): number {
 }
 
 /**
+ * A trace row's CPU-hours (run time × cpus, or × %cpu/100 when cpus is unknown) and GiB-hours
+ * (run time × requested memory, or peak RSS when unknown), as the metrics count them; null
+ * without a run time.
+ */
+export function taskUsage(task: TraceTask): { cpuHours: number; gibHours: number } | null {
+  if (task.realtime === null) return null;
+  const hours = task.realtime / HOUR_MS;
+  const cpus = task.cpus ?? (task.cpu_percent !== null ? task.cpu_percent / 100 : 0);
+  const memory = task.memory ?? task.peak_rss;
+  return { cpuHours: hours * cpus, gibHours: memory !== null ? (hours * memory) / GIB : 0 };
+}
+
+/**
+ * What trace rows cost as they land (a live chunk's): every row that executed (not CACHED), at
+ * the same prices and formula as the final metrics.
+ */
+export function accruedCost(tasks: TraceTask[], prices: SpotPrices): number {
+  let cost = 0;
+  for (const task of tasks) {
+    if (task.status === 'CACHED') continue;
+    const usage = taskUsage(task);
+    if (usage) cost += usage.cpuHours * prices.vcpu_hour + usage.gibHours * prices.gb_hour;
+  }
+  return cost;
+}
+
+/**
  * Metrics of a finished run from its final trace (cached tasks are counted, not costed), and
  * the tasks earlier orchestrator attempts of the same run executed (`earlier`, from their live
  * trace chunks): those are costed, and counted in `earlier_attempts`, never twice.
@@ -180,21 +207,19 @@ export function computeMetrics(
     }
     readBytes += task.read_bytes ?? task.rchar ?? 0;
     writeBytes += task.write_bytes ?? task.wchar ?? 0;
-    if (task.realtime === null) continue;
+    const usage = taskUsage(task);
+    if (!usage || task.realtime === null) continue;
     entry.realtimes.push(task.realtime);
-    const hours = task.realtime / HOUR_MS;
-    const cpus = task.cpus ?? (task.cpu_percent !== null ? task.cpu_percent / 100 : 0);
-    cpuHours += hours * cpus;
-    entry.cpuHours += hours * cpus;
-    const memory = task.memory ?? task.peak_rss;
-    if (memory !== null) gibHours += (hours * memory) / GIB;
+    cpuHours += usage.cpuHours;
+    entry.cpuHours += usage.cpuHours;
+    gibHours += usage.gibHours;
     if (task.exit === SPOT_PREEMPTION_EXIT_CODE) {
-      preempted.cpuHours += hours * cpus;
-      if (memory !== null) preempted.gibHours += (hours * memory) / GIB;
+      preempted.cpuHours += usage.cpuHours;
+      preempted.gibHours += usage.gibHours;
     }
     if (earlierAttempt || unrecorded) {
-      before.cpuHours += hours * cpus;
-      if (memory !== null) before.gibHours += (hours * memory) / GIB;
+      before.cpuHours += usage.cpuHours;
+      before.gibHours += usage.gibHours;
     }
   }
   for (const task of tasks) if (task.exit === SPOT_PREEMPTION_EXIT_CODE) preempted.tasks++;

@@ -1,9 +1,11 @@
-import { computeMetrics, type SpotPrices } from '../nextflow/metrics';
+import { accruedCost, computeMetrics, type SpotPrices } from '../nextflow/metrics';
 import { type ParsedTrace, parseTrace, type TraceTask } from '../nextflow/trace';
+import type { JobRunner } from '../shared/batch';
 import { runPaths, taskIndexName } from '../shared/bucket-layout';
 import type { ObjectStore } from '../shared/ports';
+import { enforceBudget } from './budget';
 import { chunkAttempt } from './orchestrator-attempts';
-import type { OnceOutcome, RunStore } from './ports';
+import type { BudgetState, OnceOutcome, RunStore } from './ports';
 import {
   countLogLines,
   countTraceTasks,
@@ -11,7 +13,7 @@ import {
   liveProgress,
   traceCountDifferences,
 } from './progress';
-import type { Run, StoredProgress } from './run-model';
+import type { ProgressDelta, Run } from './run-model';
 import { SampleMatchers } from './sample-matchers';
 import {
   buildTaskIndex,
@@ -32,8 +34,10 @@ export interface IngestDeps {
   runs: RunStore;
   objects: ObjectStore;
   prices: SpotPrices;
-  /** Which samples each task is a sample's (built from the run when not given). */
+  /** Which samples each task is a sample's, and each run's budget (built from the run when not given). */
   samples?: SampleMatchers;
+  /** Stops a run its budget cancels. */
+  jobs?: Pick<JobRunner, 'cancelJob'>;
 }
 
 function chunkName(name: string): string {
@@ -61,7 +65,7 @@ async function countChunk(
   runId: string,
   name: string,
   generation: string,
-  delta: StoredProgress,
+  delta: ProgressDelta,
   problems: { malformedRows: number; warnings: string[] },
 ): Promise<OnceOutcome> {
   const attempt = chunkAttempt(name);
@@ -74,7 +78,7 @@ async function countChunk(
   return deps.runs.addProgressOnce(runId, `${chunkName(name)}@${generation}`, delta, problems, attempt);
 }
 
-type ChunkCount = { delta: StoredProgress; problems: { malformedRows: number; warnings: string[] } };
+type ChunkCount = { delta: ProgressDelta; problems: { malformedRows: number; warnings: string[] } };
 
 /** A live chunk read at its event's generation, counted by `count` (null: nothing to add). */
 async function ingestLiveChunk(
@@ -164,17 +168,25 @@ async function rollUp(deps: IngestDeps, position: ChunkPosition, repair: boolean
  * index is written, with the rollups it completes. Reads the chunk only (work proportional to
  * the chunk), writes the run once (no transaction, no read of the run).
  */
-export function ingestTraceChunk(deps: IngestDeps, runId: string, name: string, generation: string) {
+export async function ingestTraceChunk(deps: IngestDeps, runId: string, name: string, generation: string) {
   const chunk = chunkName(name);
-  return ingestLiveChunk(deps, runId, name, generation, async (text) => {
+  const facts = deps.samples ?? new SampleMatchers(deps.runs);
+  let cost = 0;
+  // A run with a budget is read while the chunk is counted (beside the index's write, not after it).
+  let before: BudgetState | null = null;
+  const outcome = await ingestLiveChunk(deps, runId, name, generation, async (text) => {
     const parsed = parseTrace(text, { spans: true });
     const [matcher] = await Promise.all([
-      (deps.samples ?? new SampleMatchers(deps.runs)).of(runId),
+      facts.of(runId),
       writeTaskIndex(deps, name, generation, text, parsed),
+      facts.budgetOf(runId).then(async (budget) => {
+        if (budget !== null) before = await deps.runs.budgetState(runId);
+      }),
     ]);
     await writeRollups(deps, name);
+    cost = accruedCost(parsed.tasks, deps.prices);
     return {
-      delta: countTraceTasks(parsed.tasks, matcher),
+      delta: { ...countTraceTasks(parsed.tasks, matcher), cost_usd: cost },
       problems: {
         malformedRows: parsed.malformed.length,
         warnings: parsed.malformed
@@ -183,6 +195,14 @@ export function ingestTraceChunk(deps: IngestDeps, runId: string, name: string, 
       },
     };
   });
+  const read = before as BudgetState | null;
+  if (outcome === 'applied' && cost > 0 && read)
+    await enforceBudget(
+      { runs: deps.runs, jobs: deps.jobs, now: () => new Date() },
+      read,
+      read.accrued_usd + cost,
+    );
+  return outcome;
 }
 
 /** A live nextflow.log chunk: its `Submitted process >` and `Cached process >` lines are counted, once. */

@@ -275,3 +275,13 @@ export async function estimateLaunch(
     getPipeline(inputs.pipeline).costPrior,
   );
 }
+
+/**
+ * Why a launch with `budget` is refused before it starts: the estimate's low end is already
+ * over it. Null when there is no budget, no estimate, or the budget covers the low end.
+ */
+export function budgetBelowEstimate(budget: number | null, estimate: CostEstimate): string | null {
+  const low = estimate.cost_usd?.low;
+  if (budget === null || low === undefined || low <= budget) return null;
+  return `The estimate's low end, $${low.toFixed(2)}, is already over the budget of $${budget.toFixed(2)} (${estimate.basis.charAt(0).toLowerCase()}${estimate.basis.slice(1)}). Raise budget_usd, or launch fewer samples.`;
+}

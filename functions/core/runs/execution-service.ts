@@ -9,7 +9,7 @@ import type { SpotPrices } from '../nextflow/metrics';
 import { renderNextflowConfig, renderParamsYaml } from '../nextflow/nextflow-config';
 import { ExitReport } from '../nextflow/nextflow-log';
 import { renderSamplesheet } from '../nextflow/samplesheet';
-import { type BatchJob, batchParent } from '../shared/batch';
+import { type BatchJob, batchParent, type JobRunner } from '../shared/batch';
 import {
   EXIT_REPORT,
   FINAL_TRACE,
@@ -46,8 +46,10 @@ export interface ExecutionDeps {
   objects: ObjectStore;
   clock: Clock;
   settings: ExecutionSettings;
-  /** Kept across events: which samples a run's tasks are (read once per run). */
+  /** Kept across events: which samples a run's tasks are, and its budget (read once per run). */
   samples?: SampleMatchers;
+  /** Stops a run's job when ingest cancels it for its budget. */
+  jobs?: Pick<JobRunner, 'cancelJob'>;
 }
 
 export const PLATFORM_LIMIT_REASON = (limit: number) =>
@@ -153,7 +155,13 @@ export async function handleRunArtifact(deps: ExecutionDeps, object: StorageObje
     if (!match) continue;
     const runId = match[1]!;
     const outcome = await ingest(
-      { runs: deps.runs, objects: deps.objects, prices: deps.settings.prices, samples: deps.samples },
+      {
+        runs: deps.runs,
+        objects: deps.objects,
+        prices: deps.settings.prices,
+        samples: deps.samples,
+        jobs: deps.jobs,
+      },
       runId,
       object.name,
       object.generation,

@@ -3,6 +3,12 @@ import type { StaleQuery } from '../shared/run-kind';
 import type { SampleProgress } from './run-document';
 import type { ProgressDelta, Run, RunStatus } from './run-model';
 
+/** What checking a run's budget needs of it. */
+export type BudgetState = Pick<
+  Run,
+  'run_id' | 'status' | 'budget_usd' | 'accrued_usd' | 'budget_warned_at' | 'batch_job_name'
+>;
+
 export interface RunFilter {
   /** Omit to list every user's runs (admins only). */
   user_email?: string;
@@ -56,6 +62,7 @@ export type RunFields = Partial<
     | 'labels'
     | 'name'
     | 'description'
+    | 'budget_warned_at'
   >
 >;
 
@@ -77,6 +84,8 @@ export interface RunStore {
   /** Runs in one of `statuses` not touched since `before` (the sweeper's candidates). */
   findStale(query: StaleQuery): Promise<Run[]>;
   get(runId: string): Promise<Run | null>;
+  /** The few fields a budget check reads (a field mask: not the whole document); null if no such run. */
+  budgetState(runId: string): Promise<BudgetState | null>;
   list(filter: RunFilter, page: PageRequest): Promise<RunPage>;
   /**
    * Runs applyRunEvent for each event, in order, against the run's current state, and records

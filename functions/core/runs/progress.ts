@@ -11,15 +11,7 @@ import {
   zeroCounters,
   zeroSampleCounters,
 } from './run-document';
-import type {
-  Counters,
-  ProcessProgress,
-  Progress,
-  ProgressDelta,
-  Run,
-  SampleCounters,
-  StoredProgress,
-} from './run-model';
+import type { Counters, ProcessProgress, Progress, Run, SampleCounters, StoredProgress } from './run-model';
 
 const COUNTER_KEYS = COUNTERS;
 const TRACE_KEYS = ['completed', 'cached', 'failed', 'aborted'] as const satisfies (keyof Counters)[];
@@ -45,8 +37,15 @@ const STATUS_COUNTER: Record<string, keyof Counters> = {
  * What trace rows add to the counters, by process and status (unknown statuses add nothing),
  * and by sample when `matcher` says which samples each task processed.
  */
-export function countTraceTasks(tasks: TraceTask[], matcher?: SampleMatcher): Required<ProgressDelta> {
-  const delta: Required<ProgressDelta> = { ...emptyDelta(), samples: {}, whole_run: zeroSampleCounters() };
+export function countTraceTasks(
+  tasks: TraceTask[],
+  matcher?: SampleMatcher,
+): StoredProgress & SampleProgress {
+  const delta: StoredProgress & SampleProgress = {
+    ...emptyDelta(),
+    samples: {},
+    whole_run: zeroSampleCounters(),
+  };
   for (const task of tasks) {
     const key = task.status ? STATUS_COUNTER[task.status] : undefined;
     if (!key) continue;
@@ -57,7 +56,7 @@ export function countTraceTasks(tasks: TraceTask[], matcher?: SampleMatcher): Re
 }
 
 function countForSamples(
-  delta: Required<ProgressDelta>,
+  delta: StoredProgress & SampleProgress,
   task: TraceTask,
   key: keyof Counters,
   samples: string[],

@@ -302,6 +302,8 @@ export async function recoverRun(
     labels: parent.labels,
     name: parent.name,
     description: parent.description,
+    // Its own budget (a run the budget stopped resumes with a higher one), else the run's.
+    budget_usd: request.budget_usd === undefined ? parent.budget_usd : request.budget_usd,
   });
   const only = subset
     ? `, only ${subset.samples.length === 1 ? 'sample' : 'samples'} ${subset.samples.join(', ')}`

@@ -77,7 +77,8 @@ export const StoredProgress = Counters.extend({ processes: z.record(z.string(), 
 export type StoredProgress = z.infer<typeof StoredProgress>;
 
 /** What a trace chunk adds: the run's counters, and each sample's (stored apart: run-document.ts `SampleProgress`). */
-export type ProgressDelta = StoredProgress & Partial<SampleProgress>;
+/** What a chunk adds: counters, by sample, and (a trace chunk) the cost of the rows that executed, USD. */
+export type ProgressDelta = StoredProgress & Partial<SampleProgress> & { cost_usd?: number };
 
 export function emptyProgress(): StoredProgress {
   return { ...zeroCounters(), processes: {} };
@@ -175,6 +176,18 @@ export const Run = z.object({
     .nullable()
     .default(runDefaults().input_bytes)
     .describe("bytes of the samplesheet's gs:// input files at launch; null when not all are known"),
+  budget_usd: z
+    .number()
+    .nullable()
+    .default(runDefaults().budget_usd)
+    .describe('the run is cancelled once accrued_usd reaches this (USD); null: no budget'),
+  accrued_usd: z
+    .number()
+    .default(runDefaults().accrued_usd)
+    .describe(
+      "cost so far (USD): each finished task's CPU and memory at the Spot prices, as its trace row lands",
+    ),
+  budget_warned_at: NullableIsoTime.default(null).describe('when the run reached 80% of its budget'),
   cost_estimate: CostEstimate.nullable()
     .default(runDefaults().cost_estimate)
     .describe('what the run was estimated to cost before it was launched, and from what'),
@@ -221,6 +234,13 @@ export type Run = z.infer<typeof Run>;
 
 const ParamsObject = z.record(z.string(), z.unknown());
 
+/** A run's budget: its cost (from the trace, as it lands) past which it is cancelled. */
+const BudgetUsd = z
+  .number()
+  .positive()
+  .max(1_000_000)
+  .describe('cancel the run once its cost, accrued from its trace as tasks finish, reaches this (USD)');
+
 export const CreateRunRequest = z.strictObject({
   pipeline: z.string().min(1).max(200).describe('pipeline name, e.g. nf-core/scrnaseq'),
   pipeline_version: z.string().min(1).max(50).optional().describe('defaults to the pipeline default version'),
@@ -250,6 +270,7 @@ export const CreateRunRequest = z.strictObject({
   labels: Labels.optional().describe('up to 25 key=value labels, e.g. {"team": "genomics"}'),
   name: RunName.optional().describe('a name to know the run by, e.g. "PBMC stim, day 3"'),
   description: RunDescription.optional(),
+  budget_usd: BudgetUsd.optional(),
 });
 export type CreateRunRequest = z.infer<typeof CreateRunRequest>;
 
@@ -272,6 +293,9 @@ export const RecoverRunRequest = z.strictObject({
     .boolean()
     .default(false)
     .describe('as for a launch: override params that look like a typo of a known one are refused otherwise'),
+  budget_usd: BudgetUsd.nullable()
+    .optional()
+    .describe("the recovery's own budget (USD); omitted: the run's; null: none"),
 });
 export type RecoverRunRequest = z.infer<typeof RecoverRunRequest>;
 

@@ -13,7 +13,7 @@ import {
 } from '../nextflow/nextflow-config';
 import type { ParamWarning } from '../nextflow/params';
 import { type FieldProblem, ValidationError } from '../shared/errors';
-import { type CostEstimate, estimateLaunch } from './cost-estimate';
+import { budgetBelowEstimate, type CostEstimate, estimateLaunch } from './cost-estimate';
 import type { InputFiles } from './input-files';
 import type { RunStore } from './ports';
 import { InvalidRunRequest, validateWithFiles } from './run-service';
@@ -58,6 +58,16 @@ export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<R
       deps.bucket,
       RUN_ID_PLACEHOLDER,
     );
+    const estimate = await estimateLaunch(deps, inputs, inputBytes);
+    // Refused as the launch would refuse it (409 there): the budget cannot cover the estimate's low end.
+    const over = budgetBelowEstimate(inputs.request.budget_usd ?? null, estimate);
+    if (over)
+      return {
+        valid: false,
+        message: over,
+        problems: [{ field: 'budget_usd', rule: 'budget', message: over }],
+        samplesheet_warnings: inputs.sheetWarnings,
+      };
     return {
       valid: true,
       pipeline: inputs.pipeline,
@@ -73,7 +83,7 @@ export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<R
       warnings: [...inputs.warnings, ...unchecked],
       param_warnings: inputs.paramWarnings,
       samplesheet_warnings: inputs.sheetWarnings,
-      estimate: await estimateLaunch(deps, inputs, inputBytes),
+      estimate,
     };
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;

@@ -22,7 +22,7 @@ import type { WorkflowArgument, WorkflowStarter } from '../shared/run-kind';
 import { stopJobs } from '../shared/run-kind';
 import { byteLength, checkSize, parseOrThrow } from '../shared/validation';
 import { nextflowJobs } from './batch-job';
-import { estimateLaunch } from './cost-estimate';
+import { budgetBelowEstimate, estimateLaunch } from './cost-estimate';
 import { checkInputFiles, type InputFiles, type InputPaths } from './input-files';
 import { MAX_LABELS, mergeLabels } from './labels';
 import type { RunHistoryEntry, RunPage, RunStore } from './ports';
@@ -311,6 +311,7 @@ export type NewRunFields = Pick<
       | 'attempt'
       | 'input_bytes'
       | 'cost_estimate'
+      | 'budget_usd'
     >
   >;
 
@@ -354,6 +355,9 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
     metrics: null,
     input_bytes: fields.input_bytes ?? null,
     cost_estimate: fields.cost_estimate ?? null,
+    budget_usd: fields.budget_usd ?? null,
+    accrued_usd: 0,
+    budget_warned_at: null,
     progress: emptyProgress(),
     executor: null,
     session_id: fields.session_id,
@@ -383,6 +387,9 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
   );
   const paths = runPaths(deps.objects.bucket, runId);
   const estimate = await estimateLaunch(deps, inputs, inputBytes);
+  const budget = inputs.request.budget_usd ?? null;
+  const over = budgetBelowEstimate(budget, estimate);
+  if (over) throw new ConflictError(over, { budget_usd: budget, estimate_low_usd: estimate.cost_usd?.low });
 
   // Stored as CSV, whatever format it came in: that is what the pipeline reads.
   await deps.objects.write(
@@ -411,6 +418,7 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     description: inputs.request.description || null,
     input_bytes: inputBytes,
     cost_estimate: estimate,
+    budget_usd: budget,
   });
   await deps.runs.create(run);
   return run;

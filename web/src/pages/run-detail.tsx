@@ -18,6 +18,9 @@ const AssistantDrawer = lazy(
   () => import('../assistant/drawer').then((m) => m.AssistantDrawer),
   'the assistant',
 );
+
+import { BudgetNote } from '../detail/estimate';
+
 const MetricsPanel = lazy(() => import('../detail/metrics').then((m) => m.MetricsPanel), 'the charts');
 
 import { SamplesPanel } from '../detail/samples';
@@ -353,6 +356,7 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
       />
       <TasksTable run={run} focusTask={run.status === 'failed' ? run.error_task : null} />
       <LogTail run={run} />
+      <BudgetNote run={run} />
       <MetricsPanel metrics={run.metrics} estimate={run.cost_estimate} />
       <FilesPanel run={run} />
       <section class="card" aria-labelledby="params-heading">

@@ -21,6 +21,8 @@ export interface Draft {
   description: string;
   /** The user confirmed params that look like typos of known ones: launch them as written. */
   allowUnknownParams?: boolean;
+  /** Budget in USD as typed at Review (empty: none); the run is cancelled once its cost reaches it. */
+  budget?: string;
 }
 
 export function emptyDraft(): Draft {

@@ -24,6 +24,9 @@ export function requestBody(draft: Draft): Record<string, unknown> {
   if (draft.name?.trim()) body.name = draft.name.trim();
   if (draft.description?.trim()) body.description = draft.description.trim();
   if (draft.allowUnknownParams) body.allow_unknown_params = true;
+  // A budget as typed: the API checks it (a number over 0), and says so by field when it is not.
+  const budget = draft.budget?.trim();
+  if (budget) body.budget_usd = Number.isNaN(Number(budget)) ? budget : Number(budget);
   const labels = labelsFromText(draft.labels);
   if (Object.keys(labels).length > 0) body.labels = labels;
   return body;

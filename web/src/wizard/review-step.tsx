@@ -48,6 +48,22 @@ export function ReviewStep({
         />
       </label>
       {labelsInput}
+      <label class="field">
+        Budget, USD{' '}
+        <span class="muted small">
+          (optional: the run is cancelled once its cost, counted as tasks finish, reaches it)
+        </span>
+        <input
+          type="number"
+          name="budget"
+          min="0.01"
+          step="0.01"
+          inputMode="decimal"
+          value={draft.budget ?? ''}
+          placeholder="none"
+          onInput={(e) => update({ budget: e.currentTarget.value })}
+        />
+      </label>
     </>
   );
   if (preview.state === 'idle' || (preview.state === 'checking' && !preview.last))
@@ -61,7 +77,7 @@ export function ReviewStep({
         <div class="note note-error" role="alert">
           <strong>This run cannot be launched yet: </strong>
           {result.message}{' '}
-          {result.problems.some((p) => /^(labels|name|description)/.test(p.field ?? ''))
+          {result.problems.some((p) => /^(labels|name|description|budget_usd)/.test(p.field ?? ''))
             ? 'Fix the fields above.'
             : 'Go back to the step the problem names.'}
         </div>

@@ -1,0 +1,95 @@
+/**
+ * A run's budget on the local stack (its own stack: the estimate here comes from the pipeline's
+ * prior, with no completed run to learn from): refused at launch when the estimate's low end is
+ * over it, cancelled once the cost accrued from its trace reaches it, and resumed by a recovery
+ * with a higher one.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Run } from '../../functions/core/runs/run-model';
+import { waitFor } from '../../scripts/lib/net';
+import { request } from '../helpers/api-server';
+import { runBody, samplesheet } from '../helpers/samplesheets';
+import { getRun, isFinal, settled, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  // Slower than the other suites' replay, so that trace chunks land while the run is going.
+  stack = await startTestStack({ replaySpeed: 400 });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+type RunWithEvents = Run & { events: { source: string; to: string; detail: string | null }[] };
+
+describe('a run with a budget', () => {
+  it('is refused at launch when the estimate is already over it, saying both figures', async () => {
+    const refused = await request<{ error: { code: string; message: string } }>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      json: runBody({ budget_usd: 0.05 }),
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(
+      /^The estimate's low end, \$0\.\d\d, is already over the budget of \$0\.05 \(a prior, not this lab's history/,
+    );
+    const preview = await request<{ valid: boolean; problems: { field: string }[] }>(
+      `${stack.url}/api/runs/preview`,
+      { method: 'POST', json: runBody({ budget_usd: 0.05 }) },
+    );
+    expect(preview.body).toMatchObject({ valid: false, problems: [{ field: 'budget_usd' }] });
+  });
+
+  it('is cancelled when its accrued cost reaches the budget, warned at 80% first, and resumed by a recovery with more', async () => {
+    const body = runBody({ samplesheet_csv: samplesheet(4) });
+    const preview = await request<{ estimate: { cost_usd: { low: number } } }>(
+      `${stack.url}/api/runs/preview`,
+      {
+        method: 'POST',
+        json: body,
+      },
+    );
+    // Just over the estimate's low end: the launch is accepted, the run costs more.
+    const budget = Math.round((preview.body.estimate.cost_usd.low + 0.01) * 100) / 100;
+    const created = await request<Run>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      json: { ...body, budget_usd: budget },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const run = await waitForRun(stack, created.body.run_id, isFinal, 120_000);
+    expect(run.status).toBe('cancelled');
+    expect(run.accrued_usd).toBeGreaterThanOrEqual(budget);
+    expect(run.budget_warned_at).not.toBeNull();
+    expect(run.error_message).toMatch(
+      /^Budget exceeded: \$\d+\.\d\d of \$\d+\.\d\d: the run was cancelled\./,
+    );
+    const withEvents = await request<RunWithEvents>(`${stack.url}/api/runs/${run.run_id}?include=events`);
+    const details = withEvents.body.events.map((e) => e.detail ?? '');
+    const warned = details.findIndex((d) => d.startsWith('80% of the budget used'));
+    const cancelled = details.findIndex((d) => /^Cancelled: budget exceeded: \$/.test(d));
+    expect(warned).toBeGreaterThanOrEqual(0);
+    expect(cancelled).toBeGreaterThan(warned);
+    // Its Batch job was stopped, not left to run up the bill.
+    await waitFor(async () => (await stack.batch.getJob(run.batch_job_name!))?.status.state === 'CANCELLED', {
+      timeoutMs: 15_000,
+      what: 'the job to be cancelled',
+    });
+
+    await settled(stack, stack.bridge.idle(), 'the event bridge going idle');
+    const recovery = await request<Run>(`${stack.url}/api/runs/${run.run_id}/recover`, {
+      method: 'POST',
+      json: { budget_usd: 50 },
+    });
+    expect(recovery.status, JSON.stringify(recovery.body)).toBe(201);
+    expect(recovery.body.budget_usd).toBe(50);
+    const resumed = await waitForRun(
+      stack,
+      recovery.body.run_id,
+      (r) => isFinal(r) && r.metrics !== null,
+      120_000,
+    );
+    expect(resumed.status).toBe('completed');
+    expect(resumed.metrics!.tasks.cached).toBeGreaterThan(0);
+    expect((await getRun(stack, run.run_id)).status).toBe('cancelled');
+  }, 240_000);
+});
