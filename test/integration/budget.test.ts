@@ -31,7 +31,7 @@ describe('a run with a budget', () => {
     });
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toMatch(
-      /^The estimate's low end, \$0\.\d\d, is already over the budget of \$0\.05 \(a prior, not this lab's history/,
+      /^The estimate's low end, \$0\.\d\d, is already over the budget of \$0\.05: raise budget_usd, or launch fewer samples\. A prior, not this lab's history/,
     );
     const preview = await request<{ valid: boolean; problems: { field: string }[] }>(
       `${stack.url}/api/runs/preview`,

@@ -283,5 +283,5 @@ export async function estimateLaunch(
 export function budgetBelowEstimate(budget: number | null, estimate: CostEstimate): string | null {
   const low = estimate.cost_usd?.low;
   if (budget === null || low === undefined || low <= budget) return null;
-  return `The estimate's low end, $${low.toFixed(2)}, is already over the budget of $${budget.toFixed(2)} (${estimate.basis.charAt(0).toLowerCase()}${estimate.basis.slice(1)}). Raise budget_usd, or launch fewer samples.`;
+  return `The estimate's low end, $${low.toFixed(2)}, is already over the budget of $${budget.toFixed(2)}: raise budget_usd, or launch fewer samples. ${estimate.basis}`;
 }
