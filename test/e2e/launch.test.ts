@@ -196,7 +196,7 @@ describe('the new run wizard', () => {
     expect(await page.getByTestId('review').innerText()).toContain('aligner = "star"');
     // What it will cost, as a range with its basis (the pipeline's prior, or the lab's runs once there are three).
     const estimate = await page.getByTestId('cost-estimate').innerText();
-    expect(estimate).toMatch(/Estimated before launch[^:]*: \$\d+\.\d\d–\$\d+\.\d\d \(median/);
+    expect(estimate).toMatch(/Estimated before launch[^:]*: \$\d+\.\d\d–\$\d+\.\d\d \((?:median|midpoint)/);
     expect(estimate).toMatch(/completed runs? of nf-core\/scrnaseq/);
     // Labels at launch: a bad one is named before anything is launched.
     await page.getByLabel(/^Labels/).fill('Team=organoids');
@@ -234,7 +234,7 @@ describe('the new run wizard', () => {
     await expect.poll(() => page.getByText('Estimated cost').isVisible(), { timeout: 20_000 }).toBe(true);
     // The estimate made before launch, beside what the trace says it cost.
     expect(await page.getByTestId('cost-estimate').innerText()).toMatch(
-      /Estimated before launch[^:]*: \$[\d.]+–\$[\d.]+ \(median \$[\d.]+\), [\d.]+–[\d.]+ CPU-hours · cost from the trace \$\d+\.\d\d \((within|below|above) the estimate\)/,
+      /Estimated before launch[^:]*: \$[\d.]+–\$[\d.]+ \((?:median|midpoint) \$[\d.]+\), [\d.]+–[\d.]+ CPU-hours · cost from the trace \$\d+\.\d\d \((within|below|above) the estimate\)/,
     );
     await expect
       .poll(() => page.getByTestId('log-tail').innerText(), { timeout: 20_000 })

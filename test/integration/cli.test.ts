@@ -216,7 +216,7 @@ describe('arc', () => {
     const lines = estimate.stdout.trim().split('\n');
     expect(lines[0]).toBe('nf-core/scrnaseq 4.0.0, 2 sample(s).');
     expect(lines[1]).toMatch(
-      /^Estimated before launch[^:]*: \$\d+\.\d\d–\$\d+\.\d\d \(median \$\d+\.\d\d\), .* CPU-hours\. /,
+      /^Estimated before launch[^:]*: \$\d+\.\d\d–\$\d+\.\d\d \((?:median|midpoint) \$\d+\.\d\d\), .* CPU-hours\. /,
     );
     expect(lines.at(-1)).toBe('Nothing was launched (--estimate).');
     const json = await arc([...launch('params.yaml'), '--estimate', '--json']);

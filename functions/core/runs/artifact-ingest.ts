@@ -166,7 +166,8 @@ async function rollUp(deps: IngestDeps, position: ChunkPosition, repair: boolean
 /**
  * A live trace chunk: its rows are added to the run's progress counters, once, and its task
  * index is written, with the rollups it completes. Reads the chunk only (work proportional to
- * the chunk), writes the run once (no transaction, no read of the run).
+ * the chunk), writes the run once (no transaction; no read of the run, except the budget fields
+ * of a run that has a budget).
  */
 export async function ingestTraceChunk(deps: IngestDeps, runId: string, name: string, generation: string) {
   const chunk = chunkName(name);

@@ -12,7 +12,9 @@ const hours = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 export function estimateRange(estimate: CostEstimate): string | null {
   const { cost_usd: cost, cpu_hours: cpu } = estimate;
   if (!cost || !cpu) return null;
-  return `${dollars(cost.low)}–${dollars(cost.high)} (median ${dollars(cost.median)}), ${hours(cpu.low)}–${hours(cpu.high)} CPU-hours`;
+  // A prior has a low and a high end only: its middle figure is their midpoint, not a median of runs.
+  const middle = estimate.source === 'prior' ? 'midpoint' : 'median';
+  return `${dollars(cost.low)}–${dollars(cost.high)} (${middle} ${dollars(cost.median)}), ${hours(cpu.low)}–${hours(cpu.high)} CPU-hours`;
 }
 
 /** What the figure is: an estimate from the lab's runs, or from a prior. */

@@ -9,6 +9,7 @@ import {
   MIN_HISTORY_RUNS,
   percentile,
 } from '../../../functions/core/runs/cost-estimate';
+import { estimateRange } from '../../../functions/core/runs/estimate-words';
 import { PROCESSES } from '../../../orchestrator/src/replay/recording';
 import { storedRunRecord } from '../../helpers/runs';
 
@@ -104,6 +105,11 @@ describe('the cost estimate before launch', () => {
     expect(estimate.basis).toMatch(
       /^A prior, not this lab's history \(1 completed run of nf-core\/scrnaseq in this deployment; an estimate from history needs 3\): modelled, not measured/,
     );
+    // A prior has two ends only: its middle figure is called a midpoint, never a median of runs.
+    expect(estimateRange(estimate)).toMatch(/^\$\d+\.\d\d–\$\d+\.\d\d \(midpoint \$/);
+    expect(
+      estimateRange(estimateCost([past('a', 4, 5), past('b', 4, 6), past('c', 4, 7)], target, prices, null)),
+    ).toContain('(median $');
     const none = estimateCost([], { ...target, pipeline: 'nf-core/sarek' }, prices, null);
     expect(none).toMatchObject({ source: 'none', cpu_hours: null, cost_usd: null });
     expect(none.basis).toBe(
