@@ -509,7 +509,7 @@ describe('another nf-core pipeline', () => {
     const { page, errors } = await wizardToSamplesheet('carol@example.com', 'nf-core/rnaseq');
 
     // The samplesheet has rnaseq's columns, strandedness filled as the manifest says.
-    await waitForTestId(page, 'samplesheet-ok', 45_000);
+    await waitForTestId(page, 'samplesheet-ok', 45_000, stack.logs);
     expect(await page.getByLabel('Row 1 strandedness').inputValue()).toBe('auto');
     expect(await page.getByText('as nf-core/rnaseq reads it').isVisible()).toBe(true);
     await page.getByRole('button', { name: /Next: Parameters/ }).click();

@@ -14,7 +14,7 @@ import { request } from '../helpers/api-server';
 import { launchBrowser, openAs, screenshot } from '../helpers/browser';
 import { firestoreEmulatorHost, uniqueProjectId } from '../helpers/env';
 import { runBody } from '../helpers/samplesheets';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { lastErrors, startTestStack, type TestStack } from '../helpers/stack';
 
 const PROJECT = uniqueProjectId('demo-arc');
 const SERVICE_ACCOUNT = `arc-functions@${PROJECT}.iam.gserviceaccount.com`;
@@ -33,7 +33,7 @@ const launch = async (email: string) => {
     json: runBody({ params: { aligner: 'star', genome: 'GRCh38', protocol: '10XV3' } }),
     headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${email}` },
   });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  expect(created.status, `${JSON.stringify(created.body)}\n${lastErrors(stack.logs)}`).toBe(201);
   return created.body.run_id;
 };
 

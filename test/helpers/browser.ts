@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../scripts/lib/chromium';
 import { asUser } from './api-server';
+import { lastErrors, type TestStack } from './stack';
 
 export const SCREENSHOTS = join(process.cwd(), 'test-results', 'screenshots');
 
@@ -50,7 +51,13 @@ export async function screenshot(page: Page, name: string): Promise<void> {
  * Waits for `testId` to show; when it does not in time, fails with what the page's main area
  * says instead (an error note, a problem list), so a failure explains itself.
  */
-export async function waitForTestId(page: Page, testId: string, timeout: number): Promise<void> {
+export async function waitForTestId(
+  page: Page,
+  testId: string,
+  timeout: number,
+  /** The stack's logs: its errors are added to the failure, so a 5xx the page shows has its cause. */
+  logs?: TestStack['logs'],
+): Promise<void> {
   try {
     await page.getByTestId(testId).waitFor({ timeout });
   } catch (error) {
@@ -58,9 +65,12 @@ export async function waitForTestId(page: Page, testId: string, timeout: number)
       .locator('main')
       .innerText()
       .catch(() => '(the page could not be read)');
-    throw new Error(`${testId} did not show within ${timeout} ms; the page said:\n${shown.slice(0, 4_000)}`, {
-      cause: error,
-    });
+    const errors = logs ? lastErrors(logs) : '';
+    const logged = errors ? `\nThe stack's last errors:\n${errors}` : '';
+    throw new Error(
+      `${testId} did not show within ${timeout} ms; the page said:\n${shown.slice(0, 4_000)}${logged}`,
+      { cause: error },
+    );
   }
 }
 

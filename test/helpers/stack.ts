@@ -28,6 +28,14 @@ export async function startTestStack(
 ): Promise<TestStack> {
   const dir = await tempDir('arc-stack-');
   const logs = memoryLogger();
+  // A request the API failed with a 5xx is printed as it happens, with its cause: a test that
+  // then fails on the status alone still shows why (vitest prints a file's stderr).
+  const record = logs.log.bind(logs);
+  logs.log = (severity, message, fields = {}) => {
+    record(severity, message, fields);
+    if (severity === 'ERROR' && message === 'request_failed')
+      process.stderr.write(`[stack] request_failed ${JSON.stringify(fields).slice(0, 3_000)}\n`);
+  };
   let sweepOffsetMs = 0;
   const sweepClock = { now: () => new Date(Date.now() + sweepOffsetMs) };
   const stack = await startLocalStack({
@@ -72,6 +80,15 @@ export async function startTestStack(
       await dir.remove();
     },
   };
+}
+
+/** The stack's last logged errors, one line each (a 5xx's cause), for a failure message. */
+export function lastErrors(logs: TestStack['logs'], count = 5): string {
+  return logs.entries
+    .filter((e) => e.severity === 'ERROR')
+    .slice(-count)
+    .map((e) => `${e.message} ${JSON.stringify(e.fields).slice(0, 2_000)}`)
+    .join('\n');
 }
 
 /**

@@ -16,7 +16,7 @@ afterAll(async () => {
 
 async function launch(): Promise<Run> {
   const response = await request<Run>(`${stack.url}/api/runs`, { method: 'POST', json: runBody() });
-  expect(response.status).toBe(201);
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
   return response.body;
 }
 
