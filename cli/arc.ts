@@ -31,6 +31,7 @@ import type { RunView } from '../functions/core/runs/run-model';
 import type { RunPreview } from '../functions/core/runs/run-preview';
 import type { RunSamplesView } from '../functions/core/runs/run-samples';
 import type { LogEntry } from '../functions/core/runs/views';
+import type { FreeWorkDirResult, WorkDirView } from '../functions/core/runs/work-dir';
 import {
   formatBytes,
   formatDuration,
@@ -189,6 +190,23 @@ export function describeRun(run: RunView, now: number): string {
 
 const exitFor = (status: string) =>
   status === 'completed' ? EXIT.completed : status === 'cancelled' ? EXIT.cancelled : EXIT.failed;
+
+/** A chain's work dir in a few lines: the summary, its figures, their basis. */
+function describeWorkDirView(view: WorkDirView): string {
+  const lines = [
+    `Work dir of ${view.root_run_id} (${view.work_dir}, ${view.cache_dir}): ${printable(view.summary)}`,
+  ];
+  if (view.state && !view.state.freed_at && view.state.objects > 0) {
+    lines.push(
+      `  ${formatBytes(view.state.work_bytes)} of task work, ${formatBytes(view.state.cache_bytes)} of session cache, measured ${formatTime(view.state.measured_at)}`,
+      `  ${formatUsd(view.monthly_usd ?? 0)} a month: ${view.basis}`,
+      `  resumable in full until ${view.resumable_until?.slice(0, 10) ?? '-'}; all of it deleted by ${view.gone_by?.slice(0, 10) ?? '-'}`,
+    );
+  }
+  if (view.active_run_id)
+    lines.push(`  In use by ${view.active_run_id}: it can be freed once that run ends.`);
+  return lines.join('\n');
+}
 
 function print(globals: Globals, value: unknown, text: () => string): void {
   process.stdout.write(globals.json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
@@ -506,6 +524,28 @@ export function program(): Command {
     print(globals(), pipeline, () => describePipeline(pipeline));
   });
 
+  arc
+    .command('work-dirs')
+    .description('your recovery chains’ work dirs, the largest first, with what each costs a month to keep')
+    .option('--all', "everyone's (administrators)")
+    .option('--limit <n>', 'how many (at most 200)', '50')
+    .action(async (opts: { all?: boolean; limit: string }) => {
+      const query = new URLSearchParams({ limit: opts.limit, ...(opts.all ? { scope: 'all' } : {}) });
+      const list = await client().request<{
+        work_dirs: WorkDirView[];
+        total_bytes: number;
+        monthly_usd: number;
+      }>('GET', `/api/work-dirs?${query}`);
+      print(globals(), list, () =>
+        [
+          ...list.work_dirs.map(
+            (w) =>
+              `${w.root_run_id}\t${formatBytes(w.state?.bytes ?? 0)}\t${formatUsd(w.monthly_usd ?? 0)}/month\tuntil ${w.resumable_until?.slice(0, 10) ?? '-'}\t${printable(w.pipeline)}${w.active_run_id ? `\t(in use by ${w.active_run_id})` : ''}`,
+          ),
+          `${plural(list.work_dirs.length, 'work dir')}: ${formatBytes(list.total_bytes)}, ${formatUsd(list.monthly_usd)} a month to keep`,
+        ].join('\n'),
+      );
+    });
   const runs = arc.command('runs').description('pipeline runs');
   runs
     .command('list')
@@ -654,6 +694,41 @@ export function program(): Command {
     .option('--interval <seconds>', 'how often to look', '2')
     .action(async (id: string, opts: { interval: string }) => {
       process.exitCode = await waitForRun(client(), globals(), id, interval(opts.interval));
+    });
+  runs
+    .command('work-dir <id>')
+    .description(
+      "the work dir of the run's recovery chain: its size, what keeping it costs a month, until when -resume can use it",
+    )
+    .option(
+      '--free',
+      'delete it now (with --yes): no run of the chain can be recovered with -resume afterwards',
+    )
+    .option('--yes', 'confirm --free')
+    .action(async (id: string, opts: { free?: boolean; yes?: boolean }) => {
+      const path = `/api/runs/${encodeURIComponent(id)}/work-dir`;
+      if (!opts.free) {
+        const view = await client().request<WorkDirView>('GET', path);
+        print(globals(), view, () => describeWorkDirView(view));
+        return;
+      }
+      if (!opts.yes)
+        throw new CliError(
+          `--free deletes the work dir and cache of ${id}'s chain, and no run of it can be recovered with -resume afterwards; add --yes to go ahead.`,
+          EXIT.usage,
+        );
+      let deleted = 0;
+      for (;;) {
+        const result = await client().request<FreeWorkDirResult>('POST', `${path}/free`, { confirm: true });
+        deleted += result.deleted_objects;
+        if (!globals().json) process.stderr.write(`Deleted ${plural(deleted, 'object')}…\n`);
+        if (result.done) {
+          print(globals(), { ...result, deleted_objects: deleted }, () =>
+            describeWorkDirView(result.work_dir),
+          );
+          return;
+        }
+      }
     });
   runs.command('cancel <id>').action(async (id: string) => {
     const run = await client().request<RunView>('DELETE', `/api/runs/${encodeURIComponent(id)}`);

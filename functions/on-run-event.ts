@@ -1,5 +1,8 @@
 import { eventFunction } from './bootstrap/events';
-import { createNotifierDeps } from './deps/notifications';
+import { createNotifierDeps, createRunEventReactions } from './deps/notifications';
 import { createRunEventNotifierHandler } from './events/run-status-notifier';
 
-eventFunction('onRunEvent', (config) => () => createRunEventNotifierHandler(createNotifierDeps(config)));
+eventFunction('onRunEvent', (config) => () => {
+  const deps = createNotifierDeps(config);
+  return createRunEventNotifierHandler(deps, createRunEventReactions(config, deps.logger));
+});

@@ -253,6 +253,25 @@ resource "google_firestore_index" "runs_by_label" {
   }
 }
 
+# A user's recovery chains' work dirs, the largest first (GET /api/work-dirs; everyone's needs
+# only the single-field index).
+resource "google_firestore_index" "runs_by_work_dir_size" {
+  database   = google_firestore_database.default.name
+  collection = "runs"
+  fields {
+    field_path = "user_email"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "work_dir.bytes"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+}
+
 # Run status events not yet published, per run in status order (the outbox's drain).
 resource "google_firestore_index" "run_event_outbox" {
   database   = google_firestore_database.default.name

@@ -277,6 +277,47 @@ export class FirestoreRunStore implements RunStore {
     }
   }
 
+  async claimChain(
+    chainRoot: string,
+    fields: RunFields,
+    entry: Pick<RunHistoryEntry, 'source' | 'at' | 'detail'>,
+    guard: () => Promise<void>,
+  ): Promise<boolean> {
+    const ref = this.runs().doc(chainRoot);
+    const lock = ref.collection('chain').doc('lock');
+    for (let attempt = 1; ; attempt++) {
+      const held = await lock.get();
+      await guard();
+      const snapshot = await ref.get();
+      if (!snapshot.exists) return false;
+      const status = Run.parse(snapshot.data()).status;
+      const batch = this.db.batch();
+      const claim = { latest_claim: entry.detail ?? entry.source, at: entry.at };
+      if (held.exists) batch.update(lock, claim, { lastUpdateTime: held.updateTime! });
+      else batch.create(lock, claim);
+      batch.update(ref, fields as Record<string, unknown>);
+      const recorded: RunHistoryEntry = { ...entry, from: status, to: status, applied: true };
+      batch.create(ref.collection('events').doc(), recorded);
+      try {
+        await batch.commit();
+        return true;
+      } catch (error) {
+        const code = grpcCodeOf(error);
+        const raced =
+          code === GrpcCode.FAILED_PRECONDITION || (code === GrpcCode.ALREADY_EXISTS && !held.exists);
+        if (!raced || attempt >= MAX_ATTEMPTS) throw error;
+        await backoff(attempt);
+      }
+    }
+  }
+
+  async listWorkDirs(filter: { user_email?: string }, limit: number): Promise<Run[]> {
+    let query: Query = this.runs().where('work_dir.bytes', '>', 0);
+    if (filter.user_email !== undefined) query = query.where('user_email', '==', filter.user_email);
+    const snapshot = await query.orderBy('work_dir.bytes', 'desc').limit(limit).get();
+    return snapshot.docs.map((doc) => Run.parse(doc.data()));
+  }
+
   async findActive(field: 'root_run_id' | 'parent_run_id', value: string): Promise<Run[]> {
     const snapshot = await this.runs()
       .where(field, '==', value)

@@ -152,6 +152,25 @@ export class GcsObjectStore implements ObjectStore {
     return { objects: objects.slice(0, limit), truncated: objects.length > limit || Boolean(pageToken) };
   }
 
+  async listPage(
+    prefix: string,
+    pageToken: string | null,
+    pageSize: number,
+  ): Promise<{ objects: ObjectInfo[]; nextPageToken: string | null }> {
+    const [files, next] = await guardStorage(() =>
+      this.gcsBucket.getFiles({
+        prefix,
+        autoPaginate: false,
+        maxResults: Math.max(1, Math.min(1000, pageSize)),
+        ...(pageToken ? { pageToken } : {}),
+      }),
+    );
+    return {
+      objects: files.map(info),
+      nextPageToken: (next as { pageToken?: string } | null)?.pageToken ?? null,
+    };
+  }
+
   async signedUrl(
     name: string,
     expiresInSeconds: number,

@@ -38,6 +38,8 @@ export const runsEnv = z.object({
   CHUNK_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(300).default(5),
   SPOT_PRICE_VCPU_HOUR: z.coerce.number().nonnegative().default(0.00698),
   SPOT_PRICE_GB_HOUR: z.coerce.number().nonnegative().default(0.00094),
+  /** Cloud Storage Standard, regional (us-central1): $0.000027397 per GiB-hour × 730 hours. */
+  STORAGE_PRICE_GIB_MONTH: z.coerce.number().nonnegative().default(0.02),
   LOG_POLL_SECONDS: z.coerce.number().min(0.1).max(60).default(2),
   /** A live view (SSE) ends itself after this and the browser reconnects: inside the 120 s request timeout. */
   SSE_MAX_SECONDS: fix(
@@ -97,6 +99,8 @@ export function runsConfig(c: z.output<typeof runsEnv>, platform: PlatformConfig
     prices: { vcpu_hour: c.SPOT_PRICE_VCPU_HOUR, gb_hour: c.SPOT_PRICE_GB_HOUR },
     /** Days the bucket keeps work/ and cache/ (its lifecycle rule); named in recovery errors. */
     workRetentionDays: c.WORK_RETENTION_DAYS,
+    /** What keeping a chain's work dir costs, and for how long it is kept (work-dir-model.ts). */
+    storage: { priceGibMonth: c.STORAGE_PRICE_GIB_MONTH, retentionDays: c.WORK_RETENTION_DAYS },
     sweep: {
       /** A submitted or running run untouched this long has its Batch job checked. */
       staleAfterMs: c.STALE_RUN_SECONDS * 1000,

@@ -71,6 +71,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     prices: config.prices,
     signedUrlTtlSeconds: config.signedUrlTtlSeconds,
     workRetentionDays: config.workRetentionDays,
+    storage: config.storage,
     logPollMs: config.logPollMs,
     heartbeatMs: 15_000,
     streams: new StreamSlots(config.streams),

@@ -1,10 +1,14 @@
 import { FirestoreDeliveryLog, FirestorePreferencesStore } from '../adapters/firestore-notifications';
+import { GcsObjectStore } from '../adapters/gcs-object-store';
 import { HttpsWebhookSender } from '../adapters/https-webhook-sender';
 import { SendGridEmailSender } from '../adapters/sendgrid-email-sender';
 import type { Config } from '../config';
 import type { NotifierDeps } from '../core/notifications/notifier';
+import type { RunEventReaction } from '../events/run-status-notifier';
+import { measureWorkDirWhenRunEnds } from '../events/run-work-dir';
 import { jsonLogger, type Logger } from '../logging';
-import { createFirestore, systemClock } from './platform';
+import { createFirestore, createStorage, systemClock } from './platform';
+import { createRunStore } from './runs';
 import { createSecrets } from './secrets';
 
 /** What onRunEvent needs: preferences, the delivery log, the webhook and SendGrid senders. */
@@ -32,4 +36,17 @@ export function createNotifierDeps(
     },
     logger: overrides.logger ?? jsonLogger(),
   };
+}
+
+/** onRunEvent's other reactions: a Nextflow run's end measures its chain's work dir. */
+export function createRunEventReactions(config: Config, logger: Logger): RunEventReaction[] {
+  const db = createFirestore(config);
+  return [
+    measureWorkDirWhenRunEnds({
+      runs: createRunStore(config, db, logger),
+      objects: new GcsObjectStore(createStorage(config), config.runsBucket),
+      clock: systemClock,
+      logger,
+    }),
+  ];
 }

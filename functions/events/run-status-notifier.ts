@@ -17,12 +17,20 @@ export function runEventOf(event: IncomingCloudEvent): RunStatusCloudEvent | nul
   }
 }
 
+/** What else reacts to a run status event beside the notifications (each idempotent per event). */
+export type RunEventReaction = (event: RunStatusCloudEvent) => Promise<void>;
+
 /**
  * onRunEvent (Pub/Sub messagePublished on arc-run-events via Eventarc): notifies the run's
- * owner. A message that is not a run status event is logged and acknowledged; a channel still
- * failing after its retries throws, so that the event is delivered again (notifier.ts).
+ * owner, and runs the other reactions (a Nextflow run's end measures its work dir). A message
+ * that is not a run status event is logged and acknowledged; a channel still failing after its
+ * retries, or a reaction that failed, throws once all have run, so that the event is delivered
+ * again (notifier.ts; each reaction does its work once per event).
  */
-export function createRunEventNotifierHandler(deps: NotifierDeps & { logger: Logger }) {
+export function createRunEventNotifierHandler(
+  deps: NotifierDeps & { logger: Logger },
+  reactions: RunEventReaction[] = [],
+) {
   return async (incoming: IncomingCloudEvent): Promise<void> => {
     const event = runEventOf(incoming);
     if (!event) {
@@ -30,14 +38,19 @@ export function createRunEventNotifierHandler(deps: NotifierDeps & { logger: Log
       return;
     }
     const fields = { event_id: event.id, run_id: event.data.run_id, status: event.data.to };
-    try {
-      const outcomes = await notify(deps, event);
-      if (Object.keys(outcomes).length > 0)
-        deps.logger.log('INFO', 'notification_done', { ...fields, ...outcomes });
-    } catch (error) {
-      if (error instanceof RetryLaterError)
-        deps.logger.log('WARNING', 'notification_retry', { ...fields, channels: error.channels });
-      throw error;
-    }
+    const notifying = (async () => {
+      try {
+        const outcomes = await notify(deps, event);
+        if (Object.keys(outcomes).length > 0)
+          deps.logger.log('INFO', 'notification_done', { ...fields, ...outcomes });
+      } catch (error) {
+        if (error instanceof RetryLaterError)
+          deps.logger.log('WARNING', 'notification_retry', { ...fields, channels: error.channels });
+        throw error;
+      }
+    })();
+    const results = await Promise.allSettled([notifying, ...reactions.map((react) => react(event))]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   };
 }

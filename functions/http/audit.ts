@@ -7,6 +7,7 @@ export type AuditEvent =
   | 'run_cancelled'
   | 'run_recovered'
   | 'run_labels_changed'
+  | 'work_dir_freed'
   | 'preferences_changed'
   | 'run_status_changed'
   | 'access_denied';

@@ -103,6 +103,9 @@ export class CountingObjectStore implements ObjectStore {
   list(prefix: string, limit: number) {
     return this.inner.list(prefix, limit);
   }
+  listPage(prefix: string, pageToken: string | null, pageSize: number) {
+    return this.inner.listPage(prefix, pageToken, pageSize);
+  }
   signedUrl(name: string, expires: number, downloadName?: string) {
     return this.inner.signedUrl(name, expires, downloadName);
   }

@@ -228,6 +228,14 @@ export class LocalGcsServer {
 
   // ---- storage -------------------------------------------------------------------------
 
+  /** The live objects under a prefix as this server holds them (name and size), in name order. */
+  objectsUnder(bucket: string, prefix: string): { name: string; size: number }[] {
+    return [...(this.buckets.get(bucket)?.values() ?? [])]
+      .filter((object) => object.name.startsWith(prefix))
+      .map((object) => ({ name: object.name, size: Number(object.size) }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
   private async loadIndex(): Promise<void> {
     for (const entry of await readdir(this.options.dataDir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;

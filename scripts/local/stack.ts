@@ -29,7 +29,7 @@ import {
   createSweepDeps,
 } from '../../functions/deps';
 import { createHaystackDeps } from '../../functions/deps/haystack';
-import { createNotifierDeps } from '../../functions/deps/notifications';
+import { createNotifierDeps, createRunEventReactions } from '../../functions/deps/notifications';
 import { createPage } from '../../functions/deps/page';
 import {
   createBatchJobEventHandler,
@@ -422,7 +422,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     const notifierDeps = createNotifierDeps(config, { logger });
     routes.set(
       'onRunEvent',
-      frameworkListener((name) => functions.cloudEvent(name, createRunEventNotifierHandler(notifierDeps))),
+      frameworkListener((name) =>
+        functions.cloudEvent(
+          name,
+          createRunEventNotifierHandler(notifierDeps, createRunEventReactions(config, logger)),
+        ),
+      ),
     );
     // Eventarc's twin for the run status topic: a subscription in the emulator, each message
     // pushed to onRunEvent and acknowledged once it took it (redelivered otherwise).

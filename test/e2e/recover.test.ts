@@ -573,3 +573,59 @@ describe('labels and notifications in the page', () => {
     expect(errors).toEqual([]);
   }, 60_000);
 });
+
+describe('what keeping a work dir costs, in the page', () => {
+  it('shows the chain’s work dir on the run page and in Storage (1400 and 420 px), and frees it from the page', async () => {
+    const { page, errors } = alice;
+    // The out-of-memory run is never recovered here: its chain is its own.
+    await page.goto(`/#/runs/${oomRunId}`);
+    const panel = page.getByTestId('work-dir');
+    await panel.waitFor({ timeout: 60_000 });
+    await expect
+      .poll(() => page.getByTestId('work-dir-summary').innerText(), { timeout: 20_000 })
+      .toMatch(
+        / in \d+ objects, (\$\d+\.\d\d|< \$0\.01) a month to keep; can be resumed in full until \d{4}-\d\d-\d\d\.$/,
+      );
+    expect(await page.getByTestId('work-dir-cost').innerText()).toContain(
+      'per GiB-month (Cloud Storage Standard',
+    );
+    expect(await page.getByTestId('work-dir-until').innerText()).toMatch(
+      /^in full until .+; all of it is deleted by .+/,
+    );
+    await screenshot(page, 'detail-work-dir');
+
+    await page.goto('/#/storage');
+    const row = page.locator(`[data-testid="work-dirs"] tr[data-root="${oomRunId}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('storage-total').innerText()).toMatch(/a month to keep\./);
+    await screenshot(page, 'storage');
+
+    const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
+    try {
+      await narrow.page.goto('/#/storage');
+      await narrow.page.locator(`tr[data-root="${oomRunId}"]`).waitFor({ timeout: 20_000 });
+      expect(await sidewaysScroll(narrow.page), 'the Storage page').toBe(0);
+      await narrow.page.goto(`/#/runs/${oomRunId}`);
+      await narrow.page.getByTestId('work-dir-summary').waitFor({ timeout: 20_000 });
+      expect(await sidewaysScroll(narrow.page), 'the run page with its work dir').toBe(0);
+      await screenshot(narrow.page, 'narrow-detail-work-dir');
+      expect(narrow.errors).toEqual([]);
+    } finally {
+      await narrow.context.close();
+    }
+
+    // Freed from the run page, after a dialog that says -resume is lost and results are kept.
+    await page.goto(`/#/runs/${oomRunId}`);
+    await page.getByRole('button', { name: 'Free the work dir now' }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.innerText()).toContain(
+      'No run of this chain can be recovered with -resume afterwards',
+    );
+    await dialog.getByRole('button', { name: 'Free the work dir' }).click();
+    await expect
+      .poll(() => page.getByTestId('work-dir-summary').innerText(), { timeout: 30_000 })
+      .toBe('Freed by alice@example.com: nothing is left to resume from.');
+    expect(stack.gcs.objectsUnder(stack.config.runsBucket, `work/${oomRunId}/`)).toEqual([]);
+    expect(errors).toEqual([]);
+  }, 120_000);
+});

@@ -13,6 +13,7 @@ import { buildCli } from '../../scripts/build';
 import { waitForValue } from '../../scripts/lib/net';
 import { createDemoFastqs } from '../../scripts/local/warehouse';
 import { asUser, request } from '../helpers/api-server';
+import { runCommand } from '../helpers/commands';
 import { tempDir } from '../helpers/env';
 import { samplesheet } from '../helpers/samplesheets';
 import { startTestStack, type TestStack } from '../helpers/stack';
@@ -48,22 +49,6 @@ function arc(args: string[], onStderr?: (text: string, child: ReturnType<typeof 
   return runArc([process.execPath, '--import', 'tsx', 'cli/main.ts'], args, onStderr);
 }
 
-/** A command's exit status and output, without blocking this process (the stack runs in it). */
-function runCommand(command: string, args: string[], cwd: string) {
-  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (status) => resolve({ status, stdout, stderr })),
-  );
-}
-
 /** Runs an arc (`command`: how to start it) against the test stack. */
 function runArc(
   command: string[],
@@ -71,22 +56,10 @@ function runArc(
   onStderr?: (text: string, child: ReturnType<typeof spawn>) => void,
   cwd?: string,
 ) {
-  const child = spawn(command[0]!, [...command.slice(1), '--url', stack.url, '--user', USER, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd,
+  return runCommand(command[0]!, [...command.slice(1), '--url', stack.url, '--user', USER, ...args], {
+    ...(cwd ? { cwd } : {}),
+    ...(onStderr ? { onStderr } : {}),
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    onStderr?.(stderr, child);
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, stdout, stderr })),
-  );
 }
 
 const launch = (params: string, sheet = 'sheet.csv') => [
@@ -294,8 +267,10 @@ describe('arc', () => {
   it('installs from npm pack into a prefix as a person would; that arc, outside the checkout, launches a run and waits', async () => {
     const built = await buildCli(await mkdtemp(join(process.cwd(), '.build', 'cli-pack-')));
     // npm runs beside the test, not blocking it: the stack under test lives in this process.
-    const pack = await runCommand('npm', ['pack', '--pack-destination', dir.path, '--silent'], built.dir);
-    expect(pack.status, pack.stderr).toBe(0);
+    const pack = await runCommand('npm', ['pack', '--pack-destination', dir.path, '--silent'], {
+      cwd: built.dir,
+    });
+    expect(pack.code, pack.stderr).toBe(0);
     const tarball = join(dir.path, pack.stdout.trim().split('\n').at(-1)!);
     expect(tarball).toMatch(new RegExp(`arc-reactor-cli-${VERSION.replaceAll('.', '\\.')}\\.tgz$`));
     const prefix = join(dir.path, 'prefix');
@@ -303,12 +278,12 @@ describe('arc', () => {
     const install = await runCommand(
       'npm',
       ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball],
-      outside,
+      { cwd: outside },
     );
-    expect(install.status, install.stderr).toBe(0);
+    expect(install.code, install.stderr).toBe(0);
     await rm(built.dir, { recursive: true, force: true });
     const installed = join(prefix, 'bin', 'arc');
-    const version = await runCommand(installed, ['--version'], outside);
+    const version = await runCommand(installed, ['--version'], { cwd: outside });
     expect(version.stdout).toBe(`arc ${VERSION}\n`);
     const result = await runArc(
       [installed],

@@ -16,6 +16,7 @@ const HaystackRunPage = lazy(
   'the cell prompting run',
 );
 const ComparePage = lazy(() => import('./pages/compare').then((m) => m.ComparePage), 'the comparison');
+const StoragePage = lazy(() => import('./pages/storage').then((m) => m.StoragePage), 'the work directories');
 const SettingsPage = lazy(() => import('./pages/settings').then((m) => m.SettingsPage), 'notifications');
 
 function App() {
@@ -56,6 +57,9 @@ function App() {
           >
             Cell prompting
           </a>
+          <a href="#/storage" aria-current={route.name === 'storage' ? 'page' : undefined}>
+            Storage
+          </a>
           <a href="#/settings" aria-current={route.name === 'settings' ? 'page' : undefined}>
             Notifications
           </a>
@@ -75,6 +79,7 @@ function App() {
         {session && route.name === 'new' && <NewRun session={session} />}
         {session && route.name === 'haystack' && <HaystackPage session={session} />}
         {session && route.name === 'settings' && <SettingsPage />}
+        {session && route.name === 'storage' && <StoragePage />}
         {session && route.name === 'compare' && <ComparePage a={route.a} b={route.b} />}
         {session && route.name === 'haystack-run' && <HaystackRunPage session={session} runId={route.id} />}
         {session && route.name === 'missing' && (

@@ -8,6 +8,7 @@ export type Route =
   | { name: 'new' }
   | { name: 'haystack' }
   | { name: 'settings' }
+  | { name: 'storage' }
   | { name: 'haystack-run'; id: string }
   | { name: 'compare'; a: string | null; b: string | null }
   | { name: 'missing'; path: string };
@@ -19,6 +20,7 @@ export function parseRoute(hash: string): Route {
   if (path === '/new') return { name: 'new' };
   if (path === '/haystack') return { name: 'haystack' };
   if (path === '/settings') return { name: 'settings' };
+  if (path === '/storage') return { name: 'storage' };
   if (path === '/compare') {
     const query = new URLSearchParams(search);
     const id = (name: string) => {

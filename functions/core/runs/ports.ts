@@ -63,6 +63,7 @@ export type RunFields = Partial<
     | 'name'
     | 'description'
     | 'budget_warned_at'
+    | 'work_dir'
   >
 >;
 
@@ -75,6 +76,22 @@ export interface RunStore {
    * another run joined the chain meanwhile, the guard runs again.
    */
   createInChain(run: Run, chainRoot: string, detail: string, guard: () => Promise<void>): Promise<void>;
+  /**
+   * Sets `fields` on a chain's root run, with `entry` in its history, atomically with a claim of
+   * the chain (as createInChain claims it): a run created in the chain meanwhile makes `guard`
+   * run again, and a run created after it sees the fields. False when the root does not exist.
+   */
+  claimChain(
+    chainRoot: string,
+    fields: RunFields,
+    entry: Pick<RunHistoryEntry, 'source' | 'at' | 'detail'>,
+    guard: () => Promise<void>,
+  ): Promise<boolean>;
+  /**
+   * Root runs with a measured, non-empty work dir, the largest first (`user_email`: only that
+   * person's); at most `limit`.
+   */
+  listWorkDirs(filter: { user_email?: string }, limit: number): Promise<Run[]>;
   /** Runs of `field` = `value` whose status is pending, submitted or running. */
   findActive(field: 'root_run_id' | 'parent_run_id', value: string): Promise<Run[]>;
   /** Ids of the runs that recover `runId` (its children), oldest first. */

@@ -63,7 +63,23 @@ function checkRecoverable(parent: Run): void {
   );
 }
 
+/**
+ * Refuses to resume in a work dir someone freed, or is freeing: checked again when the chain is
+ * claimed, so a free that started meanwhile is seen.
+ */
+async function refuseFreedWorkDir(deps: Pick<RecoveryDeps, 'runs'>, parent: Run): Promise<void> {
+  // Read now, not from `parent`: the guard runs again after a claim, and must see a free begun since.
+  const state = (await deps.runs.get(parent.root_run_id))?.work_dir;
+  if (!state?.freeing_since && !state?.freed_at) return;
+  throw new ConflictError(
+    `The work directory of run ${parent.root_run_id} was ${state.freed_at ? 'freed' : 'being freed'} at ${state.freed_at ?? state.freeing_since}${state.freed_by ? ` by ${state.freed_by}` : ''}, so there is nothing to resume. ` +
+      `Send "reuse_work_dir": false to run the pipeline again from the start, as a fresh run linked to ${parent.run_id}.`,
+    { freed_at: state.freed_at, freeing_since: state.freeing_since },
+  );
+}
+
 async function checkWorkDir(deps: RecoveryDeps, parent: Run): Promise<void> {
+  await refuseFreedWorkDir(deps, parent);
   const workDir = runPaths(deps.objects.bucket, parent.root_run_id, parent.root_run_id).workDir;
   const { objects } = await deps.objects.list(workDir, 1);
   if (objects.length > 0) return;
@@ -244,6 +260,7 @@ export async function refuseWhileChainActive(
     ...(await deps.runs.findActive('parent_run_id', parent.run_id)),
     ...(reuse ? await deps.runs.findActive('root_run_id', parent.root_run_id) : []),
   ];
+  if (reuse) await refuseFreedWorkDir(deps, parent);
   if (active.length === 0) return;
   const other = active[0]!;
   throw new ConflictError(

@@ -110,6 +110,7 @@ export function runDefaults() {
     accrued_usd: 0,
     budget_warned_at: null as string | null,
     cost_estimate: null,
+    work_dir: null,
     labels: {} as Record<string, string>,
     name: null as string | null,
     description: null as string | null,

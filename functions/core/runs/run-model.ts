@@ -5,6 +5,7 @@ export { Executor };
 
 import { RunMetrics } from '../nextflow/metrics';
 import { CostEstimate } from './cost-estimate';
+import { WorkDirState } from './work-dir-model';
 
 export { isTerminal, RunStatus, TerminalStatus } from '../shared/run-status';
 
@@ -191,6 +192,11 @@ export const Run = z.object({
   cost_estimate: CostEstimate.nullable()
     .default(runDefaults().cost_estimate)
     .describe('what the run was estimated to cost before it was launched, and from what'),
+  work_dir: WorkDirState.nullable()
+    .default(runDefaults().work_dir)
+    .describe(
+      "on a chain's root run: its work dir as measured when a run of the chain last ended, or freed; null before",
+    ),
   progress: StoredProgress,
   executor: z.enum(Executor).nullable(),
   session_id: z.uuid(),

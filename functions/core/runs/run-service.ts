@@ -355,6 +355,7 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
     metrics: null,
     input_bytes: fields.input_bytes ?? null,
     cost_estimate: fields.cost_estimate ?? null,
+    work_dir: null,
     budget_usd: fields.budget_usd ?? null,
     accrued_usd: 0,
     budget_warned_at: null,

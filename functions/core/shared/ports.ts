@@ -79,6 +79,15 @@ export interface ObjectStore {
   /** Objects under a prefix, in name order; at most `limit` (then `truncated`). */
   list(prefix: string, limit: number): Promise<{ objects: ObjectInfo[]; truncated: boolean }>;
   /**
+   * One page of the objects under a prefix, in name order (at most `pageSize`, ≤ 1000), and the
+   * token of the next page (null on the last): for walking prefixes of any size.
+   */
+  listPage(
+    prefix: string,
+    pageToken: string | null,
+    pageSize: number,
+  ): Promise<{ objects: ObjectInfo[]; nextPageToken: string | null }>;
+  /**
    * A V4 signed URL that lets anyone holding it read the object until it expires: a download
    * named `downloadName`, or with `inlineType` shown by the browser as that type (an HTML report).
    */

@@ -24,6 +24,17 @@ import {
   updateRun,
 } from '../../core/runs/run-service';
 import { runView } from '../../core/runs/views';
+import {
+  FreeWorkDirRequest,
+  FreeWorkDirResult,
+  freeWorkDir,
+  getWorkDir,
+  ListWorkDirsQuery,
+  listWorkDirs,
+  WorkDirList,
+  WorkDirView,
+} from '../../core/runs/work-dir';
+import type { StorageSettings } from '../../core/runs/work-dir-model';
 import type { JobRunner } from '../../core/shared/batch';
 import type { Logger } from '../../logging';
 import { audit } from '../audit';
@@ -42,6 +53,10 @@ export interface RunRouteDeps extends ResumePreviewDeps {
   logger: Logger;
   /** What the rendered nextflow.config of a preview is made with (the run id aside). */
   nextflowSettings: RunPreviewDeps['nextflowSettings'];
+  /** What a work dir costs to keep, and for how long the bucket keeps it. */
+  storage: StorageSettings;
+  /** Objects one call of the work dir's free deletes (tests make it small). */
+  freeBatchObjects?: number;
 }
 
 /** A run id in the path; anything else is a run that does not exist (404, as for someone else's). */
@@ -228,6 +243,63 @@ export function runRoutes(deps: RunRouteDeps): Route[] {
           ),
         };
       },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/runs/{id}/work-dir',
+      summary:
+        "The work dir of the run's recovery chain: its bytes when a run of the chain last ended, what keeping it costs a month, until when -resume can use it",
+      tags: ['runs'],
+      auth: true,
+      params: RunParams,
+      missing: runMissing,
+      query: NoQuery,
+      responses: [{ status: 200, description: 'the work dir', schema: WorkDirView }],
+      handler: async (ctx) => ({ body: await getWorkDir(deps, requireCaller(ctx), ctx.params.id) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/runs/{id}/work-dir/free',
+      summary:
+        "Free the work dir of the run's chain now (owner or administrator): deletes work/{root}/ and cache/{root}/ in batches; call again until done. No run of the chain can be recovered with -resume afterwards; inputs, logs and results are kept",
+      tags: ['runs'],
+      auth: true,
+      params: RunParams,
+      missing: runMissing,
+      query: NoQuery,
+      body: FreeWorkDirRequest,
+      responses: [
+        {
+          status: 200,
+          description: 'what this call deleted; done: false means call again',
+          schema: FreeWorkDirResult,
+        },
+        { status: 400, description: 'confirm is not true' },
+        { status: 409, description: 'a run of the chain is active' },
+      ],
+      handler: async (ctx) => {
+        const result = await freeWorkDir(deps, requireCaller(ctx), ctx.params.id, ctx.body);
+        audit(deps.logger, 'work_dir_freed', {
+          user: ctx.caller?.email ?? null,
+          run_id: result.work_dir.root_run_id,
+          request_id: ctx.requestId,
+          owner: result.work_dir.owner,
+          deleted_objects: result.deleted_objects,
+          done: result.done,
+        });
+        return { body: result };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/work-dirs',
+      summary:
+        "The caller's recovery chains' work dirs, the largest first, with what each costs a month to keep (scope=all: everyone's, administrators only)",
+      tags: ['runs'],
+      auth: true,
+      query: ListWorkDirsQuery,
+      responses: [{ status: 200, description: 'the work dirs', schema: WorkDirList }],
+      handler: async (ctx) => ({ body: await listWorkDirs(deps, requireCaller(ctx), ctx.query) }),
     }),
     defineRoute({
       method: 'get',

@@ -12,6 +12,7 @@ import { type RecoveryPrefill, RunActions } from '../detail/actions';
 import { FilesPanel } from '../detail/files';
 import { LabelsEditor } from '../detail/labels';
 import { LogTail } from '../detail/log-tail';
+import { WorkDirPanel } from '../detail/work-dir';
 import { lazy } from '../lazy';
 
 const AssistantDrawer = lazy(
@@ -358,6 +359,7 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
       <LogTail run={run} />
       <BudgetNote run={run} />
       <MetricsPanel metrics={run.metrics} estimate={run.cost_estimate} />
+      <WorkDirPanel run={run} root={chain.find((r) => r.run_id === run.root_run_id) ?? run} />
       <FilesPanel run={run} />
       <section class="card" aria-labelledby="params-heading">
         <h2 id="params-heading">Parameters</h2>
