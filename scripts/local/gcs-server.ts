@@ -190,6 +190,11 @@ export class LocalGcsServer {
     const server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => this.sendError(res, error));
     });
+    // Google's front ends keep an idle connection for minutes (610 s behind a load balancer);
+    // Node's default of 5 s closes pooled sockets under the client, which then resets requests it
+    // sent on them as they closed — 'read ECONNRESET' on every retry when a burst of parallel
+    // requests left many sockets idle at the same instant (CI saw input checks fail so).
+    server.keepAliveTimeout = 610_000;
     this.server = server;
     const host = this.options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {

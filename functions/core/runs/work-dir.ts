@@ -268,8 +268,9 @@ export async function freeWorkDir(
   runId: string,
   body: unknown,
 ): Promise<FreeWorkDirResult> {
-  parseOrThrow(FreeWorkDirRequest, body ?? {}, 'request to free a work dir');
+  // Someone else's run is missing (404) before anything about the request is said.
   let root = await chainRoot(deps, caller, runId);
+  parseOrThrow(FreeWorkDirRequest, body ?? {}, 'request to free a work dir');
   const now = () => deps.clock.now().toISOString();
   if (root.work_dir?.freed_at) {
     return { done: true, deleted_objects: 0, deleted_bytes: 0, work_dir: viewOf(root, deps, null) };
