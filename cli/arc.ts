@@ -26,6 +26,7 @@ import type { PipelineDetail, PipelineSummary } from '../functions/core/nextflow
 import { shortProcessName } from '../functions/core/nextflow/process-names';
 import { describeEstimate } from '../functions/core/runs/estimate-words';
 import type { ResumePreview } from '../functions/core/runs/resume-preview';
+import type { Recommendations } from '../functions/core/runs/right-sizing';
 import type { RunComparison } from '../functions/core/runs/run-compare';
 import type { RunView } from '../functions/core/runs/run-model';
 import type { RunPreview } from '../functions/core/runs/run-preview';
@@ -523,6 +524,33 @@ export function program(): Command {
     const pipeline = await client().request<PipelineDetail>('GET', `/api/pipelines/${name}`);
     print(globals(), pipeline, () => describePipeline(pipeline));
   });
+  pipelines
+    .command('recommend <name>')
+    .description(
+      'right-sizing from past runs: per process, memory and cpus where the request is far above use or tasks were killed for memory, with the evidence and a nextflow.config snippet',
+    )
+    .option('--version <version>', 'the pipeline version (default: its default version)')
+    .option('-o, --output <file>', 'also write the snippet to this file, for --config')
+    .action(async (name: string, opts: { version?: string; output?: string }) => {
+      const query = opts.version ? `?version=${encodeURIComponent(opts.version)}` : '';
+      const advice = await client().request<Recommendations>(
+        'GET',
+        `/api/pipelines/${encodeURIComponent(name)}/recommendations${query}`,
+      );
+      if (opts.output && advice.config) await writeFile(opts.output, advice.config);
+      print(globals(), advice, () =>
+        [
+          ...advice.recommendations.map(
+            (r) =>
+              `${r.selector}\t${r.kind === 'cpus' ? 'cpus' : 'memory'} ${r.current} -> ${r.recommended}\t${r.saving_usd_per_run >= 0 ? `saves ${formatUsd(r.saving_usd_per_run)}` : `costs ${formatUsd(-r.saving_usd_per_run)} more`} a run\t${r.evidence}`,
+          ),
+          advice.recommendations.length === 0
+            ? `No recommendation from ${plural(advice.runs_read, 'finished run')}.`
+            : `\n${advice.config}${opts.output ? `(written to ${opts.output}: launch with --config ${opts.output})` : ''}`,
+          advice.basis,
+        ].join('\n'),
+      );
+    });
 
   arc
     .command('work-dirs')

@@ -34,7 +34,7 @@ export function createApiHandler(deps: ApiDeps): (req: Request, res: Response) =
     deps,
     [
       healthRoutes(deps),
-      pipelineRoutes(),
+      pipelineRoutes(deps),
       runRoutes(deps),
       sessionRoutes(deps),
       monitoringRoutes(deps),

@@ -629,3 +629,48 @@ describe('what keeping a work dir costs, in the page', () => {
     expect(errors).toEqual([]);
   }, 120_000);
 });
+
+describe('right-sizing in the page', () => {
+  it('shows what past runs used on a finished run and adds the snippet to a relaunch’s config (1400 and 420 px)', async () => {
+    const { page, errors } = alice;
+    // Both failed runs ran FASTQC, given 36 GB and using under 1 GB.
+    await page.goto(`/#/runs/${failedRunId}`);
+    const panel = page.getByTestId('recommendations');
+    await panel.waitFor({ timeout: 30_000 });
+    expect(await panel.locator('li[data-process="FASTQC"]').first().innerText()).toMatch(
+      /^FASTQC: memory 36 GB → 1\.GB \((saves|costs) .+\)\. its tasks were given 36 GB and used at most/,
+    );
+
+    await page.getByRole('button', { name: 'Relaunch with changes' }).click();
+    await page.getByRole('heading', { name: /Step 4 of 5: Parameters/ }).waitFor({ timeout: 20_000 });
+    const wizardPanel = page.getByTestId('recommendations');
+    await wizardPanel.waitFor({ timeout: 20_000 });
+    const snippet = await wizardPanel.getByTestId('recommended-config').innerText();
+    expect(snippet).toContain("withName: 'FASTQC' {");
+    await wizardPanel.getByRole('button', { name: 'Add to this run’s config' }).click();
+    const config = page.locator('textarea.mono').last();
+    await expect.poll(() => config.inputValue()).toContain("withName: 'FASTQC' {\n    memory = 1.GB");
+    expect(await wizardPanel.getByRole('button', { name: 'Added to the config' }).isDisabled()).toBe(true);
+    // The preview checks the config as a launch would: no problem with it.
+    await expect.poll(() => page.getByTestId('config-problem').count(), { timeout: 20_000 }).toBe(0);
+    await screenshot(page, 'wizard-4-right-sizing');
+
+    const narrow = await openAs(browser, stack.url, ALICE, { width: 420, height: 860 });
+    try {
+      await narrow.page.goto(`/#/runs/${failedRunId}`);
+      await narrow.page.getByTestId('recommendations').waitFor({ timeout: 30_000 });
+      expect(await sidewaysScroll(narrow.page), 'a finished run with right-sizing').toBe(0);
+      await narrow.page.getByRole('button', { name: 'Relaunch with changes' }).click();
+      await narrow.page
+        .getByRole('heading', { name: /Step 4 of 5: Parameters/ })
+        .waitFor({ timeout: 20_000 });
+      await narrow.page.getByTestId('recommendations').waitFor({ timeout: 20_000 });
+      expect(await sidewaysScroll(narrow.page), 'the Parameters step with right-sizing').toBe(0);
+      expect(narrow.errors).toEqual([]);
+    } finally {
+      await narrow.context.close();
+    }
+    await page.evaluate((k) => localStorage.removeItem(k), `arc:new-run-draft:v1:${ALICE}`);
+    expect(errors).toEqual([]);
+  }, 90_000);
+});

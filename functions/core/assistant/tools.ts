@@ -15,6 +15,7 @@ import type { TraceTask } from '../nextflow/trace';
 import { estimateLaunch } from '../runs/cost-estimate';
 import type { RunStore } from '../runs/ports';
 import { mergeParams, RECOVERABLE, recoveryInputs } from '../runs/recovery';
+import { pipelineRecommendations } from '../runs/right-sizing';
 import { RunId } from '../runs/run-model';
 import { getAccessibleRun, getRunWithHistory, listRuns } from '../runs/run-service';
 import type { TaskSet } from '../runs/run-tasks';
@@ -396,6 +397,26 @@ export const TOOLS = [
           ? `estimated $${cost.low.toFixed(2)}–$${cost.high.toFixed(2)} for ${input.samples} sample(s)`
           : 'no cost estimate: too little history',
         result: estimate,
+      };
+    },
+  }),
+  define({
+    name: 'recommend_resources',
+    description:
+      "Right-sizing from this lab's finished runs of a pipeline: per process, memory or cpus where tasks were given far more than they used, or more memory where tasks were killed for memory (exit 137/140), each with its evidence and saving per run, and a nextflow.config snippet. Quote the evidence; to apply it to a failed run, propose_recovery with the snippet in config_content.",
+    input: z.object({
+      pipeline: z.string().max(200).optional(),
+      pipeline_version: z.string().max(100).optional(),
+    }),
+    async run(deps, call, input) {
+      const { pipeline, release } = pipelineOf(call, input);
+      const advice = await pipelineRecommendations(deps, pipeline.name, release.version);
+      return {
+        summary:
+          advice.recommendations.length > 0
+            ? `${advice.recommendations.length} right-sizing recommendation(s) from ${advice.runs_read} run(s)`
+            : `no right-sizing recommendation from ${advice.runs_read} run(s)`,
+        result: advice,
       };
     },
   }),

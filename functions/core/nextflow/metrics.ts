@@ -20,6 +20,28 @@ export const ProcessMetrics = z.object({
   max_realtime_ms: z.number().nullable(),
   max_peak_rss_bytes: z.number().nullable(),
   cpu_hours: z.number(),
+  // What right-sizing reads (core/runs/right-sizing.ts); absent on metrics computed before it.
+  requested_memory_bytes: z
+    .number()
+    .nullable()
+    .optional()
+    .describe('the most memory a task of the process that ran was given (the trace’s memory)'),
+  requested_cpus: z
+    .number()
+    .nullable()
+    .optional()
+    .describe('the most cpus a task of the process that ran was given'),
+  max_cpu_percent: z
+    .number()
+    .nullable()
+    .optional()
+    .describe('the highest %cpu of a task of the process (100 = one core busy throughout)'),
+  memory_kills: z
+    .number()
+    .int()
+    .optional()
+    .describe('tasks that failed with exit 137 or 140: killed for using more memory than they were given'),
+  realtime_hours: z.number().optional().describe('Σ run time of the tasks that ran, hours'),
 });
 
 export const RunMetrics = z.object({
@@ -66,6 +88,8 @@ export const RunMetrics = z.object({
 export type RunMetrics = z.infer<typeof RunMetrics>;
 
 const HOUR_MS = 3_600_000;
+/** Exit codes of a task killed for memory: 137 (SIGKILL, the OOM killer), 140 (SIGUSR2 on some schedulers). */
+export const MEMORY_KILL_EXIT_CODES: readonly number[] = [137, 140];
 const GIB = 1024 ** 3;
 
 function round(value: number, digits: number): number {
@@ -138,6 +162,10 @@ export function computeMetrics(
     realtimes: number[];
     maxRss: number | null;
     cpuHours: number;
+    requestedMemory: number | null;
+    requestedCpus: number | null;
+    maxCpuPercent: number | null;
+    memoryKills: number;
   };
   const perProcess = new Map<string, Entry>();
 
@@ -180,6 +208,10 @@ export function computeMetrics(
       realtimes: [],
       maxRss: null,
       cpuHours: 0,
+      requestedMemory: null,
+      requestedCpus: null,
+      maxCpuPercent: null,
+      memoryKills: 0,
     };
     if (!earlierAttempt) {
       entry.count++;
@@ -187,6 +219,8 @@ export function computeMetrics(
       else if (task.status === 'CACHED') entry.cached++;
       else if (task.status === 'FAILED') entry.failed++;
       else if (task.status === 'ABORTED') entry.aborted++;
+      if (task.status === 'FAILED' && task.exit !== null && MEMORY_KILL_EXIT_CODES.includes(task.exit))
+        entry.memoryKills++;
     }
     perProcess.set(process, entry);
     if (task.status === 'CACHED' && !unrecorded) continue;
@@ -205,6 +239,9 @@ export function computeMetrics(
       peakRss = Math.max(peakRss ?? 0, task.peak_rss);
       entry.maxRss = Math.max(entry.maxRss ?? 0, task.peak_rss);
     }
+    if (task.memory !== null) entry.requestedMemory = Math.max(entry.requestedMemory ?? 0, task.memory);
+    if (task.cpus !== null) entry.requestedCpus = Math.max(entry.requestedCpus ?? 0, task.cpus);
+    if (task.cpu_percent !== null) entry.maxCpuPercent = Math.max(entry.maxCpuPercent ?? 0, task.cpu_percent);
     readBytes += task.read_bytes ?? task.rchar ?? 0;
     writeBytes += task.write_bytes ?? task.wchar ?? 0;
     const usage = taskUsage(task);
@@ -257,6 +294,11 @@ export function computeMetrics(
         max_realtime_ms: e.realtimes.length ? Math.max(...e.realtimes) : null,
         max_peak_rss_bytes: e.maxRss,
         cpu_hours: round(e.cpuHours, 4),
+        requested_memory_bytes: e.requestedMemory,
+        requested_cpus: e.requestedCpus,
+        max_cpu_percent: e.maxCpuPercent,
+        memory_kills: e.memoryKills,
+        realtime_hours: round(e.realtimes.reduce((a, b) => a + b, 0) / HOUR_MS, 4),
       }))
       .sort((a, b) => b.cpu_hours - a.cpu_hours || a.process.localeCompare(b.process)),
     cost: {

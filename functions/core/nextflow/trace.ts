@@ -214,7 +214,8 @@ function convertKind(kind: Kind, raw: string): string | number | null {
 /** Shared by every row without a warning (most): nothing to allocate. */
 const NO_WARNINGS: readonly string[] = Object.freeze([]);
 
-function emptyTask(): TraceTask {
+/** A task with every field unknown (null): a row fills in what its columns say. */
+export function emptyTask(): TraceTask {
   return {
     task_id: null,
     hash: null,

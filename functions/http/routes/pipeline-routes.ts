@@ -1,5 +1,6 @@
 /** The pipelines that can be launched, their versions, and each version's own schemas. */
 import { z } from 'zod';
+import type { SpotPrices } from '../../core/nextflow/metrics';
 import { PipelineDetail, PipelineSchemaResponse, PipelineSummary } from '../../core/nextflow/pipeline-views';
 import {
   getPipeline,
@@ -7,6 +8,8 @@ import {
   listPipelines,
   type Pipeline,
 } from '../../core/nextflow/pipelines/registry';
+import type { RunStore } from '../../core/runs/ports';
+import { pipelineRecommendations, Recommendations } from '../../core/runs/right-sizing';
 import { defineRoute, NoQuery, type Route } from '../router';
 
 /** `{name+}`: a pipeline name such as nf-core/scrnaseq (URL-encoded or not). */
@@ -51,7 +54,7 @@ function detail(pipeline: Pipeline): z.infer<typeof PipelineDetail> {
   };
 }
 
-export function pipelineRoutes(): Route[] {
+export function pipelineRoutes(deps: { runs: Pick<RunStore, 'list'>; prices: SpotPrices }): Route[] {
   return [
     defineRoute({
       method: 'get',
@@ -88,6 +91,26 @@ export function pipelineRoutes(): Route[] {
           },
         };
       },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/pipelines/{name+}/recommendations',
+      summary:
+        "Right-sizing from past runs: per process, what its tasks were given against what they used over the deployment's finished runs, and a nextflow.config snippet where the request is far above use or tasks were killed for memory",
+      tags: ['pipelines'],
+      auth: true,
+      params: NameParams,
+      query: SchemaQuery,
+      responses: [
+        {
+          status: 200,
+          description: 'the recommendations, their evidence and the snippet',
+          schema: Recommendations,
+        },
+      ],
+      handler: async (ctx) => ({
+        body: await pipelineRecommendations(deps, ctx.params.name, ctx.query.version),
+      }),
     }),
     defineRoute({
       method: 'get',

@@ -12,6 +12,7 @@ import { type RecoveryPrefill, RunActions } from '../detail/actions';
 import { FilesPanel } from '../detail/files';
 import { LabelsEditor } from '../detail/labels';
 import { LogTail } from '../detail/log-tail';
+import { RecommendationsPanel } from '../detail/recommendations';
 import { WorkDirPanel } from '../detail/work-dir';
 import { lazy } from '../lazy';
 
@@ -359,6 +360,9 @@ export function RunDetail({ session, runId }: { session: Session; runId: string 
       <LogTail run={run} />
       <BudgetNote run={run} />
       <MetricsPanel metrics={run.metrics} estimate={run.cost_estimate} />
+      {isTerminal(run.status) && run.metrics && (
+        <RecommendationsPanel pipeline={run.pipeline} version={run.pipeline_version} quiet />
+      )}
       <WorkDirPanel run={run} root={chain.find((r) => r.run_id === run.root_run_id) ?? run} />
       <FilesPanel run={run} />
       <section class="card" aria-labelledby="params-heading">

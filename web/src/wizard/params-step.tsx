@@ -8,6 +8,7 @@ import type {
 } from '../../../functions/core/nextflow/pipeline-views';
 import { enc, useApi } from '../api';
 import { ErrorNote, Loading } from '../components/ui';
+import { RecommendationsPanel } from '../detail/recommendations';
 import { renderMarkdown } from '../markdown';
 import { browserPattern } from './patterns';
 import { problemsOf, type StepProps } from './preview';
@@ -533,6 +534,17 @@ export function ParamsStep({ draft, update, preview }: StepProps) {
           </p>
         ))}
       </fieldset>
+      {draft.pipeline && (
+        <RecommendationsPanel
+          pipeline={draft.pipeline}
+          version={draft.version || null}
+          quiet
+          currentConfig={draft.config}
+          onApply={(snippet) =>
+            update({ config: `${draft.config.trimEnd()}${draft.config.trim() ? '\n' : ''}${snippet}` })
+          }
+        />
+      )}
     </div>
   );
 }
