@@ -181,7 +181,7 @@ export function describeRun(run: RunView, now: number): string {
   if (run.error_message) lines.push(printable(run.error_message));
   if (run.budget_usd !== null)
     lines.push(
-      `budget: $${run.accrued_usd.toFixed(2)} of $${run.budget_usd.toFixed(2)} so far (Spot CPU and memory of finished tasks)`,
+      `budget: $${run.accrued_usd.toFixed(2)} of $${run.budget_usd.toFixed(2)} so far (Spot CPU and memory of finished tasks)${run.budget_from ? `; ${printable(run.budget_from)}` : ''}`,
     );
   if (run.cost_estimate) lines.push(describeEstimate(run.cost_estimate));
   for (const line of [earlierAttemptsSummary(run.metrics), preemptionSummary(run.metrics)])

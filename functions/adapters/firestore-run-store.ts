@@ -311,6 +311,15 @@ export class FirestoreRunStore implements RunStore {
     }
   }
 
+  async spentSince(email: string, since: string): Promise<number> {
+    const snapshot = await this.runs()
+      .where('user_email', '==', email)
+      .where('created_at', '>=', since)
+      .aggregate({ spent: firestoreSdk().AggregateField.sum('accrued_usd') })
+      .get();
+    return Number(snapshot.data().spent ?? 0);
+  }
+
   async listWorkDirs(filter: { user_email?: string }, limit: number): Promise<Run[]> {
     let query: Query = this.runs().where('work_dir.bytes', '>', 0);
     if (filter.user_email !== undefined) query = query.where('user_email', '==', filter.user_email);

@@ -1,6 +1,7 @@
 /** How runs execute: the orchestrator job, the workflow, capacity, costs, monitoring and the sweeper. */
 import { z } from 'zod';
 import { Executor } from '../core/nextflow/executors';
+import { BudgetPolicy } from '../core/runs/budget-policy';
 import type { PlatformConfig } from './platform';
 import { fix } from './schema';
 
@@ -39,6 +40,25 @@ export const runsEnv = z.object({
   SPOT_PRICE_VCPU_HOUR: z.coerce.number().nonnegative().default(0.00698),
   SPOT_PRICE_GB_HOUR: z.coerce.number().nonnegative().default(0.00094),
   /** Cloud Storage Standard, regional (us-central1): $0.000027397 per GiB-hour × 730 hours. */
+  /** Budgets an administrator sets: JSON, core/runs/budget-policy.ts (README: A budget that stops a run). */
+  BUDGET_POLICY: z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      try {
+        return BudgetPolicy.parse(JSON.parse(text));
+      } catch (error) {
+        const detail =
+          error instanceof z.ZodError
+            ? error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
+            : 'not JSON';
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be JSON {default_run_usd?, default_monthly_usd?, users?: {email: {run_usd?, monthly_usd?}}, labels?: {"key=value": {run_usd}}} (${detail})`,
+        });
+        return z.NEVER;
+      }
+    }),
   STORAGE_PRICE_GIB_MONTH: z.coerce.number().nonnegative().default(0.02),
   LOG_POLL_SECONDS: z.coerce.number().min(0.1).max(60).default(2),
   /** A live view (SSE) ends itself after this and the browser reconnects: inside the 120 s request timeout. */
@@ -97,6 +117,8 @@ export function runsConfig(c: z.output<typeof runsEnv>, platform: PlatformConfig
       maxSeconds: c.SSE_MAX_SECONDS,
     },
     prices: { vcpu_hour: c.SPOT_PRICE_VCPU_HOUR, gb_hour: c.SPOT_PRICE_GB_HOUR },
+    /** Default budgets and monthly caps (BUDGET_POLICY). */
+    budgetPolicy: c.BUDGET_POLICY,
     /** Days the bucket keeps work/ and cache/ (its lifecycle rule); named in recovery errors. */
     workRetentionDays: c.WORK_RETENTION_DAYS,
     /** What keeping a chain's work dir costs, and for how long it is kept (work-dir-model.ts). */

@@ -72,6 +72,7 @@ export function createApiDeps(config: Config, overrides: Partial<ApiDeps> = {}):
     signedUrlTtlSeconds: config.signedUrlTtlSeconds,
     workRetentionDays: config.workRetentionDays,
     storage: config.storage,
+    budgetPolicy: config.budgetPolicy,
     logPollMs: config.logPollMs,
     heartbeatMs: 15_000,
     streams: new StreamSlots(config.streams),

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../functions/core/runs/run-model';
 import { waitFor } from '../../scripts/lib/net';
-import { request } from '../helpers/api-server';
+import { asUser, request } from '../helpers/api-server';
 import { runBody, samplesheet } from '../helpers/samplesheets';
 import { getRun, isFinal, settled, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
 
@@ -15,7 +15,15 @@ let stack: TestStack;
 
 beforeAll(async () => {
   // Slower than the other suites' replay, so that trace chunks land while the run is going.
-  stack = await startTestStack({ replaySpeed: 400 });
+  stack = await startTestStack({
+    replaySpeed: 400,
+    env: {
+      BUDGET_POLICY: JSON.stringify({
+        users: { 'capped@example.com': { monthly_usd: 0.01 } },
+        labels: { 'cost-center=thrifty': { run_usd: 0.01 }, 'cost-center=generous': { run_usd: 90 } },
+      }),
+    },
+  });
 });
 afterAll(async () => {
   await stack?.close();
@@ -92,4 +100,58 @@ describe('a run with a budget', () => {
     expect(resumed.metrics!.tasks.cached).toBeGreaterThan(0);
     expect((await getRun(stack, run.run_id)).status).toBe('cancelled');
   }, 240_000);
+});
+
+describe('budgets an administrator set', () => {
+  it("gives a launch without a budget its label's, saying so, and refuses one the label's budget cannot cover", async () => {
+    const thrifty = await request<{ error: { message: string } }>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      json: runBody({ labels: { 'cost-center': 'thrifty' } }),
+    });
+    expect(thrifty.status).toBe(409);
+    expect(thrifty.body.error.message).toMatch(
+      /is already over the budget of \$0\.01: .*\(The budget is the budget for label cost-center=thrifty\.\)$/,
+    );
+    const generous = await request<Run>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      json: runBody({ labels: { 'cost-center': 'generous' } }),
+    });
+    expect(generous.status, JSON.stringify(generous.body)).toBe(201);
+    expect(generous.body).toMatchObject({
+      budget_usd: 90,
+      budget_from: 'the budget for label cost-center=generous',
+    });
+    // A budget the launch names wins over the label's.
+    const named = await request<Run>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      json: runBody({ labels: { 'cost-center': 'thrifty' }, budget_usd: 40 }),
+    });
+    expect(named.status, JSON.stringify(named.body)).toBe(201);
+    expect(named.body).toMatchObject({ budget_usd: 40, budget_from: null });
+    for (const id of [generous.body.run_id, named.body.run_id])
+      await request(`${stack.url}/api/runs/${id}`, { method: 'DELETE' });
+  });
+
+  it("refuses a launch past its owner's monthly cap, in the preview too, with both figures", async () => {
+    const headers = asUser('capped@example.com');
+    const preview = await request<{ valid: boolean; message: string }>(`${stack.url}/api/runs/preview`, {
+      method: 'POST',
+      json: runBody(),
+      headers,
+    });
+    expect(preview.body.valid).toBe(false);
+    expect(preview.body.message).toMatch(
+      /^This launch would take your spending this month over your monthly cap of \$0\.01: \$0\.00 accrued by your runs since \d{4}-\d\d-01 \+ at least \$\d+\.\d\d for this one/,
+    );
+    const refused = await request<{ error: { message: string } }>(`${stack.url}/api/runs`, {
+      method: 'POST',
+      json: runBody(),
+      headers,
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toBe(preview.body.message);
+    // Someone without a cap launches the same run.
+    const free = await request<Run>(`${stack.url}/api/runs/preview`, { method: 'POST', json: runBody() });
+    expect(free.body).toMatchObject({ valid: true });
+  });
 });

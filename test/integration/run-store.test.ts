@@ -198,6 +198,21 @@ describe('FirestoreRunStore under concurrent writers', () => {
     expect(read.samples['S.0 /x']!.completed).toBe(2);
   });
 
+  it("sums what a user's runs created since a moment accrued (a monthly cap's figure), no one else's", async () => {
+    const spender = 'spender@example.com';
+    await Promise.all([
+      runs.create(newRun({ user_email: spender, created_at: '2026-11-30T23:59:59.000Z', accrued_usd: 7 })),
+      runs.create(newRun({ user_email: spender, created_at: '2026-12-01T00:00:00.000Z', accrued_usd: 1.25 })),
+      runs.create(newRun({ user_email: spender, created_at: '2026-12-05T08:00:00.000Z', accrued_usd: 2.5 })),
+      runs.create(
+        newRun({ user_email: 'other@example.com', created_at: '2026-12-05T08:00:00.000Z', accrued_usd: 9 }),
+      ),
+    ]);
+    expect(await runs.spentSince(spender, '2026-12-01T00:00:00.000Z')).toBe(3.75);
+    expect(await runs.spentSince(spender, '2026-11-01T00:00:00.000Z')).toBe(10.75);
+    expect(await runs.spentSince('nobody@example.com', '2026-12-01T00:00:00.000Z')).toBe(0);
+  });
+
   it('answers missing for a run that does not exist', async () => {
     expect(await runs.apply('run-doesnotexist', event('running', 1))).toBeNull();
     expect(await runs.applyOnce('run-doesnotexist', 'k', () => ({ executor: 'local' }))).toBe('missing');

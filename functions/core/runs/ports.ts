@@ -101,6 +101,8 @@ export interface RunStore {
   /** Runs in one of `statuses` not touched since `before` (the sweeper's candidates). */
   findStale(query: StaleQuery): Promise<Run[]>;
   get(runId: string): Promise<Run | null>;
+  /** USD accrued by `email`'s runs created at or after `since` (ISO): what a monthly cap counts. */
+  spentSince(email: string, since: string): Promise<number>;
   /** The few fields a budget check reads (a field mask: not the whole document); null if no such run. */
   budgetState(runId: string): Promise<BudgetState | null>;
   list(filter: RunFilter, page: PageRequest): Promise<RunPage>;

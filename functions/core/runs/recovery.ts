@@ -15,6 +15,7 @@ import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from
 import { newRunId } from '../shared/ids';
 import type { JsonSchema } from '../shared/json-schema';
 import { checkSize, parseOrThrow } from '../shared/validation';
+import { monthlyCap, monthStart, overMonthlyCap } from './budget-policy';
 import { CONFIG_MAX_BYTES, PARAMS_MAX_BYTES, RecoverRunRequest, type Run } from './run-model';
 import { samplesThatFailed } from './run-samples';
 import {
@@ -286,6 +287,15 @@ export async function recoverRun(
     parentId,
     body,
   );
+  // A recovery spends too: refused once the owner's spending this month is over their cap (what
+  // it will cost is not known before -resume decides, so only what was spent counts).
+  const cap = monthlyCap(deps.budgetPolicy, parent.user_email);
+  if (cap !== null) {
+    const now = deps.clock.now();
+    const spent = await deps.runs.spentSince(parent.user_email, monthStart(now).toISOString());
+    const refused = overMonthlyCap(cap, spent, null, now);
+    if (refused) throw new ConflictError(refused, { monthly_cap_usd: cap, spent_usd: spent });
+  }
   await deps.objects.write(
     runPaths(deps.objects.bucket, runId).requestSamplesheet,
     subset ? subset.csv : samplesheet,

@@ -109,6 +109,7 @@ export function runDefaults() {
     budget_usd: null as number | null,
     accrued_usd: 0,
     budget_warned_at: null as string | null,
+    budget_from: null as string | null,
     cost_estimate: null,
     work_dir: null,
     labels: {} as Record<string, string>,

@@ -189,6 +189,11 @@ export const Run = z.object({
       "cost so far (USD): each finished task's CPU and memory at the Spot prices, as its trace row lands",
     ),
   budget_warned_at: NullableIsoTime.default(null).describe('when the run reached 80% of its budget'),
+  budget_from: z
+    .string()
+    .nullable()
+    .default(null)
+    .describe('where budget_usd came from when the launch named none (a label’s, its owner’s, the default)'),
   cost_estimate: CostEstimate.nullable()
     .default(runDefaults().cost_estimate)
     .describe('what the run was estimated to cost before it was launched, and from what'),

@@ -12,8 +12,11 @@ import {
   renderParamsYaml,
 } from '../nextflow/nextflow-config';
 import type { ParamWarning } from '../nextflow/params';
+import type { Caller } from '../shared/caller';
 import { type FieldProblem, ValidationError } from '../shared/errors';
-import { budgetBelowEstimate, type CostEstimate, estimateLaunch } from './cost-estimate';
+import type { Clock } from '../shared/ports';
+import { type BudgetPolicy, launchBudget } from './budget-policy';
+import { type CostEstimate, estimateLaunch } from './cost-estimate';
 import type { InputFiles } from './input-files';
 import type { RunStore } from './ports';
 import { InvalidRunRequest, validateWithFiles } from './run-service';
@@ -25,9 +28,11 @@ export interface RunPreviewDeps {
   bucket: string;
   inputFiles: InputFiles;
   nextflowSettings: Omit<NextflowConfigSettings, 'runId'>;
-  /** The completed runs the cost estimate learns from. */
-  runs: Pick<RunStore, 'list'>;
+  /** The completed runs the cost estimate learns from; the caller's spending this month. */
+  runs: Pick<RunStore, 'list' | 'spentSince'>;
   prices: SpotPrices;
+  budgetPolicy: BudgetPolicy;
+  clock: Clock;
 }
 
 export type RunPreview =
@@ -50,7 +55,7 @@ export type RunPreview =
     }
   | { valid: false; message: string; problems: FieldProblem[]; samplesheet_warnings: FieldProblem[] };
 
-export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<RunPreview> {
+export async function previewRun(deps: RunPreviewDeps, caller: Caller, body: unknown): Promise<RunPreview> {
   try {
     const { inputs, unchecked, inputBytes } = await validateWithFiles(
       deps.inputFiles,
@@ -59,13 +64,14 @@ export async function previewRun(deps: RunPreviewDeps, body: unknown): Promise<R
       RUN_ID_PLACEHOLDER,
     );
     const estimate = await estimateLaunch(deps, inputs, inputBytes);
-    // Refused as the launch would refuse it (409 there): the budget cannot cover the estimate's low end.
-    const over = budgetBelowEstimate(inputs.request.budget_usd ?? null, estimate);
-    if (over)
+    // Refused as the launch would refuse it (409 there): the budget cannot cover the estimate's
+    // low end, or the caller's monthly cap cannot.
+    const { refused } = await launchBudget(deps, caller.email, inputs.request, estimate);
+    if (refused)
       return {
         valid: false,
-        message: over,
-        problems: [{ field: 'budget_usd', rule: 'budget', message: over }],
+        message: refused,
+        problems: [{ field: 'budget_usd', rule: 'budget', message: refused }],
         samplesheet_warnings: inputs.sheetWarnings,
       };
     return {

@@ -22,7 +22,8 @@ import type { WorkflowArgument, WorkflowStarter } from '../shared/run-kind';
 import { stopJobs } from '../shared/run-kind';
 import { byteLength, checkSize, parseOrThrow } from '../shared/validation';
 import { nextflowJobs } from './batch-job';
-import { budgetBelowEstimate, estimateLaunch } from './cost-estimate';
+import { type BudgetPolicy, launchBudget } from './budget-policy';
+import { estimateLaunch } from './cost-estimate';
 import { checkInputFiles, type InputFiles, type InputPaths } from './input-files';
 import { MAX_LABELS, mergeLabels } from './labels';
 import type { RunHistoryEntry, RunPage, RunStore } from './ports';
@@ -47,6 +48,8 @@ export interface RunServiceDeps {
   inputFiles: InputFiles;
   /** The price table the cost estimate before launch uses (the same as the metrics'). */
   prices: SpotPrices;
+  /** Default budgets and monthly caps an administrator set (BUDGET_POLICY). */
+  budgetPolicy: BudgetPolicy;
 }
 
 /** How many sample names a run keeps for search and display. */
@@ -312,6 +315,7 @@ export type NewRunFields = Pick<
       | 'input_bytes'
       | 'cost_estimate'
       | 'budget_usd'
+      | 'budget_from'
     >
   >;
 
@@ -357,6 +361,7 @@ export function newRunRecord(bucket: string, fields: NewRunFields): Run {
     cost_estimate: fields.cost_estimate ?? null,
     work_dir: null,
     budget_usd: fields.budget_usd ?? null,
+    budget_from: fields.budget_from ?? null,
     accrued_usd: 0,
     budget_warned_at: null,
     progress: emptyProgress(),
@@ -388,9 +393,9 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
   );
   const paths = runPaths(deps.objects.bucket, runId);
   const estimate = await estimateLaunch(deps, inputs, inputBytes);
-  const budget = inputs.request.budget_usd ?? null;
-  const over = budgetBelowEstimate(budget, estimate);
-  if (over) throw new ConflictError(over, { budget_usd: budget, estimate_low_usd: estimate.cost_usd?.low });
+  const { budget, from, refused } = await launchBudget(deps, caller.email, inputs.request, estimate);
+  if (refused)
+    throw new ConflictError(refused, { budget_usd: budget, estimate_low_usd: estimate.cost_usd?.low });
 
   // Stored as CSV, whatever format it came in: that is what the pipeline reads.
   await deps.objects.write(
@@ -420,6 +425,7 @@ export async function createRun(deps: RunServiceDeps, caller: Caller, body: unkn
     input_bytes: inputBytes,
     cost_estimate: estimate,
     budget_usd: budget,
+    budget_from: from,
   });
   await deps.runs.create(run);
   return run;

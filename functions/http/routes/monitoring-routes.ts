@@ -240,10 +240,13 @@ export function monitoringRoutes(deps: MonitoringDeps): Route[] {
           offset = Math.min(offset, log.size);
           for (;;) {
             const page = await readLogPage(deps.objects, log, offset, 500, current.created_at);
-            if (page.entries.length === 0 || !connected) break;
+            // The client may have gone while the page was read: pushing then throws (a 500 logged
+            // as a failed request for what is only a closed tab).
+            if (page.entries.length === 0 || !session.isConnected) break;
             session.push(page.entries, 'entries', String(page.next_offset));
             offset = page.next_offset;
           }
+          if (!session.isConnected) break;
           if (isTerminal(latest.status) && log.source === 'final' && offset >= log.size) {
             session.push({ status: latest.status }, 'done', String(offset));
             endSession(session, ctx);

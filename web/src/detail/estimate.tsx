@@ -47,7 +47,7 @@ export function CostEstimateNote({
 export function BudgetNote({
   run,
 }: {
-  run: Pick<Run, 'budget_usd' | 'accrued_usd' | 'budget_warned_at' | 'status' | 'metrics'>;
+  run: Pick<Run, 'budget_usd' | 'budget_from' | 'accrued_usd' | 'budget_warned_at' | 'status' | 'metrics'>;
 }) {
   // Once the final trace is in, the metrics say what it cost; before that, the live figure.
   if (run.budget_usd === null && (run.metrics || run.accrued_usd <= 0)) return null;
@@ -58,8 +58,13 @@ export function BudgetNote({
   return (
     <p class={over ? 'note note-error' : close ? 'note' : 'muted small'} data-testid="budget">
       Cost so far: <strong>{spent}</strong>
-      {budget !== null && <> of a ${budget.toFixed(2)} budget</>} (Spot CPU and memory of the tasks that
-      finished, counted as their trace rows land)
+      {budget !== null && (
+        <>
+          {' '}
+          of a ${budget.toFixed(2)} budget{run.budget_from && <> ({run.budget_from})</>}
+        </>
+      )}{' '}
+      (Spot CPU and memory of the tasks that finished, counted as their trace rows land)
       {over &&
         run.status === 'cancelled' &&
         '. The budget stopped this run: recover it with a higher budget to resume.'}
