@@ -121,6 +121,15 @@ describe('budgets an administrator set', () => {
       budget_usd: 90,
       budget_from: 'the budget for label cost-center=generous',
     });
+    // The preview says which budget a launch left empty would get (the wizard shows it).
+    const preview = await request<{ default_budget: unknown }>(`${stack.url}/api/runs/preview`, {
+      method: 'POST',
+      json: runBody({ labels: { 'cost-center': 'generous' } }),
+    });
+    expect(preview.body.default_budget).toEqual({
+      usd: 90,
+      from: 'the budget for label cost-center=generous',
+    });
     // A budget the launch names wins over the label's.
     const named = await request<Run>(`${stack.url}/api/runs`, {
       method: 'POST',

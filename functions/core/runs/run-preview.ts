@@ -52,6 +52,8 @@ export type RunPreview =
       samplesheet_warnings: FieldProblem[];
       /** What the run will cost, from the lab's completed runs (or a labelled prior, or none). */
       estimate: CostEstimate;
+      /** The budget the run would get when the request names none (BUDGET_POLICY), and from where. */
+      default_budget: { usd: number; from: string } | null;
     }
   | { valid: false; message: string; problems: FieldProblem[]; samplesheet_warnings: FieldProblem[] };
 
@@ -66,7 +68,7 @@ export async function previewRun(deps: RunPreviewDeps, caller: Caller, body: unk
     const estimate = await estimateLaunch(deps, inputs, inputBytes);
     // Refused as the launch would refuse it (409 there): the budget cannot cover the estimate's
     // low end, or the caller's monthly cap cannot.
-    const { refused } = await launchBudget(deps, caller.email, inputs.request, estimate);
+    const { refused, budget, from } = await launchBudget(deps, caller.email, inputs.request, estimate);
     if (refused)
       return {
         valid: false,
@@ -90,6 +92,7 @@ export async function previewRun(deps: RunPreviewDeps, caller: Caller, body: unk
       param_warnings: inputs.paramWarnings,
       samplesheet_warnings: inputs.sheetWarnings,
       estimate,
+      default_budget: budget !== null && from !== null ? { usd: budget, from } : null,
     };
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;

@@ -13,6 +13,9 @@ export function ReviewStep({
   preview: PreviewState;
   update: (change: Partial<Draft>) => void;
 }) {
+  const latest =
+    preview.state === 'done' ? preview.result : preview.state === 'checking' ? preview.last : null;
+  const defaultBudget = latest?.valid ? latest.default_budget : null;
   const labelsInput = (
     <label class="field">
       Labels <span class="muted small">(optional: key=value, separated by commas, e.g. team=genomics)</span>
@@ -60,9 +63,14 @@ export function ReviewStep({
           step="0.01"
           inputMode="decimal"
           value={draft.budget ?? ''}
-          placeholder="none"
+          placeholder={defaultBudget ? defaultBudget.usd.toFixed(2) : 'none'}
           onInput={(e) => update({ budget: e.currentTarget.value })}
         />
+        {defaultBudget && !draft.budget && (
+          <span class="muted small" data-testid="default-budget">
+            Left empty, the run gets ${defaultBudget.usd.toFixed(2)}: {defaultBudget.from}.
+          </span>
+        )}
       </label>
     </>
   );
