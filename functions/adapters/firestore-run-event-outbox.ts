@@ -3,8 +3,11 @@ import type { DocumentReference, Firestore, Transaction, WriteBatch } from '@goo
 import {
   eventSequence,
   type MessagePublisher,
+  NOTICE_SEQUENCE,
   type OutgoingMessage,
+  RUN_NOTICE,
   type RunEventOutbox,
+  type RunNoticeCloudEvent,
   type RunStatusCloudEvent,
   toMessage,
 } from '../core/shared/run-events';
@@ -72,11 +75,11 @@ export class FirestoreRunEventOutbox implements RunEventOutbox {
   private readonly now: () => Date;
 
   /** Adds the event to the commit that applies its change. */
-  stage(write: WriteBatch | Transaction, event: RunStatusCloudEvent): void {
-    const ref = this.db.collection(this.outbox).doc(event.id.replace('/', '~'));
+  stage(write: WriteBatch | Transaction, event: RunStatusCloudEvent | RunNoticeCloudEvent): void {
+    const ref = this.db.collection(this.outbox).doc(event.id.replaceAll('/', '~'));
     const staged: Staged = {
       run_id: event.data.run_id,
-      seq: eventSequence(event.data.to),
+      seq: event.type === RUN_NOTICE ? NOTICE_SEQUENCE[event.data.notice] : eventSequence(event.data.to),
       staged_at: this.now().toISOString(),
       message: toMessage(event),
     };

@@ -16,6 +16,7 @@ import type {
   RunFields,
   RunFilter,
   RunHistoryEntry,
+  RunNoticeChange,
   RunPage,
   RunStore,
 } from '../core/runs/ports';
@@ -37,7 +38,7 @@ import {
   type LifecyclePatch,
   type RunEvent,
 } from '../core/shared/lifecycle';
-import { runStatusEvent } from '../core/shared/run-events';
+import { runNoticeEvent, runStatusEvent } from '../core/shared/run-events';
 import type { StaleQuery } from '../core/shared/run-kind';
 import { publishAfterCommit, type StatusEvents } from './firestore-run-event-outbox';
 import { firestoreSdk } from './google-sdks';
@@ -318,6 +319,16 @@ export class FirestoreRunStore implements RunStore {
       .aggregate({ spent: firestoreSdk().AggregateField.sum('accrued_usd') })
       .get();
     return Number(snapshot.data().spent ?? 0);
+  }
+
+  async findExpiringWorkDirs(before: string, after: string, limit: number): Promise<Run[]> {
+    const snapshot = await this.runs()
+      .where('work_dir.oldest_at', '<=', before)
+      .where('work_dir.oldest_at', '>', after)
+      .orderBy('work_dir.oldest_at')
+      .limit(limit)
+      .get();
+    return snapshot.docs.map((doc) => Run.parse(doc.data()));
   }
 
   async listWorkDirs(filter: { user_email?: string }, limit: number): Promise<Run[]> {
@@ -617,6 +628,7 @@ export class FirestoreRunStore implements RunStore {
     key: string,
     change: (run: Run) => RunFields | null,
     history?: (run: Run) => Pick<RunHistoryEntry, 'source' | 'at' | 'detail'>,
+    notice?: (run: Run) => RunNoticeChange,
   ): Promise<OnceOutcome> {
     const ref = this.runs().doc(runId);
     const marker = this.marker(ref, key);
@@ -635,6 +647,13 @@ export class FirestoreRunStore implements RunStore {
         const entry: RunHistoryEntry = { ...history(run), from: run.status, to: run.status, applied: true };
         batch.create(ref.collection('events').doc(), entry);
       }
+      // The owner is told in the same commit as the change (the outbox), so exactly when it applies.
+      const told = notice && fields && Object.keys(fields).length > 0 ? notice(run) : null;
+      if (told && this.events)
+        this.events.outbox.stage(
+          batch,
+          runNoticeEvent(nextflowEventView(run), run, told, this.events.project),
+        );
       try {
         if (!fields || Object.keys(fields).length === 0) {
           await batch.commit();
@@ -642,7 +661,10 @@ export class FirestoreRunStore implements RunStore {
         }
         const outcome = await this.commitIfUnchanged(batch, ref, fields, snapshot.updateTime!, attempt);
         if (outcome === 'missing') return 'missing';
-        if (outcome === 'committed') return 'applied';
+        if (outcome === 'committed') {
+          if (told) await publishAfterCommit(this.events, runId);
+          return 'applied';
+        }
       } catch (error) {
         if (grpcCodeOf(error) === GrpcCode.ALREADY_EXISTS) return 'duplicate';
         throw error;

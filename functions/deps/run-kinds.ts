@@ -10,6 +10,7 @@ import type { Config } from '../config';
 import type { HaystackJobSettings } from '../core/haystack/execution';
 import { haystackRunKind } from '../core/haystack/kind';
 import { nextflowRunKind } from '../core/runs/kind';
+import { noticeExpiringWorkDirs } from '../core/runs/work-dir';
 import type { KernelDeps, SweepDeps } from '../core/shared/kernel';
 import type { RunKind } from '../core/shared/run-kind';
 import { jsonLogger, type Logger } from '../logging';
@@ -86,13 +87,25 @@ export function createSweepDeps(
 ): SweepDeps & { logger: Logger } {
   const logger = overrides.logger ?? jsonLogger();
   const db = createFirestore(config);
+  // The passes read the sweep's clock: a test's advanced clock makes a work dir look older.
+  const clock = overrides.clock ?? systemClock;
   return {
     kinds: createRunKinds(config, db, logger),
     // One outbox holds every kind's staged status events.
     events: createRunEventOutbox(config, db),
+    passes: [
+      {
+        name: 'work_dir_notices',
+        run: (limit) =>
+          noticeExpiringWorkDirs(
+            { runs: createRunStore(config, db, logger), clock, storage: config.storage },
+            limit,
+          ),
+      },
+    ],
     jobs: createBatchRunner(config),
     workflows: createWorkflowStarter(config),
-    clock: systemClock,
+    clock,
     logger,
     settings: {
       staleAfterMs: config.sweep.staleAfterMs,

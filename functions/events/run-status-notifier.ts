@@ -1,17 +1,18 @@
 import { type NotifierDeps, notify, RetryLaterError } from '../core/notifications/notifier';
-import { RunStatusCloudEvent } from '../core/shared/run-events';
+import { RUN_STATUS_CHANGED, RunNoticeCloudEvent, RunStatusCloudEvent } from '../core/shared/run-events';
 import type { Logger } from '../logging';
 import { type IncomingCloudEvent, PubSubEventData } from './batch-job-events';
 
-/** The run status event a Pub/Sub message of `arc-run-events` carries; null when it is not one. */
-export function runEventOf(event: IncomingCloudEvent): RunStatusCloudEvent | null {
+/** The run status event or notice a Pub/Sub message of `arc-run-events` carries; null when it is neither. */
+export function runEventOf(event: IncomingCloudEvent): RunStatusCloudEvent | RunNoticeCloudEvent | null {
   const data = PubSubEventData.safeParse(event.data);
   if (!data.success || !data.data.message.data) return null;
   try {
-    const parsed = RunStatusCloudEvent.safeParse(
-      JSON.parse(Buffer.from(data.data.message.data, 'base64').toString('utf8')),
-    );
-    return parsed.success ? parsed.data : null;
+    const body: unknown = JSON.parse(Buffer.from(data.data.message.data, 'base64').toString('utf8'));
+    const status = RunStatusCloudEvent.safeParse(body);
+    if (status.success) return status.data;
+    const notice = RunNoticeCloudEvent.safeParse(body);
+    return notice.success ? notice.data : null;
   } catch {
     return null;
   }
@@ -37,7 +38,11 @@ export function createRunEventNotifierHandler(
       deps.logger.log('WARNING', 'run_event_malformed', { event_id: incoming.id, type: incoming.type });
       return;
     }
-    const fields = { event_id: event.id, run_id: event.data.run_id, status: event.data.to };
+    const fields = {
+      event_id: event.id,
+      run_id: event.data.run_id,
+      ...('to' in event.data ? { status: event.data.to } : { notice: event.data.notice }),
+    };
     const notifying = (async () => {
       try {
         const outcomes = await notify(deps, event);
@@ -49,7 +54,8 @@ export function createRunEventNotifierHandler(
         throw error;
       }
     })();
-    const results = await Promise.allSettled([notifying, ...reactions.map((react) => react(event))]);
+    const reacting = event.type === RUN_STATUS_CHANGED ? reactions.map((react) => react(event)) : [];
+    const results = await Promise.allSettled([notifying, ...reacting]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   };

@@ -4,6 +4,8 @@
  * over it, cancelled once the cost accrued from its trace reaches it, and resumed by a recovery
  * with a higher one.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../functions/core/runs/run-model';
 import { waitFor } from '../../scripts/lib/net';
@@ -12,6 +14,9 @@ import { runBody, samplesheet } from '../helpers/samplesheets';
 import { getRun, isFinal, settled, startTestStack, type TestStack, waitForRun } from '../helpers/stack';
 
 let stack: TestStack;
+let sink: Server;
+/** What the owner's webhook received: each body's event. */
+const told: { type: string; id: string; data: { notice?: string; to?: string; message?: string } }[] = [];
 
 beforeAll(async () => {
   // Slower than the other suites' replay, so that trace chunks land while the run is going.
@@ -25,7 +30,30 @@ beforeAll(async () => {
     },
   });
 });
+beforeAll(async () => {
+  // The owner's webhook, where the 80% notice and the cancellation arrive.
+  sink = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      told.push(
+        (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { event: (typeof told)[number] }).event,
+      );
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const saved = await request(`${stack.url}/api/me/preferences`, {
+    method: 'PUT',
+    json: {
+      webhook_url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/hook`,
+      statuses: ['cancelled'],
+    },
+  });
+  expect(saved.status).toBe(200);
+});
 afterAll(async () => {
+  sink?.close();
   await stack?.close();
 });
 
@@ -77,6 +105,21 @@ describe('a run with a budget', () => {
     const cancelled = details.findIndex((d) => /^Cancelled: budget exceeded: \$/.test(d));
     expect(warned).toBeGreaterThanOrEqual(0);
     expect(cancelled).toBeGreaterThan(warned);
+    // The owner was told at 80%, on the channel they chose, and then of the cancellation.
+    await waitFor(
+      async () =>
+        told.some((e) => e.id === `${run.run_id}/notice/budget_warning`) &&
+        told.some((e) => e.id === `${run.run_id}/cancelled`),
+      { timeoutMs: 30_000, what: "the 80% notice and the cancellation at the owner's webhook" },
+    );
+    const notice = told.find((e) => e.id === `${run.run_id}/notice/budget_warning`)!;
+    expect(notice).toMatchObject({
+      type: 'com.arcreactor.run.notice.v1',
+      data: { notice: 'budget_warning' },
+    });
+    expect(notice.data.message).toMatch(
+      /^80% of the budget used: \$\d+\.\d\d of \$\d+\.\d\d\. The run is cancelled when/,
+    );
     // Its Batch job was stopped, not left to run up the bill.
     await waitFor(async () => (await stack.batch.getJob(run.batch_job_name!))?.status.state === 'CANCELLED', {
       timeoutMs: 15_000,

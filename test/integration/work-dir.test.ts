@@ -4,10 +4,13 @@
  * dated, listed largest first, refused while a run of the chain is active, and freed in batches
  * leaving the run's inputs, logs and results — after which -resume is refused, saying why.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../functions/core/runs/run-model';
 import type { FreeWorkDirResult, WorkDirView } from '../../functions/core/runs/work-dir';
 import { GIB } from '../../functions/core/runs/work-dir-model';
+import type { RunNoticeCloudEvent } from '../../functions/core/shared/run-events';
 import { waitFor } from '../../scripts/lib/net';
 import { asUser, request } from '../helpers/api-server';
 import { arcCommand } from '../helpers/commands';
@@ -110,6 +113,50 @@ describe('a run chain’s work dir', () => {
     expect(unconfirmed.stderr).toContain('add --yes to go ahead');
     expect(held(root.run_id).length).toBe(objects.length);
   }, 60_000);
+
+  it('tells its owner, once, a few days before the bucket starts deleting it, while the run can still be resumed', async () => {
+    const bodies: string[] = [];
+    const sink = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    try {
+      const hook = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/hook`;
+      const saved = await request(`${stack.url}/api/me/preferences`, {
+        method: 'PUT',
+        json: { webhook_url: hook, statuses: ['completed'] },
+      });
+      expect(saved.status).toBe(200);
+      // Today nothing is due; 28 days on, the 30-day lifecycle is 2 days away.
+      expect((await stack.sweep()).passes).toEqual({ work_dir_notices: 0 });
+      stack.advanceSweepClock(28 * 86_400_000);
+      expect((await stack.sweep()).passes).toEqual({ work_dir_notices: 1 });
+      await waitFor(async () => bodies.length > 0, { timeoutMs: 30_000, what: 'the notice at the webhook' });
+      const { text, event } = JSON.parse(bodies[0]!) as { text: string; event: RunNoticeCloudEvent };
+      expect(event).toMatchObject({
+        type: 'com.arcreactor.run.notice.v1',
+        id: `${root.run_id}/notice/work_dir_expiring`,
+        data: { run_id: root.run_id, notice: 'work_dir_expiring', user_email: 'dev@example.com' },
+      });
+      const until = new Date(Date.parse(root.work_dir!.oldest_at!) + 30 * 86_400_000)
+        .toISOString()
+        .slice(0, 10);
+      expect(event.data.message).toContain(`can be recovered with -resume until ${until}`);
+      expect(text).toMatch(new RegExp(`^${root.run_id} can be resumed for a few more days only`));
+      // Once: the next sweep tells no one again.
+      expect((await stack.sweep()).passes).toEqual({ work_dir_notices: 0 });
+      expect((await getRun(stack, root.run_id)).work_dir?.expiry_noticed_at).not.toBeNull();
+    } finally {
+      stack.advanceSweepClock(-28 * 86_400_000);
+      await request(`${stack.url}/api/me/preferences`, { method: 'PUT', json: { webhook_url: null } });
+      sink.close();
+    }
+  }, 90_000);
 
   it('is not freed while a run of its chain is active, nor without confirm', async () => {
     const unconfirmed = await request<{ error: { message: string } }>(

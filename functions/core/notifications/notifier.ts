@@ -11,7 +11,7 @@
  * receivers still dedupe on `X-Arc-Event-Id` (a crash between the send and its record).
  */
 import type { Clock } from '../shared/ports';
-import type { RunStatusCloudEvent } from '../shared/run-events';
+import { RUN_NOTICE, type RunNoticeCloudEvent, type RunStatusCloudEvent } from '../shared/run-events';
 import { notificationText, runPageUrl, signatureHeader } from './message';
 import {
   type Channel,
@@ -91,7 +91,7 @@ async function attempt(
 
 async function deliver(
   deps: NotifierDeps,
-  event: RunStatusCloudEvent,
+  event: RunStatusCloudEvent | RunNoticeCloudEvent,
   channel: Channel,
   send: () => Promise<SendResult>,
 ): Promise<{ outcome: ChannelOutcome; detail: string | null }> {
@@ -131,10 +131,13 @@ async function deliver(
 /** Sends what the owner asked for; answers each channel's outcome. Throws RetryLaterError to be called again. */
 export async function notify(
   deps: NotifierDeps,
-  event: RunStatusCloudEvent,
+  event: RunStatusCloudEvent | RunNoticeCloudEvent,
 ): Promise<Partial<Record<Channel, { outcome: ChannelOutcome; detail: string | null }>>> {
   const preferences = await deps.preferences.get(event.data.user_email);
-  if (!preferences?.statuses.includes(event.data.to)) return {};
+  if (!preferences) return {};
+  // A notice (80% of a budget, a work dir about to go) goes to every channel the owner set up;
+  // a status change only if they chose that status.
+  if (event.type !== RUN_NOTICE && !preferences.statuses.includes(event.data.to)) return {};
   const link = runPageUrl(deps.settings.publicUrl, event);
   const { subject, text } = notificationText(event, link);
   const outcomes: Partial<Record<Channel, { outcome: ChannelOutcome; detail: string | null }>> = {};

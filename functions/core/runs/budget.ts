@@ -38,15 +38,18 @@ export async function enforceBudget(
   const runId = run.run_id;
   const budget = run.budget_usd;
   const at = deps.now().toISOString();
+  const used = `${Math.round(BUDGET_WARNING_SHARE * 100)}% of the budget used: $${spent.toFixed(2)} of $${budget.toFixed(2)}`;
   const warn = () =>
     deps.runs.applyOnce(
       runId,
       'budget-warning',
       (current) => (current.budget_warned_at === null ? { budget_warned_at: at } : null),
+      () => ({ source: 'artifact', at, detail: used }),
+      // Its owner hears of it on the channels they chose (onRunEvent), once.
       () => ({
-        source: 'artifact',
+        notice: 'budget_warning',
         at,
-        detail: `${Math.round(BUDGET_WARNING_SHARE * 100)}% of the budget used: $${spent.toFixed(2)} of $${budget.toFixed(2)}`,
+        message: `${used}. The run is cancelled when its cost reaches the budget; cancel it now, or let it run and recover it with a higher budget if it stops.`,
       }),
     );
   if (spent >= budget) {

@@ -1,4 +1,5 @@
 import type { RunEvent, RunEventSource } from '../shared/lifecycle';
+import type { RunNotice } from '../shared/run-events';
 import type { StaleQuery } from '../shared/run-kind';
 import type { SampleProgress } from './run-document';
 import type { ProgressDelta, Run, RunStatus } from './run-model';
@@ -31,6 +32,9 @@ export interface RunPage {
 }
 
 /** One line of a run's status history (`runs/{id}/events`). */
+/** A notice to a run's owner (run-events.ts): which, what it says, when. */
+export type RunNoticeChange = { notice: RunNotice; message: string; at: string } | null;
+
 export interface RunHistoryEntry {
   source: RunEventSource;
   from: RunStatus | null;
@@ -92,6 +96,8 @@ export interface RunStore {
    * person's); at most `limit`.
    */
   listWorkDirs(filter: { user_email?: string }, limit: number): Promise<Run[]>;
+  /** Root runs whose work dir's oldest object was written in (after, before]; at most `limit`. */
+  findExpiringWorkDirs(before: string, after: string, limit: number): Promise<Run[]>;
   /** Runs of `field` = `value` whose status is pending, submitted or running. */
   findActive(field: 'root_run_id' | 'parent_run_id', value: string): Promise<Run[]>;
   /** Ids of the runs that recover `runId` (its children), oldest first. */
@@ -127,6 +133,8 @@ export interface RunStore {
     key: string,
     change: (run: Run) => RunFields | null,
     history?: (run: Run) => Pick<RunHistoryEntry, 'source' | 'at' | 'detail'>,
+    /** A notice to the owner, sent when (and only when) the change applies. */
+    notice?: (run: Run) => RunNoticeChange,
   ): Promise<OnceOutcome>;
   /** Calls `onChange` with the run now and after every change (null if it is deleted); returns a stop function. */
   watch(runId: string, onChange: (run: Run | null) => void, onError: (error: Error) => void): () => void;

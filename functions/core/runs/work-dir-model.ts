@@ -34,6 +34,9 @@ export const WorkDirState = z.object({
   freeing_since: IsoTime.nullable().describe('when someone started freeing it (deleting it now, on request)'),
   freed_at: IsoTime.nullable().describe('when freeing it finished: nothing of it is left to resume from'),
   freed_by: z.string().nullable().describe('who asked for it to be freed'),
+  expiry_noticed_at: IsoTime.nullable()
+    .default(null)
+    .describe('when its owner was told it will soon be deleted (for the measurement it carries)'),
 });
 export type WorkDirState = z.infer<typeof WorkDirState>;
 

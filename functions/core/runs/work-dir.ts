@@ -87,6 +87,7 @@ export async function measureWorkDir(
     freeing_since: null,
     freed_at: null,
     freed_by: null,
+    expiry_noticed_at: null,
   };
 }
 
@@ -179,6 +180,7 @@ function emptyState(now: Date): WorkDirState {
     freeing_since: null,
     freed_at: null,
     freed_by: null,
+    expiry_noticed_at: null,
   };
 }
 
@@ -345,4 +347,58 @@ export async function freeWorkDir(
     deleted_bytes: deletedBytes,
     work_dir: viewOf(root, deps, null),
   };
+}
+
+/** Days before a resumable run's work dir starts being deleted that its owner is told. */
+export const EXPIRY_NOTICE_DAYS = 3;
+const DAY_MS = 86_400_000;
+
+/**
+ * A pass of the sweeper: tells the owner of each failed or cancelled chain that could still be
+ * resumed (no run of it completed or active) that its work dir starts being deleted within
+ * EXPIRY_NOTICE_DAYS, once per measurement, with the date and what to do. Answers how many it told.
+ */
+export async function noticeExpiringWorkDirs(
+  deps: Pick<WorkDirDeps, 'runs' | 'clock' | 'storage'>,
+  limit: number,
+): Promise<number> {
+  const now = deps.clock.now();
+  const retention = deps.storage.retentionDays * DAY_MS;
+  // oldest + retention falls within the next EXPIRY_NOTICE_DAYS (and has not passed).
+  const roots = await deps.runs.findExpiringWorkDirs(
+    new Date(now.getTime() - retention + EXPIRY_NOTICE_DAYS * DAY_MS).toISOString(),
+    new Date(now.getTime() - retention).toISOString(),
+    limit,
+  );
+  let told = 0;
+  for (const root of roots) {
+    const state = root.work_dir;
+    if (!state?.oldest_at || state.expiry_noticed_at || state.freeing_since || state.freed_at) continue;
+    if (state.objects === 0 || (root.status !== 'failed' && root.status !== 'cancelled')) continue;
+    if (await activeRunOf(deps, root)) continue;
+    const recoveries = await Promise.all((root.recovery_run_ids ?? []).map((id) => deps.runs.get(id)));
+    if (recoveries.some((r) => r?.status === 'completed')) continue;
+    const until = new Date(Date.parse(state.oldest_at) + retention).toISOString();
+    const at = now.toISOString();
+    const outcome = await deps.runs.applyOnce(
+      root.run_id,
+      `work-dir-expiring:${state.oldest_at}`,
+      (current) =>
+        current.work_dir && !current.work_dir.expiry_noticed_at && !current.work_dir.freeing_since
+          ? { work_dir: { ...current.work_dir, expiry_noticed_at: at } }
+          : null,
+      () => ({
+        source: 'sweeper',
+        at,
+        detail: `Owner told the work dir starts being deleted on ${until.slice(0, 10)}`,
+      }),
+      () => ({
+        notice: 'work_dir_expiring',
+        at,
+        message: `Run ${root.run_id} ${root.status === 'failed' ? 'failed' : 'was cancelled'} and can be recovered with -resume until ${until.slice(0, 10)}: from then the bucket deletes its work dir (${formatBytes(state.bytes)}), ${deps.storage.retentionDays} days after it was written, and a recovery runs everything again. Recover it before then, or free the work dir now if you will not.`,
+      }),
+    );
+    if (outcome === 'applied') told++;
+  }
+  return told;
 }

@@ -328,6 +328,8 @@ export interface SweepDeps {
   settings: SweepSettings;
   /** Status events whose publish failed after their change was committed. */
   events?: RunEventOutbox;
+  /** Other periodic work of a kind (a work dir about to be deleted): each answers what it did. */
+  passes?: readonly { name: string; run(limit: number): Promise<number> }[];
 }
 
 export interface SweepChange {
@@ -345,6 +347,8 @@ export interface SweepReport {
   errors: { run_id: string; error: string }[];
   /** Status events published now that were left staged (a publish failed, a function died). */
   events_published: number;
+  /** What each other pass did (e.g. `work_dir_notices`: owners told their work dir is about to go). */
+  passes?: Record<string, number>;
 }
 
 /** A staged status event this old has lost its writer's publish: the sweeper publishes it. */
@@ -471,6 +475,13 @@ export async function sweepStaleRuns(deps: SweepDeps, limit = SWEEP_LIMIT): Prom
         });
       }
     });
+  }
+  for (const pass of deps.passes ?? []) {
+    try {
+      report.passes = { ...report.passes, [pass.name]: await pass.run(limit) };
+    } catch (error) {
+      report.errors.push({ run_id: '*', error: `${pass.name}: ${String(error)}` });
+    }
   }
   if (deps.events) {
     try {

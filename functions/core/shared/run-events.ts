@@ -45,17 +45,80 @@ export const RunStatusEventData = z.object({
 });
 export type RunStatusEventData = z.infer<typeof RunStatusEventData>;
 
-export const RunStatusCloudEvent = z.object({
-  specversion: z.literal('1.0'),
-  id: z.string(),
-  source: z.string(),
-  type: z.literal(RUN_STATUS_CHANGED),
-  subject: z.string(),
-  time: z.string(),
-  datacontenttype: z.literal('application/json'),
-  data: RunStatusEventData,
-});
+/** A structured CloudEvent 1.0 of `type` carrying `data`: the envelope both kinds of event share. */
+function cloudEvent<T extends string, D extends z.ZodType>(type: T, data: D) {
+  return z.object({
+    specversion: z.literal('1.0'),
+    id: z.string(),
+    source: z.string(),
+    type: z.literal(type),
+    subject: z.string(),
+    time: z.string(),
+    datacontenttype: z.literal('application/json'),
+    data,
+  });
+}
+
+export const RunStatusCloudEvent = cloudEvent(RUN_STATUS_CHANGED, RunStatusEventData);
 export type RunStatusCloudEvent = z.infer<typeof RunStatusCloudEvent>;
+
+export const RUN_NOTICE = 'com.arcreactor.run.notice.v1';
+
+/**
+ * What the platform tells a run's owner beside its status changes, on the same topic and channels:
+ * the run reached 80% of its budget; the work dir of a run that could be resumed is about to be
+ * deleted. Each at most once per run (`{run_id}/notice/{notice}`).
+ */
+export const RunNotice = z.enum(['budget_warning', 'work_dir_expiring']);
+export type RunNotice = z.infer<typeof RunNotice>;
+
+export const RunNoticeCloudEvent = cloudEvent(
+  RUN_NOTICE,
+  z.object({
+    run_id: z.string(),
+    kind: KindName,
+    title: z.string(),
+    page: z.string(),
+    notice: RunNotice,
+    /** What happened and what to do, in words (a person reads it). */
+    message: z.string(),
+    at: z.string(),
+    user_email: z.string(),
+    pipeline: z.string(),
+    labels: z.record(z.string(), z.string()),
+  }),
+);
+export type RunNoticeCloudEvent = z.infer<typeof RunNoticeCloudEvent>;
+
+/** The notice event for `run`. */
+export function runNoticeEvent(
+  view: RunEventView,
+  run: Pick<RunForEvent, 'run_id' | 'user_email' | 'pipeline' | 'labels'>,
+  notice: { notice: RunNotice; message: string; at: string },
+  project: string,
+): RunNoticeCloudEvent {
+  return {
+    specversion: '1.0',
+    id: `${run.run_id}/notice/${notice.notice}`,
+    source: `//arcreactor/projects/${project}/runs`,
+    type: RUN_NOTICE,
+    subject: run.run_id,
+    time: notice.at,
+    datacontenttype: 'application/json',
+    data: {
+      run_id: run.run_id,
+      kind: view.kind,
+      title: view.title,
+      page: view.page,
+      notice: notice.notice,
+      message: notice.message,
+      at: notice.at,
+      user_email: run.user_email,
+      pipeline: run.pipeline,
+      labels: run.labels ?? {},
+    },
+  };
+}
 
 /** A message for a topic: the body, attributes subscribers can filter on, and the per-run order key. */
 export interface OutgoingMessage {
@@ -131,8 +194,20 @@ export function runStatusEvent(
   };
 }
 
-/** Attributes subscribers filter on (`attributes.status = "failed"`), and the per-run ordering key. */
-export function toMessage(event: RunStatusCloudEvent): OutgoingMessage {
+/** Attributes subscribers filter on (`attributes.status = "failed"`, `attributes.notice`), and the per-run ordering key. */
+export function toMessage(event: RunStatusCloudEvent | RunNoticeCloudEvent): OutgoingMessage {
+  if (event.type === RUN_NOTICE)
+    return {
+      data: JSON.stringify(event),
+      attributes: {
+        type: event.type,
+        kind: event.data.kind,
+        notice: event.data.notice,
+        pipeline: event.data.pipeline,
+        user: event.data.user_email,
+      },
+      orderingKey: event.data.run_id,
+    };
   return {
     data: JSON.stringify(event),
     attributes: {
@@ -146,5 +221,9 @@ export function toMessage(event: RunStatusCloudEvent): OutgoingMessage {
   };
 }
 
-/** Where an event sits in its run's stream: later statuses publish after earlier ones. */
+/**
+ * Where an event sits in its run's stream: later statuses publish after earlier ones; a budget
+ * warning (while running) before the end, a work dir's expiry (long after it) last.
+ */
 export const eventSequence = (to: RunStatus) => STATUS_RANK[to];
+export const NOTICE_SEQUENCE: Record<RunNotice, number> = { budget_warning: 2.5, work_dir_expiring: 4 };

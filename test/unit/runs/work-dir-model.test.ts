@@ -21,6 +21,7 @@ function state(fields: Partial<WorkDirState> = {}): WorkDirState {
     freeing_since: null,
     freed_at: null,
     freed_by: null,
+    expiry_noticed_at: null,
     ...fields,
   };
 }
