@@ -24,6 +24,7 @@ import * as recovery from './sections/recovery';
 import * as samples from './sections/samples';
 import * as samplesheet from './sections/samplesheet';
 import * as security from './sections/security';
+import * as storage from './sections/storage';
 
 const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string, unknown>> }> = {
   cold: coldStart,
@@ -34,6 +35,7 @@ const SECTIONS: Record<string, { run(backends: Backends): Promise<Record<string,
   samples,
   recovery,
   estimate,
+  storage,
   benchling,
   page,
   faults,

@@ -175,6 +175,45 @@ describe('POST /api/chat', () => {
     expect(stored.body.messages[1]!.parts.map((p) => p.type)).toContain('tool-get_task_log_tail');
   });
 
+  it("reads right-sizing from the lab's runs and proposes a new run's config, checked as a launch checks it", async () => {
+    const snippet = "process {\n  withName: 'FASTQC' {\n    memory = 1.GB\n  }\n}\n";
+    twin.script(
+      {
+        tools: [
+          { name: 'recommend_resources', input: { pipeline: 'nf-core/scrnaseq' } },
+          { name: 'propose_config', input: { config_content: snippet, reason: 'FASTQC used under 1 GB' } },
+          { name: 'propose_config', input: { config_content: 'process { memory = ', reason: 'broken' } },
+        ],
+      },
+      { text: 'Proposed.' },
+    );
+    const answer = await chat(api.url, ALICE, {
+      id: conversation(),
+      messages: [userMessage('Can this run use less memory?')],
+      context: { page: 'wizard', draft: { pipeline: 'nf-core/scrnaseq', params: {} } },
+    });
+    expect(answer.status).toBe(200);
+    const outputs = answer.parts
+      .filter((p) => p.type === 'tool-output-available')
+      .map(
+        (p) => p.output as { ok: boolean; result: { valid?: boolean; problems?: string[]; basis?: string } },
+      );
+    expect(outputs.map((o) => o.ok)).toEqual([true, true, true]);
+    expect(outputs[0]!.result.basis).toMatch(/^From \d+ finished runs? of nf-core\/scrnaseq/);
+    const proposals = answer.parts
+      .filter((p) => p.type === 'data-proposal')
+      .map((p) => p.data as { kind: string; config_content: string; valid: boolean; problems: string[] });
+    expect(proposals).toHaveLength(2);
+    expect(proposals[0]).toMatchObject({
+      kind: 'config',
+      config_content: snippet,
+      valid: true,
+      problems: [],
+    });
+    expect(proposals[1]).toMatchObject({ kind: 'config', valid: false });
+    expect(proposals[1]!.problems[0]).toMatch(/^config_content: /);
+  });
+
   it('hands log text to the model as data: tagged untrusted, unable to close its tag', async () => {
     const before = twin.messageRequests().length;
     await chat(api.url, ALICE, {

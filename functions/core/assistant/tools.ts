@@ -17,7 +17,7 @@ import type { RunStore } from '../runs/ports';
 import { mergeParams, RECOVERABLE, recoveryInputs } from '../runs/recovery';
 import { pipelineRecommendations } from '../runs/right-sizing';
 import { RunId } from '../runs/run-model';
-import { getAccessibleRun, getRunWithHistory, listRuns } from '../runs/run-service';
+import { configProblems, getAccessibleRun, getRunWithHistory, listRuns } from '../runs/run-service';
 import type { TaskSet } from '../runs/run-tasks';
 import { readTaskLogs, type TaskLogSource } from '../runs/task-logs';
 import { runPaths } from '../shared/bucket-layout';
@@ -417,6 +417,33 @@ export const TOOLS = [
             ? `${advice.recommendations.length} right-sizing recommendation(s) from ${advice.runs_read} run(s)`
             : `no right-sizing recommendation from ${advice.runs_read} run(s)`,
         result: advice,
+      };
+    },
+  }),
+  define({
+    name: 'propose_config',
+    description:
+      "Propose the new run's extra Nextflow config (e.g. recommend_resources' snippet added to what the draft has): the whole config, which replaces the draft's. It is checked as a launch checks it; the user applies it in the wizard.",
+    input: z.object({
+      config_content: z
+        .string()
+        .max(100_000)
+        .describe('the whole extra config: the draft’s with your changes'),
+      reason: Reason,
+    }),
+    async run(_deps, _call, input) {
+      const problems = configProblems('config_content', input.config_content).map((p) => p.message);
+      const proposal: Proposal = {
+        kind: 'config',
+        config_content: input.config_content,
+        valid: problems.length === 0,
+        problems,
+        reason: input.reason,
+      };
+      return {
+        summary: `proposed the run's config${problems.length ? ` (${problems.length} problem(s))` : ''}`,
+        result: { valid: proposal.valid, problems },
+        proposal,
       };
     },
   }),

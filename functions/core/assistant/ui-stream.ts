@@ -34,6 +34,14 @@ export type Proposal =
       reason: string;
     }
   | {
+      kind: 'config';
+      /** The whole extra Nextflow config the draft would have (replaces the draft's). */
+      config_content: string;
+      valid: boolean;
+      problems: string[];
+      reason: string;
+    }
+  | {
       kind: 'recovery';
       run_id: string;
       override_params: Record<string, unknown>;

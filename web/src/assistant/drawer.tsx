@@ -35,7 +35,9 @@ function ProposalCard({ proposal, onApply }: { proposal: Proposal; onApply: (p: 
       ? 'Proposed parameter changes'
       : proposal.kind === 'samplesheet'
         ? 'Proposed samplesheet'
-        : `Proposed recovery of ${proposal.run_id}`;
+        : proposal.kind === 'config'
+          ? 'Proposed Nextflow config'
+          : `Proposed recovery of ${proposal.run_id}`;
   return (
     <section class="proposal" data-testid="proposal" data-kind={proposal.kind} aria-label={title}>
       <h3>{title}</h3>
@@ -56,6 +58,7 @@ function ProposalCard({ proposal, onApply }: { proposal: Proposal; onApply: (p: 
         </table>
       )}
       {proposal.kind === 'samplesheet' && <pre class="log ins">{proposal.csv}</pre>}
+      {proposal.kind === 'config' && <pre class="log ins">{proposal.config_content}</pre>}
       {proposal.kind === 'recovery' && (
         <div class="small">
           <p>

@@ -120,6 +120,7 @@ export function NewRun({ session }: { session: Session }) {
                 update({ ...pipeline, params: applyMergePatch(draft.params, proposal.changes) });
               if (proposal.kind === 'samplesheet')
                 update({ ...pipeline, samplesheet: proposal.csv, samplesheetEdited: true });
+              if (proposal.kind === 'config') update({ config: proposal.config_content });
             }}
           />
           <button
