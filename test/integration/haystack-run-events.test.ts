@@ -170,7 +170,14 @@ describe('a HAYSTACK run tells its owner how it went', () => {
             .find((job) => job.name.endsWith(`/stack-${id}-${label}`) && job.status.state === 'RUNNING')
             ?.name ?? null,
         { timeoutMs: 60_000, intervalMs: 100, what: `${id}'s ${label} model job to run` },
-      );
+      ).catch((error: unknown) => {
+        // Say what the twin held instead: the run's jobs and their states.
+        const jobs = stack.batch
+          .list()
+          .filter((job) => job.name.includes(id))
+          .map((job) => `${job.name.split('/').at(-1)} ${job.status.state}`);
+        throw new Error(`${(error as Error).message} Its jobs: ${jobs.join(', ') || 'none'}.`);
+      });
     // Its first treated prediction's container crashes; its control's job (one that would run
     // for half an hour) is left going by the failed agent, and the kernel stops it.
     stack.batch.failNextTask(/^stack-hs-[a-z0-9]{12}-i1-treat$/, 1);
