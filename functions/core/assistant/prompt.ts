@@ -20,7 +20,9 @@ function draftSummary(context: ChatContext): string {
     `The new-run draft: pipeline ${draft.pipeline ?? '(not chosen)'} ${draft.pipeline_version ?? ''}.`,
     `Params set so far (JSON): ${JSON.stringify(draft.params ?? {}).slice(0, 4_000)}`,
     sheet ? `Samplesheet (first lines):\n${sheet}` : 'No samplesheet yet.',
-    draft.config_content ? `Extra Nextflow config:\n${draft.config_content.slice(0, 4_000)}` : 'No extra Nextflow config.',
+    draft.config_content
+      ? `Extra Nextflow config:\n${draft.config_content.slice(0, 4_000)}`
+      : 'No extra Nextflow config.',
   ].join('\n');
 }
 
