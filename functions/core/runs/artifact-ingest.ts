@@ -173,18 +173,24 @@ export async function ingestTraceChunk(deps: IngestDeps, runId: string, name: st
   const chunk = chunkName(name);
   const facts = deps.samples ?? new SampleMatchers(deps.runs);
   let cost = 0;
-  // A run with a budget is read while the chunk is counted (beside the index's write, not after it).
+  // A run with a budget is read from the start, beside the chunk's own read and the index's
+  // write (not after them): its accrued cost before this chunk is counted.
+  const budgetRead = facts
+    .budgetOf(runId)
+    .then((budget) => (budget !== null ? deps.runs.budgetState(runId) : null));
+  // Awaited before the chunk is counted (a failed read fails the chunk, which is then delivered
+  // again); a chunk that is a duplicate never looks at it.
+  budgetRead.catch(() => {});
+  // Set inside the callback (TypeScript does not follow it there: read back with its type below).
   let before: BudgetState | null = null;
   const outcome = await ingestLiveChunk(deps, runId, name, generation, async (text) => {
     const parsed = parseTrace(text, { spans: true });
     const [matcher] = await Promise.all([
       facts.of(runId),
       writeTaskIndex(deps, name, generation, text, parsed),
-      facts.budgetOf(runId).then(async (budget) => {
-        if (budget !== null) before = await deps.runs.budgetState(runId);
-      }),
     ]);
     await writeRollups(deps, name);
+    before = await budgetRead;
     cost = accruedCost(parsed.tasks, deps.prices);
     return {
       delta: { ...countTraceTasks(parsed.tasks, matcher), cost_usd: cost },
@@ -196,8 +202,8 @@ export async function ingestTraceChunk(deps: IngestDeps, runId: string, name: st
       },
     };
   });
-  const read = before as BudgetState | null;
-  if (outcome === 'applied' && cost > 0 && read)
+  const read = outcome === 'applied' && cost > 0 ? (before as BudgetState | null) : null;
+  if (read)
     await enforceBudget(
       { runs: deps.runs, jobs: deps.jobs, now: () => new Date() },
       read,
