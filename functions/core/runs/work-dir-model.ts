@@ -67,7 +67,7 @@ export interface WorkDirFigures {
 
 /** The price and the retention every work dir is figured with, in words. */
 export function storageBasis(settings: StorageSettings): string {
-  return `$${settings.priceGibMonth} per GiB-month (Cloud Storage Standard, STORAGE_PRICE_GIB_MONTH); the bucket deletes work/ and cache/ objects ${settings.retentionDays} days after they are written (WORK_RETENTION_DAYS)`;
+  return `$${settings.priceGibMonth} per GiB-month (Cloud Storage Standard storage); the bucket deletes a work dir's objects ${settings.retentionDays} days after they are written`;
 }
 
 export function workDirFigures(state: WorkDirState, settings: StorageSettings): WorkDirFigures {
@@ -84,7 +84,8 @@ export function workDirFigures(state: WorkDirState, settings: StorageSettings): 
 /** One line for a person: what it holds, what it costs, until when it resumes. */
 export function describeWorkDir(state: WorkDirState, settings: StorageSettings, now: Date): string {
   if (state.freed_at) return `Freed by ${state.freed_by ?? 'someone'}: nothing is left to resume from.`;
-  if (state.freeing_since) return `Being freed since ${state.freeing_since}: -resume can no longer use it.`;
+  if (state.freeing_since)
+    return `Being freed since ${state.freeing_since.slice(0, 16).replace('T', ' ')} UTC: -resume can no longer use it.`;
   if (state.objects === 0) return 'Empty: the run wrote no work files, or they were deleted.';
   const figures = workDirFigures(state, settings);
   const size = `${state.complete ? '' : 'at least '}${formatBytes(state.bytes)} in ${plural(state.objects, 'object')}`;

@@ -90,6 +90,17 @@ export const RunNoticeCloudEvent = cloudEvent(
 );
 export type RunNoticeCloudEvent = z.infer<typeof RunNoticeCloudEvent>;
 
+/** What every run event's envelope says besides its id, type and data. */
+function envelope(project: string, runId: string, at: string) {
+  return {
+    specversion: '1.0' as const,
+    source: `//arcreactor/projects/${project}/runs`,
+    subject: runId,
+    time: at,
+    datacontenttype: 'application/json' as const,
+  };
+}
+
 /** The notice event for `run`. */
 export function runNoticeEvent(
   view: RunEventView,
@@ -98,13 +109,9 @@ export function runNoticeEvent(
   project: string,
 ): RunNoticeCloudEvent {
   return {
-    specversion: '1.0',
+    ...envelope(project, run.run_id, notice.at),
     id: `${run.run_id}/notice/${notice.notice}`,
-    source: `//arcreactor/projects/${project}/runs`,
     type: RUN_NOTICE,
-    subject: run.run_id,
-    time: notice.at,
-    datacontenttype: 'application/json',
     data: {
       run_id: run.run_id,
       kind: view.kind,
@@ -167,13 +174,9 @@ export function runStatusEvent(
   project: string,
 ): RunStatusCloudEvent {
   return {
-    specversion: '1.0',
+    ...envelope(project, run.run_id, change.at),
     id: `${run.run_id}/${change.to}`,
-    source: `//arcreactor/projects/${project}/runs`,
     type: RUN_STATUS_CHANGED,
-    subject: run.run_id,
-    time: change.at,
-    datacontenttype: 'application/json',
     data: {
       run_id: run.run_id,
       kind: view.kind,

@@ -33,7 +33,7 @@ describe('what keeping a work dir costs', () => {
     expect(figures.resumableUntil).toBe('2026-12-31T10:00:00.000Z');
     expect(figures.goneBy).toBe('2027-01-02T12:00:00.000Z');
     expect(figures.basis).toBe(
-      '5.000 GiB × $0.02 per GiB-month (Cloud Storage Standard, STORAGE_PRICE_GIB_MONTH); the bucket deletes work/ and cache/ objects 30 days after they are written (WORK_RETENTION_DAYS)',
+      "5.000 GiB × $0.02 per GiB-month (Cloud Storage Standard storage); the bucket deletes a work dir's objects 30 days after they are written",
     );
   });
 
@@ -64,7 +64,7 @@ describe('what keeping a work dir costs', () => {
       'its oldest objects were deleted after 2026-12-31, so -resume reruns their tasks',
     );
     expect(describeWorkDir(state({ freeing_since: '2026-12-06T00:00:00.000Z' }), settings, now)).toBe(
-      'Being freed since 2026-12-06T00:00:00.000Z: -resume can no longer use it.',
+      'Being freed since 2026-12-06 00:00 UTC: -resume can no longer use it.',
     );
     expect(describeWorkDir(state({ bytes: 0, objects: 0 }), settings, now)).toMatch(/^Empty/);
   });
